@@ -1,0 +1,175 @@
+//! What the action families share: a job delivers one or more events through a sequence of
+//! Marketo calls. The engine sends the calls (auth, limits, retries); the job decides what
+//! to call next and what each event's outcome is.
+
+use serde_json::Value;
+
+use crate::core::engine::EventKey;
+use crate::core::outcome::{Outcome, Status};
+use crate::core::wire::{ApiError, Body, Method};
+
+/// The event a job works for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct EventRef {
+    pub key: EventKey,
+    pub event_id: String,
+    pub action_id: String,
+}
+
+impl EventRef {
+    pub fn outcome(&self, status: Status) -> Outcome {
+        Outcome {
+            event_id: self.event_id.clone(),
+            action_id: self.action_id.clone(),
+            status,
+            lead_ids: Vec::new(),
+            code: None,
+            message: None,
+            request_id: None,
+        }
+    }
+
+    /// An outcome carrying Marketo's (or our) reason.
+    pub fn with_reason(&self, status: Status, reason: &ApiError, request_id: Option<&str>) -> Outcome {
+        Outcome {
+            code: Some(reason.code.clone()).filter(|c| !c.is_empty()),
+            message: Some(reason.message.clone()),
+            request_id: request_id.map(str::to_owned),
+            ..self.outcome(status)
+        }
+    }
+}
+
+/// Which base URL a call goes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Api {
+    /// `…/rest`
+    Rest,
+    /// `…/bulk` (no `/rest` prefix).
+    #[allow(dead_code)] // bulk import delivery lands with its action
+    Bulk,
+}
+
+/// A Marketo call a job wants made. The engine adds the token and the id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct CallSpec {
+    /// Job-defined tag, handed back with the answer.
+    pub step: u32,
+    pub method: Method,
+    pub api: Api,
+    /// Path under the base, starting with `/`.
+    pub path: String,
+    /// Query parameters, unencoded.
+    pub query: Vec<(String, String)>,
+    /// Body and its content type.
+    pub body: Option<(Body, &'static str)>,
+    /// Whether sending it twice is harmless. Non-idempotent calls are not retried after a
+    /// failure that may have reached Marketo.
+    pub idempotent: bool,
+}
+
+impl CallSpec {
+    pub fn json(step: u32, method: Method, path: String, body: &impl serde::Serialize) -> CallSpec {
+        // Serializing plain data (strings, numbers, maps) cannot fail; fall back to "{}" rather
+        // than panic if it ever did.
+        let text = serde_json::to_string(body).unwrap_or_else(|_| "{}".into());
+        CallSpec {
+            step,
+            method,
+            api: Api::Rest,
+            path,
+            query: Vec::new(),
+            body: Some((Body::Text(text), "application/json")),
+            idempotent: true,
+        }
+    }
+}
+
+/// A final failure of one call, applied to the events it carried.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Failure {
+    pub status: Status,
+    pub reason: ApiError,
+    pub request_id: Option<String>,
+}
+
+/// What a job produced: calls to make and outcomes that are final.
+#[derive(Debug, Default)]
+pub(crate) struct Progress {
+    pub calls: Vec<CallSpec>,
+    pub outcomes: Vec<(EventKey, Outcome)>,
+}
+
+impl Progress {
+    pub fn outcome(&mut self, ev: &EventRef, outcome: Outcome) {
+        self.outcomes.push((ev.key, outcome));
+    }
+}
+
+/// Turns a value from an event into the text Marketo compares (`filterValues`, lookup keys).
+pub(crate) fn value_text(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.trim().to_string()).filter(|s| !s.is_empty()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// Allocates step tags within a job.
+#[derive(Debug, Default)]
+pub(crate) struct Steps(u32);
+
+impl Steps {
+    pub fn next(&mut self) -> u32 {
+        self.0 += 1;
+        self.0
+    }
+}
+
+/// Marketo's per-call record limit for lead and list calls.
+pub(crate) const MAX_RECORDS: usize = 300;
+/// Marketo's JSON body limit (1 MB).
+pub(crate) const MAX_BODY_BYTES: usize = 1_048_576;
+/// Marketo's GET URL limit (8 KB).
+pub(crate) const MAX_URL_BYTES: usize = 8_192;
+
+/// Splits `items` into consecutive groups of at most `max_count` items whose summed `size`
+/// plus `overhead` stays within `max_bytes`. An item too big on its own gets a group alone
+/// (the call then fails for that item only, with Marketo's 413/414).
+pub(crate) fn chunk_by<T>(
+    items: Vec<T>,
+    max_count: usize,
+    overhead: usize,
+    max_bytes: usize,
+    size: impl Fn(&T) -> usize,
+) -> Vec<Vec<T>> {
+    let mut out: Vec<Vec<T>> = Vec::new();
+    let mut current: Vec<T> = Vec::new();
+    let mut bytes = overhead;
+    for item in items {
+        let s = size(&item);
+        if !current.is_empty() && (current.len() >= max_count || bytes + s > max_bytes) {
+            out.push(std::mem::take(&mut current));
+            bytes = overhead;
+        }
+        bytes += s;
+        current.push(item);
+    }
+    if !current.is_empty() {
+        out.push(current);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunks_respect_count_and_bytes() {
+        let groups = chunk_by((0..7).collect(), 3, 0, 1000, |_| 1);
+        assert_eq!(groups, vec![vec![0, 1, 2], vec![3, 4, 5], vec![6]]);
+        let groups = chunk_by(vec![40, 40, 40, 200], 10, 20, 100, |n| *n);
+        assert_eq!(groups, vec![vec![40, 40], vec![40], vec![200]]);
+    }
+}

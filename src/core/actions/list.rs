@@ -1,0 +1,470 @@
+//! Static list membership: `addLeadToList`, `removeLeadFromList` and their batched forms.
+//!
+//! A job finds the lead ids (given, or looked up many values per call), creates missing leads
+//! when `addLead` is set (one `createOnly` call for all of them), then adds or removes the ids
+//! (≤ 300 per call). Each event's outcome lists every id it acted on.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+use serde_json::Value;
+
+use super::job::{
+    chunk_by, value_text, CallSpec, EventRef, Failure, Progress, Steps, MAX_RECORDS, MAX_URL_BYTES,
+};
+use super::{FilterType, LeadSelector, ListParams};
+use crate::core::error::EventError;
+use crate::core::outcome::Status;
+use crate::core::source::to_id;
+use crate::core::wire::{encode_query_value, ApiError, Envelope, Method, RecordResult};
+
+/// Add to or remove from the list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ListOp {
+    Add,
+    Remove,
+}
+
+#[derive(Debug)]
+struct Item {
+    ev: EventRef,
+    /// The lookup value, when the lead is looked up.
+    lookup: Option<String>,
+    ids: Vec<i64>,
+    done: bool,
+}
+
+#[derive(Debug)]
+enum Step {
+    Lookup { values: Vec<String> },
+    Create { values: Vec<String> },
+    List { ids: Vec<i64> },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Phase {
+    Lookup,
+    Create,
+    List,
+}
+
+/// Delivers list membership changes for a set of events.
+#[derive(Debug)]
+pub(crate) struct ListJob {
+    op: ListOp,
+    list_id: i64,
+    filter: Option<FilterType>,
+    add_lead: bool,
+    /// Room left for query parameters in an 8 KB GET URL, after the base URL and path.
+    url_room: usize,
+    items: Vec<Item>,
+    steps: BTreeMap<u32, Step>,
+    tags: Steps,
+    phase: Phase,
+    /// Lookup value → lead ids found (or created).
+    found: BTreeMap<String, Vec<i64>>,
+    /// Lead id → Marketo's per-record answer from the list call.
+    results: BTreeMap<i64, (RecordResult, Option<String>)>,
+}
+
+const LOOKUP_PATH: &str = "/v1/leads.json";
+
+impl ListJob {
+    /// A job for `events`; events that cannot be read fail at once (in the returned progress).
+    pub fn new(
+        params: &ListParams,
+        op: ListOp,
+        events: Vec<(EventRef, &Value)>,
+        rest_base_len: usize,
+    ) -> (ListJob, Progress) {
+        let mut progress = Progress::default();
+        let mut items = Vec::with_capacity(events.len());
+        for (ev, event) in events {
+            match resolve(params, event) {
+                Ok((lookup, ids)) => items.push(Item { ev, lookup, ids, done: false }),
+                Err(e) => {
+                    let o = ev.with_reason(Status::Failed, &ApiError { code: e.code().into(), message: e.to_string() }, None);
+                    progress.outcome(&ev, o);
+                }
+            }
+        }
+        let filter = match &params.lead {
+            LeadSelector::Lookup { filter, .. } if *filter != FilterType::Id => Some(*filter),
+            _ => None,
+        };
+        let url_room = MAX_URL_BYTES.saturating_sub(rest_base_len + LOOKUP_PATH.len() + 1);
+        let job = ListJob {
+            op,
+            list_id: params.list_id,
+            filter,
+            add_lead: params.add_lead,
+            url_room,
+            items,
+            steps: BTreeMap::new(),
+            tags: Steps::default(),
+            phase: Phase::Lookup,
+            found: BTreeMap::new(),
+            results: BTreeMap::new(),
+        };
+        (job, progress)
+    }
+
+    /// The first calls.
+    pub fn start(&mut self, progress: &mut Progress) {
+        let values: Vec<String> = self
+            .items
+            .iter()
+            .filter_map(|i| i.lookup.clone())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        match self.filter {
+            Some(filter) if !values.is_empty() => {
+                for group in self.lookup_groups(filter, values) {
+                    let call = self.lookup_call(filter, &group, None);
+                    self.steps.insert(call.step, Step::Lookup { values: group });
+                    progress.calls.push(call);
+                }
+            }
+            _ => self.advance(progress),
+        }
+    }
+
+    fn lookup_groups(&self, filter: FilterType, values: Vec<String>) -> Vec<Vec<String>> {
+        let fixed = format!("filterType={}&filterValues=&fields=id,{}&batchSize=300", filter.as_str(), filter.as_str()).len();
+        // +1 for the comma between values; a page token may be added later, so keep 1 KB spare.
+        chunk_by(values, MAX_RECORDS, fixed + 1024, self.url_room, |v| encode_query_value(v).len() + 1)
+    }
+
+    fn lookup_call(&mut self, filter: FilterType, values: &[String], page: Option<&str>) -> CallSpec {
+        let mut query = vec![
+            ("filterType".to_string(), filter.as_str().to_string()),
+            ("filterValues".to_string(), values.join(",")),
+            ("fields".to_string(), format!("id,{}", filter.as_str())),
+            ("batchSize".to_string(), "300".to_string()),
+        ];
+        if let Some(token) = page {
+            query.push(("nextPageToken".to_string(), token.to_string()));
+        }
+        CallSpec {
+            step: self.tags.next(),
+            method: Method::Get,
+            api: super::job::Api::Rest,
+            path: LOOKUP_PATH.into(),
+            query,
+            body: None,
+            idempotent: true,
+        }
+    }
+
+    /// Marketo answered a call with `success: true`.
+    pub fn on_success(&mut self, step: u32, env: &Envelope, progress: &mut Progress) {
+        let Some(kind) = self.steps.remove(&step) else { return };
+        match kind {
+            Step::Lookup { values } => {
+                for row in &env.result {
+                    let Some(id) = row.get("id").and_then(Value::as_i64) else { continue };
+                    for v in &values {
+                        if values.len() == 1 || self.filter.is_some_and(|f| row_matches(f, v, row)) {
+                            let ids = self.found.entry(v.clone()).or_default();
+                            if !ids.contains(&id) {
+                                ids.push(id);
+                            }
+                        }
+                    }
+                }
+                if env.more_result {
+                    if let (Some(token), Some(filter)) = (env.next_page_token.as_deref(), self.filter) {
+                        let call = self.lookup_call(filter, &values, Some(token));
+                        self.steps.insert(call.step, Step::Lookup { values });
+                        progress.calls.push(call);
+                    }
+                }
+            }
+            Step::Create { values } => {
+                for (i, value) in values.iter().enumerate() {
+                    let rec = env.result.get(i).map(RecordResult::from_value);
+                    match rec {
+                        Some(RecordResult { id: Some(id), ref status, .. }) if status == "created" || status == "updated" => {
+                            self.found.insert(value.clone(), vec![id]);
+                        }
+                        Some(rec) => {
+                            let reason = rec.reasons.first().cloned().unwrap_or(ApiError {
+                                code: String::new(),
+                                message: format!("Marketo did not create the lead (status `{}`)", rec.status),
+                            });
+                            self.finish_where(progress, |i| i.lookup.as_deref() == Some(value), Status::Skipped, &reason, env.request_id.as_deref());
+                        }
+                        None => {
+                            let reason = ApiError { code: "NO_RESULT".into(), message: "Marketo's answer had no result for the lead to create".into() };
+                            self.finish_where(progress, |i| i.lookup.as_deref() == Some(value), Status::Failed, &reason, env.request_id.as_deref());
+                        }
+                    }
+                }
+            }
+            Step::List { ids } => {
+                for row in &env.result {
+                    let rec = RecordResult::from_value(row);
+                    if let Some(id) = rec.id.filter(|id| ids.contains(id)) {
+                        self.results.insert(id, (rec, env.request_id.clone()));
+                    }
+                }
+                self.settle_list_items(progress, false);
+            }
+        }
+        self.advance(progress);
+    }
+
+    /// A call failed for good (after any retries).
+    pub fn on_failure(&mut self, step: u32, failure: &Failure, progress: &mut Progress) {
+        let Some(kind) = self.steps.remove(&step) else { return };
+        let req = failure.request_id.as_deref();
+        match kind {
+            Step::Lookup { values } | Step::Create { values } => {
+                self.finish_where(progress, |i| i.lookup.as_ref().is_some_and(|v| values.contains(v)), failure.status, &failure.reason, req);
+            }
+            Step::List { ids } => {
+                self.finish_where(progress, |i| i.ids.iter().any(|id| ids.contains(id)), failure.status, &failure.reason, req);
+            }
+        }
+        self.advance(progress);
+    }
+
+    fn finish_where(
+        &mut self,
+        progress: &mut Progress,
+        pred: impl Fn(&Item) -> bool,
+        status: Status,
+        reason: &ApiError,
+        request_id: Option<&str>,
+    ) {
+        for item in self.items.iter_mut().filter(|i| !i.done && pred(i)) {
+            item.done = true;
+            let mut o = item.ev.with_reason(status, reason, request_id);
+            o.lead_ids = item.ids.clone();
+            progress.outcome(&item.ev, o);
+        }
+    }
+
+    /// Gives every item whose ids all have a list answer its outcome. With `all`, items still
+    /// missing an answer fail (Marketo's answer did not mention their lead).
+    fn settle_list_items(&mut self, progress: &mut Progress, all: bool) {
+        let list_word = match self.op {
+            ListOp::Add => "added",
+            ListOp::Remove => "removed",
+        };
+        for item in self.items.iter_mut().filter(|i| !i.done && !i.ids.is_empty()) {
+            let answers: Vec<&(RecordResult, Option<String>)> =
+                item.ids.iter().filter_map(|id| self.results.get(id)).collect();
+            if answers.len() < item.ids.len() {
+                if all {
+                    item.done = true;
+                    let reason = ApiError { code: "NO_RESULT".into(), message: "Marketo's answer did not mention this lead".into() };
+                    let mut o = item.ev.with_reason(Status::Failed, &reason, None);
+                    o.lead_ids = item.ids.clone();
+                    progress.outcome(&item.ev, o);
+                }
+                continue;
+            }
+            item.done = true;
+            let request_id = answers.first().and_then(|(_, r)| r.clone());
+            let mut o = if answers.iter().any(|(r, _)| r.status == list_word) {
+                item.ev.outcome(Status::Delivered)
+            } else {
+                let reason = answers
+                    .iter()
+                    .find_map(|(r, _)| r.reasons.first().cloned())
+                    .unwrap_or(ApiError { code: String::new(), message: format!("Marketo did not report the lead as {list_word}") });
+                item.ev.with_reason(Status::Skipped, &reason, None)
+            };
+            o.request_id = request_id;
+            o.lead_ids = item.ids.clone();
+            progress.outcome(&item.ev, o);
+        }
+    }
+
+    /// Moves to the next phase once the current one has no calls outstanding.
+    fn advance(&mut self, progress: &mut Progress) {
+        let outstanding = |steps: &BTreeMap<u32, Step>, phase: Phase| {
+            steps.values().any(|s| match s {
+                Step::Lookup { .. } => phase == Phase::Lookup,
+                Step::Create { .. } => phase == Phase::Create,
+                Step::List { .. } => phase == Phase::List,
+            })
+        };
+        if outstanding(&self.steps, self.phase) {
+            return;
+        }
+        if self.phase == Phase::Lookup {
+            self.phase = Phase::Create;
+            let mut missing: BTreeSet<String> = BTreeSet::new();
+            for item in self.items.iter_mut().filter(|i| !i.done) {
+                let Some(value) = &item.lookup else { continue };
+                match self.found.get(value) {
+                    Some(ids) if !ids.is_empty() => item.ids = ids.clone(),
+                    _ if self.add_lead => {
+                        missing.insert(value.clone());
+                    }
+                    _ => {}
+                }
+            }
+            let filter_name = self.filter.map(FilterType::as_str).unwrap_or("id");
+            let not_found = ApiError { code: "1004".into(), message: format!("Lead not found: no lead matches the {filter_name} lookup") };
+            self.finish_where(progress, |i| i.lookup.is_some() && i.ids.is_empty() && !missing.contains(i.lookup.as_deref().unwrap_or("")), Status::Skipped, &not_found, None);
+            if let (Some(filter), false) = (self.filter, missing.is_empty()) {
+                for values in chunk_by(missing.into_iter().collect(), MAX_RECORDS, 0, usize::MAX, |_| 0) {
+                    let input: Vec<Value> = values
+                        .iter()
+                        .map(|v| serde_json::json!({ filter.as_str(): v }))
+                        .collect();
+                    let body = SyncBody { action: "createOnly", lookup_field: filter.as_str(), input };
+                    let call = CallSpec::json(self.tags.next(), Method::Post, LOOKUP_PATH.into(), &body);
+                    self.steps.insert(call.step, Step::Create { values });
+                    progress.calls.push(call);
+                }
+                return;
+            }
+        }
+        if self.phase == Phase::Create {
+            if outstanding(&self.steps, Phase::Create) {
+                return;
+            }
+            self.phase = Phase::List;
+            for item in self.items.iter_mut().filter(|i| !i.done && i.ids.is_empty()) {
+                if let Some(ids) = item.lookup.as_ref().and_then(|v| self.found.get(v)) {
+                    item.ids = ids.clone();
+                }
+            }
+            let mut seen = BTreeSet::new();
+            let ids: Vec<i64> = self
+                .items
+                .iter()
+                .filter(|i| !i.done)
+                .flat_map(|i| i.ids.iter().copied())
+                .filter(|id| seen.insert(*id))
+                .collect();
+            let method = match self.op {
+                ListOp::Add => Method::Post,
+                ListOp::Remove => Method::Delete,
+            };
+            for group in chunk_by(ids, MAX_RECORDS, 0, usize::MAX, |_| 0) {
+                let body = ListBody { input: group.iter().map(|id| LeadId { id: *id }).collect() };
+                let call = CallSpec::json(self.tags.next(), method, format!("/v1/lists/{}/leads.json", self.list_id), &body);
+                self.steps.insert(call.step, Step::List { ids: group });
+                progress.calls.push(call);
+            }
+            return;
+        }
+        // List phase over: anything not yet settled has no answer.
+        self.settle_list_items(progress, true);
+    }
+
+    /// The requests one event would cause alone (lookups shown as the lookup call, later calls
+    /// with a placeholder where the looked-up id goes).
+    pub fn preview(params: &ListParams, op: ListOp, event: &Value, rest_base_len: usize) -> Result<Vec<CallSpec>, EventError> {
+        let (lookup, _) = resolve(params, event)?;
+        let ev = EventRef { key: crate::core::engine::EventKey(0), event_id: String::new(), action_id: String::new() };
+        let (mut job, _) = ListJob::new(params, op, vec![(ev, event)], rest_base_len);
+        let mut progress = Progress::default();
+        job.start(&mut progress);
+        let mut calls = progress.calls;
+        if lookup.is_some() && job.filter.is_some() {
+            let method = if op == ListOp::Add { Method::Post } else { Method::Delete };
+            let body = serde_json::json!({"input": [{"id": "<lead id found by the lookup>"}]});
+            let mut list_call = CallSpec::json(0, method, format!("/v1/lists/{}/leads.json", params.list_id), &body);
+            list_call.step = calls.len() as u32 + 1;
+            calls.push(list_call);
+        }
+        Ok(calls)
+    }
+}
+
+#[derive(Serialize)]
+struct SyncBody<'a> {
+    action: &'a str,
+    #[serde(rename = "lookupField")]
+    lookup_field: &'a str,
+    input: Vec<Value>,
+}
+
+#[derive(Serialize)]
+struct LeadId {
+    id: i64,
+}
+
+#[derive(Serialize)]
+struct ListBody {
+    input: Vec<LeadId>,
+}
+
+/// Reads the lead reference out of an event: `(lookup value, known ids)`.
+fn resolve(params: &ListParams, event: &Value) -> Result<(Option<String>, Vec<i64>), EventError> {
+    if !event.is_object() {
+        return Err(EventError::NotAnObject);
+    }
+    match &params.lead {
+        LeadSelector::Id(source) => {
+            let v = source.require(event, "targetLeadId")?;
+            Ok((None, vec![to_id(v, "targetLeadId")?]))
+        }
+        LeadSelector::Lookup { filter: FilterType::Id, source } => {
+            let v = source.require(event, "leadIdLookup.source")?;
+            Ok((None, vec![to_id(v, "leadIdLookup.source")?]))
+        }
+        LeadSelector::Lookup { filter, source } => {
+            let v = source.require(event, "leadIdLookup.source")?;
+            let text = value_text(v).ok_or_else(|| EventError::InvalidValue {
+                parameter: "leadIdLookup.source".into(),
+                problem: format!("the {} to look up must be a non-empty string or number", filter.as_str()),
+            })?;
+            if text.contains(',') {
+                // Marketo splits filterValues on commas, so such a value cannot be looked up.
+                return Err(EventError::InvalidValue {
+                    parameter: "leadIdLookup.source".into(),
+                    problem: "the lookup value contains a comma, which Marketo's lookup cannot carry".into(),
+                });
+            }
+            if *filter == FilterType::Cookies && cookie_token(&text).is_none() {
+                return Err(EventError::InvalidValue {
+                    parameter: "leadIdLookup.source".into(),
+                    problem: "not a Munchkin cookie (expected id:XXX-XXX-XXX&token:_mch-…)".into(),
+                });
+            }
+            Ok((Some(text), Vec::new()))
+        }
+    }
+}
+
+/// The `_mch-…` token of a Munchkin cookie value (what Marketo returns as `cookies`).
+fn cookie_token(cookie: &str) -> Option<&str> {
+    cookie.split('&').find_map(|part| part.strip_prefix("token:")).filter(|t| !t.is_empty())
+}
+
+/// Whether a lookup result row belongs to the requested value.
+fn row_matches(filter: FilterType, value: &str, row: &Value) -> bool {
+    let Some(field) = row.get(filter.as_str()) else { return false };
+    let text = match field {
+        Value::String(s) => s.as_str(),
+        Value::Number(n) => return n.to_string() == value,
+        _ => return false,
+    };
+    match filter {
+        FilterType::Email => text.eq_ignore_ascii_case(value),
+        FilterType::Cookies => cookie_token(value).is_some_and(|t| t == text || text.contains(t)),
+        _ => text == value,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_match_their_values() {
+        let row = serde_json::json!({"id": 1, "email": "Jane@Example.com", "cookies": "_mch-x-1"});
+        assert!(row_matches(FilterType::Email, "jane@example.com", &row));
+        assert!(row_matches(FilterType::Cookies, "id:AAA-BBB-CCC&token:_mch-x-1", &row));
+        assert!(!row_matches(FilterType::Cookies, "id:AAA-BBB-CCC&token:_mch-x-2", &row));
+        assert!(!row_matches(FilterType::TwitterId, "jane", &row));
+    }
+}

@@ -1,0 +1,163 @@
+//! Authentication: one identity call at a time, the token reused until shortly before it
+//! expires, and dropped when Marketo says it is invalid (601) or expired (602).
+//!
+//! The identity call is a `POST` with a form body, so the client secret never appears in a
+//! URL (and so never in a proxy or host log line). Marketo accepts the three parameters as
+//! query or form fields.
+
+use serde_json::Value;
+
+use super::retry::{backoff, Jitter, MAX_ATTEMPTS};
+use super::settings::Settings;
+use super::time::Millis;
+use super::wire::{encode_query_value, Body, HttpRequest, Method};
+
+/// A token is refreshed this long before Marketo says it expires, so a call never leaves with
+/// a token that dies in transit.
+pub const REFRESH_MARGIN_MS: Millis = 60_000;
+
+#[derive(Debug, Clone)]
+enum State {
+    Empty,
+    Fetching { request: u32 },
+    Valid { token: String, expires_at: Millis },
+    /// Backing off after a failed identity call.
+    Waiting { until: Millis },
+}
+
+/// Token state.
+#[derive(Debug, Clone)]
+pub struct Auth {
+    state: State,
+    /// Consecutive failed identity attempts.
+    failures: u32,
+}
+
+/// What an identity answer means for the calls waiting on it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthEvent {
+    /// A token is ready: send the waiting calls.
+    Ready,
+    /// A transient failure; another identity call is scheduled.
+    Retrying,
+    /// The credentials were refused, or identity failed too often: fail the waiting calls.
+    Rejected {
+        /// Stable code for the outcomes.
+        code: &'static str,
+        /// What happened, without secrets.
+        message: String,
+    },
+}
+
+impl Default for Auth {
+    fn default() -> Self {
+        Auth { state: State::Empty, failures: 0 }
+    }
+}
+
+impl Auth {
+    /// The token to use at `now`, if one is valid for a while yet.
+    pub fn token(&self, now: Millis) -> Option<&str> {
+        match &self.state {
+            State::Valid { token, expires_at } if now + REFRESH_MARGIN_MS < *expires_at => Some(token),
+            _ => None,
+        }
+    }
+
+    /// Whether an identity call should be sent now (never two in flight).
+    pub fn should_fetch(&self, now: Millis) -> bool {
+        match &self.state {
+            State::Fetching { .. } => false,
+            State::Waiting { until } => now >= *until,
+            State::Empty => true,
+            State::Valid { .. } => self.token(now).is_none(),
+        }
+    }
+
+    /// Whether an identity call is in flight.
+    pub fn is_fetching(&self) -> bool {
+        matches!(self.state, State::Fetching { .. })
+    }
+
+    /// The identity request with engine id `id`; marks the call as in flight.
+    pub fn identity_request(&mut self, id: u32, settings: &Settings) -> HttpRequest {
+        self.state = State::Fetching { request: id };
+        let body = format!(
+            "grant_type=client_credentials&client_id={}&client_secret={}",
+            encode_query_value(&settings.client_id),
+            encode_query_value(settings.client_secret.expose())
+        );
+        HttpRequest {
+            id,
+            method: Method::Post,
+            url: format!("{}/oauth/token", settings.identity_url),
+            headers: vec![
+                ("Content-Type".into(), "application/x-www-form-urlencoded".into()),
+                ("Accept".into(), "application/json".into()),
+            ],
+            body: Some(Body::Text(body)),
+        }
+    }
+
+    /// Whether `id` is the identity call in flight.
+    pub fn owns(&self, id: u32) -> bool {
+        matches!(self.state, State::Fetching { request } if request == id)
+    }
+
+    /// When a backed-off identity call is due.
+    pub fn wake_at(&self) -> Option<Millis> {
+        match self.state {
+            State::Waiting { until } => Some(until),
+            _ => None,
+        }
+    }
+
+    /// Handles the identity call's HTTP answer.
+    pub fn handle_response(&mut self, now: Millis, status: u16, body: &str, jitter: &mut Jitter) -> AuthEvent {
+        let parsed: Option<Value> = serde_json::from_str(body).ok();
+        let field = |k: &str| parsed.as_ref().and_then(|v| v.get(k)).and_then(Value::as_str).map(str::to_owned);
+        if status == 200 {
+            let token = field("access_token").filter(|t| !t.is_empty());
+            let expires_in = parsed.as_ref().and_then(|v| v.get("expires_in")).and_then(Value::as_u64);
+            if let (Some(token), Some(expires_in)) = (token, expires_in) {
+                self.failures = 0;
+                self.state = State::Valid { token, expires_at: now + expires_in.saturating_mul(1000) };
+                return AuthEvent::Ready;
+            }
+        }
+        if status == 400 || status == 401 || status == 403 {
+            self.state = State::Empty;
+            self.failures = 0;
+            let why = field("error_description").or_else(|| field("error")).unwrap_or_else(|| format!("HTTP {status}"));
+            return AuthEvent::Rejected {
+                code: "AUTH_REJECTED",
+                message: format!("Marketo's identity service refused the client id and secret: {why}"),
+            };
+        }
+        self.transient(now, format!("identity call answered HTTP {status} without a token"), jitter)
+    }
+
+    /// Handles the identity call failing in transport (connection refused, reset, timeout).
+    pub fn handle_transport_error(&mut self, now: Millis, message: &str, jitter: &mut Jitter) -> AuthEvent {
+        self.transient(now, format!("identity call failed: {message}"), jitter)
+    }
+
+    fn transient(&mut self, now: Millis, message: String, jitter: &mut Jitter) -> AuthEvent {
+        self.failures += 1;
+        if self.failures >= MAX_ATTEMPTS {
+            self.failures = 0;
+            self.state = State::Empty;
+            return AuthEvent::Rejected { code: "AUTH_UNAVAILABLE", message };
+        }
+        self.state = State::Waiting { until: now + backoff(self.failures, 1_000, 30_000, jitter) };
+        AuthEvent::Retrying
+    }
+
+    /// Drops `token` after Marketo answered 601/602 for a call that carried it. A newer token
+    /// obtained meanwhile is kept.
+    pub fn invalidate(&mut self, token: &str) {
+        if matches!(&self.state, State::Valid { token: t, .. } if t == token) {
+            self.state = State::Empty;
+        }
+    }
+}

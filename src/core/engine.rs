@@ -1,0 +1,660 @@
+//! The engine: a sans-IO state machine. Inputs come in through `handle_*` (an event for an
+//! action, an HTTP answer for a request id, a transport error, a timeout, a flush), each with
+//! `now`; outputs go out through `poll_*` (requests to send, outcomes, the next wake-up time).
+//!
+//! After every input, drain [`Engine::poll_request`] and [`Engine::poll_outcome`] until they
+//! return `None`, then call [`Engine::handle_timeout`] at or after [`Engine::poll_timeout`].
+//! Early or repeated timeouts are harmless. `now` may jitter backwards (it is clamped).
+
+use std::collections::{BTreeMap, VecDeque};
+
+use serde::Serialize;
+use serde_json::Value;
+
+use super::actions::job::{Api, CallSpec, EventRef, Failure, Progress};
+use super::actions::lead::SyncJob;
+use super::actions::list::{ListJob, ListOp};
+use super::actions::Action;
+use super::auth::{Auth, AuthEvent};
+use super::error::{EventError, UsageError};
+use super::limits::{Blocked, Limiter};
+use super::outcome::{Outcome, Status};
+use super::retry::{backoff, Jitter, MAX_ATTEMPTS};
+use super::settings::Settings;
+use super::time::Millis;
+use super::wire::{query_string, ApiError, Body, Envelope, HttpRequest, Method};
+
+/// Identifies one accepted event inside an engine (not the user's event id).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct EventKey(pub u64);
+
+/// A call gets no answer within this long → treated as a transport failure. Marketo's own
+/// slowest documented endpoint (merge) times out at 180 s.
+pub const CALL_TIMEOUT_MS: Millis = 200_000;
+
+/// Marketo codes that mean "try again later" (SPEC §5).
+fn is_transient(code: &str) -> bool {
+    matches!(code, "604" | "606" | "608" | "611" | "614" | "615" | "713" | "1016" | "1019" | "1029")
+}
+
+#[derive(Debug)]
+enum Job {
+    List(ListJob),
+    Sync(SyncJob),
+}
+
+impl Job {
+    fn start(&mut self, p: &mut Progress) {
+        match self {
+            Job::List(j) => j.start(p),
+            Job::Sync(j) => j.start(p),
+        }
+    }
+
+    fn on_success(&mut self, step: u32, env: &Envelope, p: &mut Progress) {
+        match self {
+            Job::List(j) => j.on_success(step, env, p),
+            Job::Sync(j) => j.on_success(step, env, p),
+        }
+    }
+
+    fn on_failure(&mut self, step: u32, f: &Failure, p: &mut Progress) {
+        match self {
+            Job::List(j) => j.on_failure(step, f, p),
+            Job::Sync(j) => j.on_failure(step, f, p),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Call {
+    job: u64,
+    spec: CallSpec,
+    /// Attempts made so far.
+    attempts: u32,
+    /// Token refreshes made for this call (601/602).
+    refreshes: u32,
+}
+
+#[derive(Debug)]
+struct InFlight {
+    call: Call,
+    token: String,
+    deadline: Millis,
+}
+
+#[derive(Debug)]
+struct JobEntry {
+    job: Job,
+    /// Calls issued and not yet finally answered.
+    outstanding: usize,
+    events: Vec<EventKey>,
+}
+
+#[derive(Debug)]
+struct PendingEvent {
+    event_id: String,
+    action_id: String,
+}
+
+/// Counters for the host (`stats`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Stats {
+    /// Marketo calls started (identity calls excluded, as Marketo does not count them).
+    pub calls: u64,
+    /// Identity calls started.
+    pub identity_calls: u64,
+    /// Calls retried after a transient failure.
+    pub retries: u64,
+    /// Times Marketo answered 606 or 615 (the limiter aims to keep this at zero).
+    pub rate_limited: u64,
+}
+
+/// A request `preview` shows: what would be sent, without the token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PreviewRequest {
+    /// HTTP method.
+    pub method: Method,
+    /// Absolute URL.
+    pub url: String,
+    /// Headers, without `Authorization`.
+    pub headers: BTreeMap<String, String>,
+    /// The body, as text.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
+}
+
+/// The connector's state machine.
+#[derive(Debug)]
+pub struct Engine {
+    settings: Settings,
+    auth: Auth,
+    limiter: Limiter,
+    jitter: Jitter,
+    jobs: BTreeMap<u64, JobEntry>,
+    /// Calls waiting to be sent, in order.
+    ready: VecDeque<Call>,
+    /// Calls waiting for a retry time.
+    delayed: Vec<(Millis, Call)>,
+    in_flight: BTreeMap<u32, InFlight>,
+    identity_deadline: Option<(u32, Millis)>,
+    /// Wake-up for calls held back by the limiter's window or quota.
+    limiter_wake: Option<Millis>,
+    pending: BTreeMap<EventKey, PendingEvent>,
+    requests_out: VecDeque<HttpRequest>,
+    outcomes_out: VecDeque<(EventKey, Outcome)>,
+    next_request: u32,
+    next_job: u64,
+    next_event: u64,
+    event_prefix: String,
+    now: Millis,
+    stats: Stats,
+}
+
+impl Engine {
+    /// A new engine. `seed` drives retry jitter and generated event ids; `now` is the host's clock.
+    pub fn new(settings: Settings, seed: u64, now: Millis) -> Engine {
+        let mut jitter = Jitter::new(seed ^ now);
+        let event_prefix = format!("{:012x}", jitter.next_u64() >> 16);
+        Engine {
+            limiter: Limiter::new(settings.limits),
+            settings,
+            auth: Auth::default(),
+            jitter,
+            jobs: BTreeMap::new(),
+            ready: VecDeque::new(),
+            delayed: Vec::new(),
+            in_flight: BTreeMap::new(),
+            identity_deadline: None,
+            limiter_wake: None,
+            pending: BTreeMap::new(),
+            requests_out: VecDeque::new(),
+            outcomes_out: VecDeque::new(),
+            next_request: 0,
+            next_job: 0,
+            next_event: 0,
+            event_prefix,
+            now,
+            stats: Stats::default(),
+        }
+    }
+
+    /// The validated settings.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// Counters since construction.
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    fn clamp(&mut self, now: Millis) -> Millis {
+        self.now = self.now.max(now);
+        self.now
+    }
+
+    // ---- inputs -------------------------------------------------------------------------
+
+    /// Accepts an event for the action `action_id`. The event's outcome(s) come out of
+    /// [`Engine::poll_outcome`]: at once when it cannot be delivered (bad input), otherwise
+    /// when Marketo has answered.
+    ///
+    /// # Errors
+    /// [`UsageError::UnknownAction`] when no action has that id (nothing is recorded).
+    pub fn handle_event(
+        &mut self,
+        now: Millis,
+        action_id: &str,
+        event: &Value,
+        event_id: Option<String>,
+    ) -> Result<EventKey, UsageError> {
+        let now = self.clamp(now);
+        let action = self
+            .settings
+            .action(action_id)
+            .map(|a| a.action.clone())
+            .ok_or_else(|| UsageError::UnknownAction(action_id.to_string()))?;
+        self.next_event += 1;
+        let key = EventKey(self.next_event);
+        let event_id = event_id.unwrap_or_else(|| format!("{}-{}", self.event_prefix, self.next_event));
+        self.pending.insert(key, PendingEvent { event_id: event_id.clone(), action_id: action_id.to_string() });
+        let ev = EventRef { key, event_id, action_id: action_id.to_string() };
+        let rest_len = self.settings.rest_base.len();
+        let (job, progress) = match &action {
+            Action::AddLeadToList(p) | Action::AddLeadToListBatched(p) => {
+                let (j, pr) = ListJob::new(p, ListOp::Add, vec![(ev, event)], rest_len);
+                (Job::List(j), pr)
+            }
+            Action::RemoveLeadFromList(p) | Action::RemoveLeadFromListBatched(p) => {
+                let (j, pr) = ListJob::new(p, ListOp::Remove, vec![(ev, event)], rest_len);
+                (Job::List(j), pr)
+            }
+            Action::CreateOrUpdateLead(p) | Action::CreateOrUpdateLeadBatched(p) => {
+                let (j, pr) = SyncJob::new(p, vec![(ev, event)]);
+                (Job::Sync(j), pr)
+            }
+            other => {
+                let reason = ApiError {
+                    code: "NOT_SUPPORTED".into(),
+                    message: format!("`{}` actions are not delivered by this version of the connector", other.type_name()),
+                };
+                self.emit(key, ev.with_reason(Status::Failed, &reason, None));
+                return Ok(key);
+            }
+        };
+        self.start_job(job, progress, vec![key]);
+        self.pump(now);
+        Ok(key)
+    }
+
+    /// Handles the HTTP answer to request `id`.
+    ///
+    /// # Errors
+    /// [`UsageError::UnknownRequest`] when `id` is not waiting for an answer (answered already,
+    /// or given up after [`CALL_TIMEOUT_MS`]); the answer is ignored.
+    pub fn handle_response(&mut self, now: Millis, id: u32, status: u16, body: &str) -> Result<(), UsageError> {
+        let now = self.clamp(now);
+        if self.auth.owns(id) {
+            self.identity_deadline = None;
+            let ev = self.auth.handle_response(now, status, body, &mut self.jitter);
+            self.after_auth(ev);
+            self.pump(now);
+            return Ok(());
+        }
+        let flight = self.in_flight.remove(&id).ok_or(UsageError::UnknownRequest(id))?;
+        self.limiter.finish();
+        let InFlight { call, token, .. } = flight;
+        match (status, Envelope::parse(body)) {
+            (200..=299, Ok(env)) if env.success => self.call_succeeded(call, &env),
+            (200..=299, Ok(env)) => {
+                let err = env.first_error();
+                let req = env.request_id.clone();
+                match err.code.as_str() {
+                    "601" | "602" if call.refreshes < 2 => {
+                        self.auth.invalidate(&token);
+                        let mut call = call;
+                        call.refreshes += 1;
+                        self.ready.push_front(call);
+                    }
+                    "607" => {
+                        // Daily quota spent: hold the call (and all others) until the reset.
+                        self.limiter.quota_exhausted(now);
+                        self.ready.push_front(call);
+                    }
+                    code if is_transient(code) => {
+                        if code == "606" || code == "615" {
+                            self.stats.rate_limited += 1;
+                        }
+                        let base = if code == "606" { 20_000 } else if code.len() == 4 { 30_000 } else { 2_000 };
+                        self.retry(now, call, base, Failure { status: Status::Failed, reason: err, request_id: req });
+                    }
+                    _ => self.call_failed(call, Failure { status: Status::Failed, reason: err, request_id: req }),
+                }
+            }
+            (200..=299, Err(e)) => {
+                let f = self.ambiguous(&call, "BAD_RESPONSE", e.0);
+                self.retry_or_settle(now, call, f);
+            }
+            (500..=599, _) => {
+                let f = self.ambiguous(&call, &format!("HTTP_{status}"), format!("Marketo answered HTTP {status}"));
+                self.retry_or_settle(now, call, f);
+            }
+            (413, _) => {
+                let reason = ApiError { code: "HTTP_413".into(), message: "request body larger than Marketo accepts (413)".into() };
+                self.call_failed(call, Failure { status: Status::Failed, reason, request_id: None });
+            }
+            (414, _) => {
+                let reason = ApiError { code: "HTTP_414".into(), message: "request URL longer than Marketo accepts (414)".into() };
+                self.call_failed(call, Failure { status: Status::Failed, reason, request_id: None });
+            }
+            (other, _) => {
+                let reason = ApiError { code: format!("HTTP_{other}"), message: format!("Marketo answered HTTP {other}") };
+                self.call_failed(call, Failure { status: Status::Failed, reason, request_id: None });
+            }
+        }
+        self.pump(now);
+        Ok(())
+    }
+
+    /// Handles a transport failure of request `id` (network error, connection dropped, host
+    /// `fetch` threw). `message` must not contain secrets; it ends up in outcomes.
+    ///
+    /// # Errors
+    /// [`UsageError::UnknownRequest`] when `id` is not waiting for an answer.
+    pub fn handle_transport_error(&mut self, now: Millis, id: u32, message: &str) -> Result<(), UsageError> {
+        let now = self.clamp(now);
+        if self.auth.owns(id) {
+            self.identity_deadline = None;
+            let ev = self.auth.handle_transport_error(now, message, &mut self.jitter);
+            self.after_auth(ev);
+            self.pump(now);
+            return Ok(());
+        }
+        let flight = self.in_flight.remove(&id).ok_or(UsageError::UnknownRequest(id))?;
+        self.limiter.finish();
+        let f = self.ambiguous(&flight.call, "NETWORK", format!("network error: {message}"));
+        self.retry_or_settle(now, flight.call, f);
+        self.pump(now);
+        Ok(())
+    }
+
+    /// Wakes the engine: due retries and held calls are sent, calls without an answer for
+    /// [`CALL_TIMEOUT_MS`] are given up as transport failures.
+    pub fn handle_timeout(&mut self, now: Millis) {
+        let now = self.clamp(now);
+        let expired: Vec<u32> = self.in_flight.iter().filter(|(_, f)| f.deadline <= now).map(|(id, _)| *id).collect();
+        for id in expired {
+            let _ = self.handle_transport_error(now, id, "no answer within the call timeout");
+        }
+        if let Some((id, deadline)) = self.identity_deadline {
+            if deadline <= now {
+                let _ = self.handle_transport_error(now, id, "no answer within the call timeout");
+            }
+        }
+        let mut due: Vec<(Millis, Call)> = Vec::new();
+        let mut later: Vec<(Millis, Call)> = Vec::new();
+        for (at, call) in self.delayed.drain(..) {
+            if at <= now {
+                due.push((at, call));
+            } else {
+                later.push((at, call));
+            }
+        }
+        self.delayed = later;
+        due.sort_by_key(|(at, _)| *at);
+        self.ready.extend(due.into_iter().map(|(_, c)| c));
+        if self.limiter_wake.is_some_and(|t| t <= now) {
+            self.limiter_wake = None;
+        }
+        self.pump(now);
+    }
+
+    /// Sends whatever is queued now, ignoring batch thresholds.
+    pub fn flush(&mut self, now: Millis) {
+        // Non-batched actions are sent on arrival; a flush only needs a pump.
+        let now = self.clamp(now);
+        self.pump(now);
+    }
+
+    // ---- outputs ------------------------------------------------------------------------
+
+    /// The next request to send.
+    pub fn poll_request(&mut self) -> Option<HttpRequest> {
+        self.requests_out.pop_front()
+    }
+
+    /// The next outcome: final ones exactly once per event.
+    pub fn poll_outcome(&mut self) -> Option<(EventKey, Outcome)> {
+        self.outcomes_out.pop_front()
+    }
+
+    /// When to call [`Engine::handle_timeout`] next; `None` when nothing waits on time.
+    pub fn poll_timeout(&self) -> Option<Millis> {
+        let mut t: Option<Millis> = None;
+        let mut take = |x: Millis| t = Some(t.map_or(x, |t: Millis| t.min(x)));
+        self.delayed.iter().for_each(|(at, _)| take(*at));
+        self.in_flight.values().for_each(|f| take(f.deadline));
+        if let Some((_, d)) = self.identity_deadline {
+            take(d);
+        }
+        if !self.ready.is_empty() {
+            if let Some(w) = self.limiter_wake {
+                take(w);
+            }
+            if let Some(w) = self.auth.wake_at() {
+                take(w);
+            }
+        }
+        t
+    }
+
+    /// Whether the event has had its final outcome.
+    pub fn is_final(&self, key: EventKey) -> bool {
+        !self.pending.contains_key(&key)
+    }
+
+    /// A `queued` outcome for an event still pending, for hosts that report progress.
+    pub fn queued_outcome(&self, key: EventKey) -> Option<Outcome> {
+        self.pending.get(&key).map(|p| Outcome {
+            event_id: p.event_id.clone(),
+            action_id: p.action_id.clone(),
+            status: Status::Queued,
+            lead_ids: Vec::new(),
+            code: None,
+            message: None,
+            request_id: None,
+        })
+    }
+
+    /// Requests sent and not yet answered (identity included).
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.len() + usize::from(self.auth.is_fetching())
+    }
+
+    /// Events accepted and without a final outcome yet.
+    pub fn pending_events(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// The requests one event would cause if sent alone, without the token.
+    ///
+    /// # Errors
+    /// `Err(Ok(UsageError))` for an unknown action, `Err(Err(EventError))` when the event
+    /// cannot be delivered as it is.
+    pub fn preview(&self, action_id: &str, event: &Value) -> Result<Vec<PreviewRequest>, Result<UsageError, EventError>> {
+        let action = self
+            .settings
+            .action(action_id)
+            .ok_or_else(|| Ok(UsageError::UnknownAction(action_id.to_string())))?;
+        let rest_len = self.settings.rest_base.len();
+        let calls = match &action.action {
+            Action::AddLeadToList(p) | Action::AddLeadToListBatched(p) => {
+                ListJob::preview(p, ListOp::Add, event, rest_len).map_err(Err)?
+            }
+            Action::RemoveLeadFromList(p) | Action::RemoveLeadFromListBatched(p) => {
+                ListJob::preview(p, ListOp::Remove, event, rest_len).map_err(Err)?
+            }
+            Action::CreateOrUpdateLead(p) | Action::CreateOrUpdateLeadBatched(p) => {
+                let ev = EventRef { key: EventKey(0), event_id: String::new(), action_id: String::new() };
+                let (mut job, progress) = SyncJob::new(p, vec![(ev, event)]);
+                if let Some((_, o)) = progress.outcomes.into_iter().next() {
+                    return Err(Err(EventError::InvalidValue {
+                        parameter: "event".into(),
+                        problem: o.message.unwrap_or_default(),
+                    }));
+                }
+                let mut progress = Progress::default();
+                job.start(&mut progress);
+                progress.calls
+            }
+            other => {
+                return Err(Err(EventError::InvalidValue {
+                    parameter: "type".into(),
+                    problem: format!("`{}` actions are not delivered by this version", other.type_name()),
+                }))
+            }
+        };
+        Ok(calls
+            .into_iter()
+            .map(|c| {
+                let mut headers: BTreeMap<String, String> = BTreeMap::new();
+                headers.insert("Accept".into(), "application/json".into());
+                let url = self.url_of(&c);
+                let body = c.body.map(|(b, ct)| {
+                    headers.insert("Content-Type".into(), ct.into());
+                    match b {
+                        Body::Text(t) => t,
+                        Body::Bytes(b) => String::from_utf8_lossy(&b).into_owned(),
+                    }
+                });
+                PreviewRequest { method: c.method, url, headers, body }
+            })
+            .collect())
+    }
+
+    // ---- internals ----------------------------------------------------------------------
+
+    fn emit(&mut self, key: EventKey, outcome: Outcome) {
+        // Removing from `pending` is the once-only gate: a second final outcome is dropped.
+        if outcome.status.is_final() && self.pending.remove(&key).is_some() {
+            self.outcomes_out.push_back((key, outcome));
+        }
+    }
+
+    fn start_job(&mut self, mut job: Job, mut progress: Progress, events: Vec<EventKey>) {
+        self.next_job += 1;
+        let id = self.next_job;
+        job.start(&mut progress);
+        self.jobs.insert(id, JobEntry { job, outstanding: 0, events });
+        self.apply(id, progress);
+    }
+
+    fn apply(&mut self, job: u64, progress: Progress) {
+        for (key, o) in progress.outcomes {
+            self.emit(key, o);
+        }
+        let n = progress.calls.len();
+        for spec in progress.calls {
+            self.ready.push_back(Call { job, spec, attempts: 0, refreshes: 0 });
+        }
+        let done = match self.jobs.get_mut(&job) {
+            Some(entry) => {
+                entry.outstanding += n;
+                entry.outstanding == 0
+            }
+            None => false,
+        };
+        if done {
+            if let Some(entry) = self.jobs.remove(&job) {
+                // Safety net for the invariant: a job that ends owes every event an outcome.
+                for key in entry.events {
+                    if let Some(p) = self.pending.get(&key) {
+                        let ev = EventRef { key, event_id: p.event_id.clone(), action_id: p.action_id.clone() };
+                        let reason = ApiError { code: "INTERNAL".into(), message: "the connector finished this event without a result; please report this".into() };
+                        self.emit(key, ev.with_reason(Status::Failed, &reason, None));
+                    }
+                }
+            }
+        }
+    }
+
+    fn with_job(&mut self, call: &Call, f: impl FnOnce(&mut Job, &mut Progress)) {
+        let mut progress = Progress::default();
+        if let Some(entry) = self.jobs.get_mut(&call.job) {
+            entry.outstanding = entry.outstanding.saturating_sub(1);
+            f(&mut entry.job, &mut progress);
+        }
+        self.apply(call.job, progress);
+    }
+
+    fn call_succeeded(&mut self, call: Call, env: &Envelope) {
+        let step = call.spec.step;
+        self.with_job(&call, |job, p| job.on_success(step, env, p));
+    }
+
+    fn call_failed(&mut self, call: Call, failure: Failure) {
+        let step = call.spec.step;
+        self.with_job(&call, |job, p| job.on_failure(step, &failure, p));
+    }
+
+    /// The failure for an answer that may or may not have been applied: a non-idempotent
+    /// call's events become `uncertain`.
+    fn ambiguous(&self, call: &Call, code: &str, message: String) -> Failure {
+        let status = if call.spec.idempotent { Status::Failed } else { Status::Uncertain };
+        Failure { status, reason: ApiError { code: code.into(), message }, request_id: None }
+    }
+
+    fn retry_or_settle(&mut self, now: Millis, call: Call, failure: Failure) {
+        if failure.status == Status::Uncertain {
+            // It may have reached Marketo: sending it again could apply it twice.
+            self.call_failed(call, failure);
+        } else {
+            self.retry(now, call, 1_000, failure);
+        }
+    }
+
+    fn retry(&mut self, now: Millis, call: Call, base: Millis, mut failure: Failure) {
+        if call.attempts >= MAX_ATTEMPTS {
+            failure.reason.message = format!("{} (gave up after {} attempts)", failure.reason.message, call.attempts);
+            self.call_failed(call, failure);
+            return;
+        }
+        self.stats.retries += 1;
+        let at = now + backoff(call.attempts, base, 120_000, &mut self.jitter);
+        self.delayed.push((at, call));
+    }
+
+    fn after_auth(&mut self, ev: AuthEvent) {
+        if let AuthEvent::Rejected { code, message } = ev {
+            let reason = ApiError { code: code.into(), message };
+            let waiting: Vec<Call> = self.ready.drain(..).collect();
+            for call in waiting {
+                self.call_failed(call, Failure { status: Status::Failed, reason: reason.clone(), request_id: None });
+            }
+        }
+    }
+
+    fn url_of(&self, spec: &CallSpec) -> String {
+        let base = match spec.api {
+            Api::Rest => &self.settings.rest_base,
+            Api::Bulk => &self.settings.bulk_base,
+        };
+        if spec.query.is_empty() {
+            format!("{base}{}", spec.path)
+        } else {
+            format!("{base}{}?{}", spec.path, query_string(&spec.query))
+        }
+    }
+
+    fn next_request_id(&mut self) -> u32 {
+        self.next_request = self.next_request.wrapping_add(1).max(1);
+        self.next_request
+    }
+
+    /// Sends what may be sent: a token first, then calls within the limits.
+    fn pump(&mut self, now: Millis) {
+        if self.ready.is_empty() {
+            return;
+        }
+        let token = match self.auth.token(now) {
+            Some(t) => t.to_string(),
+            None => {
+                if self.auth.should_fetch(now) {
+                    let id = self.next_request_id();
+                    let req = self.auth.identity_request(id, &self.settings);
+                    self.identity_deadline = Some((id, now + CALL_TIMEOUT_MS));
+                    self.stats.identity_calls += 1;
+                    self.requests_out.push_back(req);
+                }
+                return;
+            }
+        };
+        while !self.ready.is_empty() {
+            match self.limiter.check(now) {
+                Ok(()) => {}
+                Err(Blocked::Concurrency) => break,
+                Err(Blocked::Rate(at)) | Err(Blocked::Quota(at)) => {
+                    self.limiter_wake = Some(at);
+                    break;
+                }
+            }
+            let Some(mut call) = self.ready.pop_front() else { break };
+            self.limiter.start(now);
+            self.stats.calls += 1;
+            call.attempts += 1;
+            let id = self.next_request_id();
+            let mut headers = vec![
+                ("Authorization".to_string(), format!("Bearer {token}")),
+                ("Accept".to_string(), "application/json".to_string()),
+            ];
+            let body = call.spec.body.as_ref().map(|(b, ct)| {
+                headers.push(("Content-Type".to_string(), (*ct).to_string()));
+                b.clone()
+            });
+            self.requests_out.push_back(HttpRequest { id, method: call.spec.method, url: self.url_of(&call.spec), headers, body });
+            self.in_flight.insert(id, InFlight { call, token: token.clone(), deadline: now + CALL_TIMEOUT_MS });
+        }
+    }
+}

@@ -1,0 +1,113 @@
+//! Error types. Our side (bad settings, bad calls) is an error; Marketo's answers and bad
+//! events are outcomes (see [`crate::core::outcome`]), never errors that stop the connector.
+
+use thiserror::Error;
+
+/// Invalid settings or action configuration, found when the connector is constructed.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// A connector setting (SPEC §2) is missing or invalid.
+    #[error("setting `{setting}`: {problem}")]
+    Setting {
+        /// The setting's key, e.g. `endpointUrl` or `limits.concurrency`.
+        setting: String,
+        /// What is wrong and what is expected.
+        problem: String,
+    },
+    /// An action's configuration (SPEC §3) is invalid.
+    #[error("action `{action}`, parameter `{parameter}`: {problem}")]
+    Action {
+        /// The action's `id` (or its position when it has none).
+        action: String,
+        /// The parameter at fault, e.g. `leadIdLookup.filterType`.
+        parameter: String,
+        /// What is wrong and what is expected.
+        problem: String,
+    },
+}
+
+impl ConfigError {
+    /// A stable code for JavaScript callers (`error.code`).
+    pub fn code(&self) -> &'static str {
+        match self {
+            ConfigError::Setting { .. } => "INVALID_SETTINGS",
+            ConfigError::Action { .. } => "INVALID_ACTION",
+        }
+    }
+
+    pub(crate) fn setting(setting: impl Into<String>, problem: impl Into<String>) -> Self {
+        ConfigError::Setting { setting: setting.into(), problem: problem.into() }
+    }
+
+    pub(crate) fn action(
+        action: impl Into<String>,
+        parameter: impl Into<String>,
+        problem: impl Into<String>,
+    ) -> Self {
+        ConfigError::Action {
+            action: action.into(),
+            parameter: parameter.into(),
+            problem: problem.into(),
+        }
+    }
+}
+
+/// A misuse of the connector's API by the calling code.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum UsageError {
+    /// `process`/`preview` named an action id that is not configured.
+    #[error("unknown action id `{0}`: it is not among the configured actions")]
+    UnknownAction(String),
+    /// A response or transport error was reported for a request id the engine is not waiting
+    /// for (already answered, timed out, or never issued).
+    #[error("no request with id {0} is waiting for an answer")]
+    UnknownRequest(u32),
+}
+
+impl UsageError {
+    /// A stable code for JavaScript callers (`error.code`).
+    pub fn code(&self) -> &'static str {
+        match self {
+            UsageError::UnknownAction(_) => "UNKNOWN_ACTION",
+            UsageError::UnknownRequest(_) => "UNKNOWN_REQUEST",
+        }
+    }
+}
+
+/// Why one event cannot be turned into a Marketo call. It fails that event only.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum EventError {
+    /// A required parameter's attribute is absent from the event.
+    #[error("parameter `{parameter}`: attribute {path} is not in the event")]
+    MissingAttribute {
+        /// The action parameter, e.g. `targetLeadId`.
+        parameter: String,
+        /// The attribute path as configured.
+        path: String,
+    },
+    /// A value is present but unusable (not an id, not a date, wrong type...).
+    #[error("parameter `{parameter}`: {problem}")]
+    InvalidValue {
+        /// The action parameter or lead field.
+        parameter: String,
+        /// What is wrong with the value.
+        problem: String,
+    },
+    /// The event is not a JSON object.
+    #[error("the event must be a JSON object")]
+    NotAnObject,
+}
+
+impl EventError {
+    /// The outcome code for an event that failed this way.
+    pub fn code(&self) -> &'static str {
+        match self {
+            EventError::MissingAttribute { .. } => "MISSING_ATTRIBUTE",
+            EventError::InvalidValue { .. } => "INVALID_VALUE",
+            EventError::NotAnObject => "INVALID_EVENT",
+        }
+    }
+}

@@ -1,0 +1,122 @@
+//! The client-side limiter: every call the connector makes (lookups included, identity calls
+//! excluded, as Marketo does not count them) is admitted only within `limits`, so the
+//! connector itself never provokes 606 (rate), 615 (concurrency) or 607 (daily quota).
+
+use std::collections::VecDeque;
+
+use super::settings::Limits;
+use super::time::{next_quota_reset, quota_day, Millis};
+
+/// Marketo's rate window.
+pub const WINDOW_MS: Millis = 20_000;
+
+/// Counts calls against the configured limits.
+#[derive(Debug, Clone)]
+pub struct Limiter {
+    limits: Limits,
+    /// Start times of calls in the current 20 s window, oldest first.
+    window: VecDeque<Millis>,
+    in_flight: u32,
+    day: i64,
+    used_today: u32,
+}
+
+/// Why a call may not start now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Blocked {
+    /// All concurrency slots are taken: wait for an answer.
+    Concurrency,
+    /// The 20 s window is full until the given time.
+    Rate(Millis),
+    /// The daily quota is spent until the given time (the next CST midnight).
+    Quota(Millis),
+}
+
+impl Limiter {
+    /// A limiter with nothing counted yet.
+    pub fn new(limits: Limits) -> Limiter {
+        Limiter { limits, window: VecDeque::new(), in_flight: 0, day: i64::MIN, used_today: 0 }
+    }
+
+    fn roll(&mut self, now: Millis) {
+        while self.window.front().is_some_and(|t| t + WINDOW_MS <= now) {
+            self.window.pop_front();
+        }
+        let day = quota_day(now);
+        if day != self.day {
+            self.day = day;
+            self.used_today = 0;
+        }
+    }
+
+    /// Whether a call may start at `now`.
+    pub fn check(&mut self, now: Millis) -> Result<(), Blocked> {
+        self.roll(now);
+        if self.used_today >= self.limits.daily_quota {
+            return Err(Blocked::Quota(next_quota_reset(now)));
+        }
+        if self.in_flight >= self.limits.concurrency {
+            return Err(Blocked::Concurrency);
+        }
+        if self.window.len() >= self.limits.calls_per_20s as usize {
+            let oldest = self.window.front().copied().unwrap_or(now);
+            return Err(Blocked::Rate(oldest + WINDOW_MS));
+        }
+        Ok(())
+    }
+
+    /// Records a call starting at `now` (after a successful [`Limiter::check`]).
+    pub fn start(&mut self, now: Millis) {
+        self.roll(now);
+        self.window.push_back(now);
+        self.in_flight += 1;
+        self.used_today = self.used_today.saturating_add(1);
+    }
+
+    /// Records a call's end (answered, failed or timed out).
+    pub fn finish(&mut self) {
+        self.in_flight = self.in_flight.saturating_sub(1);
+    }
+
+    /// Calls in flight.
+    pub fn in_flight(&self) -> u32 {
+        self.in_flight
+    }
+
+    /// Marks the daily quota as spent (Marketo answered 607), until the next reset.
+    pub fn quota_exhausted(&mut self, now: Millis) {
+        self.roll(now);
+        self.used_today = self.limits.daily_quota;
+    }
+
+    /// Calls counted today.
+    pub fn used_today(&self) -> u32 {
+        self.used_today
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn window_concurrency_and_quota() {
+        let mut l = Limiter::new(Limits { calls_per_20s: 2, concurrency: 1, daily_quota: 3 });
+        l.check(0).unwrap();
+        l.start(0);
+        assert_eq!(l.check(1), Err(Blocked::Concurrency));
+        l.finish();
+        l.start(5);
+        l.finish();
+        assert_eq!(l.check(6), Err(Blocked::Rate(20_000)));
+        assert_eq!(l.check(19_999), Err(Blocked::Rate(20_000)));
+        l.check(20_000).unwrap();
+        l.start(20_000);
+        l.finish();
+        match l.check(40_000) {
+            Err(Blocked::Quota(at)) => assert_eq!(at, next_quota_reset(40_000)),
+            other => panic!("{other:?}"),
+        }
+        l.check(next_quota_reset(40_000)).unwrap();
+    }
+}

@@ -1,0 +1,32 @@
+//! The pure core: settings, event mapping, the action families, auth, limits, Marketo wire
+//! types and the engine that ties them together. Nothing here performs I/O or reads a clock.
+//!
+//! Module map (one concern each):
+//! - [`settings`]: connector settings (SPEC §2) and their validation.
+//! - [`source`]: reading values out of events by attribute path; ids and dates.
+//! - [`actions`]: the nine action types' configuration (SPEC §3) and the jobs that deliver them.
+//! - [`auth`]: the identity call and token reuse.
+//! - [`limits`]: the client-side call limiter (calls per 20 s, concurrency, daily quota).
+//! - [`retry`]: backoff with seeded jitter.
+//! - [`wire`]: HTTP requests out, Marketo response envelopes in.
+//! - [`outcome`]: the per-event outcomes (SPEC §6).
+//! - [`engine`]: the state machine (`handle_*` in, `poll_*` out).
+
+pub mod actions;
+pub mod auth;
+pub mod engine;
+pub mod error;
+pub mod limits;
+pub mod outcome;
+pub mod retry;
+pub mod settings;
+pub mod source;
+pub mod time;
+pub mod wire;
+
+pub use engine::{Engine, EventKey};
+pub use error::{ConfigError, EventError, UsageError};
+pub use outcome::{Outcome, Status};
+pub use settings::Settings;
+pub use time::Millis;
+pub use wire::{Body, HttpRequest, Method};

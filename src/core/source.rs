@@ -1,0 +1,275 @@
+//! Where parameter values come from: an attribute path into the event, or a literal
+//! (SPEC §3), and the conversions mapped values go through (ids, dates).
+
+use serde_json::Value;
+
+use super::error::EventError;
+use super::time::to_iso8601;
+
+/// A parameter's value source.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Source {
+    /// A path of keys into the event object (`"visitor.properties.5124"` or a list of keys).
+    Attribute(Vec<String>),
+    /// A literal value from the configuration.
+    Value(Value),
+}
+
+impl Source {
+    /// Parses `{"attribute": "a.b"}`, `{"attribute": ["a", "b.c"]}` or `{"value": x}`.
+    ///
+    /// # Errors
+    /// A message saying what shape was expected.
+    pub fn parse(v: &Value) -> Result<Source, String> {
+        let obj = v
+            .as_object()
+            .ok_or("expected {\"attribute\": \"path.in.event\"} or {\"value\": literal}")?;
+        match (obj.get("attribute"), obj.get("value")) {
+            (Some(_), Some(_)) => Err("give either `attribute` or `value`, not both".into()),
+            (Some(Value::String(path)), None) => {
+                if path.is_empty() {
+                    return Err("`attribute` is empty".into());
+                }
+                Ok(Source::Attribute(path.split('.').map(str::to_owned).collect()))
+            }
+            (Some(Value::Array(keys)), None) => {
+                let keys: Option<Vec<String>> =
+                    keys.iter().map(|k| k.as_str().map(str::to_owned)).collect();
+                match keys {
+                    Some(keys) if !keys.is_empty() => Ok(Source::Attribute(keys)),
+                    _ => Err("`attribute` as a list must be a non-empty list of strings".into()),
+                }
+            }
+            (Some(_), None) => Err("`attribute` must be a dot path or a list of keys".into()),
+            (None, Some(v)) => Ok(Source::Value(v.clone())),
+            (None, None) => {
+                Err("expected {\"attribute\": \"path.in.event\"} or {\"value\": literal}".into())
+            }
+        }
+    }
+
+    /// The value this source yields for `event`, or `None` when the attribute is absent.
+    pub fn resolve<'a>(&'a self, event: &'a Value) -> Option<&'a Value> {
+        match self {
+            Source::Value(v) => Some(v),
+            Source::Attribute(path) => {
+                path.iter().try_fold(event, |node, key| match node {
+                    Value::Object(map) => map.get(key),
+                    // Numeric segments index into lists (`items.0.sku`).
+                    Value::Array(list) => key.parse::<usize>().ok().and_then(|i| list.get(i)),
+                    _ => None,
+                })
+            }
+        }
+    }
+
+    /// Human-readable description for error messages.
+    pub fn describe(&self) -> String {
+        match self {
+            Source::Attribute(path) => format!("`{}`", path.join(".")),
+            Source::Value(_) => "(literal value)".into(),
+        }
+    }
+
+    /// Resolves a required parameter.
+    ///
+    /// # Errors
+    /// [`EventError::MissingAttribute`] when the attribute is absent or `null`.
+    pub fn require<'a>(&'a self, event: &'a Value, parameter: &str) -> Result<&'a Value, EventError> {
+        match self.resolve(event) {
+            Some(Value::Null) | None => Err(EventError::MissingAttribute {
+                parameter: parameter.into(),
+                path: self.describe(),
+            }),
+            Some(v) => Ok(v),
+        }
+    }
+}
+
+/// Converts a lead, list or campaign id to the integer Marketo's Swagger declares.
+/// Integers and digit strings are accepted; anything else is an error.
+///
+/// # Errors
+/// [`EventError::InvalidValue`] naming the parameter.
+pub fn to_id(value: &Value, parameter: &str) -> Result<i64, EventError> {
+    let invalid = |why: &str| EventError::InvalidValue {
+        parameter: parameter.into(),
+        problem: format!("{why}; Marketo ids are positive integers"),
+    };
+    let id = match value {
+        Value::Number(n) => match n.as_i64() {
+            Some(i) => i,
+            None => return Err(invalid("not an integer")),
+        },
+        Value::String(s) => {
+            let t = s.trim();
+            if t.is_empty() || !t.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(invalid("a string that is not a number"));
+            }
+            t.parse::<i64>().map_err(|_| invalid("too large"))?
+        }
+        Value::Null => return Err(invalid("null")),
+        Value::Bool(_) => return Err(invalid("a boolean")),
+        Value::Array(_) | Value::Object(_) => return Err(invalid("a list or object")),
+    };
+    if id <= 0 {
+        return Err(invalid("not positive"));
+    }
+    Ok(id)
+}
+
+/// How a mapped value is converted before it is sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldType {
+    /// Sent with its JSON type unchanged.
+    Plain,
+    /// Formatted as ISO 8601 (`type: "date"`).
+    Date,
+}
+
+/// One `leadData` entry: a Marketo REST field name and where its value comes from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FieldMapping {
+    /// Marketo REST API field name, e.g. `email`, `firstName`.
+    pub field: String,
+    /// Where the value comes from.
+    pub source: Source,
+    /// Conversion applied to the value.
+    pub kind: FieldType,
+}
+
+impl FieldMapping {
+    /// Parses a `leadData` list: `[{field, source, type?}]`.
+    ///
+    /// # Errors
+    /// A `(parameter, problem)` pair naming the failing entry.
+    pub fn parse_list(v: &Value, parameter: &str) -> Result<Vec<FieldMapping>, (String, String)> {
+        let list = v
+            .as_array()
+            .ok_or_else(|| (parameter.to_string(), "must be a list of {field, source}".to_string()))?;
+        if list.is_empty() {
+            return Err((parameter.into(), "must map at least one field".into()));
+        }
+        let mut out: Vec<FieldMapping> = Vec::with_capacity(list.len());
+        for (i, entry) in list.iter().enumerate() {
+            let at = format!("{parameter}[{i}]");
+            let obj = entry
+                .as_object()
+                .ok_or_else(|| (at.clone(), "must be an object {field, source, type?}".to_string()))?;
+            for key in obj.keys() {
+                if !matches!(key.as_str(), "field" | "source" | "type") {
+                    return Err((format!("{at}.{key}"), "unknown key; expected field, source, type".into()));
+                }
+            }
+            let field = match obj.get("field") {
+                Some(Value::String(f)) if !f.trim().is_empty() => f.trim().to_string(),
+                _ => return Err((format!("{at}.field"), "must be a non-empty Marketo field name".into())),
+            };
+            if out.iter().any(|m| m.field == field) {
+                return Err((format!("{at}.field"), format!("field `{field}` is mapped twice")));
+            }
+            let source = obj
+                .get("source")
+                .ok_or_else(|| (format!("{at}.source"), "is required".to_string()))
+                .and_then(|s| Source::parse(s).map_err(|e| (format!("{at}.source"), e)))?;
+            let kind = match obj.get("type") {
+                None | Some(Value::Null) => FieldType::Plain,
+                Some(Value::String(t)) if t == "date" => FieldType::Date,
+                Some(Value::String(t)) if t == "string" || t == "auto" => FieldType::Plain,
+                Some(_) => return Err((format!("{at}.type"), "must be \"date\" or absent".into())),
+            };
+            out.push(FieldMapping { field, source, kind });
+        }
+        Ok(out)
+    }
+
+    /// The value to send for this field, `None` when the attribute is absent (the field is
+    /// then left out, not cleared; an explicit `null` clears it).
+    ///
+    /// # Errors
+    /// [`EventError::InvalidValue`] when a `date` value cannot be read as a date.
+    pub fn value_for(&self, event: &Value) -> Result<Option<Value>, EventError> {
+        let Some(v) = self.source.resolve(event) else { return Ok(None) };
+        match (self.kind, v) {
+            (_, Value::Null) => Ok(Some(Value::Null)),
+            (FieldType::Plain, v) => Ok(Some(v.clone())),
+            (FieldType::Date, v) => to_iso8601(v).map(|s| Some(Value::String(s))).map_err(|problem| {
+                EventError::InvalidValue { parameter: format!("leadData `{}`", self.field), problem }
+            }),
+        }
+    }
+}
+
+/// Builds a lead record from a `leadData` mapping.
+///
+/// # Errors
+/// The first field whose value cannot be converted.
+pub fn map_record(
+    mapping: &[FieldMapping],
+    event: &Value,
+) -> Result<serde_json::Map<String, Value>, EventError> {
+    let mut record = serde_json::Map::new();
+    for m in mapping {
+        if let Some(v) = m.value_for(event)? {
+            record.insert(m.field.clone(), v);
+        }
+    }
+    Ok(record)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn paths_with_spaces_dots_and_indexes() {
+        let ev = json!({"visitor": {"properties": {"Customer first name": "Jane", "plan.tier": "Gold"}},
+                        "items": [{"sku": "A"}]});
+        let s = Source::parse(&json!({"attribute": "visitor.properties.Customer first name"})).unwrap();
+        assert_eq!(s.resolve(&ev), Some(&json!("Jane")));
+        let s = Source::parse(&json!({"attribute": ["visitor", "properties", "plan.tier"]})).unwrap();
+        assert_eq!(s.resolve(&ev), Some(&json!("Gold")));
+        let s = Source::parse(&json!({"attribute": "items.0.sku"})).unwrap();
+        assert_eq!(s.resolve(&ev), Some(&json!("A")));
+        let s = Source::parse(&json!({"attribute": "visitor.nope"})).unwrap();
+        assert_eq!(s.resolve(&ev), None);
+        assert!(Source::parse(&json!({"attribute": "a", "value": 1})).is_err());
+        assert!(Source::parse(&json!("a.b")).is_err());
+    }
+
+    #[test]
+    fn ids_are_integers_or_digit_strings() {
+        assert_eq!(to_id(&json!(318594), "id").unwrap(), 318594);
+        assert_eq!(to_id(&json!("318594"), "id").unwrap(), 318594);
+        for bad in [json!(null), json!(true), json!("abc"), json!(1.5), json!(-3), json!("")] {
+            let err = to_id(&bad, "targetLeadId").unwrap_err();
+            assert!(err.to_string().contains("targetLeadId"), "{err}");
+        }
+    }
+
+    #[test]
+    fn records_keep_json_types_and_format_dates() {
+        let mapping = FieldMapping::parse_list(
+            &json!([
+                {"field": "email", "source": {"attribute": "e"}},
+                {"field": "leadScore", "source": {"attribute": "n"}},
+                {"field": "optIn", "source": {"attribute": "f"}},
+                {"field": "signup", "source": {"attribute": "d"}, "type": "date"},
+                {"field": "title", "source": {"attribute": "missing"}},
+                {"field": "phone", "source": {"attribute": "nul"}}
+            ]),
+            "leadData",
+        )
+        .unwrap();
+        let ev = json!({"e": "a@b.c", "n": 0, "f": false, "d": 1764307800000u64, "nul": null});
+        let rec = map_record(&mapping, &ev).unwrap();
+        assert_eq!(
+            Value::Object(rec),
+            json!({"email": "a@b.c", "leadScore": 0, "optIn": false,
+                   "signup": "2025-11-28T05:30:00Z", "phone": null})
+        );
+        let err = map_record(&mapping, &json!({"d": "soon"})).unwrap_err();
+        assert!(err.to_string().contains("signup"), "{err}");
+    }
+}

@@ -1,0 +1,233 @@
+//! Marketo wire types: the HTTP requests the engine hands to the host, and the response
+//! envelope Marketo answers with (`{requestId, success, result, errors, warnings, ...}`).
+
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use serde::Serialize;
+use serde_json::Value;
+
+/// HTTP method.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Method {
+    /// GET
+    Get,
+    /// POST
+    Post,
+    /// DELETE
+    Delete,
+}
+
+impl Method {
+    /// The method name as sent.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Post => "POST",
+            Method::Delete => "DELETE",
+        }
+    }
+}
+
+/// A request body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Body {
+    /// JSON or form text.
+    Text(String),
+    /// Binary (multipart with a CSV file).
+    Bytes(Vec<u8>),
+}
+
+impl Body {
+    /// Size in bytes as sent.
+    pub fn len(&self) -> usize {
+        match self {
+            Body::Text(s) => s.len(),
+            Body::Bytes(b) => b.len(),
+        }
+    }
+
+    /// Whether the body is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// An HTTP request for the host to send. Answer it with the engine's `handle_response` or
+/// `handle_transport_error`, passing back `id`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[must_use]
+pub struct HttpRequest {
+    /// Engine-assigned id, echoed back with the answer.
+    pub id: u32,
+    /// HTTP method.
+    pub method: Method,
+    /// Absolute URL.
+    pub url: String,
+    /// Headers, in order.
+    pub headers: Vec<(String, String)>,
+    /// Body, if any.
+    pub body: Option<Body>,
+}
+
+/// Characters left unescaped in query values: RFC 3986 unreserved plus `,` (Marketo's list
+/// separator), `:` and `@`, which are legal in a query and keep URLs short. `&`, `=`, `+`, `%`,
+/// `#` and spaces are escaped (a raw `&` in a cookie value would split the query).
+const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~')
+    .remove(b',')
+    .remove(b':')
+    .remove(b'@');
+
+/// Percent-encodes a query (or form) value.
+pub fn encode_query_value(v: &str) -> String {
+    utf8_percent_encode(v, QUERY_VALUE).to_string()
+}
+
+/// Builds `k=v&k=v` with encoded values.
+pub fn query_string(pairs: &[(String, String)]) -> String {
+    let mut out = String::new();
+    for (i, (k, v)) in pairs.iter().enumerate() {
+        if i > 0 {
+            out.push('&');
+        }
+        out.push_str(&encode_query_value(k));
+        out.push('=');
+        out.push_str(&encode_query_value(v));
+    }
+    out
+}
+
+/// One entry of `errors[]` or of a record's `reasons[]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ApiError {
+    /// Marketo's code, as a string (`"601"`, `"1004"`).
+    pub code: String,
+    /// Marketo's message.
+    pub message: String,
+}
+
+/// A parsed Marketo response envelope.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Envelope {
+    /// Marketo's `requestId`.
+    pub request_id: Option<String>,
+    /// `success`.
+    pub success: bool,
+    /// `result` (empty when absent).
+    pub result: Vec<Value>,
+    /// `errors`.
+    pub errors: Vec<ApiError>,
+    /// `moreResult`.
+    pub more_result: bool,
+    /// `nextPageToken`.
+    pub next_page_token: Option<String>,
+}
+
+/// Why a response body is not a Marketo envelope.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotAnEnvelope(pub String);
+
+fn code_of(v: Option<&Value>) -> String {
+    match v {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Number(n)) => n.to_string(),
+        _ => String::new(),
+    }
+}
+
+fn api_errors(v: Option<&Value>) -> Vec<ApiError> {
+    v.and_then(Value::as_array)
+        .map(|list| {
+            list.iter()
+                .map(|e| ApiError {
+                    code: code_of(e.get("code")),
+                    message: e.get("message").and_then(Value::as_str).unwrap_or("").to_string(),
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+impl Envelope {
+    /// Parses a response body.
+    ///
+    /// # Errors
+    /// [`NotAnEnvelope`] when the body is not JSON or has no boolean `success` (an HTML error
+    /// page from a proxy, a truncated answer...).
+    pub fn parse(body: &str) -> Result<Envelope, NotAnEnvelope> {
+        let v: Value = serde_json::from_str(body).map_err(|_| {
+            let start: String = body.trim_start().chars().take(40).collect();
+            NotAnEnvelope(format!("response is not JSON (starts with {start:?})"))
+        })?;
+        let success = v
+            .get("success")
+            .and_then(Value::as_bool)
+            .ok_or_else(|| NotAnEnvelope("response has no boolean `success`".into()))?;
+        Ok(Envelope {
+            request_id: v.get("requestId").and_then(Value::as_str).map(str::to_owned),
+            success,
+            result: v.get("result").and_then(Value::as_array).cloned().unwrap_or_default(),
+            errors: api_errors(v.get("errors")),
+            more_result: v.get("moreResult").and_then(Value::as_bool).unwrap_or(false),
+            next_page_token: v.get("nextPageToken").and_then(Value::as_str).map(str::to_owned),
+        })
+    }
+
+    /// The first error, or a placeholder when Marketo said `success:false` without one.
+    pub fn first_error(&self) -> ApiError {
+        self.errors.first().cloned().unwrap_or_else(|| ApiError {
+            code: String::new(),
+            message: "Marketo answered success:false without an error".into(),
+        })
+    }
+}
+
+/// A per-record result (`result[i]` of sync and list calls).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordResult {
+    /// The lead id, absent on some skipped records.
+    pub id: Option<i64>,
+    /// `created`, `updated`, `added`, `removed`, `skipped`...
+    pub status: String,
+    /// `reasons` of a skipped record.
+    pub reasons: Vec<ApiError>,
+}
+
+impl RecordResult {
+    /// Reads one `result[i]`.
+    pub fn from_value(v: &Value) -> RecordResult {
+        RecordResult {
+            id: v.get("id").and_then(Value::as_i64),
+            status: v.get("status").and_then(Value::as_str).unwrap_or("").to_string(),
+            reasons: api_errors(v.get("reasons")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cookie_ampersand_is_encoded_commas_are_not() {
+        assert_eq!(
+            encode_query_value("id:123-ABC-123&token:_mch-example.com-1718000000000-12345"),
+            "id:123-ABC-123%26token:_mch-example.com-1718000000000-12345"
+        );
+        assert_eq!(encode_query_value("a+b@x.com,c d"), "a%2Bb@x.com,c%20d");
+    }
+
+    #[test]
+    fn envelopes_parse_leniently_and_reject_html() {
+        let e = Envelope::parse(
+            r#"{"requestId":"e42b#1","success":false,"errors":[{"code":601,"message":"Unauthorized"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(e.first_error(), ApiError { code: "601".into(), message: "Unauthorized".into() });
+        assert!(Envelope::parse("<html><body>502 Bad Gateway</body></html>").is_err());
+        assert!(Envelope::parse(r#"{"ok":true}"#).is_err());
+    }
+}
