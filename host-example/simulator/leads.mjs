@@ -2,7 +2,7 @@
 // Describe. See marketo-api.md §4.
 
 import { ApiError, reason, messageFor } from './errors.mjs';
-import { qstr, qlist } from './http-util.mjs';
+import { qstr, qlist, isoZ } from './http-util.mjs';
 import { jsonBody, intId, leadDbPage, blank } from './common.mjs';
 import {
   STANDARD_FILTER_TYPES, isLookupField, checkJsonValue, findLeads, createLead, updateLead,
@@ -250,7 +250,7 @@ export function mergeLeads(ctx) {
     state.leads.delete(id);
     state.mergedInto.set(id, winnerId);
   }
-  winner.updatedAt = new Date(ctx.now).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  winner.updatedAt = isoZ(ctx.now);
   state.merges.push({
     winnerId,
     loserIds,

@@ -194,7 +194,7 @@ impl FieldMapping {
             (_, Value::Null) => Ok(Some(Value::Null)),
             (FieldType::Plain, v) => Ok(Some(v.clone())),
             (FieldType::Date, v) => to_iso8601(v).map(|s| Some(Value::String(s))).map_err(|problem| {
-                EventError::InvalidValue { parameter: format!("leadData `{}`", self.field), problem }
+                EventError::InvalidValue { parameter: format!("leadData field {}", self.field), problem }
             }),
         }
     }

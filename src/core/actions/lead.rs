@@ -56,7 +56,7 @@ pub(crate) fn record_for(params: &UpsertParams, event: &Value) -> Result<Map<Str
             .find(|m| m.field == params.lookup_field)
             .map(|m| m.source.describe())
             .unwrap_or_default();
-        return Err(EventError::MissingAttribute { parameter: format!("leadData `{}` (the lookup field)", params.lookup_field), path });
+        return Err(EventError::MissingAttribute { parameter: format!("leadData field {} (the lookup field)", params.lookup_field), path });
     }
     Ok(record)
 }

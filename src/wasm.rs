@@ -1,0 +1,419 @@
+//! The JavaScript API (SPEC §7): a thin wasm-bindgen layer that converts values and drives the
+//! core [`Engine`] with the host's `fetch`, `now` and `setTimer`. The only module that names
+//! `wasm_bindgen` or `js_sys`.
+//!
+//! Concurrency: every method may be called while earlier promises are pending. State lives in
+//! an `Rc<RefCell<..>>` that is borrowed only between awaits, never across one, and host
+//! callbacks (fetch, setTimer, log, promise resolvers) are called only after the borrow ends,
+//! so a host that re-enters the connector from a callback cannot trip a double borrow.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use js_sys::{Function, Object, Promise, Reflect, Uint8Array, JSON};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::{spawn_local, JsFuture};
+
+use crate::core::{Body, Engine, EventKey, HttpRequest, Outcome, Settings};
+
+#[wasm_bindgen(typescript_custom_section)]
+const TS_TYPES: &'static str = r#"
+/** A parameter's value: an attribute path into the event, or a literal. */
+export type Source = { attribute: string | string[] } | { value: unknown };
+
+/** One configured action (SPEC §3): `{id, type, ...parameters}`. */
+export interface ActionConfig {
+  id: string;
+  type: "addLeadToList" | "addLeadToListBatched" | "removeLeadFromList" | "removeLeadFromListBatched"
+      | "sendTransactionalEmail" | "createOrUpdateLead" | "createOrUpdateLeadBatched" | "mergeLead"
+      | "bulkImportLeads";
+  [parameter: string]: unknown;
+}
+
+/** Connector settings (SPEC §2). */
+export interface Settings {
+  clientId: string;
+  clientSecret: string;
+  /** e.g. https://123-ABC-123.mktorest.com/rest */
+  endpointUrl: string;
+  /** e.g. https://123-ABC-123.mktorest.com/identity */
+  identityUrl: string;
+  limits?: { callsPer20s?: number; concurrency?: number; dailyQuota?: number };
+  actions: ActionConfig[];
+}
+
+/** What the connector needs from its host. */
+export interface Host {
+  /** WHATWG fetch; `globalThis.fetch.bind(globalThis)` works as is. */
+  fetch(url: string, init: { method: string; headers: Record<string, string>; body?: string | Uint8Array }):
+    Promise<{ status: number; text(): Promise<string> }>;
+  /** Epoch milliseconds. */
+  now(): number;
+  /** Call `connector.wake()` at or after `atMs`; the latest call wins. */
+  setTimer(atMs: number): void;
+  /** Jitter seed, for deterministic retries in tests. */
+  seed?: number;
+  /** Structured log; entries never contain secrets or tokens. */
+  log?(entry: LogEntry): void;
+}
+
+export type LogEntry =
+  | { type: "request"; id: number; method: string; url: string }
+  | { type: "response"; id: number; status: number }
+  | { type: "transportError"; id: number; message: string };
+
+/** The outcome of one event (SPEC §6). */
+export interface Outcome {
+  eventId: string;
+  actionId: string;
+  status: "queued" | "delivered" | "skipped" | "failed" | "uncertain";
+  leadIds?: number[];
+  code?: string;
+  message?: string;
+  requestId?: string;
+}
+
+/** A request `preview` shows (never with the token). */
+export interface PreviewRequest {
+  method: "GET" | "POST" | "DELETE";
+  url: string;
+  headers: Record<string, string>;
+  body?: string;
+}
+"#;
+
+struct Host {
+    this: JsValue,
+    fetch: Function,
+    now: Function,
+    set_timer: Function,
+    log: Option<Function>,
+}
+
+impl Host {
+    fn from_js(host: &JsValue) -> Result<Host, JsValue> {
+        let func = |name: &str, required: bool| -> Result<Option<Function>, JsValue> {
+            let v = Reflect::get(host, &JsValue::from_str(name)).unwrap_or(JsValue::UNDEFINED);
+            if v.is_undefined() && !required {
+                return Ok(None);
+            }
+            v.dyn_into::<Function>()
+                .map(Some)
+                .map_err(|_| coded(&format!("host.{name} must be a function"), "INVALID_HOST"))
+        };
+        if !host.is_object() {
+            return Err(coded("host must be an object {fetch, now, setTimer, seed?, log?}", "INVALID_HOST"));
+        }
+        let missing = || coded("host.fetch, host.now and host.setTimer are required", "INVALID_HOST");
+        Ok(Host {
+            this: host.clone(),
+            fetch: func("fetch", true)?.ok_or_else(missing)?,
+            now: func("now", true)?.ok_or_else(missing)?,
+            set_timer: func("setTimer", true)?.ok_or_else(missing)?,
+            log: func("log", false)?,
+        })
+    }
+
+    fn now(&self) -> u64 {
+        let v = self.now.call0(&self.this).ok().and_then(|v| v.as_f64()).unwrap_or(0.0);
+        if v.is_finite() && v > 0.0 {
+            v as u64
+        } else {
+            0
+        }
+    }
+
+    fn seed(host: &JsValue) -> Option<u64> {
+        Reflect::get(host, &JsValue::from_str("seed")).ok().and_then(|v| v.as_f64()).map(|f| f as u64)
+    }
+
+    fn log(&self, entry: &serde_json::Value) {
+        if let Some(log) = &self.log {
+            // A throwing logger must not break delivery.
+            let _ = log.call1(&self.this, &to_js(entry));
+        }
+    }
+}
+
+/// A real JS `Error` with a stable `code` property.
+fn coded(message: &str, code: &str) -> JsValue {
+    let err = js_sys::Error::new(message);
+    let _ = Reflect::set(&err, &JsValue::from_str("code"), &JsValue::from_str(code));
+    err.into()
+}
+
+fn to_js(v: &impl serde::Serialize) -> JsValue {
+    serde_json::to_string(v)
+        .ok()
+        .and_then(|s| JSON::parse(&s).ok())
+        .unwrap_or(JsValue::NULL)
+}
+
+/// JS value → serde_json via `JSON.stringify` (faster than walking the object from Rust).
+fn from_js(v: &JsValue) -> Result<serde_json::Value, String> {
+    if v.is_undefined() {
+        return Err("value is undefined".into());
+    }
+    let text = JSON::stringify(v)
+        .map_err(|e| js_message(&e))?
+        .as_string()
+        .ok_or("value cannot be represented as JSON")?;
+    serde_json::from_str(&text).map_err(|e| e.to_string())
+}
+
+fn js_message(e: &JsValue) -> String {
+    Reflect::get(e, &JsValue::from_str("message"))
+        .ok()
+        .and_then(|m| m.as_string())
+        .or_else(|| e.as_string())
+        .unwrap_or_else(|| "unknown error".into())
+}
+
+enum WaitFor {
+    /// `process`: this event's final outcome (or nothing left in flight).
+    Event(EventKey),
+    /// `wake`/`flush`: nothing left in flight.
+    Idle,
+}
+
+struct Waiter {
+    wait_for: WaitFor,
+    resolve: Function,
+    outcomes: Vec<Outcome>,
+}
+
+struct State {
+    engine: Engine,
+    waiters: Vec<Waiter>,
+    /// Outcomes no pending call owns yet; the next call to settle takes them.
+    unclaimed: Vec<Outcome>,
+    /// The last time given to `host.setTimer`.
+    timer: Option<u64>,
+}
+
+/// What a drive step must do once the state borrow is released.
+#[derive(Default)]
+struct Effects {
+    requests: Vec<HttpRequest>,
+    resolutions: Vec<(Function, Vec<Outcome>)>,
+    timer: Option<u64>,
+}
+
+impl State {
+    fn step(&mut self, now: u64) -> Effects {
+        let mut fx = Effects::default();
+        while let Some(req) = self.engine.poll_request() {
+            fx.requests.push(req);
+        }
+        while let Some((key, outcome)) = self.engine.poll_outcome() {
+            match self.waiters.iter_mut().find(|w| matches!(w.wait_for, WaitFor::Event(k) if k == key)) {
+                Some(w) => w.outcomes.push(outcome),
+                None => self.unclaimed.push(outcome),
+            }
+        }
+        let idle = self.engine.in_flight() == 0;
+        let mut i = 0;
+        while i < self.waiters.len() {
+            let settled = match self.waiters.get(i).map(|w| &w.wait_for) {
+                Some(WaitFor::Event(k)) => self.engine.is_final(*k) || idle,
+                Some(WaitFor::Idle) => idle,
+                None => false,
+            };
+            if !settled {
+                i += 1;
+                continue;
+            }
+            let mut w = self.waiters.remove(i);
+            if let WaitFor::Event(k) = w.wait_for {
+                if let Some(q) = self.engine.queued_outcome(k) {
+                    w.outcomes.push(q);
+                }
+            }
+            w.outcomes.append(&mut self.unclaimed);
+            fx.resolutions.push((w.resolve, w.outcomes));
+        }
+        let mut next = self.engine.poll_timeout();
+        if self.waiters.is_empty() && !self.unclaimed.is_empty() {
+            // Outcomes finished with no call to return them: ask the host to call wake() now.
+            next = Some(now);
+        }
+        if next.is_some() && next != self.timer {
+            self.timer = next;
+            fx.timer = next;
+        }
+        fx
+    }
+}
+
+struct Shared {
+    state: RefCell<State>,
+    host: Host,
+}
+
+/// Runs one drive step and performs its effects outside the borrow.
+fn drive(shared: &Rc<Shared>) {
+    let now = shared.host.now();
+    let fx = match shared.state.try_borrow_mut() {
+        Ok(mut st) => st.step(now),
+        Err(_) => return, // cannot happen (no borrow is held across a callback); never trap
+    };
+    for req in fx.requests {
+        shared.host.log(&serde_json::json!({"type": "request", "id": req.id, "method": req.method.as_str(), "url": req.url}));
+        spawn_local(send(Rc::clone(shared), req));
+    }
+    if let Some(at) = fx.timer {
+        let _ = shared.host.set_timer.call1(&shared.host.this, &JsValue::from_f64(at as f64));
+    }
+    for (resolve, outcomes) in fx.resolutions {
+        let _ = resolve.call1(&JsValue::NULL, &to_js(&outcomes));
+    }
+}
+
+async fn send(shared: Rc<Shared>, req: HttpRequest) {
+    let id = req.id;
+    let result = fetch(&shared.host, req).await;
+    let now = shared.host.now();
+    match &result {
+        Ok((status, _)) => shared.host.log(&serde_json::json!({"type": "response", "id": id, "status": status})),
+        Err(m) => shared.host.log(&serde_json::json!({"type": "transportError", "id": id, "message": m})),
+    }
+    if let Ok(mut st) = shared.state.try_borrow_mut() {
+        // An unknown id means the engine gave up on this request already: ignore the answer.
+        let _ = match result {
+            Ok((status, body)) => st.engine.handle_response(now, id, status, &body),
+            Err(message) => st.engine.handle_transport_error(now, id, &message),
+        };
+    }
+    drive(&shared);
+}
+
+/// Calls `host.fetch` and reads status and text; any throw or rejection is a transport error.
+async fn fetch(host: &Host, req: HttpRequest) -> Result<(u16, String), String> {
+    let init = Object::new();
+    let headers = Object::new();
+    for (k, v) in &req.headers {
+        let _ = Reflect::set(&headers, &JsValue::from_str(k), &JsValue::from_str(v));
+    }
+    let _ = Reflect::set(&init, &JsValue::from_str("method"), &JsValue::from_str(req.method.as_str()));
+    let _ = Reflect::set(&init, &JsValue::from_str("headers"), &headers);
+    match &req.body {
+        Some(Body::Text(t)) => {
+            let _ = Reflect::set(&init, &JsValue::from_str("body"), &JsValue::from_str(t));
+        }
+        Some(Body::Bytes(b)) => {
+            let _ = Reflect::set(&init, &JsValue::from_str("body"), &Uint8Array::from(b.as_slice()));
+        }
+        None => {}
+    }
+    let pending = host.fetch.call2(&host.this, &JsValue::from_str(&req.url), &init).map_err(|e| js_message(&e))?;
+    let response = JsFuture::from(Promise::resolve(&pending)).await.map_err(|e| js_message(&e))?;
+    let status = Reflect::get(&response, &JsValue::from_str("status"))
+        .ok()
+        .and_then(|s| s.as_f64())
+        .filter(|s| (0.0..1000.0).contains(s))
+        .ok_or("fetch resolved without a numeric status")? as u16;
+    let text_fn = Reflect::get(&response, &JsValue::from_str("text"))
+        .ok()
+        .and_then(|f| f.dyn_into::<Function>().ok())
+        .ok_or("fetch response has no text() method")?;
+    let text_promise = text_fn.call0(&response).map_err(|e| js_message(&e))?;
+    let text = JsFuture::from(Promise::resolve(&text_promise)).await.map_err(|e| js_message(&e))?;
+    Ok((status, text.as_string().unwrap_or_default()))
+}
+
+/// The Marketo connector. See the package README for the full contract.
+#[wasm_bindgen]
+pub struct Connector {
+    shared: Rc<Shared>,
+}
+
+#[wasm_bindgen]
+impl Connector {
+    /// Validates `settings` (throws an `Error` with `code` `INVALID_SETTINGS`, `INVALID_ACTION`
+    /// or `INVALID_HOST` naming what is wrong) and binds the connector to `host`.
+    #[wasm_bindgen(constructor)]
+    pub fn new(
+        #[wasm_bindgen(unchecked_param_type = "Settings")] settings: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "Host")] host: JsValue,
+    ) -> Result<Connector, JsValue> {
+        let value = from_js(&settings)
+            .map_err(|e| coded(&format!("settings: not representable as JSON: {e}"), "INVALID_SETTINGS"))?;
+        let settings = Settings::from_value(&value).map_err(|e| coded(&e.to_string(), e.code()))?;
+        let seed = Host::seed(&host);
+        let host = Host::from_js(&host)?;
+        let now = host.now();
+        let engine = Engine::new(settings, seed.unwrap_or(now), now);
+        let state = State { engine, waiters: Vec::new(), unclaimed: Vec::new(), timer: None };
+        Ok(Connector { shared: Rc::new(Shared { state: RefCell::new(state), host }) })
+    }
+
+    /// Hands one event to the action `actionId`. Resolves with this event's outcome
+    /// (`queued` when it waits in a batch or for a timer) plus any other outcomes that
+    /// finished meanwhile. Rejects only for an unknown action id.
+    #[wasm_bindgen(unchecked_return_type = "Promise<Outcome[]>")]
+    pub fn process(
+        &self,
+        #[wasm_bindgen(js_name = "actionId")] action_id: String,
+        event: JsValue,
+        #[wasm_bindgen(js_name = "eventId")] event_id: Option<String>,
+    ) -> Promise {
+        let shared = Rc::clone(&self.shared);
+        let now = shared.host.now();
+        // An event JSON cannot carry becomes a failed outcome via a non-object placeholder.
+        let value = from_js(&event).unwrap_or(serde_json::Value::Null);
+        let key = match shared.state.try_borrow_mut() {
+            Ok(mut st) => st.engine.handle_event(now, &action_id, &value, event_id),
+            Err(_) => return Promise::reject(&coded("connector is busy (re-entered from a host callback)", "BUSY")),
+        };
+        let key = match key {
+            Ok(k) => k,
+            Err(e) => return Promise::reject(&coded(&e.to_string(), e.code())),
+        };
+        self.wait(WaitFor::Event(key))
+    }
+
+    /// Does what is due now (retries, held calls, timeouts). Resolves with the outcomes that
+    /// finished during this call.
+    #[wasm_bindgen(unchecked_return_type = "Promise<Outcome[]>")]
+    pub fn wake(&self) -> Promise {
+        let now = self.shared.host.now();
+        if let Ok(mut st) = self.shared.state.try_borrow_mut() {
+            st.engine.handle_timeout(now);
+        }
+        self.wait(WaitFor::Idle)
+    }
+
+    /// Sends every queue now and resolves once nothing is in flight, with the outcomes that
+    /// finished. Events still waiting for a retry or quota timer stay pending.
+    #[wasm_bindgen(unchecked_return_type = "Promise<Outcome[]>")]
+    pub fn flush(&self) -> Promise {
+        let now = self.shared.host.now();
+        if let Ok(mut st) = self.shared.state.try_borrow_mut() {
+            st.engine.flush(now);
+        }
+        self.wait(WaitFor::Idle)
+    }
+
+    /// The requests this event would cause if sent alone (lookups shown as the lookup call),
+    /// without the token. Throws for an unknown action or an event that cannot be delivered.
+    #[wasm_bindgen(unchecked_return_type = "PreviewRequest[]")]
+    pub fn preview(&self, #[wasm_bindgen(js_name = "actionId")] action_id: String, event: JsValue) -> Result<JsValue, JsValue> {
+        let value = from_js(&event).map_err(|e| coded(&format!("event: {e}"), "INVALID_EVENT"))?;
+        let st = self.shared.state.try_borrow().map_err(|_| coded("connector is busy", "BUSY"))?;
+        match st.engine.preview(&action_id, &value) {
+            Ok(reqs) => Ok(to_js(&reqs)),
+            Err(Ok(usage)) => Err(coded(&usage.to_string(), usage.code())),
+            Err(Err(ev)) => Err(coded(&ev.to_string(), ev.code())),
+        }
+    }
+
+    fn wait(&self, wait_for: WaitFor) -> Promise {
+        let mut slot: Option<Function> = None;
+        let promise = Promise::new(&mut |resolve, _reject| slot = Some(resolve));
+        if let (Some(resolve), Ok(mut st)) = (slot, self.shared.state.try_borrow_mut()) {
+            st.waiters.push(Waiter { wait_for, resolve, outcomes: Vec::new() });
+        }
+        drive(&self.shared);
+        promise
+    }
+}
