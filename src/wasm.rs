@@ -143,10 +143,7 @@ fn coded(message: &str, code: &str) -> JsValue {
 }
 
 fn to_js(v: &impl serde::Serialize) -> JsValue {
-    serde_json::to_string(v)
-        .ok()
-        .and_then(|s| JSON::parse(&s).ok())
-        .unwrap_or(JsValue::NULL)
+    serde_json::to_string(v).ok().and_then(|s| JSON::parse(&s).ok()).unwrap_or(JsValue::NULL)
 }
 
 /// JS value → serde_json via `JSON.stringify` (faster than walking the object from Rust).
@@ -274,7 +271,9 @@ async fn send(shared: Rc<Shared>, req: HttpRequest) {
     let result = fetch(&shared.host, req).await;
     let now = shared.host.now();
     match &result {
-        Ok((status, _)) => shared.host.log(&serde_json::json!({"type": "response", "id": id, "status": status})),
+        Ok((status, _)) => {
+            shared.host.log(&serde_json::json!({"type": "response", "id": id, "status": status}))
+        }
         Err(m) => shared.host.log(&serde_json::json!({"type": "transportError", "id": id, "message": m})),
     }
     if let Ok(mut st) = shared.state.try_borrow_mut() {
@@ -305,7 +304,8 @@ async fn fetch(host: &Host, req: HttpRequest) -> Result<(u16, String), String> {
         }
         None => {}
     }
-    let pending = host.fetch.call2(&host.this, &JsValue::from_str(&req.url), &init).map_err(|e| js_message(&e))?;
+    let pending =
+        host.fetch.call2(&host.this, &JsValue::from_str(&req.url), &init).map_err(|e| js_message(&e))?;
     let response = JsFuture::from(Promise::resolve(&pending)).await.map_err(|e| js_message(&e))?;
     let status = Reflect::get(&response, &JsValue::from_str("status"))
         .ok()
@@ -363,7 +363,9 @@ impl Connector {
         let value = from_js(&event).unwrap_or(serde_json::Value::Null);
         let key = match shared.state.try_borrow_mut() {
             Ok(mut st) => st.engine.handle_event(now, &action_id, &value, event_id),
-            Err(_) => return Promise::reject(&coded("connector is busy (re-entered from a host callback)", "BUSY")),
+            Err(_) => {
+                return Promise::reject(&coded("connector is busy (re-entered from a host callback)", "BUSY"))
+            }
         };
         let key = match key {
             Ok(k) => k,
@@ -397,7 +399,11 @@ impl Connector {
     /// The requests this event would cause if sent alone (lookups shown as the lookup call),
     /// without the token. Throws for an unknown action or an event that cannot be delivered.
     #[wasm_bindgen(unchecked_return_type = "PreviewRequest[]")]
-    pub fn preview(&self, #[wasm_bindgen(js_name = "actionId")] action_id: String, event: JsValue) -> Result<JsValue, JsValue> {
+    pub fn preview(
+        &self,
+        #[wasm_bindgen(js_name = "actionId")] action_id: String,
+        event: JsValue,
+    ) -> Result<JsValue, JsValue> {
         let value = from_js(&event).map_err(|e| coded(&format!("event: {e}"), "INVALID_EVENT"))?;
         let st = self.shared.state.try_borrow().map_err(|_| coded("connector is busy", "BUSY"))?;
         match st.engine.preview(&action_id, &value) {

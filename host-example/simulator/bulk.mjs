@@ -272,7 +272,7 @@ function jobOr1013(ctx) {
 }
 
 /** Status messages before the job finishes (UNCONFIRMED wording). */
-const RUNNING_MESSAGE = { Queued: 'Import queued', Importing: 'Import in progress' };
+const RUNNING_MESSAGE = { Queued: 'Queued', Importing: 'Importing' };
 
 // GET /bulk/v1/leads/batch/{batchId}.json
 export function importStatus(ctx) {

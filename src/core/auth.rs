@@ -19,10 +19,17 @@ pub const REFRESH_MARGIN_MS: Millis = 60_000;
 #[derive(Debug, Clone)]
 enum State {
     Empty,
-    Fetching { request: u32 },
-    Valid { token: String, expires_at: Millis },
+    Fetching {
+        request: u32,
+    },
+    Valid {
+        token: String,
+        expires_at: Millis,
+    },
     /// Backing off after a failed identity call.
-    Waiting { until: Millis },
+    Waiting {
+        until: Millis,
+    },
 }
 
 /// Token state.
@@ -113,9 +120,16 @@ impl Auth {
     }
 
     /// Handles the identity call's HTTP answer.
-    pub fn handle_response(&mut self, now: Millis, status: u16, body: &str, jitter: &mut Jitter) -> AuthEvent {
+    pub fn handle_response(
+        &mut self,
+        now: Millis,
+        status: u16,
+        body: &str,
+        jitter: &mut Jitter,
+    ) -> AuthEvent {
         let parsed: Option<Value> = serde_json::from_str(body).ok();
-        let field = |k: &str| parsed.as_ref().and_then(|v| v.get(k)).and_then(Value::as_str).map(str::to_owned);
+        let field =
+            |k: &str| parsed.as_ref().and_then(|v| v.get(k)).and_then(Value::as_str).map(str::to_owned);
         if status == 200 {
             let token = field("access_token").filter(|t| !t.is_empty());
             let expires_in = parsed.as_ref().and_then(|v| v.get("expires_in")).and_then(Value::as_u64);
@@ -128,7 +142,9 @@ impl Auth {
         if status == 400 || status == 401 || status == 403 {
             self.state = State::Empty;
             self.failures = 0;
-            let why = field("error_description").or_else(|| field("error")).unwrap_or_else(|| format!("HTTP {status}"));
+            let why = field("error_description")
+                .or_else(|| field("error"))
+                .unwrap_or_else(|| format!("HTTP {status}"));
             return AuthEvent::Rejected {
                 code: "AUTH_REJECTED",
                 message: format!("Marketo's identity service refused the client id and secret: {why}"),

@@ -219,7 +219,8 @@ impl Engine {
         self.next_event += 1;
         let key = EventKey(self.next_event);
         let event_id = event_id.unwrap_or_else(|| format!("{}-{}", self.event_prefix, self.next_event));
-        self.pending.insert(key, PendingEvent { event_id: event_id.clone(), action_id: action_id.to_string() });
+        self.pending
+            .insert(key, PendingEvent { event_id: event_id.clone(), action_id: action_id.to_string() });
         let ev = EventRef { key, event_id, action_id: action_id.to_string() };
         let rest_len = self.settings.rest_base.len();
         let (job, progress) = match &action {
@@ -238,7 +239,10 @@ impl Engine {
             other => {
                 let reason = ApiError {
                     code: "NOT_SUPPORTED".into(),
-                    message: format!("`{}` actions are not delivered by this version of the connector", other.type_name()),
+                    message: format!(
+                        "`{}` actions are not delivered by this version of the connector",
+                        other.type_name()
+                    ),
                 };
                 self.emit(key, ev.with_reason(Status::Failed, &reason, None));
                 return Ok(key);
@@ -254,7 +258,13 @@ impl Engine {
     /// # Errors
     /// [`UsageError::UnknownRequest`] when `id` is not waiting for an answer (answered already,
     /// or given up after [`CALL_TIMEOUT_MS`]); the answer is ignored.
-    pub fn handle_response(&mut self, now: Millis, id: u32, status: u16, body: &str) -> Result<(), UsageError> {
+    pub fn handle_response(
+        &mut self,
+        now: Millis,
+        id: u32,
+        status: u16,
+        body: &str,
+    ) -> Result<(), UsageError> {
         let now = self.clamp(now);
         if self.auth.owns(id) {
             self.identity_deadline = None;
@@ -287,10 +297,22 @@ impl Engine {
                         if code == "606" || code == "615" {
                             self.stats.rate_limited += 1;
                         }
-                        let base = if code == "606" { 20_000 } else if code.len() == 4 { 30_000 } else { 2_000 };
-                        self.retry(now, call, base, Failure { status: Status::Failed, reason: err, request_id: req });
+                        let base = if code == "606" {
+                            20_000
+                        } else if code.len() == 4 {
+                            30_000
+                        } else {
+                            2_000
+                        };
+                        self.retry(
+                            now,
+                            call,
+                            base,
+                            Failure { status: Status::Failed, reason: err, request_id: req },
+                        );
                     }
-                    _ => self.call_failed(call, Failure { status: Status::Failed, reason: err, request_id: req }),
+                    _ => self
+                        .call_failed(call, Failure { status: Status::Failed, reason: err, request_id: req }),
                 }
             }
             (200..=299, Err(e)) => {
@@ -298,19 +320,32 @@ impl Engine {
                 self.retry_or_settle(now, call, f);
             }
             (500..=599, _) => {
-                let f = self.ambiguous(&call, &format!("HTTP_{status}"), format!("Marketo answered HTTP {status}"));
+                let f = self.ambiguous(
+                    &call,
+                    &format!("HTTP_{status}"),
+                    format!("Marketo answered HTTP {status}"),
+                );
                 self.retry_or_settle(now, call, f);
             }
             (413, _) => {
-                let reason = ApiError { code: "HTTP_413".into(), message: "request body larger than Marketo accepts (413)".into() };
+                let reason = ApiError {
+                    code: "HTTP_413".into(),
+                    message: "request body larger than Marketo accepts (413)".into(),
+                };
                 self.call_failed(call, Failure { status: Status::Failed, reason, request_id: None });
             }
             (414, _) => {
-                let reason = ApiError { code: "HTTP_414".into(), message: "request URL longer than Marketo accepts (414)".into() };
+                let reason = ApiError {
+                    code: "HTTP_414".into(),
+                    message: "request URL longer than Marketo accepts (414)".into(),
+                };
                 self.call_failed(call, Failure { status: Status::Failed, reason, request_id: None });
             }
             (other, _) => {
-                let reason = ApiError { code: format!("HTTP_{other}"), message: format!("Marketo answered HTTP {other}") };
+                let reason = ApiError {
+                    code: format!("HTTP_{other}"),
+                    message: format!("Marketo answered HTTP {other}"),
+                };
                 self.call_failed(call, Failure { status: Status::Failed, reason, request_id: None });
             }
         }
@@ -344,7 +379,8 @@ impl Engine {
     /// [`CALL_TIMEOUT_MS`] are given up as transport failures.
     pub fn handle_timeout(&mut self, now: Millis) {
         let now = self.clamp(now);
-        let expired: Vec<u32> = self.in_flight.iter().filter(|(_, f)| f.deadline <= now).map(|(id, _)| *id).collect();
+        let expired: Vec<u32> =
+            self.in_flight.iter().filter(|(_, f)| f.deadline <= now).map(|(id, _)| *id).collect();
         for id in expired {
             let _ = self.handle_transport_error(now, id, "no answer within the call timeout");
         }
@@ -443,7 +479,11 @@ impl Engine {
     /// # Errors
     /// `Err(Ok(UsageError))` for an unknown action, `Err(Err(EventError))` when the event
     /// cannot be delivered as it is.
-    pub fn preview(&self, action_id: &str, event: &Value) -> Result<Vec<PreviewRequest>, Result<UsageError, EventError>> {
+    pub fn preview(
+        &self,
+        action_id: &str,
+        event: &Value,
+    ) -> Result<Vec<PreviewRequest>, Result<UsageError, EventError>> {
         let action = self
             .settings
             .action(action_id)
@@ -531,8 +571,13 @@ impl Engine {
                 // Safety net for the invariant: a job that ends owes every event an outcome.
                 for key in entry.events {
                     if let Some(p) = self.pending.get(&key) {
-                        let ev = EventRef { key, event_id: p.event_id.clone(), action_id: p.action_id.clone() };
-                        let reason = ApiError { code: "INTERNAL".into(), message: "the connector finished this event without a result; please report this".into() };
+                        let ev =
+                            EventRef { key, event_id: p.event_id.clone(), action_id: p.action_id.clone() };
+                        let reason = ApiError {
+                            code: "INTERNAL".into(),
+                            message: "the connector finished this event without a result; please report this"
+                                .into(),
+                        };
                         self.emit(key, ev.with_reason(Status::Failed, &reason, None));
                     }
                 }
@@ -577,7 +622,8 @@ impl Engine {
 
     fn retry(&mut self, now: Millis, call: Call, base: Millis, mut failure: Failure) {
         if call.attempts >= MAX_ATTEMPTS {
-            failure.reason.message = format!("{} (gave up after {} attempts)", failure.reason.message, call.attempts);
+            failure.reason.message =
+                format!("{} (gave up after {} attempts)", failure.reason.message, call.attempts);
             self.call_failed(call, failure);
             return;
         }
@@ -591,7 +637,10 @@ impl Engine {
             let reason = ApiError { code: code.into(), message };
             let waiting: Vec<Call> = self.ready.drain(..).collect();
             for call in waiting {
-                self.call_failed(call, Failure { status: Status::Failed, reason: reason.clone(), request_id: None });
+                self.call_failed(
+                    call,
+                    Failure { status: Status::Failed, reason: reason.clone(), request_id: None },
+                );
             }
         }
     }
@@ -653,8 +702,15 @@ impl Engine {
                 headers.push(("Content-Type".to_string(), (*ct).to_string()));
                 b.clone()
             });
-            self.requests_out.push_back(HttpRequest { id, method: call.spec.method, url: self.url_of(&call.spec), headers, body });
-            self.in_flight.insert(id, InFlight { call, token: token.clone(), deadline: now + CALL_TIMEOUT_MS });
+            self.requests_out.push_back(HttpRequest {
+                id,
+                method: call.spec.method,
+                url: self.url_of(&call.spec),
+                headers,
+                body,
+            });
+            self.in_flight
+                .insert(id, InFlight { call, token: token.clone(), deadline: now + CALL_TIMEOUT_MS });
         }
     }
 }

@@ -45,11 +45,7 @@ impl ConfigError {
         parameter: impl Into<String>,
         problem: impl Into<String>,
     ) -> Self {
-        ConfigError::Action {
-            action: action.into(),
-            parameter: parameter.into(),
-            problem: problem.into(),
-        }
+        ConfigError::Action { action: action.into(), parameter: parameter.into(), problem: problem.into() }
     }
 }
 

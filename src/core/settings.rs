@@ -74,9 +74,7 @@ impl Settings {
     /// # Errors
     /// [`ConfigError`] naming the setting or action parameter and the problem.
     pub fn from_value(v: &Value) -> Result<Settings, ConfigError> {
-        let obj = v
-            .as_object()
-            .ok_or_else(|| ConfigError::setting("settings", "must be an object"))?;
+        let obj = v.as_object().ok_or_else(|| ConfigError::setting("settings", "must be an object"))?;
         for key in obj.keys() {
             if !matches!(
                 key.as_str(),
@@ -122,9 +120,8 @@ fn required_string(v: Option<&Value>, key: &str) -> Result<String, ConfigError> 
 /// Validates a Marketo base URL and returns it without a trailing slash.
 fn base_url(url: &str, key: &str, suffix: &str, example: &str) -> Result<String, ConfigError> {
     let bad = |problem: String| ConfigError::setting(key, format!("{problem} (e.g. {example})"));
-    let (scheme, rest) = url
-        .split_once("://")
-        .ok_or_else(|| bad(format!("`{url}` is not an absolute URL")))?;
+    let (scheme, rest) =
+        url.split_once("://").ok_or_else(|| bad(format!("`{url}` is not an absolute URL")))?;
     let scheme = scheme.to_ascii_lowercase();
     if rest.contains(['?', '#']) || rest.chars().any(char::is_whitespace) {
         return Err(bad("must not contain a query, fragment or spaces".into()));
@@ -139,7 +136,11 @@ fn base_url(url: &str, key: &str, suffix: &str, example: &str) -> Result<String,
     match scheme.as_str() {
         "https" => {}
         "http" if is_loopback(authority) => {}
-        "http" => return Err(bad("must use https (plain http is accepted on loopback hosts only, for local testing)".into())),
+        "http" => {
+            return Err(bad(
+                "must use https (plain http is accepted on loopback hosts only, for local testing)".into(),
+            ))
+        }
         _ => return Err(bad(format!("unsupported scheme `{scheme}`; use https"))),
     }
     let trimmed = path.strip_suffix('/').unwrap_or(path);

@@ -21,9 +21,8 @@ impl Source {
     /// # Errors
     /// A message saying what shape was expected.
     pub fn parse(v: &Value) -> Result<Source, String> {
-        let obj = v
-            .as_object()
-            .ok_or("expected {\"attribute\": \"path.in.event\"} or {\"value\": literal}")?;
+        let obj =
+            v.as_object().ok_or("expected {\"attribute\": \"path.in.event\"} or {\"value\": literal}")?;
         match (obj.get("attribute"), obj.get("value")) {
             (Some(_), Some(_)) => Err("give either `attribute` or `value`, not both".into()),
             (Some(Value::String(path)), None) => {
@@ -33,8 +32,7 @@ impl Source {
                 Ok(Source::Attribute(path.split('.').map(str::to_owned).collect()))
             }
             (Some(Value::Array(keys)), None) => {
-                let keys: Option<Vec<String>> =
-                    keys.iter().map(|k| k.as_str().map(str::to_owned)).collect();
+                let keys: Option<Vec<String>> = keys.iter().map(|k| k.as_str().map(str::to_owned)).collect();
                 match keys {
                     Some(keys) if !keys.is_empty() => Ok(Source::Attribute(keys)),
                     _ => Err("`attribute` as a list must be a non-empty list of strings".into()),
@@ -42,9 +40,7 @@ impl Source {
             }
             (Some(_), None) => Err("`attribute` must be a dot path or a list of keys".into()),
             (None, Some(v)) => Ok(Source::Value(v.clone())),
-            (None, None) => {
-                Err("expected {\"attribute\": \"path.in.event\"} or {\"value\": literal}".into())
-            }
+            (None, None) => Err("expected {\"attribute\": \"path.in.event\"} or {\"value\": literal}".into()),
         }
     }
 
@@ -77,10 +73,9 @@ impl Source {
     /// [`EventError::MissingAttribute`] when the attribute is absent or `null`.
     pub fn require<'a>(&'a self, event: &'a Value, parameter: &str) -> Result<&'a Value, EventError> {
         match self.resolve(event) {
-            Some(Value::Null) | None => Err(EventError::MissingAttribute {
-                parameter: parameter.into(),
-                path: self.describe(),
-            }),
+            Some(Value::Null) | None => {
+                Err(EventError::MissingAttribute { parameter: parameter.into(), path: self.describe() })
+            }
             Some(v) => Ok(v),
         }
     }

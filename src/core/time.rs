@@ -121,10 +121,7 @@ mod tests {
         assert_eq!(to_iso8601(&json!("2026-11-28T09:30:00.250Z")).unwrap(), "2026-11-28T09:30:00Z");
         assert_eq!(to_iso8601(&json!("2026-11-28 09:30:00")).unwrap(), "2026-11-28T09:30:00Z");
         assert_eq!(to_iso8601(&json!("2026-11-28")).unwrap(), "2026-11-28T00:00:00Z");
-        assert_eq!(
-            to_iso8601(&json!("Sat, 28 Nov 2026 09:30:00 +0000")).unwrap(),
-            "2026-11-28T09:30:00Z"
-        );
+        assert_eq!(to_iso8601(&json!("Sat, 28 Nov 2026 09:30:00 +0000")).unwrap(), "2026-11-28T09:30:00Z");
     }
 
     #[test]

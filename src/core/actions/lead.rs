@@ -48,6 +48,10 @@ pub(crate) fn record_for(params: &UpsertParams, event: &Value) -> Result<Map<Str
         return Err(EventError::NotAnObject);
     }
     let record = map_record(&params.lead_data, event)?;
+    if record.is_empty() {
+        let paths: Vec<String> = params.lead_data.iter().map(|m| m.source.describe()).collect();
+        return Err(EventError::MissingAttribute { parameter: "leadData".into(), path: paths.join(", ") });
+    }
     let needs_key = matches!(params.strategy, UpdateStrategy::CreateOrUpdate | UpdateStrategy::UpdateOnly);
     if needs_key && record.get(&params.lookup_field).is_none_or(Value::is_null) {
         let path = params
@@ -56,7 +60,10 @@ pub(crate) fn record_for(params: &UpsertParams, event: &Value) -> Result<Map<Str
             .find(|m| m.field == params.lookup_field)
             .map(|m| m.source.describe())
             .unwrap_or_default();
-        return Err(EventError::MissingAttribute { parameter: format!("leadData field {} (the lookup field)", params.lookup_field), path });
+        return Err(EventError::MissingAttribute {
+            parameter: format!("leadData field {} (the lookup field)", params.lookup_field),
+            path,
+        });
     }
     Ok(record)
 }
@@ -70,7 +77,11 @@ impl SyncJob {
             match record_for(params, event) {
                 Ok(record) => items.push(Item { ev, record, done: false }),
                 Err(e) => {
-                    let o = ev.with_reason(Status::Failed, &ApiError { code: e.code().into(), message: e.to_string() }, None);
+                    let o = ev.with_reason(
+                        Status::Failed,
+                        &ApiError { code: e.code().into(), message: e.to_string() },
+                        None,
+                    );
                     progress.outcome(&ev, o);
                 }
             }
@@ -104,8 +115,11 @@ impl SyncJob {
             .map(|i| serde_json::to_string(&i.record).map(|s| s.len() + 1).unwrap_or(0))
             .collect();
         let idx: Vec<usize> = (0..self.items.len()).collect();
-        for group in chunk_by(idx, MAX_RECORDS, overhead, MAX_BODY_BYTES, |i| sizes.get(*i).copied().unwrap_or(0)) {
-            let mut call = CallSpec::json(self.tags.next(), Method::Post, "/v1/leads.json".into(), &self.body(&group));
+        for group in
+            chunk_by(idx, MAX_RECORDS, overhead, MAX_BODY_BYTES, |i| sizes.get(*i).copied().unwrap_or(0))
+        {
+            let mut call =
+                CallSpec::json(self.tags.next(), Method::Post, "/v1/leads.json".into(), &self.body(&group));
             // A retried createDuplicate after a lost answer would create the lead twice.
             call.idempotent = self.strategy != UpdateStrategy::CreateDuplicate;
             self.steps.insert(call.step, group);
@@ -138,7 +152,10 @@ impl SyncJob {
                 }
                 None => item.ev.with_reason(
                     Status::Failed,
-                    &ApiError { code: "NO_RESULT".into(), message: "Marketo's answer had no result for this record".into() },
+                    &ApiError {
+                        code: "NO_RESULT".into(),
+                        message: "Marketo's answer had no result for this record".into(),
+                    },
                     req,
                 ),
             };

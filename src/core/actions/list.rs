@@ -83,7 +83,11 @@ impl ListJob {
             match resolve(params, event) {
                 Ok((lookup, ids)) => items.push(Item { ev, lookup, ids, done: false }),
                 Err(e) => {
-                    let o = ev.with_reason(Status::Failed, &ApiError { code: e.code().into(), message: e.to_string() }, None);
+                    let o = ev.with_reason(
+                        Status::Failed,
+                        &ApiError { code: e.code().into(), message: e.to_string() },
+                        None,
+                    );
                     progress.outcome(&ev, o);
                 }
             }
@@ -111,13 +115,8 @@ impl ListJob {
 
     /// The first calls.
     pub fn start(&mut self, progress: &mut Progress) {
-        let values: Vec<String> = self
-            .items
-            .iter()
-            .filter_map(|i| i.lookup.clone())
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect();
+        let values: Vec<String> =
+            self.items.iter().filter_map(|i| i.lookup.clone()).collect::<BTreeSet<_>>().into_iter().collect();
         match self.filter {
             Some(filter) if !values.is_empty() => {
                 for group in self.lookup_groups(filter, values) {
@@ -131,7 +130,12 @@ impl ListJob {
     }
 
     fn lookup_groups(&self, filter: FilterType, values: Vec<String>) -> Vec<Vec<String>> {
-        let fixed = format!("filterType={}&filterValues=&fields=id,{}&batchSize=300", filter.as_str(), filter.as_str()).len();
+        let fixed = format!(
+            "filterType={}&filterValues=&fields=id,{}&batchSize=300",
+            filter.as_str(),
+            filter.as_str()
+        )
+        .len();
         // +1 for the comma between values; a page token may be added later, so keep 1 KB spare.
         chunk_by(values, MAX_RECORDS, fixed + 1024, self.url_room, |v| encode_query_value(v).len() + 1)
     }
@@ -185,7 +189,9 @@ impl ListJob {
                 for (i, value) in values.iter().enumerate() {
                     let rec = env.result.get(i).map(RecordResult::from_value);
                     match rec {
-                        Some(RecordResult { id: Some(id), ref status, .. }) if status == "created" || status == "updated" => {
+                        Some(RecordResult { id: Some(id), ref status, .. })
+                            if status == "created" || status == "updated" =>
+                        {
                             self.found.insert(value.clone(), vec![id]);
                         }
                         Some(rec) => {
@@ -193,11 +199,26 @@ impl ListJob {
                                 code: String::new(),
                                 message: format!("Marketo did not create the lead (status `{}`)", rec.status),
                             });
-                            self.finish_where(progress, |i| i.lookup.as_deref() == Some(value), Status::Skipped, &reason, env.request_id.as_deref());
+                            self.finish_where(
+                                progress,
+                                |i| i.lookup.as_deref() == Some(value),
+                                Status::Skipped,
+                                &reason,
+                                env.request_id.as_deref(),
+                            );
                         }
                         None => {
-                            let reason = ApiError { code: "NO_RESULT".into(), message: "Marketo's answer had no result for the lead to create".into() };
-                            self.finish_where(progress, |i| i.lookup.as_deref() == Some(value), Status::Failed, &reason, env.request_id.as_deref());
+                            let reason = ApiError {
+                                code: "NO_RESULT".into(),
+                                message: "Marketo's answer had no result for the lead to create".into(),
+                            };
+                            self.finish_where(
+                                progress,
+                                |i| i.lookup.as_deref() == Some(value),
+                                Status::Failed,
+                                &reason,
+                                env.request_id.as_deref(),
+                            );
                         }
                     }
                 }
@@ -221,10 +242,22 @@ impl ListJob {
         let req = failure.request_id.as_deref();
         match kind {
             Step::Lookup { values } | Step::Create { values } => {
-                self.finish_where(progress, |i| i.lookup.as_ref().is_some_and(|v| values.contains(v)), failure.status, &failure.reason, req);
+                self.finish_where(
+                    progress,
+                    |i| i.lookup.as_ref().is_some_and(|v| values.contains(v)),
+                    failure.status,
+                    &failure.reason,
+                    req,
+                );
             }
             Step::List { ids } => {
-                self.finish_where(progress, |i| i.ids.iter().any(|id| ids.contains(id)), failure.status, &failure.reason, req);
+                self.finish_where(
+                    progress,
+                    |i| i.ids.iter().any(|id| ids.contains(id)),
+                    failure.status,
+                    &failure.reason,
+                    req,
+                );
             }
         }
         self.advance(progress);
@@ -259,7 +292,10 @@ impl ListJob {
             if answers.len() < item.ids.len() {
                 if all {
                     item.done = true;
-                    let reason = ApiError { code: "NO_RESULT".into(), message: "Marketo's answer did not mention this lead".into() };
+                    let reason = ApiError {
+                        code: "NO_RESULT".into(),
+                        message: "Marketo's answer did not mention this lead".into(),
+                    };
                     let mut o = item.ev.with_reason(Status::Failed, &reason, None);
                     o.lead_ids = item.ids.clone();
                     progress.outcome(&item.ev, o);
@@ -271,10 +307,11 @@ impl ListJob {
             let mut o = if answers.iter().any(|(r, _)| r.status == list_word) {
                 item.ev.outcome(Status::Delivered)
             } else {
-                let reason = answers
-                    .iter()
-                    .find_map(|(r, _)| r.reasons.first().cloned())
-                    .unwrap_or(ApiError { code: String::new(), message: format!("Marketo did not report the lead as {list_word}") });
+                let reason =
+                    answers.iter().find_map(|(r, _)| r.reasons.first().cloned()).unwrap_or(ApiError {
+                        code: String::new(),
+                        message: format!("Marketo did not report the lead as {list_word}"),
+                    });
                 item.ev.with_reason(Status::Skipped, &reason, None)
             };
             o.request_id = request_id;
@@ -309,14 +346,25 @@ impl ListJob {
                 }
             }
             let filter_name = self.filter.map(FilterType::as_str).unwrap_or("id");
-            let not_found = ApiError { code: "1004".into(), message: format!("Lead not found: no lead matches the {filter_name} lookup") };
-            self.finish_where(progress, |i| i.lookup.is_some() && i.ids.is_empty() && !missing.contains(i.lookup.as_deref().unwrap_or("")), Status::Skipped, &not_found, None);
+            let not_found = ApiError {
+                code: "1004".into(),
+                message: format!("Lead not found: no lead matches the {filter_name} lookup"),
+            };
+            self.finish_where(
+                progress,
+                |i| {
+                    i.lookup.is_some()
+                        && i.ids.is_empty()
+                        && !missing.contains(i.lookup.as_deref().unwrap_or(""))
+                },
+                Status::Skipped,
+                &not_found,
+                None,
+            );
             if let (Some(filter), false) = (self.filter, missing.is_empty()) {
                 for values in chunk_by(missing.into_iter().collect(), MAX_RECORDS, 0, usize::MAX, |_| 0) {
-                    let input: Vec<Value> = values
-                        .iter()
-                        .map(|v| serde_json::json!({ filter.as_str(): v }))
-                        .collect();
+                    let input: Vec<Value> =
+                        values.iter().map(|v| serde_json::json!({ filter.as_str(): v })).collect();
                     let body = SyncBody { action: "createOnly", lookup_field: filter.as_str(), input };
                     let call = CallSpec::json(self.tags.next(), Method::Post, LOOKUP_PATH.into(), &body);
                     self.steps.insert(call.step, Step::Create { values });
@@ -349,7 +397,12 @@ impl ListJob {
             };
             for group in chunk_by(ids, MAX_RECORDS, 0, usize::MAX, |_| 0) {
                 let body = ListBody { input: group.iter().map(|id| LeadId { id: *id }).collect() };
-                let call = CallSpec::json(self.tags.next(), method, format!("/v1/lists/{}/leads.json", self.list_id), &body);
+                let call = CallSpec::json(
+                    self.tags.next(),
+                    method,
+                    format!("/v1/lists/{}/leads.json", self.list_id),
+                    &body,
+                );
                 self.steps.insert(call.step, Step::List { ids: group });
                 progress.calls.push(call);
             }
@@ -361,9 +414,18 @@ impl ListJob {
 
     /// The requests one event would cause alone (lookups shown as the lookup call, later calls
     /// with a placeholder where the looked-up id goes).
-    pub fn preview(params: &ListParams, op: ListOp, event: &Value, rest_base_len: usize) -> Result<Vec<CallSpec>, EventError> {
+    pub fn preview(
+        params: &ListParams,
+        op: ListOp,
+        event: &Value,
+        rest_base_len: usize,
+    ) -> Result<Vec<CallSpec>, EventError> {
         let (lookup, _) = resolve(params, event)?;
-        let ev = EventRef { key: crate::core::engine::EventKey(0), event_id: String::new(), action_id: String::new() };
+        let ev = EventRef {
+            key: crate::core::engine::EventKey(0),
+            event_id: String::new(),
+            action_id: String::new(),
+        };
         let (mut job, _) = ListJob::new(params, op, vec![(ev, event)], rest_base_len);
         let mut progress = Progress::default();
         job.start(&mut progress);
@@ -371,7 +433,8 @@ impl ListJob {
         if lookup.is_some() && job.filter.is_some() {
             let method = if op == ListOp::Add { Method::Post } else { Method::Delete };
             let body = serde_json::json!({"input": [{"id": "<lead id found by the lookup>"}]});
-            let mut list_call = CallSpec::json(0, method, format!("/v1/lists/{}/leads.json", params.list_id), &body);
+            let mut list_call =
+                CallSpec::json(0, method, format!("/v1/lists/{}/leads.json", params.list_id), &body);
             list_call.step = calls.len() as u32 + 1;
             calls.push(list_call);
         }

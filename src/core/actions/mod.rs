@@ -272,9 +272,7 @@ impl<'a> Params<'a> {
     fn id_value(&mut self, key: &'static str) -> Result<Option<i64>, ConfigError> {
         match self.get(key) {
             None => Ok(None),
-            Some(v) => super::source::to_id(v, key)
-                .map(Some)
-                .map_err(|e| self.err(key, e.to_string())),
+            Some(v) => super::source::to_id(v, key).map(Some).map_err(|e| self.err(key, e.to_string())),
         }
     }
 
@@ -306,14 +304,13 @@ impl<'a> Params<'a> {
 /// # Errors
 /// [`ConfigError::Action`] naming the action and parameter.
 pub fn parse_actions(v: &Value) -> Result<Vec<ActionConfig>, ConfigError> {
-    let list = v
-        .as_array()
-        .ok_or_else(|| ConfigError::setting("actions", "must be a list of action objects"))?;
+    let list =
+        v.as_array().ok_or_else(|| ConfigError::setting("actions", "must be a list of action objects"))?;
     let mut out: Vec<ActionConfig> = Vec::with_capacity(list.len());
     for (i, entry) in list.iter().enumerate() {
-        let obj = entry
-            .as_object()
-            .ok_or_else(|| ConfigError::action(format!("#{i}"), "(action)", "must be an object {id, type, ...}"))?;
+        let obj = entry.as_object().ok_or_else(|| {
+            ConfigError::action(format!("#{i}"), "(action)", "must be an object {id, type, ...}")
+        })?;
         let id = match obj.get("id") {
             Some(Value::String(s)) if !s.trim().is_empty() => s.trim().to_string(),
             _ => return Err(ConfigError::action(format!("#{i}"), "id", "must be a non-empty string")),
@@ -392,7 +389,10 @@ fn list_params(p: &mut Params<'_>) -> Result<ListParams, ConfigError> {
         LeadSelector::Lookup { filter, .. } if add_lead && !filter.can_create() => {
             return Err(p.err(
                 "addLead",
-                format!("Marketo cannot create a lead by `{}`; use another lookup type or addLead: false", filter.as_str()),
+                format!(
+                    "Marketo cannot create a lead by `{}`; use another lookup type or addLead: false",
+                    filter.as_str()
+                ),
             ))
         }
         LeadSelector::Id(_) if add_lead => {
@@ -420,7 +420,9 @@ fn email_params(p: &mut Params<'_>) -> Result<EmailParams, ConfigError> {
             let name = obj.get("name").and_then(Value::as_str).unwrap_or("").trim().to_string();
             let inner = name.strip_prefix("{{my.").and_then(|n| n.strip_suffix("}}")).unwrap_or("");
             if inner.is_empty() || inner.contains(['{', '}']) {
-                return Err(p.err(&format!("{at}.name"), format!("`{name}` must have the form {{{{my.name}}}}")));
+                return Err(
+                    p.err(&format!("{at}.name"), format!("`{name}` must have the form {{{{my.name}}}}"))
+                );
             }
             if tokens.iter().any(|t| t.name == name) {
                 return Err(p.err(&format!("{at}.name"), format!("token `{name}` is given twice")));
@@ -456,7 +458,9 @@ fn upsert_params(p: &mut Params<'_>) -> Result<UpsertParams, ConfigError> {
     let lead_data = p.mapping("leadData")?;
     let partition = p.string("partitionName")?;
     let mapped = |f: &str| lead_data.iter().any(|m| m.field == f);
-    if matches!(strategy, UpdateStrategy::CreateOrUpdate | UpdateStrategy::UpdateOnly) && !mapped(&lookup_field) {
+    if matches!(strategy, UpdateStrategy::CreateOrUpdate | UpdateStrategy::UpdateOnly)
+        && !mapped(&lookup_field)
+    {
         return Err(p.err(
             "leadData",
             format!("must map the lookup field `{lookup_field}`: Marketo needs it in every record to find the lead"),
@@ -465,7 +469,8 @@ fn upsert_params(p: &mut Params<'_>) -> Result<UpsertParams, ConfigError> {
     if strategy != UpdateStrategy::UpdateOnly && mapped("id") {
         return Err(p.err("leadData", "maps `id`, which Marketo accepts only with updateStrategy updateOnly"));
     }
-    if partition.is_some() && matches!(strategy, UpdateStrategy::UpdateOnly | UpdateStrategy::CreateDuplicate) {
+    if partition.is_some() && matches!(strategy, UpdateStrategy::UpdateOnly | UpdateStrategy::CreateDuplicate)
+    {
         return Err(p.err("partitionName", "works only with createOnly or createOrUpdate"));
     }
     Ok(UpsertParams { strategy, lookup_field, lead_data, partition })
@@ -480,9 +485,7 @@ fn merge_params(p: &mut Params<'_>) -> Result<MergeParams, ConfigError> {
 
 fn bulk_params(p: &mut Params<'_>) -> Result<BulkParams, ConfigError> {
     let list_id = p.id_value("targetStaticList")?;
-    let lookup_field = p
-        .string("leadLookupField")?
-        .ok_or_else(|| p.err("leadLookupField", "is required"))?;
+    let lookup_field = p.string("leadLookupField")?.ok_or_else(|| p.err("leadLookupField", "is required"))?;
     let lead_data = p.mapping("leadData")?;
     if !lead_data.iter().any(|m| m.field == lookup_field) {
         return Err(p.err("leadData", format!("must map the lookup field `{lookup_field}`")));
@@ -526,20 +529,47 @@ mod tests {
         let lookup = |f: &str| json!({"filterType": f, "source": {"attribute": "e"}});
         for (v, needle) in [
             (json!({"id": "x", "type": "addLeadToList", "targetStaticList": 1}), "targetLeadId"),
-            (json!({"id": "x", "type": "addLeadToList", "targetStaticList": 1, "targetLeadId": {"value": 1},
-                    "leadIdLookup": lookup("email")}), "not both"),
-            (json!({"id": "x", "type": "addLeadToList", "targetStaticList": 1, "leadIdLookup": lookup("cookies"),
-                    "addLead": true}), "cannot create a lead by `cookies`"),
-            (json!({"id": "x", "type": "addLeadToList", "targetStaticList": 1, "leadIdLookup": lookup("phone")}), "filterType"),
-            (json!({"id": "x", "type": "addLeadToList", "targetStaticList": "abc", "targetLeadId": {"value": 1}}), "targetStaticList"),
-            (json!({"id": "x", "type": "addLeadToList", "targetStaticList": 1, "targetLeadId": {"value": 1}, "listID": 3}), "listID"),
-            (json!({"id": "x", "type": "createOrUpdateLead", "updateStrategy": "upsert", "leadData": []}), "updateStrategy"),
-            (json!({"id": "x", "type": "createOrUpdateLead", "updateStrategy": "updateOnly",
-                    "leadData": [{"field": "firstName", "source": {"value": "A"}}]}), "lookup field `email`"),
-            (json!({"id": "x", "type": "sendTransactionalEmail", "targetEmailCampaign": 1, "targetLeadId": {"value": 1},
-                    "tokens": [{"name": "message", "source": {"value": 1}}]}), "{{my.name}}"),
-            (json!({"id": "x", "type": "bulkImportLeads", "leadLookupField": "email",
-                    "leadData": [{"field": "firstName", "source": {"value": "A"}}]}), "lookup field"),
+            (
+                json!({"id": "x", "type": "addLeadToList", "targetStaticList": 1, "targetLeadId": {"value": 1},
+                    "leadIdLookup": lookup("email")}),
+                "not both",
+            ),
+            (
+                json!({"id": "x", "type": "addLeadToList", "targetStaticList": 1, "leadIdLookup": lookup("cookies"),
+                    "addLead": true}),
+                "cannot create a lead by `cookies`",
+            ),
+            (
+                json!({"id": "x", "type": "addLeadToList", "targetStaticList": 1, "leadIdLookup": lookup("phone")}),
+                "filterType",
+            ),
+            (
+                json!({"id": "x", "type": "addLeadToList", "targetStaticList": "abc", "targetLeadId": {"value": 1}}),
+                "targetStaticList",
+            ),
+            (
+                json!({"id": "x", "type": "addLeadToList", "targetStaticList": 1, "targetLeadId": {"value": 1}, "listID": 3}),
+                "listID",
+            ),
+            (
+                json!({"id": "x", "type": "createOrUpdateLead", "updateStrategy": "upsert", "leadData": []}),
+                "updateStrategy",
+            ),
+            (
+                json!({"id": "x", "type": "createOrUpdateLead", "updateStrategy": "updateOnly",
+                    "leadData": [{"field": "firstName", "source": {"value": "A"}}]}),
+                "lookup field `email`",
+            ),
+            (
+                json!({"id": "x", "type": "sendTransactionalEmail", "targetEmailCampaign": 1, "targetLeadId": {"value": 1},
+                    "tokens": [{"name": "message", "source": {"value": 1}}]}),
+                "{{my.name}}",
+            ),
+            (
+                json!({"id": "x", "type": "bulkImportLeads", "leadLookupField": "email",
+                    "leadData": [{"field": "firstName", "source": {"value": "A"}}]}),
+                "lookup field",
+            ),
             (json!({"id": "x", "type": "sendEmail"}), "not an action type"),
         ] {
             let e = one(v).unwrap_err();

@@ -1,0 +1,140 @@
+//! wasm-bindgen tests of the JavaScript binding, run in Node by wasm-bindgen-test-runner:
+//! `CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner cargo test --target wasm32-unknown-unknown --test wasm`.
+//! The host is a JS object with a fake `fetch` answering like Marketo.
+#![cfg(target_arch = "wasm32")]
+
+use js_sys::{Array, Function, Promise, Reflect, JSON};
+use marketo_connector::wasm::Connector;
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use wasm_bindgen_test::wasm_bindgen_test;
+
+/// A host whose fetch answers identity with token "tok-1" and Sync Leads / list calls with the
+/// given JSON; it records every request in `host.sent`.
+const MAKE_HOST: &str = r#"
+  const sent = [];
+  const host = {
+    sent, timers: [], seed: 7,
+    now: () => 1764331200000,
+    setTimer: (at) => host.timers.push(at),
+    fetch: async (url, init) => {
+      sent.push({ url, method: init.method, headers: init.headers, body: init.body });
+      if (url.endsWith('/identity/oauth/token')) {
+        if (!init.body.includes('client_secret=right')) return { status: 401, text: async () => '{"error":"unauthorized","error_description":"Bad client credentials"}' };
+        return { status: 200, text: async () => '{"access_token":"tok-1","token_type":"bearer","expires_in":3600,"scope":"x"}' };
+      }
+      if (url.includes('/leads.json')) {
+        const input = JSON.parse(init.body).input;
+        return { status: 200, text: async () => JSON.stringify({ requestId: 'a1#b2', success: true,
+          result: input.map((r, i) => r.email === 'known@example.com' ? { status: 'skipped', reasons: [{ code: '1005', message: 'Lead already exists' }] } : { id: 100 + i, status: 'created' }) }) };
+      }
+      throw new TypeError('fetch failed');
+    },
+  };
+  return host;
+"#;
+
+fn host() -> JsValue {
+    Function::new_no_args(MAKE_HOST).call0(&JsValue::NULL).unwrap_or(JsValue::NULL)
+}
+
+fn settings(secret: &str) -> JsValue {
+    JSON::parse(&format!(
+        r#"{{"clientId":"cid","clientSecret":"{secret}","endpointUrl":"https://123-ABC-123.mktorest.com/rest",
+            "identityUrl":"https://123-ABC-123.mktorest.com/identity",
+            "actions":[{{"id":"upsert","type":"createOrUpdateLead","updateStrategy":"createOnly",
+                         "leadData":[{{"field":"email","source":{{"attribute":"data.udo.customer_email"}}}},
+                                     {{"field":"signup","source":{{"attribute":"data.udo.signup_date"}},"type":"date"}}]}}]}}"#
+    ))
+    .unwrap_or(JsValue::NULL)
+}
+
+fn event(email: &str) -> JsValue {
+    JSON::parse(&format!(r#"{{"data":{{"udo":{{"customer_email":"{email}","signup_date":"2026-11-28T09:30:00+01:00"}}}}}}"#))
+        .unwrap_or(JsValue::NULL)
+}
+
+fn get(v: &JsValue, k: &str) -> JsValue {
+    Reflect::get(v, &JsValue::from_str(k)).unwrap_or(JsValue::UNDEFINED)
+}
+
+fn stringify(v: &JsValue) -> String {
+    JSON::stringify(v).ok().and_then(|s| s.as_string()).unwrap_or_default()
+}
+
+async fn outcomes(p: Promise) -> Array {
+    JsFuture::from(p).await.map(|v| v.unchecked_into()).unwrap_or_else(|_| Array::new())
+}
+
+#[wasm_bindgen_test]
+async fn process_delivers_through_host_fetch_with_bearer_token() {
+    let h = host();
+    let c = Connector::new(settings("right"), h.clone()).map_err(|e| stringify(&e)).unwrap();
+    let out = outcomes(c.process("upsert".into(), event("new@example.com"), Some("ev-1".into()))).await;
+    assert_eq!(
+        stringify(&out),
+        r#"[{"eventId":"ev-1","actionId":"upsert","status":"delivered","leadIds":[100],"requestId":"a1#b2"}]"#
+    );
+    let sent: Array = get(&h, "sent").unchecked_into();
+    assert_eq!(sent.length(), 2, "one identity call, one sync call");
+    let sync = sent.get(1);
+    assert_eq!(get(&sync, "url").as_string().unwrap_or_default(), "https://123-ABC-123.mktorest.com/rest/v1/leads.json");
+    assert_eq!(get(&get(&sync, "headers"), "Authorization").as_string().unwrap_or_default(), "Bearer tok-1");
+    assert_eq!(
+        get(&sync, "body").as_string().unwrap_or_default(),
+        r#"{"action":"createOnly","lookupField":"email","input":[{"email":"new@example.com","signup":"2026-11-28T08:30:00Z"}]}"#
+    );
+}
+
+#[wasm_bindgen_test]
+async fn concurrent_calls_settle_on_their_own_outcomes() {
+    let c = Connector::new(settings("right"), host()).map_err(|e| stringify(&e)).unwrap();
+    let a = c.process("upsert".into(), event("known@example.com"), Some("a".into()));
+    let b = c.process("upsert".into(), JSON::parse("{}").unwrap_or(JsValue::NULL), Some("b".into()));
+    let b = outcomes(b).await;
+    assert_eq!(get(&b.get(0), "eventId").as_string().as_deref(), Some("b"));
+    assert_eq!(get(&b.get(0), "code").as_string().as_deref(), Some("MISSING_ATTRIBUTE"));
+    let a = outcomes(a).await;
+    assert_eq!(get(&a.get(0), "status").as_string().as_deref(), Some("skipped"));
+    assert_eq!(get(&a.get(0), "code").as_string().as_deref(), Some("1005"));
+}
+
+#[wasm_bindgen_test]
+async fn bad_credentials_become_outcomes_without_the_secret() {
+    let c = Connector::new(settings("wrong-secret-value"), host()).map_err(|e| stringify(&e)).unwrap();
+    let out = outcomes(c.process("upsert".into(), event("x@example.com"), None)).await;
+    let text = stringify(&out);
+    assert!(text.contains(r#""status":"failed""#) && text.contains("AUTH_REJECTED"), "{text}");
+    assert!(text.contains("Bad client credentials"), "{text}");
+    assert!(!text.contains("wrong-secret-value"), "{text}");
+}
+
+#[wasm_bindgen_test]
+async fn misuse_rejects_with_coded_errors() {
+    let err = match Connector::new(JSON::parse(r#"{"clientId":"x"}"#).unwrap_or(JsValue::NULL), host()) {
+        Err(e) => e,
+        Ok(_) => panic!("settings without a secret were accepted"),
+    };
+    assert!(err.is_instance_of::<js_sys::Error>());
+    assert_eq!(get(&err, "code").as_string().as_deref(), Some("INVALID_SETTINGS"));
+    assert!(get(&err, "message").as_string().unwrap_or_default().contains("clientSecret"));
+
+    let c = Connector::new(settings("right"), host()).map_err(|e| stringify(&e)).unwrap();
+    let rejected = JsFuture::from(c.process("nope".into(), event("a@b.c"), None)).await;
+    let e = rejected.err().unwrap_or(JsValue::NULL);
+    assert!(e.is_instance_of::<js_sys::Error>());
+    assert_eq!(get(&e, "code").as_string().as_deref(), Some("UNKNOWN_ACTION"));
+
+    let no_fetch = JSON::parse(r#"{"now":1}"#).unwrap_or(JsValue::NULL);
+    let e = Connector::new(settings("right"), no_fetch).err().unwrap_or(JsValue::NULL);
+    assert_eq!(get(&e, "code").as_string().as_deref(), Some("INVALID_HOST"));
+}
+
+#[wasm_bindgen_test]
+fn preview_shows_the_request_without_a_token() {
+    let c = Connector::new(settings("right"), host()).map_err(|e| stringify(&e)).unwrap();
+    let reqs = c.preview("upsert".into(), event("p@example.com")).map_err(|e| stringify(&e)).unwrap();
+    let text = stringify(&reqs);
+    assert!(text.contains(r#""url":"https://123-ABC-123.mktorest.com/rest/v1/leads.json""#), "{text}");
+    assert!(!text.contains("Bearer") && !text.contains("right"), "{text}");
+}
