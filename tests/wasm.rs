@@ -50,8 +50,10 @@ fn settings(secret: &str) -> JsValue {
 }
 
 fn event(email: &str) -> JsValue {
-    JSON::parse(&format!(r#"{{"data":{{"udo":{{"customer_email":"{email}","signup_date":"2026-11-28T09:30:00+01:00"}}}}}}"#))
-        .unwrap_or(JsValue::NULL)
+    JSON::parse(&format!(
+        r#"{{"data":{{"udo":{{"customer_email":"{email}","signup_date":"2026-11-28T09:30:00+01:00"}}}}}}"#
+    ))
+    .unwrap_or(JsValue::NULL)
 }
 
 fn get(v: &JsValue, k: &str) -> JsValue {
@@ -78,7 +80,10 @@ async fn process_delivers_through_host_fetch_with_bearer_token() {
     let sent: Array = get(&h, "sent").unchecked_into();
     assert_eq!(sent.length(), 2, "one identity call, one sync call");
     let sync = sent.get(1);
-    assert_eq!(get(&sync, "url").as_string().unwrap_or_default(), "https://123-ABC-123.mktorest.com/rest/v1/leads.json");
+    assert_eq!(
+        get(&sync, "url").as_string().unwrap_or_default(),
+        "https://123-ABC-123.mktorest.com/rest/v1/leads.json"
+    );
     assert_eq!(get(&get(&sync, "headers"), "Authorization").as_string().unwrap_or_default(), "Bearer tok-1");
     assert_eq!(
         get(&sync, "body").as_string().unwrap_or_default(),

@@ -13,7 +13,8 @@ use super::time::Millis;
 use super::wire::{encode_query_value, Body, HttpRequest, Method};
 
 /// A token is refreshed this long before Marketo says it expires, so a call never leaves with
-/// a token that dies in transit.
+/// a token that dies in transit. A token handed out with no more than this left (Marketo's
+/// answer to a refresh before expiry) is used to its end instead.
 pub const REFRESH_MARGIN_MS: Millis = 60_000;
 
 #[derive(Debug, Clone)]
@@ -24,7 +25,9 @@ enum State {
     },
     Valid {
         token: String,
-        expires_at: Millis,
+        /// The token is used before this instant: its expiry less [`REFRESH_MARGIN_MS`], or the
+        /// expiry itself when Marketo handed it out with no more than the margin left.
+        use_until: Millis,
     },
     /// Backing off after a failed identity call.
     Waiting {
@@ -66,7 +69,7 @@ impl Auth {
     /// The token to use at `now`, if one is valid for a while yet.
     pub fn token(&self, now: Millis) -> Option<&str> {
         match &self.state {
-            State::Valid { token, expires_at } if now + REFRESH_MARGIN_MS < *expires_at => Some(token),
+            State::Valid { token, use_until } if now < *use_until => Some(token),
             _ => None,
         }
     }
@@ -134,8 +137,18 @@ impl Auth {
             let token = field("access_token").filter(|t| !t.is_empty());
             let expires_in = parsed.as_ref().and_then(|v| v.get("expires_in")).and_then(Value::as_u64);
             if let (Some(token), Some(expires_in)) = (token, expires_in) {
+                let life = expires_in.saturating_mul(1000);
+                if life == 0 {
+                    // The same token in its last second: ask again once it has expired.
+                    return self.transient(now, "identity call answered an expired token".into(), jitter);
+                }
+                // Asked before the token expires, Marketo answers with the same token and its
+                // remaining life, so a refresh inside the margin gets back a token that is still
+                // inside it. Use such a token to its end (a call it does not outlive is refreshed
+                // on 602) instead of asking again at once, in a loop, until it expires.
+                let margin = if life > REFRESH_MARGIN_MS { REFRESH_MARGIN_MS } else { 0 };
                 self.failures = 0;
-                self.state = State::Valid { token, expires_at: now + expires_in.saturating_mul(1000) };
+                self.state = State::Valid { token, use_until: now.saturating_add(life - margin) };
                 return AuthEvent::Ready;
             }
         }

@@ -1,0 +1,720 @@
+//! A deterministic harness for the sans-IO core, in the manner of quinn-proto's `Pair` and
+//! str0m's `progress`: an [`Engine`] driven in virtual time, every request and outcome it emits
+//! collected, and a small in-memory Marketo ([`FakeMarketo`]) that answers requests the way
+//! `shared/marketo-api.md` describes (identity §2, leads §4, lists §5, errors §8).
+//!
+//! Nothing here reads a clock or a random source: time starts at [`T0`] and only moves when a
+//! test (or [`Harness::run_until_idle`]) moves it to what [`Engine::poll_timeout`] reports.
+//!
+//! The harness also checks invariants after every step, so every test checks them:
+//! never two identity calls in flight, at most one final outcome per event, and the client
+//! secret never outside the identity call's body.
+
+// Each test crate uses a different subset of the helpers.
+#![allow(dead_code)]
+
+use std::collections::{BTreeMap, VecDeque};
+
+use marketo_connector::core::{Body, Engine, EventKey, HttpRequest, Millis, Outcome, Settings, Status};
+use serde_json::{json, Map, Value};
+
+/// Virtual start time: 2025-11-28T12:00:00Z (06:00 in Marketo's quota time zone, CST).
+pub const T0: Millis = 1_764_331_200_000;
+/// The jitter seed every test uses unless it says otherwise.
+pub const SEED: u64 = 42;
+/// The instance's REST base.
+pub const REST: &str = "https://123-ABC-123.mktorest.com/rest";
+/// The instance's identity base.
+pub const IDENTITY: &str = "https://123-ABC-123.mktorest.com/identity";
+/// Credentials the fake instance accepts.
+pub const CLIENT_ID: &str = "5c1d7e0a-connector-client";
+pub const CLIENT_SECRET: &str = "Sup3r-S3cret-value-9f7";
+/// Bounds every driving loop, so a bug in the engine cannot hang a test.
+const MAX_STEPS: usize = 5_000;
+
+/// The AudienceStream visitor profile from `shared/fixtures`.
+pub const AUDIENCESTREAM: &str = include_str!("../../../shared/fixtures/audiencestream-visitor.json");
+/// The EventStream event from `shared/fixtures`.
+pub const EVENTSTREAM: &str = include_str!("../../../shared/fixtures/eventstream-event.json");
+
+/// The AudienceStream fixture as JSON.
+pub fn audiencestream() -> Value {
+    serde_json::from_str(AUDIENCESTREAM).expect("fixture is JSON")
+}
+
+/// The EventStream fixture as JSON.
+pub fn eventstream() -> Value {
+    serde_json::from_str(EVENTSTREAM).expect("fixture is JSON")
+}
+
+/// Connector settings for the test instance with these actions.
+pub fn settings(actions: Value) -> Value {
+    json!({
+        "clientId": CLIENT_ID,
+        "clientSecret": CLIENT_SECRET,
+        "endpointUrl": REST,
+        "identityUrl": IDENTITY,
+        "actions": actions,
+    })
+}
+
+/// Connector settings with client-side `limits`.
+pub fn settings_with_limits(actions: Value, limits: Value) -> Value {
+    let mut s = settings(actions);
+    s["limits"] = limits;
+    s
+}
+
+/// Whether a request is an identity (token) call.
+pub fn is_identity(req: &HttpRequest) -> bool {
+    req.url.starts_with(IDENTITY)
+}
+
+/// A header's value (names compared case-insensitively).
+pub fn header<'a>(req: &'a HttpRequest, name: &str) -> Option<&'a str> {
+    req.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+}
+
+/// The body as text; panics when there is none or it is binary.
+pub fn body_text(req: &HttpRequest) -> &str {
+    match &req.body {
+        Some(Body::Text(t)) => t,
+        other => panic!("request {} has no text body: {other:?}", req.url),
+    }
+}
+
+/// The body parsed as JSON.
+pub fn body_json(req: &HttpRequest) -> Value {
+    serde_json::from_str(body_text(req)).expect("request body is JSON")
+}
+
+/// An outcome as the JSON the JavaScript API hands out.
+pub fn outcome_json(o: &Outcome) -> Value {
+    serde_json::to_value(o).expect("outcomes serialize")
+}
+
+/// Percent-decodes a query or form component (`+` is a space, as servers read forms).
+pub fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => {
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
+                match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                    Some(b) => {
+                        out.push(b);
+                        i += 2;
+                    }
+                    None => out.push(b'%'),
+                }
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Parses `a=1&b=2` the way a server does: split on `&` first, then on the first `=`, then decode.
+pub fn parse_form(s: &str) -> Vec<(String, String)> {
+    s.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| match p.split_once('=') {
+            Some((k, v)) => (percent_decode(k), percent_decode(v)),
+            None => (percent_decode(p), String::new()),
+        })
+        .collect()
+}
+
+/// One answer to a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reply {
+    /// An HTTP answer: status and body.
+    Http(u16, String),
+    /// The host's `fetch` failed (connection refused, reset...).
+    Transport(String),
+}
+
+impl Reply {
+    /// An HTTP 200 with a JSON body.
+    pub fn ok(body: Value) -> Reply {
+        Reply::Http(200, body.to_string())
+    }
+
+    /// Marketo's response-level error (`success:false`, HTTP 200).
+    pub fn error(code: &str, message: &str) -> Reply {
+        Reply::ok(json!({"requestId": "e42b#14272d07d78", "success": false,
+                         "errors": [{"code": code, "message": message}]}))
+    }
+}
+
+// ---- the fake Marketo instance --------------------------------------------------------------
+
+/// A lead in the fake's database.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Lead {
+    pub id: i64,
+    pub fields: Map<String, Value>,
+}
+
+/// A token the fake's identity service handed out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Token {
+    pub value: String,
+    pub expires_at: Millis,
+    pub revoked: bool,
+}
+
+/// A small in-memory Marketo instance.
+#[derive(Debug)]
+pub struct FakeMarketo {
+    /// Credentials it accepts.
+    pub client_id: String,
+    pub client_secret: String,
+    /// Lifetime of a new token (Marketo: 3,600 s).
+    pub token_life_ms: Millis,
+    /// Marketo answers an identity call made before the current token expires with the *same*
+    /// token and its remaining life (marketo-api.md §2.3). `false` issues a new one every time.
+    pub same_token_until_expiry: bool,
+    /// Every token issued, oldest first.
+    pub tokens: Vec<Token>,
+    pub leads: Vec<Lead>,
+    /// List id → member lead ids, in insertion order.
+    pub lists: BTreeMap<i64, Vec<i64>>,
+    pub next_lead_id: i64,
+    /// REST (non-identity) calls answered.
+    pub rest_calls: u64,
+    /// Scripted answers for the next REST calls, used before the fake's own logic.
+    pub script: VecDeque<Reply>,
+    /// Scripted answers for the next identity calls.
+    pub identity_script: VecDeque<Reply>,
+}
+
+impl Default for FakeMarketo {
+    fn default() -> Self {
+        FakeMarketo {
+            client_id: CLIENT_ID.into(),
+            client_secret: CLIENT_SECRET.into(),
+            token_life_ms: 3_600_000,
+            same_token_until_expiry: true,
+            tokens: Vec::new(),
+            leads: Vec::new(),
+            lists: BTreeMap::new(),
+            next_lead_id: 1000,
+            rest_calls: 0,
+            script: VecDeque::new(),
+            identity_script: VecDeque::new(),
+        }
+    }
+}
+
+fn text_of(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// The `_mch-…` part of a Munchkin cookie (what Marketo stores and returns as `cookies`).
+fn cookie_token(v: &str) -> Option<&str> {
+    v.split('&').find_map(|p| p.strip_prefix("token:"))
+}
+
+impl FakeMarketo {
+    /// Adds a lead; `fields` may carry an `id`, otherwise one is assigned. Returns the id.
+    pub fn add_lead(&mut self, fields: Value) -> i64 {
+        let mut fields = match fields {
+            Value::Object(m) => m,
+            other => panic!("a lead is an object, not {other}"),
+        };
+        let id = match fields.remove("id").and_then(|v| v.as_i64()) {
+            Some(id) => id,
+            None => {
+                self.next_lead_id += 1;
+                self.next_lead_id - 1
+            }
+        };
+        self.leads.push(Lead { id, fields });
+        id
+    }
+
+    /// The lead with this id.
+    pub fn lead(&self, id: i64) -> Option<&Lead> {
+        self.leads.iter().find(|l| l.id == id)
+    }
+
+    /// Members of a static list.
+    pub fn members(&self, list: i64) -> Vec<i64> {
+        self.lists.get(&list).cloned().unwrap_or_default()
+    }
+
+    /// Marks every token issued so far invalid (the next REST call with one gets 601).
+    pub fn revoke_tokens(&mut self) {
+        self.tokens.iter_mut().for_each(|t| t.revoked = true);
+    }
+
+    /// The `requestId` of the n-th REST call answered (1-based).
+    pub fn request_id(n: u64) -> String {
+        format!("{:x}#{:011x}", 0xa000 + n, 0x18c_0000_0000u64 + n)
+    }
+
+    fn envelope(&self, result: Vec<Value>) -> Reply {
+        Reply::ok(
+            json!({"requestId": FakeMarketo::request_id(self.rest_calls), "result": result, "success": true}),
+        )
+    }
+
+    fn failure(&self, code: &str, message: &str) -> Reply {
+        Reply::ok(json!({"requestId": FakeMarketo::request_id(self.rest_calls), "success": false,
+                         "errors": [{"code": code, "message": message}]}))
+    }
+
+    /// Answers one request at virtual time `now`.
+    pub fn handle(&mut self, req: &HttpRequest, now: Millis) -> Reply {
+        if is_identity(req) {
+            if let Some(r) = self.identity_script.pop_front() {
+                return r;
+            }
+            return self.identity(req, now);
+        }
+        self.rest_calls += 1;
+        if let Some(r) = self.script.pop_front() {
+            return r;
+        }
+        if req.url.contains("access_token") {
+            return self.failure("603", "Access denied: the token must be sent in the Authorization header");
+        }
+        let Some(rest) = req.url.strip_prefix(REST) else {
+            return Reply::Http(404, "<html><body>Not Found</body></html>".into());
+        };
+        // Token check, as every Marketo REST call does (§2.5, §8.3).
+        let Some(token) = header(req, "Authorization").and_then(|a| a.strip_prefix("Bearer ")) else {
+            return self.failure("600", "Access token not specified");
+        };
+        match self.tokens.iter().find(|t| t.value == token) {
+            None => return self.failure("601", "Access token invalid"),
+            Some(t) if t.revoked => return self.failure("601", "Access token invalid"),
+            Some(t) if now >= t.expires_at => return self.failure("602", "Access token expired"),
+            Some(_) => {}
+        }
+        let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+        let query = parse_form(query);
+        let method = req.method.as_str();
+        if (method == "POST" || method == "DELETE")
+            && req.body.is_some()
+            && header(req, "Content-Type") != Some("application/json")
+        {
+            return self.failure("612", "Invalid Content Type");
+        }
+        if path == "/v1/leads.json" && method == "GET" {
+            return self.get_by_filter(&query);
+        }
+        if path == "/v1/leads.json" && method == "POST" {
+            let Ok(body) = serde_json::from_str::<Value>(body_text(req)) else {
+                return self.failure("609", "Invalid JSON");
+            };
+            return self.sync_leads(&body);
+        }
+        if let Some(list) = path.strip_prefix("/v1/lists/").and_then(|p| p.strip_suffix("/leads.json")) {
+            let Ok(list) = list.parse::<i64>() else {
+                return self.failure("610", "Requested resource not found");
+            };
+            let Ok(body) = serde_json::from_str::<Value>(body_text(req)) else {
+                return self.failure("609", "Invalid JSON");
+            };
+            return self.list_membership(method, list, &body);
+        }
+        self.failure("610", "Requested resource not found")
+    }
+
+    fn identity(&mut self, req: &HttpRequest, now: Millis) -> Reply {
+        let (_, query) = req.url.split_once('?').unwrap_or((&req.url, ""));
+        let mut params = parse_form(query);
+        if let Some(Body::Text(b)) = &req.body {
+            params.extend(parse_form(b));
+        }
+        let get = |k: &str| params.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+        if !req.url.ends_with("/identity/oauth/token") && !req.url.contains("/identity/oauth/token?") {
+            return Reply::Http(404, "<html><body>Not Found</body></html>".into());
+        }
+        if get("grant_type") != Some("client_credentials")
+            || get("client_id") != Some(self.client_id.as_str())
+            || get("client_secret") != Some(self.client_secret.as_str())
+        {
+            return Reply::Http(
+                401,
+                json!({"error": "unauthorized", "error_description": "Bad client credentials"}).to_string(),
+            );
+        }
+        let current = self.tokens.last().filter(|t| !t.revoked && now < t.expires_at).cloned();
+        let token = match current {
+            Some(t) if self.same_token_until_expiry => t,
+            _ => {
+                let t = Token {
+                    value: format!("cdf01657-110d-4155-99a7-f986b2ff13a{}:ab", self.tokens.len() + 1),
+                    expires_at: now + self.token_life_ms,
+                    revoked: false,
+                };
+                self.tokens.push(t.clone());
+                t
+            }
+        };
+        Reply::ok(json!({
+            "access_token": token.value,
+            "token_type": "bearer",
+            "expires_in": (token.expires_at - now) / 1000,
+            "scope": "apis@example.com",
+        }))
+    }
+
+    fn matches(lead: &Lead, field: &str, value: &str) -> bool {
+        if field == "id" {
+            return value.parse::<i64>().is_ok_and(|id| id == lead.id);
+        }
+        let Some(have) = lead.fields.get(field).and_then(text_of) else { return false };
+        match field {
+            "email" => have.eq_ignore_ascii_case(value),
+            "cookies" => cookie_token(value).is_some_and(|t| t == have),
+            _ => have == value,
+        }
+    }
+
+    fn get_by_filter(&mut self, query: &[(String, String)]) -> Reply {
+        let get = |k: &str| query.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+        let (Some(filter), Some(values)) = (get("filterType"), get("filterValues")) else {
+            return self.failure("1003", "filterType and filterValues are required");
+        };
+        let fields: Vec<&str> =
+            get("fields").unwrap_or("id,email,updatedAt,createdAt,firstName,lastName").split(',').collect();
+        let values: Vec<&str> = values.split(',').collect();
+        if values.len() > 300 {
+            return self.failure("1003", "Too many filter values");
+        }
+        let rows: Vec<Value> = self
+            .leads
+            .iter()
+            .filter(|l| values.iter().any(|v| FakeMarketo::matches(l, filter, v)))
+            .map(|l| {
+                let mut row = Map::new();
+                for f in &fields {
+                    let v = if *f == "id" {
+                        json!(l.id)
+                    } else {
+                        l.fields.get(*f).cloned().unwrap_or(Value::Null)
+                    };
+                    row.insert((*f).to_string(), v);
+                }
+                Value::Object(row)
+            })
+            .collect();
+        self.envelope(rows)
+    }
+
+    fn skipped(code: &str, message: &str) -> Value {
+        json!({"status": "skipped", "reasons": [{"code": code, "message": message}]})
+    }
+
+    fn sync_leads(&mut self, body: &Value) -> Reply {
+        let action = body.get("action").and_then(Value::as_str).unwrap_or("createOrUpdate").to_string();
+        let lookup = body.get("lookupField").and_then(Value::as_str).unwrap_or("email").to_string();
+        let Some(input) = body.get("input").and_then(Value::as_array) else {
+            return self.failure("1003", "input is required");
+        };
+        if input.len() > 300 {
+            return self.failure("1003", "Too many records");
+        }
+        let mut result = Vec::new();
+        for rec in input {
+            let Some(rec) = rec.as_object() else {
+                result.push(FakeMarketo::skipped("1003", "Invalid data"));
+                continue;
+            };
+            let key = rec.get(&lookup).and_then(text_of);
+            let found: Vec<usize> = match &key {
+                Some(k) => (0..self.leads.len())
+                    .filter(|i| FakeMarketo::matches(&self.leads[*i], &lookup, k))
+                    .collect(),
+                None => Vec::new(),
+            };
+            let entry = match (action.as_str(), key.is_some(), found.len()) {
+                ("createOrUpdate" | "updateOnly", false, _) => {
+                    FakeMarketo::skipped("1003", &format!("Value for lookup field '{lookup}' not found"))
+                }
+                ("createOnly", true, n) if n > 0 => FakeMarketo::skipped("1005", "Lead already exists"),
+                ("updateOnly", true, 0) => FakeMarketo::skipped("1004", "Lead not found"),
+                ("createOrUpdate" | "updateOnly", true, n) if n > 1 => {
+                    FakeMarketo::skipped("1007", "Multiple lead match lookup criteria")
+                }
+                ("createOrUpdate" | "updateOnly", true, 1) => {
+                    let lead = &mut self.leads[found[0]];
+                    for (k, v) in rec {
+                        if v.is_null() {
+                            lead.fields.remove(k);
+                        } else {
+                            lead.fields.insert(k.clone(), v.clone());
+                        }
+                    }
+                    json!({"id": lead.id, "status": "updated"})
+                }
+                ("createOrUpdate" | "createOnly" | "createDuplicate", _, _) => {
+                    let fields: Map<String, Value> = rec
+                        .iter()
+                        .filter(|(_, v)| !v.is_null())
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect();
+                    let id = self.add_lead(Value::Object(fields));
+                    json!({"id": id, "status": "created"})
+                }
+                _ => return self.failure("1003", &format!("Invalid action '{action}'")),
+            };
+            result.push(entry);
+        }
+        self.envelope(result)
+    }
+
+    fn list_membership(&mut self, method: &str, list: i64, body: &Value) -> Reply {
+        let Some(input) = body.get("input").and_then(Value::as_array) else {
+            return self.failure("1003", "input is required");
+        };
+        if input.len() > 300 {
+            return self.failure("1003", "Too many records");
+        }
+        let mut result = Vec::new();
+        for rec in input {
+            let Some(id) = rec.get("id").and_then(Value::as_i64) else {
+                result.push(FakeMarketo::skipped("1003", "Invalid data"));
+                continue;
+            };
+            let exists = self.lead(id).is_some();
+            let members = self.lists.entry(list).or_default();
+            let mut entry = match (method, exists, members.contains(&id)) {
+                (_, false, _) => FakeMarketo::skipped("1004", "Lead not found"),
+                ("POST", true, present) => {
+                    if !present {
+                        members.push(id);
+                    }
+                    json!({"status": "added"})
+                }
+                ("DELETE", true, false) => FakeMarketo::skipped("1015", "Lead not in list"),
+                ("DELETE", true, true) => {
+                    members.retain(|m| *m != id);
+                    json!({"status": "removed"})
+                }
+                _ => return self.failure("605", "HTTP Method not supported"),
+            };
+            entry["id"] = json!(id);
+            result.push(entry);
+        }
+        self.envelope(result)
+    }
+}
+
+// ---- the harness ----------------------------------------------------------------------------
+
+/// An engine, a virtual clock, a fake Marketo and everything that came out.
+pub struct Harness {
+    pub engine: Engine,
+    pub now: Millis,
+    /// Every request the engine emitted, in order.
+    pub sent: Vec<HttpRequest>,
+    /// When each of `sent` was emitted.
+    pub sent_at: Vec<Millis>,
+    /// Every final outcome, in order.
+    pub outcomes: Vec<Outcome>,
+    /// The event key of each of `outcomes`.
+    pub outcome_keys: Vec<EventKey>,
+    /// Every event accepted.
+    pub accepted: Vec<EventKey>,
+    /// Requests emitted and not yet answered, oldest first.
+    pub inbox: VecDeque<HttpRequest>,
+    pub fake: FakeMarketo,
+    /// Most REST (non-identity) requests seen in flight at once.
+    pub max_rest_in_flight: usize,
+    next_event: u32,
+}
+
+impl Harness {
+    /// An engine for these settings, seeded with [`SEED`], at [`T0`].
+    pub fn new(settings: Value) -> Harness {
+        Harness::with_seed(settings, SEED, T0)
+    }
+
+    /// An engine for these settings with a given seed and start time.
+    pub fn with_seed(settings: Value, seed: u64, now: Millis) -> Harness {
+        let settings = Settings::from_value(&settings).expect("test settings are valid");
+        Harness {
+            engine: Engine::new(settings, seed, now),
+            now,
+            sent: Vec::new(),
+            sent_at: Vec::new(),
+            outcomes: Vec::new(),
+            outcome_keys: Vec::new(),
+            accepted: Vec::new(),
+            inbox: VecDeque::new(),
+            fake: FakeMarketo::default(),
+            max_rest_in_flight: 0,
+            next_event: 0,
+        }
+    }
+
+    /// Hands an event to the engine with a generated id (`ev-1`, `ev-2`...); returns the id.
+    pub fn event(&mut self, action: &str, event: &Value) -> String {
+        self.next_event += 1;
+        let id = format!("ev-{}", self.next_event);
+        self.event_with_id(action, event, &id);
+        id
+    }
+
+    /// Hands an event to the engine with the given id.
+    pub fn event_with_id(&mut self, action: &str, event: &Value, id: &str) -> EventKey {
+        let key =
+            self.engine.handle_event(self.now, action, event, Some(id.to_string())).expect("known action");
+        self.accepted.push(key);
+        self.drain();
+        key
+    }
+
+    /// Collects every request and outcome the engine has ready, checking the invariants.
+    pub fn drain(&mut self) {
+        while let Some(req) = self.engine.poll_request() {
+            if !is_identity(&req) {
+                let text = format!("{req:?}");
+                assert!(!text.contains(CLIENT_SECRET), "secret in a REST request: {text}");
+                assert!(!req.url.contains("access_token"), "token in a URL: {}", req.url);
+            } else {
+                assert!(!req.url.contains(CLIENT_SECRET), "secret in the identity URL: {}", req.url);
+            }
+            self.sent.push(req.clone());
+            self.sent_at.push(self.now);
+            self.inbox.push_back(req);
+        }
+        while let Some((key, o)) = self.engine.poll_outcome() {
+            assert!(o.status != Status::Queued, "poll_outcome gave a non-final outcome: {o:?}");
+            assert!(!self.outcome_keys.contains(&key), "second final outcome for {key:?}: {o:?}");
+            let text = serde_json::to_string(&o).expect("outcomes serialize");
+            assert!(!text.contains(CLIENT_SECRET), "secret in an outcome: {text}");
+            self.outcome_keys.push(key);
+            self.outcomes.push(o);
+        }
+        let identity = self.inbox.iter().filter(|r| is_identity(r)).count();
+        assert!(identity <= 1, "{identity} identity calls in flight at once");
+        let rest = self.inbox.len() - identity;
+        self.max_rest_in_flight = self.max_rest_in_flight.max(rest);
+    }
+
+    /// Answers request `id` with an HTTP status and body (a scripted Marketo).
+    pub fn respond(&mut self, id: u32, status: u16, body: &str) {
+        self.reply(id, Reply::Http(status, body.to_string()));
+    }
+
+    /// Reports a transport failure for request `id`.
+    pub fn transport_error(&mut self, id: u32, message: &str) {
+        self.reply(id, Reply::Transport(message.to_string()));
+    }
+
+    /// Delivers a reply for request `id`.
+    pub fn reply(&mut self, id: u32, reply: Reply) {
+        let before = self.inbox.len();
+        self.inbox.retain(|r| r.id != id);
+        assert_eq!(before, self.inbox.len() + 1, "request {id} is not waiting for an answer");
+        match reply {
+            Reply::Http(status, body) => self.engine.handle_response(self.now, id, status, &body),
+            Reply::Transport(message) => self.engine.handle_transport_error(self.now, id, &message),
+        }
+        .expect("the engine was waiting for this answer");
+        self.drain();
+    }
+
+    /// Lets the fake answer the oldest unanswered request; returns it.
+    pub fn answer_next(&mut self) -> Option<HttpRequest> {
+        let req = self.inbox.front().cloned()?;
+        let reply = self.fake.handle(&req, self.now);
+        self.reply(req.id, reply);
+        Some(req)
+    }
+
+    /// Lets the fake answer everything in flight (and what that causes) without moving time.
+    pub fn answer_all(&mut self) {
+        for _ in 0..MAX_STEPS {
+            if self.answer_next().is_none() {
+                return;
+            }
+        }
+        panic!("requests kept coming after {MAX_STEPS} answers without time moving");
+    }
+
+    /// Moves virtual time to `t` (never backwards) and wakes the engine.
+    pub fn advance_to(&mut self, t: Millis) {
+        self.now = self.now.max(t);
+        self.engine.handle_timeout(self.now);
+        self.drain();
+    }
+
+    /// Answers every request (oldest first, one at a time) and, when nothing is in flight,
+    /// jumps virtual time to [`Engine::poll_timeout`], until the engine has nothing left to do.
+    pub fn run_until_idle(&mut self) {
+        for _ in 0..MAX_STEPS {
+            self.drain();
+            if self.answer_next().is_some() {
+                continue;
+            }
+            match self.engine.poll_timeout() {
+                Some(t) => self.advance_to(t),
+                None => return,
+            }
+        }
+        let last: Vec<String> =
+            self.sent.iter().rev().take(5).map(|r| format!("{} {}", r.method.as_str(), r.url)).collect();
+        panic!(
+            "the engine did not become idle within {MAX_STEPS} steps: {} requests sent, the last ones {last:#?}",
+            self.sent.len()
+        );
+    }
+
+    /// Requests sent to the REST API (identity calls excluded), in order.
+    pub fn rest_sent(&self) -> Vec<&HttpRequest> {
+        self.sent.iter().filter(|r| !is_identity(r)).collect()
+    }
+
+    /// When each REST request was sent.
+    pub fn rest_sent_at(&self) -> Vec<Millis> {
+        self.sent.iter().zip(&self.sent_at).filter(|(r, _)| !is_identity(r)).map(|(_, t)| *t).collect()
+    }
+
+    /// Identity calls sent, in order.
+    pub fn identity_sent(&self) -> Vec<&HttpRequest> {
+        self.sent.iter().filter(|r| is_identity(r)).collect()
+    }
+
+    /// The final outcome of the event with this id; panics when there is none.
+    pub fn outcome(&self, event_id: &str) -> &Outcome {
+        let found: Vec<&Outcome> = self.outcomes.iter().filter(|o| o.event_id == event_id).collect();
+        assert_eq!(found.len(), 1, "event {event_id}: expected one outcome, got {found:?}");
+        found[0]
+    }
+
+    /// [`Harness::outcome`] as JSON.
+    pub fn outcome_json(&self, event_id: &str) -> Value {
+        outcome_json(self.outcome(event_id))
+    }
+
+    /// Asserts every accepted event has exactly one final outcome and none is pending.
+    pub fn assert_all_final(&self) {
+        assert_eq!(self.engine.pending_events(), 0, "events still pending");
+        for key in &self.accepted {
+            let n = self.outcome_keys.iter().filter(|k| *k == key).count();
+            assert_eq!(n, 1, "{key:?} has {n} final outcomes");
+            assert!(self.engine.is_final(*key));
+        }
+        assert_eq!(self.outcomes.len(), self.accepted.len(), "outcomes for events never accepted");
+    }
+
+    /// The token the fake issued n-th (1-based).
+    pub fn token(&self, n: usize) -> String {
+        self.fake.tokens[n - 1].value.clone()
+    }
+}

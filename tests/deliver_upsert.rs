@@ -1,0 +1,456 @@
+//! `createOrUpdateLead` (SPEC §3, marketo-api.md §4.1): the exact Sync Leads request Marketo
+//! receives, how event values become lead fields, bad events failing alone without a call, and
+//! the per-record outcomes.
+
+mod common;
+
+use common::*;
+use marketo_connector::core::{Method, Settings, Status};
+use serde_json::{json, Value};
+
+const SYNC_URL: &str = "https://123-ABC-123.mktorest.com/rest/v1/leads.json";
+
+fn upsert(strategy: &str, lead_data: Value, extra: Value) -> Value {
+    let mut action = json!({"id": "upsert", "type": "createOrUpdateLead", "updateStrategy": strategy,
+                            "leadData": lead_data});
+    if let Value::Object(extra) = extra {
+        for (k, v) in extra {
+            action[k] = v;
+        }
+    }
+    action
+}
+
+fn field(field: &str, path: &str) -> Value {
+    json!({"field": field, "source": {"attribute": path}})
+}
+
+fn date_field(field: &str, path: &str) -> Value {
+    json!({"field": field, "source": {"attribute": path}, "type": "date"})
+}
+
+/// The one Sync Leads request of a harness that delivered one event.
+fn only_sync_call(h: &Harness) -> HttpRequestView {
+    let rest = h.rest_sent();
+    assert_eq!(rest.len(), 1, "expected one Sync Leads call, got {rest:#?}");
+    HttpRequestView::of(rest[0])
+}
+
+/// What a test compares of a request.
+#[derive(Debug, PartialEq)]
+struct HttpRequestView {
+    method: Method,
+    url: String,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+impl HttpRequestView {
+    fn of(r: &marketo_connector::core::HttpRequest) -> HttpRequestView {
+        HttpRequestView {
+            method: r.method,
+            url: r.url.clone(),
+            headers: r.headers.clone(),
+            body: body_text(r).to_string(),
+        }
+    }
+}
+
+fn expected_headers(token: &str) -> Vec<(String, String)> {
+    vec![
+        ("Authorization".into(), format!("Bearer {token}")),
+        ("Accept".into(), "application/json".into()),
+        ("Content-Type".into(), "application/json".into()),
+    ]
+}
+
+#[test]
+fn each_update_strategy_sends_the_exact_sync_leads_request() {
+    // leadData in alphabetical order, so the body bytes do not depend on map ordering.
+    let data = json!([
+        field("email", "data.udo.customer_email"),
+        field("firstName", "data.udo.customer_first_name")
+    ]);
+    let cases = [
+        (
+            "createOrUpdate",
+            json!({"partitionName": "Europe"}),
+            false,
+            r#"{"action":"createOrUpdate","lookupField":"email","partitionName":"Europe","input":[{"email":"jane.doe@example.com","firstName":"Jane"}]}"#,
+            "created",
+        ),
+        (
+            "createOnly",
+            json!({"partitionName": "Europe"}),
+            false,
+            r#"{"action":"createOnly","lookupField":"email","partitionName":"Europe","input":[{"email":"jane.doe@example.com","firstName":"Jane"}]}"#,
+            "created",
+        ),
+        (
+            "updateOnly",
+            json!({}),
+            true,
+            r#"{"action":"updateOnly","lookupField":"email","input":[{"email":"jane.doe@example.com","firstName":"Jane"}]}"#,
+            "updated",
+        ),
+        (
+            "createDuplicate",
+            json!({}),
+            true,
+            r#"{"action":"createDuplicate","lookupField":"email","input":[{"email":"jane.doe@example.com","firstName":"Jane"}]}"#,
+            "created",
+        ),
+    ];
+    for (strategy, extra, existing, body, status) in cases {
+        let mut h = Harness::new(settings(json!([upsert(strategy, data.clone(), extra)])));
+        let existing_id =
+            existing.then(|| h.fake.add_lead(json!({"id": 318594, "email": "jane.doe@example.com"})));
+        h.event("upsert", &eventstream());
+        h.run_until_idle();
+
+        assert_eq!(h.identity_sent().len(), 1, "{strategy}");
+        assert_eq!(
+            only_sync_call(&h),
+            HttpRequestView {
+                method: Method::Post,
+                url: SYNC_URL.into(),
+                headers: expected_headers(&h.token(1)),
+                body: body.into(),
+            },
+            "{strategy}"
+        );
+        let lead_id = match (status, existing_id) {
+            ("updated", Some(id)) => id,
+            _ => 1000, // the fake's first new lead
+        };
+        assert_eq!(
+            h.outcome_json("ev-1"),
+            json!({"eventId": "ev-1", "actionId": "upsert", "status": "delivered", "leadIds": [lead_id],
+                   "requestId": FakeMarketo::request_id(1)}),
+            "{strategy}"
+        );
+        if strategy == "createDuplicate" {
+            assert_eq!(h.fake.leads.len(), 2, "createDuplicate creates a second lead with the same email");
+        }
+        h.assert_all_final();
+    }
+}
+
+#[test]
+fn custom_lookup_field_is_sent_as_lookup_field() {
+    let data = json!([field("email", "e"), field("sfdcContactId", "c")]);
+    let mut h = Harness::new(settings(json!([upsert(
+        "updateOnly",
+        data,
+        json!({"leadLookupFilter": "sfdcContactId"})
+    )])));
+    h.fake.add_lead(json!({"id": 77, "sfdcContactId": "0035g00000AbC2DEF"}));
+    h.event("upsert", &json!({"e": "new@example.com", "c": "0035g00000AbC2DEF"}));
+    h.run_until_idle();
+    assert_eq!(
+        only_sync_call(&h).body,
+        r#"{"action":"updateOnly","lookupField":"sfdcContactId","input":[{"email":"new@example.com","sfdcContactId":"0035g00000AbC2DEF"}]}"#
+    );
+    assert_eq!(h.outcome("ev-1").status, Status::Delivered);
+    assert_eq!(h.outcome("ev-1").lead_ids, vec![77]);
+    assert_eq!(h.fake.lead(77).unwrap().fields["email"], json!("new@example.com"));
+}
+
+#[test]
+fn partition_name_is_refused_where_marketo_ignores_it() {
+    let data = json!([field("email", "e")]);
+    for strategy in ["updateOnly", "createDuplicate"] {
+        let err = Settings::from_value(&settings(json!([upsert(
+            strategy,
+            data.clone(),
+            json!({"partitionName": "Europe"})
+        )])))
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("upsert") && err.contains("partitionName"), "{strategy}: {err}");
+    }
+}
+
+#[test]
+fn audiencestream_visitor_profile_maps_to_lead_fields() {
+    let data = json!([
+        field("email", "visitor.properties.5124"),
+        field("firstName", "visitor.properties.Customer first name"),
+        field("lastName", "visitor.properties.Customer last name"),
+        {"field": "planTier", "source": {"attribute": ["visitor", "properties", "plan.tier"]}},
+        field("visitCount", "visitor.metrics.Lifetime visit count"),
+        field("lifetimeValue", "visitor.metrics.Lifetime order value"),
+        field("emailOptIn", "visitor.flags.Email opt-in"),
+        field("churnRisk", "visitor.flags.Churn risk"),
+        date_field("firstVisit", "visitor.dates.First visit"),
+        date_field("lastPurchase", "visitor.dates.Last purchase"),
+        field("entryPage", "visitor.current_visit.properties.Entry page"),
+        {"field": "leadSource", "source": {"value": "AudienceStream"}},
+        field("notInProfile", "visitor.properties.no such attribute"),
+    ]);
+    let mut h = Harness::new(settings(json!([upsert("createOrUpdate", data, json!({}))])));
+    h.event("upsert", &audiencestream());
+    h.run_until_idle();
+
+    let call = only_sync_call(&h);
+    let body: Value = serde_json::from_str(&call.body).unwrap();
+    assert_eq!(
+        body,
+        json!({"action": "createOrUpdate", "lookupField": "email", "input": [{
+            "email": "jane.doe@example.com",
+            "firstName": "Jane",
+            "lastName": "Doe, Jr.",
+            "planTier": "Gold \"Plus\"",
+            "visitCount": 12,
+            "lifetimeValue": 1999.5,
+            "emailOptIn": true,
+            "churnRisk": false,
+            "firstVisit": "2018-03-15T17:23:46Z",
+            "lastPurchase": "2025-11-28T05:30:00Z",
+            "entryPage": "/pricing",
+            "leadSource": "AudienceStream"
+        }]})
+    );
+    // An absent attribute leaves the field out: it is not cleared.
+    assert!(!call.body.contains("notInProfile"));
+    assert!(call.body.contains(r#""planTier":"Gold \"Plus\"""#), "{}", call.body);
+    assert_eq!(h.outcome("ev-1").status, Status::Delivered);
+    assert_eq!(h.fake.lead(1000).unwrap().fields["firstVisit"], json!("2018-03-15T17:23:46Z"));
+}
+
+#[test]
+fn eventstream_event_maps_to_lead_fields_byte_for_byte() {
+    let data = json!([
+        field("company", "data.udo.company"),
+        field("email", "data.udo.customer_email"),
+        field("firstName", "data.udo.customer_first_name"),
+        field("lastName", "data.udo.customer_last_name"),
+        field("newsletter", "data.udo.newsletter"),
+        field("notes", "data.udo.notes"),
+        field("orderTotal", "data.udo.order_total"),
+        date_field("signupDate", "data.udo.signup_date"),
+    ]);
+    let mut h = Harness::new(settings(json!([upsert("createOrUpdate", data, json!({}))])));
+    h.event("upsert", &eventstream());
+    h.run_until_idle();
+    // Non-ASCII stays UTF-8, the newline is escaped, `0` and `false` are kept as JSON values,
+    // the date with a +01:00 offset becomes UTC.
+    assert_eq!(
+        only_sync_call(&h).body,
+        r#"{"action":"createOrUpdate","lookupField":"email","input":[{"company":"Ümlaut & Söhne GmbH","email":"jane.doe@example.com","firstName":"Jane","lastName":"Doe, Jr.","newsletter":false,"notes":"line one\nline two, with a comma","orderTotal":0,"signupDate":"2026-11-28T08:30:00Z"}]}"#
+    );
+    assert_eq!(h.outcome("ev-1").status, Status::Delivered);
+}
+
+#[test]
+fn date_fields_become_iso_8601_in_utc() {
+    let data = json!([
+        date_field("a_epochMs", "ms"),
+        date_field("b_epochSeconds", "s"),
+        date_field("c_epochMsString", "msText"),
+        date_field("d_offsetPlus", "plus"),
+        date_field("e_offsetMinus", "minus"),
+        field("email", "email"),
+        date_field("f_zulu", "zulu"),
+        date_field("g_dateOnly", "day"),
+        date_field("h_cleared", "nothing"),
+    ]);
+    let mut h = Harness::new(settings(json!([upsert("createOrUpdate", data, json!({}))])));
+    h.event(
+        "upsert",
+        &json!({
+            "email": "dates@example.com",
+            "ms": 1764307800000u64,
+            "s": 1764307800,
+            "msText": "1764307800000",
+            "plus": "2026-11-28T09:30:00+01:00",
+            "minus": "2026-11-28T09:30:00-05:00",
+            "zulu": "2026-11-28T09:30:00Z",
+            "day": "2026-11-28",
+            "nothing": null
+        }),
+    );
+    h.run_until_idle();
+    assert_eq!(
+        only_sync_call(&h).body,
+        concat!(
+            r#"{"action":"createOrUpdate","lookupField":"email","input":[{"#,
+            r#""a_epochMs":"2025-11-28T05:30:00Z","b_epochSeconds":"2025-11-28T05:30:00Z","#,
+            r#""c_epochMsString":"2025-11-28T05:30:00Z","d_offsetPlus":"2026-11-28T08:30:00Z","#,
+            r#""e_offsetMinus":"2026-11-28T14:30:00Z","email":"dates@example.com","#,
+            r#""f_zulu":"2026-11-28T09:30:00Z","g_dateOnly":"2026-11-28T00:00:00Z","h_cleared":null}]}"#
+        )
+    );
+    assert_eq!(h.outcome("ev-1").status, Status::Delivered);
+}
+
+#[test]
+fn values_keep_their_json_types_and_null_clears() {
+    let data = json!([
+        field("a_zero", "zero"),
+        field("b_false", "no"),
+        field("c_zeroText", "zeroText"),
+        field("d_big", "big"),
+        field("e_maxU64", "maxU64"),
+        field("email", "email"),
+        field("f_minI64", "minI64"),
+        field("g_float", "float"),
+        field("h_list", "list"),
+        field("phone", "phone"),
+    ]);
+    let mut h = Harness::new(settings(json!([upsert("createOrUpdate", data, json!({}))])));
+    h.fake.add_lead(json!({"id": 5, "email": "types@example.com", "phone": "+1 555 0100"}));
+    h.event(
+        "upsert",
+        &json!({
+            "email": "types@example.com",
+            "zero": 0,
+            "no": false,
+            "zeroText": "0",
+            "big": 9007199254740993u64,
+            "maxU64": u64::MAX,
+            "minI64": i64::MIN,
+            "float": 0.1,
+            "list": [1, "two"],
+            "phone": null
+        }),
+    );
+    h.run_until_idle();
+    assert_eq!(
+        only_sync_call(&h).body,
+        concat!(
+            r#"{"action":"createOrUpdate","lookupField":"email","input":[{"#,
+            r#""a_zero":0,"b_false":false,"c_zeroText":"0","d_big":9007199254740993,"#,
+            r#""e_maxU64":18446744073709551615,"email":"types@example.com","#,
+            r#""f_minI64":-9223372036854775808,"g_float":0.1,"h_list":[1,"two"],"phone":null}]}"#
+        )
+    );
+    assert_eq!(h.outcome_json("ev-1")["leadIds"], json!([5]));
+    // The fake applies `null` as Marketo does: the field is cleared.
+    assert_eq!(h.fake.lead(5).unwrap().fields.get("phone"), None);
+}
+
+#[test]
+fn a_value_that_is_not_a_date_fails_that_event_without_any_request() {
+    let data = json!([field("email", "email"), date_field("signupDate", "when")]);
+    let mut h = Harness::new(settings(json!([upsert("createOrUpdate", data, json!({}))])));
+    let bad = [json!("next tuesday"), json!(true), json!({"at": 1}), json!("2026-13-45"), json!(1e300)];
+    for (i, when) in bad.iter().enumerate() {
+        let id = format!("bad-{i}");
+        h.event_with_id("upsert", &json!({"email": "jane@example.com", "when": when}), &id);
+        let o = h.outcome_json(&id);
+        assert_eq!(o["status"], json!("failed"), "{when}");
+        assert_eq!(o["code"], json!("INVALID_VALUE"), "{when}");
+        assert!(o["message"].as_str().unwrap().contains("signupDate"), "{o}");
+        assert_eq!(o.get("requestId"), None);
+    }
+    assert!(h.sent.is_empty(), "no call (not even identity) for events that cannot be sent: {:#?}", h.sent);
+    assert_eq!(h.engine.poll_timeout(), None);
+
+    // The bad events do not hold up a good one.
+    h.event_with_id("upsert", &json!({"email": "jane@example.com", "when": "2026-11-28"}), "good");
+    h.run_until_idle();
+    assert_eq!(
+        only_sync_call(&h).body,
+        r#"{"action":"createOrUpdate","lookupField":"email","input":[{"email":"jane@example.com","signupDate":"2026-11-28T00:00:00Z"}]}"#
+    );
+    assert_eq!(h.outcome("good").status, Status::Delivered);
+    h.assert_all_final();
+}
+
+#[test]
+fn a_missing_lookup_field_fails_that_event_without_any_request() {
+    for (strategy, lookup, event) in [
+        ("createOrUpdate", "email", json!({"name": "Jane"})),
+        ("createOrUpdate", "email", json!({"name": "Jane", "email": null})),
+        ("updateOnly", "email", json!({"name": "Jane"})),
+        ("updateOnly", "sfdcLeadId", json!({"name": "Jane", "email": "jane@example.com"})),
+    ] {
+        let data = json!([field("email", "email"), field("firstName", "name"), field("sfdcLeadId", "sfdc")]);
+        let mut h =
+            Harness::new(settings(json!([upsert(strategy, data, json!({"leadLookupFilter": lookup}))])));
+        h.event("upsert", &event);
+        let o = h.outcome_json("ev-1");
+        assert_eq!(o["status"], json!("failed"), "{strategy} {event}");
+        assert_eq!(o["code"], json!("MISSING_ATTRIBUTE"), "{strategy} {event}");
+        let message = o["message"].as_str().unwrap();
+        assert!(message.contains(lookup), "{message}");
+        assert!(h.sent.is_empty(), "{strategy}: {:#?}", h.sent);
+        h.assert_all_final();
+    }
+}
+
+#[test]
+fn per_record_results_become_per_event_outcomes() {
+    let data = json!([field("email", "email"), field("firstName", "name")]);
+    let mut h = Harness::new(settings(json!([
+        upsert("createOrUpdate", data.clone(), json!({})),
+        {"id": "createOnly", "type": "createOrUpdateLead", "updateStrategy": "createOnly", "leadData": data.clone()},
+        {"id": "updateOnly", "type": "createOrUpdateLead", "updateStrategy": "updateOnly", "leadData": data},
+    ])));
+    let jane = h.fake.add_lead(json!({"id": 318594, "email": "jane@example.com"}));
+    h.fake.add_lead(json!({"id": 600, "email": "twin@example.com"}));
+    h.fake.add_lead(json!({"id": 601, "email": "twin@example.com"}));
+
+    h.event_with_id("upsert", &json!({"email": "new@example.com", "name": "New"}), "created");
+    h.run_until_idle();
+    h.event_with_id("upsert", &json!({"email": "jane@example.com", "name": "Jane"}), "updated");
+    h.run_until_idle();
+    h.event_with_id("createOnly", &json!({"email": "jane@example.com"}), "exists");
+    h.run_until_idle();
+    h.event_with_id("updateOnly", &json!({"email": "ghost@example.com"}), "missing");
+    h.run_until_idle();
+    h.event_with_id("upsert", &json!({"email": "twin@example.com"}), "ambiguous");
+    h.run_until_idle();
+
+    assert_eq!(
+        h.outcome_json("created"),
+        json!({"eventId": "created", "actionId": "upsert", "status": "delivered", "leadIds": [1000],
+               "requestId": FakeMarketo::request_id(1)})
+    );
+    assert_eq!(
+        h.outcome_json("updated"),
+        json!({"eventId": "updated", "actionId": "upsert", "status": "delivered", "leadIds": [jane],
+               "requestId": FakeMarketo::request_id(2)})
+    );
+    assert_eq!(
+        h.outcome_json("exists"),
+        json!({"eventId": "exists", "actionId": "createOnly", "status": "skipped", "code": "1005",
+               "message": "Lead already exists", "requestId": FakeMarketo::request_id(3)})
+    );
+    assert_eq!(
+        h.outcome_json("missing"),
+        json!({"eventId": "missing", "actionId": "updateOnly", "status": "skipped", "code": "1004",
+               "message": "Lead not found", "requestId": FakeMarketo::request_id(4)})
+    );
+    assert_eq!(
+        h.outcome_json("ambiguous"),
+        json!({"eventId": "ambiguous", "actionId": "upsert", "status": "skipped", "code": "1007",
+               "message": "Multiple lead match lookup criteria", "requestId": FakeMarketo::request_id(5)})
+    );
+    assert_eq!(h.fake.lead(jane).unwrap().fields["firstName"], json!("Jane"));
+    assert_eq!(h.identity_sent().len(), 1, "one token for all five calls");
+    h.assert_all_final();
+}
+
+#[test]
+fn a_recorded_skipped_record_keeps_marketos_code_message_request_id_and_lead_id() {
+    let data = json!([field("email", "email")]);
+    let mut h = Harness::new(settings(json!([upsert("createOrUpdate", data, json!({}))])));
+    h.event("upsert", &json!({"email": "jane@example.com"}));
+    h.answer_next(); // identity
+    let call = h.inbox.front().cloned().unwrap();
+    // Shape of the real response in marketo-api.md §4.1 [RS13], with a lead id on the skip.
+    h.respond(
+        call.id,
+        200,
+        r#"{"requestId":"1ddd0#1fd5f0ssss64d","result":[{"id":514,"status":"skipped","reasons":[{"code":"1008","message":"Access denied to partition 'Europe'"}]}],"success":true}"#,
+    );
+    assert_eq!(
+        h.outcome_json("ev-1"),
+        json!({"eventId": "ev-1", "actionId": "upsert", "status": "skipped", "leadIds": [514], "code": "1008",
+               "message": "Access denied to partition 'Europe'", "requestId": "1ddd0#1fd5f0ssss64d"})
+    );
+    assert_eq!(h.engine.poll_timeout(), None);
+    h.assert_all_final();
+}
