@@ -48,13 +48,15 @@ export function demoActions({ newsletterList, visitorsList }) {
 export function demoSeed(extra = {}) {
   return {
     fields: ["planTier", "lifetimeVisits", "emailOptIn", "churnRisk", "firstVisit", "signupDate", "orderTotal", "newsletter", "notes"],
-    leads: [
+    seed: {
+      leads: [
       {
         id: 318594, email: "jane.doe@example.com", firstName: "Jane", lastName: "Doe",
         cookies: "id:123-ABC-123&token:_mch-example.com-1718000000000-12345",
       },
     ],
-    lists: [{ id: 1001, name: "Newsletter subscribers" }, { id: 1002, name: "Web visitors" }],
+      lists: [{ id: 1001, name: "Newsletter subscribers" }, { id: 1002, name: "Web visitors" }],
+    },
     ...extra,
   };
 }

@@ -1,0 +1,217 @@
+// Node integration tests: the built package (pkg/) against the Marketo simulator over loopback
+// HTTP. They assert the exact requests the simulator received and the outcome of each event.
+// Time is virtual: the connector's host.now and the simulator's clock read the same variable.
+import { test, beforeEach, afterEach } from "node:test";
+import assert from "node:assert/strict";
+import { Connector } from "../../pkg/nodejs/marketo_connector.js";
+import { startSimulator } from "../simulator/marketo-sim.mjs";
+import { demoActions, demoSeed } from "../demo-config.mjs";
+
+const START = Date.UTC(2026, 10, 28, 12, 0, 0);
+let t;
+let sim;
+let timers;
+let logs;
+
+beforeEach(async () => {
+  t = START;
+  timers = [];
+  logs = [];
+  sim = await startSimulator({ ...demoSeed(), clock: () => t });
+  sim.seed({
+    leads: [
+      { id: 5001, email: "twin@example.com", twitterId: "twin" },
+      { id: 5002, email: "twin2@example.com", twitterId: "twin" },
+    ],
+  });
+});
+afterEach(() => sim.close());
+
+function connector(actions, extra = {}) {
+  const host = {
+    fetch: globalThis.fetch.bind(globalThis),
+    now: () => t,
+    setTimer: (at) => timers.push(at),
+    seed: 42,
+    log: (e) => logs.push(e),
+  };
+  return new Connector({
+    clientId: sim.clientId, clientSecret: sim.clientSecret,
+    endpointUrl: sim.endpointUrl, identityUrl: sim.identityUrl,
+    actions, ...extra,
+  }, host);
+}
+
+const rest = () => sim.requests.filter((r) => !r.path.startsWith("/identity"));
+const identity = () => sim.requests.filter((r) => r.path.startsWith("/identity"));
+const upsert = (strategy, extra = {}) => ({
+  id: `upsert-${strategy}`, type: "createOrUpdateLead", updateStrategy: strategy,
+  leadData: [
+    { field: "email", source: { attribute: "data.udo.customer_email" } },
+    { field: "firstName", source: { attribute: "data.udo.customer_first_name" } },
+    { field: "orderTotal", source: { attribute: "data.udo.order_total" } },
+    { field: "signupDate", source: { attribute: "data.udo.signup_date" }, type: "date" },
+  ],
+  ...extra,
+});
+const ev = (email, more = {}) => ({ data: { udo: { customer_email: email, customer_first_name: "Ann", order_total: 0, signup_date: 1764307800000, ...more } } });
+
+test("createOrUpdateLead: the four strategies send Swagger-shaped Sync Leads calls and report per-record results", async () => {
+  const c = connector(["createOrUpdate", "createOnly", "updateOnly", "createDuplicate"].map((s) => upsert(s)));
+  const out = [
+    ...(await c.process("upsert-createOrUpdate", ev("jane.doe@example.com"), "e1")),
+    ...(await c.process("upsert-createOnly", ev("jane.doe@example.com"), "e2")),
+    ...(await c.process("upsert-updateOnly", ev("nobody@example.com"), "e3")),
+    ...(await c.process("upsert-createDuplicate", ev("jane.doe@example.com"), "e4")),
+  ];
+  assert.equal(identity().length, 1, "one identity call, token reused");
+  const calls = rest();
+  assert.deepEqual(calls.map((r) => `${r.method} ${r.path}`), Array(4).fill("POST /rest/v1/leads.json"));
+  for (const r of calls) {
+    assert.match(r.headers.authorization, /^Bearer \S+$/);
+    assert.equal(r.headers["content-type"], "application/json");
+    assert.equal(r.rawQuery ?? "", "");
+  }
+  assert.equal(calls[0].body,
+    '{"action":"createOrUpdate","lookupField":"email","input":[{"email":"jane.doe@example.com","firstName":"Ann","orderTotal":0,"signupDate":"2025-11-28T05:30:00Z"}]}');
+  assert.deepEqual(calls.map((r) => r.json.action), ["createOrUpdate", "createOnly", "updateOnly", "createDuplicate"]);
+
+  assert.deepEqual(out.map(({ eventId, status, code, leadIds }) => ({ eventId, status, code, leadIds })), [
+    { eventId: "e1", status: "delivered", code: undefined, leadIds: [318594] },
+    { eventId: "e2", status: "skipped", code: "1005", leadIds: undefined },
+    { eventId: "e3", status: "skipped", code: "1004", leadIds: undefined },
+    { eventId: "e4", status: "delivered", code: undefined, leadIds: [out[3].leadIds?.[0]] },
+  ]);
+  assert.ok(out[3].leadIds[0] !== 318594, "createDuplicate made a new lead");
+  assert.ok(out.every((o) => o.requestId), "every Marketo outcome carries Marketo's requestId");
+  const jane = sim.state.leads.get(318594);
+  assert.equal(jane.firstName, "Ann");
+  assert.equal(jane.orderTotal, 0, "0 is kept as a number");
+  assert.equal(jane.signupDate, "2025-11-28T05:30:00Z");
+});
+
+test("createOrUpdateLead: partitionName, null clears a field, bad dates and missing lookup fields fail without a call", async () => {
+  const c = connector([upsert("createOrUpdate", { partitionName: "Default" })]);
+  const [ok] = await c.process("upsert-createOrUpdate", ev("jane.doe@example.com", { customer_first_name: null }), "p1");
+  assert.equal(ok.status, "delivered");
+  assert.equal(rest()[0].json.partitionName, "Default");
+  assert.equal(rest()[0].json.input[0].firstName, null);
+  assert.equal(sim.state.leads.get(318594).firstName ?? null, null);
+
+  const [badDate] = await c.process("upsert-createOrUpdate", ev("jane.doe@example.com", { signup_date: "next week" }), "p2");
+  assert.equal(badDate.status, "failed");
+  assert.equal(badDate.code, "INVALID_VALUE");
+  assert.match(badDate.message, /signupDate/);
+  const [noEmail] = await c.process("upsert-createOrUpdate", { data: { udo: { customer_first_name: "X" } } }, "p3");
+  assert.equal(noEmail.code, "MISSING_ATTRIBUTE");
+  assert.equal(rest().length, 1, "no call for events that cannot be delivered");
+});
+
+test("addLeadToList: ids, lookups of every kind, addLead, cookies encoded, several matches", async () => {
+  const c = connector([
+    ...demoActions({ newsletterList: 1001, visitorsList: 1002 }),
+    { id: "by-twitter", type: "addLeadToList", targetStaticList: 1002, leadIdLookup: { filterType: "twitterId", source: { attribute: "tw" } } },
+    { id: "by-email-strict", type: "addLeadToList", targetStaticList: 1002, leadIdLookup: { filterType: "email", source: { attribute: "e" } } },
+    { id: "by-lookup-id", type: "addLeadToList", targetStaticList: 1002, leadIdLookup: { filterType: "id", source: { attribute: "lead" } } },
+  ]);
+  const [byId] = await c.process("list-by-id", { visitor: { metrics: { "Marketo lead id": "318594" } } }, "l1");
+  assert.deepEqual(rest().at(-1).json, { input: [{ id: 318594 }] }, "numeric string sent as an integer");
+  assert.equal(byId.status, "delivered");
+
+  sim.reset();
+  const [cookie] = await c.process("list-by-cookie", { data: { firstparty_tealium_cookies: { _mkto_trk: "id:123-ABC-123&token:_mch-example.com-1718000000000-12345" } } }, "l2");
+  assert.equal(rest()[0].rawQuery,
+    "filterType=cookies&filterValues=id:123-ABC-123%26token:_mch-example.com-1718000000000-12345&fields=id,cookies&batchSize=300");
+  assert.deepEqual(cookie.leadIds, [318594]);
+  assert.equal(sim.state.counters.truncatedCookieFilters, 0);
+
+  sim.reset();
+  const [twins] = await c.process("by-twitter", { tw: "twin" }, "l3");
+  assert.deepEqual(twins.leadIds.sort(), [5001, 5002]);
+  assert.deepEqual(rest()[1].json.input.map((x) => x.id).sort(), [5001, 5002]);
+  assert.deepEqual([...sim.state.lists.get(1002).members].sort(), [318594, 5001, 5002]);
+
+  sim.reset();
+  const [missing] = await c.process("by-email-strict", { e: "ghost@example.com" }, "l4");
+  assert.equal(missing.status, "skipped");
+  assert.equal(missing.code, "1004");
+  assert.equal(rest().length, 1, "only the lookup: nothing to add");
+
+  sim.reset();
+  const [created] = await c.process("list-by-email", { data: { udo: { customer_email: "brand.new@example.com" } } }, "l5");
+  assert.deepEqual(rest().map((r) => `${r.method} ${r.path}`), ["GET /rest/v1/leads.json", "POST /rest/v1/leads.json", "POST /rest/v1/lists/1001/leads.json"]);
+  assert.deepEqual(rest()[1].json, { action: "createOnly", lookupField: "email", input: [{ email: "brand.new@example.com" }] });
+  assert.equal(created.status, "delivered");
+  assert.ok(sim.state.lists.get(1001).members.has(created.leadIds[0]));
+
+  sim.reset();
+  const [unknownId] = await c.process("by-lookup-id", { lead: 999999 }, "l6");
+  assert.deepEqual(rest().map((r) => `${r.method} ${r.path}`), ["POST /rest/v1/lists/1002/leads.json"], "an id needs no lookup");
+  assert.equal(unknownId.status, "skipped");
+  assert.equal(unknownId.code, "1004");
+
+  const [bad] = await c.process("list-by-id", { visitor: { metrics: { "Marketo lead id": 1.5 } } }, "l7");
+  assert.equal(bad.status, "failed");
+  assert.match(bad.message, /targetLeadId/);
+});
+
+test("auth: one identity call for a burst, Bearer header only, refresh before expiry and on 601", async () => {
+  const c = connector([upsert("createOrUpdate")]);
+  const burst = await Promise.all(Array.from({ length: 8 }, (_, i) => c.process("upsert-createOrUpdate", ev(`p${i}@example.com`), `b${i}`)));
+  assert.ok(burst.flat().every((o) => o.status === "delivered"));
+  assert.equal(identity().length, 1, "never two identity calls in flight");
+  assert.ok(identity().every((r) => !r.rawQuery?.includes("client_secret")), "secret not in a URL");
+  assert.equal(sim.state.counters.deprecatedAccessTokenParam, 0);
+
+  t += 3_550_000; // 50 s before the token's hour ends: refreshed ahead of time
+  await c.process("upsert-createOrUpdate", ev("late@example.com"), "late");
+  assert.equal(identity().length, 2);
+
+  sim.inject({ path: "/rest/v1/leads.json", code: "601", times: 1 });
+  const [replayed] = await c.process("upsert-createOrUpdate", ev("again@example.com"), "r601");
+  assert.equal(replayed.status, "delivered");
+  assert.equal(identity().length, 3, "601 → one refresh");
+  assert.ok(logs.every((e) => !JSON.stringify(e).includes(sim.clientSecret)));
+});
+
+test("transient errors wait on the host timer and are retried; bad credentials fail events with a clear reason", async () => {
+  const c = connector([upsert("createOrUpdate")]);
+  sim.inject({ path: "/rest/v1/leads.json", code: "604", times: 1 });
+  const [first] = await c.process("upsert-createOrUpdate", ev("retry@example.com"), "t1");
+  assert.equal(first.status, "queued");
+  const at = timers.at(-1);
+  assert.ok(at > t && at <= t + 2_000, `retry scheduled shortly after (${at - t} ms)`);
+  t = at;
+  const [done] = await c.wake();
+  assert.equal(done.eventId, "t1");
+  assert.equal(done.status, "delivered");
+
+  const wrong = new Connector({ clientId: sim.clientId, clientSecret: "not-the-secret", endpointUrl: sim.endpointUrl, identityUrl: sim.identityUrl, actions: [upsert("createOrUpdate")] },
+    { fetch: globalThis.fetch.bind(globalThis), now: () => t, setTimer() {} });
+  const [denied] = await wrong.process("upsert-createOrUpdate", ev("x@example.com"), "t2");
+  assert.equal(denied.status, "failed");
+  assert.equal(denied.code, "AUTH_REJECTED");
+  assert.ok(!JSON.stringify(denied).includes("not-the-secret"));
+});
+
+test("limits: a burst of 40 events never exceeds the configured concurrency or provokes 606/615", async () => {
+  sim.setLatency(5);
+  const c = connector([upsert("createOrUpdate")], { limits: { concurrency: 3, callsPer20s: 100 } });
+  const all = await Promise.all(Array.from({ length: 40 }, (_, i) => c.process("upsert-createOrUpdate", ev(`burst${i}@example.com`), `c${i}`)));
+  assert.equal(all.flat().filter((o) => o.status === "delivered").length, 40);
+  assert.ok(sim.state.counters.peakConcurrency <= 3, `peak ${sim.state.counters.peakConcurrency}`);
+  assert.equal(sim.state.counters.errors["606"] ?? 0, 0);
+  assert.equal(sim.state.counters.errors["615"] ?? 0, 0);
+});
+
+test("preview shows the lookup call and never the token or secret", () => {
+  const c = connector(demoActions({ newsletterList: 1001, visitorsList: 1002 }));
+  const reqs = c.preview("list-by-email", { data: { udo: { customer_email: "p@example.com" } } });
+  assert.deepEqual(reqs.map((r) => `${r.method} ${r.url}`), [
+    `GET ${sim.endpointUrl}/v1/leads.json?filterType=email&filterValues=p@example.com&fields=id,email&batchSize=300`,
+    `POST ${sim.endpointUrl}/v1/lists/1001/leads.json`,
+  ]);
+  assert.ok(!JSON.stringify(reqs).includes("Bearer"));
+  assert.equal(sim.requests.length, 0, "preview sends nothing");
+  assert.throws(() => c.preview("nope", {}), (e) => e instanceof Error && e.code === "UNKNOWN_ACTION");
+});
