@@ -11,9 +11,12 @@ use std::collections::{BTreeMap, VecDeque};
 use serde::Serialize;
 use serde_json::Value;
 
-use super::actions::job::{Api, CallSpec, EventRef, Failure, Progress};
+use super::actions::bulk::BulkJob;
+use super::actions::campaign::CampaignJob;
+use super::actions::job::{Api, CallSpec, Delivery, EventRef, Failure, Progress};
 use super::actions::lead::SyncJob;
 use super::actions::list::{ListJob, ListOp};
+use super::actions::merge::MergeJob;
 use super::actions::Action;
 use super::auth::{Auth, AuthEvent};
 use super::error::{EventError, UsageError};
@@ -38,35 +41,6 @@ fn is_transient(code: &str) -> bool {
 }
 
 #[derive(Debug)]
-enum Job {
-    List(ListJob),
-    Sync(SyncJob),
-}
-
-impl Job {
-    fn start(&mut self, p: &mut Progress) {
-        match self {
-            Job::List(j) => j.start(p),
-            Job::Sync(j) => j.start(p),
-        }
-    }
-
-    fn on_success(&mut self, step: u32, env: &Envelope, p: &mut Progress) {
-        match self {
-            Job::List(j) => j.on_success(step, env, p),
-            Job::Sync(j) => j.on_success(step, env, p),
-        }
-    }
-
-    fn on_failure(&mut self, step: u32, f: &Failure, p: &mut Progress) {
-        match self {
-            Job::List(j) => j.on_failure(step, f, p),
-            Job::Sync(j) => j.on_failure(step, f, p),
-        }
-    }
-}
-
-#[derive(Debug)]
 struct Call {
     job: u64,
     spec: CallSpec,
@@ -85,7 +59,7 @@ struct InFlight {
 
 #[derive(Debug)]
 struct JobEntry {
-    job: Job,
+    job: Box<dyn Delivery>,
     /// Calls issued and not yet finally answered.
     outstanding: usize,
     events: Vec<EventKey>,
@@ -223,29 +197,35 @@ impl Engine {
             .insert(key, PendingEvent { event_id: event_id.clone(), action_id: action_id.to_string() });
         let ev = EventRef { key, event_id, action_id: action_id.to_string() };
         let rest_len = self.settings.rest_base.len();
-        let (job, progress) = match &action {
+        let (job, progress): (Box<dyn Delivery>, Progress) = match &action {
             Action::AddLeadToList(p) | Action::AddLeadToListBatched(p) => {
                 let (j, pr) = ListJob::new(p, ListOp::Add, vec![(ev, event)], rest_len);
-                (Job::List(j), pr)
+                (Box::new(j), pr)
             }
             Action::RemoveLeadFromList(p) | Action::RemoveLeadFromListBatched(p) => {
                 let (j, pr) = ListJob::new(p, ListOp::Remove, vec![(ev, event)], rest_len);
-                (Job::List(j), pr)
+                (Box::new(j), pr)
             }
             Action::CreateOrUpdateLead(p) | Action::CreateOrUpdateLeadBatched(p) => {
                 let (j, pr) = SyncJob::new(p, vec![(ev, event)]);
-                (Job::Sync(j), pr)
+                (Box::new(j), pr)
             }
-            other => {
-                let reason = ApiError {
-                    code: "NOT_SUPPORTED".into(),
-                    message: format!(
-                        "`{}` actions are not delivered by this version of the connector",
-                        other.type_name()
-                    ),
-                };
-                self.emit(key, ev.with_reason(Status::Failed, &reason, None));
-                return Ok(key);
+            Action::SendTransactionalEmail(p) => {
+                let (j, pr) = CampaignJob::new(p, vec![(ev, event)]);
+                (Box::new(j), pr)
+            }
+            Action::MergeLead(p) => match MergeJob::new(p, ev, event) {
+                Ok(j) => (Box::new(j), Progress::default()),
+                Err((ev, e)) => {
+                    let reason = ApiError { code: e.code().into(), message: e.to_string() };
+                    self.emit(key, ev.with_reason(Status::Failed, &reason, None));
+                    return Ok(key);
+                }
+            },
+            Action::BulkImportLeads(p) => {
+                let seed = self.jitter.next_u64();
+                let (j, pr) = BulkJob::new(p, vec![(ev, event)], seed);
+                (Box::new(j), pr)
             }
         };
         self.start_job(job, progress, vec![key]);
@@ -276,7 +256,15 @@ impl Engine {
         let flight = self.in_flight.remove(&id).ok_or(UsageError::UnknownRequest(id))?;
         self.limiter.finish();
         let InFlight { call, token, .. } = flight;
-        match (status, Envelope::parse(body)) {
+        let parsed = Envelope::parse(body);
+        if call.spec.raw && (200..=299).contains(&status) && !matches!(&parsed, Ok(env) if !env.success) {
+            // A file answer (CSV); a JSON error envelope still goes through the checks below.
+            let step = call.spec.step;
+            self.with_job(&call, |job, p| job.on_raw(step, body, p));
+            self.pump(now);
+            return Ok(());
+        }
+        match (status, parsed) {
             (200..=299, Ok(env)) if env.success => self.call_succeeded(call, &env),
             (200..=299, Ok(env)) => {
                 let err = env.first_error();
@@ -509,12 +497,9 @@ impl Engine {
                 job.start(&mut progress);
                 progress.calls
             }
-            other => {
-                return Err(Err(EventError::InvalidValue {
-                    parameter: "type".into(),
-                    problem: format!("`{}` actions are not delivered by this version", other.type_name()),
-                }))
-            }
+            Action::SendTransactionalEmail(p) => CampaignJob::preview(p, event).map_err(Err)?,
+            Action::MergeLead(p) => MergeJob::preview(p, event).map_err(Err)?,
+            Action::BulkImportLeads(p) => BulkJob::preview(p, event).map_err(Err)?,
         };
         Ok(calls
             .into_iter()
@@ -523,7 +508,7 @@ impl Engine {
                 headers.insert("Accept".into(), "application/json".into());
                 let url = self.url_of(&c);
                 let body = c.body.map(|(b, ct)| {
-                    headers.insert("Content-Type".into(), ct.into());
+                    headers.insert("Content-Type".into(), ct);
                     match b {
                         Body::Text(t) => t,
                         Body::Bytes(b) => String::from_utf8_lossy(&b).into_owned(),
@@ -543,7 +528,7 @@ impl Engine {
         }
     }
 
-    fn start_job(&mut self, mut job: Job, mut progress: Progress, events: Vec<EventKey>) {
+    fn start_job(&mut self, mut job: Box<dyn Delivery>, mut progress: Progress, events: Vec<EventKey>) {
         self.next_job += 1;
         let id = self.next_job;
         job.start(&mut progress);
@@ -557,7 +542,13 @@ impl Engine {
         }
         let n = progress.calls.len();
         for spec in progress.calls {
-            self.ready.push_back(Call { job, spec, attempts: 0, refreshes: 0 });
+            let delay = spec.delay_ms;
+            let call = Call { job, spec, attempts: 0, refreshes: 0 };
+            if delay > 0 {
+                self.delayed.push((self.now.saturating_add(delay), call));
+            } else {
+                self.ready.push_back(call);
+            }
         }
         let done = match self.jobs.get_mut(&job) {
             Some(entry) => {
@@ -585,11 +576,11 @@ impl Engine {
         }
     }
 
-    fn with_job(&mut self, call: &Call, f: impl FnOnce(&mut Job, &mut Progress)) {
+    fn with_job(&mut self, call: &Call, f: impl FnOnce(&mut dyn Delivery, &mut Progress)) {
         let mut progress = Progress::default();
         if let Some(entry) = self.jobs.get_mut(&call.job) {
             entry.outstanding = entry.outstanding.saturating_sub(1);
-            f(&mut entry.job, &mut progress);
+            f(entry.job.as_mut(), &mut progress);
         }
         self.apply(call.job, progress);
     }
@@ -699,7 +690,7 @@ impl Engine {
                 ("Accept".to_string(), "application/json".to_string()),
             ];
             let body = call.spec.body.as_ref().map(|(b, ct)| {
-                headers.push(("Content-Type".to_string(), (*ct).to_string()));
+                headers.push(("Content-Type".to_string(), ct.clone()));
                 b.clone()
             });
             self.requests_out.push_back(HttpRequest {

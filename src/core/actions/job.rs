@@ -6,6 +6,7 @@ use serde_json::Value;
 
 use crate::core::engine::EventKey;
 use crate::core::outcome::{Outcome, Status};
+use crate::core::time::Millis;
 use crate::core::wire::{ApiError, Body, Method};
 
 /// The event a job works for.
@@ -46,7 +47,7 @@ pub(crate) enum Api {
     /// `…/rest`
     Rest,
     /// `…/bulk` (no `/rest` prefix).
-    #[allow(dead_code)] // bulk import delivery lands with its action
+    #[allow(dead_code)] // used by bulk import delivery, under construction
     Bulk,
 }
 
@@ -62,10 +63,14 @@ pub(crate) struct CallSpec {
     /// Query parameters, unencoded.
     pub query: Vec<(String, String)>,
     /// Body and its content type.
-    pub body: Option<(Body, &'static str)>,
+    pub body: Option<(Body, String)>,
     /// Whether sending it twice is harmless. Non-idempotent calls are not retried after a
     /// failure that may have reached Marketo.
     pub idempotent: bool,
+    /// Send no earlier than this long after the call is issued (bulk job polling).
+    pub delay_ms: Millis,
+    /// The answer is a file (CSV), not a Marketo envelope: on success the job gets the text.
+    pub raw: bool,
 }
 
 impl CallSpec {
@@ -79,8 +84,24 @@ impl CallSpec {
             api: Api::Rest,
             path,
             query: Vec::new(),
-            body: Some((Body::Text(text), "application/json")),
+            body: Some((Body::Text(text), "application/json".into())),
             idempotent: true,
+            delay_ms: 0,
+            raw: false,
+        }
+    }
+
+    pub fn get(step: u32, api: Api, path: String, query: Vec<(String, String)>) -> CallSpec {
+        CallSpec {
+            step,
+            method: Method::Get,
+            api,
+            path,
+            query,
+            body: None,
+            idempotent: true,
+            delay_ms: 0,
+            raw: false,
         }
     }
 }
@@ -172,4 +193,19 @@ mod tests {
         let groups = chunk_by(vec![40, 40, 40, 200], 10, 20, 100, |n| *n);
         assert_eq!(groups, vec![vec![40, 40], vec![40], vec![200]]);
     }
+}
+
+/// One action family's delivery logic for a set of events. The engine calls `start` once, then
+/// one of `on_success` / `on_raw` / `on_failure` per call the job issued (after retries).
+pub(crate) trait Delivery: std::fmt::Debug {
+    /// The first calls (and outcomes for events that need none).
+    fn start(&mut self, p: &mut Progress);
+    /// Marketo answered call `step` with `success: true`.
+    fn on_success(&mut self, step: u32, env: &crate::core::wire::Envelope, p: &mut Progress);
+    /// Call `step` (a `raw` call) answered with a file.
+    fn on_raw(&mut self, step: u32, body: &str, p: &mut Progress) {
+        let _ = (step, body, p);
+    }
+    /// Call `step` failed for good.
+    fn on_failure(&mut self, step: u32, failure: &Failure, p: &mut Progress);
 }

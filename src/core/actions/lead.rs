@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use super::job::{chunk_by, CallSpec, EventRef, Failure, Progress, Steps, MAX_BODY_BYTES, MAX_RECORDS};
+use super::job::{
+    chunk_by, CallSpec, Delivery, EventRef, Failure, Progress, Steps, MAX_BODY_BYTES, MAX_RECORDS,
+};
 use super::{UpdateStrategy, UpsertParams};
 use crate::core::error::EventError;
 use crate::core::outcome::Status;
@@ -105,9 +107,11 @@ impl SyncJob {
             input: idx.iter().filter_map(|i| self.items.get(*i)).map(|i| &i.record).collect(),
         }
     }
+}
 
+impl Delivery for SyncJob {
     /// The calls: ≤ 300 records and ≤ 1 MB per body.
-    pub fn start(&mut self, progress: &mut Progress) {
+    fn start(&mut self, progress: &mut Progress) {
         let overhead = serde_json::to_string(&self.body(&[])).map(|s| s.len()).unwrap_or(0);
         let sizes: Vec<usize> = self
             .items
@@ -126,9 +130,8 @@ impl SyncJob {
             progress.calls.push(call);
         }
     }
-
     /// Marketo answered with `success: true`: one result per record, in input order.
-    pub fn on_success(&mut self, step: u32, env: &Envelope, progress: &mut Progress) {
+    fn on_success(&mut self, step: u32, env: &Envelope, progress: &mut Progress) {
         let Some(group) = self.steps.remove(&step) else { return };
         for (pos, idx) in group.into_iter().enumerate() {
             let Some(item) = self.items.get_mut(idx).filter(|i| !i.done) else { continue };
@@ -162,9 +165,8 @@ impl SyncJob {
             progress.outcome(&item.ev, o);
         }
     }
-
     /// A call failed for good: every record it carried fails with the reason.
-    pub fn on_failure(&mut self, step: u32, failure: &Failure, progress: &mut Progress) {
+    fn on_failure(&mut self, step: u32, failure: &Failure, progress: &mut Progress) {
         let Some(group) = self.steps.remove(&step) else { return };
         for idx in group {
             let Some(item) = self.items.get_mut(idx).filter(|i| !i.done) else { continue };

@@ -10,7 +10,8 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::job::{
-    chunk_by, value_text, CallSpec, EventRef, Failure, Progress, Steps, MAX_RECORDS, MAX_URL_BYTES,
+    chunk_by, value_text, Api, CallSpec, Delivery, EventRef, Failure, Progress, Steps, MAX_RECORDS,
+    MAX_URL_BYTES,
 };
 use super::{FilterType, LeadSelector, ListParams};
 use crate::core::error::EventError;
@@ -113,22 +114,6 @@ impl ListJob {
         (job, progress)
     }
 
-    /// The first calls.
-    pub fn start(&mut self, progress: &mut Progress) {
-        let values: Vec<String> =
-            self.items.iter().filter_map(|i| i.lookup.clone()).collect::<BTreeSet<_>>().into_iter().collect();
-        match self.filter {
-            Some(filter) if !values.is_empty() => {
-                for group in self.lookup_groups(filter, values) {
-                    let call = self.lookup_call(filter, &group, None);
-                    self.steps.insert(call.step, Step::Lookup { values: group });
-                    progress.calls.push(call);
-                }
-            }
-            _ => self.advance(progress),
-        }
-    }
-
     fn lookup_groups(&self, filter: FilterType, values: Vec<String>) -> Vec<Vec<String>> {
         let fixed = format!(
             "filterType={}&filterValues=&fields=id,{}&batchSize=300",
@@ -150,117 +135,7 @@ impl ListJob {
         if let Some(token) = page {
             query.push(("nextPageToken".to_string(), token.to_string()));
         }
-        CallSpec {
-            step: self.tags.next(),
-            method: Method::Get,
-            api: super::job::Api::Rest,
-            path: LOOKUP_PATH.into(),
-            query,
-            body: None,
-            idempotent: true,
-        }
-    }
-
-    /// Marketo answered a call with `success: true`.
-    pub fn on_success(&mut self, step: u32, env: &Envelope, progress: &mut Progress) {
-        let Some(kind) = self.steps.remove(&step) else { return };
-        match kind {
-            Step::Lookup { values } => {
-                for row in &env.result {
-                    let Some(id) = row.get("id").and_then(Value::as_i64) else { continue };
-                    for v in &values {
-                        if values.len() == 1 || self.filter.is_some_and(|f| row_matches(f, v, row)) {
-                            let ids = self.found.entry(v.clone()).or_default();
-                            if !ids.contains(&id) {
-                                ids.push(id);
-                            }
-                        }
-                    }
-                }
-                if env.more_result {
-                    if let (Some(token), Some(filter)) = (env.next_page_token.as_deref(), self.filter) {
-                        let call = self.lookup_call(filter, &values, Some(token));
-                        self.steps.insert(call.step, Step::Lookup { values });
-                        progress.calls.push(call);
-                    }
-                }
-            }
-            Step::Create { values } => {
-                for (i, value) in values.iter().enumerate() {
-                    let rec = env.result.get(i).map(RecordResult::from_value);
-                    match rec {
-                        Some(RecordResult { id: Some(id), ref status, .. })
-                            if status == "created" || status == "updated" =>
-                        {
-                            self.found.insert(value.clone(), vec![id]);
-                        }
-                        Some(rec) => {
-                            let reason = rec.reasons.first().cloned().unwrap_or(ApiError {
-                                code: String::new(),
-                                message: format!("Marketo did not create the lead (status `{}`)", rec.status),
-                            });
-                            self.finish_where(
-                                progress,
-                                |i| i.lookup.as_deref() == Some(value),
-                                Status::Skipped,
-                                &reason,
-                                env.request_id.as_deref(),
-                            );
-                        }
-                        None => {
-                            let reason = ApiError {
-                                code: "NO_RESULT".into(),
-                                message: "Marketo's answer had no result for the lead to create".into(),
-                            };
-                            self.finish_where(
-                                progress,
-                                |i| i.lookup.as_deref() == Some(value),
-                                Status::Failed,
-                                &reason,
-                                env.request_id.as_deref(),
-                            );
-                        }
-                    }
-                }
-            }
-            Step::List { ids } => {
-                for row in &env.result {
-                    let rec = RecordResult::from_value(row);
-                    if let Some(id) = rec.id.filter(|id| ids.contains(id)) {
-                        self.results.insert(id, (rec, env.request_id.clone()));
-                    }
-                }
-                self.settle_list_items(progress, false);
-            }
-        }
-        self.advance(progress);
-    }
-
-    /// A call failed for good (after any retries).
-    pub fn on_failure(&mut self, step: u32, failure: &Failure, progress: &mut Progress) {
-        let Some(kind) = self.steps.remove(&step) else { return };
-        let req = failure.request_id.as_deref();
-        match kind {
-            Step::Lookup { values } | Step::Create { values } => {
-                self.finish_where(
-                    progress,
-                    |i| i.lookup.as_ref().is_some_and(|v| values.contains(v)),
-                    failure.status,
-                    &failure.reason,
-                    req,
-                );
-            }
-            Step::List { ids } => {
-                self.finish_where(
-                    progress,
-                    |i| i.ids.iter().any(|id| ids.contains(id)),
-                    failure.status,
-                    &failure.reason,
-                    req,
-                );
-            }
-        }
-        self.advance(progress);
+        CallSpec::get(self.tags.next(), Api::Rest, LOOKUP_PATH.into(), query)
     }
 
     fn finish_where(
@@ -439,6 +314,124 @@ impl ListJob {
             calls.push(list_call);
         }
         Ok(calls)
+    }
+}
+
+impl Delivery for ListJob {
+    /// The first calls.
+    fn start(&mut self, progress: &mut Progress) {
+        let values: Vec<String> =
+            self.items.iter().filter_map(|i| i.lookup.clone()).collect::<BTreeSet<_>>().into_iter().collect();
+        match self.filter {
+            Some(filter) if !values.is_empty() => {
+                for group in self.lookup_groups(filter, values) {
+                    let call = self.lookup_call(filter, &group, None);
+                    self.steps.insert(call.step, Step::Lookup { values: group });
+                    progress.calls.push(call);
+                }
+            }
+            _ => self.advance(progress),
+        }
+    }
+    /// Marketo answered a call with `success: true`.
+    fn on_success(&mut self, step: u32, env: &Envelope, progress: &mut Progress) {
+        let Some(kind) = self.steps.remove(&step) else { return };
+        match kind {
+            Step::Lookup { values } => {
+                for row in &env.result {
+                    let Some(id) = row.get("id").and_then(Value::as_i64) else { continue };
+                    for v in &values {
+                        if values.len() == 1 || self.filter.is_some_and(|f| row_matches(f, v, row)) {
+                            let ids = self.found.entry(v.clone()).or_default();
+                            if !ids.contains(&id) {
+                                ids.push(id);
+                            }
+                        }
+                    }
+                }
+                if env.more_result {
+                    if let (Some(token), Some(filter)) = (env.next_page_token.as_deref(), self.filter) {
+                        let call = self.lookup_call(filter, &values, Some(token));
+                        self.steps.insert(call.step, Step::Lookup { values });
+                        progress.calls.push(call);
+                    }
+                }
+            }
+            Step::Create { values } => {
+                for (i, value) in values.iter().enumerate() {
+                    let rec = env.result.get(i).map(RecordResult::from_value);
+                    match rec {
+                        Some(RecordResult { id: Some(id), ref status, .. })
+                            if status == "created" || status == "updated" =>
+                        {
+                            self.found.insert(value.clone(), vec![id]);
+                        }
+                        Some(rec) => {
+                            let reason = rec.reasons.first().cloned().unwrap_or(ApiError {
+                                code: String::new(),
+                                message: format!("Marketo did not create the lead (status `{}`)", rec.status),
+                            });
+                            self.finish_where(
+                                progress,
+                                |i| i.lookup.as_deref() == Some(value),
+                                Status::Skipped,
+                                &reason,
+                                env.request_id.as_deref(),
+                            );
+                        }
+                        None => {
+                            let reason = ApiError {
+                                code: "NO_RESULT".into(),
+                                message: "Marketo's answer had no result for the lead to create".into(),
+                            };
+                            self.finish_where(
+                                progress,
+                                |i| i.lookup.as_deref() == Some(value),
+                                Status::Failed,
+                                &reason,
+                                env.request_id.as_deref(),
+                            );
+                        }
+                    }
+                }
+            }
+            Step::List { ids } => {
+                for row in &env.result {
+                    let rec = RecordResult::from_value(row);
+                    if let Some(id) = rec.id.filter(|id| ids.contains(id)) {
+                        self.results.insert(id, (rec, env.request_id.clone()));
+                    }
+                }
+                self.settle_list_items(progress, false);
+            }
+        }
+        self.advance(progress);
+    }
+    /// A call failed for good (after any retries).
+    fn on_failure(&mut self, step: u32, failure: &Failure, progress: &mut Progress) {
+        let Some(kind) = self.steps.remove(&step) else { return };
+        let req = failure.request_id.as_deref();
+        match kind {
+            Step::Lookup { values } | Step::Create { values } => {
+                self.finish_where(
+                    progress,
+                    |i| i.lookup.as_ref().is_some_and(|v| values.contains(v)),
+                    failure.status,
+                    &failure.reason,
+                    req,
+                );
+            }
+            Step::List { ids } => {
+                self.finish_where(
+                    progress,
+                    |i| i.ids.iter().any(|id| ids.contains(id)),
+                    failure.status,
+                    &failure.reason,
+                    req,
+                );
+            }
+        }
+        self.advance(progress);
     }
 }
 

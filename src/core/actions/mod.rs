@@ -1,9 +1,12 @@
 //! The nine action types (SPEC §3): their configuration, validated at construction, and the
 //! jobs that turn events into Marketo calls (one module per action family).
 
+pub(crate) mod bulk;
+pub(crate) mod campaign;
 pub(crate) mod job;
 pub(crate) mod lead;
 pub(crate) mod list;
+pub(crate) mod merge;
 
 use serde_json::{Map, Value};
 

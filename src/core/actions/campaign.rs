@@ -1,0 +1,187 @@
+//! `sendTransactionalEmail`: Request Campaign (`POST /rest/v1/campaigns/{id}/trigger.json`)
+//! with the lead and `{{my.token}}` values. Not idempotent: a call that may have reached
+//! Marketo is never sent again (the email could go out twice); its events become `uncertain`.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use super::job::{chunk_by, CallSpec, Delivery, EventRef, Failure, Progress, Steps};
+use super::EmailParams;
+use crate::core::error::EventError;
+use crate::core::outcome::Status;
+use crate::core::source::{to_id, FieldType};
+use crate::core::time::to_iso8601;
+use crate::core::wire::{ApiError, Envelope, Method};
+
+/// Marketo's limit of leads per campaign request.
+pub(crate) const MAX_TRIGGER_LEADS: usize = 100;
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+struct Token {
+    name: String,
+    value: String,
+}
+
+#[derive(Debug)]
+struct Item {
+    ev: EventRef,
+    lead: i64,
+    tokens: Vec<Token>,
+    done: bool,
+}
+
+/// Triggers the campaign for a set of events; events with identical tokens share a call.
+#[derive(Debug)]
+pub(crate) struct CampaignJob {
+    campaign_id: i64,
+    items: Vec<Item>,
+    steps: BTreeMap<u32, Vec<usize>>,
+    tags: Steps,
+}
+
+#[derive(Serialize)]
+struct LeadRef {
+    id: i64,
+}
+
+#[derive(Serialize)]
+struct TriggerInput<'a> {
+    leads: Vec<LeadRef>,
+    #[serde(skip_serializing_if = "<[Token]>::is_empty")]
+    tokens: &'a [Token],
+}
+
+#[derive(Serialize)]
+struct TriggerBody<'a> {
+    input: TriggerInput<'a>,
+}
+
+/// Token values are sent as strings; an absent or `null` attribute leaves the token out, so
+/// the campaign's own value applies.
+fn token_value(v: &Value, kind: FieldType, name: &str) -> Result<Option<String>, EventError> {
+    let invalid = |problem: String| EventError::InvalidValue { parameter: format!("tokens {name}"), problem };
+    Ok(match (kind, v) {
+        (_, Value::Null) => None,
+        (FieldType::Date, v) => Some(to_iso8601(v).map_err(invalid)?),
+        (FieldType::Plain, Value::String(s)) => Some(s.clone()),
+        (FieldType::Plain, Value::Number(n)) => Some(n.to_string()),
+        (FieldType::Plain, Value::Bool(b)) => Some(b.to_string()),
+        (FieldType::Plain, other) => Some(other.to_string()),
+    })
+}
+
+fn read(params: &EmailParams, event: &Value) -> Result<(i64, Vec<Token>), EventError> {
+    if !event.is_object() {
+        return Err(EventError::NotAnObject);
+    }
+    let lead = to_id(params.lead.require(event, "targetLeadId")?, "targetLeadId")?;
+    let mut tokens = Vec::with_capacity(params.tokens.len());
+    for t in &params.tokens {
+        if let Some(v) = t.source.resolve(event) {
+            if let Some(value) = token_value(v, t.kind, &t.name)? {
+                tokens.push(Token { name: t.name.clone(), value });
+            }
+        }
+    }
+    Ok((lead, tokens))
+}
+
+impl CampaignJob {
+    /// A job for `events`; events that cannot be read fail at once.
+    pub fn new(params: &EmailParams, events: Vec<(EventRef, &Value)>) -> (CampaignJob, Progress) {
+        let mut progress = Progress::default();
+        let mut items = Vec::with_capacity(events.len());
+        for (ev, event) in events {
+            match read(params, event) {
+                Ok((lead, tokens)) => items.push(Item { ev, lead, tokens, done: false }),
+                Err(e) => {
+                    let o = ev.with_reason(
+                        Status::Failed,
+                        &ApiError { code: e.code().into(), message: e.to_string() },
+                        None,
+                    );
+                    progress.outcome(&ev, o);
+                }
+            }
+        }
+        let job = CampaignJob {
+            campaign_id: params.campaign_id,
+            items,
+            steps: BTreeMap::new(),
+            tags: Steps::default(),
+        };
+        (job, progress)
+    }
+
+    fn call(&mut self, group: &[usize]) -> CallSpec {
+        let tokens: &[Token] =
+            group.first().and_then(|i| self.items.get(*i)).map(|i| i.tokens.as_slice()).unwrap_or(&[]);
+        let leads = group.iter().filter_map(|i| self.items.get(*i)).map(|i| LeadRef { id: i.lead }).collect();
+        let body = TriggerBody { input: TriggerInput { leads, tokens } };
+        let mut call = CallSpec::json(
+            self.tags.next(),
+            Method::Post,
+            format!("/v1/campaigns/{}/trigger.json", self.campaign_id),
+            &body,
+        );
+        call.idempotent = false;
+        call
+    }
+
+    /// The request one event would cause alone.
+    pub fn preview(params: &EmailParams, event: &Value) -> Result<Vec<CallSpec>, EventError> {
+        let (lead, tokens) = read(params, event)?;
+        let ev = EventRef {
+            key: crate::core::engine::EventKey(0),
+            event_id: String::new(),
+            action_id: String::new(),
+        };
+        let mut job = CampaignJob {
+            campaign_id: params.campaign_id,
+            items: vec![Item { ev, lead, tokens, done: false }],
+            steps: BTreeMap::new(),
+            tags: Steps::default(),
+        };
+        Ok(vec![job.call(&[0])])
+    }
+}
+
+impl Delivery for CampaignJob {
+    fn start(&mut self, p: &mut Progress) {
+        // Tokens are per call, so only events with the same tokens can share one.
+        let mut by_tokens: BTreeMap<Vec<Token>, Vec<usize>> = BTreeMap::new();
+        for (i, item) in self.items.iter().enumerate() {
+            by_tokens.entry(item.tokens.clone()).or_default().push(i);
+        }
+        for (_, idx) in by_tokens {
+            for group in chunk_by(idx, MAX_TRIGGER_LEADS, 0, usize::MAX, |_| 0) {
+                let call = self.call(&group);
+                self.steps.insert(call.step, group);
+                p.calls.push(call);
+            }
+        }
+    }
+
+    fn on_success(&mut self, step: u32, env: &Envelope, p: &mut Progress) {
+        for idx in self.steps.remove(&step).unwrap_or_default() {
+            let Some(item) = self.items.get_mut(idx).filter(|i| !i.done) else { continue };
+            item.done = true;
+            let mut o = item.ev.outcome(Status::Delivered);
+            o.lead_ids = vec![item.lead];
+            o.request_id = env.request_id.clone();
+            p.outcome(&item.ev, o);
+        }
+    }
+
+    fn on_failure(&mut self, step: u32, failure: &Failure, p: &mut Progress) {
+        for idx in self.steps.remove(&step).unwrap_or_default() {
+            let Some(item) = self.items.get_mut(idx).filter(|i| !i.done) else { continue };
+            item.done = true;
+            let mut o = item.ev.with_reason(failure.status, &failure.reason, failure.request_id.as_deref());
+            o.lead_ids = vec![item.lead];
+            p.outcome(&item.ev, o);
+        }
+    }
+}

@@ -1,0 +1,166 @@
+//! `mergeLead`: Merge Leads (`POST /rest/v1/leads/{winner}/merge.json?leadIds=…&mergeInCRM=…`).
+//! Marketo takes at most 25 losing ids per call, so more losers mean more calls, sent one after
+//! the other in the given order. Not idempotent: an ambiguous failure is `uncertain`.
+
+use serde_json::Value;
+
+use super::job::{Api, CallSpec, Delivery, EventRef, Failure, Progress, Steps};
+use super::MergeParams;
+use crate::core::error::EventError;
+use crate::core::outcome::Status;
+use crate::core::source::to_id;
+use crate::core::wire::{ApiError, Envelope, Method};
+
+/// Marketo's limit of losing ids per merge call (1080 beyond, since 2026-03-31).
+pub(crate) const MAX_LOSERS: usize = 25;
+
+/// Merges the losers of one event into its winner.
+#[derive(Debug)]
+pub(crate) struct MergeJob {
+    ev: EventRef,
+    winner: i64,
+    merge_in_crm: bool,
+    /// Losers in order, in groups of ≤ 25.
+    groups: Vec<Vec<i64>>,
+    /// Groups merged so far.
+    merged: usize,
+    tags: Steps,
+    done: bool,
+}
+
+/// Reads `losingLeadIds`: a number, a list of ids, or a comma-separated string.
+fn losers(v: &Value) -> Result<Vec<i64>, EventError> {
+    let param = "losingLeadIds";
+    let ids: Vec<i64> = match v {
+        Value::Array(list) => list.iter().map(|x| to_id(x, param)).collect::<Result<_, _>>()?,
+        Value::String(s) if s.contains(',') => s
+            .split(',')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .map(|p| to_id(&Value::String(p.to_string()), param))
+            .collect::<Result<_, _>>()?,
+        other => vec![to_id(other, param)?],
+    };
+    let mut unique: Vec<i64> = Vec::with_capacity(ids.len());
+    for id in ids {
+        if !unique.contains(&id) {
+            unique.push(id);
+        }
+    }
+    if unique.is_empty() {
+        return Err(EventError::InvalidValue { parameter: param.into(), problem: "lists no lead id".into() });
+    }
+    Ok(unique)
+}
+
+fn read(params: &MergeParams, event: &Value) -> Result<(i64, Vec<i64>), EventError> {
+    if !event.is_object() {
+        return Err(EventError::NotAnObject);
+    }
+    let winner = to_id(params.winner.require(event, "winningLeadId")?, "winningLeadId")?;
+    let losers = losers(params.losers.require(event, "losingLeadIds")?)?;
+    if losers.contains(&winner) {
+        return Err(EventError::InvalidValue {
+            parameter: "losingLeadIds".into(),
+            problem: format!("lists the winning lead {winner} itself"),
+        });
+    }
+    Ok((winner, losers))
+}
+
+impl MergeJob {
+    /// A job for one event, or its failed outcome when the event cannot be read.
+    pub fn new(
+        params: &MergeParams,
+        ev: EventRef,
+        event: &Value,
+    ) -> Result<MergeJob, (EventRef, EventError)> {
+        match read(params, event) {
+            Ok((winner, losers)) => Ok(MergeJob {
+                ev,
+                winner,
+                merge_in_crm: params.merge_in_crm,
+                groups: losers.chunks(MAX_LOSERS).map(<[i64]>::to_vec).collect(),
+                merged: 0,
+                tags: Steps::default(),
+                done: false,
+            }),
+            Err(e) => Err((ev, e)),
+        }
+    }
+
+    fn call(&mut self, group: usize) -> Option<CallSpec> {
+        let losers = self.groups.get(group)?;
+        let ids: Vec<String> = losers.iter().map(i64::to_string).collect();
+        let query = vec![
+            ("leadIds".to_string(), ids.join(",")),
+            ("mergeInCRM".to_string(), self.merge_in_crm.to_string()),
+        ];
+        let mut call = CallSpec::get(
+            self.tags.next(),
+            Api::Rest,
+            format!("/v1/leads/{}/merge.json", self.winner),
+            query,
+        );
+        call.method = Method::Post;
+        call.idempotent = false;
+        Some(call)
+    }
+
+    fn merged_ids(&self) -> Vec<i64> {
+        let mut ids = vec![self.winner];
+        ids.extend(self.groups.iter().take(self.merged).flatten());
+        ids
+    }
+
+    /// The requests one event would cause alone, in order.
+    pub fn preview(params: &MergeParams, event: &Value) -> Result<Vec<CallSpec>, EventError> {
+        let ev = EventRef {
+            key: crate::core::engine::EventKey(0),
+            event_id: String::new(),
+            action_id: String::new(),
+        };
+        let mut job = MergeJob::new(params, ev, event).map_err(|(_, e)| e)?;
+        Ok((0..job.groups.len()).filter_map(|g| job.call(g)).collect())
+    }
+}
+
+impl Delivery for MergeJob {
+    fn start(&mut self, p: &mut Progress) {
+        p.calls.extend(self.call(0));
+    }
+
+    fn on_success(&mut self, _step: u32, env: &Envelope, p: &mut Progress) {
+        self.merged += 1;
+        if let Some(next) = self.call(self.merged) {
+            p.calls.push(next);
+        } else if !self.done {
+            self.done = true;
+            let mut o = self.ev.outcome(Status::Delivered);
+            o.lead_ids = self.merged_ids();
+            o.request_id = env.request_id.clone();
+            p.outcome(&self.ev, o);
+        }
+    }
+
+    fn on_failure(&mut self, _step: u32, failure: &Failure, p: &mut Progress) {
+        if self.done {
+            return;
+        }
+        self.done = true;
+        let mut reason = failure.reason.clone();
+        if self.merged > 0 {
+            reason = ApiError {
+                code: reason.code,
+                message: format!(
+                    "{} (the first {} losing leads were merged before this call)",
+                    reason.message,
+                    self.merged_ids().len() - 1
+                ),
+            };
+        }
+        let mut o = self.ev.with_reason(failure.status, &reason, failure.request_id.as_deref());
+        o.lead_ids = self.merged_ids();
+        p.outcome(&self.ev, o);
+    }
+}
