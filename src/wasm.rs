@@ -14,7 +14,7 @@ use js_sys::{Function, Object, Promise, Reflect, Uint8Array, JSON};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::{spawn_local, JsFuture};
 
-use crate::core::{Body, Engine, EventKey, HttpRequest, Outcome, Settings};
+use crate::core::{Body, Engine, EventKey, HttpRequest, Listing, ListingKey, Outcome, Settings};
 
 #[wasm_bindgen(typescript_custom_section)]
 const TS_TYPES: &'static str = r#"
@@ -171,11 +171,14 @@ enum WaitFor {
     Event(EventKey),
     /// `wake`/`flush`: nothing left in flight.
     Idle,
+    /// `staticLists`/`triggerableCampaigns`: the listing's result.
+    Listing(ListingKey),
 }
 
 struct Waiter {
     wait_for: WaitFor,
     resolve: Function,
+    reject: Function,
     outcomes: Vec<Outcome>,
 }
 
@@ -192,7 +195,8 @@ struct State {
 #[derive(Default)]
 struct Effects {
     requests: Vec<HttpRequest>,
-    resolutions: Vec<(Function, Vec<Outcome>)>,
+    /// Promise settlers (resolve or reject) and their values.
+    settle: Vec<(Function, JsValue)>,
     timer: Option<u64>,
 }
 
@@ -208,13 +212,30 @@ impl State {
                 None => self.unclaimed.push(outcome),
             }
         }
+        while let Some((key, result)) = self.engine.poll_listing() {
+            if let Some(pos) =
+                self.waiters.iter().position(|w| matches!(w.wait_for, WaitFor::Listing(k) if k == key))
+            {
+                let w = self.waiters.remove(pos);
+                match result {
+                    Ok(items) => fx.settle.push((w.resolve, to_js(&items))),
+                    Err(e) => fx.settle.push((
+                        w.reject,
+                        coded(
+                            &format!("Marketo did not list them: {} {}", e.code, e.message),
+                            "LISTING_FAILED",
+                        ),
+                    )),
+                }
+            }
+        }
         let idle = self.engine.in_flight() == 0;
         let mut i = 0;
         while i < self.waiters.len() {
             let settled = match self.waiters.get(i).map(|w| &w.wait_for) {
                 Some(WaitFor::Event(k)) => self.engine.is_final(*k) || idle,
                 Some(WaitFor::Idle) => idle,
-                None => false,
+                Some(WaitFor::Listing(_)) | None => false,
             };
             if !settled {
                 i += 1;
@@ -227,7 +248,7 @@ impl State {
                 }
             }
             w.outcomes.append(&mut self.unclaimed);
-            fx.resolutions.push((w.resolve, w.outcomes));
+            fx.settle.push((w.resolve, to_js(&w.outcomes)));
         }
         let mut next = self.engine.poll_timeout();
         if self.waiters.is_empty() && !self.unclaimed.is_empty() {
@@ -261,8 +282,8 @@ fn drive(shared: &Rc<Shared>) {
     if let Some(at) = fx.timer {
         let _ = shared.host.set_timer.call1(&shared.host.this, &JsValue::from_f64(at as f64));
     }
-    for (resolve, outcomes) in fx.resolutions {
-        let _ = resolve.call1(&JsValue::NULL, &to_js(&outcomes));
+    for (settle, value) in fx.settle {
+        let _ = settle.call1(&JsValue::NULL, &value);
     }
 }
 
@@ -413,11 +434,40 @@ impl Connector {
         }
     }
 
+    /// Every static list, all pages, for a list picker. Rejects with `LISTING_FAILED` when
+    /// Marketo refuses (e.g. missing permission), since there is no event to carry an outcome.
+    #[wasm_bindgen(js_name = "staticLists", unchecked_return_type = "Promise<{id: number, name: string}[]>")]
+    pub fn static_lists(&self) -> Promise {
+        self.listing(Listing::StaticLists)
+    }
+
+    /// Every campaign that can be requested through the API (active, with a "Campaign is
+    /// Requested: Web Service API" trigger), all pages, for `sendTransactionalEmail`.
+    #[wasm_bindgen(
+        js_name = "triggerableCampaigns",
+        unchecked_return_type = "Promise<{id: number, name: string}[]>"
+    )]
+    pub fn triggerable_campaigns(&self) -> Promise {
+        self.listing(Listing::TriggerableCampaigns)
+    }
+
+    fn listing(&self, kind: Listing) -> Promise {
+        let now = self.shared.host.now();
+        match self.shared.state.try_borrow_mut() {
+            Ok(mut st) => {
+                let key = st.engine.handle_listing(now, kind);
+                drop(st);
+                self.wait(WaitFor::Listing(key))
+            }
+            Err(_) => Promise::reject(&coded("connector is busy (re-entered from a host callback)", "BUSY")),
+        }
+    }
+
     fn wait(&self, wait_for: WaitFor) -> Promise {
-        let mut slot: Option<Function> = None;
-        let promise = Promise::new(&mut |resolve, _reject| slot = Some(resolve));
-        if let (Some(resolve), Ok(mut st)) = (slot, self.shared.state.try_borrow_mut()) {
-            st.waiters.push(Waiter { wait_for, resolve, outcomes: Vec::new() });
+        let mut slot: Option<(Function, Function)> = None;
+        let promise = Promise::new(&mut |resolve, reject| slot = Some((resolve, reject)));
+        if let (Some((resolve, reject)), Ok(mut st)) = (slot, self.shared.state.try_borrow_mut()) {
+            st.waiters.push(Waiter { wait_for, resolve, reject, outcomes: Vec::new() });
         }
         drive(&self.shared);
         promise

@@ -13,6 +13,7 @@ use serde_json::Value;
 
 use super::actions::bulk::BulkJob;
 use super::actions::campaign::CampaignJob;
+use super::actions::discover::{Listing, ListingJob, Named};
 use super::actions::job::{Api, CallSpec, Delivery, EventRef, Failure, Progress};
 use super::actions::lead::SyncJob;
 use super::actions::list::{ListJob, ListOp};
@@ -30,6 +31,10 @@ use super::wire::{query_string, ApiError, Body, Envelope, HttpRequest, Method};
 /// Identifies one accepted event inside an engine (not the user's event id).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct EventKey(pub u64);
+
+/// Identifies a picker listing started with [`Engine::handle_listing`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ListingKey(pub u64);
 
 /// A call gets no answer within this long → treated as a transport failure. Marketo's own
 /// slowest documented endpoint (merge) times out at 180 s.
@@ -118,6 +123,7 @@ pub struct Engine {
     pending: BTreeMap<EventKey, PendingEvent>,
     requests_out: VecDeque<HttpRequest>,
     outcomes_out: VecDeque<(EventKey, Outcome)>,
+    listings_out: VecDeque<(ListingKey, Result<Vec<Named>, ApiError>)>,
     next_request: u32,
     next_job: u64,
     next_event: u64,
@@ -145,6 +151,7 @@ impl Engine {
             pending: BTreeMap::new(),
             requests_out: VecDeque::new(),
             outcomes_out: VecDeque::new(),
+            listings_out: VecDeque::new(),
             next_request: 0,
             next_job: 0,
             next_event: 0,
@@ -395,6 +402,20 @@ impl Engine {
         self.pump(now);
     }
 
+    /// Starts listing every static list or requestable campaign, all pages. The result comes
+    /// out of [`Engine::poll_listing`] with the returned key.
+    pub fn handle_listing(&mut self, now: Millis, kind: Listing) -> ListingKey {
+        let now = self.clamp(now);
+        let job = self.start_job(Box::new(ListingJob::new(kind)), Progress::default(), Vec::new());
+        self.pump(now);
+        ListingKey(job)
+    }
+
+    /// A finished listing: every entry, or Marketo's error.
+    pub fn poll_listing(&mut self) -> Option<(ListingKey, Result<Vec<Named>, ApiError>)> {
+        self.listings_out.pop_front()
+    }
+
     /// Sends whatever is queued now, ignoring batch thresholds.
     pub fn flush(&mut self, now: Millis) {
         // Non-batched actions are sent on arrival; a flush only needs a pump.
@@ -528,17 +549,26 @@ impl Engine {
         }
     }
 
-    fn start_job(&mut self, mut job: Box<dyn Delivery>, mut progress: Progress, events: Vec<EventKey>) {
+    fn start_job(
+        &mut self,
+        mut job: Box<dyn Delivery>,
+        mut progress: Progress,
+        events: Vec<EventKey>,
+    ) -> u64 {
         self.next_job += 1;
         let id = self.next_job;
         job.start(&mut progress);
         self.jobs.insert(id, JobEntry { job, outstanding: 0, events });
         self.apply(id, progress);
+        id
     }
 
     fn apply(&mut self, job: u64, progress: Progress) {
         for (key, o) in progress.outcomes {
             self.emit(key, o);
+        }
+        if let Some(result) = progress.listing {
+            self.listings_out.push_back((ListingKey(job), result));
         }
         let n = progress.calls.len();
         for spec in progress.calls {

@@ -24,7 +24,8 @@ pub mod source;
 pub mod time;
 pub mod wire;
 
-pub use engine::{Engine, EventKey};
+pub use actions::discover::{Listing, Named};
+pub use engine::{Engine, EventKey, ListingKey};
 pub use error::{ConfigError, EventError, UsageError};
 pub use outcome::{Outcome, Status};
 pub use settings::Settings;

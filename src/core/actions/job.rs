@@ -119,6 +119,8 @@ pub(crate) struct Failure {
 pub(crate) struct Progress {
     pub calls: Vec<CallSpec>,
     pub outcomes: Vec<(EventKey, Outcome)>,
+    /// A picker listing's final result (listing jobs only).
+    pub listing: Option<Result<Vec<super::discover::Named>, ApiError>>,
 }
 
 impl Progress {

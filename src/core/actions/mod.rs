@@ -3,6 +3,7 @@
 
 pub(crate) mod bulk;
 pub(crate) mod campaign;
+pub mod discover;
 pub(crate) mod job;
 pub(crate) mod lead;
 pub(crate) mod list;

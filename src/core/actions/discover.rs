@@ -1,0 +1,86 @@
+//! Pickers for a configuration UI: every static list (`GET /rest/v1/lists.json`) and every
+//! campaign that can be requested through the API (`GET /rest/v1/campaigns.json?isTriggerable=true`:
+//! active, with a "Campaign is Requested: Web Service API" trigger). Both follow Marketo's
+//! `nextPageToken` paging to the end, 300 per page (the asset API's pages hold only 200).
+
+use serde::Serialize;
+use serde_json::Value;
+
+use super::job::{Api, CallSpec, Delivery, Failure, Progress, Steps};
+use crate::core::wire::{ApiError, Envelope};
+
+/// What to list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Listing {
+    /// Static lists.
+    StaticLists,
+    /// Campaigns that can be requested (for `sendTransactionalEmail`).
+    TriggerableCampaigns,
+}
+
+/// One entry of a picker.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Named {
+    /// Marketo id.
+    pub id: i64,
+    /// Display name.
+    pub name: String,
+}
+
+/// Pages through one listing.
+#[derive(Debug)]
+pub(crate) struct ListingJob {
+    kind: Listing,
+    items: Vec<Named>,
+    tags: Steps,
+}
+
+impl ListingJob {
+    pub fn new(kind: Listing) -> ListingJob {
+        ListingJob { kind, items: Vec::new(), tags: Steps::default() }
+    }
+
+    fn call(&mut self, page: Option<&str>) -> CallSpec {
+        let (path, mut query) = match self.kind {
+            Listing::StaticLists => ("/v1/lists.json", vec![]),
+            Listing::TriggerableCampaigns => {
+                ("/v1/campaigns.json", vec![("isTriggerable".to_string(), "true".to_string())])
+            }
+        };
+        query.push(("batchSize".into(), "300".into()));
+        if let Some(token) = page {
+            query.push(("nextPageToken".into(), token.into()));
+        }
+        CallSpec::get(self.tags.next(), Api::Rest, path.into(), query)
+    }
+}
+
+impl Delivery for ListingJob {
+    fn start(&mut self, p: &mut Progress) {
+        p.calls.push(self.call(None));
+    }
+
+    fn on_success(&mut self, _step: u32, env: &Envelope, p: &mut Progress) {
+        for row in &env.result {
+            if let (Some(id), Some(name)) =
+                (row.get("id").and_then(Value::as_i64), row.get("name").and_then(Value::as_str))
+            {
+                self.items.push(Named { id, name: name.to_string() });
+            }
+        }
+        match env.next_page_token.as_deref().filter(|_| env.more_result) {
+            Some(token) => {
+                let call = self.call(Some(token));
+                p.calls.push(call);
+            }
+            None => p.listing = Some(Ok(std::mem::take(&mut self.items))),
+        }
+    }
+
+    fn on_failure(&mut self, _step: u32, failure: &Failure, p: &mut Progress) {
+        p.listing = Some(Err(ApiError {
+            code: failure.reason.code.clone(),
+            message: failure.reason.message.clone(),
+        }));
+    }
+}
