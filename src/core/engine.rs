@@ -15,11 +15,13 @@ use super::actions::bulk::BulkJob;
 use super::actions::campaign::CampaignJob;
 use super::actions::discover::{Listing, ListingJob, Named};
 use super::actions::job::{Api, CallSpec, Delivery, EventRef, Failure, Progress};
-use super::actions::lead::SyncJob;
-use super::actions::list::{ListJob, ListOp};
+use super::actions::lead::{record_for, record_size, SyncJob};
+use super::actions::list::{resolve, ListInput, ListJob, ListOp};
 use super::actions::merge::MergeJob;
-use super::actions::Action;
+use super::actions::{Action, FilterType, LeadSelector};
 use super::auth::{Auth, AuthEvent};
+use super::batch::{Queue, Thresholds, BATCHED, BULK};
+use super::cache::LeadCache;
 use super::error::{EventError, UsageError};
 use super::limits::{Blocked, Limiter};
 use super::outcome::{Outcome, Status};
@@ -67,6 +69,9 @@ struct JobEntry {
     job: Box<dyn Delivery>,
     /// Calls issued and not yet finally answered.
     outstanding: usize,
+    /// The lookup type of a list job, for the lead cache.
+    lookup: Option<FilterType>,
+    /// The events it delivers.
     events: Vec<EventKey>,
 }
 
@@ -124,6 +129,12 @@ pub struct Engine {
     requests_out: VecDeque<HttpRequest>,
     outcomes_out: VecDeque<(EventKey, Outcome)>,
     listings_out: VecDeque<(ListingKey, Result<Vec<Named>, ApiError>)>,
+    /// Listing job → its key.
+    listing_jobs: BTreeMap<u64, ListingKey>,
+    next_listing: u64,
+    /// Batched actions' queues, by action id.
+    queues: BTreeMap<String, Queue<(EventRef, Prepared)>>,
+    cache: LeadCache,
     next_request: u32,
     next_job: u64,
     next_event: u64,
@@ -152,6 +163,10 @@ impl Engine {
             requests_out: VecDeque::new(),
             outcomes_out: VecDeque::new(),
             listings_out: VecDeque::new(),
+            listing_jobs: BTreeMap::new(),
+            next_listing: 0,
+            queues: BTreeMap::new(),
+            cache: LeadCache::default(),
             next_request: 0,
             next_job: 0,
             next_event: 0,
@@ -203,39 +218,26 @@ impl Engine {
         self.pending
             .insert(key, PendingEvent { event_id: event_id.clone(), action_id: action_id.to_string() });
         let ev = EventRef { key, event_id, action_id: action_id.to_string() };
-        let rest_len = self.settings.rest_base.len();
-        let (job, progress): (Box<dyn Delivery>, Progress) = match &action {
-            Action::AddLeadToList(p) | Action::AddLeadToListBatched(p) => {
-                let (j, pr) = ListJob::new(p, ListOp::Add, vec![(ev, event)], rest_len);
-                (Box::new(j), pr)
-            }
-            Action::RemoveLeadFromList(p) | Action::RemoveLeadFromListBatched(p) => {
-                let (j, pr) = ListJob::new(p, ListOp::Remove, vec![(ev, event)], rest_len);
-                (Box::new(j), pr)
-            }
-            Action::CreateOrUpdateLead(p) | Action::CreateOrUpdateLeadBatched(p) => {
-                let (j, pr) = SyncJob::new(p, vec![(ev, event)]);
-                (Box::new(j), pr)
-            }
-            Action::SendTransactionalEmail(p) => {
-                let (j, pr) = CampaignJob::new(p, vec![(ev, event)]);
-                (Box::new(j), pr)
-            }
-            Action::MergeLead(p) => match MergeJob::new(p, ev, event) {
-                Ok(j) => (Box::new(j), Progress::default()),
-                Err((ev, e)) => {
-                    let reason = ApiError { code: e.code().into(), message: e.to_string() };
-                    self.emit(key, ev.with_reason(Status::Failed, &reason, None));
-                    return Ok(key);
-                }
-            },
-            Action::BulkImportLeads(p) => {
-                let seed = self.jitter.next_u64();
-                let (j, pr) = BulkJob::new(p, vec![(ev, event)], seed);
-                (Box::new(j), pr)
+        let prepared = match prepare(&action, event) {
+            Ok(p) => p,
+            Err(e) => {
+                let reason = ApiError { code: e.code().into(), message: e.to_string() };
+                self.emit(key, ev.with_reason(Status::Failed, &reason, None));
+                return Ok(key);
             }
         };
-        self.start_job(job, progress, vec![key]);
+        match batch_limits(&action) {
+            Some(limits) => {
+                let size = prepared.size();
+                self.queues
+                    .entry(action_id.to_string())
+                    .or_insert_with(|| Queue::new(limits, batch_overhead(&action)))
+                    .push(now, (ev, prepared), size);
+            }
+            None => {
+                self.start_prepared(&action, vec![(ev, prepared)]);
+            }
+        }
         self.pump(now);
         Ok(key)
     }
@@ -406,9 +408,16 @@ impl Engine {
     /// out of [`Engine::poll_listing`] with the returned key.
     pub fn handle_listing(&mut self, now: Millis, kind: Listing) -> ListingKey {
         let now = self.clamp(now);
-        let job = self.start_job(Box::new(ListingJob::new(kind)), Progress::default(), Vec::new());
+        self.next_listing += 1;
+        let key = ListingKey(self.next_listing);
+        match self.start_job(Box::new(ListingJob::new(kind)), Progress::default(), None, Vec::new()) {
+            Some(job) => {
+                self.listing_jobs.insert(job, key);
+            }
+            None => self.listings_out.push_back((key, Ok(Vec::new()))),
+        }
         self.pump(now);
-        ListingKey(job)
+        key
     }
 
     /// A finished listing: every entry, or Marketo's error.
@@ -418,8 +427,10 @@ impl Engine {
 
     /// Sends whatever is queued now, ignoring batch thresholds.
     pub fn flush(&mut self, now: Millis) {
-        // Non-batched actions are sent on arrival; a flush only needs a pump.
         let now = self.clamp(now);
+        for q in self.queues.values_mut() {
+            q.seal();
+        }
         self.pump(now);
     }
 
@@ -440,6 +451,7 @@ impl Engine {
         let mut t: Option<Millis> = None;
         let mut take = |x: Millis| t = Some(t.map_or(x, |t: Millis| t.min(x)));
         self.delayed.iter().for_each(|(at, _)| take(*at));
+        self.queues.values().filter_map(Queue::deadline).for_each(&mut take);
         self.in_flight.values().for_each(|f| take(f.deadline));
         if let Some((_, d)) = self.identity_deadline {
             take(d);
@@ -507,13 +519,8 @@ impl Engine {
             }
             Action::CreateOrUpdateLead(p) | Action::CreateOrUpdateLeadBatched(p) => {
                 let ev = EventRef { key: EventKey(0), event_id: String::new(), action_id: String::new() };
-                let (mut job, progress) = SyncJob::new(p, vec![(ev, event)]);
-                if let Some((_, o)) = progress.outcomes.into_iter().next() {
-                    return Err(Err(EventError::InvalidValue {
-                        parameter: "event".into(),
-                        problem: o.message.unwrap_or_default(),
-                    }));
-                }
+                let record = record_for(p, event).map_err(Err)?;
+                let mut job = SyncJob::new(p, vec![(ev, record)]);
                 let mut progress = Progress::default();
                 job.start(&mut progress);
                 progress.calls
@@ -549,18 +556,118 @@ impl Engine {
         }
     }
 
+    /// Starts the job delivering `items` for `action`; `None` when it finished at once.
+    fn start_prepared(&mut self, action: &Action, items: Vec<(EventRef, Prepared)>) -> Option<u64> {
+        let rest_len = self.settings.rest_base.len();
+        let now = self.now;
+        let events: Vec<EventKey> = items.iter().map(|(ev, _)| ev.key).collect();
+        let (job, progress, lookup): (Box<dyn Delivery>, Progress, Option<FilterType>) = match action {
+            Action::AddLeadToList(p)
+            | Action::AddLeadToListBatched(p)
+            | Action::RemoveLeadFromList(p)
+            | Action::RemoveLeadFromListBatched(p) => {
+                let op = match action {
+                    Action::RemoveLeadFromList(_) | Action::RemoveLeadFromListBatched(_) => ListOp::Remove,
+                    _ => ListOp::Add,
+                };
+                let filter = match &p.lead {
+                    LeadSelector::Lookup { filter, .. } => Some(*filter),
+                    LeadSelector::Id(_) => None,
+                };
+                let inputs: Vec<(EventRef, ListInput)> = items
+                    .into_iter()
+                    .filter_map(|(ev, p)| match p {
+                        Prepared::List(input) => Some((ev, input)),
+                        _ => None,
+                    })
+                    .collect();
+                // Lookup values the lead cache knows cost no call.
+                let mut known = BTreeMap::new();
+                if let Some(f) = filter {
+                    for v in inputs.iter().filter_map(|(_, input)| input.lookup.as_ref()) {
+                        if let Some(ids) = self.cache.get(f, v, now) {
+                            known.insert(v.clone(), ids.clone());
+                        }
+                    }
+                }
+                (Box::new(ListJob::new(p, op, inputs, rest_len, known)), Progress::default(), filter)
+            }
+            Action::CreateOrUpdateLead(p) | Action::CreateOrUpdateLeadBatched(p) => {
+                let records = items
+                    .into_iter()
+                    .filter_map(|(ev, p)| match p {
+                        Prepared::Sync(r) => Some((ev, r)),
+                        _ => None,
+                    })
+                    .collect();
+                (Box::new(SyncJob::new(p, records)), Progress::default(), None)
+            }
+            Action::SendTransactionalEmail(p) => {
+                let events: Vec<(EventRef, &Value)> =
+                    items.iter().map(|(ev, p)| (ev.clone(), p.event())).collect();
+                let (job, progress) = CampaignJob::new(p, events);
+                (Box::new(job), progress, None)
+            }
+            Action::MergeLead(p) => {
+                // One job per event: each merge is its own ordered sequence of calls.
+                let mut last = None;
+                for (ev, prepared) in items {
+                    match MergeJob::new(p, ev, prepared.event()) {
+                        Ok(job) => {
+                            let key = job.event_key();
+                            last = self.start_job(Box::new(job), Progress::default(), None, vec![key]);
+                        }
+                        Err((ev, e)) => {
+                            let reason = ApiError { code: e.code().into(), message: e.to_string() };
+                            self.emit(ev.key, ev.with_reason(Status::Failed, &reason, None));
+                        }
+                    }
+                }
+                return last;
+            }
+            Action::BulkImportLeads(p) => {
+                let seed = self.jitter.next_u64();
+                let events: Vec<(EventRef, &Value)> =
+                    items.iter().map(|(ev, p)| (ev.clone(), p.event())).collect();
+                let (job, progress) = BulkJob::new(p, events, seed);
+                (Box::new(job), progress, None)
+            }
+        };
+        self.start_job(job, progress, lookup, events)
+    }
+
+    /// Seals due queues and starts the batches whose action has no batch in flight.
+    fn dispatch_queues(&mut self, now: Millis) {
+        let mut ready: Vec<(String, Vec<(EventRef, Prepared)>)> = Vec::new();
+        for (action_id, q) in self.queues.iter_mut() {
+            q.seal_if_due(now);
+            if let Some(batch) = q.take_ready() {
+                ready.push((action_id.clone(), batch));
+            }
+        }
+        for (action_id, batch) in ready {
+            let Some(action) = self.settings.action(&action_id).map(|a| a.action.clone()) else { continue };
+            let job = self.start_prepared(&action, batch);
+            if let Some(q) = self.queues.get_mut(&action_id) {
+                q.busy = job;
+            }
+        }
+    }
+
+    /// Registers and starts a job; `None` when it finished at once (no call needed).
     fn start_job(
         &mut self,
         mut job: Box<dyn Delivery>,
         mut progress: Progress,
+        lookup: Option<FilterType>,
         events: Vec<EventKey>,
-    ) -> u64 {
+    ) -> Option<u64> {
         self.next_job += 1;
         let id = self.next_job;
         job.start(&mut progress);
-        self.jobs.insert(id, JobEntry { job, outstanding: 0, events });
+        self.jobs.insert(id, JobEntry { job, outstanding: 0, lookup, events });
         self.apply(id, progress);
-        id
+        self.jobs.contains_key(&id).then_some(id)
     }
 
     fn apply(&mut self, job: u64, progress: Progress) {
@@ -568,7 +675,17 @@ impl Engine {
             self.emit(key, o);
         }
         if let Some(result) = progress.listing {
-            self.listings_out.push_back((ListingKey(job), result));
+            if let Some(key) = self.listing_jobs.remove(&job) {
+                self.listings_out.push_back((key, result));
+            }
+        }
+        if let Some(filter) = self.jobs.get(&job).and_then(|j| j.lookup) {
+            for (value, ids) in progress.learned {
+                self.cache.insert(filter, &value, ids, self.now);
+            }
+        }
+        for id in progress.forget {
+            self.cache.forget(id);
         }
         let n = progress.calls.len();
         for spec in progress.calls {
@@ -601,6 +718,11 @@ impl Engine {
                         };
                         self.emit(key, ev.with_reason(Status::Failed, &reason, None));
                     }
+                }
+            }
+            for q in self.queues.values_mut() {
+                if q.busy == Some(job) {
+                    q.busy = None;
                 }
             }
         }
@@ -683,8 +805,10 @@ impl Engine {
         self.next_request
     }
 
-    /// Sends what may be sent: a token first, then calls within the limits.
+    /// Sends what may be sent: due batches become jobs, a token comes first, then calls go
+    /// out within the limits.
     fn pump(&mut self, now: Millis) {
+        self.dispatch_queues(now);
         if self.ready.is_empty() {
             return;
         }
@@ -733,5 +857,80 @@ impl Engine {
             self.in_flight
                 .insert(id, InFlight { call, token: token.clone(), deadline: now + CALL_TIMEOUT_MS });
         }
+    }
+}
+
+/// An event read for its action, ready to queue or deliver.
+#[derive(Debug, Clone)]
+enum Prepared {
+    /// List actions: the lookup value or ids.
+    List(ListInput),
+    /// Upserts: the mapped record.
+    Sync(serde_json::Map<String, Value>),
+    /// Actions whose job reads the event itself.
+    Event(Value),
+}
+
+impl Prepared {
+    /// The bytes this event adds to what its batch sends.
+    fn size(&self) -> usize {
+        match self {
+            Prepared::List(input) => input.size(),
+            Prepared::Sync(record) => record_size(record),
+            Prepared::Event(v) => serde_json::to_string(v).map(|s| s.len()).unwrap_or(0),
+        }
+    }
+
+    fn event(&self) -> &Value {
+        match self {
+            Prepared::Event(v) => v,
+            _ => &Value::Null,
+        }
+    }
+}
+
+/// Reads an event for its action; bad events fail here, before they wait in a queue.
+fn prepare(action: &Action, event: &Value) -> Result<Prepared, EventError> {
+    match action {
+        Action::AddLeadToList(p)
+        | Action::AddLeadToListBatched(p)
+        | Action::RemoveLeadFromList(p)
+        | Action::RemoveLeadFromListBatched(p) => resolve(p, event).map(Prepared::List),
+        Action::CreateOrUpdateLead(p) | Action::CreateOrUpdateLeadBatched(p) => {
+            record_for(p, event).map(Prepared::Sync)
+        }
+        _ => {
+            if event.is_object() {
+                Ok(Prepared::Event(event.clone()))
+            } else {
+                Err(EventError::NotAnObject)
+            }
+        }
+    }
+}
+
+/// The thresholds of a batched action; `None` for actions sent on arrival.
+fn batch_limits(action: &Action) -> Option<Thresholds> {
+    match action {
+        Action::AddLeadToListBatched(_)
+        | Action::RemoveLeadFromListBatched(_)
+        | Action::CreateOrUpdateLeadBatched(_) => Some(BATCHED),
+        Action::BulkImportLeads(_) => Some(BULK),
+        _ => None,
+    }
+}
+
+/// Bytes a batch carries besides its events' own (the Sync Leads envelope; multipart framing
+/// and header row for bulk files).
+fn batch_overhead(action: &Action) -> usize {
+    match action {
+        Action::CreateOrUpdateLeadBatched(p) => {
+            let partition = p.partition.as_ref().map_or(0, |n| n.len() + 20);
+            r#"{"action":"createDuplicate","lookupField":"","input":[]}"#.len()
+                + p.lookup_field.len()
+                + partition
+        }
+        Action::BulkImportLeads(_) => 1024,
+        _ => 64,
     }
 }

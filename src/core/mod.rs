@@ -6,6 +6,8 @@
 //! - [`source`]: reading values out of events by attribute path; ids and dates.
 //! - [`actions`]: the nine action types' configuration (SPEC §3) and the jobs that deliver them.
 //! - [`auth`]: the identity call and token reuse.
+//! - [`batch`]: the per-action queues and their thresholds (SPEC §4).
+//! - [`cache`]: the lead-id cache for lookups.
 //! - [`limits`]: the client-side call limiter (calls per 20 s, concurrency, daily quota).
 //! - [`retry`]: backoff with seeded jitter.
 //! - [`wire`]: HTTP requests out, Marketo response envelopes in.
@@ -14,6 +16,8 @@
 
 pub mod actions;
 pub mod auth;
+pub mod batch;
+pub mod cache;
 pub mod engine;
 pub mod error;
 pub mod limits;

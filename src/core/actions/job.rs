@@ -119,6 +119,10 @@ pub(crate) struct Failure {
 pub(crate) struct Progress {
     pub calls: Vec<CallSpec>,
     pub outcomes: Vec<(EventKey, Outcome)>,
+    /// Lookup value → lead ids learned (for the lead cache).
+    pub learned: Vec<(String, Vec<i64>)>,
+    /// Lead ids Marketo said are gone (to drop from the lead cache).
+    pub forget: Vec<i64>,
     /// A picker listing's final result (listing jobs only).
     pub listing: Option<Result<Vec<super::discover::Named>, ApiError>>,
 }
@@ -184,19 +188,6 @@ pub(crate) fn chunk_by<T>(
     out
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn chunks_respect_count_and_bytes() {
-        let groups = chunk_by((0..7).collect(), 3, 0, 1000, |_| 1);
-        assert_eq!(groups, vec![vec![0, 1, 2], vec![3, 4, 5], vec![6]]);
-        let groups = chunk_by(vec![40, 40, 40, 200], 10, 20, 100, |n| *n);
-        assert_eq!(groups, vec![vec![40, 40], vec![40], vec![200]]);
-    }
-}
-
 /// One action family's delivery logic for a set of events. The engine calls `start` once, then
 /// one of `on_success` / `on_raw` / `on_failure` per call the job issued (after retries).
 pub(crate) trait Delivery: std::fmt::Debug {
@@ -210,4 +201,17 @@ pub(crate) trait Delivery: std::fmt::Debug {
     }
     /// Call `step` failed for good.
     fn on_failure(&mut self, step: u32, failure: &Failure, p: &mut Progress);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunks_respect_count_and_bytes() {
+        let groups = chunk_by((0..7).collect(), 3, 0, 1000, |_| 1);
+        assert_eq!(groups, vec![vec![0, 1, 2], vec![3, 4, 5], vec![6]]);
+        let groups = chunk_by(vec![40, 40, 40, 200], 10, 20, 100, |n| *n);
+        assert_eq!(groups, vec![vec![40, 40], vec![40], vec![200]]);
+    }
 }

@@ -18,8 +18,15 @@ use crate::core::wire::{ApiError, Envelope, Method, RecordResult};
 #[derive(Debug)]
 struct Item {
     ev: EventRef,
-    record: Map<String, Value>,
     done: bool,
+}
+
+/// One record sent: one event's fields, or several events' for the same lead merged.
+#[derive(Debug)]
+struct Record {
+    fields: Map<String, Value>,
+    /// The events merged into it, in arrival order.
+    items: Vec<usize>,
 }
 
 /// Delivers lead upserts for a set of events.
@@ -29,7 +36,8 @@ pub(crate) struct SyncJob {
     lookup_field: String,
     partition: Option<String>,
     items: Vec<Item>,
-    /// Step → indexes of the items it carries, in input order.
+    records: Vec<Record>,
+    /// Step → indexes of the records it carries, in input order.
     steps: BTreeMap<u32, Vec<usize>>,
     tags: Steps,
 }
@@ -70,33 +78,66 @@ pub(crate) fn record_for(params: &UpsertParams, event: &Value) -> Result<Map<Str
     Ok(record)
 }
 
+/// The bytes a record adds to a Sync Leads body (its JSON and a separating comma).
+pub(crate) fn record_size(record: &Map<String, Value>) -> usize {
+    serde_json::to_string(record).map(|s| s.len() + 1).unwrap_or(0)
+}
+
 impl SyncJob {
-    /// A job for `events`; events that cannot be mapped fail at once.
-    pub fn new(params: &UpsertParams, events: Vec<(EventRef, &Value)>) -> (SyncJob, Progress) {
-        let mut progress = Progress::default();
-        let mut items = Vec::with_capacity(events.len());
-        for (ev, event) in events {
-            match record_for(params, event) {
-                Ok(record) => items.push(Item { ev, record, done: false }),
-                Err(e) => {
-                    let o = ev.with_reason(
-                        Status::Failed,
-                        &ApiError { code: e.code().into(), message: e.to_string() },
-                        None,
-                    );
-                    progress.outcome(&ev, o);
+    /// A job for events already mapped to records (see [`record_for`]).
+    ///
+    /// With `createOrUpdate` and `updateOnly`, records of the same lead (same lookup value;
+    /// emails compared case-insensitively, as Marketo does) are merged into one, later values
+    /// winning per field: one record instead of several, and the lead's updates applied in
+    /// order. `createOnly` and `createDuplicate` keep every record.
+    pub fn new(params: &UpsertParams, prepared: Vec<(EventRef, Map<String, Value>)>) -> SyncJob {
+        let mergeable =
+            matches!(params.strategy, UpdateStrategy::CreateOrUpdate | UpdateStrategy::UpdateOnly);
+        let mut items = Vec::with_capacity(prepared.len());
+        let mut records: Vec<Record> = Vec::with_capacity(prepared.len());
+        let mut by_key: BTreeMap<String, usize> = BTreeMap::new();
+        for (i, (ev, fields)) in prepared.into_iter().enumerate() {
+            items.push(Item { ev, done: false });
+            let key = fields.get(&params.lookup_field).filter(|_| mergeable).map(|v| match v {
+                Value::String(s) if params.lookup_field == "email" => s.trim().to_lowercase(),
+                other => other.to_string(),
+            });
+            match key.as_ref().and_then(|k| by_key.get(k)).and_then(|r| records.get_mut(*r)) {
+                Some(record) => {
+                    record.fields.extend(fields);
+                    record.items.push(i);
+                }
+                None => {
+                    if let Some(k) = key {
+                        by_key.insert(k, records.len());
+                    }
+                    records.push(Record { fields, items: vec![i] });
                 }
             }
         }
-        let job = SyncJob {
+        SyncJob {
             strategy: params.strategy,
             lookup_field: params.lookup_field.clone(),
             partition: params.partition.clone(),
             items,
+            records,
             steps: BTreeMap::new(),
             tags: Steps::default(),
-        };
-        (job, progress)
+        }
+    }
+
+    fn finish(
+        &mut self,
+        record: usize,
+        outcome: impl Fn(&EventRef) -> crate::core::outcome::Outcome,
+        p: &mut Progress,
+    ) {
+        let Some(rec) = self.records.get(record) else { return };
+        for idx in &rec.items {
+            let Some(item) = self.items.get_mut(*idx).filter(|i| !i.done) else { continue };
+            item.done = true;
+            p.outcome(&item.ev, outcome(&item.ev));
+        }
     }
 
     fn body(&self, idx: &[usize]) -> SyncBody<'_> {
@@ -104,7 +145,7 @@ impl SyncJob {
             action: self.strategy.as_str(),
             lookup_field: &self.lookup_field,
             partition: self.partition.as_deref(),
-            input: idx.iter().filter_map(|i| self.items.get(*i)).map(|i| &i.record).collect(),
+            input: idx.iter().filter_map(|i| self.records.get(*i)).map(|r| &r.fields).collect(),
         }
     }
 }
@@ -113,12 +154,8 @@ impl Delivery for SyncJob {
     /// The calls: ≤ 300 records and ≤ 1 MB per body.
     fn start(&mut self, progress: &mut Progress) {
         let overhead = serde_json::to_string(&self.body(&[])).map(|s| s.len()).unwrap_or(0);
-        let sizes: Vec<usize> = self
-            .items
-            .iter()
-            .map(|i| serde_json::to_string(&i.record).map(|s| s.len() + 1).unwrap_or(0))
-            .collect();
-        let idx: Vec<usize> = (0..self.items.len()).collect();
+        let sizes: Vec<usize> = self.records.iter().map(|r| record_size(&r.fields)).collect();
+        let idx: Vec<usize> = (0..self.records.len()).collect();
         for group in
             chunk_by(idx, MAX_RECORDS, overhead, MAX_BODY_BYTES, |i| sizes.get(*i).copied().unwrap_or(0))
         {
@@ -130,49 +167,64 @@ impl Delivery for SyncJob {
             progress.calls.push(call);
         }
     }
+
     /// Marketo answered with `success: true`: one result per record, in input order.
     fn on_success(&mut self, step: u32, env: &Envelope, progress: &mut Progress) {
         let Some(group) = self.steps.remove(&step) else { return };
-        for (pos, idx) in group.into_iter().enumerate() {
-            let Some(item) = self.items.get_mut(idx).filter(|i| !i.done) else { continue };
-            item.done = true;
-            let req = env.request_id.as_deref();
-            let o = match env.result.get(pos).map(RecordResult::from_value) {
+        let req = env.request_id.clone();
+        for (pos, record) in group.into_iter().enumerate() {
+            match env.result.get(pos).map(RecordResult::from_value) {
                 Some(rec) if rec.status == "created" || rec.status == "updated" => {
-                    let mut o = item.ev.outcome(Status::Delivered);
-                    o.lead_ids = rec.id.into_iter().collect();
-                    o.request_id = req.map(str::to_owned);
-                    o
+                    self.finish(
+                        record,
+                        |ev| {
+                            let mut o = ev.outcome(Status::Delivered);
+                            o.lead_ids = rec.id.into_iter().collect();
+                            o.request_id = req.clone();
+                            o
+                        },
+                        progress,
+                    );
                 }
                 Some(rec) => {
                     let reason = rec.reasons.first().cloned().unwrap_or(ApiError {
                         code: String::new(),
                         message: format!("Marketo answered status `{}` for this record", rec.status),
                     });
-                    let mut o = item.ev.with_reason(Status::Skipped, &reason, req);
-                    o.lead_ids = rec.id.into_iter().collect();
-                    o
+                    self.finish(
+                        record,
+                        |ev| {
+                            let mut o = ev.with_reason(Status::Skipped, &reason, req.as_deref());
+                            o.lead_ids = rec.id.into_iter().collect();
+                            o
+                        },
+                        progress,
+                    );
                 }
-                None => item.ev.with_reason(
-                    Status::Failed,
-                    &ApiError {
+                None => {
+                    let reason = ApiError {
                         code: "NO_RESULT".into(),
                         message: "Marketo's answer had no result for this record".into(),
-                    },
-                    req,
-                ),
-            };
-            progress.outcome(&item.ev, o);
+                    };
+                    self.finish(
+                        record,
+                        |ev| ev.with_reason(Status::Failed, &reason, req.as_deref()),
+                        progress,
+                    );
+                }
+            }
         }
     }
+
     /// A call failed for good: every record it carried fails with the reason.
     fn on_failure(&mut self, step: u32, failure: &Failure, progress: &mut Progress) {
         let Some(group) = self.steps.remove(&step) else { return };
-        for idx in group {
-            let Some(item) = self.items.get_mut(idx).filter(|i| !i.done) else { continue };
-            item.done = true;
-            let o = item.ev.with_reason(failure.status, &failure.reason, failure.request_id.as_deref());
-            progress.outcome(&item.ev, o);
+        for record in group {
+            self.finish(
+                record,
+                |ev| ev.with_reason(failure.status, &failure.reason, failure.request_id.as_deref()),
+                progress,
+            );
         }
     }
 }

@@ -31,6 +31,8 @@ struct Item {
     ev: EventRef,
     /// The lookup value, when the lead is looked up.
     lookup: Option<String>,
+    /// The lookup value as Marketo compares it (emails case-insensitively).
+    key: Option<String>,
     ids: Vec<i64>,
     done: bool,
 }
@@ -71,34 +73,29 @@ pub(crate) struct ListJob {
 const LOOKUP_PATH: &str = "/v1/leads.json";
 
 impl ListJob {
-    /// A job for `events`; events that cannot be read fail at once (in the returned progress).
+    /// A job for events already read (see [`resolve`]). `known` holds lookup values whose ids
+    /// the lead cache already has: they cost no lookup call.
     pub fn new(
         params: &ListParams,
         op: ListOp,
-        events: Vec<(EventRef, &Value)>,
+        prepared: Vec<(EventRef, ListInput)>,
         rest_base_len: usize,
-    ) -> (ListJob, Progress) {
-        let mut progress = Progress::default();
-        let mut items = Vec::with_capacity(events.len());
-        for (ev, event) in events {
-            match resolve(params, event) {
-                Ok((lookup, ids)) => items.push(Item { ev, lookup, ids, done: false }),
-                Err(e) => {
-                    let o = ev.with_reason(
-                        Status::Failed,
-                        &ApiError { code: e.code().into(), message: e.to_string() },
-                        None,
-                    );
-                    progress.outcome(&ev, o);
-                }
-            }
-        }
+        known: BTreeMap<String, Vec<i64>>,
+    ) -> ListJob {
         let filter = match &params.lead {
             LeadSelector::Lookup { filter, .. } if *filter != FilterType::Id => Some(*filter),
             _ => None,
         };
+        let found = known.into_iter().map(|(v, ids)| (norm(filter, &v), ids)).collect();
+        let items = prepared
+            .into_iter()
+            .map(|(ev, input)| {
+                let key = input.lookup.as_deref().map(|v| norm(filter, v));
+                Item { ev, lookup: input.lookup, key, ids: input.ids, done: false }
+            })
+            .collect();
         let url_room = MAX_URL_BYTES.saturating_sub(rest_base_len + LOOKUP_PATH.len() + 1);
-        let job = ListJob {
+        ListJob {
             op,
             list_id: params.list_id,
             filter,
@@ -108,10 +105,9 @@ impl ListJob {
             steps: BTreeMap::new(),
             tags: Steps::default(),
             phase: Phase::Lookup,
-            found: BTreeMap::new(),
+            found,
             results: BTreeMap::new(),
-        };
-        (job, progress)
+        }
     }
 
     fn lookup_groups(&self, filter: FilterType, values: Vec<String>) -> Vec<Vec<String>> {
@@ -209,13 +205,14 @@ impl ListJob {
         }
         if self.phase == Phase::Lookup {
             self.phase = Phase::Create;
-            let mut missing: BTreeSet<String> = BTreeSet::new();
+            // Normalised value → the spelling to create the lead with.
+            let mut missing: BTreeMap<String, String> = BTreeMap::new();
             for item in self.items.iter_mut().filter(|i| !i.done) {
-                let Some(value) = &item.lookup else { continue };
-                match self.found.get(value) {
+                let (Some(value), Some(key)) = (&item.lookup, &item.key) else { continue };
+                match self.found.get(key) {
                     Some(ids) if !ids.is_empty() => item.ids = ids.clone(),
                     _ if self.add_lead => {
-                        missing.insert(value.clone());
+                        missing.entry(key.clone()).or_insert_with(|| value.clone());
                     }
                     _ => {}
                 }
@@ -227,17 +224,13 @@ impl ListJob {
             };
             self.finish_where(
                 progress,
-                |i| {
-                    i.lookup.is_some()
-                        && i.ids.is_empty()
-                        && !missing.contains(i.lookup.as_deref().unwrap_or(""))
-                },
+                |i| i.key.as_ref().is_some_and(|k| !missing.contains_key(k)) && i.ids.is_empty(),
                 Status::Skipped,
                 &not_found,
                 None,
             );
             if let (Some(filter), false) = (self.filter, missing.is_empty()) {
-                for values in chunk_by(missing.into_iter().collect(), MAX_RECORDS, 0, usize::MAX, |_| 0) {
+                for values in chunk_by(missing.into_values().collect(), MAX_RECORDS, 0, usize::MAX, |_| 0) {
                     let input: Vec<Value> =
                         values.iter().map(|v| serde_json::json!({ filter.as_str(): v })).collect();
                     let body = SyncBody { action: "createOnly", lookup_field: filter.as_str(), input };
@@ -254,7 +247,7 @@ impl ListJob {
             }
             self.phase = Phase::List;
             for item in self.items.iter_mut().filter(|i| !i.done && i.ids.is_empty()) {
-                if let Some(ids) = item.lookup.as_ref().and_then(|v| self.found.get(v)) {
+                if let Some(ids) = item.key.as_ref().and_then(|k| self.found.get(k)) {
                     item.ids = ids.clone();
                 }
             }
@@ -295,13 +288,14 @@ impl ListJob {
         event: &Value,
         rest_base_len: usize,
     ) -> Result<Vec<CallSpec>, EventError> {
-        let (lookup, _) = resolve(params, event)?;
+        let input = resolve(params, event)?;
+        let lookup = input.lookup.clone();
         let ev = EventRef {
             key: crate::core::engine::EventKey(0),
             event_id: String::new(),
             action_id: String::new(),
         };
-        let (mut job, _) = ListJob::new(params, op, vec![(ev, event)], rest_base_len);
+        let mut job = ListJob::new(params, op, vec![(ev, input)], rest_base_len, BTreeMap::new());
         let mut progress = Progress::default();
         job.start(&mut progress);
         let mut calls = progress.calls;
@@ -320,8 +314,16 @@ impl ListJob {
 impl Delivery for ListJob {
     /// The first calls.
     fn start(&mut self, progress: &mut Progress) {
-        let values: Vec<String> =
-            self.items.iter().filter_map(|i| i.lookup.clone()).collect::<BTreeSet<_>>().into_iter().collect();
+        // Distinct values as Marketo compares them; those the lead cache knows cost no lookup.
+        let mut distinct: BTreeMap<String, String> = BTreeMap::new();
+        for item in &self.items {
+            if let (Some(v), Some(k)) = (&item.lookup, &item.key) {
+                if !self.found.contains_key(k) {
+                    distinct.entry(k.clone()).or_insert_with(|| v.clone());
+                }
+            }
+        }
+        let values: Vec<String> = distinct.into_values().collect();
         match self.filter {
             Some(filter) if !values.is_empty() => {
                 for group in self.lookup_groups(filter, values) {
@@ -342,11 +344,16 @@ impl Delivery for ListJob {
                     let Some(id) = row.get("id").and_then(Value::as_i64) else { continue };
                     for v in &values {
                         if values.len() == 1 || self.filter.is_some_and(|f| row_matches(f, v, row)) {
-                            let ids = self.found.entry(v.clone()).or_default();
+                            let ids = self.found.entry(norm(self.filter, v)).or_default();
                             if !ids.contains(&id) {
                                 ids.push(id);
                             }
                         }
+                    }
+                }
+                for v in &values {
+                    if let Some(ids) = self.found.get(&norm(self.filter, v)) {
+                        progress.learned.push((v.clone(), ids.clone()));
                     }
                 }
                 if env.more_result {
@@ -359,12 +366,14 @@ impl Delivery for ListJob {
             }
             Step::Create { values } => {
                 for (i, value) in values.iter().enumerate() {
+                    let key = norm(self.filter, value);
                     let rec = env.result.get(i).map(RecordResult::from_value);
                     match rec {
                         Some(RecordResult { id: Some(id), ref status, .. })
                             if status == "created" || status == "updated" =>
                         {
-                            self.found.insert(value.clone(), vec![id]);
+                            self.found.insert(norm(self.filter, value), vec![id]);
+                            progress.learned.push((value.clone(), vec![id]));
                         }
                         Some(rec) => {
                             let reason = rec.reasons.first().cloned().unwrap_or(ApiError {
@@ -373,7 +382,7 @@ impl Delivery for ListJob {
                             });
                             self.finish_where(
                                 progress,
-                                |i| i.lookup.as_deref() == Some(value),
+                                |i| i.key.as_deref() == Some(key.as_str()),
                                 Status::Skipped,
                                 &reason,
                                 env.request_id.as_deref(),
@@ -386,7 +395,7 @@ impl Delivery for ListJob {
                             };
                             self.finish_where(
                                 progress,
-                                |i| i.lookup.as_deref() == Some(value),
+                                |i| i.key.as_deref() == Some(key.as_str()),
                                 Status::Failed,
                                 &reason,
                                 env.request_id.as_deref(),
@@ -399,6 +408,10 @@ impl Delivery for ListJob {
                 for row in &env.result {
                     let rec = RecordResult::from_value(row);
                     if let Some(id) = rec.id.filter(|id| ids.contains(id)) {
+                        if rec.reasons.iter().any(|r| r.code == "1004") {
+                            // Marketo no longer knows this id (deleted or merged away).
+                            progress.forget.push(id);
+                        }
                         self.results.insert(id, (rec, env.request_id.clone()));
                     }
                 }
@@ -413,9 +426,10 @@ impl Delivery for ListJob {
         let req = failure.request_id.as_deref();
         match kind {
             Step::Lookup { values } | Step::Create { values } => {
+                let filter = self.filter;
                 self.finish_where(
                     progress,
-                    |i| i.lookup.as_ref().is_some_and(|v| values.contains(v)),
+                    |i| i.key.as_ref().is_some_and(|k| values.iter().any(|v| norm(filter, v) == *k)),
                     failure.status,
                     &failure.reason,
                     req,
@@ -453,19 +467,37 @@ struct ListBody {
     input: Vec<LeadId>,
 }
 
-/// Reads the lead reference out of an event: `(lookup value, known ids)`.
-fn resolve(params: &ListParams, event: &Value) -> Result<(Option<String>, Vec<i64>), EventError> {
+/// An event read for a list action: the lookup value, or the lead ids it names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ListInput {
+    pub lookup: Option<String>,
+    pub ids: Vec<i64>,
+}
+
+impl ListInput {
+    /// The bytes this event adds to what is sent: its lookup value in the URL, or its ids in
+    /// the list call's body.
+    pub fn size(&self) -> usize {
+        match &self.lookup {
+            Some(v) => encode_query_value(v).len() + 1,
+            None => self.ids.iter().map(|id| format!("{{\"id\":{id}}},").len()).sum(),
+        }
+    }
+}
+
+/// Reads the lead reference out of an event.
+pub(crate) fn resolve(params: &ListParams, event: &Value) -> Result<ListInput, EventError> {
     if !event.is_object() {
         return Err(EventError::NotAnObject);
     }
     match &params.lead {
         LeadSelector::Id(source) => {
             let v = source.require(event, "targetLeadId")?;
-            Ok((None, vec![to_id(v, "targetLeadId")?]))
+            Ok(ListInput { lookup: None, ids: vec![to_id(v, "targetLeadId")?] })
         }
         LeadSelector::Lookup { filter: FilterType::Id, source } => {
             let v = source.require(event, "leadIdLookup.source")?;
-            Ok((None, vec![to_id(v, "leadIdLookup.source")?]))
+            Ok(ListInput { lookup: None, ids: vec![to_id(v, "leadIdLookup.source")?] })
         }
         LeadSelector::Lookup { filter, source } => {
             let v = source.require(event, "leadIdLookup.source")?;
@@ -486,8 +518,17 @@ fn resolve(params: &ListParams, event: &Value) -> Result<(Option<String>, Vec<i6
                     problem: "not a Munchkin cookie (expected id:XXX-XXX-XXX&token:_mch-…)".into(),
                 });
             }
-            Ok((Some(text), Vec::new()))
+            Ok(ListInput { lookup: Some(text), ids: Vec::new() })
         }
+    }
+}
+
+/// A lookup value as Marketo compares it: emails case-insensitively.
+fn norm(filter: Option<FilterType>, value: &str) -> String {
+    if filter == Some(FilterType::Email) {
+        value.to_lowercase()
+    } else {
+        value.to_string()
     }
 }
 

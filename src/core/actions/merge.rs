@@ -89,6 +89,11 @@ impl MergeJob {
         }
     }
 
+    /// The event this merge is for.
+    pub fn event_key(&self) -> crate::core::engine::EventKey {
+        self.ev.key
+    }
+
     fn call(&mut self, group: usize) -> Option<CallSpec> {
         let losers = self.groups.get(group)?;
         let ids: Vec<String> = losers.iter().map(i64::to_string).collect();

@@ -1,0 +1,220 @@
+//! Batching (SPEC §4): threshold decisions at their exact boundaries on virtual time, split
+//! points, merged updates, per-lead order, batched lookups and the lead-id cache.
+
+mod common;
+
+use common::*;
+use marketo_connector::core::Status;
+use serde_json::{json, Value};
+
+const MINUTE: u64 = 60_000;
+
+fn upsert_batched(strategy: &str) -> Value {
+    json!({"id": "up", "type": "createOrUpdateLeadBatched", "updateStrategy": strategy,
+           "leadData": [{"field": "email", "source": {"attribute": "email"}},
+                        {"field": "firstName", "source": {"attribute": "first"}},
+                        {"field": "title", "source": {"attribute": "title"}},
+                        {"field": "notes", "source": {"attribute": "notes"}}]})
+}
+
+fn list_batched(add_lead: bool) -> Value {
+    json!({"id": "add", "type": "addLeadToListBatched", "targetStaticList": 77, "addLead": add_lead,
+           "leadIdLookup": {"filterType": "email", "source": {"attribute": "email"}}})
+}
+
+fn sync_calls(h: &Harness) -> Vec<Value> {
+    h.rest_sent().iter().filter(|r| r.url.ends_with("/v1/leads.json")).map(|r| body_json(r)).collect()
+}
+
+#[test]
+fn a_queue_is_sent_at_exactly_300_events_and_not_before() {
+    let mut h = Harness::new(settings(json!([upsert_batched("createOrUpdate")])));
+    for i in 0..299 {
+        h.event("up", &json!({"email": format!("p{i}@example.com")}));
+    }
+    h.answer_all();
+    assert!(h.rest_sent().is_empty(), "299 events wait");
+    assert_eq!(h.engine.pending_events(), 299);
+    h.event("up", &json!({"email": "p299@example.com"}));
+    h.answer_all();
+    let calls = sync_calls(&h);
+    assert_eq!(calls.len(), 1);
+    assert_eq!(calls[0]["input"].as_array().map(Vec::len), Some(300));
+    assert_eq!(h.outcomes.len(), 300);
+    assert!(h.outcomes.iter().all(|o| o.status == Status::Delivered));
+}
+
+#[test]
+fn a_queue_is_sent_when_its_oldest_event_is_30_minutes_old() {
+    let mut h = Harness::new(settings(json!([upsert_batched("createOrUpdate")])));
+    h.event("up", &json!({"email": "old@example.com"}));
+    h.advance_to(T0 + 10 * MINUTE);
+    h.event("up", &json!({"email": "young@example.com"}));
+    assert_eq!(h.engine.poll_timeout(), Some(T0 + 30 * MINUTE), "the host is told when to wake");
+    h.advance_to(T0 + 30 * MINUTE - 1);
+    h.answer_all();
+    assert!(h.rest_sent().is_empty());
+    h.advance_to(T0 + 30 * MINUTE);
+    h.answer_all();
+    assert_eq!(sync_calls(&h).len(), 1);
+    assert_eq!(sync_calls(&h)[0]["input"].as_array().map(Vec::len), Some(2));
+}
+
+#[test]
+fn flush_sends_a_partial_batch_now() {
+    let mut h = Harness::new(settings(json!([upsert_batched("createOrUpdate")])));
+    h.event("up", &json!({"email": "a@example.com"}));
+    h.engine.flush(h.now);
+    h.drain();
+    h.answer_all();
+    assert_eq!(sync_calls(&h).len(), 1);
+    h.assert_all_final();
+}
+
+#[test]
+fn bodies_never_exceed_1_mb_and_use_the_fewest_calls() {
+    let mut h = Harness::new(settings(json!([upsert_batched("createOrUpdate")])));
+    let notes = "x".repeat(9_000);
+    let n = 250; // 250 × ~9 KB ≈ 2.2 MB: at least 3 calls
+    for i in 0..n {
+        h.event("up", &json!({"email": format!("big{i}@example.com"), "notes": notes}));
+    }
+    h.engine.flush(h.now);
+    h.drain();
+    h.run_until_idle();
+    let bodies: Vec<usize> = h.rest_sent().iter().map(|r| body_text(r).len()).collect();
+    assert!(bodies.iter().all(|b| *b <= 1_048_576), "{bodies:?}");
+    let total: usize = bodies.iter().sum();
+    assert_eq!(bodies.len(), total.div_ceil(1_048_576), "no more calls than the bytes require: {bodies:?}");
+    assert_eq!(h.outcomes.len(), n);
+    // Each full batch is filled to within one record of the limit.
+    assert!(bodies[0] > 1_048_576 - 9_100, "{bodies:?}");
+}
+
+#[test]
+fn repeated_updates_of_one_lead_merge_into_one_record_later_values_winning() {
+    let mut h = Harness::new(settings(json!([upsert_batched("createOrUpdate")])));
+    h.event_with_id("up", &json!({"email": "Jane@Example.com", "first": "J", "title": "Dev"}), "1");
+    h.event_with_id("up", &json!({"email": "other@example.com", "first": "O"}), "2");
+    h.event_with_id("up", &json!({"email": "jane@example.com", "first": "Jane"}), "3");
+    h.engine.flush(h.now);
+    h.drain();
+    h.answer_all();
+    let calls = sync_calls(&h);
+    assert_eq!(
+        calls[0]["input"],
+        json!([{"email": "jane@example.com", "firstName": "Jane", "title": "Dev"},
+               {"email": "other@example.com", "firstName": "O"}])
+    );
+    assert_eq!(h.outcome("1").lead_ids, h.outcome("3").lead_ids);
+    assert_eq!(h.outcome("1").status, Status::Delivered);
+}
+
+#[test]
+fn create_duplicate_and_create_only_are_never_merged() {
+    for strategy in ["createDuplicate", "createOnly"] {
+        let mut h = Harness::new(settings(json!([upsert_batched(strategy)])));
+        h.event("up", &json!({"email": "dup@example.com", "first": "A"}));
+        h.event("up", &json!({"email": "dup@example.com", "first": "B"}));
+        h.engine.flush(h.now);
+        h.drain();
+        h.answer_all();
+        assert_eq!(sync_calls(&h)[0]["input"].as_array().map(Vec::len), Some(2), "{strategy}");
+    }
+}
+
+#[test]
+fn one_batch_of_an_action_at_a_time_keeps_each_leads_order() {
+    let mut h = Harness::new(settings(json!([upsert_batched("createOrUpdate")])));
+    for i in 0..300 {
+        h.event("up", &json!({"email": format!("p{i}@example.com"), "title": "first"}));
+    }
+    for i in 0..300 {
+        h.event("up", &json!({"email": format!("p{i}@example.com"), "title": "second"}));
+    }
+    // Identity, then the first batch; the second waits for the first's answer.
+    h.answer_next();
+    assert_eq!(h.inbox.len(), 1, "only the first batch is in flight");
+    h.answer_all();
+    let calls = sync_calls(&h);
+    assert_eq!(calls.len(), 2);
+    assert_eq!(calls[0]["input"][0]["title"], "first");
+    assert_eq!(calls[1]["input"][0]["title"], "second");
+    assert_eq!(
+        h.fake
+            .leads
+            .iter()
+            .find(|l| l.fields["email"] == "p0@example.com")
+            .map(|l| l.fields["title"].clone()),
+        Some(json!("second"))
+    );
+}
+
+#[test]
+fn batched_list_adds_deduplicate_lookups_and_ids_and_cache_them() {
+    let mut h = Harness::new(settings(json!([list_batched(false)])));
+    let known: Vec<i64> =
+        (0..4).map(|i| h.fake.add_lead(json!({"email": format!("k{i}@example.com")}))).collect();
+    let emails = ["k0", "k1", "k2", "k3", "k0", "K1", "ghost1", "ghost2", "k2", "ghost1"];
+    for (i, e) in emails.iter().enumerate() {
+        h.event_with_id("add", &json!({"email": format!("{e}@example.com")}), &format!("e{i}"));
+    }
+    h.engine.flush(h.now);
+    h.drain();
+    h.run_until_idle();
+    let rest = h.rest_sent();
+    assert_eq!(
+        rest.len(),
+        2,
+        "one lookup, one list call: {:#?}",
+        rest.iter().map(|r| &r.url).collect::<Vec<_>>()
+    );
+    assert!(rest[0].url.contains("filterValues="), "{}", rest[0].url);
+    let looked_up = rest[0].url.split("filterValues=").nth(1).and_then(|q| q.split('&').next()).unwrap_or("");
+    assert_eq!(
+        looked_up.split(',').count(),
+        6,
+        "distinct values only, emails case-insensitively: {looked_up}"
+    );
+    let mut sent_ids: Vec<i64> =
+        body_json(rest[1])["input"].as_array().unwrap().iter().filter_map(|x| x["id"].as_i64()).collect();
+    sent_ids.sort();
+    assert_eq!(sent_ids, known, "each lead added once");
+    assert_eq!(h.outcome("e6").status, Status::Skipped);
+    assert_eq!(h.outcome("e6").code.as_deref(), Some("1004"));
+    assert_eq!(h.outcome("e5").status, Status::Delivered);
+    assert_eq!(h.outcome("e5").lead_ids, vec![known[1]]);
+
+    // The same people again: the cache answers, only the list call is made.
+    for (i, e) in ["k0", "k3"].iter().enumerate() {
+        h.event_with_id("add", &json!({"email": format!("{e}@example.com")}), &format!("again{i}"));
+    }
+    h.engine.flush(h.now);
+    h.drain();
+    h.run_until_idle();
+    let rest = h.rest_sent();
+    assert_eq!(rest.len(), 3, "no second lookup");
+    assert!(rest[2].url.ends_with("/lists/77/leads.json"));
+}
+
+#[test]
+fn a_cached_id_marketo_no_longer_knows_is_looked_up_again() {
+    let mut h = Harness::new(settings(json!([list_batched(false)])));
+    let id = h.fake.add_lead(json!({"email": "gone@example.com"}));
+    h.event("add", &json!({"email": "gone@example.com"}));
+    h.engine.flush(h.now);
+    h.drain();
+    h.run_until_idle();
+    h.fake.leads.retain(|l| l.id != id); // deleted in Marketo
+    let new_id = h.fake.add_lead(json!({"email": "gone@example.com"}));
+    h.event_with_id("add", &json!({"email": "gone@example.com"}), "second");
+    h.engine.flush(h.now);
+    h.drain();
+    h.run_until_idle();
+    assert_eq!(h.outcome("second").status, Status::Skipped, "the stale id is reported");
+    h.event_with_id("add", &json!({"email": "gone@example.com"}), "third");
+    h.engine.flush(h.now);
+    h.drain();
+    h.run_until_idle();
+    assert_eq!(h.outcome("third").lead_ids, vec![new_id], "looked up afresh after the 1004");
+}
