@@ -20,4 +20,4 @@ CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
 echo "== package build"
 bash scripts/build.sh
 echo "== Node integration tests (simulator over loopback)"
-node --test host-example/test/
+node --test host-example/test/*.test.mjs

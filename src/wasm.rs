@@ -14,6 +14,7 @@ use js_sys::{Function, Object, Promise, Reflect, Uint8Array, JSON};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::{spawn_local, JsFuture};
 
+use crate::core::snapshot::Snapshot;
 use crate::core::{Body, Engine, EventKey, HttpRequest, Listing, ListingKey, Outcome, Settings};
 
 #[wasm_bindgen(typescript_custom_section)]
@@ -357,15 +358,48 @@ impl Connector {
         #[wasm_bindgen(unchecked_param_type = "Settings")] settings: JsValue,
         #[wasm_bindgen(unchecked_param_type = "Host")] host: JsValue,
     ) -> Result<Connector, JsValue> {
+        Connector::build(settings, host, None)
+    }
+
+    /// A connector that carries on from a `snapshot()` string: queued events are queued again
+    /// (batch ages kept), events in flight are sent again (or reported `uncertain` for
+    /// non-idempotent calls), the daily-quota count carries over. Throws like the constructor,
+    /// or with `code` `INVALID_SNAPSHOT`.
+    pub fn restore(
+        #[wasm_bindgen(unchecked_param_type = "Settings")] settings: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "Host")] host: JsValue,
+        snapshot: String,
+    ) -> Result<Connector, JsValue> {
+        Connector::build(settings, host, Some(&snapshot))
+    }
+
+    fn build(settings: JsValue, host: JsValue, snapshot: Option<&str>) -> Result<Connector, JsValue> {
         let value = from_js(&settings)
             .map_err(|e| coded(&format!("settings: not representable as JSON: {e}"), "INVALID_SETTINGS"))?;
         let settings = Settings::from_value(&value).map_err(|e| coded(&e.to_string(), e.code()))?;
         let seed = Host::seed(&host);
         let host = Host::from_js(&host)?;
         let now = host.now();
-        let engine = Engine::new(settings, seed.unwrap_or(now), now);
+        let seed = seed.unwrap_or(now);
+        let engine = match snapshot {
+            None => Engine::new(settings, seed, now),
+            Some(text) => {
+                let snap = Snapshot::parse(text).map_err(|e| coded(&e.to_string(), "INVALID_SNAPSHOT"))?;
+                Engine::restore(settings, seed, now, &snap)
+            }
+        };
         let state = State { engine, waiters: Vec::new(), unclaimed: Vec::new(), timer: None };
-        Ok(Connector { shared: Rc::new(Shared { state: RefCell::new(state), host }) })
+        let shared = Rc::new(Shared { state: RefCell::new(state), host });
+        // A restored engine may have requests to send and outcomes to hand over at once.
+        drive(&shared);
+        Ok(Connector { shared })
+    }
+
+    /// The pending state as a string to store (e.g. in a Durable Object) and pass to
+    /// `Connector.restore`: queued events, events in flight, the quota count. No secret, no token.
+    pub fn snapshot(&self) -> Result<String, JsValue> {
+        let st = self.shared.state.try_borrow().map_err(|_| coded("connector is busy", "BUSY"))?;
+        serde_json::to_string(&st.engine.snapshot()).map_err(|e| coded(&e.to_string(), "INTERNAL"))
     }
 
     /// Hands one event to the action `actionId`. Resolves with this event's outcome

@@ -6,7 +6,7 @@
 //! return `None`, then call [`Engine::handle_timeout`] at or after [`Engine::poll_timeout`].
 //! Early or repeated timeouts are harmless. `now` may jitter backwards (it is clamped).
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use serde::Serialize;
 use serde_json::Value;
@@ -27,6 +27,7 @@ use super::limits::{Blocked, Limiter};
 use super::outcome::{Outcome, Status};
 use super::retry::{backoff, Jitter, MAX_ATTEMPTS};
 use super::settings::Settings;
+use super::snapshot::{PendingEntry, QuotaState, Snapshot, VERSION as SNAPSHOT_VERSION};
 use super::time::Millis;
 use super::wire::{query_string, ApiError, Body, Envelope, HttpRequest, Method};
 
@@ -79,6 +80,9 @@ struct JobEntry {
 struct PendingEvent {
     event_id: String,
     action_id: String,
+    /// Kept until the final outcome, for snapshots.
+    event: Value,
+    accepted_at: Millis,
 }
 
 /// Counters for the host (`stats`).
@@ -212,34 +216,138 @@ impl Engine {
             .action(action_id)
             .map(|a| a.action.clone())
             .ok_or_else(|| UsageError::UnknownAction(action_id.to_string()))?;
+        let key = self.accept(now, &action, action_id, event, event_id);
+        self.pump(now);
+        Ok(key)
+    }
+
+    /// Records an event and queues or starts its delivery; `accepted_at` is when it first
+    /// arrived (earlier than now for restored events, so batch ages carry over).
+    fn accept(
+        &mut self,
+        accepted_at: Millis,
+        action: &Action,
+        action_id: &str,
+        event: &Value,
+        event_id: Option<String>,
+    ) -> EventKey {
         self.next_event += 1;
         let key = EventKey(self.next_event);
         let event_id = event_id.unwrap_or_else(|| format!("{}-{}", self.event_prefix, self.next_event));
-        self.pending
-            .insert(key, PendingEvent { event_id: event_id.clone(), action_id: action_id.to_string() });
+        let pending = PendingEvent {
+            event_id: event_id.clone(),
+            action_id: action_id.to_string(),
+            event: event.clone(),
+            accepted_at,
+        };
+        self.pending.insert(key, pending);
         let ev = EventRef { key, event_id, action_id: action_id.to_string() };
-        let prepared = match prepare(&action, event) {
+        let prepared = match prepare(action, event) {
             Ok(p) => p,
             Err(e) => {
                 let reason = ApiError { code: e.code().into(), message: e.to_string() };
                 self.emit(key, ev.with_reason(Status::Failed, &reason, None));
-                return Ok(key);
+                return key;
             }
         };
-        match batch_limits(&action) {
+        match batch_limits(action) {
             Some(limits) => {
                 let size = prepared.size();
                 self.queues
                     .entry(action_id.to_string())
-                    .or_insert_with(|| Queue::new(limits, batch_overhead(&action)))
-                    .push(now, (ev, prepared), size);
+                    .or_insert_with(|| Queue::new(limits, batch_overhead(action)))
+                    .push(accepted_at, (ev, prepared), size);
             }
             None => {
-                self.start_prepared(&action, vec![(ev, prepared)]);
+                self.start_prepared(action, vec![(ev, prepared)]);
             }
         }
-        self.pump(now);
-        Ok(key)
+        key
+    }
+
+    /// The pending state, for a restart: every event without a final outcome and the quota
+    /// count. No secret, no token.
+    pub fn snapshot(&self) -> Snapshot {
+        let mut in_flight: BTreeSet<EventKey> = BTreeSet::new();
+        for f in self.in_flight.values() {
+            if let Some(job) = self.jobs.get(&f.call.job) {
+                in_flight.extend(job.events.iter().copied());
+            }
+        }
+        let (day, used) = self.limiter.quota_state();
+        Snapshot {
+            version: SNAPSHOT_VERSION,
+            taken_at: self.now,
+            events: self
+                .pending
+                .iter()
+                .map(|(key, p)| PendingEntry {
+                    event_id: p.event_id.clone(),
+                    action_id: p.action_id.clone(),
+                    event: p.event.clone(),
+                    accepted_at: p.accepted_at,
+                    in_flight: in_flight.contains(key),
+                })
+                .collect(),
+            quota: QuotaState { day, used },
+        }
+    }
+
+    /// An engine carrying on from `snapshot`: its events are queued or sent again (an event
+    /// whose non-idempotent call was in flight is reported `uncertain` instead), and the quota
+    /// count carries over. Events for actions no longer configured fail with `UNKNOWN_ACTION`.
+    pub fn restore(settings: Settings, seed: u64, now: Millis, snapshot: &Snapshot) -> Engine {
+        let mut engine = Engine::new(settings, seed, now);
+        engine.limiter.restore_quota(snapshot.quota.day, snapshot.quota.used);
+        for entry in &snapshot.events {
+            let action = engine.settings.action(&entry.action_id).map(|a| a.action.clone());
+            let (reason, status) = match &action {
+                None => (
+                    Some(format!("action `{}` is no longer configured", entry.action_id)),
+                    Status::Failed,
+                ),
+                Some(a) if entry.in_flight && !is_idempotent(a) => (
+                    Some("the connector restarted while this event's call was in flight; Marketo may or may not have applied it".to_string()),
+                    Status::Uncertain,
+                ),
+                Some(_) => (None, Status::Queued),
+            };
+            match (action, reason) {
+                (Some(action), None) => {
+                    engine.accept(
+                        entry.accepted_at,
+                        &action,
+                        &entry.action_id,
+                        &entry.event,
+                        Some(entry.event_id.clone()),
+                    );
+                }
+                (_, reason) => {
+                    engine.next_event += 1;
+                    let key = EventKey(engine.next_event);
+                    let ev = EventRef {
+                        key,
+                        event_id: entry.event_id.clone(),
+                        action_id: entry.action_id.clone(),
+                    };
+                    engine.pending.insert(
+                        key,
+                        PendingEvent {
+                            event_id: entry.event_id.clone(),
+                            action_id: entry.action_id.clone(),
+                            event: Value::Null,
+                            accepted_at: entry.accepted_at,
+                        },
+                    );
+                    let code =
+                        if status == Status::Uncertain { "RESTARTED_IN_FLIGHT" } else { "UNKNOWN_ACTION" };
+                    let reason = ApiError { code: code.into(), message: reason.unwrap_or_default() };
+                    engine.emit(key, ev.with_reason(status, &reason, None));
+                }
+            }
+        }
+        engine.pump(now);
+        engine
     }
 
     /// Handles the HTTP answer to request `id`.
@@ -886,6 +994,17 @@ impl Prepared {
             Prepared::Event(v) => v,
             _ => &Value::Null,
         }
+    }
+}
+
+/// Whether an action's calls may be sent twice without harm.
+fn is_idempotent(action: &Action) -> bool {
+    match action {
+        Action::SendTransactionalEmail(_) | Action::MergeLead(_) => false,
+        Action::CreateOrUpdateLead(p) | Action::CreateOrUpdateLeadBatched(p) => {
+            p.strategy != crate::core::actions::UpdateStrategy::CreateDuplicate
+        }
+        _ => true,
     }
 }
 

@@ -89,6 +89,18 @@ impl Limiter {
         self.used_today = self.limits.daily_quota;
     }
 
+    /// The quota day and the calls counted in it (for snapshots).
+    pub fn quota_state(&self) -> (i64, u32) {
+        (self.day, self.used_today)
+    }
+
+    /// Carries over a snapshot's quota count; a count for another day is ignored on the next
+    /// call, as the day has turned.
+    pub fn restore_quota(&mut self, day: i64, used: u32) {
+        self.day = day;
+        self.used_today = used;
+    }
+
     /// Calls counted today.
     pub fn used_today(&self) -> u32 {
         self.used_today

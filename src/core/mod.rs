@@ -12,6 +12,7 @@
 //! - [`retry`]: backoff with seeded jitter.
 //! - [`wire`]: HTTP requests out, Marketo response envelopes in.
 //! - [`outcome`]: the per-event outcomes (SPEC §6).
+//! - [`snapshot`]: the versioned snapshot format for restarts.
 //! - [`engine`]: the state machine (`handle_*` in, `poll_*` out).
 
 pub mod actions;
@@ -24,6 +25,7 @@ pub mod limits;
 pub mod outcome;
 pub mod retry;
 pub mod settings;
+pub mod snapshot;
 pub mod source;
 pub mod time;
 pub mod wire;

@@ -1,0 +1,100 @@
+//! `snapshot()` / restore: queues, events in flight and the quota pause survive a restart,
+//! no secret or token is written, and every event is delivered exactly once.
+
+mod common;
+
+use common::*;
+use marketo_connector::core::snapshot::{Snapshot, SnapshotError};
+use marketo_connector::core::{Engine, Settings, Status};
+use serde_json::{json, Value};
+
+fn actions() -> Value {
+    json!([
+        {"id": "up", "type": "createOrUpdateLeadBatched", "updateStrategy": "createOrUpdate",
+         "leadData": [{"field": "email", "source": {"attribute": "email"}}]},
+        {"id": "now", "type": "createOrUpdateLead", "updateStrategy": "createOrUpdate",
+         "leadData": [{"field": "email", "source": {"attribute": "email"}}]},
+        {"id": "mail", "type": "sendTransactionalEmail", "targetEmailCampaign": 9, "targetLeadId": {"attribute": "lead"}}
+    ])
+}
+
+/// Moves the engine's pending state to a fresh engine, as a host restoring from storage does.
+fn restart(h: &mut Harness) -> String {
+    let text = serde_json::to_string(&h.engine.snapshot()).expect("snapshot serializes");
+    let snap = Snapshot::parse(&text).expect("own snapshot parses");
+    let settings = Settings::from_value(&settings(actions())).expect("valid");
+    h.engine = Engine::restore(settings, SEED, h.now, &snap);
+    h.inbox.clear(); // answers to the old engine's requests never arrive
+    h.drain();
+    text
+}
+
+#[test]
+fn queued_and_in_flight_events_are_delivered_exactly_once_after_a_restore() {
+    let mut h = Harness::new(settings(actions()));
+    for i in 0..5 {
+        h.event_with_id("up", &json!({"email": format!("q{i}@example.com")}), &format!("q{i}"));
+    }
+    h.event_with_id("now", &json!({"email": "flying@example.com"}), "flying");
+    assert!(!h.inbox.is_empty(), "identity call in flight");
+    let text = restart(&mut h);
+    assert!(!text.contains(CLIENT_SECRET), "no secret in the snapshot");
+    assert!(!text.contains("Bearer") && !text.contains("access_token"), "no token in the snapshot");
+    let snap: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(snap["version"], 1);
+    assert_eq!(snap["events"].as_array().map(Vec::len), Some(6));
+
+    h.engine.flush(h.now);
+    h.drain();
+    h.run_until_idle();
+    for id in ["q0", "q1", "q2", "q3", "q4", "flying"] {
+        assert_eq!(h.outcomes.iter().filter(|o| o.event_id == id).count(), 1, "{id}: exactly one outcome");
+        assert_eq!(h.outcome(id).status, Status::Delivered, "{id}");
+    }
+    assert_eq!(h.fake.leads.len(), 6, "each lead written once");
+}
+
+#[test]
+fn a_restored_batch_keeps_its_age() {
+    let mut h = Harness::new(settings(actions()));
+    h.event("up", &json!({"email": "old@example.com"}));
+    h.advance_to(T0 + 20 * 60_000);
+    restart(&mut h);
+    assert_eq!(h.engine.poll_timeout(), Some(T0 + 30 * 60_000), "the 30 minutes count from arrival");
+}
+
+#[test]
+fn a_campaign_trigger_in_flight_at_restart_is_uncertain_not_resent() {
+    let mut h = Harness::new(settings(actions()));
+    h.event_with_id("mail", &json!({"lead": 5}), "mail-1");
+    h.answer_next(); // identity answered; the trigger is now in flight
+    assert!(h.inbox.iter().any(|r| r.url.ends_with("/campaigns/9/trigger.json")));
+    let before = h.rest_sent().len();
+    restart(&mut h);
+    h.run_until_idle();
+    assert_eq!(h.outcome("mail-1").status, Status::Uncertain);
+    assert_eq!(h.outcome("mail-1").code.as_deref(), Some("RESTARTED_IN_FLIGHT"));
+    assert_eq!(h.rest_sent().len(), before, "not sent again");
+}
+
+#[test]
+fn a_quota_pause_survives_a_restore() {
+    let mut h = Harness::new(settings(actions()));
+    h.fake.script.push_back(Reply::error("607", "Daily quota reached"));
+    h.event_with_id("now", &json!({"email": "late@example.com"}), "late");
+    h.answer_all();
+    assert!(h.engine.poll_timeout().is_some_and(|t| t > h.now + 3_600_000), "paused until the reset");
+    let sent = h.rest_sent().len();
+    restart(&mut h);
+    h.answer_all();
+    assert_eq!(h.rest_sent().len(), sent, "still paused after the restore");
+    h.run_until_idle();
+    assert_eq!(h.outcome("late").status, Status::Delivered, "sent after the reset");
+}
+
+#[test]
+fn unknown_versions_and_garbage_are_refused() {
+    assert!(matches!(Snapshot::parse(r#"{"version": 99, "events": []}"#), Err(SnapshotError::Version(99))));
+    assert!(matches!(Snapshot::parse("not json"), Err(SnapshotError::Malformed(_))));
+    assert!(Snapshot::parse(r#"{"version": 1}"#).is_err());
+}
