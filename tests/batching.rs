@@ -218,3 +218,25 @@ fn a_cached_id_marketo_no_longer_knows_is_looked_up_again() {
     h.run_until_idle();
     assert_eq!(h.outcome("third").lead_ids, vec![new_id], "looked up afresh after the 1004");
 }
+
+#[test]
+fn a_lookup_past_8_kb_goes_as_one_post_with_method_get_not_several_gets() {
+    let mut h = Harness::new(settings(json!([list_batched(false)])));
+    let long = "a-rather-long-mailbox-name-for-testing";
+    for i in 0..300 {
+        let email = format!("{long}.{i}@example.com");
+        h.fake.add_lead(json!({"email": email}));
+        h.event("add", &json!({"email": email}));
+    }
+    h.run_until_idle();
+    let rest = h.rest_sent();
+    assert_eq!(rest.len(), 2, "one lookup, one list call");
+    let lookup = rest[0];
+    assert_eq!(lookup.method.as_str(), "POST");
+    assert_eq!(lookup.url, "https://123-ABC-123.mktorest.com/rest/v1/leads.json?_method=GET");
+    assert_eq!(header(lookup, "Content-Type"), Some("application/x-www-form-urlencoded"));
+    let form = parse_form(body_text(lookup));
+    assert!(form.iter().any(|(k, v)| k == "filterValues" && v.split(',').count() == 300));
+    assert!(body_text(lookup).len() > 8_192);
+    assert_eq!(h.outcomes.iter().filter(|o| o.status == Status::Delivered).count(), 300);
+}

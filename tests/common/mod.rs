@@ -301,9 +301,22 @@ impl FakeMarketo {
             Some(t) if now >= t.expires_at => return self.failure("602", "Access token expired"),
             Some(_) => {}
         }
+        if req.url.len() > 8_192 {
+            return Reply::Http(414, "<html><body>414 Request-URI Too Large</body></html>".into());
+        }
         let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
         let query = parse_form(query);
         let method = req.method.as_str();
+        // Marketo's documented workaround for long lookups: POST ?_method=GET with a form body.
+        if path == "/v1/leads.json"
+            && method == "POST"
+            && query.iter().any(|(k, v)| k == "_method" && v == "GET")
+        {
+            if header(req, "Content-Type") != Some("application/x-www-form-urlencoded") {
+                return self.failure("612", "Invalid Content Type");
+            }
+            return self.get_by_filter(&parse_form(body_text(req)));
+        }
         if (method == "POST" || method == "DELETE")
             && req.body.is_some()
             && header(req, "Content-Type") != Some("application/json")

@@ -17,7 +17,7 @@ use super::{FilterType, LeadSelector, ListParams};
 use crate::core::error::EventError;
 use crate::core::outcome::Status;
 use crate::core::source::to_id;
-use crate::core::wire::{encode_query_value, ApiError, Envelope, Method, RecordResult};
+use crate::core::wire::{encode_query_value, query_string, ApiError, Body, Envelope, Method, RecordResult};
 
 /// Add to or remove from the list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -110,17 +110,14 @@ impl ListJob {
         }
     }
 
-    fn lookup_groups(&self, filter: FilterType, values: Vec<String>) -> Vec<Vec<String>> {
-        let fixed = format!(
-            "filterType={}&filterValues=&fields=id,{}&batchSize=300",
-            filter.as_str(),
-            filter.as_str()
-        )
-        .len();
-        // +1 for the comma between values; a page token may be added later, so keep 1 KB spare.
-        chunk_by(values, MAX_RECORDS, fixed + 1024, self.url_room, |v| encode_query_value(v).len() + 1)
+    fn lookup_groups(&self, values: Vec<String>) -> Vec<Vec<String>> {
+        // 300 values a call whatever their length: a URL over 8 KB goes as `_method=GET`.
+        chunk_by(values, MAX_RECORDS, 0, usize::MAX, |_| 0)
     }
 
+    /// A Get Leads by Filter call. When the URL would pass Marketo's 8 KB limit it is sent as
+    /// `POST …/leads.json?_method=GET` with the parameters as a form body, which Marketo
+    /// documents for exactly this case: one call instead of several.
     fn lookup_call(&mut self, filter: FilterType, values: &[String], page: Option<&str>) -> CallSpec {
         let mut query = vec![
             ("filterType".to_string(), filter.as_str().to_string()),
@@ -131,7 +128,14 @@ impl ListJob {
         if let Some(token) = page {
             query.push(("nextPageToken".to_string(), token.to_string()));
         }
-        CallSpec::get(self.tags.next(), Api::Rest, LOOKUP_PATH.into(), query)
+        let form = query_string(&query);
+        let mut call = CallSpec::get(self.tags.next(), Api::Rest, LOOKUP_PATH.into(), query);
+        if form.len() + 1 > self.url_room {
+            call.method = Method::Post;
+            call.query = vec![("_method".to_string(), "GET".to_string())];
+            call.body = Some((Body::Text(form), "application/x-www-form-urlencoded".into()));
+        }
+        call
     }
 
     fn finish_where(
@@ -326,7 +330,7 @@ impl Delivery for ListJob {
         let values: Vec<String> = distinct.into_values().collect();
         match self.filter {
             Some(filter) if !values.is_empty() => {
-                for group in self.lookup_groups(filter, values) {
+                for group in self.lookup_groups(values) {
                     let call = self.lookup_call(filter, &group, None);
                     self.steps.insert(call.step, Step::Lookup { values: group });
                     progress.calls.push(call);
