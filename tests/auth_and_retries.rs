@@ -301,20 +301,20 @@ fn transient_cases() -> Vec<(&'static str, Reply, Millis)> {
         ("606", Reply::error("606", "Max rate limit '100' exceeded with in '20' secs"), 20_000),
         ("608", Reply::error("608", "API Temporarily Unavailable"), 2_000),
         ("611", Reply::error("611", "System error"), 2_000),
-        ("615", Reply::error("615", "Concurrent access limit '10' reached"), 2_000),
+        ("615", Reply::error("615", "Concurrent access limit '10' reached"), 5_000),
         ("713", Reply::error("713", "Transient Error"), 2_000),
-        ("HTTP 500", Reply::Http(500, String::new()), 1_000),
+        ("HTTP 500", Reply::Http(500, String::new()), 2_000),
         (
             "HTTP 502 page",
             Reply::Http(502, "<html><body><h1>502 Bad Gateway</h1></body></html>".into()),
-            1_000,
+            2_000,
         ),
         (
             "HTML with 200",
             Reply::Http(200, "<!DOCTYPE html><html><body>Maintenance</body></html>".into()),
-            1_000,
+            2_000,
         ),
-        ("transport", Reply::Transport("connection reset by peer".into()), 1_000),
+        ("transport", Reply::Transport("connection reset by peer".into()), 2_000),
     ]
 }
 

@@ -22,6 +22,7 @@ use super::actions::{Action, FilterType, LeadSelector};
 use super::auth::{Auth, AuthEvent};
 use super::batch::{Queue, Thresholds, BATCHED, BULK};
 use super::cache::LeadCache;
+use super::classify::{classify_code, classify_http, Class};
 use super::error::{EventError, UsageError};
 use super::limits::{Blocked, Limiter};
 use super::outcome::{Outcome, Status};
@@ -42,11 +43,6 @@ pub struct ListingKey(pub u64);
 /// A call gets no answer within this long → treated as a transport failure. Marketo's own
 /// slowest documented endpoint (merge) times out at 180 s.
 pub const CALL_TIMEOUT_MS: Millis = 200_000;
-
-/// Marketo codes that mean "try again later" (SPEC §5).
-fn is_transient(code: &str) -> bool {
-    matches!(code, "604" | "606" | "608" | "611" | "614" | "615" | "713" | "1016" | "1019" | "1029")
-}
 
 #[derive(Debug)]
 struct Call {
@@ -381,77 +377,85 @@ impl Engine {
             self.pump(now);
             return Ok(());
         }
-        match (status, parsed) {
-            (200..=299, Ok(env)) if env.success => self.call_succeeded(call, &env),
+        let (class, reason, request_id) = match (status, parsed) {
+            (200..=299, Ok(env)) if env.success => {
+                self.call_succeeded(call, &env);
+                self.pump(now);
+                return Ok(());
+            }
             (200..=299, Ok(env)) => {
                 let err = env.first_error();
-                let req = env.request_id.clone();
-                match err.code.as_str() {
-                    "601" | "602" if call.refreshes < 2 => {
-                        self.auth.invalidate(&token);
-                        let mut call = call;
-                        call.refreshes += 1;
-                        self.ready.push_front(call);
-                    }
-                    "607" => {
-                        // Daily quota spent: hold the call (and all others) until the reset.
-                        self.limiter.quota_exhausted(now);
-                        self.ready.push_front(call);
-                    }
-                    code if is_transient(code) => {
-                        if code == "606" || code == "615" {
-                            self.stats.rate_limited += 1;
-                        }
-                        let base = if code == "606" {
-                            20_000
-                        } else if code.len() == 4 {
-                            30_000
-                        } else {
-                            2_000
-                        };
-                        self.retry(
-                            now,
-                            call,
-                            base,
-                            Failure { status: Status::Failed, reason: err, request_id: req },
-                        );
-                    }
-                    _ => self
-                        .call_failed(call, Failure { status: Status::Failed, reason: err, request_id: req }),
+                (classify_code(&err.code), err, env.request_id)
+            }
+            (200..=299, Err(e)) => (
+                Class::Retry { base_ms: 2_000 },
+                ApiError { code: "BAD_RESPONSE".into(), message: e.0 },
+                None,
+            ),
+            (status, _) => (
+                classify_http(status),
+                ApiError {
+                    code: format!("HTTP_{status}"),
+                    message: format!("Marketo answered HTTP {status}"),
+                },
+                None,
+            ),
+        };
+        let failure = |status| Failure { status, reason: reason.clone(), request_id: request_id.clone() };
+        match class {
+            Class::Success => {}
+            Class::RefreshToken if call.refreshes < 2 => {
+                self.auth.invalidate(&token);
+                let mut call = call;
+                call.refreshes += 1;
+                self.ready.push_front(call);
+            }
+            Class::WaitForQuota => {
+                // Hold this call and all others until the reset; nothing is lost.
+                self.limiter.quota_exhausted(now);
+                self.ready.push_front(call);
+            }
+            Class::Retry { base_ms } => {
+                if reason.code == "606" || reason.code == "615" {
+                    self.stats.rate_limited += 1;
+                }
+                // 6xx codes mean "not executed"; an HTTP error or garbled answer may hide an
+                // applied call, which a non-idempotent call must not repeat.
+                let ambiguous = !reason.code.bytes().all(|b| b.is_ascii_digit());
+                if ambiguous && !call.spec.idempotent {
+                    self.call_failed(call, failure(Status::Uncertain));
+                } else {
+                    self.retry(now, call, base_ms, failure(Status::Failed));
                 }
             }
-            (200..=299, Err(e)) => {
-                let f = self.ambiguous(&call, "BAD_RESPONSE", e.0);
-                self.retry_or_settle(now, call, f);
-            }
-            (500..=599, _) => {
-                let f = self.ambiguous(
-                    &call,
-                    &format!("HTTP_{status}"),
-                    format!("Marketo answered HTTP {status}"),
-                );
-                self.retry_or_settle(now, call, f);
-            }
-            (413, _) => {
-                let reason = ApiError {
-                    code: "HTTP_413".into(),
-                    message: "request body larger than Marketo accepts (413)".into(),
+            Class::WaitForBulkQueue => self.retry(now, call, 30_000, failure(Status::Failed)),
+            Class::Split => {
+                let step = call.spec.step;
+                let mut progress = Progress::default();
+                let split = match self.jobs.get_mut(&call.job) {
+                    Some(entry) => entry.job.split(step, &mut progress),
+                    None => false,
                 };
-                self.call_failed(call, Failure { status: Status::Failed, reason, request_id: None });
+                if split {
+                    // The halves replace this call in the job's count of outstanding calls.
+                    if let Some(entry) = self.jobs.get_mut(&call.job) {
+                        entry.outstanding = entry.outstanding.saturating_sub(1);
+                    }
+                    self.apply(call.job, progress);
+                } else {
+                    self.call_failed(call, failure(Status::Failed));
+                }
             }
-            (414, _) => {
-                let reason = ApiError {
-                    code: "HTTP_414".into(),
-                    message: "request URL longer than Marketo accepts (414)".into(),
-                };
-                self.call_failed(call, Failure { status: Status::Failed, reason, request_id: None });
+            Class::MethodGet if call.spec.method == Method::Get => {
+                let mut call = call;
+                let form = query_string(&call.spec.query);
+                call.spec.method = Method::Post;
+                call.spec.query = vec![("_method".into(), "GET".into())];
+                call.spec.body = Some((Body::Text(form), "application/x-www-form-urlencoded".into()));
+                self.ready.push_front(call);
             }
-            (other, _) => {
-                let reason = ApiError {
-                    code: format!("HTTP_{other}"),
-                    message: format!("Marketo answered HTTP {other}"),
-                };
-                self.call_failed(call, Failure { status: Status::Failed, reason, request_id: None });
+            Class::RefreshToken | Class::MethodGet | Class::Fail => {
+                self.call_failed(call, failure(Status::Failed))
             }
         }
         self.pump(now);
@@ -867,7 +871,7 @@ impl Engine {
             // It may have reached Marketo: sending it again could apply it twice.
             self.call_failed(call, failure);
         } else {
-            self.retry(now, call, 1_000, failure);
+            self.retry(now, call, 2_000, failure);
         }
     }
 

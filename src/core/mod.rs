@@ -8,6 +8,7 @@
 //! - [`auth`]: the identity call and token reuse.
 //! - [`batch`]: the per-action queues and their thresholds (SPEC §4).
 //! - [`cache`]: the lead-id cache for lookups.
+//! - [`classify`]: what each Marketo answer means (the failure-handling table).
 //! - [`limits`]: the client-side call limiter (calls per 20 s, concurrency, daily quota).
 //! - [`retry`]: backoff with seeded jitter.
 //! - [`wire`]: HTTP requests out, Marketo response envelopes in.
@@ -19,6 +20,7 @@ pub mod actions;
 pub mod auth;
 pub mod batch;
 pub mod cache;
+pub mod classify;
 pub mod engine;
 pub mod error;
 pub mod limits;

@@ -201,6 +201,12 @@ pub(crate) trait Delivery: std::fmt::Debug {
     }
     /// Call `step` failed for good.
     fn on_failure(&mut self, step: u32, failure: &Failure, p: &mut Progress);
+    /// Marketo refused call `step` as too large (413): replace it by smaller calls in `p`.
+    /// Returns false when it cannot be split (the call then fails).
+    fn split(&mut self, step: u32, p: &mut Progress) -> bool {
+        let _ = (step, p);
+        false
+    }
 }
 
 #[cfg(test)]

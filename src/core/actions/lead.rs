@@ -216,6 +216,32 @@ impl Delivery for SyncJob {
         }
     }
 
+    /// Marketo refused a body as too large (413): send each half on its own.
+    fn split(&mut self, step: u32, progress: &mut Progress) -> bool {
+        match self.steps.remove(&step) {
+            Some(group) if group.len() > 1 => {
+                let (a, b) = group.split_at(group.len() / 2);
+                for half in [a.to_vec(), b.to_vec()] {
+                    let mut call = CallSpec::json(
+                        self.tags.next(),
+                        Method::Post,
+                        "/v1/leads.json".into(),
+                        &self.body(&half),
+                    );
+                    call.idempotent = self.strategy != UpdateStrategy::CreateDuplicate;
+                    self.steps.insert(call.step, half);
+                    progress.calls.push(call);
+                }
+                true
+            }
+            Some(group) => {
+                self.steps.insert(step, group);
+                false
+            }
+            None => false,
+        }
+    }
+
     /// A call failed for good: every record it carried fails with the reason.
     fn on_failure(&mut self, step: u32, failure: &Failure, progress: &mut Progress) {
         let Some(group) = self.steps.remove(&step) else { return };
