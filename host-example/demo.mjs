@@ -26,11 +26,16 @@ if (real) {
   settings = {
     clientId: env.MARKETO_CLIENT_ID, clientSecret: env.MARKETO_CLIENT_SECRET,
     endpointUrl: env.MARKETO_ENDPOINT_URL, identityUrl: env.MARKETO_IDENTITY_URL,
-    actions: demoActions({ newsletterList: listId, visitorsList: listId }).filter((a) => listId || !a.type.includes("List")),
+    // Only actions that need no ids from the demo's own data: upserts, and list adds when a list is given.
+    actions: demoActions({ newsletterList: listId, visitorsList: listId })
+      .filter((a) => ["upsert-visitor", "upsert-event", "upsert-batched", "list-by-email", "list-batched"].includes(a.id))
+      .filter((a) => listId || !a.type.includes("List")),
   };
   console.log(`Real Marketo at ${env.MARKETO_ENDPOINT_URL}${listId ? `, list ${listId}` : " (set MARKETO_LIST_ID to run the list actions)"}`);
 } else {
-  sim = await startSimulator(demoSeed());
+  // The simulator's clock runs 20× faster, so bulk jobs finish within the demo.
+  const start = Date.now();
+  sim = await startSimulator({ ...demoSeed(), clock: () => start + (Date.now() - start) * 20 });
   settings = {
     clientId: sim.clientId, clientSecret: sim.clientSecret,
     endpointUrl: sim.endpointUrl, identityUrl: sim.identityUrl,
@@ -42,7 +47,8 @@ if (real) {
 const dim = (s) => (process.stdout.isTTY ? `\x1b[2m${s}\x1b[0m` : s);
 // Wrap fetch to show each request Marketo receives and its answer (credentials hidden).
 const fetchAndShow = async (url, init) => {
-  const shownBody = url.includes("/oauth/token") ? "(client credentials)" : init.body;
+  const shownBody = url.includes("/oauth/token") ? "(client credentials)"
+    : init.body instanceof Uint8Array ? new TextDecoder().decode(init.body).replace(/\r\n/g, "\n      ") : init.body;
   console.log(`    ${init.method} ${url}${shownBody ? `\n      ${shownBody}` : ""}`);
   const res = await fetch(url, init);
   const text = await res.text();
@@ -51,11 +57,22 @@ const fetchAndShow = async (url, init) => {
   return { status: res.status, text: async () => text };
 };
 
-const connector = createConnector(settings, { fetch: fetchAndShow, seed: 1 });
+// The host clock matches the simulator's (20× fast) so bulk polls come due within seconds.
+const t0 = Date.now();
+const now = real ? Date.now : () => t0 + (Date.now() - t0) * 20;
+const connector = createConnector(settings, { fetch: fetchAndShow, seed: 1, now, onOutcomes: (outs) => {
+  for (const o of outs) console.log(`    ⇒ (timer) ${JSON.stringify(o)}`);
+} });
 const visitor = fixture("audiencestream-visitor.json");
 const event = fixture("eventstream-event.json");
 const newcomer = structuredClone(event);
 newcomer.data.udo.customer_email = "new.person@example.com";
+
+const lists = await connector.staticLists().catch((e) => e);
+const campaigns = await connector.triggerableCampaigns().catch((e) => e);
+console.log(`\nstaticLists() → ${JSON.stringify(lists)}`);
+console.log(`triggerableCampaigns() → ${JSON.stringify(campaigns)}`);
+console.log(`\npreview("list-by-email", …) → ${JSON.stringify(connector.preview("list-by-email", event), null, 1).replace(/\n\s*/g, " ")}`);
 
 const steps = [
   ["upsert-visitor", visitor, "AudienceStream visitor"],
@@ -65,6 +82,15 @@ const steps = [
   ["list-by-email", newcomer, "EventStream event with an unknown email (addLead creates the lead)"],
   ["list-by-cookie", event, "EventStream event (Munchkin cookie lookup)"],
   ["upsert-event", { data: { udo: { customer_email: "x@example.com", signup_date: "soon" } } }, "an event whose date cannot be read"],
+  ["welcome-email", visitor, "AudienceStream visitor (campaign trigger with tokens)"],
+  ["unlist", newcomer, "EventStream event (remove by email)"],
+  ["merge-duplicates", { winner: 318594, losers: "318600,318601" }, "two duplicates of Jane"],
+  ["upsert-batched", event, "EventStream event (queued)"],
+  ["upsert-batched", newcomer, "EventStream event, another lead (queued)"],
+  ["list-batched", event, "EventStream event (queued)"],
+  ["unlist-batched", visitor, "AudienceStream visitor (queued)"],
+  ["bulk-import", event, "EventStream event (queued for the bulk file)"],
+  ["bulk-import", newcomer, "EventStream event, another lead (queued for the bulk file)"],
 ].filter(([action]) => settings.actions.some((a) => a.id === action));
 
 let n = 0;
@@ -74,8 +100,15 @@ for (const [action, ev, label] of steps) {
   const outcomes = await connector.process(action, ev, `demo-${n}`);
   for (const o of outcomes) console.log(`    ⇒ ${JSON.stringify(o)}`);
 }
-const rest = await connector.flush();
+console.log("\nflush(): the queues go out now; bulk jobs are then polled on the host timer");
+let rest = await connector.flush();
 for (const o of rest) console.log(`    ⇒ ${JSON.stringify(o)}`);
+// Bulk import jobs finish on Marketo's side a few seconds later: wake() on the host's timer.
+for (let i = 0; i < 20 && connector.snapshot().includes('"eventId"'); i++) {
+  await new Promise((r) => setTimeout(r, 500));
+  rest = await connector.wake();
+  for (const o of rest) console.log(`    ⇒ ${JSON.stringify(o)}`);
+}
 
 if (sim) {
   console.log("\nSimulator state afterwards:");
