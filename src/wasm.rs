@@ -395,6 +395,18 @@ impl Connector {
         Ok(Connector { shared })
     }
 
+    /// Counters since construction: `{calls, identityCalls, retries, rateLimited}` — Marketo
+    /// calls started (identity excluded, as Marketo does not count them), identity calls, retries,
+    /// and 606/615 answers (the client-side limiter keeps this at 0 unless another integration
+    /// shares the instance's limits).
+    #[wasm_bindgen(
+        unchecked_return_type = "{calls: number, identityCalls: number, retries: number, rateLimited: number}"
+    )]
+    pub fn stats(&self) -> Result<JsValue, JsValue> {
+        let st = self.shared.state.try_borrow().map_err(|_| coded("connector is busy", "BUSY"))?;
+        Ok(to_js(st.engine.stats()))
+    }
+
     /// The pending state as a string to store (e.g. in a Durable Object) and pass to
     /// `Connector.restore`: queued events, events in flight, the quota count. No secret, no token.
     pub fn snapshot(&self) -> Result<String, JsValue> {

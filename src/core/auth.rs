@@ -17,7 +17,7 @@ use super::wire::{encode_query_value, Body, HttpRequest, Method};
 /// answer to a refresh before expiry) is used to its end instead.
 pub const REFRESH_MARGIN_MS: Millis = 60_000;
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 enum State {
     Empty,
     Fetching {
@@ -33,6 +33,18 @@ enum State {
     Waiting {
         until: Millis,
     },
+}
+
+// By hand, so a debug print of the engine never shows the token.
+impl std::fmt::Debug for State {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            State::Empty => f.write_str("Empty"),
+            State::Fetching { request } => write!(f, "Fetching {{ request: {request} }}"),
+            State::Valid { use_until, .. } => write!(f, "Valid {{ token: ***, use_until: {use_until} }}"),
+            State::Waiting { until } => write!(f, "Waiting {{ until: {until} }}"),
+        }
+    }
 }
 
 /// Token state.

@@ -36,6 +36,19 @@ impl ConfigError {
         }
     }
 
+    /// The same error with every occurrence of `secret` replaced by `***`.
+    pub(crate) fn redact(self, secret: &str) -> ConfigError {
+        let r = |s: String| s.replace(secret, "***");
+        match self {
+            ConfigError::Setting { setting, problem } => {
+                ConfigError::Setting { setting: r(setting), problem: r(problem) }
+            }
+            ConfigError::Action { action, parameter, problem } => {
+                ConfigError::Action { action: r(action), parameter: r(parameter), problem: r(problem) }
+            }
+        }
+    }
+
     pub(crate) fn setting(setting: impl Into<String>, problem: impl Into<String>) -> Self {
         ConfigError::Setting { setting: setting.into(), problem: problem.into() }
     }

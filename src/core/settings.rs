@@ -74,6 +74,16 @@ impl Settings {
     /// # Errors
     /// [`ConfigError`] naming the setting or action parameter and the problem.
     pub fn from_value(v: &Value) -> Result<Settings, ConfigError> {
+        // Whatever goes wrong, the message must not carry the secret, even one pasted into
+        // another field by mistake.
+        let secret = v.get("clientSecret").and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty());
+        Settings::parse(v).map_err(|e| match secret {
+            Some(secret) => e.redact(secret),
+            None => e,
+        })
+    }
+
+    fn parse(v: &Value) -> Result<Settings, ConfigError> {
         let obj = v.as_object().ok_or_else(|| ConfigError::setting("settings", "must be an object"))?;
         for key in obj.keys() {
             if !matches!(
