@@ -215,3 +215,33 @@ test("preview shows the lookup call and never the token or secret", () => {
   assert.equal(sim.requests.length, 0, "preview sends nothing");
   assert.throws(() => c.preview("nope", {}), (e) => e instanceof Error && e.code === "UNKNOWN_ACTION");
 });
+
+test("snapshot → Connector.restore → flush delivers every queued event exactly once, no secret in the snapshot", async () => {
+  const actions = [
+    { id: "batched", type: "createOrUpdateLeadBatched", updateStrategy: "createOrUpdate",
+      leadData: [{ field: "email", source: { attribute: "email" } }] },
+  ];
+  const first = connector(actions);
+  for (let i = 0; i < 5; i++) {
+    const [o] = await first.process("batched", { email: `saved${i}@example.com` }, `s${i}`);
+    assert.equal(o.status, "queued");
+  }
+  const saved = first.snapshot();
+  assert.ok(!saved.includes(sim.clientSecret), "no secret");
+  assert.equal(JSON.parse(saved).version, 1);
+  assert.equal(JSON.parse(saved).events.length, 5);
+  first.free(); // the old instance is gone (a restarted worker)
+
+  const host = { fetch: globalThis.fetch.bind(globalThis), now: () => t, setTimer: (at) => timers.push(at), seed: 9 };
+  const second = Connector.restore({ clientId: sim.clientId, clientSecret: sim.clientSecret,
+    endpointUrl: sim.endpointUrl, identityUrl: sim.identityUrl, actions }, host, saved);
+  const out = await second.flush();
+  assert.deepEqual(out.map((o) => o.eventId).sort(), ["s0", "s1", "s2", "s3", "s4"]);
+  assert.ok(out.every((o) => o.status === "delivered"));
+  const syncs = rest().filter((r) => r.path === "/rest/v1/leads.json");
+  assert.equal(syncs.length, 1, "one call for the five");
+  assert.equal(syncs[0].json.input.length, 5);
+  assert.throws(() => Connector.restore({ clientId: sim.clientId, clientSecret: sim.clientSecret,
+    endpointUrl: sim.endpointUrl, identityUrl: sim.identityUrl, actions }, host, '{"version":2}'),
+  (e) => e.code === "INVALID_SNAPSHOT");
+});
