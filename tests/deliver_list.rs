@@ -346,3 +346,40 @@ fn add_lead_with_a_filter_marketo_cannot_create_by_is_a_configuration_error() {
         assert!(err.contains("`add`") && err.contains("addLead"), "{filter}: {err}");
     }
 }
+
+#[test]
+fn a_lead_created_by_an_attempt_whose_answer_was_lost_is_looked_up_and_added() {
+    let mut h = Harness::new(settings(json!([add_by_lookup("email", "email", true)])));
+    h.event_with_id("add", &json!({"email": "new@example.com"}), "e");
+    // identity, lookup (nothing found)
+    h.answer_next();
+    h.answer_next();
+    // The createOnly call reaches Marketo, which creates the lead; the answer is lost.
+    let create = h.inbox.front().cloned().expect("the create call");
+    assert!(body_text(&create).contains("createOnly"));
+    let _ = h.fake.handle(&create, h.now);
+    h.transport_error(create.id, "connection reset by peer");
+    h.run_until_idle();
+    let o = h.outcome("e");
+    assert_eq!(o.status, Status::Delivered, "{o:?}");
+    let id = h.fake.leads.iter().find(|l| l.fields["email"] == "new@example.com").map(|l| l.id);
+    assert_eq!(o.lead_ids, id.into_iter().collect::<Vec<_>>());
+    assert_eq!(h.fake.leads.iter().filter(|l| l.fields["email"] == "new@example.com").count(), 1);
+    assert_eq!(h.fake.members(LIST), o.lead_ids);
+}
+
+#[test]
+fn a_removal_retried_after_a_lost_answer_is_delivered_not_skipped_1015() {
+    let remove = json!({"id": "rm", "type": "removeLeadFromList", "targetStaticList": LIST, "targetLeadId": {"attribute": "id"}});
+    let mut h = Harness::new(settings(json!([remove])));
+    let id = h.fake.add_lead(json!({"email": "member@example.com"}));
+    h.fake.lists.entry(LIST).or_default().push(id);
+    h.event_with_id("rm", &json!({"id": id}), "r");
+    h.answer_next(); // identity
+    let delete = h.inbox.front().cloned().expect("the DELETE");
+    let _ = h.fake.handle(&delete, h.now); // applied...
+    h.transport_error(delete.id, "connection reset by peer"); // ...answer lost
+    h.run_until_idle();
+    assert_eq!(h.outcome("r").status, Status::Delivered);
+    assert!(h.fake.members(LIST).is_empty());
+}

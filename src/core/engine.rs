@@ -883,6 +883,9 @@ impl Engine {
             return;
         }
         self.stats.retries += 1;
+        if let Some(entry) = self.jobs.get_mut(&call.job) {
+            entry.job.on_retry(call.spec.step);
+        }
         let at = now + backoff(call.attempts, base, 120_000, &mut self.jitter);
         self.delayed.push((at, call));
     }

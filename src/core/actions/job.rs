@@ -201,6 +201,11 @@ pub(crate) trait Delivery: std::fmt::Debug {
     }
     /// Call `step` failed for good.
     fn on_failure(&mut self, step: u32, failure: &Failure, p: &mut Progress);
+    /// Call `step` failed in a way that may or may not have been applied and will be sent
+    /// again: an answer to the retry may reflect the first attempt's effect.
+    fn on_retry(&mut self, step: u32) {
+        let _ = step;
+    }
     /// Marketo refused call `step` as too large (413): replace it by smaller calls in `p`.
     /// Returns false when it cannot be split (the call then fails).
     fn split(&mut self, step: u32, p: &mut Progress) -> bool {

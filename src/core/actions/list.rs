@@ -66,6 +66,8 @@ pub(crate) struct ListJob {
     phase: Phase,
     /// Lookup value → lead ids found (or created).
     found: BTreeMap<String, Vec<i64>>,
+    /// Steps sent again after a failure that may have been applied.
+    retried: BTreeSet<u32>,
     /// Lead id → Marketo's per-record answer from the list call.
     results: BTreeMap<i64, (RecordResult, Option<String>)>,
 }
@@ -106,6 +108,7 @@ impl ListJob {
             tags: Steps::default(),
             phase: Phase::Lookup,
             found,
+            retried: BTreeSet::new(),
             results: BTreeMap::new(),
         }
     }
@@ -246,7 +249,8 @@ impl ListJob {
             }
         }
         if self.phase == Phase::Create {
-            if outstanding(&self.steps, Phase::Create) {
+            // A re-lookup after a 1005 runs in this phase too.
+            if outstanding(&self.steps, Phase::Create) || outstanding(&self.steps, Phase::Lookup) {
                 return;
             }
             self.phase = Phase::List;
@@ -255,6 +259,11 @@ impl ListJob {
                     item.ids = ids.clone();
                 }
             }
+            let not_found = ApiError {
+                code: "1004".into(),
+                message: "Lead not found: Marketo reported it as existing but the lookup found none".into(),
+            };
+            self.finish_where(progress, |i| i.ids.is_empty(), Status::Skipped, &not_found, None);
             let mut seen = BTreeSet::new();
             let ids: Vec<i64> = self
                 .items
@@ -316,6 +325,10 @@ impl ListJob {
 }
 
 impl Delivery for ListJob {
+    fn on_retry(&mut self, step: u32) {
+        self.retried.insert(step);
+    }
+
     /// The first calls.
     fn start(&mut self, progress: &mut Progress) {
         // Distinct values as Marketo compares them; those the lead cache knows cost no lookup.
@@ -369,6 +382,9 @@ impl Delivery for ListJob {
                 }
             }
             Step::Create { values } => {
+                // Leads that exist after all (created meanwhile, or by our own earlier attempt
+                // whose answer was lost): look them up again instead of giving up.
+                let mut exists: Vec<String> = Vec::new();
                 for (i, value) in values.iter().enumerate() {
                     let key = norm(self.filter, value);
                     let rec = env.result.get(i).map(RecordResult::from_value);
@@ -378,6 +394,9 @@ impl Delivery for ListJob {
                         {
                             self.found.insert(norm(self.filter, value), vec![id]);
                             progress.learned.push((value.clone(), vec![id]));
+                        }
+                        Some(rec) if rec.reasons.iter().any(|r| r.code == "1005") => {
+                            exists.push(value.clone())
                         }
                         Some(rec) => {
                             let reason = rec.reasons.first().cloned().unwrap_or(ApiError {
@@ -407,10 +426,24 @@ impl Delivery for ListJob {
                         }
                     }
                 }
+                if let (Some(filter), false) = (self.filter, exists.is_empty()) {
+                    for group in self.lookup_groups(exists) {
+                        let call = self.lookup_call(filter, &group, None);
+                        self.steps.insert(call.step, Step::Lookup { values: group });
+                        progress.calls.push(call);
+                    }
+                }
             }
             Step::List { ids } => {
+                let retried = self.retried.contains(&step);
                 for row in &env.result {
-                    let rec = RecordResult::from_value(row);
+                    let mut rec = RecordResult::from_value(row);
+                    if retried && self.op == ListOp::Remove && rec.reasons.iter().any(|r| r.code == "1015") {
+                        // An earlier attempt of this very call may have removed it (its answer was
+                        // lost): the lead is out of the list either way.
+                        rec.status = "removed".into();
+                        rec.reasons.clear();
+                    }
                     if let Some(id) = rec.id.filter(|id| ids.contains(id)) {
                         if rec.reasons.iter().any(|r| r.code == "1004") {
                             // Marketo no longer knows this id (deleted or merged away).
