@@ -270,6 +270,14 @@ impl Engine {
                 in_flight.extend(job.events.iter().copied());
             }
         }
+        let mut progress: BTreeMap<EventKey, Value> = BTreeMap::new();
+        for job in self.jobs.values() {
+            for key in &job.events {
+                if let Some(p) = job.job.progress(*key) {
+                    progress.insert(*key, p);
+                }
+            }
+        }
         let (day, used) = self.limiter.quota_state();
         Snapshot {
             version: SNAPSHOT_VERSION,
@@ -283,9 +291,13 @@ impl Engine {
                     event: p.event.clone(),
                     accepted_at: p.accepted_at,
                     in_flight: in_flight.contains(key),
+                    progress: progress.get(key).cloned(),
                 })
                 .collect(),
             quota: QuotaState { day, used },
+            recent_calls: self.limiter.recent_calls(),
+            id_prefix: self.event_prefix.clone(),
+            next_event: self.next_event,
         }
     }
 
@@ -295,6 +307,12 @@ impl Engine {
     pub fn restore(settings: Settings, seed: u64, now: Millis, snapshot: &Snapshot) -> Engine {
         let mut engine = Engine::new(settings, seed, now);
         engine.limiter.restore_quota(snapshot.quota.day, snapshot.quota.used);
+        engine.limiter.restore_recent_calls(&snapshot.recent_calls);
+        if !snapshot.id_prefix.is_empty() {
+            engine.event_prefix = snapshot.id_prefix.clone();
+        }
+        // Generated ids continue after the snapshot's; restored events take keys after that.
+        engine.next_event = snapshot.next_event;
         for entry in &snapshot.events {
             let action = engine.settings.action(&entry.action_id).map(|a| a.action.clone());
             let (reason, status) = match &action {
@@ -309,6 +327,16 @@ impl Engine {
                 Some(_) => (None, Status::Queued),
             };
             match (action, reason) {
+                (Some(Action::MergeLead(p)), None) if entry.progress.is_some() => {
+                    let merged: Vec<i64> = entry
+                        .progress
+                        .as_ref()
+                        .and_then(|v| v.get("merged"))
+                        .and_then(Value::as_array)
+                        .map(|ids| ids.iter().filter_map(Value::as_i64).collect())
+                        .unwrap_or_default();
+                    engine.resume_merge(&p, entry, &merged);
+                }
                 (Some(action), None) => {
                     engine.accept(
                         entry.accepted_at,
@@ -762,6 +790,31 @@ impl Engine {
             let job = self.start_prepared(&action, batch);
             if let Some(q) = self.queues.get_mut(&action_id) {
                 q.busy = job;
+            }
+        }
+    }
+
+    /// Restarts a merge from where the snapshot left it.
+    fn resume_merge(&mut self, params: &super::actions::MergeParams, entry: &PendingEntry, merged: &[i64]) {
+        self.next_event += 1;
+        let key = EventKey(self.next_event);
+        self.pending.insert(
+            key,
+            PendingEvent {
+                event_id: entry.event_id.clone(),
+                action_id: entry.action_id.clone(),
+                event: entry.event.clone(),
+                accepted_at: entry.accepted_at,
+            },
+        );
+        let ev = EventRef { key, event_id: entry.event_id.clone(), action_id: entry.action_id.clone() };
+        match MergeJob::resume(params, ev, &entry.event, merged) {
+            Ok(job) => {
+                self.start_job(Box::new(job), Progress::default(), None, vec![key]);
+            }
+            Err((ev, e)) => {
+                let reason = ApiError { code: e.code().into(), message: e.to_string() };
+                self.emit(key, ev.with_reason(Status::Failed, &reason, None));
             }
         }
     }

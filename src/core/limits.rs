@@ -101,6 +101,16 @@ impl Limiter {
         self.used_today = used;
     }
 
+    /// Start times of the calls in the current 20 s window (for snapshots).
+    pub fn recent_calls(&self) -> Vec<Millis> {
+        self.window.iter().copied().collect()
+    }
+
+    /// Carries over a snapshot's recent calls, so a restart cannot exceed the window.
+    pub fn restore_recent_calls(&mut self, calls: &[Millis]) {
+        self.window = calls.iter().copied().collect();
+    }
+
     /// Calls counted today.
     pub fn used_today(&self) -> u32 {
         self.used_today

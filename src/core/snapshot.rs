@@ -24,6 +24,16 @@ pub struct Snapshot {
     /// Marketo-day quota accounting, so a restored connector neither overspends nor forgets a
     /// 607 pause.
     pub quota: QuotaState,
+    /// Start times of the calls in the last 20 s, so a restored connector keeps `callsPer20s`.
+    #[serde(default)]
+    pub recent_calls: Vec<Millis>,
+    /// The generated event ids' prefix and counter, so ids generated after a restore never
+    /// repeat one still pending.
+    #[serde(default)]
+    pub id_prefix: String,
+    /// See `id_prefix`.
+    #[serde(default)]
+    pub next_event: u64,
 }
 
 /// One pending event.
@@ -42,6 +52,10 @@ pub struct PendingEntry {
     /// event is sent again if its call is idempotent, and reported `uncertain` otherwise.
     #[serde(default)]
     pub in_flight: bool,
+    /// What of its delivery is already done (e.g. the losers a merge has merged), so a restore
+    /// does not redo it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub progress: Option<Value>,
 }
 
 /// Daily quota accounting.

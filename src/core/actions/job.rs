@@ -47,7 +47,6 @@ pub(crate) enum Api {
     /// `…/rest`
     Rest,
     /// `…/bulk` (no `/rest` prefix).
-    #[allow(dead_code)] // used by bulk import delivery, under construction
     Bulk,
 }
 
@@ -205,6 +204,12 @@ pub(crate) trait Delivery: std::fmt::Debug {
     /// again: an answer to the retry may reflect the first attempt's effect.
     fn on_retry(&mut self, step: u32) {
         let _ = step;
+    }
+    /// What of event `key`'s delivery is already done and must not be redone after a restore
+    /// (plain JSON, carried in the snapshot), if anything.
+    fn progress(&self, key: EventKey) -> Option<serde_json::Value> {
+        let _ = key;
+        None
     }
     /// Marketo refused call `step` as too large (413): replace it by smaller calls in `p`.
     /// Returns false when it cannot be split (the call then fails).

@@ -89,6 +89,27 @@ impl MergeJob {
         }
     }
 
+    /// A merge restored from a snapshot: the losers in `merged` were merged before the restart
+    /// and are not sent again.
+    pub fn resume(
+        params: &MergeParams,
+        ev: EventRef,
+        event: &Value,
+        merged: &[i64],
+    ) -> Result<MergeJob, (EventRef, EventError)> {
+        let mut job = MergeJob::new(params, ev, event)?;
+        let remaining: Vec<i64> =
+            job.groups.iter().flatten().copied().filter(|id| !merged.contains(id)).collect();
+        let done: Vec<i64> = job.groups.iter().flatten().copied().filter(|id| merged.contains(id)).collect();
+        job.groups = std::iter::once(done)
+            .filter(|d| !d.is_empty())
+            .chain(remaining.chunks(MAX_LOSERS).map(<[i64]>::to_vec))
+            .collect();
+        // The first group (if any were merged) counts as done: start after it.
+        job.merged = usize::from(!job.groups.is_empty() && !merged.is_empty());
+        Ok(job)
+    }
+
     /// The event this merge is for.
     pub fn event_key(&self) -> crate::core::engine::EventKey {
         self.ev.key
@@ -132,7 +153,23 @@ impl MergeJob {
 
 impl Delivery for MergeJob {
     fn start(&mut self, p: &mut Progress) {
-        p.calls.extend(self.call(0));
+        match self.call(self.merged) {
+            Some(call) => p.calls.push(call),
+            // Everything was merged before a restart: only the outcome was missing.
+            None => {
+                self.done = true;
+                let mut o = self.ev.outcome(Status::Delivered);
+                o.lead_ids = self.merged_ids();
+                p.outcome(&self.ev, o);
+            }
+        }
+    }
+
+    fn progress(&self, _key: crate::core::engine::EventKey) -> Option<Value> {
+        (self.merged > 0).then(|| {
+            let ids: Vec<i64> = self.groups.iter().take(self.merged).flatten().copied().collect();
+            serde_json::json!({ "merged": ids })
+        })
     }
 
     fn on_success(&mut self, _step: u32, env: &Envelope, p: &mut Progress) {
