@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use serde::Serialize;
 use serde_json::Value;
 
-use super::actions::bulk::BulkJob;
+use super::actions::bulk::{overhead as bulk_overhead, prepare_row, BulkJob, BulkRow};
 use super::actions::campaign::CampaignJob;
 use super::actions::discover::{Listing, ListingJob, Named};
 use super::actions::job::{Api, CallSpec, Delivery, EventRef, Failure, Progress};
@@ -36,6 +36,10 @@ use super::wire::{query_string, ApiError, Body, Envelope, HttpRequest, Method};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct EventKey(pub u64);
 
+/// Waits for a full bulk import queue before its events fail (about 75 minutes at the 120 s
+/// backoff cap): the queue drains at Marketo's pace, not ours.
+const MAX_QUEUE_ATTEMPTS: u32 = 40;
+
 /// Identifies a picker listing started with [`Engine::handle_listing`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ListingKey(pub u64);
@@ -52,6 +56,8 @@ struct Call {
     attempts: u32,
     /// Token refreshes made for this call (601/602).
     refreshes: u32,
+    /// Waits for a full bulk import queue (1016/1019/1029), beyond the ordinary attempts.
+    queue_waits: u32,
 }
 
 #[derive(Debug)]
@@ -313,8 +319,14 @@ impl Engine {
         }
         // Generated ids continue after the snapshot's; restored events take keys after that.
         engine.next_event = snapshot.next_event;
+        let mut uploaded: BTreeMap<(String, i64), Vec<&PendingEntry>> = BTreeMap::new();
         for entry in &snapshot.events {
             let action = engine.settings.action(&entry.action_id).map(|a| a.action.clone());
+            let batch = entry.progress.as_ref().and_then(|p| p.get("batchId")).and_then(Value::as_i64);
+            if let (Some(Action::BulkImportLeads(_)), Some(batch)) = (&action, batch) {
+                uploaded.entry((entry.action_id.clone(), batch)).or_default().push(entry);
+                continue;
+            }
             let (reason, status) = match &action {
                 None => (
                     Some(format!("action `{}` is no longer configured", entry.action_id)),
@@ -370,8 +382,52 @@ impl Engine {
                 }
             }
         }
+        for ((action_id, batch), entries) in uploaded {
+            engine.resume_bulk(&action_id, batch, &entries);
+        }
         engine.pump(now);
         engine
+    }
+
+    /// Resumes polling bulk import `batch` for the restored events that were in it.
+    fn resume_bulk(&mut self, action_id: &str, batch: i64, entries: &[&PendingEntry]) {
+        let Some(Action::BulkImportLeads(params)) = self.settings.action(action_id).map(|a| a.action.clone())
+        else {
+            return;
+        };
+        let mut rows = Vec::new();
+        let mut keys = Vec::new();
+        for entry in entries {
+            self.next_event += 1;
+            let key = EventKey(self.next_event);
+            self.pending.insert(
+                key,
+                PendingEvent {
+                    event_id: entry.event_id.clone(),
+                    action_id: entry.action_id.clone(),
+                    event: entry.event.clone(),
+                    accepted_at: entry.accepted_at,
+                },
+            );
+            let ev = EventRef { key, event_id: entry.event_id.clone(), action_id: entry.action_id.clone() };
+            match prepare_row(&params, &entry.event) {
+                Ok(row) => {
+                    keys.push(key);
+                    rows.push((ev, row));
+                }
+                Err(e) => {
+                    let reason = ApiError { code: e.code().into(), message: e.to_string() };
+                    self.emit(key, ev.with_reason(Status::Failed, &reason, None));
+                }
+            }
+        }
+        let seed = self.jitter.next_u64();
+        self.start_job(
+            Box::new(BulkJob::resume(&params, rows, batch, seed)),
+            Progress::default(),
+            None,
+            keys,
+        );
     }
 
     /// Handles the HTTP answer to request `id`.
@@ -456,7 +512,19 @@ impl Engine {
                     self.retry(now, call, base_ms, failure(Status::Failed));
                 }
             }
-            Class::WaitForBulkQueue => self.retry(now, call, 30_000, failure(Status::Failed)),
+            Class::WaitForBulkQueue => {
+                // Marketo's import queue drains at its own pace: wait longer than for an error.
+                let mut call = call;
+                if call.attempts >= MAX_ATTEMPTS {
+                    call.attempts = MAX_ATTEMPTS - 1;
+                    call.queue_waits += 1;
+                }
+                if call.queue_waits > MAX_QUEUE_ATTEMPTS {
+                    self.call_failed(call, failure(Status::Failed));
+                } else {
+                    self.retry(now, call, 30_000, failure(Status::Failed));
+                }
+            }
             Class::Split => {
                 let step = call.spec.step;
                 let mut progress = Progress::default();
@@ -767,10 +835,14 @@ impl Engine {
             }
             Action::BulkImportLeads(p) => {
                 let seed = self.jitter.next_u64();
-                let events: Vec<(EventRef, &Value)> =
-                    items.iter().map(|(ev, p)| (ev.clone(), p.event())).collect();
-                let (job, progress) = BulkJob::new(p, events, seed);
-                (Box::new(job), progress, None)
+                let rows = items
+                    .into_iter()
+                    .filter_map(|(ev, p)| match p {
+                        Prepared::Bulk(row) => Some((ev, row)),
+                        _ => None,
+                    })
+                    .collect();
+                (Box::new(BulkJob::from_rows(p, rows, seed)), Progress::default(), None)
             }
         };
         self.start_job(job, progress, lookup, events)
@@ -855,7 +927,7 @@ impl Engine {
         let n = progress.calls.len();
         for spec in progress.calls {
             let delay = spec.delay_ms;
-            let call = Call { job, spec, attempts: 0, refreshes: 0 };
+            let call = Call { job, spec, attempts: 0, refreshes: 0, queue_waits: 0 };
             if delay > 0 {
                 self.delayed.push((self.now.saturating_add(delay), call));
             } else {
@@ -1035,6 +1107,8 @@ enum Prepared {
     List(ListInput),
     /// Upserts: the mapped record.
     Sync(serde_json::Map<String, Value>),
+    /// Bulk import: the CSV row.
+    Bulk(BulkRow),
     /// Actions whose job reads the event itself.
     Event(Value),
 }
@@ -1045,6 +1119,7 @@ impl Prepared {
         match self {
             Prepared::List(input) => input.size(),
             Prepared::Sync(record) => record_size(record),
+            Prepared::Bulk(row) => row.size(),
             Prepared::Event(v) => serde_json::to_string(v).map(|s| s.len()).unwrap_or(0),
         }
     }
@@ -1078,6 +1153,7 @@ fn prepare(action: &Action, event: &Value) -> Result<Prepared, EventError> {
         Action::CreateOrUpdateLead(p) | Action::CreateOrUpdateLeadBatched(p) => {
             record_for(p, event).map(Prepared::Sync)
         }
+        Action::BulkImportLeads(p) => prepare_row(p, event).map(Prepared::Bulk),
         _ => {
             if event.is_object() {
                 Ok(Prepared::Event(event.clone()))
@@ -1109,7 +1185,7 @@ fn batch_overhead(action: &Action) -> usize {
                 + p.lookup_field.len()
                 + partition
         }
-        Action::BulkImportLeads(_) => 1024,
+        Action::BulkImportLeads(p) => bulk_overhead(p),
         _ => 64,
     }
 }

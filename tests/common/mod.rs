@@ -24,6 +24,8 @@ pub const T0: Millis = 1_764_331_200_000;
 pub const SEED: u64 = 42;
 /// The instance's REST base.
 pub const REST: &str = "https://123-ABC-123.mktorest.com/rest";
+/// The instance's bulk API base (same host, `/bulk` in place of `/rest`).
+pub const BULK: &str = "https://123-ABC-123.mktorest.com/bulk";
 /// The instance's identity base.
 pub const IDENTITY: &str = "https://123-ABC-123.mktorest.com/identity";
 /// Credentials the fake instance accepts.
@@ -191,6 +193,16 @@ pub struct FakeMarketo {
     pub script: VecDeque<Reply>,
     /// Scripted answers for the next identity calls.
     pub identity_script: VecDeque<Reply>,
+    /// Bulk import jobs, oldest first (see [`FakeBulkJob`]).
+    pub bulk_jobs: Vec<FakeBulkJob>,
+    /// Bulk job timing on virtual time: `Queued` this long, then `Importing` this long.
+    pub bulk_queued_ms: Millis,
+    pub bulk_importing_ms: Millis,
+    /// Lead fields a bulk file may name; `None` accepts any column. An unknown column fails
+    /// the whole job (`Field 'x' not found`), as the simulator does by default.
+    pub bulk_fields: Option<Vec<String>>,
+    /// Upload bodies this large or larger get Marketo's gateway 413 (10 MB).
+    pub bulk_max_body: usize,
 }
 
 impl Default for FakeMarketo {
@@ -207,6 +219,11 @@ impl Default for FakeMarketo {
             rest_calls: 0,
             script: VecDeque::new(),
             identity_script: VecDeque::new(),
+            bulk_jobs: Vec::new(),
+            bulk_queued_ms: 2_000,
+            bulk_importing_ms: 3_000,
+            bulk_fields: None,
+            bulk_max_body: 10_485_760,
         }
     }
 }
@@ -287,6 +304,12 @@ impl FakeMarketo {
         }
         if req.url.contains("access_token") {
             return self.failure("603", "Access denied: the token must be sent in the Authorization header");
+        }
+        if let Some(bulk) = req.url.strip_prefix(BULK) {
+            if let Some(refused) = self.check_token(req, now) {
+                return refused;
+            }
+            return self.bulk(req, bulk, now);
         }
         let Some(rest) = req.url.strip_prefix(REST) else {
             return Reply::Http(404, "<html><body>Not Found</body></html>".into());
@@ -729,5 +752,375 @@ impl Harness {
     /// The token the fake issued n-th (1-based).
     pub fn token(&self, n: usize) -> String {
         self.fake.tokens[n - 1].value.clone()
+    }
+}
+
+// ---- bulk import (marketo-api.md §7) ---------------------------------------------------------
+
+/// One part of a multipart/form-data body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Part {
+    /// Headers in order, names as sent.
+    pub headers: Vec<(String, String)>,
+    /// `name` and `filename` of its `Content-Disposition`.
+    pub name: Option<String>,
+    pub filename: Option<String>,
+    pub data: Vec<u8>,
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+fn disposition_param(value: &str, key: &str) -> Option<String> {
+    value.split(';').map(str::trim).find_map(|p| {
+        let (k, v) = p.split_once('=')?;
+        (k.trim() == key).then(|| v.trim().trim_matches('"').to_string())
+    })
+}
+
+/// Parses a multipart/form-data body (RFC 7578) the way a strict server does: every line break
+/// of the framing must be CRLF; the body must start with the first delimiter.
+pub fn parse_multipart(body: &[u8], boundary: &str) -> Result<Vec<Part>, String> {
+    let delim = format!("--{boundary}").into_bytes();
+    if !body.starts_with(&delim) {
+        return Err("the body does not start with the boundary".into());
+    }
+    let next = [b"\r\n".as_slice(), &delim].concat();
+    let mut pos = delim.len();
+    let mut parts = Vec::new();
+    loop {
+        let rest = &body[pos..];
+        if rest.starts_with(b"--") {
+            return Ok(parts); // closing delimiter; the epilogue is ignored
+        }
+        if !rest.starts_with(b"\r\n") {
+            return Err("a boundary line is not terminated by CRLF".into());
+        }
+        pos += 2;
+        let head_end =
+            find(&body[pos..], b"\r\n\r\n").ok_or("part headers not terminated by CRLF CRLF")? + pos;
+        let text = std::str::from_utf8(&body[pos..head_end]).map_err(|_| "part headers are not UTF-8")?;
+        let mut headers = Vec::new();
+        for line in text.split("\r\n") {
+            let (k, v) = line.split_once(':').ok_or_else(|| format!("malformed part header {line:?}"))?;
+            headers.push((k.trim().to_string(), v.trim().to_string()));
+        }
+        let data_start = head_end + 4;
+        let end = find(&body[data_start..], &next).ok_or("part not terminated by a delimiter")? + data_start;
+        let disposition = headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("Content-Disposition"))
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default();
+        parts.push(Part {
+            name: disposition_param(&disposition, "name"),
+            filename: disposition_param(&disposition, "filename"),
+            headers,
+            data: body[data_start..end].to_vec(),
+        });
+        pos = end + next.len();
+    }
+}
+
+/// Parses CSV text into rows of cells (RFC 4180, any line break).
+pub fn parse_csv(text: &str) -> Vec<Vec<String>> {
+    csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(text.as_bytes())
+        .records()
+        .map(|r| r.expect("CSV the fake can read").iter().map(str::to_owned).collect())
+        .collect()
+}
+
+/// The body as bytes; panics when there is none or it is text.
+pub fn body_bytes(req: &HttpRequest) -> &[u8] {
+    match &req.body {
+        Some(Body::Bytes(b)) => b,
+        other => panic!("request {} has no binary body: {other:?}", req.url),
+    }
+}
+
+/// How a finished bulk job ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FakeBulkResult {
+    /// `Some(message)` for a job that failed as a whole.
+    pub failed: Option<String>,
+    pub header: Vec<String>,
+    pub imported: u64,
+    /// Rows refused and rows imported with a warning: original cells and the reason.
+    pub failures: Vec<(Vec<String>, String)>,
+    pub warnings: Vec<(Vec<String>, String)>,
+}
+
+/// A bulk import job in the fake: `Queued` for `bulk_queued_ms` after the upload, `Importing`
+/// for `bulk_importing_ms`, then its rows are applied the first time it is looked at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FakeBulkJob {
+    pub batch_id: i64,
+    /// The upload's query parameters, decoded.
+    pub query: Vec<(String, String)>,
+    pub lookup_field: String,
+    pub list_id: Option<i64>,
+    /// The `file` part's headers and its CSV.
+    pub part: Part,
+    pub csv: String,
+    pub submitted_at: Millis,
+    pub result: Option<FakeBulkResult>,
+}
+
+impl FakeMarketo {
+    /// The token check every REST and bulk call gets (§2.5, §8.3); `Some` refuses the call.
+    fn check_token(&self, req: &HttpRequest, now: Millis) -> Option<Reply> {
+        let Some(token) = header(req, "Authorization").and_then(|a| a.strip_prefix("Bearer ")) else {
+            return Some(self.failure("600", "Access token not specified"));
+        };
+        match self.tokens.iter().find(|t| t.value == token) {
+            None => Some(self.failure("601", "Access token invalid")),
+            Some(t) if t.revoked => Some(self.failure("601", "Access token invalid")),
+            Some(t) if now >= t.expires_at => Some(self.failure("602", "Access token expired")),
+            Some(_) => None,
+        }
+    }
+
+    /// The bulk job with this batch id.
+    pub fn bulk_job(&self, batch_id: i64) -> Option<&FakeBulkJob> {
+        self.bulk_jobs.iter().find(|j| j.batch_id == batch_id)
+    }
+
+    fn bulk(&mut self, req: &HttpRequest, rest: &str, now: Millis) -> Reply {
+        let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+        let query = parse_form(query);
+        let method = req.method.as_str();
+        if path == "/v1/leads.json" {
+            if method != "POST" {
+                return self.failure("605", "HTTP Method not supported");
+            }
+            return self.bulk_upload(req, query, now);
+        }
+        let Some(rest) = path.strip_prefix("/v1/leads/batch/") else {
+            return self.failure("610", "Requested resource not found");
+        };
+        let (id, what) = match rest.split_once('/') {
+            Some((id, what)) => (id, what),
+            None => (rest.strip_suffix(".json").unwrap_or(rest), "status"),
+        };
+        if method != "GET" {
+            return self.failure("605", "HTTP Method not supported");
+        }
+        let Some(idx) =
+            id.parse::<i64>().ok().and_then(|id| self.bulk_jobs.iter().position(|j| j.batch_id == id))
+        else {
+            return self.failure("1013", "Object not found");
+        };
+        let status = self.bulk_status(idx, now);
+        let job = &self.bulk_jobs[idx];
+        match what {
+            "status" => {
+                let r = job.result.as_ref();
+                let failed = r.map_or(0, |r| r.failures.len());
+                let warned = r.map_or(0, |r| r.warnings.len());
+                let imported = r.map_or(0, |r| r.imported);
+                let message = match r {
+                    None => status.to_string(),
+                    Some(FakeBulkResult { failed: Some(m), .. }) => m.clone(),
+                    Some(_) if failed > 0 => format!(
+                        "Import completed with errors, {imported} records imported ({imported} members), {failed} failed"
+                    ),
+                    Some(_) => format!("Import succeeded, {imported} records imported ({imported} members)"),
+                };
+                self.envelope(vec![json!({"batchId": job.batch_id, "importId": job.batch_id.to_string(),
+                    "status": status, "numOfLeadsProcessed": imported, "numOfRowsFailed": failed,
+                    "numOfRowsWithWarning": warned, "message": message})])
+            }
+            "failures.json" | "warnings.json" => {
+                let failures = what == "failures.json";
+                let (column, rows) = match (&job.result, failures) {
+                    (Some(r), true) => ("Import Failure Reason", r.failures.clone()),
+                    (Some(r), false) => ("Import Warning Reason", r.warnings.clone()),
+                    (None, _) => ("", Vec::new()),
+                };
+                if !failures && rows.is_empty() {
+                    // As Adobe documents for custom-object imports: no warnings, no file.
+                    return Reply::Http(404, "<html><body>Not Found</body></html>".into());
+                }
+                let header = job.result.as_ref().map(|r| r.header.clone()).unwrap_or_default();
+                let mut w = csv::WriterBuilder::new().from_writer(Vec::new());
+                if !header.is_empty() {
+                    w.write_record(header.iter().map(String::as_str).chain([column])).unwrap();
+                    for (cells, why) in &rows {
+                        w.write_record(cells.iter().map(String::as_str).chain([why.as_str()])).unwrap();
+                    }
+                }
+                Reply::Http(200, String::from_utf8(w.into_inner().unwrap()).unwrap())
+            }
+            _ => self.failure("610", "Requested resource not found"),
+        }
+    }
+
+    fn bulk_upload(&mut self, req: &HttpRequest, query: Vec<(String, String)>, now: Millis) -> Reply {
+        let get = |k: &str| query.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+        let Some(boundary) =
+            header(req, "Content-Type").and_then(|ct| ct.strip_prefix("multipart/form-data; boundary="))
+        else {
+            return self.failure("612", "Invalid Content Type");
+        };
+        let Some(Body::Bytes(body)) = &req.body else {
+            return self.failure("613", "Invalid Multipart Request");
+        };
+        if body.len() >= self.bulk_max_body {
+            return Reply::Http(413, "<html><body>413 Request Entity Too Large</body></html>".into());
+        }
+        let parts = match parse_multipart(body, boundary) {
+            Ok(parts) => parts,
+            Err(e) => return self.failure("613", &format!("Invalid Multipart Request: {e}")),
+        };
+        let Some(part) = parts.into_iter().find(|p| p.name.as_deref() == Some("file")) else {
+            return self.failure("701", "file cannot be blank");
+        };
+        if get("format").as_deref() != Some("csv") {
+            return self.failure("1003", "Invalid data: format must be csv, tsv or ssv");
+        }
+        let lookup_field = get("lookupField").unwrap_or_else(|| "email".into());
+        let list_id = match get("listId") {
+            None => None,
+            Some(l) => match l.parse::<i64>() {
+                Ok(id) if self.lists.contains_key(&id) => Some(id),
+                _ => return self.failure("1013", "Object not found"),
+            },
+        };
+        for i in 0..self.bulk_jobs.len() {
+            self.bulk_status(i, now);
+        }
+        if self.bulk_jobs.iter().filter(|j| j.result.is_none()).count() >= 10 {
+            return self.failure("1016", "Too many imports");
+        }
+        let Ok(csv) = String::from_utf8(part.data.clone()) else {
+            return self.failure("613", "Invalid Multipart Request: the file is not UTF-8");
+        };
+        let batch_id = 3404 + self.bulk_jobs.len() as i64;
+        self.bulk_jobs.push(FakeBulkJob {
+            batch_id,
+            query,
+            lookup_field,
+            list_id,
+            part,
+            csv,
+            submitted_at: now,
+            result: None,
+        });
+        self.envelope(vec![
+            json!({"batchId": batch_id, "importId": batch_id.to_string(), "status": "Queued"}),
+        ])
+    }
+
+    /// The job's status at `now`, applying its rows when it has just finished.
+    fn bulk_status(&mut self, idx: usize, now: Millis) -> &'static str {
+        let job = &self.bulk_jobs[idx];
+        if let Some(r) = &job.result {
+            return if r.failed.is_some() { "Failed" } else { "Complete" };
+        }
+        if now < job.submitted_at + self.bulk_queued_ms {
+            return "Queued";
+        }
+        if now < job.submitted_at + self.bulk_queued_ms + self.bulk_importing_ms {
+            return "Importing";
+        }
+        let result = self.run_import(idx);
+        let status = if result.failed.is_some() { "Failed" } else { "Complete" };
+        self.bulk_jobs[idx].result = Some(result);
+        status
+    }
+
+    fn run_import(&mut self, idx: usize) -> FakeBulkResult {
+        let job = self.bulk_jobs[idx].clone();
+        let rows = parse_csv(&job.csv);
+        let mut result = FakeBulkResult {
+            failed: None,
+            header: Vec::new(),
+            imported: 0,
+            failures: Vec::new(),
+            warnings: Vec::new(),
+        };
+        let Some((header, rows)) = rows.split_first() else {
+            result.failed = Some("Import file is empty: no header row".into());
+            return result;
+        };
+        result.header = header.clone();
+        if let Some(known) = &self.bulk_fields {
+            if let Some(unknown) = header.iter().find(|h| !known.contains(h)) {
+                result.failed = Some(format!("Field '{unknown}' not found"));
+                return result;
+            }
+        }
+        let Some(key_col) = header.iter().position(|h| *h == job.lookup_field) else {
+            result.failed = Some(format!("Lookup field '{}' is missing from the header", job.lookup_field));
+            return result;
+        };
+        'rows: for row in rows {
+            if row.len() != header.len() {
+                let why = format!("Row has {} values but the header has {} columns", row.len(), header.len());
+                result.failures.push((row.clone(), why));
+                continue;
+            }
+            let mut fields = Map::new();
+            let mut warns = Vec::new();
+            for (name, cell) in header.iter().zip(row) {
+                if cell.is_empty() {
+                    continue; // an empty cell leaves the field unchanged
+                }
+                if name == "email" && (!cell.is_ascii() || cell.matches('@').count() != 1) {
+                    result.failures.push((row.clone(), "Invalid email address".into()));
+                    continue 'rows;
+                }
+                let mut value = cell.clone();
+                if value.chars().count() > 255 {
+                    value = value.chars().take(255).collect();
+                    warns.push(format!("Value truncated to 255 characters in field {name}"));
+                }
+                fields.insert(name.clone(), Value::String(value));
+            }
+            let key = &row[key_col];
+            if key.is_empty() {
+                result
+                    .failures
+                    .push((row.clone(), format!("Missing value for lookup field '{}'", job.lookup_field)));
+                continue;
+            }
+            let found = self.leads.iter().position(|l| FakeMarketo::matches(l, &job.lookup_field, key));
+            let id = match found {
+                Some(i) => {
+                    let lead = &mut self.leads[i];
+                    fields.remove("id");
+                    lead.fields.extend(fields);
+                    lead.id
+                }
+                None if job.lookup_field == "id" => {
+                    result.failures.push((row.clone(), "Lead not found".into()));
+                    continue;
+                }
+                None => self.add_lead(Value::Object(fields)),
+            };
+            if let Some(list) = job.list_id {
+                let members = self.lists.entry(list).or_default();
+                if !members.contains(&id) {
+                    members.push(id);
+                }
+            }
+            result.imported += 1;
+            if !warns.is_empty() {
+                result.warnings.push((row.clone(), warns.join("; ")));
+            }
+        }
+        result
+    }
+}
+
+impl Harness {
+    /// Tells the engine to send every queue now (`flush()`), then collects what it emits.
+    pub fn flush(&mut self) {
+        self.engine.flush(self.now);
+        self.drain();
     }
 }

@@ -1,45 +1,1368 @@
-//! `bulkImportLeads`: Bulk Lead Import (`POST /bulk/v1/leads.json`, multipart CSV), then the
-//! job is polled until `Complete`/`Failed` and failed rows are matched back to their events.
-//! (Delivery under construction: events fail with `NOT_SUPPORTED` until it lands.)
+//! `bulkImportLeads`: Bulk Lead Import (marketo-api.md §7). The events' rows go up as one CSV
+//! file per job (`POST /bulk/v1/leads.json?format=csv&lookupField=…&listId=…`, multipart), the
+//! job is polled (`GET /bulk/v1/leads/batch/{batchId}.json`) until `Complete` or `Failed`, and
+//! the rows Marketo refused or warned about (`…/failures.json`, `…/warnings.json`) are matched
+//! back to their events.
+//!
+//! **Rows.** One per event, cells in `leadData` order under a header of the REST field names.
+//! Strings go as they are, numbers as serde_json writes them (integers exactly, even past 2^53),
+//! booleans as `true`/`false`, `type: "date"` values as ISO 8601, lists and objects as their JSON
+//! text. `null` and absent attributes become an **empty cell, which does not clear the field**:
+//! Marketo's bulk import leaves a field unchanged for an empty cell (as far as Adobe documents it,
+//! and as the simulator assumes), unlike `null` in Sync Leads (`createOrUpdateLead`), which
+//! clears it. The CSV is written by the `csv` crate (RFC 4180 quoting, CRLF line breaks).
+//!
+//! **Files.** Marketo takes files under 10 MB; a job splits its rows into several files by the
+//! exact byte size of the multipart body, and never puts more than 25,000 rows in one. A file
+//! Marketo refuses as too large all the same (413) is uploaded again in halves. The upload is an
+//! upsert keyed on the lookup field, so it is retried like any idempotent call; `1016` (too many
+//! imports) and `1019` (list being imported to) are waited out by the engine.
+//!
+//! **Polling.** 5 s after the upload is accepted, then 10 s, 20 s and every 30 s after that
+//! (Adobe advises 5–30 s), on the host's timers (`CallSpec::delay_ms`). A status call that fails
+//! for good (after the engine's retries) is made again 30 s later, up to three times in a row;
+//! after that, or after 24 hours of `Queued`/`Importing` (`IMPORT_TIMEOUT`), the job's events
+//! become `uncertain`: the job exists at Marketo, its result is unknown.
+//!
+//! **Outcomes.** `Failed` job → every event of the file `failed` with `IMPORT_FAILED` and Marketo's
+//! message. `Complete` → failed rows `skipped` with `ROW_FAILED`, warned rows `delivered` with
+//! `ROW_WARNING` (the reason is the message), the others `delivered`; no lead ids (the bulk API
+//! does not return them); `requestId` of the status call. A warnings file that cannot be had
+//! (404, error) means no warnings. A failures file that cannot be had (or read) while Marketo
+//! counted failed rows leaves the other events `uncertain` (`FAILURES_UNAVAILABLE`), or all
+//! `skipped` when every row failed.
+//!
+//! **Matching.** A row of the failures or warnings file is matched to its event by the lookup
+//! field's value (trimmed; case-insensitive for `email`): the k-th report row carrying a value
+//! belongs to the k-th event of that file with that value. The key is plain data (the value
+//! itself, no hash), so it survives a snapshot and restore. When two events of one file share a
+//! lookup value and only one of their rows fails, the report cannot say which: the earlier event
+//! is taken. A report row that matches no event is ignored and counted (`unmatched_rows`).
 
 use serde_json::Value;
 
-use super::job::{CallSpec, Delivery, EventRef, Failure, Progress};
+use super::job::{chunk_by, Api, CallSpec, Delivery, EventRef, Failure, Progress, Steps};
 use super::BulkParams;
 use crate::core::error::EventError;
 use crate::core::outcome::Status;
-use crate::core::wire::{ApiError, Envelope};
+use crate::core::retry::Jitter;
+use crate::core::time::Millis;
+use crate::core::wire::{ApiError, Body, Envelope, Method};
 
-/// Imports a set of events' rows as one or more bulk jobs.
+/// Marketo's bulk import file limit: a file must be *under* 10 MB (413 otherwise).
+pub(crate) const MAX_FILE_BYTES: usize = 10_485_760;
+/// Rows per file at most (SPEC §4).
+pub(crate) const MAX_FILE_ROWS: usize = 25_000;
+/// Waits before the 1st, 2nd, 3rd and every later status call.
+pub(crate) const POLL_DELAYS_MS: [Millis; 4] = [FIRST_POLL_MS, 10_000, 20_000, LATER_POLL_MS];
+/// The wait before the first status call.
+const FIRST_POLL_MS: Millis = 5_000;
+/// The wait between status calls once the job has run a while.
+const LATER_POLL_MS: Millis = 30_000;
+/// How long a job may stay `Queued`/`Importing` before its events are given up as `uncertain`.
+pub(crate) const MAX_POLL_MS: Millis = 24 * 60 * 60 * 1000;
+/// Status calls that may fail for good in a row (after the engine's own retries) before the
+/// job's events are given up as `uncertain`.
+const MAX_POLL_FAILURES: u32 = 3;
+/// The file name Marketo sees.
+const FILE_NAME: &str = "leads.csv";
+/// The reason columns Marketo appends to the report files.
+const FAILURE_COLUMN: &str = "Import Failure Reason";
+const WARNING_COLUMN: &str = "Import Warning Reason";
+/// Path placeholder `preview` shows for the batch id, which only the upload's answer gives.
+const BATCH_ID_PLACEHOLDER: &str = "{batchId}";
+
+/// One event's row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Row {
+    ev: EventRef,
+    /// Its CSV record and lookup key.
+    row: BulkRow,
+    /// `Import Failure Reason` from `failures.json`.
+    failed: Option<String>,
+    /// `Import Warning Reason` from `warnings.json`.
+    warned: Option<String>,
+    /// Its final outcome is out.
+    done: bool,
+}
+
+/// What a call of the job is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StepKind {
+    Upload,
+    Status,
+    Failures,
+    Warnings,
+}
+
+/// One uploaded file: one Marketo import job.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct ImportFile {
+    /// Indexes into [`BulkJob::rows`], in file order.
+    rows: Vec<usize>,
+    /// Marketo's `batchId`, once the upload is accepted.
+    batch_id: Option<i64>,
+    /// Status calls issued.
+    polls: u32,
+    /// Sum of the waits before those status calls.
+    waited_ms: Millis,
+    /// Status calls that failed for good in a row.
+    poll_failures: u32,
+    /// The last status Marketo reported.
+    status: String,
+    /// `requestId` of the last status call.
+    request_id: Option<String>,
+    /// `numOfRowsFailed` / `numOfRowsWithWarning` of the completed job.
+    rows_failed: u64,
+    rows_warned: u64,
+    /// Report files asked for and not yet answered.
+    awaiting_failures: bool,
+    awaiting_warnings: bool,
+    /// Why the failures file could not be used, when it could not.
+    failures_unavailable: Option<ApiError>,
+    /// Report rows that matched no event of this file (for debugging; they are ignored).
+    unmatched_rows: u64,
+}
+
+/// Imports a set of events' rows as one or more bulk jobs. All state is plain data (ids,
+/// strings, numbers), so it can be snapshotted.
 #[derive(Debug)]
 pub(crate) struct BulkJob {
-    events: Vec<EventRef>,
+    lookup_field: String,
+    list_id: Option<i64>,
+    /// Drives the multipart boundaries.
+    seed: u64,
+    /// The CSV header record (CRLF-terminated).
+    header: String,
+    rows: Vec<Row>,
+    files: Vec<ImportFile>,
+    /// Calls awaiting an answer: (step, file index, what the call is for). A handful per file,
+    /// so a list (a map type of its own would cost the wasm more than it saves).
+    steps: Vec<(u32, usize, StepKind)>,
+    tags: Steps,
+}
+
+/// The text of one cell: `null` is empty, numbers are serde_json's own text (integers exact),
+/// lists and objects their JSON.
+fn cell_text(v: &Value) -> String {
+    match v {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        Value::Number(n) => n.to_string(),
+        Value::Bool(b) => b.to_string(),
+        other => other.to_string(),
+    }
+}
+
+/// The form of a lookup value that report rows are matched by: trimmed, and lower-case for
+/// `email` (Marketo compares emails case-insensitively; its email fields take ASCII only, so
+/// ASCII case folding suffices and keeps Unicode's case tables out of the wasm).
+fn match_key(lookup_field: &str, value: &str) -> String {
+    let v = value.trim().trim_start_matches('\u{feff}');
+    if lookup_field.eq_ignore_ascii_case("email") {
+        v.to_ascii_lowercase()
+    } else {
+        v.to_string()
+    }
+}
+
+/// One CSV record (RFC 4180, CRLF-terminated), written by the `csv` crate.
+fn csv_record<I, T>(cells: I) -> Option<String>
+where
+    I: IntoIterator<Item = T>,
+    T: AsRef<[u8]>,
+{
+    let mut w = csv::WriterBuilder::new().terminator(csv::Terminator::CRLF).from_writer(Vec::new());
+    w.write_record(cells).ok()?;
+    let bytes = w.into_inner().ok()?;
+    String::from_utf8(bytes).ok()
+}
+
+fn unwritable(parameter: &str) -> EventError {
+    EventError::InvalidValue { parameter: parameter.into(), problem: "could not be written as CSV".into() }
+}
+
+/// The CSV header: the REST field names in `leadData` order. (Writing into memory cannot fail;
+/// were it to, the empty header would make Marketo fail the job rather than the connector panic.)
+fn header_record(params: &BulkParams) -> String {
+    csv_record(params.lead_data.iter().map(|m| m.field.as_str())).unwrap_or_default()
+}
+
+/// An event turned into its CSV row: what a bulk batch holds for the event until it is sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct BulkRow {
+    /// The CSV record, CRLF-terminated (dropped once its upload is answered).
+    line: String,
+    /// The lookup value as report rows are matched against it ([`match_key`]).
+    key: String,
+}
+
+impl BulkRow {
+    /// The exact bytes this row adds to its file (and to the upload's body).
+    pub fn size(&self) -> usize {
+        self.line.len()
+    }
+}
+
+/// Turns one event into its row. Fails when the event has no value for the lookup field
+/// (`MISSING_ATTRIBUTE`) or a `type: "date"` value is not a date (`INVALID_VALUE`).
+pub(crate) fn prepare_row(params: &BulkParams, event: &Value) -> Result<BulkRow, EventError> {
+    if !event.is_object() {
+        return Err(EventError::NotAnObject);
+    }
+    let mut cells: Vec<String> = Vec::with_capacity(params.lead_data.len());
+    let mut key: Option<String> = None;
+    for m in &params.lead_data {
+        let value = m.value_for(event)?;
+        if m.field == params.lookup_field {
+            let parameter = format!("leadData field {} (the lookup field)", m.field);
+            match &value {
+                None | Some(Value::Null) => {
+                    return Err(EventError::MissingAttribute { parameter, path: m.source.describe() })
+                }
+                Some(Value::String(s)) if s.trim().is_empty() => {
+                    return Err(EventError::MissingAttribute { parameter, path: m.source.describe() })
+                }
+                Some(Value::String(_) | Value::Number(_)) => {}
+                Some(_) => {
+                    return Err(EventError::InvalidValue {
+                        parameter,
+                        problem: "a lookup value must be a string or a number".into(),
+                    })
+                }
+            }
+        }
+        let text = value.as_ref().map(cell_text).unwrap_or_default();
+        if m.field == params.lookup_field {
+            key = Some(match_key(&params.lookup_field, &text));
+        }
+        cells.push(text);
+    }
+    let key = key.ok_or_else(|| EventError::MissingAttribute {
+        parameter: format!("leadData field {} (the lookup field)", params.lookup_field),
+        path: "(not mapped)".into(),
+    })?;
+    let line = csv_record(&cells).ok_or_else(|| unwritable("leadData"))?;
+    Ok(BulkRow { line, key })
+}
+
+/// A multipart boundary that does not occur in `csv`, derived from the jitter stream.
+fn boundary(jitter: &mut Jitter, csv: &[u8]) -> String {
+    let mut b = String::new();
+    // A 128-bit random boundary in real data is practically impossible; the bound keeps this
+    // total even for hostile input (a clash then fails the upload with Marketo's 613).
+    for _ in 0..16 {
+        b = format!("MarketoConnectorBoundary{:016x}{:016x}", jitter.next_u64(), jitter.next_u64());
+        if !contains(csv, b.as_bytes()) {
+            break;
+        }
+    }
+    b
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// The bytes around the file in the multipart body.
+fn multipart_parts(boundary: &str) -> (String, String) {
+    (
+        format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{FILE_NAME}\"\r\n\
+             Content-Type: text/csv\r\n\r\n"
+        ),
+        format!("\r\n--{boundary}--\r\n"),
+    )
+}
+
+/// The multipart/form-data body carrying `csv` as the `file` part.
+fn multipart_body(boundary: &str, csv: &[u8]) -> Vec<u8> {
+    let (head, tail) = multipart_parts(boundary);
+    let mut body = Vec::with_capacity(head.len() + csv.len() + tail.len());
+    body.extend_from_slice(head.as_bytes());
+    body.extend_from_slice(csv);
+    body.extend_from_slice(tail.as_bytes());
+    body
+}
+
+/// Bytes of the multipart body other than the rows (the boundary has a fixed length).
+/// The bytes a bulk file carries besides its rows (multipart framing and the header record),
+/// for the queue's 10 MB threshold.
+pub(crate) fn overhead(params: &BulkParams) -> usize {
+    file_overhead(&header_record(params))
+}
+
+fn file_overhead(header: &str) -> usize {
+    let (head, tail) = multipart_parts(&format!("MarketoConnectorBoundary{:032x}", 0));
+    head.len() + header.len() + tail.len()
+}
+
+/// Groups row indexes (with their record sizes) into files: ≤ 25,000 rows, body < 10 MB.
+fn split_files(sizes: &[usize], overhead: usize) -> Vec<Vec<usize>> {
+    let idx: Vec<usize> = (0..sizes.len()).collect();
+    chunk_by(idx, MAX_FILE_ROWS, overhead, MAX_FILE_BYTES - 1, |i| sizes.get(*i).copied().unwrap_or(0))
+}
+
+/// A failures/warnings file read: `(match key, reason)` per row, and rows that could not be
+/// read. `None` when the file has no header with the lookup column.
+struct Report {
+    rows: Vec<(String, String)>,
+    unreadable: u64,
+}
+
+fn parse_report(body: &str, lookup_field: &str, reason_column: &str) -> Option<Report> {
+    let mut rdr = csv::ReaderBuilder::new().has_headers(true).flexible(true).from_reader(body.as_bytes());
+    let text = |b: &[u8]| String::from_utf8_lossy(b).trim().trim_start_matches('\u{feff}').to_string();
+    let header: Vec<String> = rdr.byte_headers().ok()?.iter().map(text).collect();
+    let key_col = header
+        .iter()
+        .position(|h| h == lookup_field)
+        .or_else(|| header.iter().position(|h| h.eq_ignore_ascii_case(lookup_field)))?;
+    let reason_col = header
+        .iter()
+        .position(|h| h.eq_ignore_ascii_case(reason_column))
+        .or_else(|| header.len().checked_sub(1))?;
+    let mut report = Report { rows: Vec::new(), unreadable: 0 };
+    for rec in rdr.byte_records() {
+        let key = rec.as_ref().ok().and_then(|r| r.get(key_col)).map(text).filter(|k| !k.is_empty());
+        match (key, rec) {
+            (Some(key), Ok(rec)) => {
+                let reason = rec.get(reason_col).map(text).unwrap_or_default();
+                report.rows.push((match_key(lookup_field, &key), reason));
+            }
+            _ => report.unreadable += 1,
+        }
+    }
+    Some(report)
+}
+
+/// For each report row, in order, the position in `keys` it belongs to: the k-th report row
+/// with a key goes to the k-th entry of `keys` with that key. Also the count of report rows
+/// that match nothing.
+fn match_rows(keys: &[&str], report: &[(String, String)]) -> (Vec<(usize, String)>, u64) {
+    // The keys in order, equal keys by position; `taken[p]` counts the entries already matched
+    // of the run of equal keys that starts at `p`.
+    let mut sorted: Vec<(&str, usize)> = keys.iter().copied().zip(0..).collect();
+    sorted.sort_unstable();
+    let mut taken: Vec<usize> = vec![0; sorted.len()];
+    let mut matched = Vec::with_capacity(report.len());
+    let mut unmatched = 0;
+    for (key, reason) in report {
+        let start = sorted.partition_point(|(k, _)| *k < key.as_str());
+        let Some(count) = taken.get_mut(start) else {
+            unmatched += 1;
+            continue;
+        };
+        match sorted.get(start + *count) {
+            Some((k, pos)) if *k == key.as_str() => {
+                matched.push((*pos, reason.clone()));
+                *count += 1;
+            }
+            _ => unmatched += 1,
+        }
+    }
+    (matched, unmatched)
+}
+
+/// A JSON number or numeric string as a non-negative integer.
+fn as_count(v: Option<&Value>) -> Option<u64> {
+    match v? {
+        Value::Number(n) => n.as_u64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+fn reason(code: &str, message: impl Into<String>) -> ApiError {
+    ApiError { code: code.into(), message: message.into() }
 }
 
 impl BulkJob {
-    /// A job for `events`. `seed` makes the multipart boundary unique and deterministic.
+    /// A job for `events`; events that cannot become a row fail at once. `seed` makes the
+    /// multipart boundaries deterministic. (The engine prepares rows as events arrive and uses
+    /// [`BulkJob::from_rows`]; this is the tests' shortcut.)
+    #[cfg(test)]
     pub fn new(params: &BulkParams, events: Vec<(EventRef, &Value)>, seed: u64) -> (BulkJob, Progress) {
-        let _ = (params, seed);
-        (BulkJob { events: events.into_iter().map(|(ev, _)| ev).collect() }, Progress::default())
+        let mut progress = Progress::default();
+        let mut rows = Vec::with_capacity(events.len());
+        for (ev, event) in events {
+            match prepare_row(params, event) {
+                Ok(row) => rows.push((ev, row)),
+                Err(e) => {
+                    let o = ev.with_reason(Status::Failed, &reason(e.code(), e.to_string()), None);
+                    progress.outcome(&ev, o);
+                }
+            }
+        }
+        (BulkJob::from_rows(params, rows, seed), progress)
     }
 
-    /// The requests one event would cause alone.
+    /// A job for rows prepared earlier ([`prepare_row`]).
+    pub fn from_rows(params: &BulkParams, rows: Vec<(EventRef, BulkRow)>, seed: u64) -> BulkJob {
+        BulkJob {
+            lookup_field: params.lookup_field.clone(),
+            list_id: params.list_id,
+            seed,
+            header: header_record(params),
+            rows: rows
+                .into_iter()
+                .map(|(ev, row)| Row { ev, row, failed: None, warned: None, done: false })
+                .collect(),
+            files: Vec::new(),
+            steps: Vec::new(),
+            tags: Steps::default(),
+        }
+    }
+
+    /// A job restored from a snapshot whose rows were already uploaded as import `batch_id`:
+    /// it polls that job instead of uploading again.
+    pub fn resume(params: &BulkParams, rows: Vec<(EventRef, BulkRow)>, batch_id: i64, seed: u64) -> BulkJob {
+        let mut job = BulkJob::from_rows(params, rows, seed);
+        let all: Vec<usize> = (0..job.rows.len()).collect();
+        job.files.push(ImportFile { rows: all, batch_id: Some(batch_id), ..ImportFile::default() });
+        job
+    }
+
+    /// The requests one event would cause alone: the upload, then the first status call (its
+    /// batch id comes from the upload's answer, so the path shows `{batchId}`).
     pub fn preview(params: &BulkParams, event: &Value) -> Result<Vec<CallSpec>, EventError> {
-        let _ = (params, event);
-        Ok(Vec::new())
+        let row = prepare_row(params, event)?;
+        let ev = EventRef {
+            key: crate::core::engine::EventKey(0),
+            event_id: String::new(),
+            action_id: String::new(),
+        };
+        let mut job = BulkJob::from_rows(params, vec![(ev, row)], 0);
+        let mut progress = Progress::default();
+        job.start(&mut progress);
+        let mut poll = CallSpec::get(
+            job.tags.next(),
+            Api::Bulk,
+            format!("/v1/leads/batch/{BATCH_ID_PLACEHOLDER}.json"),
+            Vec::new(),
+        );
+        poll.delay_ms = FIRST_POLL_MS;
+        progress.calls.push(poll);
+        Ok(progress.calls)
+    }
+
+    /// The file and purpose of call `step`, which is no longer awaited.
+    fn take_step(&mut self, step: u32) -> Option<(usize, StepKind)> {
+        let at = self.steps.iter().position(|(s, _, _)| *s == step)?;
+        let (_, f, kind) = self.steps.swap_remove(at);
+        Some((f, kind))
+    }
+
+    /// A new file of these rows and the call that uploads it.
+    fn upload(&mut self, rows: Vec<usize>, p: &mut Progress) {
+        let size: usize = rows.iter().filter_map(|i| self.rows.get(*i)).map(|r| r.row.size()).sum();
+        let mut csv = Vec::with_capacity(self.header.len() + size);
+        csv.extend_from_slice(self.header.as_bytes());
+        for row in rows.iter().filter_map(|i| self.rows.get(*i)) {
+            csv.extend_from_slice(row.row.line.as_bytes());
+        }
+        // Each file its own draw, all from the job's seed.
+        let n = self.files.len() as u64;
+        let mut jitter = Jitter::new(self.seed ^ n.wrapping_mul(0xD1B5_4A32_D192_ED03));
+        let b = boundary(&mut jitter, &csv);
+        let body = multipart_body(&b, &csv);
+        let f = self.files.len();
+        self.files.push(ImportFile { rows, ..ImportFile::default() });
+        let step = self.tags.next();
+        self.steps.push((step, f, StepKind::Upload));
+        p.calls.push(CallSpec {
+            step,
+            method: Method::Post,
+            api: Api::Bulk,
+            path: "/v1/leads.json".into(),
+            query: self.upload_query(),
+            body: Some((Body::Bytes(body), format!("multipart/form-data; boundary={b}"))),
+            // An import is an upsert keyed on the lookup field: sending it again writes the same
+            // values.
+            idempotent: true,
+            delay_ms: 0,
+            raw: false,
+        });
+    }
+
+    /// The upload of file `f` is answered: its rows' CSV records are no longer needed.
+    fn drop_lines(&mut self, f: usize) {
+        let Some(file) = self.files.get(f) else { return };
+        for i in &file.rows {
+            if let Some(row) = self.rows.get_mut(*i) {
+                row.row.line = String::new();
+            }
+        }
+    }
+
+    fn upload_query(&self) -> Vec<(String, String)> {
+        let mut q = vec![
+            ("format".to_string(), "csv".to_string()),
+            ("lookupField".into(), self.lookup_field.clone()),
+        ];
+        if let Some(list) = self.list_id {
+            q.push(("listId".into(), list.to_string()));
+        }
+        q
+    }
+
+    /// Schedules the next status call of file `f`.
+    fn poll(&mut self, f: usize, delay_ms: Millis, p: &mut Progress) {
+        let Some(file) = self.files.get_mut(f) else { return };
+        let Some(batch) = file.batch_id else { return };
+        file.polls += 1;
+        file.waited_ms = file.waited_ms.saturating_add(delay_ms);
+        let mut call =
+            CallSpec::get(self.tags.next(), Api::Bulk, format!("/v1/leads/batch/{batch}.json"), Vec::new());
+        call.delay_ms = delay_ms;
+        self.steps.push((call.step, f, StepKind::Status));
+        p.calls.push(call);
+    }
+
+    /// The wait before file `f`'s next status call: 5 s, 10 s, 20 s, then 30 s.
+    fn next_delay(&self, f: usize) -> Millis {
+        let polls = self.files.get(f).map_or(0, |file| file.polls) as usize;
+        POLL_DELAYS_MS.get(polls).copied().unwrap_or(LATER_POLL_MS)
+    }
+
+    fn fetch_report(&mut self, f: usize, kind: StepKind, p: &mut Progress) {
+        let Some(batch) = self.files.get(f).and_then(|file| file.batch_id) else { return };
+        let name = if kind == StepKind::Failures { "failures" } else { "warnings" };
+        let mut call = CallSpec::get(
+            self.tags.next(),
+            Api::Bulk,
+            format!("/v1/leads/batch/{batch}/{name}.json"),
+            Vec::new(),
+        );
+        call.raw = true;
+        self.steps.push((call.step, f, kind));
+        p.calls.push(call);
+    }
+
+    /// Gives every open row of file `f` the same outcome.
+    fn settle_all(
+        &mut self,
+        f: usize,
+        status: Status,
+        why: &ApiError,
+        request_id: Option<&str>,
+        p: &mut Progress,
+    ) {
+        let Some(file) = self.files.get(f) else { return };
+        for &i in &file.rows {
+            let Some(row) = self.rows.get_mut(i).filter(|r| !r.done) else { continue };
+            row.done = true;
+            p.outcome(&row.ev, row.ev.with_reason(status, why, request_id));
+        }
+    }
+
+    /// The job of file `f` completed and its reports are in: one outcome per row.
+    fn finish(&mut self, f: usize, p: &mut Progress) {
+        let Some(file) = self.files.get(f) else { return };
+        let request_id = file.request_id.clone();
+        let req = request_id.as_deref();
+        let batch = file.batch_id.unwrap_or(0);
+        let total = file.rows.len() as u64;
+        let unavailable = file.failures_unavailable.clone().map(|why| {
+            if file.rows_failed >= total {
+                // Every row failed: no file needed to say which.
+                (Status::Skipped, reason("ROW_FAILED", format!(
+                    "Marketo reported every row of import job {batch} as failed; the reasons could not be read ({}: {})",
+                    why.code, why.message
+                )))
+            } else {
+                (Status::Uncertain, reason("FAILURES_UNAVAILABLE", format!(
+                    "Marketo reported {} of {total} rows of import job {batch} as failed, but which ones could not be \
+                     read ({}: {}); this row may not have been imported",
+                    file.rows_failed, why.code, why.message
+                )))
+            }
+        });
+        for &i in &file.rows {
+            let Some(row) = self.rows.get_mut(i).filter(|r| !r.done) else { continue };
+            row.done = true;
+            let o = match (&row.failed, &row.warned, &unavailable) {
+                (Some(why), _, _) => {
+                    row.ev.with_reason(Status::Skipped, &reason("ROW_FAILED", why.clone()), req)
+                }
+                (None, _, Some((status, why))) => row.ev.with_reason(*status, why, req),
+                (None, Some(why), None) => {
+                    row.ev.with_reason(Status::Delivered, &reason("ROW_WARNING", why.clone()), req)
+                }
+                (None, None, None) => {
+                    let mut o = row.ev.outcome(Status::Delivered);
+                    o.request_id = request_id.clone();
+                    o
+                }
+            };
+            p.outcome(&row.ev, o);
+        }
+    }
+
+    fn finish_if_ready(&mut self, f: usize, p: &mut Progress) {
+        if self.files.get(f).is_some_and(|file| !file.awaiting_failures && !file.awaiting_warnings) {
+            self.finish(f, p);
+        }
+    }
+
+    fn on_upload(&mut self, f: usize, env: &Envelope, p: &mut Progress) {
+        self.drop_lines(f);
+        let batch = env.result.first().and_then(|r| r.get("batchId")).and_then(|v| match v {
+            Value::Number(n) => n.as_i64(),
+            Value::String(s) => s.trim().parse().ok(),
+            _ => None,
+        });
+        match (batch, self.files.get_mut(f)) {
+            (Some(batch), Some(file)) => {
+                file.batch_id = Some(batch);
+                file.status = env
+                    .result
+                    .first()
+                    .and_then(|r| r.get("status"))
+                    .and_then(Value::as_str)
+                    .unwrap_or("Queued")
+                    .to_string();
+                let delay = self.next_delay(f);
+                self.poll(f, delay, p);
+            }
+            _ => {
+                let why =
+                    reason("BAD_RESPONSE", "Marketo accepted the import file but its answer has no batchId");
+                self.settle_all(f, Status::Failed, &why, env.request_id.as_deref(), p);
+            }
+        }
+    }
+
+    fn on_status(&mut self, f: usize, env: &Envelope, p: &mut Progress) {
+        let result = env.result.first();
+        let status = result.and_then(|r| r.get("status")).and_then(Value::as_str).unwrap_or("").to_string();
+        let message = result.and_then(|r| r.get("message")).and_then(Value::as_str).unwrap_or("").to_string();
+        let Some(file) = self.files.get_mut(f) else { return };
+        file.poll_failures = 0;
+        file.request_id = env.request_id.clone();
+        file.status = status.clone();
+        let batch = file.batch_id.unwrap_or(0);
+        match status.as_str() {
+            "Complete" => {
+                file.rows_failed = as_count(result.and_then(|r| r.get("numOfRowsFailed"))).unwrap_or(0);
+                file.rows_warned = as_count(result.and_then(|r| r.get("numOfRowsWithWarning"))).unwrap_or(0);
+                file.awaiting_failures = file.rows_failed > 0;
+                file.awaiting_warnings = file.rows_warned > 0;
+                let (failures, warnings) = (file.awaiting_failures, file.awaiting_warnings);
+                if failures {
+                    self.fetch_report(f, StepKind::Failures, p);
+                }
+                if warnings {
+                    self.fetch_report(f, StepKind::Warnings, p);
+                }
+                self.finish_if_ready(f, p);
+            }
+            "Failed" => {
+                let message = if message.is_empty() {
+                    format!("Marketo reported import job {batch} as Failed")
+                } else {
+                    message
+                };
+                let req = env.request_id.clone();
+                self.settle_all(f, Status::Failed, &reason("IMPORT_FAILED", message), req.as_deref(), p);
+            }
+            // Queued, Importing (or a status Marketo may add): look again later.
+            _ => {
+                if file.waited_ms >= MAX_POLL_MS {
+                    let why = reason(
+                        "IMPORT_TIMEOUT",
+                        format!(
+                            "import job {batch} was still {} after {} hours; the connector stopped polling it",
+                            if status.is_empty() { "unfinished" } else { status.as_str() },
+                            MAX_POLL_MS / 3_600_000
+                        ),
+                    );
+                    let req = env.request_id.clone();
+                    self.settle_all(f, Status::Uncertain, &why, req.as_deref(), p);
+                } else {
+                    let delay = self.next_delay(f);
+                    self.poll(f, delay, p);
+                }
+            }
+        }
+    }
+
+    fn on_report(&mut self, f: usize, kind: StepKind, body: &str, p: &mut Progress) {
+        let column = if kind == StepKind::Failures { FAILURE_COLUMN } else { WARNING_COLUMN };
+        let parsed = parse_report(body, &self.lookup_field, column);
+        let Some(file) = self.files.get(f) else { return };
+        let keys: Vec<&str> =
+            file.rows.iter().map(|i| self.rows.get(*i).map_or("", |r| r.row.key.as_str())).collect();
+        let (matched, unmatched) = match &parsed {
+            Some(report) => {
+                let (m, u) = match_rows(&keys, &report.rows);
+                (m, u + report.unreadable)
+            }
+            None => (Vec::new(), 0),
+        };
+        let targets: Vec<(usize, String)> =
+            matched.into_iter().filter_map(|(pos, why)| file.rows.get(pos).map(|i| (*i, why))).collect();
+        for (i, why) in targets {
+            let Some(row) = self.rows.get_mut(i) else { continue };
+            let why = if why.is_empty() { "Marketo gave no reason".to_string() } else { why };
+            match kind {
+                StepKind::Failures => row.failed = Some(why),
+                _ => row.warned = Some(why),
+            }
+        }
+        let Some(file) = self.files.get_mut(f) else { return };
+        file.unmatched_rows += unmatched;
+        match kind {
+            StepKind::Failures => {
+                file.awaiting_failures = false;
+                if parsed.is_none() {
+                    file.failures_unavailable = Some(reason(
+                        "BAD_RESPONSE",
+                        format!("the failures file has no `{}` column", self.lookup_field),
+                    ));
+                }
+            }
+            _ => file.awaiting_warnings = false,
+        }
+        self.finish_if_ready(f, p);
     }
 }
 
 impl Delivery for BulkJob {
+    /// Rows whose file Marketo accepted carry its batch id: a restore polls that import
+    /// instead of uploading the rows again.
+    fn progress(&self, key: crate::core::engine::EventKey) -> Option<Value> {
+        let row = self.rows.iter().position(|r| r.ev.key == key && !r.done)?;
+        let batch = self.files.iter().find(|f| f.rows.contains(&row)).and_then(|f| f.batch_id)?;
+        Some(serde_json::json!({ "batchId": batch }))
+    }
+
+    /// One upload per file: ≤ 25,000 rows and a multipart body under 10 MB.
     fn start(&mut self, p: &mut Progress) {
-        let reason =
-            ApiError { code: "NOT_SUPPORTED".into(), message: "bulk import is not delivered yet".into() };
-        for ev in &self.events {
-            p.outcome(ev, ev.with_reason(Status::Failed, &reason, None));
+        if self.files.iter().any(|f| f.batch_id.is_some()) {
+            // Restored after its upload: carry on polling.
+            for f in 0..self.files.len() {
+                self.poll(f, FIRST_POLL_MS, p);
+            }
+            return;
+        }
+        let sizes: Vec<usize> = self.rows.iter().map(|r| r.row.size()).collect();
+        for group in split_files(&sizes, file_overhead(&self.header)) {
+            self.upload(group, p);
         }
     }
 
-    fn on_success(&mut self, _step: u32, _env: &Envelope, _p: &mut Progress) {}
+    /// Marketo refused an upload as too large (413): upload each half of its rows as a file of
+    /// its own. A file of one row cannot be split (its event then fails with the 413).
+    fn split(&mut self, step: u32, p: &mut Progress) -> bool {
+        let Some((f, kind)) = self.take_step(step) else { return false };
+        let rows = self.files.get(f).map(|file| file.rows.clone()).unwrap_or_default();
+        if kind != StepKind::Upload || rows.len() < 2 {
+            self.steps.push((step, f, kind));
+            return false;
+        }
+        if let Some(file) = self.files.get_mut(f) {
+            // Its rows now belong to the two new files.
+            file.rows.clear();
+        }
+        let (a, b) = rows.split_at(rows.len() / 2);
+        self.upload(a.to_vec(), p);
+        self.upload(b.to_vec(), p);
+        true
+    }
 
-    fn on_failure(&mut self, _step: u32, _failure: &Failure, _p: &mut Progress) {}
+    fn on_success(&mut self, step: u32, env: &Envelope, p: &mut Progress) {
+        let Some((f, kind)) = self.take_step(step) else { return };
+        match kind {
+            StepKind::Upload => self.on_upload(f, env, p),
+            StepKind::Status => self.on_status(f, env, p),
+            // A report answered as a JSON envelope (no file): no rows.
+            StepKind::Failures | StepKind::Warnings => self.on_report(f, kind, "", p),
+        }
+    }
+
+    fn on_raw(&mut self, step: u32, body: &str, p: &mut Progress) {
+        let Some((f, kind)) = self.take_step(step) else { return };
+        match kind {
+            StepKind::Failures | StepKind::Warnings => self.on_report(f, kind, body, p),
+            // Not raw calls; a file where an envelope was expected is a bad answer.
+            StepKind::Upload | StepKind::Status => {
+                let failure = Failure {
+                    status: Status::Failed,
+                    reason: reason("BAD_RESPONSE", "Marketo's answer is not a JSON envelope"),
+                    request_id: None,
+                };
+                self.steps.push((step, f, kind));
+                self.on_failure(step, &failure, p);
+            }
+        }
+    }
+
+    fn on_failure(&mut self, step: u32, failure: &Failure, p: &mut Progress) {
+        let Some((f, kind)) = self.take_step(step) else { return };
+        let req = failure.request_id.as_deref();
+        match kind {
+            StepKind::Upload => {
+                self.drop_lines(f);
+                self.settle_all(f, failure.status, &failure.reason, req, p);
+            }
+            StepKind::Status => {
+                let Some(file) = self.files.get_mut(f) else { return };
+                file.poll_failures += 1;
+                if file.poll_failures < MAX_POLL_FAILURES && file.waited_ms < MAX_POLL_MS {
+                    // The job runs on at Marketo whatever happened to this call: ask again.
+                    self.poll(f, LATER_POLL_MS, p);
+                } else {
+                    let batch = file.batch_id.unwrap_or(0);
+                    let why = reason(
+                        &failure.reason.code,
+                        format!(
+                            "{} (import job {batch} was created; its result could not be read)",
+                            failure.reason.message
+                        ),
+                    );
+                    self.settle_all(f, Status::Uncertain, &why, req, p);
+                }
+            }
+            StepKind::Failures => {
+                if let Some(file) = self.files.get_mut(f) {
+                    file.awaiting_failures = false;
+                    file.failures_unavailable = Some(failure.reason.clone());
+                }
+                self.finish_if_ready(f, p);
+            }
+            StepKind::Warnings => {
+                // A 404 or any other trouble: the rows were imported, only without their warning.
+                if let Some(file) = self.files.get_mut(f) {
+                    file.awaiting_warnings = false;
+                }
+                self.finish_if_ready(f, p);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::actions::{parse_actions, Action};
+    use crate::core::engine::EventKey;
+    use serde_json::json;
+
+    fn params(action: Value) -> BulkParams {
+        match parse_actions(&json!([action])).unwrap().remove(0).action {
+            Action::BulkImportLeads(p) => p,
+            other => panic!("not a bulk action: {other:?}"),
+        }
+    }
+
+    fn simple() -> BulkParams {
+        params(
+            json!({"id": "bulk", "type": "bulkImportLeads", "leadLookupField": "email", "targetStaticList": 1001,
+            "leadData": [{"field": "email", "source": {"attribute": "e"}},
+                         {"field": "firstName", "source": {"attribute": "n"}}]}),
+        )
+    }
+
+    fn ev(n: u64) -> EventRef {
+        EventRef { key: EventKey(n), event_id: format!("ev-{n}"), action_id: "bulk".into() }
+    }
+
+    fn bytes(call: &CallSpec) -> &[u8] {
+        match &call.body {
+            Some((Body::Bytes(b), _)) => b,
+            other => panic!("no bytes body: {other:?}"),
+        }
+    }
+
+    fn content_type(call: &CallSpec) -> &str {
+        call.body.as_ref().map(|(_, ct)| ct.as_str()).unwrap()
+    }
+
+    /// The CSV inside an upload's multipart body.
+    fn csv_of(call: &CallSpec) -> String {
+        let b = content_type(call).strip_prefix("multipart/form-data; boundary=").unwrap().to_string();
+        let text = String::from_utf8(bytes(call).to_vec()).unwrap();
+        let head = format!(
+            "--{b}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"leads.csv\"\r\nContent-Type: text/csv\r\n\r\n"
+        );
+        let tail = format!("\r\n--{b}--\r\n");
+        text.strip_prefix(&head).and_then(|t| t.strip_suffix(&tail)).expect("multipart framing").to_string()
+    }
+
+    fn envelope(v: Value) -> Envelope {
+        Envelope::parse(&v.to_string()).unwrap()
+    }
+
+    fn outcome_json(p: &Progress) -> Vec<Value> {
+        p.outcomes.iter().map(|(_, o)| serde_json::to_value(o).unwrap()).collect()
+    }
+
+    #[test]
+    fn csv_cells_keep_every_value_exact() {
+        let p = params(json!({"id": "bulk", "type": "bulkImportLeads", "leadLookupField": "email",
+        "leadData": [
+            {"field": "email", "source": {"attribute": "e"}},
+            {"field": "company", "source": {"attribute": "comma"}},
+            {"field": "title", "source": {"attribute": "quote"}},
+            {"field": "notes", "source": {"attribute": "newline"}},
+            {"field": "city", "source": {"attribute": "unicode"}},
+            {"field": "leadScore", "source": {"attribute": "zero"}},
+            {"field": "optIn", "source": {"attribute": "no"}},
+            {"field": "big", "source": {"attribute": "big"}},
+            {"field": "max", "source": {"attribute": "max"}},
+            {"field": "ratio", "source": {"attribute": "float"}},
+            {"field": "delta", "source": {"attribute": "neg"}},
+            {"field": "signup", "source": {"attribute": "d"}, "type": "date"},
+            {"field": "phone", "source": {"attribute": "nul"}},
+            {"field": "fax", "source": {"attribute": "absent"}},
+            {"field": "tags", "source": {"attribute": "list"}},
+            {"field": "meta", "source": {"attribute": "obj"}},
+            {"field": "leadSource", "source": {"value": "Web, \"bulk\""}}
+        ]}));
+        let event = json!({
+            "e": "jane.doe@example.com", "comma": "Doe, Jane & Co", "quote": "The \"Boss\"",
+            "newline": "line 1\nline 2\r\nline 3", "unicode": "Zürich 東京 🚀", "zero": 0, "no": false,
+            "big": 9_007_199_254_740_993u64, "max": u64::MAX, "float": 1.5, "neg": -42,
+            "d": 1_764_307_800_000u64, "nul": null, "list": ["a", "b"], "obj": {"k": 1}
+        });
+        let (mut job, progress) = BulkJob::new(&p, vec![(ev(1), &event)], 7);
+        assert!(progress.outcomes.is_empty());
+        let mut progress = Progress::default();
+        job.start(&mut progress);
+        assert_eq!(progress.calls.len(), 1);
+        assert_eq!(
+            csv_of(&progress.calls[0]),
+            "email,company,title,notes,city,leadScore,optIn,big,max,ratio,delta,signup,phone,fax,tags,meta,leadSource\r\n\
+             jane.doe@example.com,\"Doe, Jane & Co\",\"The \"\"Boss\"\"\",\"line 1\nline 2\r\nline 3\",Zürich 東京 🚀,0,false,\
+             9007199254740993,18446744073709551615,1.5,-42,2025-11-28T05:30:00Z,,,\"[\"\"a\"\",\"\"b\"\"]\",\"{\"\"k\"\":1}\",\
+             \"Web, \"\"bulk\"\"\"\r\n"
+        );
+    }
+
+    #[test]
+    fn events_without_lookup_value_or_with_bad_dates_fail_alone() {
+        let p = params(json!({"id": "bulk", "type": "bulkImportLeads", "leadLookupField": "email",
+            "leadData": [{"field": "email", "source": {"attribute": "e"}},
+                         {"field": "signup", "source": {"attribute": "d"}, "type": "date"}]}));
+        let events = [
+            json!({"d": "2026-01-02"}),
+            json!({"e": null}),
+            json!({"e": "   "}),
+            json!({"e": true}),
+            json!({"e": "ok@example.com", "d": "next week"}),
+            json!(["not", "an", "object"]),
+            json!({"e": "fine@example.com"}),
+        ];
+        let (mut job, progress) =
+            BulkJob::new(&p, events.iter().enumerate().map(|(i, e)| (ev(i as u64 + 1), e)).collect(), 1);
+        let codes: Vec<(String, String)> = progress
+            .outcomes
+            .iter()
+            .map(|(_, o)| (o.event_id.clone(), o.code.clone().unwrap_or_default()))
+            .collect();
+        let want = [
+            ("ev-1", "MISSING_ATTRIBUTE"),
+            ("ev-2", "MISSING_ATTRIBUTE"),
+            ("ev-3", "MISSING_ATTRIBUTE"),
+            ("ev-4", "INVALID_VALUE"),
+            ("ev-5", "INVALID_VALUE"),
+            ("ev-6", "INVALID_EVENT"),
+        ];
+        assert_eq!(codes, want.map(|(a, b)| (a.to_string(), b.to_string())).to_vec());
+        assert!(progress.outcomes.iter().all(|(_, o)| o.status == Status::Failed));
+        assert!(progress.outcomes[4].1.message.as_deref().unwrap().contains("signup"));
+        let mut progress = Progress::default();
+        job.start(&mut progress);
+        assert_eq!(csv_of(&progress.calls[0]), "email,signup\r\nfine@example.com,\r\n");
+    }
+
+    #[test]
+    fn multipart_body_is_exact_and_its_boundary_deterministic() {
+        let p = simple();
+        let event = json!({"e": "a@example.com", "n": "Ann"});
+        let upload = |seed: u64| {
+            let (mut job, _) = BulkJob::new(&p, vec![(ev(1), &event)], seed);
+            let mut progress = Progress::default();
+            job.start(&mut progress);
+            progress.calls.remove(0)
+        };
+        let call = upload(42);
+        let b = {
+            let mut j = Jitter::new(42);
+            format!("MarketoConnectorBoundary{:016x}{:016x}", j.next_u64(), j.next_u64())
+        };
+        assert_eq!(content_type(&call), format!("multipart/form-data; boundary={b}"));
+        let want = format!(
+            "--{b}\r\n\
+             Content-Disposition: form-data; name=\"file\"; filename=\"leads.csv\"\r\n\
+             Content-Type: text/csv\r\n\
+             \r\n\
+             email,firstName\r\n\
+             a@example.com,Ann\r\n\
+             \r\n\
+             --{b}--\r\n"
+        );
+        assert_eq!(String::from_utf8(bytes(&call).to_vec()).unwrap(), want);
+        assert_eq!(call.method, Method::Post);
+        assert_eq!(call.api, Api::Bulk);
+        assert_eq!(call.path, "/v1/leads.json");
+        assert_eq!(
+            call.query,
+            [("format", "csv"), ("lookupField", "email"), ("listId", "1001")]
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .to_vec()
+        );
+        assert!(call.idempotent && !call.raw && call.delay_ms == 0);
+        assert_eq!(upload(42), call, "same seed, same bytes");
+        assert_ne!(content_type(&upload(43)), content_type(&call));
+
+        // A value that contains the boundary the seed would give gets another one.
+        let hostile = json!({"e": "a@example.com", "n": b});
+        let (mut job, _) = BulkJob::new(&p, vec![(ev(1), &hostile)], 42);
+        let mut progress = Progress::default();
+        job.start(&mut progress);
+        let other = content_type(&progress.calls[0]).strip_prefix("multipart/form-data; boundary=").unwrap();
+        assert_ne!(other, b);
+        assert!(!csv_of(&progress.calls[0]).contains(other));
+        assert!(csv_of(&progress.calls[0]).contains(&b));
+
+        // No list configured: no listId.
+        let p = params(json!({"id": "bulk", "type": "bulkImportLeads", "leadLookupField": "email",
+            "leadData": [{"field": "email", "source": {"attribute": "e"}}]}));
+        let (mut job, _) = BulkJob::new(&p, vec![(ev(1), &event)], 1);
+        let mut progress = Progress::default();
+        job.start(&mut progress);
+        assert_eq!(
+            progress.calls[0].query,
+            vec![("format".into(), "csv".into()), ("lookupField".into(), "email".into())]
+        );
+    }
+
+    #[test]
+    fn files_split_under_10_mb_and_at_25000_rows() {
+        // By bytes: the body (overhead + rows) must stay under 10 MB (≤ MAX − 1).
+        assert_eq!(split_files(&[MAX_FILE_BYTES - 61, 1], 60), vec![vec![0], vec![1]]);
+        assert_eq!(split_files(&[MAX_FILE_BYTES - 62, 1], 60), vec![vec![0, 1]]);
+        // By rows.
+        let groups = split_files(&vec![10; MAX_FILE_ROWS * 2 + 1], 100);
+        assert_eq!(groups.iter().map(Vec::len).collect::<Vec<_>>(), vec![MAX_FILE_ROWS, MAX_FILE_ROWS, 1]);
+
+        // Through the job: three 4 MB rows make two files, each body under 10 MB.
+        let p = simple();
+        let big = "x".repeat(4 * 1024 * 1024);
+        let events: Vec<Value> = (0..3).map(|i| json!({"e": format!("{i}@example.com"), "n": big})).collect();
+        let (mut job, _) =
+            BulkJob::new(&p, events.iter().enumerate().map(|(i, e)| (ev(i as u64), e)).collect(), 3);
+        let mut progress = Progress::default();
+        job.start(&mut progress);
+        assert_eq!(progress.calls.len(), 2);
+        for call in &progress.calls {
+            assert!(bytes(call).len() < MAX_FILE_BYTES);
+            assert!(csv_of(call).starts_with("email,firstName\r\n"));
+        }
+        assert_eq!(csv_of(&progress.calls[0]).matches("@example.com").count(), 2);
+        assert_eq!(csv_of(&progress.calls[1]).matches("@example.com").count(), 1);
+        let overhead = file_overhead(&job.header);
+        let first_rows = csv_of(&progress.calls[0]).len() - job.header.len();
+        assert_eq!(bytes(&progress.calls[0]).len(), overhead + first_rows, "size computed exactly");
+
+        // Through the job: 25,001 small rows make two files.
+        let events: Vec<Value> = (0..=MAX_FILE_ROWS).map(|i| json!({"e": format!("{i}@x.io")})).collect();
+        let (mut job, _) =
+            BulkJob::new(&p, events.iter().enumerate().map(|(i, e)| (ev(i as u64), e)).collect(), 3);
+        let mut progress = Progress::default();
+        job.start(&mut progress);
+        let rows: Vec<usize> = progress.calls.iter().map(|c| csv_of(c).matches("\r\n").count() - 1).collect();
+        assert_eq!(rows, vec![MAX_FILE_ROWS, 1]);
+    }
+
+    #[test]
+    fn a_file_marketo_refuses_as_too_large_is_uploaded_in_halves() {
+        let p = simple();
+        let events: Vec<Value> = (0..3).map(|i| json!({"e": format!("{i}@example.com")})).collect();
+        let (mut job, _) =
+            BulkJob::new(&p, events.iter().enumerate().map(|(i, e)| (ev(i as u64 + 1), e)).collect(), 5);
+        let mut progress = Progress::default();
+        job.start(&mut progress);
+        let mut halves = Progress::default();
+        assert!(job.split(progress.calls[0].step, &mut halves));
+        let files: Vec<String> = halves.calls.iter().map(csv_of).collect();
+        assert_eq!(
+            files,
+            vec![
+                "email,firstName\r\n0@example.com,\r\n",
+                "email,firstName\r\n1@example.com,\r\n2@example.com,\r\n"
+            ]
+        );
+        assert_ne!(
+            content_type(&halves.calls[0]),
+            content_type(&halves.calls[1]),
+            "each file its own boundary"
+        );
+        // A one-row file cannot be split; its failure then reaches its event.
+        let mut quarters = Progress::default();
+        assert!(!job.split(halves.calls[0].step, &mut quarters));
+        assert!(quarters.calls.is_empty());
+        let too_large =
+            Failure { status: Status::Failed, reason: reason("HTTP_413", "too large"), request_id: None };
+        job.on_failure(halves.calls[0].step, &too_large, &mut quarters);
+        assert_eq!(quarters.outcomes.len(), 1);
+        assert_eq!(quarters.outcomes[0].1.event_id, "ev-1");
+        assert_eq!(quarters.outcomes[0].1.code.as_deref(), Some("HTTP_413"));
+        // Answered uploads no longer hold their rows' CSV.
+        let mut done = Progress::default();
+        job.on_success(
+            halves.calls[1].step,
+            &envelope(json!({"success": true, "result": [{"batchId": 1}]})),
+            &mut done,
+        );
+        assert!(job.rows.iter().all(|r| r.row.line.is_empty()));
+        assert!(!job.split(done.calls[0].step, &mut done), "only uploads split");
+    }
+
+    #[test]
+    fn report_rows_match_the_kth_event_with_the_same_lookup_value() {
+        let keys = ["a@x.com", "b@x.com", "a@x.com", "c@x.com", "a@x.com"];
+        let report: Vec<(String, String)> =
+            [("a@x.com", "r1"), ("zz@x.com", "r2"), ("a@x.com", "r3"), ("c@x.com", "r4")]
+                .map(|(k, r)| (k.to_string(), r.to_string()))
+                .to_vec();
+        let (matched, unmatched) = match_rows(&keys, &report);
+        assert_eq!(matched, vec![(0, "r1".into()), (2, "r3".into()), (3, "r4".into())]);
+        assert_eq!(unmatched, 1);
+        // More report rows for a value than events with it: the extra ones match nothing.
+        let (matched, unmatched) = match_rows(&["a"], &[("a".into(), "1".into()), ("a".into(), "2".into())]);
+        assert_eq!((matched, unmatched), (vec![(0, "1".into())], 1));
+
+        // Reading a report: quoted cells, emails compared case-insensitively, reason by name.
+        let body = "email,firstName,Import Failure Reason\n\"A@X.com \",\"Doe, J\",Invalid email address\n\
+                    b@x.com,B,\"Bad, \"\"really\"\"\"\n";
+        let r = parse_report(body, "email", FAILURE_COLUMN).unwrap();
+        assert_eq!(
+            r.rows,
+            vec![
+                ("a@x.com".into(), "Invalid email address".into()),
+                ("b@x.com".into(), "Bad, \"really\"".into())
+            ]
+        );
+        assert!(parse_report("", "email", FAILURE_COLUMN).is_none());
+        assert!(parse_report("firstName,Import Failure Reason\nA,x\n", "email", FAILURE_COLUMN).is_none());
+        // Other lookup fields are compared exactly (after trimming).
+        assert_eq!(match_key("sfdcLeadId", " 00Q5g00000AbCdE "), "00Q5g00000AbCdE");
+        assert_eq!(match_key("email", "Jane.DOE@Example.com"), "jane.doe@example.com");
+    }
+
+    /// Drives a job through upload → status → reports with scripted answers.
+    #[test]
+    fn a_completed_job_reports_failed_and_warned_rows_on_their_events() {
+        let p = simple();
+        let events = [
+            json!({"e": "dup@example.com", "n": "First"}),
+            json!({"e": "ok@example.com", "n": "Ok"}),
+            json!({"e": "DUP@example.com", "n": "Second"}),
+            json!({"e": "warn@example.com", "n": "W"}),
+        ];
+        let (mut job, _) =
+            BulkJob::new(&p, events.iter().enumerate().map(|(i, e)| (ev(i as u64 + 1), e)).collect(), 9);
+        let mut progress = Progress::default();
+        job.start(&mut progress);
+        let upload = progress.calls.remove(0);
+
+        let mut p1 = Progress::default();
+        job.on_success(
+            upload.step,
+            &envelope(json!({"requestId": "r#1", "success": true,
+                "result": [{"batchId": 3404, "importId": "3404", "status": "Queued"}]})),
+            &mut p1,
+        );
+        assert!(p1.outcomes.is_empty());
+        let mut poll = p1.calls.remove(0);
+        assert_eq!(
+            (poll.path.as_str(), poll.delay_ms, poll.api),
+            ("/v1/leads/batch/3404.json", 5_000, Api::Bulk)
+        );
+
+        let mut delays = Vec::new();
+        for status in ["Queued", "Importing", "Importing", "Importing"] {
+            let mut p2 = Progress::default();
+            job.on_success(
+                poll.step,
+                &envelope(json!({"requestId": "r#2", "success": true,
+                    "result": [{"batchId": 3404, "status": status, "numOfLeadsProcessed": 0,
+                                "numOfRowsFailed": 0, "numOfRowsWithWarning": 0, "message": status}]})),
+                &mut p2,
+            );
+            poll = p2.calls.remove(0);
+            delays.push(poll.delay_ms);
+        }
+        assert_eq!(delays, vec![10_000, 20_000, 30_000, 30_000]);
+
+        let mut p3 = Progress::default();
+        job.on_success(
+            poll.step,
+            &envelope(json!({"requestId": "status#9", "success": true,
+                "result": [{"batchId": 3404, "status": "Complete", "numOfLeadsProcessed": 3,
+                            "numOfRowsFailed": 1, "numOfRowsWithWarning": 1,
+                            "message": "Import completed with errors, 3 records imported (3 members), 1 failed"}]})),
+            &mut p3,
+        );
+        assert!(p3.outcomes.is_empty());
+        let paths: Vec<(&str, bool)> = p3.calls.iter().map(|c| (c.path.as_str(), c.raw)).collect();
+        assert_eq!(
+            paths,
+            vec![("/v1/leads/batch/3404/failures.json", true), ("/v1/leads/batch/3404/warnings.json", true)]
+        );
+        let (failures, warnings) = (p3.calls[0].step, p3.calls[1].step);
+        let mut p4 = Progress::default();
+        // Both events carry dup@example.com: the one failure row goes to the first of them.
+        job.on_raw(
+            failures,
+            "email,firstName,Import Failure Reason\r\nDup@Example.com,First,Invalid value\r\nnobody@example.com,X,Y\r\n",
+            &mut p4,
+        );
+        assert!(p4.outcomes.is_empty(), "still waiting for the warnings");
+        job.on_raw(
+            warnings,
+            "email,firstName,Import Warning Reason\nwarn@example.com,W,Value truncated\n",
+            &mut p4,
+        );
+        assert_eq!(
+            outcome_json(&p4),
+            vec![
+                json!({"eventId": "ev-1", "actionId": "bulk", "status": "skipped", "code": "ROW_FAILED",
+                       "message": "Invalid value", "requestId": "status#9"}),
+                json!({"eventId": "ev-2", "actionId": "bulk", "status": "delivered", "requestId": "status#9"}),
+                json!({"eventId": "ev-3", "actionId": "bulk", "status": "delivered", "requestId": "status#9"}),
+                json!({"eventId": "ev-4", "actionId": "bulk", "status": "delivered", "code": "ROW_WARNING",
+                       "message": "Value truncated", "requestId": "status#9"}),
+            ]
+        );
+        assert!(p4.calls.is_empty());
+        assert_eq!(job.files[0].unmatched_rows, 1, "the row matching no event is counted");
+    }
+
+    #[test]
+    fn failed_jobs_and_unreadable_reports() {
+        let p = simple();
+        let events = [json!({"e": "a@example.com"}), json!({"e": "b@example.com"})];
+        let start = |answer: Value| {
+            let (mut job, _) =
+                BulkJob::new(&p, events.iter().enumerate().map(|(i, e)| (ev(i as u64 + 1), e)).collect(), 9);
+            let mut progress = Progress::default();
+            job.start(&mut progress);
+            let mut p1 = Progress::default();
+            job.on_success(
+                progress.calls[0].step,
+                &envelope(json!({"success": true, "result": [{"batchId": 7, "status": "Queued"}]})),
+                &mut p1,
+            );
+            let mut p2 = Progress::default();
+            job.on_success(p1.calls[0].step, &envelope(answer), &mut p2);
+            (job, p2)
+        };
+        // The whole job failed.
+        let (_, p2) = start(json!({"requestId": "s#1", "success": true,
+            "result": [{"batchId": 7, "status": "Failed", "message": "Field 'foo' not found"}]}));
+        assert_eq!(
+            outcome_json(&p2),
+            ["ev-1", "ev-2"]
+                .map(
+                    |e| json!({"eventId": e, "actionId": "bulk", "status": "failed", "code": "IMPORT_FAILED",
+                                "message": "Field 'foo' not found", "requestId": "s#1"})
+                )
+                .to_vec()
+        );
+        // Rows failed but the failures file cannot be had: uncertain, unless all failed.
+        let complete = |failed: u64| {
+            json!({"requestId": "s#2", "success": true, "result": [{"batchId": 7, "status": "Complete",
+                "numOfRowsFailed": failed, "numOfRowsWithWarning": 1}]})
+        };
+        let (mut job, p2) = start(complete(1));
+        let failure = Failure {
+            status: Status::Failed,
+            reason: reason("HTTP_404", "Marketo answered HTTP 404"),
+            request_id: None,
+        };
+        let mut p3 = Progress::default();
+        job.on_failure(p2.calls[1].step, &failure, &mut p3); // warnings: 404 = none
+        job.on_failure(p2.calls[0].step, &failure, &mut p3);
+        let statuses: Vec<(Status, Option<String>)> =
+            p3.outcomes.iter().map(|(_, o)| (o.status, o.code.clone())).collect();
+        assert_eq!(statuses, vec![(Status::Uncertain, Some("FAILURES_UNAVAILABLE".into())); 2]);
+        let (mut job, p2) = start(complete(2));
+        let mut p3 = Progress::default();
+        job.on_raw(p2.calls[1].step, "", &mut p3);
+        job.on_raw(p2.calls[0].step, "<html>oops</html>", &mut p3);
+        let statuses: Vec<(Status, Option<String>)> =
+            p3.outcomes.iter().map(|(_, o)| (o.status, o.code.clone())).collect();
+        assert_eq!(statuses, vec![(Status::Skipped, Some("ROW_FAILED".into())); 2]);
+
+        // Status calls failing for good are asked again, then given up as uncertain.
+        let (mut job, mut p2) =
+            start(json!({"success": true, "result": [{"batchId": 7, "status": "Importing"}]}));
+        let mut outcomes = Vec::new();
+        for _ in 0..MAX_POLL_FAILURES {
+            let poll = p2.calls.remove(0);
+            let failure = Failure {
+                status: Status::Failed,
+                reason: reason("NETWORK", "network error: reset"),
+                request_id: None,
+            };
+            p2 = Progress::default();
+            job.on_failure(poll.step, &failure, &mut p2);
+            outcomes.append(&mut p2.outcomes);
+        }
+        assert_eq!(outcomes.len(), 2);
+        assert!(outcomes.iter().all(|(_, o)| o.status == Status::Uncertain
+            && o.message.as_deref().unwrap().contains("import job 7 was created")));
+    }
+
+    #[test]
+    fn a_job_that_never_finishes_is_given_up_after_a_day() {
+        let p = simple();
+        let event = json!({"e": "a@example.com"});
+        let (mut job, _) = BulkJob::new(&p, vec![(ev(1), &event)], 9);
+        let mut progress = Progress::default();
+        job.start(&mut progress);
+        let mut p1 = Progress::default();
+        job.on_success(
+            progress.calls[0].step,
+            &envelope(json!({"success": true, "result": [{"batchId": 7, "status": "Queued"}]})),
+            &mut p1,
+        );
+        let mut polls = 1;
+        let mut waited = p1.calls[0].delay_ms;
+        loop {
+            let poll = p1.calls.remove(0);
+            p1 = Progress::default();
+            job.on_success(
+                poll.step,
+                &envelope(json!({"success": true, "result": [{"batchId": 7, "status": "Queued"}]})),
+                &mut p1,
+            );
+            if !p1.outcomes.is_empty() {
+                break;
+            }
+            polls += 1;
+            waited += p1.calls[0].delay_ms;
+            assert!(polls < 10_000);
+        }
+        assert!((MAX_POLL_MS..MAX_POLL_MS + 30_000).contains(&waited), "{waited}");
+        assert_eq!(p1.outcomes[0].1.status, Status::Uncertain);
+        assert_eq!(p1.outcomes[0].1.code.as_deref(), Some("IMPORT_TIMEOUT"));
+    }
+
+    #[test]
+    fn preview_shows_the_upload_and_the_first_status_call() {
+        let calls = BulkJob::preview(&simple(), &json!({"e": "p@example.com", "n": "P"})).unwrap();
+        assert_eq!(calls.len(), 2);
+        assert_eq!(csv_of(&calls[0]), "email,firstName\r\np@example.com,P\r\n");
+        assert_eq!(
+            (calls[1].method, calls[1].path.as_str()),
+            (Method::Get, "/v1/leads/batch/{batchId}.json")
+        );
+        let err = BulkJob::preview(&simple(), &json!({"n": "P"})).unwrap_err();
+        assert_eq!(err.code(), "MISSING_ATTRIBUTE");
+    }
 }
