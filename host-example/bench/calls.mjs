@@ -107,9 +107,22 @@ async function bulk() {
     leadData: [{ field: "email", source: { attribute: "email" } }, { field: "firstName", source: { attribute: "first" } },
       { field: "company", source: { attribute: "company" } }] }]);
   const finals = await drive(sim, c, clock, events);
-  // Minimum: one file (25,000 rows, well under 10 MB): one upload, one status poll once the
-  // job can have finished, one failures download (rows failed).
-  const min = 1 + 1 + 1;
+  // Minimum: files of ≤ 25,000 rows and < 10 MB (CSV bytes computed here); per file one upload,
+  // one status poll (the job can be complete by the first poll), one failures download if a row
+  // in it fails.
+  const cell = (v) => (/[",\r\n]/.test(v) ? `"${v.replaceAll('"', '""')}"` : v);
+  const rowBytes = events.map(([, ev]) => Buffer.byteLength([ev.email, ev.first, ev.company].map(cell).join(",") + "\r\n"));
+  const header = Buffer.byteLength("email,firstName,company\r\n") + 300; // + multipart framing
+  let min = 0;
+  let rows = 0;
+  let bytes = header;
+  let failing = false;
+  const closeFile = () => { if (rows) min += 2 + (failing ? 1 : 0); rows = 0; bytes = header; failing = false; };
+  events.forEach(([, ev], i) => {
+    if (rows === 25_000 || bytes + rowBytes[i] >= 10 * MB) closeFile();
+    rows += 1; bytes += rowBytes[i]; failing ||= !ev.email.includes("@");
+  });
+  closeFile();
   const result = summary("25,000 bulk import rows (1% invalid)", sim, finals, 25_000, min);
   await sim.close();
   return result;
