@@ -359,26 +359,11 @@ impl Engine {
                     );
                 }
                 (_, reason) => {
-                    engine.next_event += 1;
-                    let key = EventKey(engine.next_event);
-                    let ev = EventRef {
-                        key,
-                        event_id: entry.event_id.clone(),
-                        action_id: entry.action_id.clone(),
-                    };
-                    engine.pending.insert(
-                        key,
-                        PendingEvent {
-                            event_id: entry.event_id.clone(),
-                            action_id: entry.action_id.clone(),
-                            event: Value::Null,
-                            accepted_at: entry.accepted_at,
-                        },
-                    );
+                    let ev = engine.readmit(entry);
                     let code =
                         if status == Status::Uncertain { "RESTARTED_IN_FLIGHT" } else { "UNKNOWN_ACTION" };
                     let reason = ApiError { code: code.into(), message: reason.unwrap_or_default() };
-                    engine.emit(key, ev.with_reason(status, &reason, None));
+                    engine.emit(ev.key, ev.with_reason(status, &reason, None));
                 }
             }
         }
@@ -398,18 +383,8 @@ impl Engine {
         let mut rows = Vec::new();
         let mut keys = Vec::new();
         for entry in entries {
-            self.next_event += 1;
-            let key = EventKey(self.next_event);
-            self.pending.insert(
-                key,
-                PendingEvent {
-                    event_id: entry.event_id.clone(),
-                    action_id: entry.action_id.clone(),
-                    event: entry.event.clone(),
-                    accepted_at: entry.accepted_at,
-                },
-            );
-            let ev = EventRef { key, event_id: entry.event_id.clone(), action_id: entry.action_id.clone() };
+            let ev = self.readmit(entry);
+            let key = ev.key;
             match prepare_row(&params, &entry.event) {
                 Ok(row) => {
                     keys.push(key);
@@ -866,8 +841,8 @@ impl Engine {
         }
     }
 
-    /// Restarts a merge from where the snapshot left it.
-    fn resume_merge(&mut self, params: &super::actions::MergeParams, entry: &PendingEntry, merged: &[i64]) {
+    /// Registers a snapshot's event as pending again, under a new key.
+    fn readmit(&mut self, entry: &PendingEntry) -> EventRef {
         self.next_event += 1;
         let key = EventKey(self.next_event);
         self.pending.insert(
@@ -879,7 +854,13 @@ impl Engine {
                 accepted_at: entry.accepted_at,
             },
         );
-        let ev = EventRef { key, event_id: entry.event_id.clone(), action_id: entry.action_id.clone() };
+        EventRef { key, event_id: entry.event_id.clone(), action_id: entry.action_id.clone() }
+    }
+
+    /// Restarts a merge from where the snapshot left it.
+    fn resume_merge(&mut self, params: &super::actions::MergeParams, entry: &PendingEntry, merged: &[i64]) {
+        let ev = self.readmit(entry);
+        let key = ev.key;
         match MergeJob::resume(params, ev, &entry.event, merged) {
             Ok(job) => {
                 self.start_job(Box::new(job), Progress::default(), None, vec![key]);
