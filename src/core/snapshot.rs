@@ -68,6 +68,38 @@ pub struct QuotaState {
     pub used: u32,
 }
 
+/// Nesting a snapshot may have: the deepest event serde_json reads (127 levels) under the
+/// snapshot object, its `events` list and the entry object.
+const MAX_NESTING: usize = 127 + 3;
+
+/// The deepest nesting of `[`/`{` in JSON text (brackets inside strings do not count). For text
+/// that is not JSON it is at least the nesting a parser reaches before it finds the error.
+fn nesting_depth(text: &str) -> usize {
+    let (mut depth, mut max) = (0usize, 0usize);
+    let (mut in_string, mut escaped) = (false, false);
+    for b in text.bytes() {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                max = max.max(depth);
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    max
+}
+
 /// Why a snapshot cannot be restored.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SnapshotError {
@@ -85,11 +117,56 @@ impl Snapshot {
     /// # Errors
     /// [`SnapshotError`] for malformed text or an unknown version.
     pub fn parse(text: &str) -> Result<Snapshot, SnapshotError> {
-        let v: Value = serde_json::from_str(text).map_err(|e| SnapshotError::Malformed(e.to_string()))?;
+        // Events reach the connector through serde_json, which reads at most 127 nested levels,
+        // and a snapshot holds each event 3 levels down: read that much nesting (serde_json's own
+        // limit would refuse the snapshot of such an event), and no more (the parser recurses).
+        if nesting_depth(text) > MAX_NESTING {
+            return Err(SnapshotError::Malformed(format!("nested more than {MAX_NESTING} levels deep")));
+        }
+        let mut de = serde_json::Deserializer::from_str(text);
+        de.disable_recursion_limit();
+        let v = Value::deserialize(&mut de)
+            .and_then(|v| de.end().map(|()| v))
+            .map_err(|e| SnapshotError::Malformed(e.to_string()))?;
         let version = v.get("version").and_then(Value::as_u64).unwrap_or(0) as u32;
         if version != VERSION {
             return Err(SnapshotError::Version(version));
         }
         serde_json::from_value(v).map_err(|e| SnapshotError::Malformed(e.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_event(event: &str) -> String {
+        format!(
+            r#"{{"version":1,"takenAt":0,"events":[{{"eventId":"e","actionId":"a","event":{event},"acceptedAt":0}}],"quota":{{"day":0,"used":0}}}}"#
+        )
+    }
+
+    /// An object `depth` levels deep, with brackets in a string that must not count.
+    fn nested(depth: usize) -> String {
+        format!(r#"{{"s":"[{{","k":{}{}}}"#, "[".repeat(depth - 1), "]".repeat(depth - 1))
+    }
+
+    #[test]
+    fn an_event_serde_json_reads_survives_its_snapshot() {
+        // Found by fuzzing: an event nested 125 to 127 levels deep was accepted, but its
+        // snapshot was refused (recursion limit), losing every pending event on restore.
+        for depth in [2, 124, 125, 127] {
+            let event: Value = serde_json::from_str(&nested(depth)).unwrap();
+            let snap = Snapshot::parse(&with_event(&event.to_string())).unwrap();
+            assert_eq!(snap.events[0].event, event, "depth {depth}");
+        }
+        assert!(serde_json::from_str::<Value>(&nested(128)).is_err(), "serde_json's own limit");
+        let too_deep = Snapshot::parse(&with_event(&nested(128)));
+        assert!(matches!(too_deep, Err(SnapshotError::Malformed(m)) if m.contains("nested")));
+        // Brackets in strings do not count; garbage after the object is refused.
+        assert_eq!(nesting_depth(r#"{"a":"[[[{{\"[","b":[1]}"#), 2);
+        assert!(Snapshot::parse(&format!("{} x", with_event("{}"))).is_err());
+        let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+        assert!(Snapshot::parse(&deep).is_err(), "deep nesting is refused before it is parsed");
     }
 }

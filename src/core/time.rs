@@ -82,7 +82,10 @@ fn parse_date_string(s: &str) -> Result<OffsetDateTime, String> {
 }
 
 fn format_utc(dt: OffsetDateTime) -> Result<String, String> {
-    dt.to_offset(UtcOffset::UTC)
+    // Not `to_offset`: it panics when the instant in UTC leaves the supported range
+    // (`9999-12-31T23:30:00-02:00` is in year 10000 in UTC).
+    dt.checked_to_offset(UtcOffset::UTC)
+        .ok_or_else(|| "date out of the printable range".to_string())?
         .format(format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z"))
         .map_err(|_| "date out of the printable range".into())
 }
@@ -130,6 +133,15 @@ mod tests {
         assert!(to_iso8601(&json!(true)).is_err());
         assert!(to_iso8601(&json!(null)).is_err());
         assert!(to_iso8601(&json!(1e300)).is_err());
+    }
+
+    #[test]
+    fn dates_whose_utc_instant_leaves_the_range_are_errors_not_panics() {
+        // Found by fuzzing (a panic in `OffsetDateTime::to_offset`).
+        for s in ["9999-12-31T23:30:00-02:00", "Fri, 31 Dec 9999 23:00:00 -2359"] {
+            assert_eq!(to_iso8601(&json!(s)), Err("date out of the printable range".to_string()), "{s}");
+        }
+        assert_eq!(to_iso8601(&json!("9999-12-31T23:30:00+02:00")).unwrap(), "9999-12-31T21:30:00Z");
     }
 
     #[test]
