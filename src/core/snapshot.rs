@@ -153,8 +153,9 @@ mod tests {
 
     #[test]
     fn an_event_serde_json_reads_survives_its_snapshot() {
-        // Found by fuzzing: an event nested 125 to 127 levels deep was accepted, but its
-        // snapshot was refused (recursion limit), losing every pending event on restore.
+        // The fuzz `event` target's snapshot check (fuzz/seeds/*/regress-deep-event*): an event
+        // nested 125 to 127 levels deep was accepted, but its snapshot was refused (serde_json's
+        // recursion limit), losing every pending event on restore.
         for depth in [2, 124, 125, 127] {
             let event: Value = serde_json::from_str(&nested(depth)).unwrap();
             let snap = Snapshot::parse(&with_event(&event.to_string())).unwrap();

@@ -137,7 +137,7 @@ mod tests {
 
     #[test]
     fn dates_whose_utc_instant_leaves_the_range_are_errors_not_panics() {
-        // Found by fuzzing (a panic in `OffsetDateTime::to_offset`).
+        // A panic in `OffsetDateTime::to_offset` (fuzz/seeds/event/regress-date-year-10000.bin).
         for s in ["9999-12-31T23:30:00-02:00", "Fri, 31 Dec 9999 23:00:00 -2359"] {
             assert_eq!(to_iso8601(&json!(s)), Err("date out of the printable range".to_string()), "{s}");
         }
