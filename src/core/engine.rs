@@ -40,6 +40,10 @@ pub struct EventKey(pub u64);
 /// backoff cap): the queue drains at Marketo's pace, not ours.
 const MAX_QUEUE_ATTEMPTS: u32 = 40;
 
+/// The latest time the engine accepts (9999-12-31T23:59:59.999Z): a host clock beyond it is
+/// read as this, leaving centuries of headroom for every deadline added to it.
+pub const MAX_NOW: Millis = 253_402_300_799_999;
+
 /// Identifies a picker listing started with [`Engine::handle_listing`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ListingKey(pub u64);
@@ -177,7 +181,7 @@ impl Engine {
             next_job: 0,
             next_event: 0,
             event_prefix,
-            now,
+            now: now.min(MAX_NOW),
             stats: Stats::default(),
         }
     }
@@ -192,8 +196,10 @@ impl Engine {
         &self.stats
     }
 
+    /// Time only moves forward, and never past [`MAX_NOW`], so deadlines computed from it
+    /// (now + timeout, backoff, window) cannot overflow whatever clock the host has.
     fn clamp(&mut self, now: Millis) -> Millis {
-        self.now = self.now.max(now);
+        self.now = self.now.max(now.min(MAX_NOW));
         self.now
     }
 
@@ -370,6 +376,7 @@ impl Engine {
         for ((action_id, batch), entries) in uploaded {
             engine.resume_bulk(&action_id, batch, &entries);
         }
+        let now = engine.now;
         engine.pump(now);
         engine
     }
