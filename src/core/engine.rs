@@ -486,13 +486,9 @@ impl Engine {
                     self.stats.rate_limited += 1;
                 }
                 // 6xx codes mean "not executed"; an HTTP error or garbled answer may hide an
-                // applied call, which a non-idempotent call must not repeat.
+                // applied call.
                 let ambiguous = !reason.code.bytes().all(|b| b.is_ascii_digit());
-                if ambiguous && !call.spec.idempotent {
-                    self.call_failed(call, failure(Status::Uncertain));
-                } else {
-                    self.retry(now, call, base_ms, failure(Status::Failed));
-                }
+                self.retry_transient(now, call, base_ms, failure(Status::Failed), ambiguous);
             }
             Class::WaitForBulkQueue => {
                 // Marketo's import queue drains at its own pace: wait longer than for an error.
@@ -556,8 +552,10 @@ impl Engine {
         }
         let flight = self.in_flight.remove(&id).ok_or(UsageError::UnknownRequest(id))?;
         self.limiter.finish();
-        let f = self.ambiguous(&flight.call, "NETWORK", format!("network error: {message}"));
-        self.retry_or_settle(now, flight.call, f);
+        let reason = ApiError { code: "NETWORK".into(), message: format!("network error: {message}") };
+        let failure = Failure { status: Status::Failed, reason, request_id: None };
+        // A request lost in transport may have reached Marketo.
+        self.retry_transient(now, flight.call, 2_000, failure, true);
         self.pump(now);
         Ok(())
     }
@@ -972,19 +970,21 @@ impl Engine {
         self.with_job(&call, |job, p| job.on_failure(step, &failure, p));
     }
 
-    /// The failure for an answer that may or may not have been applied: a non-idempotent
-    /// call's events become `uncertain`.
-    fn ambiguous(&self, call: &Call, code: &str, message: String) -> Failure {
-        let status = if call.spec.idempotent { Status::Failed } else { Status::Uncertain };
-        Failure { status, reason: ApiError { code: code.into(), message }, request_id: None }
-    }
-
-    fn retry_or_settle(&mut self, now: Millis, call: Call, failure: Failure) {
-        if failure.status == Status::Uncertain {
-            // It may have reached Marketo: sending it again could apply it twice.
+    /// Retries a call after a transient failure. When the failure is `ambiguous` (the call may
+    /// have been applied), a non-idempotent call is not repeated: its events are `uncertain`.
+    fn retry_transient(
+        &mut self,
+        now: Millis,
+        call: Call,
+        base: Millis,
+        mut failure: Failure,
+        ambiguous: bool,
+    ) {
+        if ambiguous && !call.spec.idempotent {
+            failure.status = Status::Uncertain;
             self.call_failed(call, failure);
         } else {
-            self.retry(now, call, 2_000, failure);
+            self.retry(now, call, base, failure);
         }
     }
 
