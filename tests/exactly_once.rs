@@ -33,7 +33,7 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 
 use common::{header, is_identity, settings_with_limits, FakeMarketo, Reply, CLIENT_SECRET, REST};
-use marketo_connector::core::engine::CALL_TIMEOUT_MS;
+use marketo_connector::core::engine::{CALL_TIMEOUT_MS, CLOCK_JUMP_MS};
 use marketo_connector::core::limits::WINDOW_MS;
 use marketo_connector::core::snapshot::Snapshot;
 use marketo_connector::core::time::quota_day;
@@ -1020,6 +1020,12 @@ impl World {
             }
             Step::Advance { ms, wake } => {
                 self.now += ms;
+                if *ms > CLOCK_JUMP_MS {
+                    // A jump of more than a day is held until a second reading confirms it:
+                    // the host's first input after it (here a wake-up) only reads the clock.
+                    self.engine.handle_timeout(self.now);
+                    self.drain()?;
+                }
                 if *wake {
                     self.wake()
                 } else {
