@@ -43,8 +43,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use common::{header, is_identity, settings_with_limits, FakeMarketo, Reply, CLIENT_SECRET, REST};
 use marketo_connector::core::engine::{CALL_TIMEOUT_MS, CLOCK_JUMP_MS};
-use marketo_connector::core::report::{Reporter, Settled};
 use marketo_connector::core::limits::WINDOW_MS;
+use marketo_connector::core::report::{Reporter, Settled};
 use marketo_connector::core::snapshot::Snapshot;
 use marketo_connector::core::time::quota_day;
 use marketo_connector::core::{
@@ -1053,8 +1053,15 @@ impl World {
         self.engine = Engine::restore(settings, self.seed.wrapping_add(self.restores), self.now, &parsed);
         // The old instance's pending calls die with it.
         self.reporter = Reporter::restore(&parsed);
-        prop_assert_eq!(self.engine.identity(), (id.as_str(), generation + 1), "identity kept, generation up");
-        prop_assert!(self.engine.poll_request().is_none(), "a restored engine sent before the host's next call");
+        prop_assert_eq!(
+            self.engine.identity(),
+            (id.as_str(), generation + 1),
+            "identity kept, generation up"
+        );
+        prop_assert!(
+            self.engine.poll_request().is_none(),
+            "a restored engine sent before the host's next call"
+        );
         self.drain()
     }
 
