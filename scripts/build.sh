@@ -20,3 +20,4 @@ cp npm/package.json npm/README.md pkg/ 2>/dev/null || cp npm/package.json pkg/
 raw=$(stat -c %s pkg/nodejs/marketo_connector_bg.wasm)
 gz=$(gzip -9 -c pkg/nodejs/marketo_connector_bg.wasm | wc -c)
 echo "built pkg/: marketo_connector_bg.wasm $raw bytes ($gz gzipped)"
+bash scripts/build-cli.sh
