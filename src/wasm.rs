@@ -17,71 +17,7 @@ use wasm_bindgen_futures::{spawn_local, JsFuture};
 use crate::core::snapshot::Snapshot;
 use crate::core::{Body, Engine, EventKey, HttpRequest, Listing, ListingKey, Outcome, Settings};
 
-#[wasm_bindgen(typescript_custom_section)]
-const TS_TYPES: &'static str = r#"
-/** A parameter's value: an attribute path into the event, or a literal. */
-export type Source = { attribute: string | string[] } | { value: unknown };
-
-/** One configured action (SPEC §3): `{id, type, ...parameters}`. */
-export interface ActionConfig {
-  id: string;
-  type: "addLeadToList" | "addLeadToListBatched" | "removeLeadFromList" | "removeLeadFromListBatched"
-      | "sendTransactionalEmail" | "createOrUpdateLead" | "createOrUpdateLeadBatched" | "mergeLead"
-      | "bulkImportLeads";
-  [parameter: string]: unknown;
-}
-
-/** Connector settings (SPEC §2). */
-export interface Settings {
-  clientId: string;
-  clientSecret: string;
-  /** e.g. https://123-ABC-123.mktorest.com/rest */
-  endpointUrl: string;
-  /** e.g. https://123-ABC-123.mktorest.com/identity */
-  identityUrl: string;
-  limits?: { callsPer20s?: number; concurrency?: number; dailyQuota?: number };
-  actions: ActionConfig[];
-}
-
-/** What the connector needs from its host. */
-export interface Host {
-  /** WHATWG fetch; `globalThis.fetch.bind(globalThis)` works as is. */
-  fetch(url: string, init: { method: string; headers: Record<string, string>; body?: string | Uint8Array }):
-    Promise<{ status: number; text(): Promise<string> }>;
-  /** Epoch milliseconds. */
-  now(): number;
-  /** Call `connector.wake()` at or after `atMs`; the latest call wins. */
-  setTimer(atMs: number): void;
-  /** Jitter seed, for deterministic retries in tests. */
-  seed?: number;
-  /** Structured log; entries never contain secrets or tokens. */
-  log?(entry: LogEntry): void;
-}
-
-export type LogEntry =
-  | { type: "request"; id: number; method: string; url: string }
-  | { type: "response"; id: number; status: number }
-  | { type: "transportError"; id: number; message: string };
-
-/** The outcome of one event (SPEC §6). */
-export interface Outcome {
-  eventId: string;
-  actionId: string;
-  status: "queued" | "delivered" | "skipped" | "failed" | "uncertain";
-  leadIds?: number[];
-  code?: string;
-  message?: string;
-  requestId?: string;
-}
-
-/** A request `preview` shows (never with the token). */
-export interface PreviewRequest {
-  method: "GET" | "POST" | "DELETE";
-  url: string;
-  headers: Record<string, string>;
-  body?: string;
-}
-"#;
+mod destroy;
 
 struct Host {
     this: JsValue,
@@ -346,7 +282,8 @@ async fn fetch(host: &Host, req: HttpRequest) -> Result<(u16, String), String> {
 /// The Marketo connector. See the package README for the full contract.
 #[wasm_bindgen]
 pub struct Connector {
-    shared: Rc<Shared>,
+    /// `None` once `free()` ran: every method then throws or rejects `DESTROYED` (`destroy.rs`).
+    shared: RefCell<Option<Rc<Shared>>>,
 }
 
 #[wasm_bindgen]
@@ -392,25 +329,25 @@ impl Connector {
         let shared = Rc::new(Shared { state: RefCell::new(state), host });
         // A restored engine may have requests to send and outcomes to hand over at once.
         drive(&shared);
-        Ok(Connector { shared })
+        Ok(Connector { shared: RefCell::new(Some(shared)) })
     }
 
     /// Counters since construction: `{calls, identityCalls, retries, rateLimited}` — Marketo
     /// calls started (identity excluded, as Marketo does not count them), identity calls, retries,
     /// and 606/615 answers (the client-side limiter keeps this at 0 unless another integration
     /// shares the instance's limits).
-    #[wasm_bindgen(
-        unchecked_return_type = "{calls: number, identityCalls: number, retries: number, rateLimited: number}"
-    )]
+    #[wasm_bindgen(unchecked_return_type = "Stats")]
     pub fn stats(&self) -> Result<JsValue, JsValue> {
-        let st = self.shared.state.try_borrow().map_err(|_| coded("connector is busy", "BUSY"))?;
+        let shared = self.live()?;
+        let st = shared.state.try_borrow().map_err(|_| coded("connector is busy", "BUSY"))?;
         Ok(to_js(st.engine.stats()))
     }
 
     /// The pending state as a string to store (e.g. in a Durable Object) and pass to
     /// `Connector.restore`: queued events, events in flight, the quota count. No secret, no token.
     pub fn snapshot(&self) -> Result<String, JsValue> {
-        let st = self.shared.state.try_borrow().map_err(|_| coded("connector is busy", "BUSY"))?;
+        let shared = self.live()?;
+        let st = shared.state.try_borrow().map_err(|_| coded("connector is busy", "BUSY"))?;
         serde_json::to_string(&st.engine.snapshot()).map_err(|e| coded(&e.to_string(), "INTERNAL"))
     }
 
@@ -421,10 +358,13 @@ impl Connector {
     pub fn process(
         &self,
         #[wasm_bindgen(js_name = "actionId")] action_id: String,
-        event: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "PipelineEvent")] event: JsValue,
         #[wasm_bindgen(js_name = "eventId")] event_id: Option<String>,
     ) -> Promise {
-        let shared = Rc::clone(&self.shared);
+        let shared = match self.live() {
+            Ok(shared) => shared,
+            Err(e) => return Promise::reject(&e),
+        };
         let now = shared.host.now();
         // An event JSON cannot carry becomes a failed outcome via a non-object placeholder.
         let value = from_js(&event).unwrap_or(serde_json::Value::Null);
@@ -445,8 +385,12 @@ impl Connector {
     /// finished during this call.
     #[wasm_bindgen(unchecked_return_type = "Promise<Outcome[]>")]
     pub fn wake(&self) -> Promise {
-        let now = self.shared.host.now();
-        if let Ok(mut st) = self.shared.state.try_borrow_mut() {
+        let shared = match self.live() {
+            Ok(shared) => shared,
+            Err(e) => return Promise::reject(&e),
+        };
+        let now = shared.host.now();
+        if let Ok(mut st) = shared.state.try_borrow_mut() {
             st.engine.handle_timeout(now);
         }
         self.wait(WaitFor::Idle)
@@ -456,8 +400,12 @@ impl Connector {
     /// finished. Events still waiting for a retry or quota timer stay pending.
     #[wasm_bindgen(unchecked_return_type = "Promise<Outcome[]>")]
     pub fn flush(&self) -> Promise {
-        let now = self.shared.host.now();
-        if let Ok(mut st) = self.shared.state.try_borrow_mut() {
+        let shared = match self.live() {
+            Ok(shared) => shared,
+            Err(e) => return Promise::reject(&e),
+        };
+        let now = shared.host.now();
+        if let Ok(mut st) = shared.state.try_borrow_mut() {
             st.engine.flush(now);
         }
         self.wait(WaitFor::Idle)
@@ -469,10 +417,11 @@ impl Connector {
     pub fn preview(
         &self,
         #[wasm_bindgen(js_name = "actionId")] action_id: String,
-        event: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "PipelineEvent")] event: JsValue,
     ) -> Result<JsValue, JsValue> {
+        let shared = self.live()?;
         let value = from_js(&event).map_err(|e| coded(&format!("event: {e}"), "INVALID_EVENT"))?;
-        let st = self.shared.state.try_borrow().map_err(|_| coded("connector is busy", "BUSY"))?;
+        let st = shared.state.try_borrow().map_err(|_| coded("connector is busy", "BUSY"))?;
         match st.engine.preview(&action_id, &value) {
             Ok(reqs) => Ok(to_js(&reqs)),
             Err(Ok(usage)) => Err(coded(&usage.to_string(), usage.code())),
@@ -482,40 +431,46 @@ impl Connector {
 
     /// Every static list, all pages, for a list picker. Rejects with `LISTING_FAILED` when
     /// Marketo refuses (e.g. missing permission), since there is no event to carry an outcome.
-    #[wasm_bindgen(js_name = "staticLists", unchecked_return_type = "Promise<{id: number, name: string}[]>")]
+    #[wasm_bindgen(js_name = "staticLists", unchecked_return_type = "Promise<ListItem[]>")]
     pub fn static_lists(&self) -> Promise {
         self.listing(Listing::StaticLists)
     }
 
     /// Every campaign that can be requested through the API (active, with a "Campaign is
     /// Requested: Web Service API" trigger), all pages, for `sendTransactionalEmail`.
-    #[wasm_bindgen(
-        js_name = "triggerableCampaigns",
-        unchecked_return_type = "Promise<{id: number, name: string}[]>"
-    )]
+    #[wasm_bindgen(js_name = "triggerableCampaigns", unchecked_return_type = "Promise<ListItem[]>")]
     pub fn triggerable_campaigns(&self) -> Promise {
         self.listing(Listing::TriggerableCampaigns)
     }
 
     fn listing(&self, kind: Listing) -> Promise {
-        let now = self.shared.host.now();
-        match self.shared.state.try_borrow_mut() {
+        let shared = match self.live() {
+            Ok(shared) => shared,
+            Err(e) => return Promise::reject(&e),
+        };
+        let now = shared.host.now();
+        let promise = match shared.state.try_borrow_mut() {
             Ok(mut st) => {
                 let key = st.engine.handle_listing(now, kind);
                 drop(st);
                 self.wait(WaitFor::Listing(key))
             }
             Err(_) => Promise::reject(&coded("connector is busy (re-entered from a host callback)", "BUSY")),
-        }
+        };
+        promise
     }
 
     fn wait(&self, wait_for: WaitFor) -> Promise {
+        let shared = match self.live() {
+            Ok(shared) => shared,
+            Err(e) => return Promise::reject(&e),
+        };
         let mut slot: Option<(Function, Function)> = None;
         let promise = Promise::new(&mut |resolve, reject| slot = Some((resolve, reject)));
-        if let (Some((resolve, reject)), Ok(mut st)) = (slot, self.shared.state.try_borrow_mut()) {
+        if let (Some((resolve, reject)), Ok(mut st)) = (slot, shared.state.try_borrow_mut()) {
             st.waiters.push(Waiter { wait_for, resolve, reject, outcomes: Vec::new() });
         }
-        drive(&self.shared);
+        drive(&shared);
         promise
     }
 }
