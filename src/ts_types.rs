@@ -279,4 +279,12 @@ export interface Stats {
   /** Age of the oldest queued event, in milliseconds. */
   oldestQueuedAgeMs?: number;
 }
+
+declare global {
+  // `Connector` has `[Symbol.dispose]()` (wasm-bindgen adds it, so `using` frees it). Declared
+  // here as @types/node does, for TypeScript libs without `esnext.disposable`.
+  interface SymbolConstructor {
+    readonly dispose: unique symbol;
+  }
+}
 "#;
