@@ -266,6 +266,14 @@ export interface ListItem {
   name: string;
 }
 
+/** What `Connector.snapshotInfo(snapshot)` reads from a snapshot without restoring it. */
+export interface SnapshotInfo {
+  /** Drawn when a connector is constructed, kept by every restore. */
+  id: string;
+  /** Rises by one at each restore: a host storing snapshots can refuse an older generation. */
+  generation: number;
+}
+
 /** Counters since construction. */
 export interface Stats {
   /** Marketo calls started (identity calls excluded, as Marketo does not count them). */

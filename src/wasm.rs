@@ -14,8 +14,9 @@ use js_sys::{Function, Object, Promise, Reflect, Uint8Array, JSON};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::{spawn_local, JsFuture};
 
+use crate::core::report::{Reporter, Settled};
 use crate::core::snapshot::Snapshot;
-use crate::core::{Body, Engine, EventKey, HttpRequest, Listing, ListingKey, Outcome, Settings};
+use crate::core::{Body, Engine, HttpRequest, Listing, Settings};
 
 mod destroy;
 
@@ -103,28 +104,17 @@ fn js_message(e: &JsValue) -> String {
         .unwrap_or_else(|| "unknown error".into())
 }
 
-enum WaitFor {
-    /// `process`: this event's final outcome (or nothing left in flight).
-    Event(EventKey),
-    /// `wake`/`flush`: nothing left in flight.
-    Idle,
-    /// `staticLists`/`triggerableCampaigns`: the listing's result.
-    Listing(ListingKey),
-}
-
+/// A pending promise's settlers.
 struct Waiter {
-    wait_for: WaitFor,
     resolve: Function,
     reject: Function,
-    outcomes: Vec<Outcome>,
 }
 
 struct State {
     engine: Engine,
-    waiters: Vec<Waiter>,
-    /// Outcomes no pending call owns yet; the next call to settle takes them.
-    unclaimed: Vec<Outcome>,
-    /// The last time given to `host.setTimer`.
+    /// Which promise returns which outcome (natively tested in `core::report`).
+    reporter: Reporter<Waiter>,
+    /// The last time `host.setTimer` accepted (it returned without throwing).
     timer: Option<u64>,
 }
 
@@ -138,62 +128,29 @@ struct Effects {
 }
 
 impl State {
-    fn step(&mut self, now: u64) -> Effects {
+    /// Collects what the engine produced. `rearm`: ask for the next wake-up even if it was
+    /// asked for before (a `wake()` may have come early, or the host may have lost the timer).
+    fn step(&mut self, now: u64, rearm: bool) -> Effects {
         let mut fx = Effects::default();
         while let Some(req) = self.engine.poll_request() {
             fx.requests.push(req);
         }
-        while let Some((key, outcome)) = self.engine.poll_outcome() {
-            match self.waiters.iter_mut().find(|w| matches!(w.wait_for, WaitFor::Event(k) if k == key)) {
-                Some(w) => w.outcomes.push(outcome),
-                None => self.unclaimed.push(outcome),
+        for (w, settled) in self.reporter.collect(&mut self.engine) {
+            match settled {
+                Settled::Outcomes(outcomes) => fx.settle.push((w.resolve, to_js(&outcomes))),
+                Settled::Listing(Ok(items)) => fx.settle.push((w.resolve, to_js(&items))),
+                Settled::Listing(Err(e)) => fx.settle.push((
+                    w.reject,
+                    coded(&format!("Marketo did not list them: {} {}", e.code, e.message), "LISTING_FAILED"),
+                )),
             }
-        }
-        while let Some((key, result)) = self.engine.poll_listing() {
-            if let Some(pos) =
-                self.waiters.iter().position(|w| matches!(w.wait_for, WaitFor::Listing(k) if k == key))
-            {
-                let w = self.waiters.remove(pos);
-                match result {
-                    Ok(items) => fx.settle.push((w.resolve, to_js(&items))),
-                    Err(e) => fx.settle.push((
-                        w.reject,
-                        coded(
-                            &format!("Marketo did not list them: {} {}", e.code, e.message),
-                            "LISTING_FAILED",
-                        ),
-                    )),
-                }
-            }
-        }
-        let idle = self.engine.in_flight() == 0;
-        let mut i = 0;
-        while i < self.waiters.len() {
-            let settled = match self.waiters.get(i).map(|w| &w.wait_for) {
-                Some(WaitFor::Event(k)) => self.engine.is_final(*k) || idle,
-                Some(WaitFor::Idle) => idle,
-                Some(WaitFor::Listing(_)) | None => false,
-            };
-            if !settled {
-                i += 1;
-                continue;
-            }
-            let mut w = self.waiters.remove(i);
-            if let WaitFor::Event(k) = w.wait_for {
-                if let Some(q) = self.engine.queued_outcome(k) {
-                    w.outcomes.push(q);
-                }
-            }
-            w.outcomes.append(&mut self.unclaimed);
-            fx.settle.push((w.resolve, to_js(&w.outcomes)));
         }
         let mut next = self.engine.poll_timeout();
-        if self.waiters.is_empty() && !self.unclaimed.is_empty() {
+        if self.reporter.wants_wake() {
             // Outcomes finished with no call to return them: ask the host to call wake() now.
             next = Some(now);
         }
-        if next.is_some() && next != self.timer {
-            self.timer = next;
+        if next.is_some() && (rearm || next != self.timer) {
             fx.timer = next;
         }
         fx
@@ -206,10 +163,10 @@ struct Shared {
 }
 
 /// Runs one drive step and performs its effects outside the borrow.
-fn drive(shared: &Rc<Shared>) {
+fn drive(shared: &Rc<Shared>, rearm: bool) {
     let now = shared.host.now();
     let fx = match shared.state.try_borrow_mut() {
-        Ok(mut st) => st.step(now),
+        Ok(mut st) => st.step(now, rearm),
         Err(_) => return, // cannot happen (no borrow is held across a callback); never trap
     };
     for req in fx.requests {
@@ -217,7 +174,12 @@ fn drive(shared: &Rc<Shared>) {
         spawn_local(send(Rc::clone(shared), req));
     }
     if let Some(at) = fx.timer {
-        let _ = shared.host.set_timer.call1(&shared.host.this, &JsValue::from_f64(at as f64));
+        // A timer counts as set only once setTimer returned; one that threw is asked again at
+        // the next step.
+        let armed = shared.host.set_timer.call1(&shared.host.this, &JsValue::from_f64(at as f64)).is_ok();
+        if let Ok(mut st) = shared.state.try_borrow_mut() {
+            st.timer = if armed { Some(at) } else { None };
+        }
     }
     for (settle, value) in fx.settle {
         let _ = settle.call1(&JsValue::NULL, &value);
@@ -241,7 +203,7 @@ async fn send(shared: Rc<Shared>, req: HttpRequest) {
             Err(message) => st.engine.handle_transport_error(now, id, &message),
         };
     }
-    drive(&shared);
+    drive(&shared, false);
 }
 
 /// Calls `host.fetch` and reads status and text; any throw or rejection is a transport error.
@@ -318,17 +280,18 @@ impl Connector {
         let host = Host::from_js(&host)?;
         let now = host.now();
         let seed = seed.unwrap_or(now);
-        let engine = match snapshot {
-            None => Engine::new(settings, seed, now),
+        let (engine, reporter) = match snapshot {
+            None => (Engine::new(settings, seed, now), Reporter::default()),
             Some(text) => {
                 let snap = Snapshot::parse(text).map_err(|e| coded(&e.to_string(), "INVALID_SNAPSHOT"))?;
-                Engine::restore(settings, seed, now, &snap)
+                (Engine::restore(settings, seed, now, &snap), Reporter::restore(&snap))
             }
         };
-        let state = State { engine, waiters: Vec::new(), unclaimed: Vec::new(), timer: None };
+        let state = State { engine, reporter, timer: None };
         let shared = Rc::new(Shared { state: RefCell::new(state), host });
-        // A restored engine may have requests to send and outcomes to hand over at once.
-        drive(&shared);
+        // A restored engine sends nothing until the host's next call (SPEC §7); this only asks
+        // the host, through setTimer(now), to make one (wake) once it has stored the snapshot.
+        drive(&shared, false);
         Ok(Connector { shared: RefCell::new(Some(shared)) })
     }
 
@@ -348,7 +311,19 @@ impl Connector {
     pub fn snapshot(&self) -> Result<String, JsValue> {
         let shared = self.live()?;
         let st = shared.state.try_borrow().map_err(|_| coded("connector is busy", "BUSY"))?;
-        serde_json::to_string(&st.engine.snapshot()).map_err(|e| coded(&e.to_string(), "INTERNAL"))
+        serde_json::to_string(&st.reporter.snapshot(&st.engine))
+            .map_err(|e| coded(&e.to_string(), "INTERNAL"))
+    }
+
+    /// The identity and generation a snapshot carries, without restoring it: `{id,
+    /// generation}`. The id is drawn when a connector is constructed and kept by every restore;
+    /// the generation rises by one at each restore, so a host storing snapshots with a
+    /// compare-and-set can refuse one from a second connector restored from an older snapshot.
+    /// Throws `INVALID_SNAPSHOT` for text that is not a snapshot.
+    #[wasm_bindgen(js_name = "snapshotInfo", unchecked_return_type = "SnapshotInfo")]
+    pub fn snapshot_info(snapshot: String) -> Result<JsValue, JsValue> {
+        let snap = Snapshot::parse(&snapshot).map_err(|e| coded(&e.to_string(), "INVALID_SNAPSHOT"))?;
+        Ok(to_js(&snap.info()))
     }
 
     /// Hands one event to the action `actionId`. Resolves with this event's outcome
@@ -378,11 +353,12 @@ impl Connector {
             Ok(k) => k,
             Err(e) => return Promise::reject(&coded(&e.to_string(), e.code())),
         };
-        self.wait(WaitFor::Event(key))
+        self.wait(false, |r, w| r.wait_event(key, w))
     }
 
-    /// Does what is due now (retries, held calls, timeouts). Resolves with the outcomes that
-    /// finished during this call.
+    /// Does what is due now (retries, held calls, timeouts) and asks for the next wake-up
+    /// again. Resolves at once with the outcomes that have finished and no other promise
+    /// returned, without waiting for calls in flight.
     #[wasm_bindgen(unchecked_return_type = "Promise<Outcome[]>")]
     pub fn wake(&self) -> Promise {
         let shared = match self.live() {
@@ -390,14 +366,16 @@ impl Connector {
             Err(e) => return Promise::reject(&e),
         };
         let now = shared.host.now();
-        if let Ok(mut st) = shared.state.try_borrow_mut() {
-            st.engine.handle_timeout(now);
+        match shared.state.try_borrow_mut() {
+            Ok(mut st) => st.engine.handle_timeout(now),
+            Err(_) => return busy(),
         }
-        self.wait(WaitFor::Idle)
+        self.wait(true, |r, w| r.wait_wake(w))
     }
 
-    /// Sends every queue now and resolves once nothing is in flight, with the outcomes that
-    /// finished. Events still waiting for a retry or quota timer stay pending.
+    /// Sends every queue now and resolves once each event pending now is final or waits on
+    /// time (a retry, the rate window, the daily quota, a bulk job's next poll), with the
+    /// outcomes that finished.
     #[wasm_bindgen(unchecked_return_type = "Promise<Outcome[]>")]
     pub fn flush(&self) -> Promise {
         let shared = match self.live() {
@@ -405,10 +383,11 @@ impl Connector {
             Err(e) => return Promise::reject(&e),
         };
         let now = shared.host.now();
-        if let Ok(mut st) = shared.state.try_borrow_mut() {
-            st.engine.flush(now);
+        match shared.state.try_borrow_mut() {
+            Ok(mut st) => st.engine.flush(now),
+            Err(_) => return busy(),
         }
-        self.wait(WaitFor::Idle)
+        self.wait(false, |r, w| r.wait_flush_now(w))
     }
 
     /// The requests this event would cause if sent alone (lookups shown as the lookup call),
@@ -453,14 +432,15 @@ impl Connector {
             Ok(mut st) => {
                 let key = st.engine.handle_listing(now, kind);
                 drop(st);
-                self.wait(WaitFor::Listing(key))
+                self.wait(false, |r, w| r.wait_listing(key, w))
             }
-            Err(_) => Promise::reject(&coded("connector is busy (re-entered from a host callback)", "BUSY")),
+            Err(_) => busy(),
         };
         promise
     }
 
-    fn wait(&self, wait_for: WaitFor) -> Promise {
+    /// A promise registered with the reporter by `register`, then one drive step.
+    fn wait(&self, rearm: bool, register: impl FnOnce(&mut WaitOn, Waiter)) -> Promise {
         let shared = match self.live() {
             Ok(shared) => shared,
             Err(e) => return Promise::reject(&e),
@@ -468,9 +448,35 @@ impl Connector {
         let mut slot: Option<(Function, Function)> = None;
         let promise = Promise::new(&mut |resolve, reject| slot = Some((resolve, reject)));
         if let (Some((resolve, reject)), Ok(mut st)) = (slot, shared.state.try_borrow_mut()) {
-            st.waiters.push(Waiter { wait_for, resolve, reject, outcomes: Vec::new() });
+            let State { engine, reporter, .. } = &mut *st;
+            register(&mut WaitOn { engine, reporter }, Waiter { resolve, reject });
         }
-        drive(&shared);
+        drive(&shared, rearm);
         promise
     }
+}
+
+/// The reporter and engine, for registering a waiter.
+struct WaitOn<'a> {
+    engine: &'a Engine,
+    reporter: &'a mut Reporter<Waiter>,
+}
+
+impl WaitOn<'_> {
+    fn wait_event(&mut self, key: crate::core::EventKey, w: Waiter) {
+        self.reporter.wait_event(key, w);
+    }
+    fn wait_wake(&mut self, w: Waiter) {
+        self.reporter.wait_wake(w);
+    }
+    fn wait_flush_now(&mut self, w: Waiter) {
+        self.reporter.wait_flush(self.engine, w);
+    }
+    fn wait_listing(&mut self, key: crate::core::ListingKey, w: Waiter) {
+        self.reporter.wait_listing(key, w);
+    }
+}
+
+fn busy() -> Promise {
+    Promise::reject(&coded("connector is busy (re-entered from a host callback)", "BUSY"))
 }

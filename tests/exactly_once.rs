@@ -12,16 +12,25 @@
 //! daily-quota pause is waited out: `poll_timeout()` is then the next US-Central midnight).
 //! Each restored engine gets its own seed, as a host seeding from its clock or entropy does.
 //!
-//! Checked on every step: at most one final outcome per event id (over the whole run, restores
-//! included), none for an id never accepted, no `queued` from `poll_outcome`; REST calls in
-//! flight ≤ `limits.concurrency`; never two identity calls in flight; the client secret in no
+//! Outcomes reach the host as they do through the JavaScript API: only in what a settled host
+//! call returns (`core::report`). Each `Send` is a `process()` call waiting for its event, each
+//! wake-up a `wake()` call, each `Flush` a `flush()` call; a restore drops the old instance's
+//! pending calls, as a dying process or an evicted Durable Object does, so an outcome finished
+//! but not yet returned must survive in the snapshot.
+//!
+//! Checked on every step: at most one final outcome per event id returned (over the whole run,
+//! restores included), none for an id never accepted, `queued` only for a `process()` call's own
+//! event; REST calls in flight ≤ `limits.concurrency`, counting calls a dead instance left in
+//! flight until their call timeout; never two identity calls in flight; the client secret in no
 //! outcome, REST request or snapshot (and no token in a snapshot); a snapshot holds exactly the
-//! events without a final outcome; a non-idempotent call (campaign trigger, merge,
-//! `createDuplicate` upsert) that may have reached Marketo (success, 5xx, unreadable 2xx,
-//! transport error, timeout, in flight at a restart) is never sent again.
-//! Checked at the end: every accepted event has its one outcome, nothing is pending, nothing
-//! waits on time; REST calls started in any 20 s window ≤ `limits.callsPer20s` (per engine:
-//! the window is checked per engine, the snapshot carries it too); REST calls started per Marketo day ≤ `dailyQuota`
+//! events whose final outcome no settled call has returned (pending, or finished and
+//! unreported); a non-idempotent call (campaign trigger, merge, `createDuplicate` upsert) that
+//! may have reached Marketo (success, 5xx, unreadable 2xx, transport error, timeout, in flight
+//! at a restart) is never sent again.
+//! Checked at the end: every accepted event has its one returned outcome, nothing is pending,
+//! nothing waits on time, within [`MAX_SETTLE_MS`] of virtual time after the last step
+//! (progress); REST calls started in any 20 s window ≤ `limits.callsPer20s`, across restores
+//! (the snapshot carries the window); REST calls started per Marketo day ≤ `dailyQuota`
 //! (across restores: the quota count is).
 //!
 //! `PROPTEST_CASES` sets the number of cases (default 256). Bugs the property found are pinned
@@ -33,8 +42,9 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 
 use common::{header, is_identity, settings_with_limits, FakeMarketo, Reply, CLIENT_SECRET, REST};
-use marketo_connector::core::engine::CALL_TIMEOUT_MS;
+use marketo_connector::core::engine::{CALL_TIMEOUT_MS, CLOCK_JUMP_MS};
 use marketo_connector::core::limits::WINDOW_MS;
+use marketo_connector::core::report::{Reporter, Settled};
 use marketo_connector::core::snapshot::Snapshot;
 use marketo_connector::core::time::quota_day;
 use marketo_connector::core::{
@@ -59,6 +69,18 @@ const KNOWN: u64 = 6;
 const TOLERATE_MERGE_RESTART_BUG: bool = false;
 /// Bounds the final drive to quiescence (answers plus wake-ups).
 const MAX_SETTLE_STEPS: usize = 60_000;
+/// Progress: once faults stop, every event is final within this much virtual time (a daily
+/// quota pause of up to 25 h, bulk polling, the longest retry chains).
+const MAX_SETTLE_MS: Millis = 2 * 24 * 3_600_000;
+
+/// A pending host call.
+#[derive(Debug)]
+enum Waiter {
+    /// `process()` for this event.
+    Process(EventKey),
+    /// `wake()` or `flush()`.
+    Collect,
+}
 
 type R = Result<(), TestCaseError>;
 
@@ -731,6 +753,11 @@ struct World {
     /// Fates apply while the steps run; the final drive answers normally.
     faults: bool,
     outstanding: Vec<Sent>,
+    /// Which host call returns which outcome, as in the binding.
+    reporter: Reporter<Waiter>,
+    /// Calls dead instances left in flight: until their call timeout, Marketo may still run
+    /// them, so they count against `concurrency`.
+    zombies: Vec<Millis>,
     /// Ids of requests the engine gave up on (timed out), this engine only.
     late: Vec<u32>,
     next_event: u64,
@@ -763,6 +790,8 @@ impl World {
             next_fate: 0,
             faults: true,
             outstanding: Vec::new(),
+            reporter: Reporter::default(),
+            zombies: Vec::new(),
             late: Vec::new(),
             next_event: 0,
             accepted: BTreeSet::new(),
@@ -829,29 +858,49 @@ impl World {
         let identity = self.outstanding.iter().filter(|s| is_identity(&s.req)).count();
         prop_assert!(identity <= 1, "{identity} identity calls in flight at once");
         let rest = self.outstanding.len() - identity;
+        let now = self.now;
+        self.zombies.retain(|deadline| *deadline > now);
         prop_assert!(
-            rest <= self.limits.concurrency as usize,
-            "{rest} REST calls in flight, limits.concurrency is {}",
+            rest + self.zombies.len() <= self.limits.concurrency as usize,
+            "{rest} REST calls in flight and {} left by a dead instance, limits.concurrency is {}",
+            self.zombies.len(),
             self.limits.concurrency
         );
-        while let Some((key, o)) = self.engine.poll_outcome() {
-            if self.fresh_key == Some(key) {
-                self.fresh_key = None;
-                prop_assert!(
-                    self.accepted.insert(o.event_id.clone()),
-                    "generated event id {} collides",
-                    o.event_id
-                );
+        for (waiter, settled) in self.reporter.collect(&mut self.engine) {
+            let Settled::Outcomes(outcomes) = settled else {
+                return Err(TestCaseError::fail("a listing settled; none was started"));
+            };
+            for (i, o) in outcomes.into_iter().enumerate() {
+                let own = matches!(waiter, Waiter::Process(_)) && i == 0;
+                if let (true, Waiter::Process(key)) = (own, &waiter) {
+                    if self.fresh_key == Some(*key) {
+                        self.fresh_key = None;
+                        prop_assert!(
+                            self.accepted.insert(o.event_id.clone()),
+                            "generated event id {} collides",
+                            o.event_id
+                        );
+                    }
+                }
+                if !o.status.is_final() {
+                    prop_assert!(own, "a call returned another event's non-final outcome: {o:?}");
+                    continue;
+                }
+                self.record(o)?;
             }
-            prop_assert!(o.status.is_final(), "poll_outcome gave a non-final outcome: {o:?}");
-            prop_assert!(self.accepted.contains(&o.event_id), "outcome for an event never accepted: {o:?}");
-            let text = serde_json::to_string(&o).expect("outcomes serialize");
-            prop_assert!(!text.contains(CLIENT_SECRET), "secret in an outcome: {text}");
-            if let Some(first) = self.outcomes.get(&o.event_id) {
-                prop_assert!(false, "second final outcome for {}: first {first:?}, then {o:?}", o.event_id);
-            }
-            self.outcomes.insert(o.event_id.clone(), o);
         }
+        Ok(())
+    }
+
+    /// A final outcome a settled host call returned.
+    fn record(&mut self, o: Outcome) -> R {
+        prop_assert!(self.accepted.contains(&o.event_id), "outcome for an event never accepted: {o:?}");
+        let text = serde_json::to_string(&o).expect("outcomes serialize");
+        prop_assert!(!text.contains(CLIENT_SECRET), "secret in an outcome: {text}");
+        if let Some(first) = self.outcomes.get(&o.event_id) {
+            prop_assert!(false, "second final outcome for {}: first {first:?}, then {o:?}", o.event_id);
+        }
+        self.outcomes.insert(o.event_id.clone(), o);
         Ok(())
     }
 
@@ -865,6 +914,7 @@ impl World {
             Ok(key) => key,
             Err(e) => return Err(TestCaseError::fail(format!("configured action {action_id} refused: {e}"))),
         };
+        self.reporter.wait_event(key, Waiter::Process(key));
         match given.or_else(|| self.engine.queued_outcome(key).map(|o| o.event_id)) {
             Some(id) => prop_assert!(self.accepted.insert(id.clone()), "event id {id} accepted twice"),
             None => self.fresh_key = Some(key),
@@ -944,6 +994,7 @@ impl World {
             }
         }
         self.engine.handle_timeout(now);
+        self.reporter.wait_wake(Waiter::Collect);
         self.drain()
     }
 
@@ -963,7 +1014,7 @@ impl World {
     }
 
     fn restore(&mut self) -> R {
-        let snapshot = self.engine.snapshot();
+        let snapshot = self.reporter.snapshot(&self.engine);
         let text = serde_json::to_string(&snapshot).expect("snapshots serialize");
         prop_assert!(!text.contains(CLIENT_SECRET), "secret in a snapshot");
         for t in &self.marketo.fake.tokens {
@@ -971,25 +1022,46 @@ impl World {
         }
         let pending: BTreeSet<String> =
             self.accepted.iter().filter(|id| !self.outcomes.contains_key(*id)).cloned().collect();
-        let ids: Vec<String> = snapshot.events.iter().map(|e| e.event_id.clone()).collect();
+        let ids: Vec<String> = snapshot
+            .events
+            .iter()
+            .map(|e| e.event_id.clone())
+            .chain(snapshot.finished.iter().map(|o| o.event_id.clone()))
+            .collect();
         let in_snapshot: BTreeSet<String> = ids.iter().cloned().collect();
         prop_assert_eq!(in_snapshot.len(), ids.len(), "an event twice in one snapshot: {:?}", ids);
         prop_assert_eq!(
             &in_snapshot,
             &pending,
-            "a snapshot must hold exactly the accepted events without a final outcome"
+            "a snapshot must hold exactly the accepted events whose final outcome no settled call returned"
         );
+        let (id, generation) = (snapshot.id.clone(), snapshot.generation);
         let parsed =
             Snapshot::parse(&text).map_err(|e| TestCaseError::fail(format!("own snapshot refused: {e}")))?;
-        // Requests in flight are lost with the old engine; they may have reached Marketo.
+        // Requests in flight are lost with the old engine; they may have reached Marketo, and
+        // may still be running there until their call timeout.
         for s in std::mem::take(&mut self.outstanding) {
             self.taint(&s.req, "it was in flight when the connector restarted", false);
+            if !is_identity(&s.req) {
+                self.zombies.push(s.at + CALL_TIMEOUT_MS);
+            }
         }
         self.late.clear();
         self.starts.push(Vec::new());
         self.restores += 1;
         let settings = Settings::from_value(&self.settings).expect("valid settings");
         self.engine = Engine::restore(settings, self.seed.wrapping_add(self.restores), self.now, &parsed);
+        // The old instance's pending calls die with it.
+        self.reporter = Reporter::restore(&parsed);
+        prop_assert_eq!(
+            self.engine.identity(),
+            (id.as_str(), generation + 1),
+            "identity kept, generation up"
+        );
+        prop_assert!(
+            self.engine.poll_request().is_none(),
+            "a restored engine sent before the host's next call"
+        );
         self.drain()
     }
 
@@ -1020,6 +1092,12 @@ impl World {
             }
             Step::Advance { ms, wake } => {
                 self.now += ms;
+                if *ms > CLOCK_JUMP_MS {
+                    // A jump of more than a day is held until a second reading confirms it:
+                    // the host's first input after it (here a wake-up) only reads the clock.
+                    self.engine.handle_timeout(self.now);
+                    self.drain()?;
+                }
                 if *wake {
                     self.wake()
                 } else {
@@ -1034,6 +1112,7 @@ impl World {
             }
             Step::Flush => {
                 self.engine.flush(self.now);
+                self.reporter.wait_flush(&self.engine, Waiter::Collect);
                 self.drain()
             }
             Step::Restore => self.restore(),
@@ -1044,12 +1123,26 @@ impl World {
     /// Answers everything normally and follows `poll_timeout()` until the engine is idle.
     fn settle(&mut self) -> R {
         self.faults = false;
+        let from = self.now;
         for _ in 0..MAX_SETTLE_STEPS {
             if let Some(&i) = self.answerable().first() {
                 self.answer(i)?;
                 continue;
             }
-            match self.engine.poll_timeout() {
+            // Outcomes finished with no call to return them ask for a wake-up now.
+            let wake_at = self.engine.poll_timeout().or(self.reporter.wants_wake().then_some(self.now));
+            // A small daily quota spreads the calls over days: one more day per quota's worth.
+            let quota_days = self.limits.daily_quota.map_or(0, |q| {
+                let calls = self.starts.iter().flatten().filter(|t| **t >= from).count() as u64;
+                calls / u64::from(q.max(1)) + 1
+            });
+            prop_assert!(
+                self.now - from <= MAX_SETTLE_MS + quota_days * 86_400_000,
+                "no progress: still busy {} ms after the faults stopped ({} pending)",
+                self.now - from,
+                self.engine.pending_events()
+            );
+            match wake_at {
                 Some(t) => {
                     self.now = self.now.max(t);
                     self.wake()?;
@@ -1087,19 +1180,21 @@ impl World {
         prop_assert_eq!(self.engine.in_flight(), 0, "idle, yet calls in flight");
         prop_assert_eq!(self.outcomes.len(), self.accepted.len());
         let limit = self.limits.calls_per_20s as usize;
-        for (engine, starts) in self.starts.iter().enumerate() {
-            let mut lo = 0;
-            for hi in 0..starts.len() {
-                while starts[lo] + WINDOW_MS <= starts[hi] {
-                    lo += 1;
-                }
-                prop_assert!(
-                    hi - lo < limit,
-                    "engine #{engine}: {} REST calls started within 20 s (from +{} ms), callsPer20s is {limit}",
-                    hi - lo + 1,
-                    starts[lo] - START
-                );
+        // Across restores: the snapshot carries the window.
+        let mut starts: Vec<Millis> = self.starts.iter().flatten().copied().collect();
+        starts.sort_unstable();
+        let mut lo = 0;
+        for hi in 0..starts.len() {
+            while starts[lo] + WINDOW_MS <= starts[hi] {
+                lo += 1;
             }
+            prop_assert!(
+                hi - lo < limit,
+                "{} REST calls started within 20 s (from +{} ms, {} restores), callsPer20s is {limit}",
+                hi - lo + 1,
+                starts[lo] - START,
+                self.restores
+            );
         }
         if let Some(quota) = self.limits.daily_quota {
             let mut per_day: BTreeMap<i64, u32> = BTreeMap::new();

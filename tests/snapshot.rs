@@ -23,8 +23,15 @@ fn restart(h: &mut Harness) -> String {
     let text = serde_json::to_string(&h.engine.snapshot()).expect("snapshot serializes");
     let snap = Snapshot::parse(&text).expect("own snapshot parses");
     let settings = Settings::from_value(&settings(actions())).expect("valid");
+    let sent_before = h.sent.len();
     h.engine = Engine::restore(settings, SEED, h.now, &snap);
     h.inbox.clear(); // answers to the old engine's requests never arrive
+    h.drain();
+    // A restored engine sends nothing until the host's next input; its poll_timeout asks for
+    // one now, and the host wakes it.
+    assert_eq!(h.engine.poll_timeout(), Some(h.now), "a restored engine asks to be woken at once");
+    assert_eq!(h.sent.len(), sent_before, "nothing sent before the host's next call");
+    h.engine.handle_timeout(h.now);
     h.drain();
     text
 }

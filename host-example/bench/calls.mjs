@@ -13,6 +13,7 @@
 // second lookup; one that found nobody does (the lead may have been created since).
 import { Connector } from "../../pkg/nodejs/marketo_connector.js";
 import { startSimulator } from "../simulator/marketo-sim.mjs";
+import { trackingFetch } from "../test/tracking-fetch.mjs";
 
 const MB = 1_048_576;
 
@@ -23,6 +24,7 @@ async function drive(sim, connector, clock, events) {
   for (const [action, ev, id] of events) take(await connector.process(action, ev, id));
   take(await connector.flush());
   for (let i = 0; i < 10_000 && finals.size < events.length; i++) {
+    await clock.net.idle(); // calls in flight come back before the clock moves
     if (clock.timers.length) clock.t = Math.max(clock.t, Math.min(...clock.timers));
     clock.timers.length = 0;
     take(await connector.wake());
@@ -35,7 +37,7 @@ function connectorFor(sim, clock, actions) {
   return new Connector(
     { clientId: sim.clientId, clientSecret: sim.clientSecret, endpointUrl: sim.endpointUrl, identityUrl: sim.identityUrl,
       limits: { callsPer20s: 100, concurrency: 10 }, actions },
-    { fetch: globalThis.fetch.bind(globalThis), now: () => clock.t, setTimer: (at) => clock.timers.push(at), seed: 1 },
+    { fetch: (clock.net ??= trackingFetch()).fetch, now: () => clock.t, setTimer: (at) => clock.timers.push(at), seed: 1 },
   );
 }
 

@@ -8,21 +8,24 @@ import assert from "node:assert/strict";
 import { Connector } from "../../pkg/nodejs/marketo_connector.js";
 import { startSimulator } from "../simulator/marketo-sim.mjs";
 import { demoSeed } from "../demo-config.mjs";
+import { trackingFetch } from "./tracking-fetch.mjs";
 
 const START = Date.UTC(2026, 10, 28, 12, 0, 0);
 let t;
 let sim;
 let timers;
+let net;
 
 beforeEach(async () => {
   t = START;
   timers = [];
+  net = trackingFetch();
   sim = await startSimulator({ ...demoSeed(), clock: () => t });
 });
 afterEach(() => sim.close());
 
 function connector(actions) {
-  const host = { fetch: globalThis.fetch.bind(globalThis), now: () => t, setTimer: (at) => timers.push(at), seed: 7 };
+  const host = { fetch: net.fetch, now: () => t, setTimer: (at) => timers.push(at), seed: 7 };
   return new Connector({
     clientId: sim.clientId, clientSecret: sim.clientSecret,
     endpointUrl: sim.endpointUrl, identityUrl: sim.identityUrl, actions,
@@ -50,6 +53,7 @@ async function deliver(c, events) {
   const final = () => outs.filter((o) => o.status !== "queued");
   const done = () => events.every(([id]) => final().some((o) => o.eventId === id));
   for (let i = 0; !done() && i < 100; i++) {
+    await net.idle(); // calls in flight come back before the clock moves
     const at = timers.at(-1);
     assert.ok(at !== undefined, "the connector set a timer while work remains");
     t = Math.max(t, at);
@@ -83,6 +87,9 @@ test("bulkImportLeads: the simulator receives the exact multipart CSV, the job c
   const at = timers.at(-1);
   assert.equal(at - up.at, 5_000);
   t = at;
+  assert.deepEqual(await c.wake(), [], "the status call is in flight");
+  await net.idle();
+  assert.equal(timers.at(-1), t, "the job's outcome finished: wake me now");
   const [done] = await c.wake();
   assert.deepEqual(statusCalls().map((r) => r.at - up.at), [5_000]);
   const status = statusCalls()[0];
@@ -135,9 +142,12 @@ test("bulkImportLeads: 1016 (too many imports) waits on the host timer and uploa
   t = retryAt;
   const outs = await c.wake(); // the upload again; the first status call then waits on a timer
   assert.deepEqual(outs, []);
+  await net.idle();
   assert.equal(uploads().length, 2);
   assert.deepEqual(uploads()[1].rawBody, first.rawBody);
   t = timers.at(-1);
+  assert.deepEqual(await c.wake(), [], "the status call is in flight");
+  await net.idle();
   const [done] = await c.wake();
   assert.equal(done.eventId, "q1");
   assert.equal(done.status, "delivered");

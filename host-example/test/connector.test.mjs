@@ -6,17 +6,20 @@ import assert from "node:assert/strict";
 import { Connector } from "../../pkg/nodejs/marketo_connector.js";
 import { startSimulator } from "../simulator/marketo-sim.mjs";
 import { demoActions, demoSeed } from "../demo-config.mjs";
+import { trackingFetch } from "./tracking-fetch.mjs";
 
 const START = Date.UTC(2026, 10, 28, 12, 0, 0);
 let t;
 let sim;
 let timers;
 let logs;
+let net;
 
 beforeEach(async () => {
   t = START;
   timers = [];
   logs = [];
+  net = trackingFetch();
   sim = await startSimulator({ ...demoSeed(), clock: () => t });
   sim.seed({
     leads: [
@@ -29,7 +32,7 @@ afterEach(() => sim.close());
 
 function connector(actions, extra = {}) {
   const host = {
-    fetch: globalThis.fetch.bind(globalThis),
+    fetch: net.fetch,
     now: () => t,
     setTimer: (at) => timers.push(at),
     seed: 42,
@@ -182,6 +185,9 @@ test("transient errors wait on the host timer and are retried; bad credentials f
   const at = timers.at(-1);
   assert.ok(at > t && at <= t + 2_000, `retry scheduled shortly after (${at - t} ms)`);
   t = at;
+  assert.deepEqual(await c.wake(), [], "wake() resolves at once, without waiting for the retry's answer");
+  await net.idle();
+  assert.equal(timers.at(-1), t, "the retry's outcome finished with no promise to return it: wake me now");
   const [done] = await c.wake();
   assert.equal(done.eventId, "t1");
   assert.equal(done.status, "delivered");

@@ -18,6 +18,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Connector } from "../../pkg/nodejs/marketo_connector.js";
 import { startSimulator } from "../simulator/marketo-sim.mjs";
+import { trackingFetch } from "./tracking-fetch.mjs";
 
 const START = Date.UTC(2026, 10, 28, 12, 0, 0); // 06:00 in Chicago (CST, UTC−6)
 const NEXT_CENTRAL_MIDNIGHT = Date.UTC(2026, 10, 29, 6, 0, 0); // 2026-11-29 00:00 CST
@@ -246,12 +247,13 @@ async function runCell(t_, row, fault) {
     .map((r) => `  ${new Date(r.at).toISOString()} ${r.method} ${r.path}${r.rawQuery ? `?${r.rawQuery}` : ""} → ${r.dropped ? "dropped" : r.status}${r.fault ? ` [fault ${JSON.stringify(r.fault)}]` : ""}${r.response === undefined ? "" : ` ${JSON.stringify(r.response).slice(0, 160)}`}`)
     .join("\n");
   const out = [];
+  const net = trackingFetch();
   try {
     const c = new Connector({
       clientId: sim.clientId, clientSecret: sim.clientSecret, endpointUrl: sim.endpointUrl,
       identityUrl: sim.identityUrl, limits: LIMITS, actions: [row.action],
     }, {
-      fetch: globalThis.fetch.bind(globalThis),
+      fetch: net.fetch,
       now: () => t,
       setTimer: (at) => timers.push(at),
       seed: 7,
@@ -274,6 +276,7 @@ async function runCell(t_, row, fault) {
       const done = new Set(out.filter((o) => o.status !== "queued").map((o) => o.eventId));
       if (ids.every((id) => done.has(id))) break;
       assert.ok(i < 100, `events still pending after 100 wakes: ${ids.filter((id) => !done.has(id))}`);
+      await net.idle(); // calls in flight come back before the clock moves
       const at = timers.at(-1);
       assert.ok(at !== undefined, "events pending but no timer set");
       if (fault.kind === "quota" && pauseTimer === undefined && injected.hits > 0) pauseTimer = at;

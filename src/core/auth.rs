@@ -126,6 +126,17 @@ impl Auth {
         matches!(self.state, State::Fetching { request } if request == id)
     }
 
+    /// The host clock stepped back from `old` to `now`: the token's life and a backoff keep
+    /// their remaining length from `now`.
+    pub fn step_back(&mut self, old: Millis, now: Millis) {
+        let rebase = |t: Millis| now.saturating_add(t.saturating_sub(old));
+        match &mut self.state {
+            State::Valid { use_until, .. } => *use_until = rebase(*use_until),
+            State::Waiting { until } => *until = rebase(*until),
+            State::Empty | State::Fetching { .. } => {}
+        }
+    }
+
     /// When a backed-off identity call is due.
     pub fn wake_at(&self) -> Option<Millis> {
         match self.state {

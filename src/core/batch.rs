@@ -84,6 +84,14 @@ impl<T> Queue<T> {
         }
     }
 
+    /// The host clock stepped back to `now`: an arrival recorded later counts as `now`, so
+    /// the age limit is not pushed back by the step.
+    pub fn arrived_by(&mut self, now: Millis) {
+        if let Some(t) = &mut self.oldest {
+            *t = (*t).min(now);
+        }
+    }
+
     /// When the open batch must be sent at the latest.
     pub fn deadline(&self) -> Option<Millis> {
         self.oldest.map(|t| t.saturating_add(self.limits.max_age_ms))

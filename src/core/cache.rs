@@ -61,6 +61,19 @@ impl LeadCache {
         self.entries.retain(|_, (ids, _)| !ids.contains(&id));
     }
 
+    /// Every fresh entry at `now`, oldest first, for snapshots: `(filter, value as compared,
+    /// ids, when learned)`.
+    pub fn entries(&self, now: Millis) -> Vec<(FilterType, String, Vec<i64>, Millis)> {
+        let mut out: Vec<_> = self
+            .entries
+            .iter()
+            .filter(|(_, (_, at))| now < at + TTL_MS)
+            .map(|((f, v), (ids, at))| (*f, v.clone(), ids.clone(), *at))
+            .collect();
+        out.sort_by_key(|e| e.3);
+        out
+    }
+
     /// Entries held.
     pub fn len(&self) -> usize {
         self.entries.len()

@@ -4,7 +4,15 @@
 //!
 //! After every input, drain [`Engine::poll_request`] and [`Engine::poll_outcome`] until they
 //! return `None`, then call [`Engine::handle_timeout`] at or after [`Engine::poll_timeout`].
-//! Early or repeated timeouts are harmless. `now` may jitter backwards (it is clamped).
+//! Early or repeated timeouts are harmless.
+//!
+//! The host clock is trusted only so far (see [`Engine::handle_timeout`] and friends, which all
+//! read `now` through one guard): a reading up to [`CLOCK_STEP_TOLERANCE_MS`] behind the last
+//! accepted one is read as that one; a larger step back is accepted, and every wait computed
+//! from the later time (retries, call timeouts, batch ages, the rate window, a quota day) is
+//! moved back with it, so nothing waits on time that has not come; a reading more than
+//! [`CLOCK_JUMP_MS`] ahead is held until the next reading confirms it, so one bad reading
+//! (`1e15`) cannot age every batch and retry to the year 9999.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
@@ -28,7 +36,7 @@ use super::limits::{Blocked, Limiter};
 use super::outcome::{Outcome, Status};
 use super::retry::{backoff, Jitter, MAX_ATTEMPTS};
 use super::settings::Settings;
-use super::snapshot::{PendingEntry, QuotaState, Snapshot, VERSION as SNAPSHOT_VERSION};
+use super::snapshot::{CachedLookup, PendingEntry, QuotaState, Snapshot, VERSION as SNAPSHOT_VERSION};
 use super::time::Millis;
 use super::wire::{query_string, ApiError, Body, Envelope, HttpRequest, Method};
 
@@ -43,6 +51,15 @@ const MAX_QUEUE_ATTEMPTS: u32 = 40;
 /// The latest time the engine accepts (9999-12-31T23:59:59.999Z): a host clock beyond it is
 /// read as this, leaving centuries of headroom for every deadline added to it.
 pub const MAX_NOW: Millis = 253_402_300_799_999;
+
+/// A host clock reading more than this ahead of the last accepted one (24 h) is held until the
+/// following reading confirms it: one bad reading must not age every batch and retry at once,
+/// while a host restored days later is legitimate.
+pub const CLOCK_JUMP_MS: Millis = 24 * 60 * 60 * 1000;
+
+/// A reading at most this far behind the last accepted one is jitter and read as that one; a
+/// larger step back is a clock that was set back, and the engine's waits move back with it.
+pub const CLOCK_STEP_TOLERANCE_MS: Millis = 1_000;
 
 /// Identifies a picker listing started with [`Engine::handle_listing`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -76,6 +93,11 @@ struct JobEntry {
     job: Box<dyn Delivery>,
     /// Calls issued and not yet finally answered.
     outstanding: usize,
+    /// Of those, the calls in flight or waiting to be sent (not waiting for a retry time).
+    sending: usize,
+    /// Whether Marketo has answered one of its calls: its next calls go before new jobs' first
+    /// calls, so work already started finishes first (a restore restarts every job at once).
+    started: bool,
     /// The lookup type of a list job, for the lead cache.
     lookup: Option<FilterType>,
     /// The events it delivers.
@@ -89,6 +111,10 @@ struct PendingEvent {
     /// Kept until the final outcome, for snapshots.
     event: Value,
     accepted_at: Millis,
+    /// Its action queues events (a `…Batched` action or bulk import).
+    batched: bool,
+    /// Restored while a call for it was in flight: the call may have been applied already.
+    replayed: bool,
 }
 
 /// Counters for the host (`stats`).
@@ -127,8 +153,12 @@ pub struct Engine {
     limiter: Limiter,
     jitter: Jitter,
     jobs: BTreeMap<u64, JobEntry>,
-    /// Calls waiting to be sent, in order.
+    /// The job delivering each event, while it runs.
+    job_of: BTreeMap<EventKey, u64>,
+    /// First calls of new jobs waiting to be sent, in order.
     ready: VecDeque<Call>,
+    /// Calls of jobs already started (and retries) waiting to be sent: they go first.
+    follow: VecDeque<Call>,
     /// Calls waiting for a retry time.
     delayed: Vec<(Millis, Call)>,
     in_flight: BTreeMap<u32, InFlight>,
@@ -149,7 +179,15 @@ pub struct Engine {
     next_job: u64,
     next_event: u64,
     event_prefix: String,
+    /// The last accepted host time.
     now: Millis,
+    /// A reading far ahead of `now`, held until the next reading confirms it.
+    suspect_now: Option<Millis>,
+    /// Restored and not yet driven: nothing is sent before the host's next input.
+    needs_pump: bool,
+    /// This connector's identity (kept across restores) and its restore count.
+    id: String,
+    generation: u64,
     stats: Stats,
 }
 
@@ -158,13 +196,16 @@ impl Engine {
     pub fn new(settings: Settings, seed: u64, now: Millis) -> Engine {
         let mut jitter = Jitter::new(seed ^ now);
         let event_prefix = format!("{:012x}", jitter.next_u64() >> 16);
+        let id = format!("{:016x}", jitter.next_u64());
         Engine {
             limiter: Limiter::new(settings.limits),
             settings,
             auth: Auth::default(),
             jitter,
             jobs: BTreeMap::new(),
+            job_of: BTreeMap::new(),
             ready: VecDeque::new(),
+            follow: VecDeque::new(),
             delayed: Vec::new(),
             in_flight: BTreeMap::new(),
             identity_deadline: None,
@@ -182,6 +223,10 @@ impl Engine {
             next_event: 0,
             event_prefix,
             now: now.min(MAX_NOW),
+            suspect_now: None,
+            needs_pump: false,
+            id,
+            generation: 0,
             stats: Stats::default(),
         }
     }
@@ -196,11 +241,57 @@ impl Engine {
         &self.stats
     }
 
-    /// Time only moves forward, and never past [`MAX_NOW`], so deadlines computed from it
-    /// (now + timeout, backoff, window) cannot overflow whatever clock the host has.
+    /// The guard every host reading goes through (see the module docs): never past
+    /// [`MAX_NOW`], so deadlines computed from it cannot overflow; small steps back read as the
+    /// last time; a large step back moves the engine's waits back with it; a jump of more than
+    /// [`CLOCK_JUMP_MS`] ahead counts only once a second reading confirms it.
     fn clamp(&mut self, now: Millis) -> Millis {
-        self.now = self.now.max(now.min(MAX_NOW));
+        let now = now.min(MAX_NOW);
+        if now > self.now.saturating_add(CLOCK_JUMP_MS) {
+            let confirmed = self.suspect_now.is_some_and(|s| now >= s && now - s <= CLOCK_JUMP_MS);
+            if !confirmed {
+                self.suspect_now = Some(now);
+                return self.now;
+            }
+        }
+        self.suspect_now = None;
+        if now.saturating_add(CLOCK_STEP_TOLERANCE_MS) < self.now {
+            self.step_back(now);
+        }
+        self.now = self.now.max(now);
         self.now
+    }
+
+    /// The host clock was set back to `now`: every wait computed from the later time keeps its
+    /// remaining length from `now` (retries, call timeouts), and recorded times later than
+    /// `now` (batch arrivals, the rate window, a quota day) are brought back to it.
+    fn step_back(&mut self, now: Millis) {
+        let old = self.now;
+        let rebase = |t: Millis| now.saturating_add(t.saturating_sub(old));
+        for (at, _) in &mut self.delayed {
+            *at = rebase(*at);
+        }
+        for f in self.in_flight.values_mut() {
+            f.deadline = rebase(f.deadline);
+        }
+        if let Some((_, d)) = &mut self.identity_deadline {
+            *d = rebase(*d);
+        }
+        self.auth.step_back(old, now);
+        self.limiter.forget_after(now);
+        self.limiter_wake = None;
+        for p in self.pending.values_mut() {
+            p.accepted_at = p.accepted_at.min(now);
+        }
+        for q in self.queues.values_mut() {
+            q.arrived_by(now);
+        }
+        self.now = now;
+    }
+
+    /// The snapshot identity: `(id, generation)`.
+    pub fn identity(&self) -> (&str, u64) {
+        (&self.id, self.generation)
     }
 
     // ---- inputs -------------------------------------------------------------------------
@@ -224,13 +315,14 @@ impl Engine {
             .action(action_id)
             .map(|a| a.action.clone())
             .ok_or_else(|| UsageError::UnknownAction(action_id.to_string()))?;
-        let key = self.accept(now, &action, action_id, event, event_id);
+        let key = self.accept(now, &action, action_id, event, event_id, false);
         self.pump(now);
         Ok(key)
     }
 
     /// Records an event and queues or starts its delivery; `accepted_at` is when it first
-    /// arrived (earlier than now for restored events, so batch ages carry over).
+    /// arrived (earlier than now for restored events, so batch ages carry over); `replayed`
+    /// when a restored event's call was in flight (it may have been applied).
     fn accept(
         &mut self,
         accepted_at: Millis,
@@ -238,6 +330,7 @@ impl Engine {
         action_id: &str,
         event: &Value,
         event_id: Option<String>,
+        replayed: bool,
     ) -> EventKey {
         self.next_event += 1;
         let key = EventKey(self.next_event);
@@ -247,6 +340,8 @@ impl Engine {
             action_id: action_id.to_string(),
             event: event.clone(),
             accepted_at,
+            batched: batch_limits(action).is_some(),
+            replayed,
         };
         self.pending.insert(key, pending);
         let ev = EventRef { key, event_id, action_id: action_id.to_string() };
@@ -273,8 +368,10 @@ impl Engine {
         key
     }
 
-    /// The pending state, for a restart: every event without a final outcome and the quota
-    /// count. No secret, no token.
+    /// The pending state, for a restart: every event without a final outcome, the lookups
+    /// made, the calls in flight and the rate and quota counts. No secret, no token. Final
+    /// outcomes already polled are not in it: a host adds those it has not yet handed out
+    /// ([`super::report::Reporter::snapshot`] does).
     pub fn snapshot(&self) -> Snapshot {
         let mut in_flight: BTreeSet<EventKey> = BTreeSet::new();
         for f in self.in_flight.values() {
@@ -302,7 +399,8 @@ impl Engine {
                     action_id: p.action_id.clone(),
                     event: p.event.clone(),
                     accepted_at: p.accepted_at,
-                    in_flight: in_flight.contains(key),
+                    // A replayed call not yet answered may still have been applied.
+                    in_flight: in_flight.contains(key) || p.replayed,
                     progress: progress.get(key).cloned(),
                 })
                 .collect(),
@@ -310,20 +408,59 @@ impl Engine {
             recent_calls: self.limiter.recent_calls(),
             id_prefix: self.event_prefix.clone(),
             next_event: self.next_event,
+            id: self.id.clone(),
+            generation: self.generation,
+            finished: Vec::new(),
+            in_flight_until: self
+                .in_flight
+                .values()
+                .map(|f| f.deadline)
+                .chain(self.limiter.inherited().iter().copied())
+                .collect(),
+            lookups: self
+                .cache
+                .entries(self.now)
+                .into_iter()
+                .map(|(filter, value, ids, at)| CachedLookup {
+                    filter_type: filter.as_str().to_string(),
+                    value,
+                    ids,
+                    at,
+                })
+                .collect(),
         }
     }
 
     /// An engine carrying on from `snapshot`: its events are queued or sent again (an event
     /// whose non-idempotent call was in flight is reported `uncertain` instead), and the quota
     /// count carries over. Events for actions no longer configured fail with `UNKNOWN_ACTION`.
+    ///
+    /// The snapshot's identity is kept and its generation rises by one. State later than the
+    /// host's `now` (a snapshot from a clock ahead of this one) is dropped: rate-window calls,
+    /// a quota day, arrival and lookup times are brought back to `now`, so nothing waits on
+    /// time that has not come. Generated event ids take a prefix drawn from `seed` and `now`,
+    /// so two restores of one snapshot with distinct seeds or clocks never generate the same id.
+    /// The snapshot's `finished` outcomes are not the engine's: see
+    /// [`super::report::Reporter::restore`].
     pub fn restore(settings: Settings, seed: u64, now: Millis, snapshot: &Snapshot) -> Engine {
         let mut engine = Engine::new(settings, seed, now);
-        engine.limiter.restore_quota(snapshot.quota.day, snapshot.quota.used);
-        engine.limiter.restore_recent_calls(&snapshot.recent_calls);
-        if !snapshot.id_prefix.is_empty() {
-            engine.event_prefix = snapshot.id_prefix.clone();
+        let now = engine.now;
+        if !snapshot.id.is_empty() {
+            engine.id = snapshot.id.clone();
         }
-        // Generated ids continue after the snapshot's; restored events take keys after that.
+        engine.generation = snapshot.generation.saturating_add(1);
+        if snapshot.quota.day <= super::time::quota_day(now) {
+            engine.limiter.restore_quota(snapshot.quota.day, snapshot.quota.used);
+        }
+        let recent: Vec<Millis> = snapshot.recent_calls.iter().copied().filter(|t| *t <= now).collect();
+        engine.limiter.restore_recent_calls(&recent);
+        engine.limiter.inherit_in_flight(&snapshot.in_flight_until, now, now.saturating_add(CALL_TIMEOUT_MS));
+        for l in &snapshot.lookups {
+            if let Some(filter) = FilterType::parse(&l.filter_type) {
+                engine.cache.insert(filter, &l.value, l.ids.clone(), l.at.min(now));
+            }
+        }
+        // Restored events take keys after the snapshot's counter.
         engine.next_event = snapshot.next_event;
         let mut uploaded: BTreeMap<(String, i64), Vec<&PendingEntry>> = BTreeMap::new();
         for entry in &snapshot.events {
@@ -357,11 +494,12 @@ impl Engine {
                 }
                 (Some(action), None) => {
                     engine.accept(
-                        entry.accepted_at,
+                        entry.accepted_at.min(now),
                         &action,
                         &entry.action_id,
                         &entry.event,
                         Some(entry.event_id.clone()),
+                        entry.in_flight,
                     );
                 }
                 (_, reason) => {
@@ -376,8 +514,9 @@ impl Engine {
         for ((action_id, batch), entries) in uploaded {
             engine.resume_bulk(&action_id, batch, &entries);
         }
-        let now = engine.now;
-        engine.pump(now);
+        // Nothing is sent until the host's next input (SPEC §7: it may store this engine's
+        // snapshot, with the new generation, first); `poll_timeout` asks for it now.
+        engine.needs_pump = true;
         engine
     }
 
@@ -435,8 +574,17 @@ impl Engine {
         let flight = self.in_flight.remove(&id).ok_or(UsageError::UnknownRequest(id))?;
         self.limiter.finish();
         let InFlight { call, token, .. } = flight;
+        self.left_queue(call.job);
+        if let Some(entry) = self.jobs.get_mut(&call.job) {
+            entry.started = true;
+        }
         let parsed = Envelope::parse(body);
-        if call.spec.raw && (200..=299).contains(&status) && !matches!(&parsed, Ok(env) if !env.success) {
+        let page = call.spec.raw && (200..=299).contains(&status) && looks_like_html(body);
+        if call.spec.raw
+            && !page
+            && (200..=299).contains(&status)
+            && !matches!(&parsed, Ok(env) if !env.success)
+        {
             // A file answer (CSV); a JSON error envelope still goes through the checks below.
             let step = call.spec.step;
             self.with_job(&call, |job, p| job.on_raw(step, body, p));
@@ -455,7 +603,14 @@ impl Engine {
             }
             (200..=299, Err(e)) => (
                 Class::Retry { base_ms: 2_000 },
-                ApiError { code: "BAD_RESPONSE".into(), message: e.0 },
+                ApiError {
+                    code: "BAD_RESPONSE".into(),
+                    message: if page {
+                        "Marketo answered with a web page instead of the file".into()
+                    } else {
+                        e.0
+                    },
+                },
                 None,
             ),
             (status, _) => (
@@ -474,12 +629,12 @@ impl Engine {
                 self.auth.invalidate(&token);
                 let mut call = call;
                 call.refreshes += 1;
-                self.ready.push_front(call);
+                self.enqueue_front(call);
             }
             Class::WaitForQuota => {
                 // Hold this call and all others until the reset; nothing is lost.
                 self.limiter.quota_exhausted(now);
-                self.ready.push_front(call);
+                self.enqueue_front(call);
             }
             Class::Retry { base_ms } => {
                 if reason.code == "606" || reason.code == "615" {
@@ -526,7 +681,7 @@ impl Engine {
                 call.spec.method = Method::Post;
                 call.spec.query = vec![("_method".into(), "GET".into())];
                 call.spec.body = Some((Body::Text(form), "application/x-www-form-urlencoded".into()));
-                self.ready.push_front(call);
+                self.enqueue_front(call);
             }
             Class::RefreshToken | Class::MethodGet | Class::Fail => {
                 self.call_failed(call, failure(Status::Failed))
@@ -552,6 +707,7 @@ impl Engine {
         }
         let flight = self.in_flight.remove(&id).ok_or(UsageError::UnknownRequest(id))?;
         self.limiter.finish();
+        self.left_queue(flight.call.job);
         let reason = ApiError { code: "NETWORK".into(), message: format!("network error: {message}") };
         let failure = Failure { status: Status::Failed, reason, request_id: None };
         // A request lost in transport may have reached Marketo.
@@ -585,7 +741,9 @@ impl Engine {
         }
         self.delayed = later;
         due.sort_by_key(|(at, _)| *at);
-        self.ready.extend(due.into_iter().map(|(_, c)| c));
+        for (_, call) in due {
+            self.enqueue_follow(call);
+        }
         if self.limiter_wake.is_some_and(|t| t <= now) {
             self.limiter_wake = None;
         }
@@ -636,6 +794,9 @@ impl Engine {
 
     /// When to call [`Engine::handle_timeout`] next; `None` when nothing waits on time.
     pub fn poll_timeout(&self) -> Option<Millis> {
+        if self.needs_pump {
+            return Some(self.now);
+        }
         let mut t: Option<Millis> = None;
         let mut take = |x: Millis| t = Some(t.map_or(x, |t: Millis| t.min(x)));
         self.delayed.iter().for_each(|(at, _)| take(*at));
@@ -644,7 +805,7 @@ impl Engine {
         if let Some((_, d)) = self.identity_deadline {
             take(d);
         }
-        if !self.ready.is_empty() {
+        if !self.ready.is_empty() || !self.follow.is_empty() {
             if let Some(w) = self.limiter_wake {
                 take(w);
             }
@@ -658,6 +819,36 @@ impl Engine {
     /// Whether the event has had its final outcome.
     pub fn is_final(&self, key: EventKey) -> bool {
         !self.pending.contains_key(&key)
+    }
+
+    /// Whether a host call waiting for event `key` should keep waiting for its final outcome:
+    /// the event is not final, its action sends on arrival (a batched event answers `queued` at
+    /// once), and a call carrying it is in flight or about to be sent — not waiting for a retry
+    /// time, a bulk job's next poll, the rate window, the daily quota or a new token after an
+    /// identity failure. O(log n).
+    pub fn awaits_answer(&self, key: EventKey) -> bool {
+        self.pending.get(&key).is_some_and(|p| !p.batched) && self.in_progress(key)
+    }
+
+    /// Whether event `key` is on its way to a final outcome without waiting on time: a call
+    /// carrying it is in flight, or waiting to be sent while neither the rate window, the daily
+    /// quota nor an identity backoff holds calls back, or (batched) it sits in a sealed batch
+    /// behind its action's batch in flight. What `flush()` waits for.
+    pub fn in_progress(&self, key: EventKey) -> bool {
+        let Some(p) = self.pending.get(&key) else { return false };
+        let time_blocked = self.limiter_wake.is_some() || self.auth.wake_at().is_some();
+        match self.job_of.get(&key) {
+            Some(job) => {
+                let sending = self.jobs.get(job).map_or(0, |e| e.sending);
+                sending > 0 && (!time_blocked || self.in_flight.values().any(|f| f.call.job == *job))
+            }
+            None => p.batched && !time_blocked,
+        }
+    }
+
+    /// The events without a final outcome.
+    pub fn pending_keys(&self) -> impl Iterator<Item = EventKey> + '_ {
+        self.pending.keys().copied()
     }
 
     /// A `queued` outcome for an event still pending, for hosts that report progress.
@@ -778,7 +969,13 @@ impl Engine {
                         }
                     }
                 }
-                (Box::new(ListJob::new(p, op, inputs, rest_len, known)), Progress::default(), filter)
+                let replayed: BTreeSet<EventKey> = inputs
+                    .iter()
+                    .map(|(ev, _)| ev.key)
+                    .filter(|k| self.pending.get(k).is_some_and(|p| p.replayed))
+                    .collect();
+                let job = ListJob::new(p, op, inputs, rest_len, known).with_replayed(replayed);
+                (Box::new(job), Progress::default(), filter)
             }
             Action::CreateOrUpdateLead(p) | Action::CreateOrUpdateLeadBatched(p) => {
                 let records = items
@@ -850,13 +1047,17 @@ impl Engine {
     fn readmit(&mut self, entry: &PendingEntry) -> EventRef {
         self.next_event += 1;
         let key = EventKey(self.next_event);
+        let batched =
+            self.settings.action(&entry.action_id).is_some_and(|a| batch_limits(&a.action).is_some());
         self.pending.insert(
             key,
             PendingEvent {
                 event_id: entry.event_id.clone(),
                 action_id: entry.action_id.clone(),
                 event: entry.event.clone(),
-                accepted_at: entry.accepted_at,
+                accepted_at: entry.accepted_at.min(self.now),
+                batched,
+                replayed: entry.in_flight,
             },
         );
         EventRef { key, event_id: entry.event_id.clone(), action_id: entry.action_id.clone() }
@@ -888,7 +1089,10 @@ impl Engine {
         self.next_job += 1;
         let id = self.next_job;
         job.start(&mut progress);
-        self.jobs.insert(id, JobEntry { job, outstanding: 0, lookup, events });
+        for key in &events {
+            self.job_of.insert(*key, id);
+        }
+        self.jobs.insert(id, JobEntry { job, outstanding: 0, sending: 0, started: false, lookup, events });
         self.apply(id, progress);
         self.jobs.contains_key(&id).then_some(id)
     }
@@ -911,13 +1115,16 @@ impl Engine {
             self.cache.forget(id);
         }
         let n = progress.calls.len();
+        let started = self.jobs.get(&job).is_some_and(|j| j.started);
         for spec in progress.calls {
             let delay = spec.delay_ms;
             let call = Call { job, spec, attempts: 0, refreshes: 0, queue_waits: 0 };
             if delay > 0 {
                 self.delayed.push((self.now.saturating_add(delay), call));
+            } else if started {
+                self.enqueue_follow(call);
             } else {
-                self.ready.push_back(call);
+                self.enqueue_new(call);
             }
         }
         let done = match self.jobs.get_mut(&job) {
@@ -929,6 +1136,9 @@ impl Engine {
         };
         if done {
             if let Some(entry) = self.jobs.remove(&job) {
+                for key in &entry.events {
+                    self.job_of.remove(key);
+                }
                 // Safety net for the invariant: a job that ends owes every event an outcome.
                 for key in entry.events {
                     if let Some(p) = self.pending.get(&key) {
@@ -1006,13 +1216,45 @@ impl Engine {
     fn after_auth(&mut self, ev: AuthEvent) {
         if let AuthEvent::Rejected { code, message } = ev {
             let reason = ApiError { code: code.into(), message };
-            let waiting: Vec<Call> = self.ready.drain(..).collect();
+            let waiting: Vec<Call> = self.follow.drain(..).chain(self.ready.drain(..)).collect();
             for call in waiting {
+                self.left_queue(call.job);
                 self.call_failed(
                     call,
                     Failure { status: Status::Failed, reason: reason.clone(), request_id: None },
                 );
             }
+        }
+    }
+
+    /// Queues a new job's first call: after every call of a job already started.
+    fn enqueue_new(&mut self, call: Call) {
+        self.count_sending(call.job);
+        self.ready.push_back(call);
+    }
+
+    /// Queues a call of a job Marketo has answered already (its next step, or a due retry).
+    fn enqueue_follow(&mut self, call: Call) {
+        self.count_sending(call.job);
+        self.follow.push_back(call);
+    }
+
+    /// Queues a call to be sent again at once (token refresh, quota hold, `_method=GET`).
+    fn enqueue_front(&mut self, call: Call) {
+        self.count_sending(call.job);
+        self.follow.push_front(call);
+    }
+
+    fn count_sending(&mut self, job: u64) {
+        if let Some(entry) = self.jobs.get_mut(&job) {
+            entry.sending += 1;
+        }
+    }
+
+    /// A call left the queues for good (answered, failed in transport, or failed unsent).
+    fn left_queue(&mut self, job: u64) {
+        if let Some(entry) = self.jobs.get_mut(&job) {
+            entry.sending = entry.sending.saturating_sub(1);
         }
     }
 
@@ -1036,8 +1278,15 @@ impl Engine {
     /// Sends what may be sent: due batches become jobs, a token comes first, then calls go
     /// out within the limits.
     fn pump(&mut self, now: Millis) {
+        if self.suspect_now.is_some() {
+            // A held clock reading: nothing leaves with deadlines or window times computed from
+            // a time that may be wrong; the next reading decides (`poll_timeout` asks for it).
+            self.needs_pump = true;
+            return;
+        }
+        self.needs_pump = false;
         self.dispatch_queues(now);
-        if self.ready.is_empty() {
+        if self.ready.is_empty() && self.follow.is_empty() {
             return;
         }
         let token = match self.auth.token(now) {
@@ -1053,7 +1302,7 @@ impl Engine {
                 return;
             }
         };
-        while !self.ready.is_empty() {
+        while !self.ready.is_empty() || !self.follow.is_empty() {
             match self.limiter.check(now) {
                 Ok(()) => {}
                 Err(Blocked::Concurrency) => break,
@@ -1062,7 +1311,7 @@ impl Engine {
                     break;
                 }
             }
-            let Some(mut call) = self.ready.pop_front() else { break };
+            let Some(mut call) = self.follow.pop_front().or_else(|| self.ready.pop_front()) else { break };
             self.limiter.start(now);
             self.stats.calls += 1;
             call.attempts += 1;
@@ -1118,6 +1367,12 @@ impl Prepared {
             _ => &Value::Null,
         }
     }
+}
+
+/// Whether a file answer is really a web page (a proxy's or Marketo's error page served with
+/// 200): it is retried like any unreadable answer, never read as the file.
+fn looks_like_html(body: &str) -> bool {
+    body.trim_start().starts_with('<')
 }
 
 /// Whether an action's calls may be sent twice without harm.

@@ -17,6 +17,9 @@ pub struct Limiter {
     /// Start times of calls in the current 20 s window, oldest first.
     window: VecDeque<Millis>,
     in_flight: u32,
+    /// Deadlines of calls a previous instance left in flight (from a snapshot): Marketo may
+    /// still be running them, so each holds a concurrency slot until its call timeout passes.
+    inherited: Vec<Millis>,
     day: i64,
     used_today: u32,
 }
@@ -35,13 +38,21 @@ pub enum Blocked {
 impl Limiter {
     /// A limiter with nothing counted yet.
     pub fn new(limits: Limits) -> Limiter {
-        Limiter { limits, window: VecDeque::new(), in_flight: 0, day: i64::MIN, used_today: 0 }
+        Limiter {
+            limits,
+            window: VecDeque::new(),
+            in_flight: 0,
+            inherited: Vec::new(),
+            day: i64::MIN,
+            used_today: 0,
+        }
     }
 
     fn roll(&mut self, now: Millis) {
         while self.window.front().is_some_and(|t| t + WINDOW_MS <= now) {
             self.window.pop_front();
         }
+        self.inherited.retain(|deadline| *deadline > now);
         let day = quota_day(now);
         if day != self.day {
             self.day = day;
@@ -57,6 +68,15 @@ impl Limiter {
         }
         if self.in_flight >= self.limits.concurrency {
             return Err(Blocked::Concurrency);
+        }
+        if self.in_flight.saturating_add(self.inherited.len() as u32) >= self.limits.concurrency {
+            if self.in_flight > 0 {
+                return Err(Blocked::Concurrency);
+            }
+            // Only calls a dead instance left open hold the slots: no answer will free them,
+            // their timeout will.
+            let first = self.inherited.iter().copied().min().unwrap_or(now);
+            return Err(Blocked::Rate(first));
         }
         if self.window.len() >= self.limits.calls_per_20s as usize {
             let oldest = self.window.front().copied().unwrap_or(now);
@@ -108,7 +128,32 @@ impl Limiter {
 
     /// Carries over a snapshot's recent calls, so a restart cannot exceed the window.
     pub fn restore_recent_calls(&mut self, calls: &[Millis]) {
-        self.window = calls.iter().copied().collect();
+        let mut calls = calls.to_vec();
+        calls.sort_unstable();
+        self.window = calls.into_iter().collect();
+    }
+
+    /// Counts calls a previous instance left in flight against the concurrency limit until
+    /// their `deadlines` (its call timeouts) pass. Deadlines later than `latest` (a snapshot
+    /// from a clock ahead of this one) are cut to it.
+    pub fn inherit_in_flight(&mut self, deadlines: &[Millis], now: Millis, latest: Millis) {
+        self.inherited = deadlines.iter().map(|d| (*d).min(latest)).filter(|d| *d > now).collect();
+    }
+
+    /// Deadlines of the calls in flight now, real ones at `now + timeout` (for snapshots).
+    pub fn inherited(&self) -> &[Millis] {
+        &self.inherited
+    }
+
+    /// The host clock stepped back to `now`: calls recorded later than it are forgotten (they
+    /// would hold the window for as long as the step), and a quota day later than `now`'s is
+    /// dropped with its count, so the connector never waits on time that has not come.
+    pub fn forget_after(&mut self, now: Millis) {
+        self.window.retain(|t| *t <= now);
+        if self.day > quota_day(now) {
+            self.day = i64::MIN;
+            self.used_today = 0;
+        }
     }
 
     /// Calls counted today.
@@ -140,5 +185,32 @@ mod tests {
             other => panic!("{other:?}"),
         }
         l.check(next_quota_reset(40_000)).unwrap();
+    }
+
+    #[test]
+    fn calls_a_dead_instance_left_open_hold_slots_until_their_timeout() {
+        let mut l = Limiter::new(Limits { calls_per_20s: 100, concurrency: 2, daily_quota: 1000 });
+        // Two calls were in flight at the snapshot, deadlines 5_000 and 9_000.
+        l.inherit_in_flight(&[5_000, 9_000], 1_000, u64::MAX);
+        assert_eq!(l.check(1_000), Err(Blocked::Rate(5_000)), "no slot while both may still run");
+        l.check(5_000).unwrap();
+        l.start(5_000);
+        assert_eq!(l.check(5_001), Err(Blocked::Concurrency), "one real call and one inherited");
+        l.finish();
+        l.check(9_000).unwrap();
+        // A deadline from a clock ahead of ours is cut to the latest it can be.
+        l.inherit_in_flight(&[u64::MAX - 1], 0, 200_000);
+        assert_eq!(l.inherited(), &[200_000]);
+    }
+
+    #[test]
+    fn a_clock_step_back_forgets_calls_and_quota_days_from_the_future() {
+        let mut l = Limiter::new(Limits { calls_per_20s: 1, concurrency: 5, daily_quota: 1 });
+        let later = 10 * 86_400_000;
+        l.start(later);
+        l.finish();
+        assert!(l.check(later + 1).is_err());
+        l.forget_after(1_000);
+        assert_eq!(l.check(1_000), Ok(()), "the window and the spent day were in the future");
     }
 }

@@ -14,6 +14,7 @@
 //! - [`wire`]: HTTP requests out, Marketo response envelopes in.
 //! - [`outcome`]: the per-event outcomes (SPEC §6).
 //! - [`snapshot`]: the versioned snapshot format for restarts.
+//! - [`report`]: which host call (promise) returns which outcome; finished, unreported outcomes.
 //! - [`engine`]: the state machine (`handle_*` in, `poll_*` out).
 
 pub mod actions;
@@ -25,6 +26,7 @@ pub mod engine;
 pub mod error;
 pub mod limits;
 pub mod outcome;
+pub mod report;
 pub mod retry;
 pub mod settings;
 pub mod snapshot;

@@ -1,9 +1,9 @@
 //! Per-event outcomes (SPEC §6): every event gets exactly one final outcome.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Where an event stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     /// Accepted and waiting (in a batch, or for a retry or quota timer); not final.
@@ -26,7 +26,7 @@ impl Status {
 }
 
 /// The outcome of one event for one action.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Outcome {
     /// The event's id (given to `process` or generated).
@@ -36,15 +36,15 @@ pub struct Outcome {
     /// Where the event stands.
     pub status: Status,
     /// Every lead the event acted on (looked up, created or given).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub lead_ids: Vec<i64>,
     /// Marketo's code (`"1004"`) or the connector's (`"MISSING_ATTRIBUTE"`) for a skip or failure.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code: Option<String>,
     /// The reason, in words.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
     /// Marketo's `requestId` of the call that decided the outcome.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
 }

@@ -1,11 +1,18 @@
 //! The snapshot format (`snapshot()` / `Connector.restore()`): what a connector must carry over
-//! a restart so every accepted event is still delivered — the events without a final outcome
-//! (queued, waiting for a retry, or in flight) and the daily-quota state. Versioned JSON; never
-//! the client secret or a token.
+//! a restart so every accepted event is still delivered and reported once — the events without
+//! a final outcome (queued, waiting for a retry, or in flight, with how far their delivery got),
+//! the final outcomes no resolved promise has returned yet, the lookups already made, the calls
+//! still in flight, and the rate and daily-quota state. Versioned JSON; never the client
+//! secret or a token.
+//!
+//! Each snapshot names its connector (`id`, fixed at construction) and the `generation`
+//! (0 at construction, one more at each restore), so a host with a compare-and-set store can
+//! refuse a snapshot from a connector restored from an older one (SPEC §7).
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::outcome::Outcome;
 use super::time::Millis;
 
 /// The current format version.
@@ -34,6 +41,47 @@ pub struct Snapshot {
     /// See `id_prefix`.
     #[serde(default)]
     pub next_event: u64,
+    /// The connector's identity: drawn at construction, kept across restores.
+    #[serde(default)]
+    pub id: String,
+    /// Restores since construction: a restored connector's snapshots carry one more than the
+    /// snapshot it was restored from.
+    #[serde(default)]
+    pub generation: u64,
+    /// Final outcomes no resolved promise has returned yet: the restored connector hands them
+    /// out first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub finished: Vec<Outcome>,
+    /// When the calls in flight at the snapshot time out (ms): Marketo may still be running
+    /// them, so a restored connector counts them against `concurrency` until then.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub in_flight_until: Vec<Millis>,
+    /// Lookups already answered (the lead-id cache), so a restore does not look them up again.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lookups: Vec<CachedLookup>,
+}
+
+/// One lead-id cache entry: `filterType` `value` found `ids` at `at`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CachedLookup {
+    /// Marketo's filter type name (`email`, `cookies`…).
+    pub filter_type: String,
+    /// The value as Marketo compares it.
+    pub value: String,
+    /// The lead ids found.
+    pub ids: Vec<i64>,
+    /// When they were found (ms).
+    pub at: Millis,
+}
+
+/// What [`Snapshot::info`] reads without restoring: the connector's identity and generation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SnapshotInfo {
+    /// The connector's identity, fixed at construction.
+    pub id: String,
+    /// Restores since construction.
+    pub generation: u64,
 }
 
 /// One pending event.
@@ -133,6 +181,11 @@ impl Snapshot {
             return Err(SnapshotError::Version(version));
         }
         serde_json::from_value(v).map_err(|e| SnapshotError::Malformed(e.to_string()))
+    }
+
+    /// The identity and generation (`Connector.snapshotInfo`).
+    pub fn info(&self) -> SnapshotInfo {
+        SnapshotInfo { id: self.id.clone(), generation: self.generation }
     }
 }
 

@@ -14,6 +14,7 @@ use super::job::{
     MAX_URL_BYTES,
 };
 use super::{FilterType, LeadSelector, ListParams};
+use crate::core::engine::EventKey;
 use crate::core::error::EventError;
 use crate::core::outcome::Status;
 use crate::core::source::to_id;
@@ -70,6 +71,9 @@ pub(crate) struct ListJob {
     retried: BTreeSet<u32>,
     /// Lead id → Marketo's per-record answer from the list call.
     results: BTreeMap<i64, (RecordResult, Option<String>)>,
+    /// Events restored while their call was in flight: that call may have been applied, so
+    /// their list call is answered as a retry's would be.
+    replayed: BTreeSet<EventKey>,
 }
 
 const LOOKUP_PATH: &str = "/v1/leads.json";
@@ -110,7 +114,23 @@ impl ListJob {
             found,
             retried: BTreeSet::new(),
             results: BTreeMap::new(),
+            replayed: BTreeSet::new(),
         }
+    }
+
+    /// Marks events restored while a call for them was in flight (see `replayed`).
+    pub fn with_replayed(mut self, replayed: BTreeSet<EventKey>) -> ListJob {
+        self.replayed = replayed;
+        self
+    }
+
+    /// Whether lead `id`'s list call repeats one that may have been applied: the call was
+    /// retried after an ambiguous failure, or an event for this lead was replayed by a restore.
+    fn may_repeat(&self, step: u32, id: Option<i64>) -> bool {
+        self.retried.contains(&step)
+            || id.is_some_and(|id| {
+                self.items.iter().any(|it| it.ids.contains(&id) && self.replayed.contains(&it.ev.key))
+            })
     }
 
     fn lookup_groups(&self, values: Vec<String>) -> Vec<Vec<String>> {
@@ -435,9 +455,9 @@ impl Delivery for ListJob {
                 }
             }
             Step::List { ids } => {
-                let retried = self.retried.contains(&step);
                 for row in &env.result {
                     let mut rec = RecordResult::from_value(row);
+                    let retried = self.may_repeat(step, rec.id);
                     if retried && self.op == ListOp::Remove && rec.reasons.iter().any(|r| r.code == "1015") {
                         // An earlier attempt of this very call may have removed it (its answer was
                         // lost): the lead is out of the list either way.

@@ -73,7 +73,8 @@ impl FilterType {
         }
     }
 
-    fn parse(s: &str) -> Option<FilterType> {
+    /// The filter type Marketo calls `s`, if any.
+    pub fn parse(s: &str) -> Option<FilterType> {
         FILTER_TYPES.into_iter().find(|f| f.as_str() == s)
     }
 

@@ -1,0 +1,186 @@
+//! Which host call returns which outcome (SPEC §7), decided here so it is tested natively and
+//! the binding only converts values.
+//!
+//! A host calls `process`, `wake`, `flush`, `staticLists` and `triggerableCampaigns`; each call
+//! is a *waiter* of type `W` (in the binding, a promise's resolve and reject functions). After
+//! every input to the engine, [`Reporter::collect`] drains the engine's outcomes and listings and
+//! says which waiters settle now, and with what:
+//!
+//! - `process(event)` settles with the event's final outcome, or with `queued` as soon as the
+//!   event is not waiting for an answer ([`Engine::awaits_answer`]: a batched event answers
+//!   `queued` at once; an event waiting for a retry, the rate window or the daily quota too);
+//! - `wake()` settles at once, with what has finished, never waiting for calls in flight;
+//! - `flush()` settles when every event pending at the flush is final or no longer waiting for
+//!   an answer;
+//! - a picker listing settles with its result.
+//!
+//! Every settling waiter also takes the finished outcomes no other pending `process` owns, so
+//! each outcome is returned by exactly one promise. Until then an outcome is *finished but not
+//! reported*: it stays in [`Reporter::snapshot`], and a restored connector hands it out first
+//! ([`Reporter::restore`]). When outcomes are finished and no waiter is pending,
+//! [`Reporter::wants_wake`] tells the host to call `wake()` now.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::actions::discover::Named;
+use super::engine::{Engine, EventKey, ListingKey};
+use super::outcome::Outcome;
+use super::snapshot::Snapshot;
+use super::wire::ApiError;
+
+/// What a waiter settles with.
+#[derive(Debug, PartialEq)]
+pub enum Settled {
+    /// Outcomes, in the order they finished (a `process` waiter's own event first).
+    Outcomes(Vec<Outcome>),
+    /// A picker listing's entries, or why Marketo refused it.
+    Listing(Result<Vec<Named>, ApiError>),
+}
+
+/// Pending host calls and the outcomes no resolved call has returned yet.
+#[derive(Debug)]
+pub struct Reporter<W> {
+    /// `process` calls by event.
+    events: BTreeMap<EventKey, W>,
+    /// `wake` calls: they settle at the next collection.
+    wakes: Vec<W>,
+    /// `flush` calls and the events each waits for.
+    flushes: Vec<(W, BTreeSet<EventKey>)>,
+    /// Picker listings.
+    listings: BTreeMap<ListingKey, W>,
+    /// Final outcomes no settled waiter has returned, in the order they finished (`None`: a
+    /// restored outcome, owned by no `process`).
+    finished: Vec<(Option<EventKey>, Outcome)>,
+}
+
+impl<W> Default for Reporter<W> {
+    fn default() -> Self {
+        Reporter {
+            events: BTreeMap::new(),
+            wakes: Vec::new(),
+            flushes: Vec::new(),
+            listings: BTreeMap::new(),
+            finished: Vec::new(),
+        }
+    }
+}
+
+impl<W> Reporter<W> {
+    /// A reporter that hands out a snapshot's finished outcomes first.
+    pub fn restore(snapshot: &Snapshot) -> Reporter<W> {
+        Reporter {
+            finished: snapshot.finished.iter().cloned().map(|o| (None, o)).collect(),
+            ..Reporter::default()
+        }
+    }
+
+    /// A `process` call waiting for `key`'s outcome.
+    pub fn wait_event(&mut self, key: EventKey, waiter: W) {
+        self.events.insert(key, waiter);
+    }
+
+    /// A `wake` call: settles at the next [`Reporter::collect`].
+    pub fn wait_wake(&mut self, waiter: W) {
+        self.wakes.push(waiter);
+    }
+
+    /// A `flush` call: waits for every event pending in `engine` now.
+    pub fn wait_flush(&mut self, engine: &Engine, waiter: W) {
+        self.flushes.push((waiter, engine.pending_keys().collect()));
+    }
+
+    /// A picker listing started under `key`.
+    pub fn wait_listing(&mut self, key: ListingKey, waiter: W) {
+        self.listings.insert(key, waiter);
+    }
+
+    /// Drains the engine's outcomes and listings and returns the waiters that settle now.
+    pub fn collect(&mut self, engine: &mut Engine) -> Vec<(W, Settled)> {
+        while let Some((key, outcome)) = engine.poll_outcome() {
+            self.finished.push((Some(key), outcome));
+        }
+        let mut out = Vec::new();
+        while let Some((key, result)) = engine.poll_listing() {
+            if let Some(w) = self.listings.remove(&key) {
+                out.push((w, Settled::Listing(result)));
+            }
+        }
+        let done: BTreeSet<EventKey> = self.finished.iter().filter_map(|(k, _)| *k).collect();
+        let settle: Vec<EventKey> =
+            self.events.keys().copied().filter(|k| done.contains(k) || !engine.awaits_answer(*k)).collect();
+        let mut first = true;
+        for key in settle {
+            let Some(w) = self.events.remove(&key) else { continue };
+            let own = match self.finished.iter().position(|(k, _)| *k == Some(key)) {
+                Some(i) => self.finished.remove(i).1,
+                None => match engine.queued_outcome(key) {
+                    Some(q) => q,
+                    None => continue,
+                },
+            };
+            let mut outcomes = vec![own];
+            if std::mem::take(&mut first) {
+                outcomes.extend(self.take_unowned());
+            }
+            out.push((w, Settled::Outcomes(outcomes)));
+        }
+        for w in std::mem::take(&mut self.wakes) {
+            out.push((w, Settled::Outcomes(self.take_unowned())));
+        }
+        let flushes = std::mem::take(&mut self.flushes);
+        for (w, keys) in flushes {
+            if keys.iter().all(|k| !engine.in_progress(*k)) {
+                out.push((w, Settled::Outcomes(self.take_unowned())));
+            } else {
+                self.flushes.push((w, keys));
+            }
+        }
+        out
+    }
+
+    /// The finished outcomes no pending `process` waits for, removed.
+    fn take_unowned(&mut self) -> Vec<Outcome> {
+        let events = &self.events;
+        let (owned, unowned): (Vec<_>, Vec<_>) = std::mem::take(&mut self.finished)
+            .into_iter()
+            .partition(|(k, _)| k.is_some_and(|k| events.contains_key(&k)));
+        self.finished = owned;
+        unowned.into_iter().map(|(_, o)| o).collect()
+    }
+
+    /// Whether outcomes are finished that no pending call will return: the host should call
+    /// `wake()` now (the binding asks through `setTimer(now)`).
+    pub fn wants_wake(&self) -> bool {
+        !self.finished.is_empty()
+            && self.events.is_empty()
+            && self.wakes.is_empty()
+            && self.flushes.is_empty()
+    }
+
+    /// Calls waiting (any kind).
+    pub fn waiting(&self) -> usize {
+        self.events.len() + self.wakes.len() + self.flushes.len() + self.listings.len()
+    }
+
+    /// Final outcomes not returned by any settled call yet.
+    pub fn unreported(&self) -> usize {
+        self.finished.len()
+    }
+
+    /// The engine's snapshot plus the outcomes finished but not yet returned: every event whose
+    /// final outcome no settled call has returned.
+    pub fn snapshot(&self, engine: &Engine) -> Snapshot {
+        let mut snap = engine.snapshot();
+        snap.finished = self.finished.iter().map(|(_, o)| o.clone()).collect();
+        snap
+    }
+
+    /// Every pending waiter, removed (the connector is being destroyed).
+    pub fn drain(&mut self) -> Vec<W> {
+        let mut out: Vec<W> = std::mem::take(&mut self.events).into_values().collect();
+        out.append(&mut self.wakes);
+        out.extend(std::mem::take(&mut self.flushes).into_iter().map(|(w, _)| w));
+        out.extend(std::mem::take(&mut self.listings).into_values());
+        out
+    }
+}
