@@ -202,28 +202,38 @@ test("Deno: the README's Deno quick start and the Node one through npm:", async 
   assert.match(node.stdout, /^event-1 delivered \[ \d+ \]/m);
 });
 
-test("workerd: the README's Worker, bundled by wrangler and run by miniflare, upserts a lead", async () => {
-  const worker = join(dir, "worker");
-  write(join(worker, "src", "index.js"), block("Cloudflare Worker", "js"));
-  write(join(worker, "wrangler.jsonc"), block("Cloudflare Worker", "jsonc"));
+/** Writes a README Worker (its js and jsonc blocks) into `name`/ and bundles it with wrangler. */
+async function bundleWorker(name, title) {
+  const worker = join(dir, name);
+  write(join(worker, "src", "index.js"), block(title, "js"));
+  write(join(worker, "wrangler.jsonc"), block(title, "jsonc"));
   const env = { WRANGLER_SEND_METRICS: "false", WRANGLER_LOG_PATH: join(dir, "wrangler-logs"), XDG_CONFIG_HOME: join(dir, ".config"), CI: "true" };
   const { stdout } = await run(tool("wrangler"), ["deploy", "--dry-run", "--outdir", "dist"], { cwd: worker, env: { ...process.env, ...env } })
     .catch((e) => assert.fail(`wrangler failed:\n${e.stdout}\n${e.stderr}`));
   assert.match(stdout, /--dry-run: exiting now/);
-  const out = readdirSync(join(worker, "dist"));
-  const wasm = out.filter((f) => f.endsWith(".wasm"));
-  assert.equal(wasm.length, 1, `the workerd entry imports the .wasm as a module: ${out}`);
-  assert.ok(readFileSync(join(worker, "dist", "index.js")).length < 200_000, "the bundle must not carry the inlined (browser) module");
+  const dist = join(worker, "dist");
+  const out = readdirSync(dist);
+  assert.equal(out.filter((f) => f.endsWith(".wasm")).length, 1, `the workerd entry imports the .wasm as a module: ${out}`);
+  assert.ok(readFileSync(join(dist, "index.js")).length < 200_000, "the bundle must not carry the inlined (browser) module");
+  return dist;
+}
 
+/** Miniflare running a wrangler bundle in workerd, with the simulator's settings as bindings. */
+async function miniflare(dist, options = {}) {
   const { Miniflare } = await import("miniflare");
-  const mf = new Miniflare({
+  return new Miniflare({
     modules: true,
-    scriptPath: join(worker, "dist", "index.js"),
-    modulesRoot: join(worker, "dist"),
+    scriptPath: join(dist, "index.js"),
+    modulesRoot: dist,
     modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"] }],
     compatibilityDate: "2026-04-01",
     bindings: simEnv(),
+    ...options,
   });
+}
+
+test("workerd: the README's Worker, bundled by wrangler and run by miniflare, upserts a lead", async () => {
+  const mf = await miniflare(await bundleWorker("worker", "Cloudflare Worker"));
   try {
     const res = await mf.dispatchFetch("http://worker.test/", { method: "POST", body: JSON.stringify({ email: "worker.user@example.com" }) });
     const outcomes = await res.json();
@@ -231,6 +241,41 @@ test("workerd: the README's Worker, bundled by wrangler and run by miniflare, up
     const lead = leadByEmail("worker.user@example.com");
     assert.ok(lead, "the lead reached the simulator");
     assert.deepEqual(outcomes.map((o) => [o.status, o.leadIds]), [["delivered", [lead.id]]]);
+  } finally {
+    await mf.dispose();
+  }
+});
+
+test("workerd: the README's Durable Object batches, survives a restart, delivers each event once", async () => {
+  sim.seed({ lists: [{ id: 1001, name: "Newsletter", members: [] }], leads: [{ id: 4242, email: "known.member@example.com" }] });
+  const dist = await bundleWorker("worker-do", "Cloudflare Worker with a Durable Object");
+  const options = {
+    durableObjects: { MARKETO: { className: "MarketoInstance", useSQLite: true } },
+    durableObjectsPersist: join(dir, "durable-objects"),
+  };
+  const post = async (mf, path, event) =>
+    (await mf.dispatchFetch(`http://worker.test${path}`, { method: "POST", body: JSON.stringify(event ?? {}) })).json();
+  const listCalls = () => sim.requests.filter((r) => r.path === "/rest/v1/lists/1001/leads.json").length;
+  const before = listCalls();
+
+  let mf = await miniflare(dist, options);
+  try {
+    assert.deepEqual((await post(mf, "/", { email: "known.member@example.com" })).map((o) => o.status), ["queued"]);
+    assert.deepEqual((await post(mf, "/", { email: "do.user@example.com" })).map((o) => o.status), ["queued"]);
+  } finally {
+    await mf.dispose(); // the runtime goes away; the Durable Object's storage stays
+  }
+  assert.equal(listCalls(), before, "nothing sent yet: the events wait in their batch");
+
+  mf = await miniflare(dist, options);
+  try {
+    const outcomes = await post(mf, "/flush");
+    const created = leadByEmail("do.user@example.com");
+    assert.ok(created, "the missing lead was created (addLead)");
+    assert.deepEqual(outcomes.map((o) => [o.status, o.leadIds]).sort(), [["delivered", [4242]], ["delivered", [created.id]]].sort());
+    assert.equal(listCalls(), before + 1, "one batched list call for both events");
+    assert.deepEqual([...sim.state.lists.get(1001).members].sort(), [4242, created.id].sort());
+    assert.deepEqual(await post(mf, "/flush"), [], "nothing left to deliver twice");
   } finally {
     await mf.dispose();
   }
