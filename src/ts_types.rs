@@ -217,7 +217,7 @@ export type ConnectorCode =
   | "MISSING_ATTRIBUTE" | "INVALID_VALUE" | "INVALID_EVENT" | "UNKNOWN_ACTION"
   | "AUTH_REJECTED" | "AUTH_UNAVAILABLE" | "NETWORK" | "BAD_RESPONSE" | "NO_RESULT"
   | "ROW_FAILED" | "ROW_WARNING" | "IMPORT_FAILED" | "IMPORT_TIMEOUT" | "FAILURES_UNAVAILABLE"
-  | "RESTARTED_IN_FLIGHT" | "INTERNAL";
+  | "RESTARTED_IN_FLIGHT" | "UNKNOWN_ERROR" | "INTERNAL";
 
 /** Marketo's own code, e.g. `"1004"` (lead not found) or `"606"` (rate limit). */
 export type MarketoCode = `${number}`;
@@ -282,6 +282,8 @@ export interface Stats {
   retries: number;
   /** 606/615 answers. */
   rateLimited: number;
+  /** The pace the connector keeps now: lowered on 606/615, raised again as calls go through, never above `limits`. */
+  pace?: { callsPer20s: number; concurrency: number };
   /** Events waiting in each batched action's queue, by action id. */
   queues?: Record<string, number>;
   /** Age of the oldest queued event, in milliseconds. */

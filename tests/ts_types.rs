@@ -1,22 +1,20 @@
 //! The package's TypeScript types (`src/ts_types.rs`) name every code the connector can put in an
 //! outcome or an error, so a TypeScript user's `switch (outcome.code)` or `error.code` check is
 //! complete: a code added in the Rust source without its line in the `ConnectorCode` or
-//! `ErrorCode` union fails here, naming the file.
+//! `ErrorCode` union fails here, naming the file. Codes are recognised by their form: capitals with
+//! an underscore (`MISSING_ATTRIBUTE`), so time-zone names and HTTP methods are not taken for
+//! codes; the one-word codes (`BUSY`, `INTERNAL`, `NETWORK`, `DESTROYED`) are checked by name.
 #![cfg(not(target_arch = "wasm32"))]
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
-/// String literals in the source that are not codes.
-const NOT_CODES: [&str; 5] = [
-    // HTTP methods and a serde attribute value.
-    "GET",
-    "POST",
-    "DELETE",
-    "UPPERCASE",
-    // `UsageError::UnknownRequest`: the wasm layer ignores a late answer, JavaScript never sees it.
-    "UNKNOWN_REQUEST",
-];
+/// Code-shaped literals that never reach JavaScript: `UsageError::UnknownRequest` (the wasm layer
+/// ignores a late answer).
+const NOT_CODES: [&str; 1] = ["UNKNOWN_REQUEST"];
+
+/// The one-word codes.
+const WORD_CODES: [&str; 4] = ["BUSY", "INTERNAL", "NETWORK", "DESTROYED"];
 
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     for entry in fs::read_dir(dir).unwrap() {
@@ -29,7 +27,8 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-/// Literals like `"MISSING_ATTRIBUTE"` or `"BUSY"` in the code before the file's unit tests.
+/// Literals like `"MISSING_ATTRIBUTE"` (and the one-word codes) in the code before the file's
+/// unit tests.
 fn code_literals(text: &str) -> Vec<String> {
     let code = text.split("\n#[cfg(test)]\nmod tests").next().unwrap_or(text);
     let mut out = Vec::new();
@@ -38,7 +37,7 @@ fn code_literals(text: &str) -> Vec<String> {
         let caps = piece.len() >= 3
             && piece.starts_with(|c: char| c.is_ascii_uppercase())
             && piece.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
-        if i % 2 == 1 && caps {
+        if i % 2 == 1 && caps && (piece.contains('_') || WORD_CODES.contains(&piece)) {
             out.push(piece.to_string());
         }
     }
