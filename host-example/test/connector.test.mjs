@@ -251,3 +251,73 @@ test("snapshot → Connector.restore → flush delivers every queued event exact
     endpointUrl: sim.endpointUrl, identityUrl: sim.identityUrl, actions }, host, '{"version":2}'),
   (e) => e.code === "INVALID_SNAPSHOT");
 });
+
+// ---- timers and restores (issue 8) --------------------------------------------------------
+
+const batchedUpsert = () => ({ ...upsert("createOrUpdate"), id: "upb", type: "createOrUpdateLeadBatched" });
+
+test("a wake() that comes early re-arms the timer, so a batch is never stranded", async () => {
+  const c = connector([batchedUpsert()]);
+  const [q] = await c.process("upb", ev("early@example.com"), "e1");
+  assert.equal(q.status, "queued");
+  const due = START + 30 * 60_000;
+  assert.equal(timers.at(-1), due, "the batch's age limit");
+  // The host's timer fires 1 ms early (setTimeout does; 233 of 2,000 did in Node 20).
+  t = due - 1;
+  const asked = timers.length;
+  assert.deepEqual(await c.wake(), []);
+  assert.equal(timers.length, asked + 1, "wake() asked for the same time again");
+  assert.equal(timers.at(-1), due);
+  t = due;
+  await c.wake();
+  await net.idle();
+  const out = await c.wake();
+  assert.deepEqual(out.map((o) => [o.eventId, o.status]), [["e1", "delivered"]]);
+});
+
+test("a setTimer that throws is asked again at the next call, not lost", async () => {
+  let throws = 1;
+  const asked = [];
+  const c = new Connector({ clientId: sim.clientId, clientSecret: sim.clientSecret,
+    endpointUrl: sim.endpointUrl, identityUrl: sim.identityUrl, actions: [batchedUpsert()] }, {
+    fetch: net.fetch, now: () => t, seed: 1,
+    setTimer: (at) => {
+      asked.push(at);
+      if (throws-- > 0) throw new Error("timer service unavailable");
+    },
+  });
+  await c.process("upb", ev("a@example.com"), "a");
+  assert.deepEqual(asked, [START + 30 * 60_000], "asked once, and it threw");
+  await c.process("upb", ev("b@example.com"), "b");
+  assert.deepEqual(asked, [START + 30 * 60_000, START + 30 * 60_000], "asked again: the first did not count");
+  await c.process("upb", ev("c@example.com"), "c");
+  assert.equal(asked.length, 2, "once set, the same time is not asked for again");
+});
+
+test("restore: sends nothing before the host's next call, keeps the identity, raises the generation", async () => {
+  const actions = [upsert("createOrUpdate")];
+  const first = connector(actions);
+  const pending = first.process("upsert-createOrUpdate", ev("r@example.com"), "r1"); // waits for a token
+  const saved = first.snapshot();
+  await net.idle(); // the dying instance's identity call still reaches Marketo
+  const info = Connector.snapshotInfo(saved);
+  assert.match(info.id, /^[0-9a-f]{16}$/);
+  assert.equal(info.generation, 0);
+  void pending; // the first instance dies; its promise is never looked at
+
+  const before = sim.requests.length;
+  const asked = [];
+  const host = { fetch: net.fetch, now: () => t, setTimer: (at) => asked.push(at), seed: 5 };
+  const second = Connector.restore({ clientId: sim.clientId, clientSecret: sim.clientSecret,
+    endpointUrl: sim.endpointUrl, identityUrl: sim.identityUrl, actions }, host, saved);
+  const stored = second.snapshot(); // what a Durable Object stores before anything is sent
+  assert.deepEqual(Connector.snapshotInfo(stored), { id: info.id, generation: 1 });
+  await net.idle();
+  assert.equal(sim.requests.length, before, "nothing sent before the host's next call");
+  assert.deepEqual(asked, [t], "it asks the host to wake it now");
+  await second.wake();
+  await net.idle();
+  const out = await second.wake();
+  assert.deepEqual(out.map((o) => [o.eventId, o.status]), [["r1", "delivered"]]);
+  assert.throws(() => Connector.snapshotInfo("{}"), (e) => e.code === "INVALID_SNAPSHOT");
+});
