@@ -9,13 +9,8 @@ import { startSimulator } from "./simulator/marketo-sim.mjs";
 import { demoActions, demoSeed } from "./demo-config.mjs";
 
 const here = fileURLToPath(new URL(".", import.meta.url));
-const fixture = (name) => {
-  // The fixtures live in the shared folder beside the repository; fall back to a bundled copy.
-  for (const dir of [`${here}../../shared/fixtures/`, `${here}fixtures/`]) {
-    try { return JSON.parse(readFileSync(dir + name, "utf8")); } catch { /* try the next */ }
-  }
-  throw new Error(`fixture ${name} not found`);
-};
+// The sample events: the repository's one copy, in fixtures/ (also read by the tests and fuzz seeds).
+const fixture = (name) => JSON.parse(readFileSync(`${here}../fixtures/${name}`, "utf8"));
 
 const env = process.env;
 const real = env.MARKETO_CLIENT_ID && env.MARKETO_CLIENT_SECRET && env.MARKETO_ENDPOINT_URL && env.MARKETO_IDENTITY_URL;

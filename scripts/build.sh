@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
-# Builds the npm package into pkg/: wasm-pack for the nodejs and web targets, then wasm-opt -Oz
-# from the npm package binaryen 132 (never whatever wasm-opt is on PATH).
+# Builds the npm package into pkg/. Everything the package does comes out of wasm-pack:
+# `--target nodejs` (pkg/nodejs, CommonJS, reads its .wasm from disk) and `--target web`
+# (pkg/web, the ES module glue that workerd.js and browser.js initialise). wasm-opt -Oz comes from
+# the npm package binaryen 132 (never whatever wasm-opt is on PATH). Then the entries from npm/
+# (node.js, workerd.js, browser.js and their types), the inlined module for browser.js, and the
+# metadata: version and repository from Cargo.toml, README, LICENSE.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -16,8 +20,40 @@ for target in nodejs web; do
   rm -f "pkg/$target/.gitignore"
 done
 rm -f pkg-build.log
-cp npm/package.json npm/README.md pkg/ 2>/dev/null || cp npm/package.json pkg/
-raw=$(stat -c %s pkg/nodejs/marketo_connector_bg.wasm)
-gz=$(gzip -9 -c pkg/nodejs/marketo_connector_bg.wasm | wc -c)
-echo "built pkg/: marketo_connector_bg.wasm $raw bytes ($gz gzipped)"
+
+# Both glues load the same module (wasm-bindgen gives both targets one import namespace): the
+# package ships it once, in nodejs/, where the CommonJS glue reads it and workerd.js imports it.
+if ! cmp -s pkg/nodejs/marketo_connector_bg.wasm pkg/web/marketo_connector_bg.wasm; then
+  echo "build.sh: the nodejs and web targets produced different .wasm files; npm/workerd.js imports the nodejs one" >&2
+  exit 1
+fi
+rm pkg/web/marketo_connector_bg.wasm pkg/web/marketo_connector_bg.wasm.d.ts
+
+# The CommonJS build inside a "type": "module" package.
+echo '{ "type": "commonjs" }' > pkg/nodejs/package.json
+cp npm/node.js npm/workerd.js npm/browser.js npm/index.d.ts LICENSE pkg/
+node --input-type=module - <<'JS'
+import { readFileSync, writeFileSync } from "node:fs";
+const cargo = readFileSync("Cargo.toml", "utf8");
+const field = (name) => cargo.match(new RegExp(`^${name} = "([^"]*)"`, "m"))?.[1];
+const wasm = readFileSync("pkg/nodejs/marketo_connector_bg.wasm");
+writeFileSync("pkg/wasm-base64.js",
+  "// The connector's WebAssembly module (nodejs/marketo_connector_bg.wasm), base64: browser.js instantiates it.\n" +
+  `export default "${wasm.toString("base64")}";\n`);
+// The package README: npm/README.md around the repository README's install and quick starts.
+const readme = readFileSync("README.md", "utf8");
+const quick = readme.match(/<!-- quick-start[^]*?-->\n([^]*?)<!-- \/quick-start -->/)?.[1];
+if (!quick) throw new Error("README.md has no <!-- quick-start --> … <!-- /quick-start --> section");
+const home = field("repository").replace(/\.git$/, "");
+writeFileSync("pkg/README.md", readFileSync("npm/README.md", "utf8")
+  .replace("QUICK_START", quick.trim()).replace("REPOSITORY_README", `${home}#using-the-package`));
+const pkg = JSON.parse(readFileSync("npm/package.json", "utf8"));
+pkg.version = field("version");
+pkg.repository = { type: "git", url: `git+${field("repository")}` };
+writeFileSync("pkg/package.json", JSON.stringify(pkg, null, 2) + "\n");
+JS
+
+size() { printf "%s bytes (%s gzipped)" "$(stat -c %s "$1")" "$(gzip -9 -c "$1" | wc -c)"; }
+echo "built pkg/: marketo_connector_bg.wasm $(size pkg/nodejs/marketo_connector_bg.wasm);" \
+  "the browser entry inlines it as wasm-base64.js, $(size pkg/wasm-base64.js)"
 bash scripts/build-cli.sh

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs what building and testing need, skipping what is already there:
 # the wasm32 target, wasm-bindgen-cli (pinned to the crate's wasm-bindgen), wasm-pack, and the
-# npm dev dependencies (binaryen 132 for wasm-opt: Debian's binaryen 108 breaks Node 20).
+# npm dev dependencies (binaryen 132 for wasm-opt: Debian's binaryen 108 breaks Node 20; and for
+# package-test/: typescript, publint, @arethetypeswrong/cli, deno, wrangler, miniflare, esbuild,
+# playwright-core, @types/node, @cloudflare/workers-types). scripts/test.sh adds Debian's chromium.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -18,4 +18,6 @@
 pub mod core;
 
 #[cfg(target_arch = "wasm32")]
+mod ts_types;
+#[cfg(target_arch = "wasm32")]
 pub mod wasm;

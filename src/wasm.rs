@@ -18,71 +18,7 @@ use crate::core::report::{Reporter, Settled};
 use crate::core::snapshot::Snapshot;
 use crate::core::{Body, Engine, HttpRequest, Listing, Settings};
 
-#[wasm_bindgen(typescript_custom_section)]
-const TS_TYPES: &'static str = r#"
-/** A parameter's value: an attribute path into the event, or a literal. */
-export type Source = { attribute: string | string[] } | { value: unknown };
-
-/** One configured action (SPEC §3): `{id, type, ...parameters}`. */
-export interface ActionConfig {
-  id: string;
-  type: "addLeadToList" | "addLeadToListBatched" | "removeLeadFromList" | "removeLeadFromListBatched"
-      | "sendTransactionalEmail" | "createOrUpdateLead" | "createOrUpdateLeadBatched" | "mergeLead"
-      | "bulkImportLeads";
-  [parameter: string]: unknown;
-}
-
-/** Connector settings (SPEC §2). */
-export interface Settings {
-  clientId: string;
-  clientSecret: string;
-  /** e.g. https://123-ABC-123.mktorest.com/rest */
-  endpointUrl: string;
-  /** e.g. https://123-ABC-123.mktorest.com/identity */
-  identityUrl: string;
-  limits?: { callsPer20s?: number; concurrency?: number; dailyQuota?: number };
-  actions: ActionConfig[];
-}
-
-/** What the connector needs from its host. */
-export interface Host {
-  /** WHATWG fetch; `globalThis.fetch.bind(globalThis)` works as is. */
-  fetch(url: string, init: { method: string; headers: Record<string, string>; body?: string | Uint8Array }):
-    Promise<{ status: number; text(): Promise<string> }>;
-  /** Epoch milliseconds. */
-  now(): number;
-  /** Call `connector.wake()` at or after `atMs`; the latest call wins. */
-  setTimer(atMs: number): void;
-  /** Jitter seed, for deterministic retries in tests. */
-  seed?: number;
-  /** Structured log; entries never contain secrets or tokens. */
-  log?(entry: LogEntry): void;
-}
-
-export type LogEntry =
-  | { type: "request"; id: number; method: string; url: string }
-  | { type: "response"; id: number; status: number }
-  | { type: "transportError"; id: number; message: string };
-
-/** The outcome of one event (SPEC §6). */
-export interface Outcome {
-  eventId: string;
-  actionId: string;
-  status: "queued" | "delivered" | "skipped" | "failed" | "uncertain";
-  leadIds?: number[];
-  code?: string;
-  message?: string;
-  requestId?: string;
-}
-
-/** A request `preview` shows (never with the token). */
-export interface PreviewRequest {
-  method: "GET" | "POST" | "DELETE";
-  url: string;
-  headers: Record<string, string>;
-  body?: string;
-}
-"#;
+mod destroy;
 
 struct Host {
     this: JsValue,
@@ -308,7 +244,8 @@ async fn fetch(host: &Host, req: HttpRequest) -> Result<(u16, String), String> {
 /// The Marketo connector. See the package README for the full contract.
 #[wasm_bindgen]
 pub struct Connector {
-    shared: Rc<Shared>,
+    /// `None` once `free()` ran: every method then throws or rejects `DESTROYED` (`destroy.rs`).
+    shared: RefCell<Option<Rc<Shared>>>,
 }
 
 #[wasm_bindgen]
@@ -355,25 +292,25 @@ impl Connector {
         // A restored engine sends nothing until the host's next call (SPEC §7); this only asks
         // the host, through setTimer(now), to make one (wake) once it has stored the snapshot.
         drive(&shared, false);
-        Ok(Connector { shared })
+        Ok(Connector { shared: RefCell::new(Some(shared)) })
     }
 
     /// Counters since construction: `{calls, identityCalls, retries, rateLimited}` — Marketo
     /// calls started (identity excluded, as Marketo does not count them), identity calls, retries,
     /// and 606/615 answers (the client-side limiter keeps this at 0 unless another integration
     /// shares the instance's limits).
-    #[wasm_bindgen(
-        unchecked_return_type = "{calls: number, identityCalls: number, retries: number, rateLimited: number}"
-    )]
+    #[wasm_bindgen(unchecked_return_type = "Stats")]
     pub fn stats(&self) -> Result<JsValue, JsValue> {
-        let st = self.shared.state.try_borrow().map_err(|_| coded("connector is busy", "BUSY"))?;
+        let shared = self.live()?;
+        let st = shared.state.try_borrow().map_err(|_| coded("connector is busy", "BUSY"))?;
         Ok(to_js(st.engine.stats()))
     }
 
     /// The pending state as a string to store (e.g. in a Durable Object) and pass to
     /// `Connector.restore`: queued events, events in flight, the quota count. No secret, no token.
     pub fn snapshot(&self) -> Result<String, JsValue> {
-        let st = self.shared.state.try_borrow().map_err(|_| coded("connector is busy", "BUSY"))?;
+        let shared = self.live()?;
+        let st = shared.state.try_borrow().map_err(|_| coded("connector is busy", "BUSY"))?;
         serde_json::to_string(&st.reporter.snapshot(&st.engine))
             .map_err(|e| coded(&e.to_string(), "INTERNAL"))
     }
@@ -383,7 +320,7 @@ impl Connector {
     /// the generation rises by one at each restore, so a host storing snapshots with a
     /// compare-and-set can refuse one from a second connector restored from an older snapshot.
     /// Throws `INVALID_SNAPSHOT` for text that is not a snapshot.
-    #[wasm_bindgen(js_name = "snapshotInfo", unchecked_return_type = "{id: string, generation: number}")]
+    #[wasm_bindgen(js_name = "snapshotInfo", unchecked_return_type = "SnapshotInfo")]
     pub fn snapshot_info(snapshot: String) -> Result<JsValue, JsValue> {
         let snap = Snapshot::parse(&snapshot).map_err(|e| coded(&e.to_string(), "INVALID_SNAPSHOT"))?;
         Ok(to_js(&snap.info()))
@@ -396,10 +333,13 @@ impl Connector {
     pub fn process(
         &self,
         #[wasm_bindgen(js_name = "actionId")] action_id: String,
-        event: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "PipelineEvent")] event: JsValue,
         #[wasm_bindgen(js_name = "eventId")] event_id: Option<String>,
     ) -> Promise {
-        let shared = Rc::clone(&self.shared);
+        let shared = match self.live() {
+            Ok(shared) => shared,
+            Err(e) => return Promise::reject(&e),
+        };
         let now = shared.host.now();
         // An event JSON cannot carry becomes a failed outcome via a non-object placeholder.
         let value = from_js(&event).unwrap_or(serde_json::Value::Null);
@@ -421,8 +361,12 @@ impl Connector {
     /// returned, without waiting for calls in flight.
     #[wasm_bindgen(unchecked_return_type = "Promise<Outcome[]>")]
     pub fn wake(&self) -> Promise {
-        let now = self.shared.host.now();
-        match self.shared.state.try_borrow_mut() {
+        let shared = match self.live() {
+            Ok(shared) => shared,
+            Err(e) => return Promise::reject(&e),
+        };
+        let now = shared.host.now();
+        match shared.state.try_borrow_mut() {
             Ok(mut st) => st.engine.handle_timeout(now),
             Err(_) => return busy(),
         }
@@ -434,8 +378,12 @@ impl Connector {
     /// outcomes that finished.
     #[wasm_bindgen(unchecked_return_type = "Promise<Outcome[]>")]
     pub fn flush(&self) -> Promise {
-        let now = self.shared.host.now();
-        match self.shared.state.try_borrow_mut() {
+        let shared = match self.live() {
+            Ok(shared) => shared,
+            Err(e) => return Promise::reject(&e),
+        };
+        let now = shared.host.now();
+        match shared.state.try_borrow_mut() {
             Ok(mut st) => st.engine.flush(now),
             Err(_) => return busy(),
         }
@@ -448,10 +396,11 @@ impl Connector {
     pub fn preview(
         &self,
         #[wasm_bindgen(js_name = "actionId")] action_id: String,
-        event: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "PipelineEvent")] event: JsValue,
     ) -> Result<JsValue, JsValue> {
+        let shared = self.live()?;
         let value = from_js(&event).map_err(|e| coded(&format!("event: {e}"), "INVALID_EVENT"))?;
-        let st = self.shared.state.try_borrow().map_err(|_| coded("connector is busy", "BUSY"))?;
+        let st = shared.state.try_borrow().map_err(|_| coded("connector is busy", "BUSY"))?;
         match st.engine.preview(&action_id, &value) {
             Ok(reqs) => Ok(to_js(&reqs)),
             Err(Ok(usage)) => Err(coded(&usage.to_string(), usage.code())),
@@ -461,42 +410,48 @@ impl Connector {
 
     /// Every static list, all pages, for a list picker. Rejects with `LISTING_FAILED` when
     /// Marketo refuses (e.g. missing permission), since there is no event to carry an outcome.
-    #[wasm_bindgen(js_name = "staticLists", unchecked_return_type = "Promise<{id: number, name: string}[]>")]
+    #[wasm_bindgen(js_name = "staticLists", unchecked_return_type = "Promise<ListItem[]>")]
     pub fn static_lists(&self) -> Promise {
         self.listing(Listing::StaticLists)
     }
 
     /// Every campaign that can be requested through the API (active, with a "Campaign is
     /// Requested: Web Service API" trigger), all pages, for `sendTransactionalEmail`.
-    #[wasm_bindgen(
-        js_name = "triggerableCampaigns",
-        unchecked_return_type = "Promise<{id: number, name: string}[]>"
-    )]
+    #[wasm_bindgen(js_name = "triggerableCampaigns", unchecked_return_type = "Promise<ListItem[]>")]
     pub fn triggerable_campaigns(&self) -> Promise {
         self.listing(Listing::TriggerableCampaigns)
     }
 
     fn listing(&self, kind: Listing) -> Promise {
-        let now = self.shared.host.now();
-        match self.shared.state.try_borrow_mut() {
+        let shared = match self.live() {
+            Ok(shared) => shared,
+            Err(e) => return Promise::reject(&e),
+        };
+        let now = shared.host.now();
+        let promise = match shared.state.try_borrow_mut() {
             Ok(mut st) => {
                 let key = st.engine.handle_listing(now, kind);
                 drop(st);
                 self.wait(false, |r, w| r.wait_listing(key, w))
             }
             Err(_) => busy(),
-        }
+        };
+        promise
     }
 
     /// A promise registered with the reporter by `register`, then one drive step.
     fn wait(&self, rearm: bool, register: impl FnOnce(&mut WaitOn, Waiter)) -> Promise {
+        let shared = match self.live() {
+            Ok(shared) => shared,
+            Err(e) => return Promise::reject(&e),
+        };
         let mut slot: Option<(Function, Function)> = None;
         let promise = Promise::new(&mut |resolve, reject| slot = Some((resolve, reject)));
-        if let (Some((resolve, reject)), Ok(mut st)) = (slot, self.shared.state.try_borrow_mut()) {
+        if let (Some((resolve, reject)), Ok(mut st)) = (slot, shared.state.try_borrow_mut()) {
             let State { engine, reporter, .. } = &mut *st;
             register(&mut WaitOn { engine, reporter }, Waiter { resolve, reject });
         }
-        drive(&self.shared, rearm);
+        drive(&shared, rearm);
         promise
     }
 }

@@ -1,4 +1,4 @@
-//! Delivery (SPEC §5, marketo-api.md §2, §8): one token at a time and its reuse and refresh,
+//! Delivery (SPEC §5, https://experienceleague.adobe.com/en/docs/marketo-developer/marketo/rest/authentication, https://experienceleague.adobe.com/en/docs/marketo-developer/marketo/rest/error-codes): one token at a time and its reuse and refresh,
 //! rejected credentials, transient failures retried on a seeded backoff that `poll_timeout`
 //! reports, retries running out, the client-side limiter (concurrency, calls per 20 s, daily
 //! quota), and every event getting exactly one final outcome.
@@ -95,7 +95,7 @@ fn the_token_is_reused_until_60_s_before_it_expires_then_refreshed() {
 #[test]
 fn a_refresh_answered_with_the_same_short_lived_token_does_not_loop() {
     // Marketo answers an identity call made before the token expires with the same token and
-    // its remaining life (marketo-api.md §2.3), so a refresh inside the margin gets back a
+    // its remaining life (https://experienceleague.adobe.com/en/docs/marketo-developer/marketo/rest/authentication), so a refresh inside the margin gets back a
     // token that is still inside the margin.
     let mut h = Harness::new(settings(json!([upsert_action()])));
     h.event("upsert", &person(0));

@@ -1,4 +1,4 @@
-//! `bulkImportLeads` (SPEC §3–§6, marketo-api.md §7): the exact multipart upload Marketo
+//! `bulkImportLeads` (SPEC §3–§6, https://experienceleague.adobe.com/en/docs/marketo-developer/marketo/rest/bulk-import/bulk-lead-import): the exact multipart upload Marketo
 //! receives, polling on the host's timers (5 s, 10 s, 20 s, then every 30 s), and the outcome of
 //! each event for a job that completes, one that fails, rows that fail or warn, and a full queue.
 

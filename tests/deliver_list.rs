@@ -1,4 +1,4 @@
-//! `addLeadToList` / `removeLeadFromList` (SPEC §3, marketo-api.md §4.2, §5): lead ids given or
+//! `addLeadToList` / `removeLeadFromList` (SPEC §3, https://experienceleague.adobe.com/en/docs/marketo-developer/marketo/rest/lead-database/leads, https://experienceleague.adobe.com/en/docs/marketo-developer/marketo/rest/assets/static-lists): lead ids given or
 //! looked up by each of the eleven filter types, the exact lookup, create and list calls, and the
 //! per-event outcomes (`leadIds`, Marketo's skip codes).
 
@@ -284,7 +284,7 @@ fn marketo_skipping_the_list_add_gives_a_skipped_outcome() {
 
 #[test]
 fn a_recorded_list_answer_maps_back_to_each_event() {
-    // marketo-api.md §5.1: 318594 added, 318595 skipped with 1004.
+    // https://experienceleague.adobe.com/en/docs/marketo-developer/marketo/rest/assets/static-lists: 318594 added, 318595 skipped with 1004.
     let mut h = Harness::new(settings(json!([add_by_lookup("email", "email", false)])));
     h.event("add", &json!({"email": "pair@example.com"}));
     h.answer_next(); // identity

@@ -1,4 +1,4 @@
-//! `createOrUpdateLead` (SPEC §3, marketo-api.md §4.1): the exact Sync Leads request Marketo
+//! `createOrUpdateLead` (SPEC §3, https://experienceleague.adobe.com/en/docs/marketo-developer/marketo/rest/lead-database/leads): the exact Sync Leads request Marketo
 //! receives, how event values become lead fields, bad events failing alone without a call, and
 //! the per-record outcomes.
 
@@ -440,7 +440,7 @@ fn a_recorded_skipped_record_keeps_marketos_code_message_request_id_and_lead_id(
     h.event("upsert", &json!({"email": "jane@example.com"}));
     h.answer_next(); // identity
     let call = h.inbox.front().cloned().unwrap();
-    // Shape of the real response in marketo-api.md §4.1 [RS13], with a lead id on the skip.
+    // Shape of the real response in https://experienceleague.adobe.com/en/docs/marketo-developer/marketo/rest/lead-database/leads (https://github.com/Marketo/REST-Sample-Code/issues/13), with a lead id on the skip.
     h.respond(
         call.id,
         200,

@@ -480,8 +480,8 @@ pub fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
 
     // event: [config, action, seed] + event.
     let fixtures = [
-        include_str!("../../../shared/fixtures/audiencestream-visitor.json"),
-        include_str!("../../../shared/fixtures/eventstream-event.json"),
+        include_str!("../../fixtures/audiencestream-visitor.json"),
+        include_str!("../../fixtures/eventstream-event.json"),
     ];
     let events = sample_events();
     for config in 0..3u8 {

@@ -8,7 +8,7 @@ import { readFileSync } from "node:fs";
 import { Connector } from "../../pkg/nodejs/marketo_connector.js";
 
 const N = Number(process.env.BENCH_EVENTS ?? 30_000);
-const event = JSON.parse(readFileSync(new URL("../fixtures/eventstream-event.json", import.meta.url), "utf8"));
+const event = JSON.parse(readFileSync(new URL("../../fixtures/eventstream-event.json", import.meta.url), "utf8"));
 const leadData = [
   ["email", "data.udo.customer_email"], ["firstName", "data.udo.customer_first_name"],
   ["lastName", "data.udo.customer_last_name"], ["company", "data.udo.company"],

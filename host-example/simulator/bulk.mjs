@@ -1,5 +1,5 @@
 // Bulk Lead Import: create job (multipart CSV/TSV/SSV), poll status, failures/warnings files.
-// See marketo-api.md §7.
+// See https://experienceleague.adobe.com/en/docs/marketo-developer/marketo/rest/bulk-import/bulk-lead-import
 //
 // Job life cycle, driven by the simulator clock (options.clock), computed lazily whenever the
 // simulator is touched (every HTTP request, or sim.advance()):

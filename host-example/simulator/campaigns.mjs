@@ -1,5 +1,5 @@
 // Campaign endpoints: Request Campaign (trigger), legacy Get Campaigns, Asset Get Smart
-// Campaigns. See marketo-api.md §6.
+// Campaigns. See https://developer.adobe.com/marketo-apis/api/mapi/ (Campaigns)
 
 import { ApiError, messageFor } from './errors.mjs';
 import { qstr, qlist } from './http-util.mjs';

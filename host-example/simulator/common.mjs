@@ -73,7 +73,7 @@ export function leadDbPage(ctx, items, kind) {
 /**
  * Asset-API paging: `offset` + `maxReturn` (default 20, max 200). Past the end (or nothing
  * matching) is success with the warning "No assets found for the given search criteria." and
- * NO `result` key (marketo-api.md §3).
+ * NO `result` key (https://experienceleague.adobe.com/en/docs/marketo-developer/marketo/rest/error-codes).
  */
 export function assetPage(ctx, items) {
   const offset = intParam(ctx.query, 'offset', { def: 0, min: 0, max: Number.MAX_SAFE_INTEGER });

@@ -2,11 +2,11 @@
 //
 // Marketo reports almost every error as HTTP 200 with
 //   {"requestId":"e42b#14272d07d78","success":false,"errors":[{"code":"601","message":"..."}]}
-// (marketo-api.md §3, §8). `code` is a STRING in Adobe's Swagger (`Error.code`), so we always
+// (https://experienceleague.adobe.com/en/docs/marketo-developer/marketo/rest/error-codes). `code` is a STRING in Adobe's Swagger (`Error.code`), so we always
 // emit strings. Messages follow Adobe's error-code table; where Adobe gives a printf-style
 // template ("Field '%s' not found") the handler fills it in.
 
-/** Default messages by code (marketo-api.md §8.3 / §8.4). */
+/** Default messages by code (https://experienceleague.adobe.com/en/docs/marketo-developer/marketo/rest/error-codes). */
 export const MESSAGES = {
   600: 'Access token not specified',
   601: 'Access token invalid',
@@ -47,7 +47,7 @@ export const MESSAGES = {
 
 /**
  * Codes that Adobe's table marks with an asterisk: "An API call that returns this response code
- * is not counted against your daily quota, or your rate limit" (marketo-api.md §8.1).
+ * is not counted against your daily quota, or your rate limit" (https://experienceleague.adobe.com/en/docs/marketo-developer/marketo/rest/marketo-integration-best-practices).
  * The simulator un-counts such calls from the rate window and the daily counter.
  */
 export const UNCOUNTED_CODES = new Set(['601', '602', '604', '605', '608', '611']);

@@ -1,5 +1,5 @@
 // Lead endpoints: Sync Leads, Get Leads by Filter Type, Get Lead by Id, Delete Leads, Merge,
-// Describe. See marketo-api.md §4.
+// Describe. See https://experienceleague.adobe.com/en/docs/marketo-developer/marketo/rest/lead-database/leads
 
 import { ApiError, reason, messageFor } from './errors.mjs';
 import { qstr, qlist, isoZ } from './http-util.mjs';

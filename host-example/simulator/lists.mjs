@@ -1,6 +1,6 @@
 // Static list endpoints: add/remove members, members, ismember, and both listing APIs
 // (lead-database `/rest/v1/lists.json` and Asset `/rest/asset/v1/staticLists.json`).
-// See marketo-api.md §5.
+// See https://experienceleague.adobe.com/en/docs/marketo-developer/marketo/rest/assets/static-lists
 
 import { ApiError, reason } from './errors.mjs';
 import { qstr, qlist } from './http-util.mjs';

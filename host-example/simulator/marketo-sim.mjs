@@ -2,7 +2,8 @@
 //
 // One HTTP server on 127.0.0.1 plays a whole Marketo instance: Identity (/identity/oauth/token),
 // the lead database and asset APIs (/rest/v1/…, /rest/asset/v1/…) and Bulk Import (/bulk/v1/…).
-// It reproduces the behaviours listed in /work/shared/marketo-api.md §11: HTTP-200 error
+// It reproduces the behaviours Adobe documents (https://developer.adobe.com/marketo-apis/ and
+// https://experienceleague.adobe.com/en/docs/marketo-developer/marketo/rest/error-codes): HTTP-200 error
 // envelopes, token reuse and expiry, rate / concurrency / daily limits, 413/414 size limits,
 // record-level statuses, paging styles, the bulk job life cycle, plus fault injection.
 //

@@ -6,7 +6,7 @@ import { isoZ, isoAsset } from './http-util.mjs';
 import { reason } from './errors.mjs';
 
 // --- field catalogue -------------------------------------------------------------------------
-// Standard lead fields the simulator knows (REST API names, marketo-api.md §4). `searchable`
+// Standard lead fields the simulator knows (REST API names, https://experienceleague.adobe.com/en/docs/marketo-developer/marketo/rest/lead-database/leads). `searchable`
 // marks the filterTypes / lookupFields Adobe lists for Get Leads by Filter Type and Bulk Import.
 const STANDARD_FIELDS = [
   // name, dataType, displayName, updateable, searchable
@@ -98,7 +98,7 @@ export function checkJsonValue(field, value) {
   if (typeof value === 'object') return bad();
   switch (field.dataType) {
     case 'email':
-      // Adobe: "Email values: ASCII only" (marketo-api.md §4.1). Format beyond that is not checked
+      // Adobe: "Email values: ASCII only" (https://experienceleague.adobe.com/en/docs/marketo-developer/marketo/rest/lead-database/leads). Format beyond that is not checked
       // by Sync Leads in the simulator (UNCONFIRMED what Marketo does with "foo").
       if (typeof value !== 'string' || !ASCII.test(value)) return bad();
       return { value };
@@ -133,7 +133,7 @@ export function checkJsonValue(field, value) {
 /**
  * Validate a CSV cell (always a string) for Bulk Import. Returns {value} | {fail: message} |
  * {value, warn: message}. Failure texts follow the sibling bulk-import example
- * "Invalid data type in field Lead Score" (marketo-api.md §7.3).
+ * "Invalid data type in field Lead Score" (https://experienceleague.adobe.com/en/docs/marketo-developer/marketo/rest/bulk-import/bulk-lead-import).
  */
 export function checkCsvValue(field, text) {
   const invalidType = { fail: `Invalid data type in field ${field.displayName}` };

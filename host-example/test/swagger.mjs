@@ -1,8 +1,8 @@
 // A small, dependency-free Swagger 2.0 request validator for the Node tests.
 //
-// Given Adobe's Swagger documents (host-example/test/swagger/, copied unmodified from
-// shared/marketo-openapi/) and a request as the simulator logs it ({method, path, query,
-// rawQuery, headers, body, json, form}), it finds the operation whose path template matches and
+// Given Adobe's Swagger documents (host-example/test/swagger/, copied unmodified from Adobe's
+// AdobeDocs/marketo-apis repository, see swagger/ORIGIN.md) and a request as the simulator logs
+// it ({method, path, query, rawQuery, headers, body, json, form}), it finds the operation whose path template matches and
 // returns a list of human-readable problems; an empty list means the request conforms.
 //
 // What is checked, per the Swagger 2.0 specification:

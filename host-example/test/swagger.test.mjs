@@ -161,7 +161,7 @@ test("validator: identity parameters belong in the query; a form body is reporte
 // --- end to end: every request the package sends ------------------------------------------
 
 const START = Date.UTC(2026, 10, 28, 12, 0, 0);
-const here = new URL("../fixtures/", import.meta.url);
+const here = new URL("../../fixtures/", import.meta.url);
 const fixture = (name) => JSON.parse(readFileSync(new URL(name, here), "utf8"));
 
 /** Every action type the package takes, configured with realistic parameters. */
@@ -219,13 +219,13 @@ const KNOWN_DEVIATIONS = [
     ],
     why: "src/core/auth.rs identity_request sends client_id/client_secret/grant_type as an application/x-www-form-urlencoded " +
       "body (deliberate: the secret never appears in a URL); swagger-identity.json declares them as required query " +
-      "parameters and consumes application/json only (Marketo accepts the form body in practice: marketo-api.md §2.1)",
+      "parameters and consumes application/json only (Marketo accepts the form body in practice: https://experienceleague.adobe.com/en/docs/marketo-developer/marketo/rest/authentication)",
   },
   {
     operation: "DELETE /rest/v1/lists/{listId}/leads.json (removeLeadsFromListUsingDELETE)",
     problems: ['required query parameter "id" is missing'],
     why: "src/core/actions/list.rs sends Remove from List with the JSON body {input:[{id}]} only; swagger-mapi.json marks " +
-      "both that body and the `id` query parameter (multi, int32) as required (marketo-api.md §5.2: clients send either)",
+      "both that body and the `id` query parameter (multi, int32) as required (https://experienceleague.adobe.com/en/docs/marketo-developer/marketo/rest/assets/static-lists: clients send either)",
   },
 ];
 

@@ -1,7 +1,8 @@
 //! A deterministic harness for the sans-IO core, in the manner of quinn-proto's `Pair` and
 //! str0m's `progress`: an [`Engine`] driven in virtual time, every request and outcome it emits
 //! collected, and a small in-memory Marketo ([`FakeMarketo`]) that answers requests the way
-//! `shared/marketo-api.md` describes (identity §2, leads §4, lists §5, errors §8).
+//! Adobe documents them, under https://experienceleague.adobe.com/en/docs/marketo-developer/marketo/rest/:
+//! `authentication`, `lead-database/leads`, `assets/static-lists`, `error-codes`.
 //!
 //! Nothing here reads a clock or a random source: time starts at [`T0`] and only moves when a
 //! test (or [`Harness::run_until_idle`]) moves it to what [`Engine::poll_timeout`] reports.
@@ -34,10 +35,10 @@ pub const CLIENT_SECRET: &str = "Sup3r-S3cret-value-9f7";
 /// Bounds every driving loop, so a bug in the engine cannot hang a test.
 const MAX_STEPS: usize = 5_000;
 
-/// The AudienceStream visitor profile from `shared/fixtures`.
-pub const AUDIENCESTREAM: &str = include_str!("../../../shared/fixtures/audiencestream-visitor.json");
-/// The EventStream event from `shared/fixtures`.
-pub const EVENTSTREAM: &str = include_str!("../../../shared/fixtures/eventstream-event.json");
+/// The AudienceStream visitor profile from `fixtures/` (the repository's one copy of the samples).
+pub const AUDIENCESTREAM: &str = include_str!("../../fixtures/audiencestream-visitor.json");
+/// The EventStream event from `fixtures/`.
+pub const EVENTSTREAM: &str = include_str!("../../fixtures/eventstream-event.json");
 
 /// The AudienceStream fixture as JSON.
 pub fn audiencestream() -> Value {
@@ -179,7 +180,8 @@ pub struct FakeMarketo {
     /// Lifetime of a new token (Marketo: 3,600 s).
     pub token_life_ms: Millis,
     /// Marketo answers an identity call made before the current token expires with the *same*
-    /// token and its remaining life (marketo-api.md §2.3). `false` issues a new one every time.
+    /// token and its remaining life (Adobe: .../marketo-developer/marketo/rest/authentication).
+    /// `false` issues a new one every time.
     pub same_token_until_expiry: bool,
     /// Every token issued, oldest first.
     pub tokens: Vec<Token>,
@@ -755,7 +757,7 @@ impl Harness {
     }
 }
 
-// ---- bulk import (marketo-api.md §7) ---------------------------------------------------------
+// ---- bulk import (https://experienceleague.adobe.com/en/docs/marketo-developer/marketo/rest/bulk-import/bulk-lead-import) ---------------------------------------------------------
 
 /// One part of a multipart/form-data body.
 #[derive(Debug, Clone, PartialEq, Eq)]
