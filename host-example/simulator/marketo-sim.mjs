@@ -48,6 +48,8 @@ class MarketoSimulator {
     this.limits = { ...DEFAULT_LIMITS, ...(options.limits ?? {}) };
     this.bulk = { ...BULK_DEFAULTS, ...(options.bulk ?? {}) };
     this.tokenLifetimeSec = options.tokenLifetimeSec ?? 3600;
+    // `{moreResult: false}`: list and campaign pages without `moreResult` (see leadDbPage).
+    this.paging = options.paging ?? {};
     this.latencyMs = options.latencyMs ?? 0;
     // Legacy `access_token` query/form parameter: rejected (as if no token was sent) unless this
     // switch is on. Either way every use is counted in state.counters.deprecatedAccessTokenParam.
