@@ -130,25 +130,70 @@ pub struct Envelope {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NotAnEnvelope(pub String);
 
-fn code_of(v: Option<&Value>) -> String {
+/// The code given to an error Marketo sent without a usable code (`null`, absent, empty, or
+/// not a string or number), so every failed outcome still carries one.
+pub const NO_CODE: &str = "UNKNOWN_ERROR";
+
+fn code_of(v: Option<&Value>) -> Option<String> {
     match v {
-        Some(Value::String(s)) => s.clone(),
-        Some(Value::Number(n)) => n.to_string(),
-        _ => String::new(),
+        Some(Value::String(s)) if !s.trim().is_empty() => Some(s.trim().to_string()),
+        Some(Value::Number(n)) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// Marketo's meaning of a response-level code, from the classification table.
+fn meaning_of(code: &str) -> Option<&'static str> {
+    super::classify::RESPONSE_CODES.iter().find(|r| r.code == code).map(|r| r.meaning)
+}
+
+/// Up to `max` characters of `v` as compact JSON, for messages quoting what Marketo sent.
+fn quote(v: &Value, max: usize) -> String {
+    let text = v.to_string();
+    match text.char_indices().nth(max) {
+        Some((i, _)) => format!("{}…", &text[..i]),
+        None => text,
+    }
+}
+
+/// One `errors[i]` or `reasons[i]` entry, with a code and a message whatever Marketo sent:
+/// a missing code becomes [`NO_CODE`], a missing message says what was there instead.
+fn api_error(e: &Value) -> ApiError {
+    let code = code_of(e.get("code"));
+    let message = e.get("message").and_then(Value::as_str).map(str::trim).filter(|m| !m.is_empty());
+    match (code, message) {
+        (Some(code), Some(m)) => ApiError { code, message: m.to_string() },
+        (Some(code), None) => {
+            let message = match meaning_of(&code) {
+                Some(meaning) => format!("{meaning} (Marketo sent code {code} without a message)"),
+                None => format!("Marketo sent code {code} without a message"),
+            };
+            ApiError { code, message }
+        }
+        (None, Some(m)) => ApiError { code: NO_CODE.into(), message: format!("{m} (Marketo sent no code)") },
+        (None, None) => ApiError {
+            code: NO_CODE.into(),
+            message: format!("Marketo sent an error without a code or message: {}", quote(e, 200)),
+        },
     }
 }
 
 fn api_errors(v: Option<&Value>) -> Vec<ApiError> {
-    v.and_then(Value::as_array)
-        .map(|list| {
-            list.iter()
-                .map(|e| ApiError {
-                    code: code_of(e.get("code")),
-                    message: e.get("message").and_then(Value::as_str).unwrap_or("").to_string(),
-                })
-                .collect()
-        })
-        .unwrap_or_default()
+    v.and_then(Value::as_array).map(|list| list.iter().map(api_error).collect()).unwrap_or_default()
+}
+
+/// The errors of a `success:false` answer, never empty: `errors` that is absent, empty or not
+/// a list becomes one error saying what Marketo answered.
+fn failure_errors(v: Option<&Value>) -> Vec<ApiError> {
+    let missing = |what: String| {
+        vec![ApiError { code: NO_CODE.into(), message: format!("Marketo answered success:false {what}") }]
+    };
+    match v {
+        None | Some(Value::Null) => missing("without errors".into()),
+        Some(Value::Array(list)) if list.is_empty() => missing("with an empty errors list".into()),
+        Some(Value::Array(list)) => list.iter().map(api_error).collect(),
+        Some(other) => missing(format!("with errors that are not a list: {}", quote(other, 200))),
+    }
 }
 
 impl Envelope {
@@ -170,17 +215,18 @@ impl Envelope {
             request_id: v.get("requestId").and_then(Value::as_str).map(str::to_owned),
             success,
             result: v.get("result").and_then(Value::as_array).cloned().unwrap_or_default(),
-            errors: api_errors(v.get("errors")),
+            errors: if success { api_errors(v.get("errors")) } else { failure_errors(v.get("errors")) },
             more_result: v.get("moreResult").and_then(Value::as_bool).unwrap_or(false),
             next_page_token: v.get("nextPageToken").and_then(Value::as_str).map(str::to_owned),
         })
     }
 
-    /// The first error, or a placeholder when Marketo said `success:false` without one.
+    /// The first error: for a `success:false` answer there is always one with a code and a
+    /// message (see [`NO_CODE`]).
     pub fn first_error(&self) -> ApiError {
         self.errors.first().cloned().unwrap_or_else(|| ApiError {
-            code: String::new(),
-            message: "Marketo answered success:false without an error".into(),
+            code: NO_CODE.into(),
+            message: "Marketo answered success:false without errors".into(),
         })
     }
 }
@@ -228,6 +274,28 @@ mod tests {
         .unwrap();
         assert_eq!(e.first_error(), ApiError { code: "601".into(), message: "Unauthorized".into() });
         assert!(Envelope::parse("<html><body>502 Bad Gateway</body></html>").is_err());
+        let no_code = |body: &str| Envelope::parse(body).unwrap().first_error();
+        assert_eq!(
+            no_code(r#"{"success":false,"errors":[{"code":null,"message":null}]}"#),
+            ApiError {
+                code: "UNKNOWN_ERROR".into(),
+                message: r#"Marketo sent an error without a code or message: {"code":null,"message":null}"#.into()
+            }
+        );
+        assert_eq!(
+            no_code(r#"{"success":false,"errors":[{"code":"606"}]}"#).message,
+            "Max rate limit exceeded (Marketo sent code 606 without a message)"
+        );
+        assert_eq!(
+            no_code(r#"{"success":false,"errors":[{"message":"Boom"}]}"#),
+            ApiError { code: "UNKNOWN_ERROR".into(), message: "Boom (Marketo sent no code)".into() }
+        );
+        assert_eq!(
+            no_code(r#"{"success":false,"errors":"quota"}"#).message,
+            r#"Marketo answered success:false with errors that are not a list: "quota""#
+        );
+        assert_eq!(no_code(r#"{"success":false}"#).message, "Marketo answered success:false without errors");
+        assert_eq!(no_code(r#"{"success":false,"errors":[]}"#).code, "UNKNOWN_ERROR");
         assert!(Envelope::parse(r#"{"ok":true}"#).is_err());
     }
 }
