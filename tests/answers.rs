@@ -8,8 +8,10 @@ use marketo_connector::core::Status;
 use serde_json::{json, Value};
 
 fn upsert_harness() -> Harness {
-    Harness::new(settings(json!([{"id": "upsert", "type": "createOrUpdateLead", "updateStrategy": "createOrUpdate",
-        "leadData": [{"field": "email", "source": {"attribute": "email"}}]}])))
+    Harness::new(settings(
+        json!([{"id": "upsert", "type": "createOrUpdateLead", "updateStrategy": "createOrUpdate",
+        "leadData": [{"field": "email", "source": {"attribute": "email"}}]}]),
+    ))
 }
 
 /// The outcome of one upsert whose Sync Leads call Marketo answers with `body`.
@@ -24,7 +26,9 @@ fn outcome_for(body: Value) -> Value {
 
 #[test]
 fn an_error_with_null_code_and_message_fails_with_both() {
-    let o = outcome_for(json!({"requestId": "r#1", "success": false, "errors": [{"code": null, "message": null}]}));
+    let o = outcome_for(
+        json!({"requestId": "r#1", "success": false, "errors": [{"code": null, "message": null}]}),
+    );
     assert_eq!(
         o,
         json!({"eventId": "ev-1", "actionId": "upsert", "status": "failed", "code": "UNKNOWN_ERROR",
@@ -36,8 +40,14 @@ fn an_error_with_null_code_and_message_fails_with_both() {
 #[test]
 fn errors_that_are_not_a_list_or_absent_still_say_what_marketo_answered() {
     for (errors, message) in [
-        (Some(json!("Daily quota reached")), "Marketo answered success:false with errors that are not a list: \"Daily quota reached\""),
-        (Some(json!({"code": 1003})), "Marketo answered success:false with errors that are not a list: {\"code\":1003}"),
+        (
+            Some(json!("Daily quota reached")),
+            "Marketo answered success:false with errors that are not a list: \"Daily quota reached\"",
+        ),
+        (
+            Some(json!({"code": 1003})),
+            "Marketo answered success:false with errors that are not a list: {\"code\":1003}",
+        ),
         (None, "Marketo answered success:false without errors"),
         (Some(json!([])), "Marketo answered success:false with an empty errors list"),
     ] {
@@ -55,12 +65,17 @@ fn errors_that_are_not_a_list_or_absent_still_say_what_marketo_answered() {
 #[test]
 fn a_known_code_without_a_message_gets_marketos_meaning() {
     let o = outcome_for(json!({"success": false, "errors": [{"code": 1003}]}));
-    assert_eq!((o["code"].as_str(), o["message"].as_str()), (Some("1003"), Some("Invalid data (Marketo sent code 1003 without a message)")));
+    assert_eq!(
+        (o["code"].as_str(), o["message"].as_str()),
+        (Some("1003"), Some("Invalid data (Marketo sent code 1003 without a message)"))
+    );
 }
 
 #[test]
 fn a_skipped_record_without_reasons_has_a_code_and_message() {
-    for result in [json!([{"status": "skipped"}]), json!([{"status": "skipped", "reasons": [{"code": null}]}])] {
+    for result in
+        [json!([{"status": "skipped"}]), json!([{"status": "skipped", "reasons": [{"code": null}]}])]
+    {
         let o = outcome_for(json!({"requestId": "r#3", "success": true, "result": result}));
         assert_eq!(o["status"], "skipped");
         assert_eq!(o["code"], "UNKNOWN_ERROR", "{o}");

@@ -39,7 +39,11 @@ fn static_lists_follow_next_page_token_without_more_result() {
     // 460 lists: 300 + 160, then an empty page that still carries a token.
     let (items, urls) = list(
         Listing::StaticLists,
-        vec![page(1, 300, Some("TOKEN-A"), None), page(301, 160, Some("TOKEN-B"), None), page(0, 0, Some("TOKEN-C"), None)],
+        vec![
+            page(1, 300, Some("TOKEN-A"), None),
+            page(301, 160, Some("TOKEN-B"), None),
+            page(0, 0, Some("TOKEN-C"), None),
+        ],
     );
     assert_eq!(items.len(), 460);
     assert_eq!(items.last().map(|n| n.id), Some(460));

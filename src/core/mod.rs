@@ -3,7 +3,8 @@
 //!
 //! Module map (one concern each):
 //! - [`settings`]: connector settings (SPEC §2) and their validation.
-//! - [`source`]: reading values out of events by attribute path; ids and dates.
+//! - [`source`]: reading values out of events by attribute path; ids.
+//! - [`date`]: reading dates as pipelines write them, printing ISO 8601.
 //! - [`actions`]: the nine action types' configuration (SPEC §3) and the jobs that deliver them.
 //! - [`auth`]: the identity call and token reuse.
 //! - [`batch`]: the per-action queues and their thresholds (SPEC §4).
@@ -21,6 +22,7 @@ pub mod auth;
 pub mod batch;
 pub mod cache;
 pub mod classify;
+pub mod date;
 pub mod engine;
 pub mod error;
 pub mod limits;

@@ -279,7 +279,8 @@ mod tests {
             no_code(r#"{"success":false,"errors":[{"code":null,"message":null}]}"#),
             ApiError {
                 code: "UNKNOWN_ERROR".into(),
-                message: r#"Marketo sent an error without a code or message: {"code":null,"message":null}"#.into()
+                message: r#"Marketo sent an error without a code or message: {"code":null,"message":null}"#
+                    .into()
             }
         );
         assert_eq!(
