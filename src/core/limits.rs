@@ -5,7 +5,7 @@
 use std::collections::VecDeque;
 
 use super::settings::Limits;
-use super::time::{next_quota_reset, quota_day, Millis};
+use super::time::{next_quota_reset, quota_day, quota_resume_at, Millis};
 
 /// Marketo's rate window.
 pub const WINDOW_MS: Millis = 20_000;
@@ -19,6 +19,8 @@ pub struct Limiter {
     in_flight: u32,
     day: i64,
     used_today: u32,
+    /// After a `607`: no call before this instant (see [`quota_resume_at`]).
+    quota_pause: Option<Millis>,
 }
 
 /// Why a call may not start now.
@@ -35,7 +37,14 @@ pub enum Blocked {
 impl Limiter {
     /// A limiter with nothing counted yet.
     pub fn new(limits: Limits) -> Limiter {
-        Limiter { limits, window: VecDeque::new(), in_flight: 0, day: i64::MIN, used_today: 0 }
+        Limiter {
+            limits,
+            window: VecDeque::new(),
+            in_flight: 0,
+            day: i64::MIN,
+            used_today: 0,
+            quota_pause: None,
+        }
     }
 
     fn roll(&mut self, now: Millis) {
@@ -52,6 +61,14 @@ impl Limiter {
     /// Whether a call may start at `now`.
     pub fn check(&mut self, now: Millis) -> Result<(), Blocked> {
         self.roll(now);
+        if let Some(until) = self.quota_pause {
+            if now < until {
+                return Err(Blocked::Quota(until));
+            }
+            // A candidate reset has passed: Marketo's count starts again.
+            self.quota_pause = None;
+            self.used_today = 0;
+        }
         if self.used_today >= self.limits.daily_quota {
             return Err(Blocked::Quota(next_quota_reset(now)));
         }
@@ -83,10 +100,13 @@ impl Limiter {
         self.in_flight
     }
 
-    /// Marks the daily quota as spent (Marketo answered 607), until the next reset.
+    /// Marks the daily quota as spent (Marketo answered 607) until the earliest candidate reset
+    /// after `now` ([`quota_resume_at`]): Central local midnight, or CST midnight when Marketo
+    /// still answered 607 after the former.
     pub fn quota_exhausted(&mut self, now: Millis) {
         self.roll(now);
         self.used_today = self.limits.daily_quota;
+        self.quota_pause = Some(quota_resume_at(now));
     }
 
     /// The quota day and the calls counted in it (for snapshots).
