@@ -39,7 +39,7 @@ export interface Settings {
   endpointUrl: string;
   /** e.g. https://123-ABC-123.mktorest.com/identity */
   identityUrl: string;
-  limits?: { callsPer20s?: number; concurrency?: number; dailyQuota?: number };
+  limits?: { callsPer20s?: number; concurrency?: number; dailyQuota?: number; deliveryDeadlineMs?: number };
   actions: ActionConfig[];
 }
 
@@ -395,12 +395,13 @@ impl Connector {
         Ok(Connector { shared })
     }
 
-    /// Counters since construction: `{calls, identityCalls, retries, rateLimited}` — Marketo
+    /// Counters since construction: `{calls, identityCalls, retries, rateLimited, pace}` — Marketo
     /// calls started (identity excluded, as Marketo does not count them), identity calls, retries,
-    /// and 606/615 answers (the client-side limiter keeps this at 0 unless another integration
-    /// shares the instance's limits).
+    /// 606/615 answers (the client-side limiter keeps this at 0 unless another integration
+    /// shares the instance's limits), and the current pace `{callsPer20s, concurrency}` (lowered
+    /// on 606/615, raised again as calls go through, never above `limits`).
     #[wasm_bindgen(
-        unchecked_return_type = "{calls: number, identityCalls: number, retries: number, rateLimited: number}"
+        unchecked_return_type = "{calls: number, identityCalls: number, retries: number, rateLimited: number, pace: {callsPer20s: number, concurrency: number}}"
     )]
     pub fn stats(&self) -> Result<JsValue, JsValue> {
         let st = self.shared.state.try_borrow().map_err(|_| coded("connector is busy", "BUSY"))?;

@@ -26,6 +26,7 @@ use super::classify::{classify_code, classify_http, Class};
 use super::error::{EventError, UsageError};
 use super::limits::{Blocked, Limiter};
 use super::outcome::{Outcome, Status};
+use super::pace::{Pace, PaceStats};
 use super::retry::{backoff, Jitter, MAX_ATTEMPTS};
 use super::settings::Settings;
 use super::snapshot::{PendingEntry, QuotaState, Snapshot, VERSION as SNAPSHOT_VERSION};
@@ -62,6 +63,9 @@ struct Call {
     refreshes: u32,
     /// Waits for a full bulk import queue (1016/1019/1029), beyond the ordinary attempts.
     queue_waits: u32,
+    /// Refused with 606/615 since (host time), and how many times: such refusals cost no
+    /// attempt and are bounded by `limits.deliveryDeadlineMs` instead.
+    rate_limited: Option<(Millis, u32)>,
 }
 
 #[derive(Debug)]
@@ -103,6 +107,8 @@ pub struct Stats {
     pub retries: u64,
     /// Times Marketo answered 606 or 615 (the limiter aims to keep this at zero).
     pub rate_limited: u64,
+    /// The current pace within `limits` (lowered on 606/615, raised as calls go through).
+    pub pace: PaceStats,
 }
 
 /// A request `preview` shows: what would be sent, without the token.
@@ -159,6 +165,7 @@ impl Engine {
         let mut jitter = Jitter::new(seed ^ now);
         let event_prefix = format!("{:012x}", jitter.next_u64() >> 16);
         Engine {
+            stats: Stats { pace: Pace::new(&settings.limits).stats(), ..Stats::default() },
             limiter: Limiter::new(settings.limits),
             settings,
             auth: Auth::default(),
@@ -182,7 +189,6 @@ impl Engine {
             next_event: 0,
             event_prefix,
             now: now.min(MAX_NOW),
-            stats: Stats::default(),
         }
     }
 
@@ -434,8 +440,15 @@ impl Engine {
         }
         let flight = self.in_flight.remove(&id).ok_or(UsageError::UnknownRequest(id))?;
         self.limiter.finish();
-        let InFlight { call, token, .. } = flight;
+        let InFlight { call, token, deadline } = flight;
         let parsed = Envelope::parse(body);
+        // The pace learns from every answer: 606/615 lower it, anything else raises it.
+        let answer_code = match &parsed {
+            Ok(env) if !env.success => env.errors.first().map(|e| e.code.as_str()),
+            _ => None,
+        };
+        self.limiter.observe(answer_code, deadline.saturating_sub(CALL_TIMEOUT_MS), now);
+        self.stats.pace = self.limiter.pace().stats();
         if call.spec.raw && (200..=299).contains(&status) && !matches!(&parsed, Ok(env) if !env.success) {
             // A file answer (CSV); a JSON error envelope still goes through the checks below.
             let step = call.spec.step;
@@ -479,12 +492,15 @@ impl Engine {
             Class::WaitForQuota => {
                 // Hold this call and all others until the reset; nothing is lost.
                 self.limiter.quota_exhausted(now);
+                let mut call = call;
+                call.rate_limited = None;
                 self.ready.push_front(call);
             }
+            Class::Retry { base_ms } if reason.code == "606" || reason.code == "615" => {
+                self.stats.rate_limited += 1;
+                self.wait_for_pace(now, call, base_ms, failure(Status::Failed));
+            }
             Class::Retry { base_ms } => {
-                if reason.code == "606" || reason.code == "615" {
-                    self.stats.rate_limited += 1;
-                }
                 // 6xx codes mean "not executed"; an HTTP error or garbled answer may hide an
                 // applied call.
                 let ambiguous = !reason.code.bytes().all(|b| b.is_ascii_digit());
@@ -493,6 +509,7 @@ impl Engine {
             Class::WaitForBulkQueue => {
                 // Marketo's import queue drains at its own pace: wait longer than for an error.
                 let mut call = call;
+                call.rate_limited = None;
                 if call.attempts >= MAX_ATTEMPTS {
                     call.attempts = MAX_ATTEMPTS - 1;
                     call.queue_waits += 1;
@@ -913,7 +930,7 @@ impl Engine {
         let n = progress.calls.len();
         for spec in progress.calls {
             let delay = spec.delay_ms;
-            let call = Call { job, spec, attempts: 0, refreshes: 0, queue_waits: 0 };
+            let call = Call { job, spec, attempts: 0, refreshes: 0, queue_waits: 0, rate_limited: None };
             if delay > 0 {
                 self.delayed.push((self.now.saturating_add(delay), call));
             } else {
@@ -1000,6 +1017,33 @@ impl Engine {
             entry.job.on_retry(call.spec.step);
         }
         let at = now + backoff(call.attempts, base, 120_000, &mut self.jitter);
+        self.delayed.push((at, call));
+    }
+
+    /// Sends a call Marketo refused with 606/615 again later: "not executed", so it costs no
+    /// attempt; the pace (lowered by the refusal) and a backoff from `base` space it out, and
+    /// its events fail only once refusals have lasted `limits.deliveryDeadlineMs`.
+    fn wait_for_pace(&mut self, now: Millis, mut call: Call, base: Millis, mut failure: Failure) {
+        let (since, times) = call.rate_limited.unwrap_or((now, 0));
+        let deadline = self.settings.limits.delivery_deadline_ms;
+        if now.saturating_sub(since) >= deadline {
+            failure.reason.message = format!(
+                "{} (Marketo refused this call {} times over {} s: the instance's shared limits are taken by other apps; gave up after limits.deliveryDeadlineMs = {deadline} ms)",
+                failure.reason.message,
+                times + 1,
+                now.saturating_sub(since) / 1000
+            );
+            self.call_failed(call, failure);
+            return;
+        }
+        call.attempts = call.attempts.saturating_sub(1);
+        call.rate_limited = Some((since, times.saturating_add(1)));
+        self.stats.retries += 1;
+        if let Some(entry) = self.jobs.get_mut(&call.job) {
+            entry.job.on_retry(call.spec.step);
+        }
+        let wait = backoff(times.saturating_add(1).min(4), base, 120_000, &mut self.jitter);
+        let at = now.saturating_add(wait).min(since.saturating_add(deadline));
         self.delayed.push((at, call));
     }
 

@@ -4,6 +4,7 @@
 
 use std::collections::VecDeque;
 
+use super::pace::Pace;
 use super::settings::Limits;
 use super::time::{next_quota_reset, quota_day, quota_resume_at, Millis};
 
@@ -19,6 +20,8 @@ pub struct Limiter {
     in_flight: u32,
     day: i64,
     used_today: u32,
+    /// The pace within `limits` (lowered on 606/615, raised as calls go through).
+    pace: Pace,
     /// After a `607`: no call before this instant (see [`quota_resume_at`]).
     quota_pause: Option<Millis>,
 }
@@ -38,6 +41,7 @@ impl Limiter {
     /// A limiter with nothing counted yet.
     pub fn new(limits: Limits) -> Limiter {
         Limiter {
+            pace: Pace::new(&limits),
             limits,
             window: VecDeque::new(),
             in_flight: 0,
@@ -72,14 +76,26 @@ impl Limiter {
         if self.used_today >= self.limits.daily_quota {
             return Err(Blocked::Quota(next_quota_reset(now)));
         }
-        if self.in_flight >= self.limits.concurrency {
+        if self.in_flight >= self.pace.concurrency() {
             return Err(Blocked::Concurrency);
         }
-        if self.window.len() >= self.limits.calls_per_20s as usize {
-            let oldest = self.window.front().copied().unwrap_or(now);
-            return Err(Blocked::Rate(oldest + WINDOW_MS));
+        let rate = self.pace.calls_per_20s() as usize;
+        if self.window.len() >= rate {
+            // The window drops below the pace when its (len − rate + 1) oldest calls age out.
+            let at = self.window.get(self.window.len() - rate).copied().unwrap_or(now);
+            return Err(Blocked::Rate(at + WINDOW_MS));
         }
         Ok(())
+    }
+
+    /// The pace within `limits`.
+    pub fn pace(&self) -> &Pace {
+        &self.pace
+    }
+
+    /// Lets the pace learn from an answer (see [`Pace::observe`]).
+    pub fn observe(&mut self, code: Option<&str>, sent: Millis, now: Millis) {
+        self.pace.observe(code, sent, now);
     }
 
     /// Records a call starting at `now` (after a successful [`Limiter::check`]).
@@ -143,7 +159,8 @@ mod tests {
 
     #[test]
     fn window_concurrency_and_quota() {
-        let mut l = Limiter::new(Limits { calls_per_20s: 2, concurrency: 1, daily_quota: 3 });
+        let mut l =
+            Limiter::new(Limits { calls_per_20s: 2, concurrency: 1, daily_quota: 3, ..Limits::default() });
         l.check(0).unwrap();
         l.start(0);
         assert_eq!(l.check(1), Err(Blocked::Concurrency));
@@ -160,5 +177,21 @@ mod tests {
             other => panic!("{other:?}"),
         }
         l.check(next_quota_reset(40_000)).unwrap();
+    }
+
+    #[test]
+    fn a_lowered_pace_waits_until_the_window_is_below_it() {
+        let mut l = Limiter::new(Limits { calls_per_20s: 4, concurrency: 4, ..Limits::default() });
+        for t in 0..4 {
+            l.check(t).unwrap();
+            l.start(t);
+            l.finish();
+        }
+        l.observe(Some("606"), 3, 10);
+        assert_eq!(l.pace().calls_per_20s(), 2);
+        // Two of the four calls must age out: the one at t=1 leaves at 20_001, the one at t=2
+        // at 20_002, then one slot is free.
+        assert_eq!(l.check(10), Err(Blocked::Rate(20_002)));
+        l.check(20_002).unwrap();
     }
 }

@@ -11,6 +11,7 @@
 //! - [`cache`]: the lead-id cache for lookups.
 //! - [`classify`]: what each Marketo answer means (the failure-handling table).
 //! - [`limits`]: the client-side call limiter (calls per 20 s, concurrency, daily quota).
+//! - [`pace`]: the current pace below `limits`, lowered on 606/615 and raised as calls go through.
 //! - [`retry`]: backoff with seeded jitter.
 //! - [`wire`]: HTTP requests out, Marketo response envelopes in.
 //! - [`outcome`]: the per-event outcomes (SPEC §6).
@@ -27,6 +28,7 @@ pub mod engine;
 pub mod error;
 pub mod limits;
 pub mod outcome;
+pub mod pace;
 pub mod retry;
 pub mod settings;
 pub mod snapshot;
