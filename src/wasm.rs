@@ -296,7 +296,12 @@ async fn send(shared: Rc<Shared>, req: HttpRequest) {
         Ok((status, _)) => {
             shared.host.log(&serde_json::json!({"type": "response", "id": id, "status": status}))
         }
-        Err(m) => shared.host.log(&serde_json::json!({"type": "transportError", "id": id, "message": m})),
+        Err(m) => {
+            // A host fetch error may quote the request's headers: never log the token.
+            let m =
+                shared.state.try_borrow().map_or_else(|_| "(withheld)".to_string(), |st| st.engine.redact(m));
+            shared.host.log(&serde_json::json!({"type": "transportError", "id": id, "message": m}))
+        }
     }
     if let Ok(mut st) = shared.state.try_borrow_mut() {
         // An unknown id means the engine gave up on this request already: ignore the answer.

@@ -31,7 +31,7 @@ use super::retry::{backoff, Jitter, MAX_ATTEMPTS};
 use super::settings::Settings;
 use super::snapshot::{PendingEntry, QuotaState, Snapshot, VERSION as SNAPSHOT_VERSION};
 use super::time::Millis;
-use super::wire::{query_string, ApiError, Body, Envelope, HttpRequest, Method};
+use super::wire::{cut, query_string, ApiError, Body, Envelope, HttpRequest, Method, MAX_MESSAGE_CHARS};
 
 /// Identifies one accepted event inside an engine (not the user's event id).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -463,12 +463,13 @@ impl Engine {
                 return Ok(());
             }
             (200..=299, Ok(env)) => {
-                let err = env.first_error();
+                let mut err = env.first_error();
+                err.message = self.redact_message(&err.message);
                 (classify_code(&err.code), err, env.request_id)
             }
             (200..=299, Err(e)) => (
                 Class::Retry { base_ms: 2_000 },
-                ApiError { code: "BAD_RESPONSE".into(), message: e.0 },
+                ApiError { code: "BAD_RESPONSE".into(), message: e.message(|t| self.auth.redact(t)) },
                 None,
             ),
             (status, _) => (
@@ -625,9 +626,16 @@ impl Engine {
         key
     }
 
-    /// A finished listing: every entry, or Marketo's error.
+    /// A finished listing: every entry, or Marketo's error (redacted like outcomes).
     pub fn poll_listing(&mut self) -> Option<(ListingKey, Result<Vec<Named>, ApiError>)> {
-        self.listings_out.pop_front()
+        let (key, result) = self.listings_out.pop_front()?;
+        Some((
+            key,
+            result.map_err(|e| ApiError {
+                code: self.redact_message(&e.code),
+                message: self.redact_message(&e.message),
+            }),
+        ))
     }
 
     /// Sends whatever is queued now, ignoring batch thresholds.
@@ -646,9 +654,26 @@ impl Engine {
         self.requests_out.pop_front()
     }
 
-    /// The next outcome: final ones exactly once per event.
+    /// The next outcome: final ones exactly once per event. Its code, message and request id
+    /// never carry the client secret or a token issued (see [`Engine::redact`]).
     pub fn poll_outcome(&mut self) -> Option<(EventKey, Outcome)> {
-        self.outcomes_out.pop_front()
+        let (key, mut o) = self.outcomes_out.pop_front()?;
+        for text in [&mut o.code, &mut o.message, &mut o.request_id].into_iter().flatten() {
+            *text = self.redact_message(text);
+        }
+        Some((key, o))
+    }
+
+    /// `text` without the client secret or any token issued, in any form it can take
+    /// ([`crate::core::redact`]): for whatever the host shows from outside text (log entries
+    /// of transport errors, messages).
+    pub fn redact(&self, text: &str) -> String {
+        self.auth.redact(text)
+    }
+
+    /// [`Engine::redact`], then cut to [`MAX_MESSAGE_CHARS`] (never cut before redaction).
+    fn redact_message(&self, text: &str) -> String {
+        cut(&self.auth.redact(text), MAX_MESSAGE_CHARS)
     }
 
     /// When to call [`Engine::handle_timeout`] next; `None` when nothing waits on time.

@@ -12,6 +12,7 @@
 //! - [`classify`]: what each Marketo answer means (the failure-handling table).
 //! - [`limits`]: the client-side call limiter (calls per 20 s, concurrency, daily quota).
 //! - [`pace`]: the current pace below `limits`, lowered on 606/615 and raised as calls go through.
+//! - [`redact`]: hiding the client secret and tokens from everything that leaves the connector.
 //! - [`retry`]: backoff with seeded jitter.
 //! - [`wire`]: HTTP requests out, Marketo response envelopes in.
 //! - [`outcome`]: the per-event outcomes (SPEC §6).
@@ -29,6 +30,7 @@ pub mod error;
 pub mod limits;
 pub mod outcome;
 pub mod pace;
+pub mod redact;
 pub mod retry;
 pub mod settings;
 pub mod snapshot;

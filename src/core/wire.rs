@@ -128,7 +128,32 @@ pub struct Envelope {
 
 /// Why a response body is not a Marketo envelope.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NotAnEnvelope(pub String);
+pub struct NotAnEnvelope {
+    /// What is wrong.
+    problem: &'static str,
+    /// The body's start, uncut and unredacted (see [`NotAnEnvelope::message`]).
+    start: Option<String>,
+}
+
+/// Characters of a non-JSON body a message quotes.
+const QUOTED_START_CHARS: usize = 40;
+/// Characters of a non-JSON body kept for the message: the quoted start plus room for any
+/// secret that begins inside it, so redaction sees it whole before the cut.
+const KEPT_START_CHARS: usize = QUOTED_START_CHARS + 1_024;
+
+impl NotAnEnvelope {
+    /// The message for an outcome: `redact` is applied to the body's start before it is cut to
+    /// 40 characters, so no fragment of a token survives the cut.
+    pub fn message(&self, redact: impl Fn(&str) -> String) -> String {
+        match &self.start {
+            None => self.problem.to_string(),
+            Some(raw) => {
+                let start: String = redact(raw).chars().take(QUOTED_START_CHARS).collect();
+                format!("{} (starts with {start:?})", self.problem)
+            }
+        }
+    }
+}
 
 /// The code given to an error Marketo sent without a usable code (`null`, absent, empty, or
 /// not a string or number), so every failed outcome still carries one.
@@ -147,12 +172,20 @@ fn meaning_of(code: &str) -> Option<&'static str> {
     super::classify::RESPONSE_CODES.iter().find(|r| r.code == code).map(|r| r.meaning)
 }
 
-/// Up to `max` characters of `v` as compact JSON, for messages quoting what Marketo sent.
-fn quote(v: &Value, max: usize) -> String {
-    let text = v.to_string();
+/// `v` as compact JSON, for messages quoting what Marketo sent. Not cut here: messages are cut
+/// only after redaction ([`cut`]), so no fragment of a secret survives a cut.
+fn quote(v: &Value) -> String {
+    v.to_string()
+}
+
+/// Longest message an outcome carries, in characters.
+pub const MAX_MESSAGE_CHARS: usize = 1_000;
+
+/// `text` cut to `max` characters, with `…` when cut. Callers redact first.
+pub fn cut(text: &str, max: usize) -> String {
     match text.char_indices().nth(max) {
         Some((i, _)) => format!("{}…", &text[..i]),
-        None => text,
+        None => text.to_string(),
     }
 }
 
@@ -173,7 +206,7 @@ fn api_error(e: &Value) -> ApiError {
         (None, Some(m)) => ApiError { code: NO_CODE.into(), message: format!("{m} (Marketo sent no code)") },
         (None, None) => ApiError {
             code: NO_CODE.into(),
-            message: format!("Marketo sent an error without a code or message: {}", quote(e, 200)),
+            message: format!("Marketo sent an error without a code or message: {}", quote(e)),
         },
     }
 }
@@ -192,7 +225,7 @@ fn failure_errors(v: Option<&Value>) -> Vec<ApiError> {
         None | Some(Value::Null) => missing("without errors".into()),
         Some(Value::Array(list)) if list.is_empty() => missing("with an empty errors list".into()),
         Some(Value::Array(list)) => list.iter().map(api_error).collect(),
-        Some(other) => missing(format!("with errors that are not a list: {}", quote(other, 200))),
+        Some(other) => missing(format!("with errors that are not a list: {}", quote(other))),
     }
 }
 
@@ -203,14 +236,14 @@ impl Envelope {
     /// [`NotAnEnvelope`] when the body is not JSON or has no boolean `success` (an HTML error
     /// page from a proxy, a truncated answer...).
     pub fn parse(body: &str) -> Result<Envelope, NotAnEnvelope> {
-        let v: Value = serde_json::from_str(body).map_err(|_| {
-            let start: String = body.trim_start().chars().take(40).collect();
-            NotAnEnvelope(format!("response is not JSON (starts with {start:?})"))
+        let v: Value = serde_json::from_str(body).map_err(|_| NotAnEnvelope {
+            problem: "response is not JSON",
+            start: Some(body.trim_start().chars().take(KEPT_START_CHARS).collect()),
         })?;
         let success = v
             .get("success")
             .and_then(Value::as_bool)
-            .ok_or_else(|| NotAnEnvelope("response has no boolean `success`".into()))?;
+            .ok_or(NotAnEnvelope { problem: "response has no boolean `success`", start: None })?;
         Ok(Envelope {
             request_id: v.get("requestId").and_then(Value::as_str).map(str::to_owned),
             success,
@@ -273,7 +306,18 @@ mod tests {
         )
         .unwrap();
         assert_eq!(e.first_error(), ApiError { code: "601".into(), message: "Unauthorized".into() });
-        assert!(Envelope::parse("<html><body>502 Bad Gateway</body></html>").is_err());
+        let html = Envelope::parse("<html><body>502 Bad Gateway</body></html>").unwrap_err();
+        assert_eq!(
+            html.message(str::to_string),
+            r#"response is not JSON (starts with "<html><body>502 Bad Gateway</body></html")"#
+        );
+        // Redaction sees the token whole although it runs past the 40 quoted characters.
+        let token = "cdf01657-110d-4155-99a7-f986b2ff13a0:ab";
+        let echo = Envelope::parse(&format!("Error for Bearer {token}: denied")).unwrap_err();
+        let m = echo.message(|t| t.replace(token, "***"));
+        assert_eq!(m, r#"response is not JSON (starts with "Error for Bearer ***: denied")"#);
+        assert_eq!(cut("abcdef", 3), "abc…");
+        assert_eq!(cut("abc", 3), "abc");
         let no_code = |body: &str| Envelope::parse(body).unwrap().first_error();
         assert_eq!(
             no_code(r#"{"success":false,"errors":[{"code":null,"message":null}]}"#),
