@@ -235,6 +235,37 @@ impl Engine {
         Ok(key)
     }
 
+    /// Accepts an event the host could not turn into JSON (cyclic, holding a BigInt, a getter
+    /// that throws, nested too deep: `why` says which) and fails it at once with
+    /// [`EventError::NotJson`] (`INVALID_EVENT`), so it still gets exactly one outcome.
+    ///
+    /// # Errors
+    /// [`UsageError::UnknownAction`] when no action has that id (nothing is recorded).
+    pub fn handle_unreadable_event(
+        &mut self,
+        now: Millis,
+        action_id: &str,
+        why: &str,
+        event_id: Option<String>,
+    ) -> Result<EventKey, UsageError> {
+        let now = self.clamp(now);
+        if self.settings.action(action_id).is_none() {
+            return Err(UsageError::UnknownAction(action_id.to_string()));
+        }
+        self.next_event += 1;
+        let key = EventKey(self.next_event);
+        let event_id = event_id.unwrap_or_else(|| format!("{}-{}", self.event_prefix, self.next_event));
+        let event = Value::Null;
+        let pending =
+            PendingEvent { event_id: event_id.clone(), action_id: action_id.into(), event, accepted_at: now };
+        self.pending.insert(key, pending);
+        let ev = EventRef { key, event_id, action_id: action_id.to_string() };
+        let e = EventError::NotJson(why.to_string());
+        let reason = ApiError { code: e.code().into(), message: e.to_string() };
+        self.emit(key, ev.with_reason(Status::Failed, &reason, None));
+        Ok(key)
+    }
+
     /// Records an event and queues or starts its delivery; `accepted_at` is when it first
     /// arrived (earlier than now for restored events, so batch ages carry over).
     fn accept(
