@@ -278,13 +278,20 @@ fn diagnose(v: &JsValue, path: &mut Vec<String>, ancestors: &mut Vec<JsValue>) -
     if ancestors.len() >= MAX_NESTING {
         return Some(format!("it is nested more than {MAX_NESTING} levels deep (at {})", place(path)));
     }
-    let keys: Vec<JsValue> = match v.dyn_ref::<js_sys::Array>() {
-        Some(list) => (0..list.length()).map(|i| JsValue::from_f64(f64::from(i))).collect(),
-        None => Object::keys(v.unchecked_ref::<Object>()).iter().collect(),
+    // Keys as JS values and as text (array indexes formatted as integers: no float formatting
+    // code in the .wasm for this).
+    let keys: Vec<(JsValue, String)> = match v.dyn_ref::<js_sys::Array>() {
+        Some(list) => (0..list.length()).map(|i| (JsValue::from_f64(f64::from(i)), i.to_string())).collect(),
+        None => Object::keys(v.unchecked_ref::<Object>())
+            .iter()
+            .map(|k| {
+                let name = k.as_string().unwrap_or_default();
+                (k, name)
+            })
+            .collect(),
     };
     ancestors.push(v.clone());
-    for key in keys {
-        let name = key.as_string().unwrap_or_else(|| key.as_f64().map(|n| n.to_string()).unwrap_or_default());
+    for (key, name) in keys {
         path.push(name);
         let child = match Reflect::get(&v, &key) {
             Ok(c) => c,
