@@ -31,8 +31,8 @@ const MAX_TOKENS: usize = 16;
 pub struct Redactor {
     /// The client secret's forms.
     secret: Vec<String>,
-    /// Tokens' forms, oldest first.
-    tokens: Vec<(String, Vec<String>)>,
+    /// Tokens, oldest first: the token, its forms, the forms of its part before the `:`.
+    tokens: Vec<(String, Vec<String>, Vec<String>)>,
 }
 
 // By hand: a debug print must not show what it hides.
@@ -50,16 +50,11 @@ impl Redactor {
 
     /// Hides a token from now on (and the part of it before its `:`).
     pub fn learn_token(&mut self, token: &str) {
-        if self.tokens.iter().any(|(t, _)| t == token) {
+        if self.tokens.iter().any(|(t, _, _)| t == token) {
             return;
         }
-        let mut all = forms(token);
-        if let Some((head, _)) = token.split_once(':') {
-            all.extend(forms(head));
-        }
-        all.sort_by_key(|f| std::cmp::Reverse(f.len()));
-        all.dedup();
-        self.tokens.push((token.to_string(), all));
+        let head = token.split_once(':').map(|(head, _)| forms(head)).unwrap_or_default();
+        self.tokens.push((token.to_string(), forms(token), head));
         if self.tokens.len() > MAX_TOKENS {
             self.tokens.remove(0);
         }
@@ -72,10 +67,12 @@ impl Redactor {
         out
     }
 
-    /// Replaces every form of every secret in `text` by [`MASK`].
+    /// Replaces every form of every secret in `text` by [`MASK`]: whole secrets first, then the
+    /// parts of tokens (so a whole token becomes one mask, not a mask and its tail).
     pub fn redact_in_place(&self, text: &mut String) {
-        let all = self.secret.iter().chain(self.tokens.iter().flat_map(|(_, f)| f.iter()));
-        for form in all {
+        let whole = self.secret.iter().chain(self.tokens.iter().flat_map(|(_, f, _)| f.iter()));
+        let parts = self.tokens.iter().flat_map(|(_, _, h)| h.iter());
+        for form in whole.chain(parts) {
             if text.contains(form.as_str()) {
                 *text = text.replace(form.as_str(), MASK);
             }
@@ -83,7 +80,7 @@ impl Redactor {
     }
 }
 
-/// Every form `s` can take in text that quotes it, longest first.
+/// Every form `s` can take in text that quotes it, each once.
 fn forms(s: &str) -> Vec<String> {
     let mut out: Vec<String> =
         vec![s.to_string(), encode_query_value(s), uri_component(s), form_urlencoded(s), all_encoded(s)];
@@ -99,10 +96,13 @@ fn forms(s: &str) -> Vec<String> {
             out.push(base64(bytes.get(..whole).unwrap_or(&[]), alphabet));
         }
     }
-    out.retain(|f| f.len() >= MIN_LEN);
-    out.sort_by_key(|f| std::cmp::Reverse(f.len()));
-    out.dedup();
-    out
+    let mut unique: Vec<String> = Vec::with_capacity(out.len());
+    for f in out {
+        if f.len() >= MIN_LEN && !unique.contains(&f) {
+            unique.push(f);
+        }
+    }
+    unique
 }
 
 /// `encodeURIComponent`: all but `A–Z a–z 0–9 - _ . ! ~ * ' ( )` percent-encoded.
@@ -129,7 +129,10 @@ fn percent(s: &str, keep: impl Fn(u8) -> bool, plus: bool) -> String {
         } else if plus && b == b' ' {
             out.push('+');
         } else {
-            out.push_str(&format!("%{b:02X}"));
+            const HEX: &[u8; 16] = b"0123456789ABCDEF";
+            out.push('%');
+            out.push(char::from(HEX[usize::from(b >> 4)]));
+            out.push(char::from(HEX[usize::from(b & 15)]));
         }
     }
     out

@@ -39,13 +39,13 @@ pub(crate) struct ListingJob {
     kind: Listing,
     items: Vec<Named>,
     tags: Steps,
-    /// Every `nextPageToken` followed so far.
-    seen: std::collections::BTreeSet<String>,
+    /// Every `nextPageToken` followed so far (a list: a few pages, and a set costs more `.wasm`).
+    seen: Vec<String>,
 }
 
 impl ListingJob {
     pub fn new(kind: Listing) -> ListingJob {
-        ListingJob { kind, items: Vec::new(), tags: Steps::default(), seen: Default::default() }
+        ListingJob { kind, items: Vec::new(), tags: Steps::default(), seen: Vec::new() }
     }
 
     fn call(&mut self, page: Option<&str>) -> CallSpec {
@@ -79,10 +79,10 @@ impl Delivery for ListingJob {
         let next = env
             .next_page_token
             .as_deref()
-            .filter(|t| !t.is_empty() && !env.result.is_empty() && !self.seen.contains(*t));
+            .filter(|t| !t.is_empty() && !env.result.is_empty() && !self.seen.iter().any(|s| s == t));
         match next {
             Some(token) => {
-                self.seen.insert(token.to_string());
+                self.seen.push(token.to_string());
                 let call = self.call(Some(token));
                 p.calls.push(call);
             }
