@@ -134,3 +134,29 @@ fn refusals_past_the_delivery_deadline_fail_the_event_saying_so() {
     let last = *h.rest_sent_at().last().unwrap_or(&0);
     assert_eq!(last, T0 + 600_000, "the last try is at the deadline");
 }
+
+#[test]
+fn a_quota_pause_does_not_count_toward_the_delivery_deadline() {
+    // Event a is refused with 606 (deadline 1 h); event b's call meets a 607 that holds every
+    // call until Central midnight, 18 h later. After the pause a is refused once more and then
+    // goes through: the 18 h held for the quota are not refusal time.
+    let mut h = upserts(json!({"deliveryDeadlineMs": 3_600_000}));
+    h.fake.script.push_back(Reply::error("606", RATE_606));
+    h.fake.script.push_back(Reply::error("607", "Daily quota reached"));
+    // At midnight b goes first (it was held at the front), then a is refused again.
+    h.fake.script.push_back(Reply::ok(json!({"success": true, "result": [{"id": 7, "status": "created"}]})));
+    h.fake.script.push_back(Reply::error("606", RATE_606));
+    let a = h.event("upsert", &json!({"email": "a@example.com"}));
+    h.answer_next(); // identity
+    h.answer_next(); // a: 606
+    let b = h.event("upsert", &json!({"email": "b@example.com"}));
+    h.answer_next(); // b: 607
+    h.run_until_idle();
+    h.assert_all_final();
+    assert_eq!(h.outcome(&a).status, Status::Delivered, "{:?}", h.outcome(&a));
+    assert_eq!(h.outcome(&b).status, Status::Delivered);
+    let midnight = T0 + 18 * 3_600_000;
+    let after: Vec<Millis> = h.rest_sent_at().into_iter().filter(|t| *t >= midnight).collect();
+    assert_eq!(after.len(), 3, "b, a refused, a delivered: {after:?}");
+    assert_eq!(h.engine.stats().rate_limited, 2);
+}

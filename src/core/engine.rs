@@ -1081,6 +1081,8 @@ impl Engine {
     /// its events fail only once refusals have lasted `limits.deliveryDeadlineMs`.
     fn wait_for_pace(&mut self, now: Millis, mut call: Call, base: Millis, mut failure: Failure) {
         let (since, times) = call.rate_limited.unwrap_or((now, 0));
+        // Time held by a daily-quota pause meanwhile is not refusal time.
+        let since = since.max(self.limiter.quota_hold_ended().unwrap_or(0)).min(now);
         let deadline = self.settings.limits.delivery_deadline_ms;
         if now.saturating_sub(since) >= deadline {
             failure.reason.message = format!(

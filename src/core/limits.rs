@@ -24,6 +24,10 @@ pub struct Limiter {
     pace: Pace,
     /// After a `607`: no call before this instant (see [`quota_resume_at`]).
     quota_pause: Option<Millis>,
+    /// The last check was refused for the daily quota (a `607` pause or the count).
+    held_by_quota: bool,
+    /// When calls last went on after being held for the daily quota.
+    quota_hold_ended: Option<Millis>,
 }
 
 /// Why a call may not start now.
@@ -48,6 +52,8 @@ impl Limiter {
             day: i64::MIN,
             used_today: 0,
             quota_pause: None,
+            held_by_quota: false,
+            quota_hold_ended: None,
         }
     }
 
@@ -67,6 +73,7 @@ impl Limiter {
         self.roll(now);
         if let Some(until) = self.quota_pause {
             if now < until {
+                self.held_by_quota = true;
                 return Err(Blocked::Quota(until));
             }
             // A candidate reset has passed: Marketo's count starts again.
@@ -74,7 +81,12 @@ impl Limiter {
             self.used_today = 0;
         }
         if self.used_today >= self.limits.daily_quota {
+            self.held_by_quota = true;
             return Err(Blocked::Quota(next_quota_reset(now)));
+        }
+        if self.held_by_quota {
+            self.held_by_quota = false;
+            self.quota_hold_ended = Some(now);
         }
         if self.in_flight >= self.pace.concurrency() {
             return Err(Blocked::Concurrency);
@@ -86,6 +98,12 @@ impl Limiter {
             return Err(Blocked::Rate(at + WINDOW_MS));
         }
         Ok(())
+    }
+
+    /// When calls last went on after a daily-quota hold: time held for the quota does not count
+    /// toward `limits.deliveryDeadlineMs`.
+    pub fn quota_hold_ended(&self) -> Option<Millis> {
+        self.quota_hold_ended
     }
 
     /// The pace within `limits`.
