@@ -150,16 +150,15 @@ fn parse_date_string(s: &str) -> Result<i64, String> {
     if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
         if digits.len() == 8 && digits.len() == s.len() {
             // ISO 8601 basic date, never epoch seconds (`19900517` is 1990-05-17).
-            let b = s.as_bytes();
-            let y = num(&b[0..4]);
-            let days = date_days(i64::from(y), num(&b[4..6]), num(&b[6..8]), "YYYYMMDD date")?;
+            let part = |r: std::ops::Range<usize>| s.as_bytes().get(r).map_or(0, num);
+            let days = date_days(i64::from(part(0..4)), part(4..6), part(6..8), "YYYYMMDD date")?;
             return Ok(days * DAY_S);
         }
         let n: f64 = s.parse().map_err(|_| "not a number".to_string())?;
         return from_epoch(n);
     }
     let b = s.as_bytes();
-    if b.len() >= 4 && b[..4].iter().all(u8::is_ascii_digit) {
+    if b.get(..4).is_some_and(|p| p.iter().all(u8::is_ascii_digit)) {
         return parse_iso(b);
     }
     parse_rfc2822(s)
@@ -314,7 +313,7 @@ fn parse_rfc2822(s: &str) -> Result<i64, String> {
     let not_a_date = || format!("not a date; expected {FORMS}");
     // JavaScript appends the zone's name in parentheses; RFC 2822 allows a comment there too.
     let s = match s.find('(') {
-        Some(i) if s.ends_with(')') => s[..i].trim_end(),
+        Some(i) if s.ends_with(')') => s.get(..i).unwrap_or(s).trim_end(),
         _ => s,
     };
     let mut tokens: Vec<&str> = s.split_whitespace().collect();
@@ -400,15 +399,16 @@ fn zone_offset(z: &str) -> Option<i64> {
         _ => {
             let numeric = upper.strip_prefix("GMT").or_else(|| upper.strip_prefix("UTC")).unwrap_or(&upper);
             let (sign, digits) = match numeric.as_bytes().first() {
-                Some(b'+') => (1, &numeric[1..]),
-                Some(b'-') => (-1, &numeric[1..]),
+                Some(b'+') => (1, numeric.get(1..).unwrap_or("")),
+                Some(b'-') => (-1, numeric.get(1..).unwrap_or("")),
                 _ => return None,
             };
             let digits = digits.replace(':', "");
             if digits.len() != 4 || !digits.bytes().all(|b| b.is_ascii_digit()) {
                 return None;
             }
-            let (h, m) = (num(&digits.as_bytes()[..2]), num(&digits.as_bytes()[2..]));
+            let part = |r: std::ops::Range<usize>| digits.as_bytes().get(r).map_or(0, num);
+            let (h, m) = (part(0..2), part(2..4));
             if h > 23 || m > 59 {
                 return None;
             }

@@ -131,8 +131,9 @@ fn percent(s: &str, keep: impl Fn(u8) -> bool, plus: bool) -> String {
         } else {
             const HEX: &[u8; 16] = b"0123456789ABCDEF";
             out.push('%');
-            out.push(char::from(HEX[usize::from(b >> 4)]));
-            out.push(char::from(HEX[usize::from(b & 15)]));
+            for nibble in [b >> 4, b & 15] {
+                out.push(char::from(HEX.get(usize::from(nibble)).copied().unwrap_or(b'0')));
+            }
         }
     }
     out
@@ -163,9 +164,10 @@ const URL_SAFE: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwx
 fn base64(bytes: &[u8], alphabet: &[u8; 64]) -> String {
     let mut out = String::with_capacity(bytes.len() / 3 * 4);
     for group in bytes.chunks_exact(3) {
-        let n = (u32::from(group[0]) << 16) | (u32::from(group[1]) << 8) | u32::from(group[2]);
+        let [a, b, c] = [0, 1, 2].map(|i| group.get(i).copied().map_or(0, u32::from));
+        let n = (a << 16) | (b << 8) | c;
         for shift in [18, 12, 6, 0] {
-            out.push(char::from(alphabet[((n >> shift) & 63) as usize]));
+            out.push(char::from(alphabet.get(((n >> shift) & 63) as usize).copied().unwrap_or(b'=')));
         }
     }
     out
