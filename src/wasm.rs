@@ -16,6 +16,7 @@ use wasm_bindgen_futures::{spawn_local, JsFuture};
 
 use crate::core::report::{Reporter, Settled};
 use crate::core::snapshot::Snapshot;
+use crate::core::source::non_finite_marker;
 use crate::core::{Body, Engine, HttpRequest, Listing, Settings};
 
 mod destroy;
@@ -84,16 +85,162 @@ fn to_js(v: &impl serde::Serialize) -> JsValue {
     serde_json::to_string(v).ok().and_then(|s| JSON::parse(&s).ok()).unwrap_or(JsValue::NULL)
 }
 
+/// Nesting serde_json reads (its recursion limit): an event nested deeper is refused.
+const MAX_NESTING: usize = 127;
+
 /// JS value → serde_json via `JSON.stringify` (faster than walking the object from Rust).
+///
+/// `JSON.stringify` writes `NaN`, `±Infinity` and an invalid `Date` as `null`, which would clear
+/// a Marketo field: each `null` it wrote is checked against the JS value at the same place and
+/// such a number becomes [`non_finite_marker`], which fails the event that maps it. When
+/// `JSON.stringify` throws (a cycle, a BigInt, a getter or `toJSON` that throws) or the JSON is
+/// nested too deep, the error says which and where.
 fn from_js(v: &JsValue) -> Result<serde_json::Value, String> {
     if v.is_undefined() {
-        return Err("value is undefined".into());
+        return Err("it is undefined".into());
     }
-    let text = JSON::stringify(v)
-        .map_err(|e| js_message(&e))?
-        .as_string()
-        .ok_or("value cannot be represented as JSON")?;
-    serde_json::from_str(&text).map_err(|e| e.to_string())
+    let text = match JSON::stringify(v) {
+        Ok(t) => t.as_string().ok_or("it is a function or a symbol, which JSON cannot carry")?,
+        Err(e) => return Err(diagnose(v, &mut Vec::new(), &mut Vec::new()).unwrap_or_else(|| js_message(&e))),
+    };
+    let mut value: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+        if e.to_string().contains("recursion limit") {
+            format!("it is nested more than {MAX_NESTING} levels deep")
+        } else {
+            e.to_string()
+        }
+    })?;
+    if text.contains("null") {
+        restore_non_finite(v, &mut value);
+    }
+    Ok(value)
+}
+
+/// `NaN`, `Infinity`, `-Infinity` or `an invalid Date` when `js` is one.
+fn non_finite_kind(js: &JsValue) -> Option<&'static str> {
+    match js.as_f64() {
+        Some(f) if f.is_nan() => Some("NaN"),
+        Some(f) if f == f64::INFINITY => Some("Infinity"),
+        Some(f) if f == f64::NEG_INFINITY => Some("-Infinity"),
+        Some(_) => None,
+        None => js.dyn_ref::<js_sys::Date>().filter(|d| d.get_time().is_nan()).map(|_| "an invalid Date"),
+    }
+}
+
+fn has_null(v: &serde_json::Value) -> bool {
+    match v {
+        serde_json::Value::Null => true,
+        serde_json::Value::Array(items) => items.iter().any(has_null),
+        serde_json::Value::Object(map) => map.values().any(has_null),
+        _ => false,
+    }
+}
+
+/// Whether `js` has its own JSON form (`toJSON`): what JSON holds then is not its properties.
+fn has_to_json(js: &JsValue) -> bool {
+    Reflect::get(js, &JsValue::from_str("toJSON")).is_ok_and(|f| f.is_function())
+}
+
+/// Puts [`non_finite_marker`]s where `JSON.stringify` wrote `null` for a non-finite number.
+fn restore_non_finite(js: &JsValue, value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Null => {
+            if let Some(what) = non_finite_kind(js) {
+                *value = non_finite_marker(what);
+            }
+        }
+        serde_json::Value::Array(items) if !has_to_json(js) => {
+            for (i, item) in items.iter_mut().enumerate() {
+                if has_null(item) {
+                    if let Ok(child) = Reflect::get(js, &JsValue::from_f64(i as f64)) {
+                        restore_non_finite(&child, item);
+                    }
+                }
+            }
+        }
+        serde_json::Value::Object(map) if !has_to_json(js) => {
+            for (key, item) in map.iter_mut() {
+                if has_null(item) {
+                    if let Ok(child) = Reflect::get(js, &JsValue::from_str(key)) {
+                        restore_non_finite(&child, item);
+                    }
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Where a problem is: `the event` or `the attribute \`a.b.0\``.
+fn place(path: &[String]) -> String {
+    if path.is_empty() {
+        "the event itself".into()
+    } else {
+        format!("`{}`", path.join("."))
+    }
+}
+
+/// Why `JSON.stringify` threw for `v`: a BigInt, a cycle, a getter or `toJSON` that throws, or
+/// nesting past [`MAX_NESTING`], with the attribute path where it is.
+fn diagnose(v: &JsValue, path: &mut Vec<String>, ancestors: &mut Vec<JsValue>) -> Option<String> {
+    if v.is_bigint() {
+        return Some(format!("it holds a BigInt at {}, which JSON cannot carry", place(path)));
+    }
+    if !v.is_object() {
+        return None;
+    }
+    let to_json = match Reflect::get(v, &JsValue::from_str("toJSON")) {
+        Ok(f) => f,
+        Err(e) => return Some(format!("reading {}.toJSON threw: {}", place(path), js_message(&e))),
+    };
+    let v = match to_json.dyn_ref::<Function>() {
+        Some(f) => {
+            let key = JsValue::from_str(path.last().map_or("", String::as_str));
+            match f.call1(v, &key) {
+                Ok(r) => r,
+                Err(e) => return Some(format!("{}.toJSON() threw: {}", place(path), js_message(&e))),
+            }
+        }
+        None => v.clone(),
+    };
+    if v.is_bigint() {
+        return Some(format!("it holds a BigInt at {}, which JSON cannot carry", place(path)));
+    }
+    if !v.is_object() {
+        return None;
+    }
+    if ancestors.iter().any(|a| Object::is(a, &v)) {
+        return Some(format!("it is cyclic: {} refers back to an object that contains it", place(path)));
+    }
+    if ancestors.len() >= MAX_NESTING {
+        return Some(format!("it is nested more than {MAX_NESTING} levels deep (at {})", place(path)));
+    }
+    // Keys as JS values and as text (array indexes formatted as integers: no float formatting
+    // code in the .wasm for this).
+    let keys: Vec<(JsValue, String)> = match v.dyn_ref::<js_sys::Array>() {
+        Some(list) => (0..list.length()).map(|i| (JsValue::from_f64(f64::from(i)), i.to_string())).collect(),
+        None => Object::keys(v.unchecked_ref::<Object>())
+            .iter()
+            .map(|k| {
+                let name = k.as_string().unwrap_or_default();
+                (k, name)
+            })
+            .collect(),
+    };
+    ancestors.push(v.clone());
+    for (key, name) in keys {
+        path.push(name);
+        let child = match Reflect::get(&v, &key) {
+            Ok(c) => c,
+            Err(e) => return Some(format!("reading {} threw: {}", place(path), js_message(&e))),
+        };
+        if let Some(found) = diagnose(&child, path, ancestors) {
+            return Some(found);
+        }
+        path.pop();
+    }
+    ancestors.pop();
+    None
 }
 
 fn js_message(e: &JsValue) -> String {
@@ -194,7 +341,12 @@ async fn send(shared: Rc<Shared>, req: HttpRequest) {
         Ok((status, _)) => {
             shared.host.log(&serde_json::json!({"type": "response", "id": id, "status": status}))
         }
-        Err(m) => shared.host.log(&serde_json::json!({"type": "transportError", "id": id, "message": m})),
+        Err(m) => {
+            // A host fetch error may quote the request's headers: never log the token.
+            let m =
+                shared.state.try_borrow().map_or_else(|_| "(withheld)".to_string(), |st| st.engine.redact(m));
+            shared.host.log(&serde_json::json!({"type": "transportError", "id": id, "message": m}))
+        }
     }
     if let Ok(mut st) = shared.state.try_borrow_mut() {
         // An unknown id means the engine gave up on this request already: ignore the answer.
@@ -295,10 +447,11 @@ impl Connector {
         Ok(Connector { shared: RefCell::new(Some(shared)) })
     }
 
-    /// Counters since construction: `{calls, identityCalls, retries, rateLimited}` — Marketo
+    /// Counters since construction: `{calls, identityCalls, retries, rateLimited, pace}` — Marketo
     /// calls started (identity excluded, as Marketo does not count them), identity calls, retries,
-    /// and 606/615 answers (the client-side limiter keeps this at 0 unless another integration
-    /// shares the instance's limits).
+    /// 606/615 answers (the client-side limiter keeps this at 0 unless another integration
+    /// shares the instance's limits), and the current pace `{callsPer20s, concurrency}` (lowered
+    /// on 606/615, raised again as calls go through, never above `limits`).
     #[wasm_bindgen(unchecked_return_type = "Stats")]
     pub fn stats(&self) -> Result<JsValue, JsValue> {
         let shared = self.live()?;
@@ -341,10 +494,14 @@ impl Connector {
             Err(e) => return Promise::reject(&e),
         };
         let now = shared.host.now();
-        // An event JSON cannot carry becomes a failed outcome via a non-object placeholder.
-        let value = from_js(&event).unwrap_or(serde_json::Value::Null);
+        // Read before the borrow: getters and toJSON are host code. An event JSON cannot carry
+        // fails with why (cyclic, BigInt, a throwing getter, too deep).
+        let value = from_js(&event);
         let key = match shared.state.try_borrow_mut() {
-            Ok(mut st) => st.engine.handle_event(now, &action_id, &value, event_id),
+            Ok(mut st) => match value {
+                Ok(value) => st.engine.handle_event(now, &action_id, &value, event_id),
+                Err(why) => st.engine.handle_unreadable_event(now, &action_id, &why, event_id),
+            },
             Err(_) => {
                 return Promise::reject(&coded("connector is busy (re-entered from a host callback)", "BUSY"))
             }
@@ -399,7 +556,8 @@ impl Connector {
         #[wasm_bindgen(unchecked_param_type = "PipelineEvent")] event: JsValue,
     ) -> Result<JsValue, JsValue> {
         let shared = self.live()?;
-        let value = from_js(&event).map_err(|e| coded(&format!("event: {e}"), "INVALID_EVENT"))?;
+        let value = from_js(&event)
+            .map_err(|why| coded(&crate::core::EventError::NotJson(why).to_string(), "INVALID_EVENT"))?;
         let st = shared.state.try_borrow().map_err(|_| coded("connector is busy", "BUSY"))?;
         match st.engine.preview(&action_id, &value) {
             Ok(reqs) => Ok(to_js(&reqs)),

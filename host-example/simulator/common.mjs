@@ -63,7 +63,13 @@ export function leadDbPage(ctx, items, kind) {
   }
   const page = items.slice(offset, offset + batchSize);
   const out = { result: page, success: true };
-  if (offset + batchSize < items.length) {
+  // `paging.moreResult: false` (lists and campaigns only): pages as Adobe's Swagger models for
+  // those two endpoints describe them, with `nextPageToken` on every page and no `moreResult`,
+  // the last page followed by an empty one.
+  const swaggerPaging = ctx.sim?.paging?.moreResult === false && (kind === 'lists' || kind === 'campaigns');
+  if (swaggerPaging) {
+    if (page.length > 0) out.nextPageToken = makePageToken(kind, offset + batchSize);
+  } else if (offset + batchSize < items.length) {
     out.moreResult = true;
     out.nextPageToken = makePageToken(kind, offset + batchSize);
   }

@@ -49,6 +49,14 @@ class MarketoSimulator {
     this.limits = { ...DEFAULT_LIMITS, ...(options.limits ?? {}) };
     this.bulk = { ...BULK_DEFAULTS, ...(options.bulk ?? {}) };
     this.tokenLifetimeSec = options.tokenLifetimeSec ?? 3600;
+    // `{moreResult: false}`: list and campaign pages without `moreResult` (see leadDbPage).
+    this.paging = options.paging ?? {};
+    // Other integrations sharing the instance's limits: `{callsPer20s, concurrency}` they use
+    // all the time (so only the rest is left for the client under test); see setOtherApps().
+    this.otherApps = { callsPer20s: 0, concurrency: 0, ...(options.otherApps ?? {}) };
+    // How the quota day turns: 'central' (America/Chicago local midnight, CDT in summer) or
+    // 'cst' (midnight at a fixed UTC−6 all year): Marketo documents "12:00 AM CST" only.
+    this.quotaReset = options.quotaReset ?? 'central';
     this.latencyMs = options.latencyMs ?? 0;
     // Legacy `access_token` query/form parameter: rejected (as if no token was sent) unless this
     // switch is on. Either way every use is counted in state.counters.deprecatedAccessTokenParam.
@@ -118,6 +126,11 @@ class MarketoSimulator {
     };
     this.faults.push(f);
     return f;
+  }
+
+  /** Other apps' share of the instance's limits from now on: `{callsPer20s?, concurrency?}`. */
+  setOtherApps(load) {
+    this.otherApps = { callsPer20s: 0, concurrency: 0, ...load };
   }
 
   takeFault(methods, path) {
@@ -401,11 +414,14 @@ class MarketoSimulator {
     const st = this.state;
     const c = st.counters;
     const now = this.now();
-    if (c.inFlight >= L.concurrency) return '615';
+    const other = this.otherApps;
+    if (c.inFlight + other.concurrency >= L.concurrency) return '615';
     const w = st.rateWindow;
     while (w.length && w[0] <= now - L.windowMs) w.shift();
-    if (w.length >= L.rate) return '606';
-    const day = CHICAGO_DAY.format(new Date(now));
+    if (w.length + other.callsPer20s >= L.rate) return '606';
+    const day = this.quotaReset === 'cst'
+      ? new Date(now - 6 * 3600000).toISOString().slice(0, 10)
+      : CHICAGO_DAY.format(new Date(now));
     if (c.quotaDay !== day) {
       c.quotaDay = day;
       c.callsToday = 0;
@@ -455,6 +471,7 @@ class MarketoSimulator {
       req.socket.destroy();
       return;
     }
+    if (k.echo) return this.sendEcho(k, entry, res);
     if (k.html) {
       const status = k.http ?? 502;
       return this.sendText(entry, res, status, nginxPage(status, HTTP_TEXT[status] ?? 'Error'), 'text/html');
@@ -493,6 +510,32 @@ class MarketoSimulator {
     c.httpStatus[status] = (c.httpStatus[status] ?? 0) + 1;
     res.writeHead(status, { 'Content-Type': JSON_TYPE, 'Content-Length': Buffer.byteLength(text), ...headers });
     res.end(text);
+  }
+
+  /**
+   * Answers that quote the request back, as misconfigured proxies and servers do:
+   * `echo: 'html'` an HTTP 502 error page listing the request headers (Authorization included);
+   * `echo: 'body'` an HTTP 200 non-JSON body that starts with the bearer token;
+   * `echo: 'message'` a Marketo error envelope (`code`, default 603) whose message quotes the token;
+   * `echo: 'form'` an HTTP 401 (or `http`) identity answer whose error_description quotes the form body.
+   */
+  sendEcho(k, entry, res) {
+    const auth = entry.headers.authorization ?? '';
+    const token = auth.replace(/^Bearer\s+/i, '');
+    if (k.echo === 'body') return this.sendText(entry, res, k.http ?? 200, `${token} rejected by upstream filter`, 'text/plain');
+    if (k.echo === 'message') {
+      return this.sendError(entry, res, String(k.code ?? '603'), `Access denied for token ${token} (${auth})`);
+    }
+    if (k.echo === 'form') {
+      return this.sendJson(entry, res, k.http ?? 401, {
+        error: 'unauthorized',
+        error_description: `Bad client credentials in request body: ${entry.body}`,
+      });
+    }
+    const headers = Object.entries(entry.headers).map(([h, v]) => `${h}: ${v}`).join('\n');
+    const page = `<html><head><title>502 Bad Gateway</title></head><body><h1>Bad Gateway</h1>` +
+      `<p>The upstream server did not answer. Your request:</p><pre>${entry.method} ${entry.path}\n${headers}</pre></body></html>`;
+    return this.sendText(entry, res, k.http ?? 502, page, 'text/html');
   }
 
   sendText(entry, res, status, text, contentType) {
@@ -586,6 +629,8 @@ export async function startSimulator(options = {}) {
     clearFaults: () => {
       sim.faults.length = 0;
     },
+    /** Other apps' share of the instance's limits from now on: `{callsPer20s?, concurrency?}`. */
+    setOtherApps: (load) => sim.setOtherApps(load),
     /** Add leads / lists / campaigns after start. */
     seed: (data) => sim.seed(data),
     /** Run bulk-job progression up to the current clock (also done on every request). */

@@ -7,6 +7,7 @@
 
 use serde_json::Value;
 
+use super::redact::Redactor;
 use super::retry::{backoff, Jitter, MAX_ATTEMPTS};
 use super::settings::Settings;
 use super::time::Millis;
@@ -47,12 +48,21 @@ impl std::fmt::Debug for State {
     }
 }
 
+/// Whether a token can travel as `Authorization: Bearer <token>` as it is: visible ASCII only
+/// (RFC 9110 §5.5 field values, without spaces, which would end the credentials,
+/// <https://www.rfc-editor.org/rfc/rfc9110#section-5.5>).
+fn is_header_value(token: &str) -> bool {
+    token.bytes().all(|b| (0x21..=0x7e).contains(&b))
+}
+
 /// Token state.
 #[derive(Debug, Clone)]
 pub struct Auth {
     state: State,
     /// Consecutive failed identity attempts.
     failures: u32,
+    /// The client secret and every token issued, to hide from whatever leaves the connector.
+    redactor: Redactor,
 }
 
 /// What an identity answer means for the calls waiting on it.
@@ -73,7 +83,7 @@ pub enum AuthEvent {
 
 impl Default for Auth {
     fn default() -> Self {
-        Auth { state: State::Empty, failures: 0 }
+        Auth { state: State::Empty, failures: 0, redactor: Redactor::default() }
     }
 }
 
@@ -101,8 +111,15 @@ impl Auth {
         matches!(self.state, State::Fetching { .. })
     }
 
+    /// Text with the client secret and every token issued so far masked (see [`Redactor`]).
+    pub fn redact(&self, text: &str) -> String {
+        self.redactor.redact(text)
+    }
+
     /// The identity request with engine id `id`; marks the call as in flight.
     pub fn identity_request(&mut self, id: u32, settings: &Settings) -> HttpRequest {
+        // The secret leaves the connector only in this body: from now on it may come back.
+        self.redactor.learn_secret(settings.client_secret.expose());
         self.state = State::Fetching { request: id };
         let body = format!(
             "grant_type=client_credentials&client_id={}&client_secret={}",
@@ -158,6 +175,17 @@ impl Auth {
             |k: &str| parsed.as_ref().and_then(|v| v.get(k)).and_then(Value::as_str).map(str::to_owned);
         if status == 200 {
             let token = field("access_token").filter(|t| !t.is_empty());
+            if let Some(t) = &token {
+                self.redactor.learn_token(t);
+                if !is_header_value(t) {
+                    // Never placed in a header: CR/LF would split it (header injection).
+                    return self.transient(
+                        now,
+                        "identity call answered a token that is not a plain header value (spaces or control characters); not used".into(),
+                        jitter,
+                    );
+                }
+            }
             let expires_in = parsed.as_ref().and_then(|v| v.get("expires_in")).and_then(Value::as_u64);
             if let (Some(token), Some(expires_in)) = (token, expires_in) {
                 let life = expires_in.saturating_mul(1000);

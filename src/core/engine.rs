@@ -34,11 +34,12 @@ use super::classify::{classify_code, classify_http, Class};
 use super::error::{EventError, UsageError};
 use super::limits::{Blocked, Limiter};
 use super::outcome::{Outcome, Status};
+use super::pace::{Pace, PaceStats};
 use super::retry::{backoff, Jitter, MAX_ATTEMPTS};
 use super::settings::Settings;
 use super::snapshot::{CachedLookup, PendingEntry, QuotaState, Snapshot, VERSION as SNAPSHOT_VERSION};
 use super::time::Millis;
-use super::wire::{query_string, ApiError, Body, Envelope, HttpRequest, Method};
+use super::wire::{cut, query_string, ApiError, Body, Envelope, HttpRequest, Method, MAX_MESSAGE_CHARS};
 
 /// Identifies one accepted event inside an engine (not the user's event id).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -79,6 +80,9 @@ struct Call {
     refreshes: u32,
     /// Waits for a full bulk import queue (1016/1019/1029), beyond the ordinary attempts.
     queue_waits: u32,
+    /// Refused with 606/615 since (host time), and how many times: such refusals cost no
+    /// attempt and are bounded by `limits.deliveryDeadlineMs` instead.
+    rate_limited: Option<(Millis, u32)>,
 }
 
 #[derive(Debug)]
@@ -129,6 +133,8 @@ pub struct Stats {
     pub retries: u64,
     /// Times Marketo answered 606 or 615 (the limiter aims to keep this at zero).
     pub rate_limited: u64,
+    /// The current pace within `limits` (lowered on 606/615, raised as calls go through).
+    pub pace: PaceStats,
 }
 
 /// A request `preview` shows: what would be sent, without the token.
@@ -198,6 +204,7 @@ impl Engine {
         let event_prefix = format!("{:012x}", jitter.next_u64() >> 16);
         let id = format!("{:016x}", jitter.next_u64());
         Engine {
+            stats: Stats { pace: Pace::new(&settings.limits).stats(), ..Stats::default() },
             limiter: Limiter::new(settings.limits),
             settings,
             auth: Auth::default(),
@@ -227,7 +234,6 @@ impl Engine {
             needs_pump: false,
             id,
             generation: 0,
-            stats: Stats::default(),
         }
     }
 
@@ -317,6 +323,43 @@ impl Engine {
             .ok_or_else(|| UsageError::UnknownAction(action_id.to_string()))?;
         let key = self.accept(now, &action, action_id, event, event_id, false);
         self.pump(now);
+        Ok(key)
+    }
+
+    /// Accepts an event the host could not turn into JSON (cyclic, holding a BigInt, a getter
+    /// that throws, nested too deep: `why` says which) and fails it at once with
+    /// [`EventError::NotJson`] (`INVALID_EVENT`), so it still gets exactly one outcome.
+    ///
+    /// # Errors
+    /// [`UsageError::UnknownAction`] when no action has that id (nothing is recorded).
+    pub fn handle_unreadable_event(
+        &mut self,
+        now: Millis,
+        action_id: &str,
+        why: &str,
+        event_id: Option<String>,
+    ) -> Result<EventKey, UsageError> {
+        let now = self.clamp(now);
+        if self.settings.action(action_id).is_none() {
+            return Err(UsageError::UnknownAction(action_id.to_string()));
+        }
+        self.next_event += 1;
+        let key = EventKey(self.next_event);
+        let event_id = event_id.unwrap_or_else(|| format!("{}-{}", self.event_prefix, self.next_event));
+        let event = Value::Null;
+        let pending = PendingEvent {
+            event_id: event_id.clone(),
+            action_id: action_id.into(),
+            event,
+            accepted_at: now,
+            batched: false,
+            replayed: false,
+        };
+        self.pending.insert(key, pending);
+        let ev = EventRef { key, event_id, action_id: action_id.to_string() };
+        let e = EventError::NotJson(why.to_string());
+        let reason = ApiError { code: e.code().into(), message: e.to_string() };
+        self.emit(key, ev.with_reason(Status::Failed, &reason, None));
         Ok(key)
     }
 
@@ -573,12 +616,19 @@ impl Engine {
         }
         let flight = self.in_flight.remove(&id).ok_or(UsageError::UnknownRequest(id))?;
         self.limiter.finish();
-        let InFlight { call, token, .. } = flight;
+        let InFlight { call, token, deadline } = flight;
         self.left_queue(call.job);
         if let Some(entry) = self.jobs.get_mut(&call.job) {
             entry.started = true;
         }
         let parsed = Envelope::parse(body);
+        // The pace learns from every answer: 606/615 lower it, anything else raises it.
+        let answer_code = match &parsed {
+            Ok(env) if !env.success => env.errors.first().map(|e| e.code.as_str()),
+            _ => None,
+        };
+        self.limiter.observe(answer_code, deadline.saturating_sub(CALL_TIMEOUT_MS), now);
+        self.stats.pace = self.limiter.pace().stats();
         let page = call.spec.raw && (200..=299).contains(&status) && looks_like_html(body);
         if call.spec.raw
             && !page
@@ -598,7 +648,8 @@ impl Engine {
                 return Ok(());
             }
             (200..=299, Ok(env)) => {
-                let err = env.first_error();
+                let mut err = env.first_error();
+                err.message = self.redact_message(&err.message);
                 (classify_code(&err.code), err, env.request_id)
             }
             (200..=299, Err(e)) => (
@@ -608,7 +659,7 @@ impl Engine {
                     message: if page {
                         "Marketo answered with a web page instead of the file".into()
                     } else {
-                        e.0
+                        e.message(|t| self.auth.redact(t))
                     },
                 },
                 None,
@@ -634,12 +685,15 @@ impl Engine {
             Class::WaitForQuota => {
                 // Hold this call and all others until the reset; nothing is lost.
                 self.limiter.quota_exhausted(now);
+                let mut call = call;
+                call.rate_limited = None;
                 self.enqueue_front(call);
             }
+            Class::Retry { base_ms } if reason.code == "606" || reason.code == "615" => {
+                self.stats.rate_limited += 1;
+                self.wait_for_pace(now, call, base_ms, failure(Status::Failed));
+            }
             Class::Retry { base_ms } => {
-                if reason.code == "606" || reason.code == "615" {
-                    self.stats.rate_limited += 1;
-                }
                 // 6xx codes mean "not executed"; an HTTP error or garbled answer may hide an
                 // applied call.
                 let ambiguous = !reason.code.bytes().all(|b| b.is_ascii_digit());
@@ -648,6 +702,7 @@ impl Engine {
             Class::WaitForBulkQueue => {
                 // Marketo's import queue drains at its own pace: wait longer than for an error.
                 let mut call = call;
+                call.rate_limited = None;
                 if call.attempts >= MAX_ATTEMPTS {
                     call.attempts = MAX_ATTEMPTS - 1;
                     call.queue_waits += 1;
@@ -766,9 +821,16 @@ impl Engine {
         key
     }
 
-    /// A finished listing: every entry, or Marketo's error.
+    /// A finished listing: every entry, or Marketo's error (redacted like outcomes).
     pub fn poll_listing(&mut self) -> Option<(ListingKey, Result<Vec<Named>, ApiError>)> {
-        self.listings_out.pop_front()
+        let (key, result) = self.listings_out.pop_front()?;
+        Some((
+            key,
+            result.map_err(|e| ApiError {
+                code: self.redact_message(&e.code),
+                message: self.redact_message(&e.message),
+            }),
+        ))
     }
 
     /// Sends whatever is queued now, ignoring batch thresholds.
@@ -787,9 +849,26 @@ impl Engine {
         self.requests_out.pop_front()
     }
 
-    /// The next outcome: final ones exactly once per event.
+    /// The next outcome: final ones exactly once per event. Its code, message and request id
+    /// never carry the client secret or a token issued (see [`Engine::redact`]).
     pub fn poll_outcome(&mut self) -> Option<(EventKey, Outcome)> {
-        self.outcomes_out.pop_front()
+        let (key, mut o) = self.outcomes_out.pop_front()?;
+        for text in [&mut o.code, &mut o.message, &mut o.request_id].into_iter().flatten() {
+            *text = self.redact_message(text);
+        }
+        Some((key, o))
+    }
+
+    /// `text` without the client secret or any token issued, in any form it can take
+    /// ([`crate::core::redact`]): for whatever the host shows from outside text (log entries
+    /// of transport errors, messages).
+    pub fn redact(&self, text: &str) -> String {
+        self.auth.redact(text)
+    }
+
+    /// [`Engine::redact`], then cut to [`MAX_MESSAGE_CHARS`] (never cut before redaction).
+    fn redact_message(&self, text: &str) -> String {
+        cut(&self.auth.redact(text), MAX_MESSAGE_CHARS)
     }
 
     /// When to call [`Engine::handle_timeout`] next; `None` when nothing waits on time.
@@ -1118,7 +1197,7 @@ impl Engine {
         let started = self.jobs.get(&job).is_some_and(|j| j.started);
         for spec in progress.calls {
             let delay = spec.delay_ms;
-            let call = Call { job, spec, attempts: 0, refreshes: 0, queue_waits: 0 };
+            let call = Call { job, spec, attempts: 0, refreshes: 0, queue_waits: 0, rate_limited: None };
             if delay > 0 {
                 self.delayed.push((self.now.saturating_add(delay), call));
             } else if started {
@@ -1210,6 +1289,35 @@ impl Engine {
             entry.job.on_retry(call.spec.step);
         }
         let at = now + backoff(call.attempts, base, 120_000, &mut self.jitter);
+        self.delayed.push((at, call));
+    }
+
+    /// Sends a call Marketo refused with 606/615 again later: "not executed", so it costs no
+    /// attempt; the pace (lowered by the refusal) and a backoff from `base` space it out, and
+    /// its events fail only once refusals have lasted `limits.deliveryDeadlineMs`.
+    fn wait_for_pace(&mut self, now: Millis, mut call: Call, base: Millis, mut failure: Failure) {
+        let (since, times) = call.rate_limited.unwrap_or((now, 0));
+        // Time held by a daily-quota pause meanwhile is not refusal time.
+        let since = since.max(self.limiter.quota_hold_ended().unwrap_or(0)).min(now);
+        let deadline = self.settings.limits.delivery_deadline_ms;
+        if now.saturating_sub(since) >= deadline {
+            failure.reason.message = format!(
+                "{} (Marketo refused this call {} times over {} s: the instance's shared limits are taken by other apps; gave up after limits.deliveryDeadlineMs = {deadline} ms)",
+                failure.reason.message,
+                times + 1,
+                now.saturating_sub(since) / 1000
+            );
+            self.call_failed(call, failure);
+            return;
+        }
+        call.attempts = call.attempts.saturating_sub(1);
+        call.rate_limited = Some((since, times.saturating_add(1)));
+        self.stats.retries += 1;
+        if let Some(entry) = self.jobs.get_mut(&call.job) {
+            entry.job.on_retry(call.spec.step);
+        }
+        let wait = backoff(times.saturating_add(1).min(4), base, 120_000, &mut self.jitter);
+        let at = now.saturating_add(wait).min(since.saturating_add(deadline));
         self.delayed.push((at, call));
     }
 

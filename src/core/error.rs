@@ -108,6 +108,10 @@ pub enum EventError {
     /// The event is not a JSON object.
     #[error("the event must be a JSON object")]
     NotAnObject,
+    /// The event cannot be read as JSON at all: it is cyclic, holds a BigInt, has a getter or
+    /// `toJSON` that throws, or is nested past the limit. The text says which, and where.
+    #[error("the event must be a JSON object: {0}")]
+    NotJson(String),
 }
 
 impl EventError {
@@ -116,7 +120,7 @@ impl EventError {
         match self {
             EventError::MissingAttribute { .. } => "MISSING_ATTRIBUTE",
             EventError::InvalidValue { .. } => "INVALID_VALUE",
-            EventError::NotAnObject => "INVALID_EVENT",
+            EventError::NotAnObject | EventError::NotJson(_) => "INVALID_EVENT",
         }
     }
 }

@@ -4,8 +4,9 @@
 
 use std::collections::VecDeque;
 
+use super::pace::Pace;
 use super::settings::Limits;
-use super::time::{next_quota_reset, quota_day, Millis};
+use super::time::{next_quota_reset, quota_day, quota_resume_at, Millis};
 
 /// Marketo's rate window.
 pub const WINDOW_MS: Millis = 20_000;
@@ -22,6 +23,14 @@ pub struct Limiter {
     inherited: Vec<Millis>,
     day: i64,
     used_today: u32,
+    /// The pace within `limits` (lowered on 606/615, raised as calls go through).
+    pace: Pace,
+    /// After a `607`: no call before this instant (see [`quota_resume_at`]).
+    quota_pause: Option<Millis>,
+    /// The last check was refused for the daily quota (a `607` pause or the count).
+    held_by_quota: bool,
+    /// When calls last went on after being held for the daily quota.
+    quota_hold_ended: Option<Millis>,
 }
 
 /// Why a call may not start now.
@@ -39,12 +48,16 @@ impl Limiter {
     /// A limiter with nothing counted yet.
     pub fn new(limits: Limits) -> Limiter {
         Limiter {
+            pace: Pace::new(&limits),
             limits,
             window: VecDeque::new(),
             in_flight: 0,
             inherited: Vec::new(),
             day: i64::MIN,
             used_today: 0,
+            quota_pause: None,
+            held_by_quota: false,
+            quota_hold_ended: None,
         }
     }
 
@@ -63,13 +76,27 @@ impl Limiter {
     /// Whether a call may start at `now`.
     pub fn check(&mut self, now: Millis) -> Result<(), Blocked> {
         self.roll(now);
+        if let Some(until) = self.quota_pause {
+            if now < until {
+                self.held_by_quota = true;
+                return Err(Blocked::Quota(until));
+            }
+            // A candidate reset has passed: Marketo's count starts again.
+            self.quota_pause = None;
+            self.used_today = 0;
+        }
         if self.used_today >= self.limits.daily_quota {
+            self.held_by_quota = true;
             return Err(Blocked::Quota(next_quota_reset(now)));
         }
-        if self.in_flight >= self.limits.concurrency {
+        if self.held_by_quota {
+            self.held_by_quota = false;
+            self.quota_hold_ended = Some(now);
+        }
+        if self.in_flight >= self.pace.concurrency() {
             return Err(Blocked::Concurrency);
         }
-        if self.in_flight.saturating_add(self.inherited.len() as u32) >= self.limits.concurrency {
+        if self.in_flight.saturating_add(self.inherited.len() as u32) >= self.pace.concurrency() {
             if self.in_flight > 0 {
                 return Err(Blocked::Concurrency);
             }
@@ -78,11 +105,29 @@ impl Limiter {
             let first = self.inherited.iter().copied().min().unwrap_or(now);
             return Err(Blocked::Rate(first));
         }
-        if self.window.len() >= self.limits.calls_per_20s as usize {
-            let oldest = self.window.front().copied().unwrap_or(now);
-            return Err(Blocked::Rate(oldest + WINDOW_MS));
+        let rate = self.pace.calls_per_20s() as usize;
+        if self.window.len() >= rate {
+            // The window drops below the pace when its (len − rate + 1) oldest calls age out.
+            let at = self.window.get(self.window.len() - rate).copied().unwrap_or(now);
+            return Err(Blocked::Rate(at + WINDOW_MS));
         }
         Ok(())
+    }
+
+    /// When calls last went on after a daily-quota hold: time held for the quota does not count
+    /// toward `limits.deliveryDeadlineMs`.
+    pub fn quota_hold_ended(&self) -> Option<Millis> {
+        self.quota_hold_ended
+    }
+
+    /// The pace within `limits`.
+    pub fn pace(&self) -> &Pace {
+        &self.pace
+    }
+
+    /// Lets the pace learn from an answer (see [`Pace::observe`]).
+    pub fn observe(&mut self, code: Option<&str>, sent: Millis, now: Millis) {
+        self.pace.observe(code, sent, now);
     }
 
     /// Records a call starting at `now` (after a successful [`Limiter::check`]).
@@ -103,10 +148,13 @@ impl Limiter {
         self.in_flight
     }
 
-    /// Marks the daily quota as spent (Marketo answered 607), until the next reset.
+    /// Marks the daily quota as spent (Marketo answered 607) until the earliest candidate reset
+    /// after `now` ([`quota_resume_at`]): Central local midnight, or CST midnight when Marketo
+    /// still answered 607 after the former.
     pub fn quota_exhausted(&mut self, now: Millis) {
         self.roll(now);
         self.used_today = self.limits.daily_quota;
+        self.quota_pause = Some(quota_resume_at(now));
     }
 
     /// The quota day and the calls counted in it (for snapshots).
@@ -153,6 +201,7 @@ impl Limiter {
         if self.day > quota_day(now) {
             self.day = i64::MIN;
             self.used_today = 0;
+            self.quota_pause = None;
         }
     }
 
@@ -168,7 +217,8 @@ mod tests {
 
     #[test]
     fn window_concurrency_and_quota() {
-        let mut l = Limiter::new(Limits { calls_per_20s: 2, concurrency: 1, daily_quota: 3 });
+        let mut l =
+            Limiter::new(Limits { calls_per_20s: 2, concurrency: 1, daily_quota: 3, ..Limits::default() });
         l.check(0).unwrap();
         l.start(0);
         assert_eq!(l.check(1), Err(Blocked::Concurrency));
@@ -189,7 +239,12 @@ mod tests {
 
     #[test]
     fn calls_a_dead_instance_left_open_hold_slots_until_their_timeout() {
-        let mut l = Limiter::new(Limits { calls_per_20s: 100, concurrency: 2, daily_quota: 1000 });
+        let mut l = Limiter::new(Limits {
+            calls_per_20s: 100,
+            concurrency: 2,
+            daily_quota: 1000,
+            ..Limits::default()
+        });
         // Two calls were in flight at the snapshot, deadlines 5_000 and 9_000.
         l.inherit_in_flight(&[5_000, 9_000], 1_000, u64::MAX);
         assert_eq!(l.check(1_000), Err(Blocked::Rate(5_000)), "no slot while both may still run");
@@ -205,12 +260,29 @@ mod tests {
 
     #[test]
     fn a_clock_step_back_forgets_calls_and_quota_days_from_the_future() {
-        let mut l = Limiter::new(Limits { calls_per_20s: 1, concurrency: 5, daily_quota: 1 });
+        let mut l =
+            Limiter::new(Limits { calls_per_20s: 1, concurrency: 5, daily_quota: 1, ..Limits::default() });
         let later = 10 * 86_400_000;
         l.start(later);
         l.finish();
         assert!(l.check(later + 1).is_err());
         l.forget_after(1_000);
         assert_eq!(l.check(1_000), Ok(()), "the window and the spent day were in the future");
+    }
+
+    #[test]
+    fn a_lowered_pace_waits_until_the_window_is_below_it() {
+        let mut l = Limiter::new(Limits { calls_per_20s: 4, concurrency: 4, ..Limits::default() });
+        for t in 0..4 {
+            l.check(t).unwrap();
+            l.start(t);
+            l.finish();
+        }
+        l.observe(Some("606"), 3, 10);
+        assert_eq!(l.pace().calls_per_20s(), 2);
+        // Two of the four calls must age out: the one at t=1 leaves at 20_001, the one at t=2
+        // at 20_002, then one slot is free.
+        assert_eq!(l.check(10), Err(Blocked::Rate(20_002)));
+        l.check(20_002).unwrap();
     }
 }

@@ -3,13 +3,16 @@
 //!
 //! Module map (one concern each):
 //! - [`settings`]: connector settings (SPEC §2) and their validation.
-//! - [`source`]: reading values out of events by attribute path; ids and dates.
+//! - [`source`]: reading values out of events by attribute path; ids.
+//! - [`date`]: reading dates as pipelines write them, printing ISO 8601.
 //! - [`actions`]: the nine action types' configuration (SPEC §3) and the jobs that deliver them.
 //! - [`auth`]: the identity call and token reuse.
 //! - [`batch`]: the per-action queues and their thresholds (SPEC §4).
 //! - [`cache`]: the lead-id cache for lookups.
 //! - [`classify`]: what each Marketo answer means (the failure-handling table).
 //! - [`limits`]: the client-side call limiter (calls per 20 s, concurrency, daily quota).
+//! - [`pace`]: the current pace below `limits`, lowered on 606/615 and raised as calls go through.
+//! - [`redact`]: hiding the client secret and tokens from everything that leaves the connector.
 //! - [`retry`]: backoff with seeded jitter.
 //! - [`wire`]: HTTP requests out, Marketo response envelopes in.
 //! - [`outcome`]: the per-event outcomes (SPEC §6).
@@ -22,10 +25,13 @@ pub mod auth;
 pub mod batch;
 pub mod cache;
 pub mod classify;
+pub mod date;
 pub mod engine;
 pub mod error;
 pub mod limits;
 pub mod outcome;
+pub mod pace;
+pub mod redact;
 pub mod report;
 pub mod retry;
 pub mod settings;

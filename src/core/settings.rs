@@ -30,13 +30,28 @@ pub struct Limits {
     pub calls_per_20s: u32,
     /// Calls in flight at once (Marketo: 10 per instance; Adobe advises 5).
     pub concurrency: u32,
-    /// Calls per Marketo day (midnight to midnight CST).
+    /// Calls per Marketo day (midnight to midnight US Central time).
     pub daily_quota: u32,
+    /// How long a call may keep being refused with `606`/`615` (the instance's shared rate or
+    /// concurrency limit taken by other apps) before its events fail, in milliseconds
+    /// (`limits.deliveryDeadlineMs`, default 24 h). A `607` quota pause and a full bulk-import
+    /// queue have their own rules and do not count.
+    pub delivery_deadline_ms: u64,
 }
+
+/// Default of `limits.deliveryDeadlineMs`: 24 hours.
+pub const DEFAULT_DELIVERY_DEADLINE_MS: u64 = 86_400_000;
+/// Largest `limits.deliveryDeadlineMs`: 30 days.
+pub const MAX_DELIVERY_DEADLINE_MS: u64 = 30 * 86_400_000;
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { calls_per_20s: 50, concurrency: 5, daily_quota: 50_000 }
+        Limits {
+            calls_per_20s: 50,
+            concurrency: 5,
+            daily_quota: 50_000,
+            delivery_deadline_ms: DEFAULT_DELIVERY_DEADLINE_MS,
+        }
     }
 }
 
@@ -177,6 +192,16 @@ fn parse_limits(v: Option<&Value>) -> Result<Limits, ConfigError> {
     }
     let obj = v.as_object().ok_or_else(|| ConfigError::setting("limits", "must be an object"))?;
     for (key, val) in obj {
+        if key == "deliveryDeadlineMs" {
+            limits.delivery_deadline_ms =
+                val.as_u64().filter(|n| (1..=MAX_DELIVERY_DEADLINE_MS).contains(n)).ok_or_else(|| {
+                    ConfigError::setting(
+                        "limits.deliveryDeadlineMs",
+                        format!("must be an integer number of milliseconds from 1 to {MAX_DELIVERY_DEADLINE_MS} (30 days)"),
+                    )
+                })?;
+            continue;
+        }
         // Marketo's own instance-wide limits cap what the connector may be allowed.
         let (slot, max) = match key.as_str() {
             "callsPer20s" => (&mut limits.calls_per_20s, 100),
@@ -185,7 +210,7 @@ fn parse_limits(v: Option<&Value>) -> Result<Limits, ConfigError> {
             _ => {
                 return Err(ConfigError::setting(
                     format!("limits.{key}"),
-                    "unknown limit; expected callsPer20s, concurrency, dailyQuota",
+                    "unknown limit; expected callsPer20s, concurrency, dailyQuota, deliveryDeadlineMs",
                 ))
             }
         };
@@ -235,6 +260,8 @@ mod tests {
             ("limits", json!({"concurrency": 11}), "limits.concurrency"),
             ("limits", json!({"callsPer20s": 0}), "limits.callsPer20s"),
             ("limits", json!({"burst": 3}), "limits.burst"),
+            ("limits", json!({"deliveryDeadlineMs": 0}), "limits.deliveryDeadlineMs"),
+            ("limits", json!({"deliveryDeadlineMs": "1h"}), "limits.deliveryDeadlineMs"),
         ] {
             let mut v = base();
             v[key] = value;

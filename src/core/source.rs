@@ -3,8 +3,55 @@
 
 use serde_json::Value;
 
+use super::date::to_iso8601;
 use super::error::EventError;
-use super::time::to_iso8601;
+
+/// Prefix of the string that stands in for a JavaScript number JSON cannot carry (`NaN`,
+/// `Infinity`, `-Infinity`) or an invalid `Date`: `JSON.stringify` would write `null`, which
+/// clears a field in Marketo. The wasm layer puts `NON_FINITE_MARK + "NaN"` (…) in its place,
+/// and any mapped value, token, id or bulk cell holding one fails its event (`INVALID_VALUE`).
+/// The NUL byte keeps it apart from any text a pipeline sends.
+pub const NON_FINITE_MARK: &str = "\u{0}marketo-connector:non-finite:";
+
+/// The stand-in for a non-finite number: `what` is `NaN`, `Infinity`, `-Infinity` or
+/// `an invalid Date`.
+pub fn non_finite_marker(what: &str) -> Value {
+    Value::String(format!("{NON_FINITE_MARK}{what}"))
+}
+
+/// What non-finite number `v` holds (itself, or anywhere inside a list or object), if any.
+pub fn non_finite(v: &Value) -> Option<&str> {
+    let mut stack = vec![v];
+    while let Some(v) = stack.pop() {
+        match v {
+            Value::String(s) => {
+                if let Some(what) = s.strip_prefix(NON_FINITE_MARK) {
+                    return Some(what);
+                }
+            }
+            Value::Array(list) => stack.extend(list.iter()),
+            Value::Object(map) => stack.extend(map.values()),
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Fails when `v` holds a non-finite number (see [`NON_FINITE_MARK`]).
+///
+/// # Errors
+/// [`EventError::InvalidValue`] naming the parameter.
+pub fn require_finite(v: &Value, parameter: &str) -> Result<(), EventError> {
+    match non_finite(v) {
+        None => Ok(()),
+        Some(what) => Err(EventError::InvalidValue {
+            parameter: parameter.into(),
+            problem: format!(
+                "the value is {what}, not a finite number (JSON would carry it as null, which clears the field in Marketo)"
+            ),
+        }),
+    }
+}
 
 /// A parameter's value source.
 #[derive(Debug, Clone, PartialEq)]
@@ -76,7 +123,7 @@ impl Source {
             Some(Value::Null) | None => {
                 Err(EventError::MissingAttribute { parameter: parameter.into(), path: self.describe() })
             }
-            Some(v) => Ok(v),
+            Some(v) => require_finite(v, parameter).map(|()| v),
         }
     }
 }
@@ -182,9 +229,11 @@ impl FieldMapping {
     /// then left out, not cleared; an explicit `null` clears it).
     ///
     /// # Errors
-    /// [`EventError::InvalidValue`] when a `date` value cannot be read as a date.
+    /// [`EventError::InvalidValue`] when a `date` value cannot be read as a date, or the value
+    /// holds a number that is not finite (`NaN`, `±Infinity`).
     pub fn value_for(&self, event: &Value) -> Result<Option<Value>, EventError> {
         let Some(v) = self.source.resolve(event) else { return Ok(None) };
+        require_finite(v, &format!("leadData field {}", self.field))?;
         match (self.kind, v) {
             (_, Value::Null) => Ok(Some(Value::Null)),
             (FieldType::Plain, v) => Ok(Some(v.clone())),
@@ -266,5 +315,21 @@ mod tests {
         );
         let err = map_record(&mapping, &json!({"d": "soon"})).unwrap_err();
         assert!(err.to_string().contains("signup"), "{err}");
+        // A NaN anywhere a mapped value reaches fails the event, naming the field.
+        for (ev, field) in [
+            (json!({"n": non_finite_marker("NaN")}), "leadScore"),
+            (json!({"e": [1, {"x": non_finite_marker("-Infinity")}]}), "email"),
+            (json!({"d": non_finite_marker("Infinity")}), "signup"),
+        ] {
+            let err = map_record(&mapping, &ev).unwrap_err();
+            assert_eq!(err.code(), "INVALID_VALUE");
+            assert!(
+                err.to_string().contains(field) && err.to_string().contains("not a finite number"),
+                "{err}"
+            );
+        }
+        let id = Source::parse(&json!({"attribute": "id"})).unwrap();
+        let err = id.require(&json!({"id": non_finite_marker("NaN")}), "targetLeadId").unwrap_err();
+        assert!(err.to_string().contains("`targetLeadId`: the value is NaN"), "{err}");
     }
 }

@@ -1,155 +1,145 @@
-//! Time as data: epoch milliseconds passed in by the host, and date formatting for mapped
-//! values. Nothing here reads a clock.
+//! Time as data: epoch milliseconds passed in by the host, and Marketo's quota day in US
+//! Central time. Nothing here reads a clock. (Dates in mapped values are [`super::date`].)
 
-use time::format_description::well_known::{Rfc2822, Rfc3339};
-use time::macros::format_description;
-use time::{Date, OffsetDateTime, PrimitiveDateTime, UtcOffset};
+pub use super::date::to_iso8601;
+use super::date::{civil_from_days, days_from_civil, weekday};
 
 /// Milliseconds since the Unix epoch, as the host's `now()` reports them.
 pub type Millis = u64;
 
-/// Numbers below this are read as epoch seconds, above it as epoch milliseconds
-/// (1e11 seconds is the year 5138; 1e11 milliseconds is March 1973).
-const SECONDS_MS_CUTOFF: f64 = 1e11;
+const DAY_MS: i64 = 86_400_000;
+const HOUR_MS: i64 = 3_600_000;
 
-/// Formats a date value as ISO 8601 in UTC (`2026-11-28T09:30:00Z`).
-///
-/// Accepts epoch milliseconds or seconds (numbers or digit strings), RFC 3339 / ISO 8601
-/// date-times with or without an offset (no offset means UTC), `YYYY-MM-DD HH:MM:SS`,
-/// `YYYY-MM-DD` (midnight UTC) and RFC 2822.
-///
-/// # Errors
-/// A message saying why the value is not a date.
-pub fn to_iso8601(value: &serde_json::Value) -> Result<String, String> {
-    let dt = match value {
-        serde_json::Value::Number(n) => {
-            from_epoch(n.as_f64().ok_or_else(|| "not a finite number".to_string())?)?
-        }
-        serde_json::Value::String(s) => parse_date_string(s.trim())?,
-        other => return Err(format!("expected a date string or epoch number, got {}", kind(other))),
-    };
-    format_utc(dt)
+/// Offset of US Central Standard Time from UTC, in milliseconds (UTC−6).
+pub const CST_OFFSET_MS: i64 = -6 * HOUR_MS;
+/// Offset of US Central Daylight Time from UTC, in milliseconds (UTC−5).
+pub const CDT_OFFSET_MS: i64 = -5 * HOUR_MS;
+
+/// Day number of the n-th (1-based) Sunday of a month.
+fn nth_sunday(year: i64, month: u32, n: i64) -> i64 {
+    let first = days_from_civil(year, month, 1);
+    first + i64::from((7 - weekday(first)) % 7) + 7 * (n - 1)
 }
 
-fn kind(v: &serde_json::Value) -> &'static str {
-    match v {
-        serde_json::Value::Null => "null",
-        serde_json::Value::Bool(_) => "a boolean",
-        serde_json::Value::Number(_) => "a number",
-        serde_json::Value::String(_) => "a string",
-        serde_json::Value::Array(_) => "a list",
-        serde_json::Value::Object(_) => "an object",
+/// The local dates (day numbers) on which US daylight time starts and ends in `year`: the
+/// second Sunday of March and the first Sunday of November, each at 02:00 local time (the
+/// rule of the Energy Policy Act of 2005, in force since 2007, 15 U.S.C. §260a;
+/// <https://www.law.cornell.edu/uscode/text/15/260a>). No time-zone database is needed.
+fn dst_dates(year: i64) -> (i64, i64) {
+    (nth_sunday(year, 3, 2), nth_sunday(year, 11, 1))
+}
+
+/// Offset of US Central local time from UTC at the instant `now`: CDT (UTC−5) from the second
+/// Sunday of March 02:00 CST (08:00 UTC) to the first Sunday of November 02:00 CDT (07:00 UTC),
+/// CST (UTC−6) otherwise.
+pub fn central_offset_ms(now: Millis) -> i64 {
+    let t = now as i64;
+    let (year, _, _) = civil_from_days((t + CST_OFFSET_MS).div_euclid(DAY_MS));
+    let (start, end) = dst_dates(year);
+    let starts = start * DAY_MS + 2 * HOUR_MS - CST_OFFSET_MS;
+    let ends = end * DAY_MS + 2 * HOUR_MS - CDT_OFFSET_MS;
+    if (starts..ends).contains(&t) {
+        CDT_OFFSET_MS
+    } else {
+        CST_OFFSET_MS
     }
 }
 
-fn from_epoch(n: f64) -> Result<OffsetDateTime, String> {
-    if !n.is_finite() {
-        return Err("not a finite number".into());
-    }
-    let ms = if n.abs() < SECONDS_MS_CUTOFF { n * 1000.0 } else { n };
-    // i128 nanoseconds cover every representable date; out-of-range values fail below.
-    let nanos = (ms as i128).saturating_mul(1_000_000);
-    OffsetDateTime::from_unix_timestamp_nanos(nanos).map_err(|_| "epoch value out of range".into())
+/// The UTC instant of local midnight starting Central day `day` (days since 1970-01-01 in
+/// Central local time). Midnight is never inside a change (changes happen at 02:00): it is in
+/// daylight time when the date is after the March change day and up to the November one.
+fn central_midnight(day: i64) -> i64 {
+    let (year, _, _) = civil_from_days(day);
+    let (start, end) = dst_dates(year);
+    let offset = if day > start && day <= end { CDT_OFFSET_MS } else { CST_OFFSET_MS };
+    day * DAY_MS - offset
 }
 
-fn parse_date_string(s: &str) -> Result<OffsetDateTime, String> {
-    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
-        let n: f64 = s.parse().map_err(|_| "not a number".to_string())?;
-        return from_epoch(n);
-    }
-    if let Ok(dt) = OffsetDateTime::parse(s, &Rfc3339) {
-        return Ok(dt);
-    }
-    // RFC 3339 requires an offset; accept the common offset-less forms as UTC.
-    let local_forms = [
-        format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]"),
-        format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond]"),
-        format_description!("[year]-[month]-[day] [hour]:[minute]:[second]"),
-        format_description!("[year]-[month]-[day]T[hour]:[minute]"),
-    ];
-    for form in local_forms {
-        if let Ok(dt) = PrimitiveDateTime::parse(s, form) {
-            return Ok(dt.assume_utc());
-        }
-    }
-    if let Ok(d) = Date::parse(s, format_description!("[year]-[month]-[day]")) {
-        return Ok(d.midnight().assume_utc());
-    }
-    if let Ok(dt) = OffsetDateTime::parse(s, &Rfc2822) {
-        return Ok(dt);
-    }
-    Err("not a date: expected ISO 8601, RFC 2822, YYYY-MM-DD or epoch seconds/milliseconds".into())
-}
-
-fn format_utc(dt: OffsetDateTime) -> Result<String, String> {
-    // Not `to_offset`: it panics when the instant in UTC leaves the supported range
-    // (`9999-12-31T23:30:00-02:00` is in year 10000 in UTC).
-    dt.checked_to_offset(UtcOffset::UTC)
-        .ok_or_else(|| "date out of the printable range".to_string())?
-        .format(format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z"))
-        .map_err(|_| "date out of the printable range".into())
-}
-
-/// Offset of US Central Standard Time from UTC, in milliseconds. Marketo documents the daily
-/// quota reset as "12:00 AM CST"; the limiter counts days on that fixed offset.
-pub const CST_OFFSET_MS: i64 = -6 * 3_600_000;
-
-/// Index of the Marketo quota day (midnight-to-midnight CST) that `now` falls in.
+/// Index of the Marketo quota day that `now` falls in: the date in US Central local time
+/// (days since 1970-01-01). Marketo documents the reset as "12:00 AM CST" without saying
+/// whether daylight time applies
+/// (<https://experienceleague.adobe.com/en/docs/marketo-developer/marketo/rest/rest-api>): the
+/// client-side count follows the local day, and [`quota_resume_at`] tries both readings.
 pub fn quota_day(now: Millis) -> i64 {
-    (now as i64 + CST_OFFSET_MS).div_euclid(86_400_000)
+    let t = now as i64;
+    (t + central_offset_ms(now)).div_euclid(DAY_MS)
 }
 
-/// The first instant of the quota day after the one `now` falls in.
+/// The first instant of the Central local day after the one `now` falls in.
 pub fn next_quota_reset(now: Millis) -> Millis {
-    let next = (quota_day(now) + 1) * 86_400_000 - CST_OFFSET_MS;
-    next.max(0) as Millis
+    central_midnight(quota_day(now) + 1).max(0) as Millis
+}
+
+/// The next midnight at the fixed offset UTC−6 (CST all year) after `now`.
+fn next_cst_midnight(now: Millis) -> Millis {
+    let t = now as i64;
+    (((t + CST_OFFSET_MS).div_euclid(DAY_MS) + 1) * DAY_MS - CST_OFFSET_MS).max(0) as Millis
+}
+
+/// When to try again after Marketo answered `607` (daily quota reached) at `now`: the earliest
+/// of the two candidate resets, Central local midnight (00:00 CDT = 05:00 UTC in summer) and
+/// midnight CST (06:00 UTC all year). In winter they are the same instant. In summer a `607`
+/// before 05:00 UTC resumes at 05:00 UTC; if Marketo still answers `607` then, it resets at
+/// CST midnight, and the next try is at 06:00 UTC: at most one call is refused either way.
+pub fn quota_resume_at(now: Millis) -> Millis {
+    next_quota_reset(now).min(next_cst_midnight(now))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
-    #[test]
-    fn epoch_millis_and_seconds() {
-        assert_eq!(to_iso8601(&json!(1764307800000u64)).unwrap(), "2025-11-28T05:30:00Z");
-        assert_eq!(to_iso8601(&json!(1764307800)).unwrap(), "2025-11-28T05:30:00Z");
-        assert_eq!(to_iso8601(&json!("1764307800000")).unwrap(), "2025-11-28T05:30:00Z");
+    const H: u64 = 3_600_000;
+
+    /// Epoch ms of a UTC date and hour.
+    fn utc(y: i64, m: u32, d: u32, h: u64) -> Millis {
+        days_from_civil(y, m, d) as u64 * 86_400_000 + h * H
     }
 
     #[test]
-    fn strings_with_and_without_offsets() {
-        assert_eq!(to_iso8601(&json!("2026-11-28T09:30:00+01:00")).unwrap(), "2026-11-28T08:30:00Z");
-        assert_eq!(to_iso8601(&json!("2026-11-28T09:30:00Z")).unwrap(), "2026-11-28T09:30:00Z");
-        assert_eq!(to_iso8601(&json!("2026-11-28T09:30:00.250Z")).unwrap(), "2026-11-28T09:30:00Z");
-        assert_eq!(to_iso8601(&json!("2026-11-28 09:30:00")).unwrap(), "2026-11-28T09:30:00Z");
-        assert_eq!(to_iso8601(&json!("2026-11-28")).unwrap(), "2026-11-28T00:00:00Z");
-        assert_eq!(to_iso8601(&json!("Sat, 28 Nov 2026 09:30:00 +0000")).unwrap(), "2026-11-28T09:30:00Z");
-    }
-
-    #[test]
-    fn non_dates_are_errors() {
-        assert!(to_iso8601(&json!("next tuesday")).is_err());
-        assert!(to_iso8601(&json!(true)).is_err());
-        assert!(to_iso8601(&json!(null)).is_err());
-        assert!(to_iso8601(&json!(1e300)).is_err());
-    }
-
-    #[test]
-    fn dates_whose_utc_instant_leaves_the_range_are_errors_not_panics() {
-        // A panic in `OffsetDateTime::to_offset` (fuzz/seeds/event/regress-date-year-10000.bin).
-        for s in ["9999-12-31T23:30:00-02:00", "Fri, 31 Dec 9999 23:00:00 -2359"] {
-            assert_eq!(to_iso8601(&json!(s)), Err("date out of the printable range".to_string()), "{s}");
-        }
-        assert_eq!(to_iso8601(&json!("9999-12-31T23:30:00+02:00")).unwrap(), "9999-12-31T21:30:00Z");
-    }
-
-    #[test]
-    fn quota_day_turns_at_cst_midnight() {
+    fn quota_day_turns_at_cst_midnight_in_winter() {
         // 2025-11-28T06:00:00Z is midnight CST.
         let midnight = 1_764_309_600_000;
+        assert_eq!(utc(2025, 11, 28, 6), midnight);
         assert_eq!(quota_day(midnight - 1) + 1, quota_day(midnight));
         assert_eq!(next_quota_reset(midnight - 1), midnight);
         assert_eq!(next_quota_reset(midnight), midnight + 86_400_000);
+        assert_eq!(quota_resume_at(midnight - 1), midnight);
+    }
+
+    #[test]
+    fn quota_day_turns_at_cdt_midnight_in_summer() {
+        // 2026-07-15: CDT, local midnight is 05:00 UTC.
+        let local_midnight = utc(2026, 7, 15, 5);
+        assert_eq!(central_offset_ms(local_midnight), CDT_OFFSET_MS);
+        assert_eq!(quota_day(local_midnight - 1) + 1, quota_day(local_midnight));
+        assert_eq!(next_quota_reset(utc(2026, 7, 14, 20)), local_midnight);
+        // A 607 in the evening: resume at CDT midnight; a 607 just after it: at CST midnight.
+        assert_eq!(quota_resume_at(utc(2026, 7, 14, 20)), local_midnight);
+        assert_eq!(quota_resume_at(local_midnight + 1), utc(2026, 7, 15, 6));
+        // After CST midnight too, the next try is the next CDT midnight.
+        assert_eq!(quota_resume_at(utc(2026, 7, 15, 6) + 1), utc(2026, 7, 16, 5));
+    }
+
+    #[test]
+    fn daylight_time_starts_and_ends_on_the_right_sundays() {
+        // 2026: DST from Sunday 8 March 02:00 CST (08:00 UTC) to Sunday 1 November 02:00 CDT
+        // (07:00 UTC).
+        assert_eq!(central_offset_ms(utc(2026, 3, 8, 8) - 1), CST_OFFSET_MS);
+        assert_eq!(central_offset_ms(utc(2026, 3, 8, 8)), CDT_OFFSET_MS);
+        assert_eq!(central_offset_ms(utc(2026, 11, 1, 7) - 1), CDT_OFFSET_MS);
+        assert_eq!(central_offset_ms(utc(2026, 11, 1, 7)), CST_OFFSET_MS);
+        // 2025: 9 March and 2 November; 2024: 10 March and 3 November.
+        assert_eq!(central_offset_ms(utc(2025, 3, 9, 8)), CDT_OFFSET_MS);
+        assert_eq!(central_offset_ms(utc(2025, 3, 9, 8) - 1), CST_OFFSET_MS);
+        assert_eq!(central_offset_ms(utc(2025, 11, 2, 7) - 1), CDT_OFFSET_MS);
+        assert_eq!(central_offset_ms(utc(2024, 3, 10, 8)), CDT_OFFSET_MS);
+        assert_eq!(central_offset_ms(utc(2024, 11, 3, 7)), CST_OFFSET_MS);
+        // The change days themselves: midnight of 8 March 2026 is still CST (06:00 UTC), the
+        // day is 23 hours long; midnight of 1 November is CDT (05:00 UTC), the day 25 hours.
+        assert_eq!(next_quota_reset(utc(2026, 3, 7, 12)), utc(2026, 3, 8, 6));
+        assert_eq!(next_quota_reset(utc(2026, 3, 8, 6)), utc(2026, 3, 9, 5));
+        assert_eq!(next_quota_reset(utc(2026, 10, 31, 12)), utc(2026, 11, 1, 5));
+        assert_eq!(next_quota_reset(utc(2026, 11, 1, 5)), utc(2026, 11, 2, 6));
     }
 }

@@ -128,27 +128,105 @@ pub struct Envelope {
 
 /// Why a response body is not a Marketo envelope.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NotAnEnvelope(pub String);
+pub struct NotAnEnvelope {
+    /// What is wrong.
+    problem: &'static str,
+    /// The body's start, uncut and unredacted (see [`NotAnEnvelope::message`]).
+    start: Option<String>,
+}
 
-fn code_of(v: Option<&Value>) -> String {
+/// Characters of a non-JSON body a message quotes.
+const QUOTED_START_CHARS: usize = 40;
+/// Characters of a non-JSON body kept for the message: the quoted start plus room for any
+/// secret that begins inside it, so redaction sees it whole before the cut.
+const KEPT_START_CHARS: usize = QUOTED_START_CHARS + 1_024;
+
+impl NotAnEnvelope {
+    /// The message for an outcome: `redact` is applied to the body's start before it is cut to
+    /// 40 characters, so no fragment of a token survives the cut.
+    pub fn message(&self, redact: impl Fn(&str) -> String) -> String {
+        match &self.start {
+            None => self.problem.to_string(),
+            Some(raw) => {
+                let start: String = redact(raw).chars().take(QUOTED_START_CHARS).collect();
+                format!("{} (starts with {start:?})", self.problem)
+            }
+        }
+    }
+}
+
+/// The code given to an error Marketo sent without a usable code (`null`, absent, empty, or
+/// not a string or number), so every failed outcome still carries one.
+pub const NO_CODE: &str = "UNKNOWN_ERROR";
+
+fn code_of(v: Option<&Value>) -> Option<String> {
     match v {
-        Some(Value::String(s)) => s.clone(),
-        Some(Value::Number(n)) => n.to_string(),
-        _ => String::new(),
+        Some(Value::String(s)) if !s.trim().is_empty() => Some(s.trim().to_string()),
+        Some(Value::Number(n)) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// Marketo's meaning of a response-level code, from the classification table.
+fn meaning_of(code: &str) -> Option<&'static str> {
+    super::classify::RESPONSE_CODES.iter().find(|r| r.code == code).map(|r| r.meaning)
+}
+
+/// `v` as compact JSON, for messages quoting what Marketo sent. Not cut here: messages are cut
+/// only after redaction ([`cut`]), so no fragment of a secret survives a cut.
+fn quote(v: &Value) -> String {
+    v.to_string()
+}
+
+/// Longest message an outcome carries, in characters.
+pub const MAX_MESSAGE_CHARS: usize = 1_000;
+
+/// `text` cut to `max` characters, with `…` when cut. Callers redact first.
+pub fn cut(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((i, _)) => format!("{}…", &text[..i]),
+        None => text.to_string(),
+    }
+}
+
+/// One `errors[i]` or `reasons[i]` entry, with a code and a message whatever Marketo sent:
+/// a missing code becomes [`NO_CODE`], a missing message says what was there instead.
+fn api_error(e: &Value) -> ApiError {
+    let code = code_of(e.get("code"));
+    let message = e.get("message").and_then(Value::as_str).map(str::trim).filter(|m| !m.is_empty());
+    match (code, message) {
+        (Some(code), Some(m)) => ApiError { code, message: m.to_string() },
+        (Some(code), None) => {
+            let message = match meaning_of(&code) {
+                Some(meaning) => format!("{meaning} (Marketo sent code {code} without a message)"),
+                None => format!("Marketo sent code {code} without a message"),
+            };
+            ApiError { code, message }
+        }
+        (None, Some(m)) => ApiError { code: NO_CODE.into(), message: format!("{m} (Marketo sent no code)") },
+        (None, None) => ApiError {
+            code: NO_CODE.into(),
+            message: format!("Marketo sent an error without a code or message: {}", quote(e)),
+        },
     }
 }
 
 fn api_errors(v: Option<&Value>) -> Vec<ApiError> {
-    v.and_then(Value::as_array)
-        .map(|list| {
-            list.iter()
-                .map(|e| ApiError {
-                    code: code_of(e.get("code")),
-                    message: e.get("message").and_then(Value::as_str).unwrap_or("").to_string(),
-                })
-                .collect()
-        })
-        .unwrap_or_default()
+    v.and_then(Value::as_array).map(|list| list.iter().map(api_error).collect()).unwrap_or_default()
+}
+
+/// The errors of a `success:false` answer, never empty: `errors` that is absent, empty or not
+/// a list becomes one error saying what Marketo answered.
+fn failure_errors(v: Option<&Value>) -> Vec<ApiError> {
+    let missing = |what: String| {
+        vec![ApiError { code: NO_CODE.into(), message: format!("Marketo answered success:false {what}") }]
+    };
+    match v {
+        None | Some(Value::Null) => missing("without errors".into()),
+        Some(Value::Array(list)) if list.is_empty() => missing("with an empty errors list".into()),
+        Some(Value::Array(list)) => list.iter().map(api_error).collect(),
+        Some(other) => missing(format!("with errors that are not a list: {}", quote(other))),
+    }
 }
 
 impl Envelope {
@@ -158,29 +236,30 @@ impl Envelope {
     /// [`NotAnEnvelope`] when the body is not JSON or has no boolean `success` (an HTML error
     /// page from a proxy, a truncated answer...).
     pub fn parse(body: &str) -> Result<Envelope, NotAnEnvelope> {
-        let v: Value = serde_json::from_str(body).map_err(|_| {
-            let start: String = body.trim_start().chars().take(40).collect();
-            NotAnEnvelope(format!("response is not JSON (starts with {start:?})"))
+        let v: Value = serde_json::from_str(body).map_err(|_| NotAnEnvelope {
+            problem: "response is not JSON",
+            start: Some(body.trim_start().chars().take(KEPT_START_CHARS).collect()),
         })?;
         let success = v
             .get("success")
             .and_then(Value::as_bool)
-            .ok_or_else(|| NotAnEnvelope("response has no boolean `success`".into()))?;
+            .ok_or(NotAnEnvelope { problem: "response has no boolean `success`", start: None })?;
         Ok(Envelope {
             request_id: v.get("requestId").and_then(Value::as_str).map(str::to_owned),
             success,
             result: v.get("result").and_then(Value::as_array).cloned().unwrap_or_default(),
-            errors: api_errors(v.get("errors")),
+            errors: if success { api_errors(v.get("errors")) } else { failure_errors(v.get("errors")) },
             more_result: v.get("moreResult").and_then(Value::as_bool).unwrap_or(false),
             next_page_token: v.get("nextPageToken").and_then(Value::as_str).map(str::to_owned),
         })
     }
 
-    /// The first error, or a placeholder when Marketo said `success:false` without one.
+    /// The first error: for a `success:false` answer there is always one with a code and a
+    /// message (see [`NO_CODE`]).
     pub fn first_error(&self) -> ApiError {
         self.errors.first().cloned().unwrap_or_else(|| ApiError {
-            code: String::new(),
-            message: "Marketo answered success:false without an error".into(),
+            code: NO_CODE.into(),
+            message: "Marketo answered success:false without errors".into(),
         })
     }
 }
@@ -227,7 +306,41 @@ mod tests {
         )
         .unwrap();
         assert_eq!(e.first_error(), ApiError { code: "601".into(), message: "Unauthorized".into() });
-        assert!(Envelope::parse("<html><body>502 Bad Gateway</body></html>").is_err());
+        let html = Envelope::parse("<html><body>502 Bad Gateway</body></html>").unwrap_err();
+        assert_eq!(
+            html.message(str::to_string),
+            r#"response is not JSON (starts with "<html><body>502 Bad Gateway</body></html")"#
+        );
+        // Redaction sees the token whole although it runs past the 40 quoted characters.
+        let token = "cdf01657-110d-4155-99a7-f986b2ff13a0:ab";
+        let echo = Envelope::parse(&format!("Error for Bearer {token}: denied")).unwrap_err();
+        let m = echo.message(|t| t.replace(token, "***"));
+        assert_eq!(m, r#"response is not JSON (starts with "Error for Bearer ***: denied")"#);
+        assert_eq!(cut("abcdef", 3), "abc…");
+        assert_eq!(cut("abc", 3), "abc");
+        let no_code = |body: &str| Envelope::parse(body).unwrap().first_error();
+        assert_eq!(
+            no_code(r#"{"success":false,"errors":[{"code":null,"message":null}]}"#),
+            ApiError {
+                code: "UNKNOWN_ERROR".into(),
+                message: r#"Marketo sent an error without a code or message: {"code":null,"message":null}"#
+                    .into()
+            }
+        );
+        assert_eq!(
+            no_code(r#"{"success":false,"errors":[{"code":"606"}]}"#).message,
+            "Max rate limit exceeded (Marketo sent code 606 without a message)"
+        );
+        assert_eq!(
+            no_code(r#"{"success":false,"errors":[{"message":"Boom"}]}"#),
+            ApiError { code: "UNKNOWN_ERROR".into(), message: "Boom (Marketo sent no code)".into() }
+        );
+        assert_eq!(
+            no_code(r#"{"success":false,"errors":"quota"}"#).message,
+            r#"Marketo answered success:false with errors that are not a list: "quota""#
+        );
+        assert_eq!(no_code(r#"{"success":false}"#).message, "Marketo answered success:false without errors");
+        assert_eq!(no_code(r#"{"success":false,"errors":[]}"#).code, "UNKNOWN_ERROR");
         assert!(Envelope::parse(r#"{"ok":true}"#).is_err());
     }
 }

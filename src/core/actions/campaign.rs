@@ -9,10 +9,10 @@ use serde_json::Value;
 
 use super::job::{chunk_by, CallSpec, Delivery, EventRef, Failure, Progress, Steps};
 use super::EmailParams;
+use crate::core::date::to_iso8601;
 use crate::core::error::EventError;
 use crate::core::outcome::Status;
 use crate::core::source::{to_id, FieldType};
-use crate::core::time::to_iso8601;
 use crate::core::wire::{ApiError, Envelope, Method};
 
 /// Marketo's limit of leads per campaign request.
@@ -62,6 +62,7 @@ struct TriggerBody<'a> {
 /// the campaign's own value applies.
 fn token_value(v: &Value, kind: FieldType, name: &str) -> Result<Option<String>, EventError> {
     let invalid = |problem: String| EventError::InvalidValue { parameter: format!("tokens {name}"), problem };
+    crate::core::source::require_finite(v, &format!("tokens {name}"))?;
     Ok(match (kind, v) {
         (_, Value::Null) => None,
         (FieldType::Date, v) => Some(to_iso8601(v).map_err(invalid)?),

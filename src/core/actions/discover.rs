@@ -2,6 +2,12 @@
 //! campaign that can be requested through the API (`GET /rest/v1/campaigns.json?isTriggerable=true`:
 //! active, with a "Campaign is Requested: Web Service API" trigger). Both follow Marketo's
 //! `nextPageToken` paging to the end, 300 per page (the asset API's pages hold only 200).
+//!
+//! Paging rule: the next page is asked for while the answer carries a `nextPageToken` and its
+//! page is not empty, whether or not it says `moreResult` (Adobe's Swagger response models for
+//! `getListsUsingGET` and `getCampaignsUsingGET` have no `moreResult`:
+//! <https://github.com/AdobeDocs/marketo-apis/blob/main/static/swagger-mapi.json>). A token
+//! that was already followed ends the listing, so a server that repeats itself cannot loop it.
 
 use serde::Serialize;
 use serde_json::Value;
@@ -33,11 +39,13 @@ pub(crate) struct ListingJob {
     kind: Listing,
     items: Vec<Named>,
     tags: Steps,
+    /// Every `nextPageToken` followed so far (a list: a few pages, and a set costs more `.wasm`).
+    seen: Vec<String>,
 }
 
 impl ListingJob {
     pub fn new(kind: Listing) -> ListingJob {
-        ListingJob { kind, items: Vec::new(), tags: Steps::default() }
+        ListingJob { kind, items: Vec::new(), tags: Steps::default(), seen: Vec::new() }
     }
 
     fn call(&mut self, page: Option<&str>) -> CallSpec {
@@ -68,8 +76,13 @@ impl Delivery for ListingJob {
                 self.items.push(Named { id, name: name.to_string() });
             }
         }
-        match env.next_page_token.as_deref().filter(|_| env.more_result) {
+        let next = env
+            .next_page_token
+            .as_deref()
+            .filter(|t| !t.is_empty() && !env.result.is_empty() && !self.seen.iter().any(|s| s == t));
+        match next {
             Some(token) => {
+                self.seen.push(token.to_string());
                 let call = self.call(Some(token));
                 p.calls.push(call);
             }

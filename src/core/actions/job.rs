@@ -30,11 +30,21 @@ impl EventRef {
         }
     }
 
-    /// An outcome carrying Marketo's (or our) reason.
+    /// An outcome carrying Marketo's (or our) reason. It always has a code and a message: a
+    /// reason without one (a record skipped with no `reasons`) gets
+    /// [`NO_CODE`](crate::core::wire::NO_CODE) and a message saying so.
     pub fn with_reason(&self, status: Status, reason: &ApiError, request_id: Option<&str>) -> Outcome {
+        let code = match reason.code.trim() {
+            "" => crate::core::wire::NO_CODE.to_string(),
+            c => c.to_string(),
+        };
+        let message = match reason.message.trim() {
+            "" => format!("Marketo gave no reason (code {code})"),
+            m => m.to_string(),
+        };
         Outcome {
-            code: Some(reason.code.clone()).filter(|c| !c.is_empty()),
-            message: Some(reason.message.clone()),
+            code: Some(code),
+            message: Some(message),
             request_id: request_id.map(str::to_owned),
             ..self.outcome(status)
         }

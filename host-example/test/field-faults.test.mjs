@@ -1,0 +1,343 @@
+// Issue 9, "Faults from the field": the built package (pkg/) against the simulator over
+// loopback, on virtual time (the host's `now` and the simulator's `clock` read the same
+// variable; queued work is carried on by moving it to the last time given to setTimer and
+// calling wake()). The core's behaviour is tested natively (tests/dates.rs, pacing.rs,
+// quota_day.rs, pickers.rs, answers.rs, echoed_secrets.rs, unreadable_events.rs); here are the
+// cases that cross the JavaScript boundary or need the whole stack.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { Connector } from "../../pkg/nodejs/marketo_connector.js";
+import { startSimulator } from "../simulator/marketo-sim.mjs";
+
+const NOVEMBER = Date.UTC(2026, 10, 28, 12, 0, 0); // 06:00 CST
+const JULY = Date.UTC(2026, 6, 14, 12, 0, 0); // 07:00 CDT
+const CDT_MIDNIGHT = Date.UTC(2026, 6, 15, 5, 0, 0); // 2026-07-15 00:00 CDT
+const CST_MIDNIGHT = Date.UTC(2026, 6, 15, 6, 0, 0); // 2026-07-15 00:00 at UTC−6
+
+const UPSERT = {
+  id: "upsert", type: "createOrUpdateLead", updateStrategy: "createOrUpdate",
+  leadData: [
+    { field: "email", source: { attribute: "email" } },
+    { field: "leadScore", source: { attribute: "score" } },
+    { field: "birthDate", source: { attribute: "born" }, type: "date" },
+  ],
+};
+const EMAIL = {
+  id: "email", type: "sendTransactionalEmail", targetEmailCampaign: 3712,
+  targetLeadId: { attribute: "lead" },
+  tokens: [{ name: "{{my.amount}}", source: { attribute: "amount" } }],
+};
+const BULK = {
+  id: "bulk", type: "bulkImportLeads", leadLookupField: "email",
+  leadData: [{ field: "email", source: { attribute: "email" } }, { field: "leadScore", source: { attribute: "score" } }],
+};
+
+/** A simulator and a connector on one virtual clock; `drive` carries queued work to the end. */
+async function setup({ start = NOVEMBER, sim: simOptions = {}, limits, actions = [UPSERT, EMAIL, BULK], fetch } = {}) {
+  const clock = { t: start };
+  const timers = [];
+  const logs = [];
+  const sim = await startSimulator({
+    clock: () => clock.t,
+    seed: {
+      leads: [{ id: 5, email: "known@example.com" }],
+      campaigns: [{ id: 3712, name: "Welcome", type: "trigger", isRequestable: true }],
+    },
+    fields: [{ name: "birthDate", dataType: "datetime" }],
+    ...simOptions,
+  });
+  const settings = {
+    clientId: sim.clientId, clientSecret: sim.clientSecret, endpointUrl: sim.endpointUrl,
+    identityUrl: sim.identityUrl, actions, ...(limits ? { limits } : {}),
+  };
+  const host = {
+    fetch: fetch ?? globalThis.fetch.bind(globalThis),
+    now: () => clock.t,
+    setTimer: (at) => timers.push(at),
+    seed: 9,
+    log: (e) => logs.push(e),
+  };
+  const c = new Connector(settings, host);
+  const outcomes = [];
+  /** Wakes at each timer until every id has a final outcome (or `maxWakes`). */
+  async function drive(ids, maxWakes = 2000) {
+    for (let i = 0; i < maxWakes; i++) {
+      const done = new Set(outcomes.filter((o) => o.status !== "queued").map((o) => o.eventId));
+      if (ids.every((id) => done.has(id))) return;
+      const at = timers.at(-1);
+      assert.ok(at !== undefined, "events pending but no timer set");
+      if (at > clock.t) clock.t = at;
+      outcomes.push(...await c.wake());
+    }
+    assert.fail(`events still pending after ${maxWakes} wakes`);
+  }
+  const final = (id) => {
+    const f = outcomes.filter((o) => o.eventId === id && o.status !== "queued");
+    assert.equal(f.length, 1, `${id}: ${JSON.stringify(outcomes)}`);
+    return f[0];
+  };
+  return { sim, c, clock, timers, logs, outcomes, drive, final, settings, host };
+}
+
+// --- case 1: dates, NaN, ±Infinity ---------------------------------------------------------
+
+test("dates as pipelines write them reach Marketo as the same instant, 8 digits as a date", async () => {
+  const s = await setup();
+  try {
+    const cases = [
+      ["2013-09-26T06:56:35+0000", "2013-09-26T06:56:35Z"],
+      ["19900517", "1990-05-17T00:00:00Z"],
+      ["2013-09-26 01:56-05", "2013-09-26T06:56:00Z"],
+      ["Thu, 26 Sep 2013 06:56:35 +0000", "2013-09-26T06:56:35Z"],
+      [new Date(Date.UTC(2013, 8, 26, 6, 56, 35)), "2013-09-26T06:56:35Z"],
+    ];
+    for (const [i, [born, expected]] of cases.entries()) {
+      s.outcomes.push(...await s.c.process("upsert", { email: `d${i}@example.com`, born }, `d${i}`));
+      assert.equal(s.final(`d${i}`).status, "delivered", String(born));
+      const sent = s.sim.requests.filter((r) => r.path === "/rest/v1/leads.json").at(-1);
+      assert.equal(sent.json.input[0].birthDate, expected, String(born));
+    }
+    s.outcomes.push(...await s.c.process("upsert", { email: "x@example.com", born: "19901317" }, "bad"));
+    const bad = s.final("bad");
+    assert.equal(bad.code, "INVALID_VALUE");
+    assert.match(bad.message, /birthDate.*YYYYMMDD date with month 13/);
+  } finally {
+    await s.sim.close();
+  }
+});
+
+test("NaN, ±Infinity and an invalid Date fail the event naming the field, never clear it", async () => {
+  const s = await setup();
+  try {
+    const before = s.sim.requests.length;
+    const events = [
+      ["n1", "upsert", { email: "a@example.com", score: NaN }, /leadScore.*the value is NaN/],
+      ["n2", "upsert", { email: "a@example.com", score: Infinity }, /leadScore.*the value is Infinity/],
+      ["n3", "upsert", { email: "a@example.com", born: -Infinity }, /birthDate.*the value is -Infinity/],
+      ["n4", "upsert", { email: "a@example.com", born: new Date(NaN) }, /birthDate.*the value is an invalid Date/],
+      ["n5", "upsert", { email: "a@example.com", score: [1, { x: NaN }] }, /leadScore.*NaN/],
+      ["n6", "email", { lead: 5, amount: NaN }, /tokens \{\{my\.amount\}\}.*NaN/],
+      ["n7", "bulk", { email: "a@example.com", score: Infinity }, /leadData field leadScore.*Infinity/],
+      ["n8", "email", { lead: NaN }, /targetLeadId.*NaN/],
+    ];
+    for (const [id, action, ev, re] of events) {
+      s.outcomes.push(...await s.c.process(action, ev, id));
+      const o = s.final(id);
+      assert.equal(o.status, "failed", id);
+      assert.equal(o.code, "INVALID_VALUE", id);
+      assert.match(o.message, re, id);
+    }
+    assert.equal(s.sim.requests.length, before, "nothing was sent for them");
+    assert.throws(() => s.c.preview("upsert", { email: "a@example.com", score: NaN }), { code: "INVALID_VALUE" });
+    // A NaN in an attribute no action reads is no reason to fail.
+    s.outcomes.push(...await s.c.process("upsert", { email: "ok@example.com", unrelated: NaN, born: null }, "ok"));
+    assert.equal(s.final("ok").status, "delivered");
+  } finally {
+    await s.sim.close();
+  }
+});
+
+// --- case 2: an instance shared with other apps --------------------------------------------
+
+test("other apps using 90 of 100 calls per 20 s: 300 upserts all delivered at a lowered pace", { timeout: 120_000 }, async () => {
+  const s = await setup({ sim: { otherApps: { callsPer20s: 90 } }, actions: [UPSERT] });
+  try {
+    const ids = [];
+    const pending = [];
+    for (let i = 0; i < 300; i++) {
+      ids.push(`u${i}`);
+      pending.push(s.c.process("upsert", { email: `p${i}@example.com` }, `u${i}`).then((o) => s.outcomes.push(...o)));
+    }
+    await Promise.all(pending);
+    let lowest = s.c.stats().pace.callsPer20s;
+    const wake = s.c.wake.bind(s.c);
+    s.c.wake = async () => {
+      const out = await wake();
+      lowest = Math.min(lowest, s.c.stats().pace.callsPer20s);
+      return out;
+    };
+    await s.drive(ids, 5000);
+    for (const id of ids) assert.equal(s.final(id).status, "delivered", JSON.stringify(s.final(id)));
+    const refused = s.sim.errorCount("606");
+    const stats = s.c.stats();
+    assert.equal(stats.rateLimited, refused);
+    assert.ok(refused < 100, `${refused} calls refused (808 before pacing)`);
+    assert.ok(lowest <= 10, `the pace came down to what is left: ${lowest}`);
+    assert.ok(stats.pace.callsPer20s <= 50 && stats.pace.concurrency <= 5, JSON.stringify(stats.pace));
+  } finally {
+    await s.sim.close();
+  }
+});
+
+// --- case 3: the quota day in US Central local time ----------------------------------------
+
+for (const [reset, expected] of [["central", [CDT_MIDNIGHT]], ["cst", [CDT_MIDNIGHT, CST_MIDNIGHT]]]) {
+  test(`after a 607 in July, resume at CDT midnight (Marketo resetting at ${reset} midnight)`, async () => {
+    const s = await setup({ start: JULY, sim: { limits: { dailyQuota: 1 }, quotaReset: reset }, actions: [UPSERT] });
+    try {
+      s.outcomes.push(...await s.c.process("upsert", { email: "first@example.com" }, "q1"));
+      assert.equal(s.final("q1").status, "delivered");
+      s.outcomes.push(...await s.c.process("upsert", { email: "second@example.com" }, "q2"));
+      assert.equal(s.sim.errorCount("607"), 1);
+      await s.drive(["q2"]);
+      assert.equal(s.final("q2").status, "delivered");
+      const after = s.sim.requests.filter((r) => r.path === "/rest/v1/leads.json").slice(2).map((r) => r.at);
+      // One call at CDT midnight; when Marketo still says 607 then, one more at CST midnight.
+      assert.deepEqual(after, expected);
+      assert.equal(s.sim.errorCount("607"), expected.length);
+    } finally {
+      await s.sim.close();
+    }
+  });
+}
+
+// --- case 4: pickers without moreResult ----------------------------------------------------
+
+test("pickers follow nextPageToken when pages carry no moreResult", async () => {
+  const lists = Array.from({ length: 460 }, (_, i) => ({ id: 2000 + i, name: `List ${i}` }));
+  const campaigns = Array.from({ length: 330 }, (_, i) => ({ id: 5000 + i, name: `C ${i}`, type: "trigger", isRequestable: true }));
+  const s = await setup({ sim: { paging: { moreResult: false }, seed: { lists, campaigns } }, actions: [] });
+  try {
+    const got = await s.c.staticLists();
+    assert.equal(got.length, 460);
+    assert.deepEqual(got.at(-1), { id: 2459, name: "List 459" });
+    assert.equal((await s.c.triggerableCampaigns()).length, 330);
+    const pages = s.sim.requests.filter((r) => r.path === "/rest/v1/lists.json");
+    assert.equal(pages.length, 3, "300, 160, then the empty page");
+    assert.ok(pages.every((p) => p.response?.moreResult === undefined), "no page said moreResult");
+  } finally {
+    await s.sim.close();
+  }
+});
+
+// --- case 5: answers without a code or message ----------------------------------------------
+
+test("an answer without a code or message fails the event with both", async () => {
+  const s = await setup({ actions: [UPSERT] });
+  try {
+    s.sim.inject({
+      path: "/rest/v1/leads.json", method: "POST",
+      kind: { http: 200, contentType: "application/json", body: '{"success":false,"errors":[{"code":null,"message":null}]}' },
+    });
+    s.outcomes.push(...await s.c.process("upsert", { email: "a@example.com" }, "a"));
+    const o = s.final("a");
+    assert.deepEqual([o.status, o.code], ["failed", "UNKNOWN_ERROR"]);
+    assert.equal(o.message, 'Marketo sent an error without a code or message: {"code":null,"message":null}');
+  } finally {
+    await s.sim.close();
+  }
+});
+
+// --- case 6: echoed tokens and secrets -----------------------------------------------------
+
+const b64 = (s) => Buffer.from(s).toString("base64");
+
+/** Asserts `text` carries no token the simulator issued and not the secret, in any form. */
+function assertClean(sim, what, text) {
+  const secrets = [sim.clientSecret, ...sim.state.tokens.keys()];
+  assert.ok(secrets.length >= 2, "a token was issued");
+  for (const s of secrets) {
+    const head = s.split(":")[0];
+    for (const form of [s, encodeURIComponent(s), head, encodeURIComponent(head), b64(s).slice(4, 24), head.slice(0, 12)]) {
+      assert.ok(!text.includes(form), `${what} carries ${JSON.stringify(form)}: ${text}`);
+    }
+  }
+}
+
+test("echoed tokens never reach outcomes, log entries, errors or snapshots", async () => {
+  let failFetch = 0;
+  let s;
+  const fetch = (url, init) => {
+    if (failFetch > 0 && url.includes("/rest/v1/leads.json")) {
+      failFetch -= 1;
+      // A host fetch that quotes the request in its error, as some HTTP clients do.
+      return Promise.reject(new Error(`request failed: ${url} ${JSON.stringify(init.headers)} ` +
+        `auth=${encodeURIComponent(init.headers.Authorization)} b64=${b64(init.headers.Authorization)}`));
+    }
+    return globalThis.fetch(url, init);
+  };
+  s = await setup({ actions: [UPSERT], fetch });
+  try {
+    const echo = (kind, times = 6) => s.sim.inject({ path: "/rest/v1/leads.json", method: "POST", times, kind });
+    const errors = [];
+    // One event at a time, each to its final outcome, so each meets its own echo.
+    const one = async (id, email) => {
+      s.outcomes.push(...await s.c.process("upsert", { email }, id));
+      await s.drive([id]);
+    };
+    echo({ echo: "html", http: 200 });
+    await one("html", "a@example.com");
+    echo({ echo: "body" });
+    await one("body", "b@example.com");
+    echo({ echo: "message" }, 1);
+    await one("603", "c@example.com");
+    failFetch = 6;
+    await one("fetch", "d@example.com");
+    s.sim.inject({ path: "/rest/v1/lists.json", kind: { echo: "message" } });
+    await s.c.staticLists().catch((e) => errors.push(`${e.code} ${e.message}`));
+    assert.deepEqual(["html", "body", "603", "fetch"].map((id) => s.final(id).code), ["BAD_RESPONSE", "BAD_RESPONSE", "603", "NETWORK"]);
+    assert.match(s.final("603").message, /^Access denied for token \*\*\* \(Bearer \*\*\*\)$/);
+    assert.match(s.final("body").message, /starts with "\*\*\* rejected by upstream filter"/);
+    assert.equal(errors.length, 1);
+    assert.match(errors[0], /^LISTING_FAILED .*603 Access denied for token \*\*\*/);
+    const transport = s.logs.filter((e) => e.type === "transportError");
+    assert.equal(transport.length, 6);
+    assert.match(transport[0].message, /\*\*\*/);
+    const all = JSON.stringify(s.outcomes) + JSON.stringify(s.logs) + errors.join("\n") + s.c.snapshot() +
+      JSON.stringify(s.c.stats()) + JSON.stringify(s.c.preview("upsert", { email: "e@example.com" }));
+    assertClean(s.sim, "what left the connector", all);
+  } finally {
+    await s.sim.close();
+  }
+});
+
+test("an identity 401 echoing client_secret=… does not show the secret", async () => {
+  const s = await setup({ actions: [UPSERT] });
+  try {
+    s.sim.inject({ path: "/identity/oauth/token", kind: { echo: "form" } });
+    s.outcomes.push(...await s.c.process("upsert", { email: "a@example.com" }, "a"));
+    const o = s.final("a");
+    assert.equal(o.code, "AUTH_REJECTED");
+    assert.match(o.message, /client_secret=\*\*\*/);
+    assert.ok(!JSON.stringify(s.outcomes).includes(s.sim.clientSecret));
+  } finally {
+    await s.sim.close();
+  }
+});
+
+// --- case 7: events that are not plain JSON ------------------------------------------------
+
+test("cyclic, BigInt, throwing getters and deep nesting fail saying which", async () => {
+  const s = await setup({ actions: [UPSERT] });
+  try {
+    const cyclic = { email: "a@example.com", data: { udo: {} } };
+    cyclic.data.udo.self = cyclic.data;
+    const getter = { email: "a@example.com", visitor: {} };
+    Object.defineProperty(getter.visitor, "plan", { enumerable: true, get() { throw new Error("plan is not loaded"); } });
+    let deep = { email: "a@example.com" };
+    for (let i = 0; i < 200; i++) deep = { next: deep };
+    const cases = [
+      ["cyclic", cyclic, "it is cyclic: `data.udo.self` refers back to an object that contains it"],
+      ["bigint", { email: "a@example.com", data: { count: 10n } }, "it holds a BigInt at `data.count`, which JSON cannot carry"],
+      ["getter", getter, "reading `visitor.plan` threw: plan is not loaded"],
+      ["tojson", { email: "a@example.com", when: { toJSON() { throw new Error("bad clock"); } } }, "`when`.toJSON() threw: bad clock"],
+      ["deep", deep, "it is nested more than 127 levels deep"],
+    ];
+    const before = s.sim.requests.length;
+    for (const [id, ev, why] of cases) {
+      s.outcomes.push(...await s.c.process("upsert", ev, id));
+      const o = s.final(id);
+      assert.deepEqual([o.status, o.code], ["failed", "INVALID_EVENT"], id);
+      assert.ok(o.message.startsWith(`the event must be a JSON object: ${why}`), `${id}: ${o.message}`);
+    }
+    assert.equal(s.sim.requests.length, before, "nothing was sent");
+    assert.throws(() => s.c.preview("upsert", cyclic), { code: "INVALID_EVENT", message: /cyclic/ });
+    // A deep event JSON.stringify itself cannot handle (it overflows the stack) says the same.
+    let deeper = {};
+    for (let i = 0; i < 20000; i++) deeper = { next: deeper };
+    s.outcomes.push(...await s.c.process("upsert", deeper, "deeper"));
+    assert.match(s.final("deeper").message, /nested more than 127 levels deep/);
+  } finally {
+    await s.sim.close();
+  }
+});

@@ -1,0 +1,41 @@
+//! Events that are not plain JSON (issue 9, case 7): the host hands the engine `why` (cyclic,
+//! a BigInt, a getter that throws, nested past the limit), and the event fails at once with
+//! "the event must be a JSON object: …" (`INVALID_EVENT`), exactly one outcome, nothing sent.
+//! (host-example/test/field-faults.test.mjs checks the JavaScript side finds each case.)
+
+mod common;
+
+use common::*;
+use marketo_connector::core::{Status, UsageError};
+use serde_json::json;
+
+#[test]
+fn an_unreadable_event_fails_at_once_saying_why() {
+    let mut h = Harness::new(settings(json!([{"id": "upsert", "type": "createOrUpdateLead",
+        "updateStrategy": "createOrUpdate", "leadData": [{"field": "email", "source": {"attribute": "email"}}]}])));
+    let key = h
+        .engine
+        .handle_unreadable_event(
+            h.now,
+            "upsert",
+            "it is cyclic: `a.self` refers back to an object that contains it",
+            Some("e1".into()),
+        )
+        .expect("known action");
+    h.accepted.push(key);
+    h.drain();
+    h.run_until_idle();
+    h.assert_all_final();
+    let o = h.outcome("e1");
+    assert_eq!((o.status, o.code.as_deref()), (Status::Failed, Some("INVALID_EVENT")));
+    assert_eq!(
+        o.message.as_deref(),
+        Some("the event must be a JSON object: it is cyclic: `a.self` refers back to an object that contains it")
+    );
+    assert!(h.sent.is_empty());
+    assert!(h.engine.snapshot().events.is_empty());
+    assert_eq!(
+        h.engine.handle_unreadable_event(h.now, "nope", "it holds a BigInt", None),
+        Err(UsageError::UnknownAction("nope".into()))
+    );
+}
