@@ -8,6 +8,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Connector } from "../../pkg/nodejs/marketo_connector.js";
 import { startSimulator } from "../simulator/marketo-sim.mjs";
+import { trackingFetch } from "./tracking-fetch.mjs";
 
 const NOVEMBER = Date.UTC(2026, 10, 28, 12, 0, 0); // 06:00 CST
 const JULY = Date.UTC(2026, 6, 14, 12, 0, 0); // 07:00 CDT
@@ -50,8 +51,10 @@ async function setup({ start = NOVEMBER, sim: simOptions = {}, limits, actions =
     clientId: sim.clientId, clientSecret: sim.clientSecret, endpointUrl: sim.endpointUrl,
     identityUrl: sim.identityUrl, actions, ...(limits ? { limits } : {}),
   };
+  // wake() does not wait for calls in flight: they come back before the clock moves.
+  const net = trackingFetch(fetch ?? globalThis.fetch.bind(globalThis));
   const host = {
-    fetch: fetch ?? globalThis.fetch.bind(globalThis),
+    fetch: net.fetch,
     now: () => clock.t,
     setTimer: (at) => timers.push(at),
     seed: 9,
@@ -64,6 +67,7 @@ async function setup({ start = NOVEMBER, sim: simOptions = {}, limits, actions =
     for (let i = 0; i < maxWakes; i++) {
       const done = new Set(outcomes.filter((o) => o.status !== "queued").map((o) => o.eventId));
       if (ids.every((id) => done.has(id))) return;
+      await net.idle();
       const at = timers.at(-1);
       assert.ok(at !== undefined, "events pending but no timer set");
       if (at > clock.t) clock.t = at;
