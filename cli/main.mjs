@@ -35,9 +35,13 @@ const OPTIONS = {
 
 async function main(argv) {
   const [command, ...rest] = argv;
-  if (command === undefined || command === "--help" || command === "-h" || command === "help") {
+  if (command === undefined) {
+    process.stderr.write(USAGE);
+    return 2;
+  }
+  if (command === "--help" || command === "-h" || command === "help") {
     process.stdout.write(USAGE);
-    return command === undefined ? 2 : 0;
+    return 0;
   }
   if (!OPTIONS[command]) throw new UsageError(`unknown command ${JSON.stringify(command)} (send, lists or campaigns)`);
   let parsed;
@@ -48,7 +52,7 @@ async function main(argv) {
   }
   const { values, positionals } = parsed;
   if (positionals.length > 1) throw new UsageError(`one events file at most, got ${positionals.join(" ")}`);
-  const settings = loadSettings(values.config);
+  const settings = loadSettings(values.config, process.env, { dryRun: command === "send" && values["dry-run"] });
   if (command === "send") {
     if (!values.action) throw new UsageError("--action ID is required (the id of an action in the settings file)");
     return send({

@@ -1,6 +1,6 @@
 // `marketo-connector send`: NDJSON events through one action, one outcome per line out,
 // progress on stderr, resumable from a checkpoint.
-import { createReadStream, ftruncateSync, openSync, statSync, writeSync, closeSync } from "node:fs";
+import { createReadStream, ftruncateSync, openSync, readSync, statSync, writeSync, closeSync } from "node:fs";
 import { createInterface } from "node:readline";
 import { Connector } from "marketo-connector";
 import { UsageError, readPath } from "./config.mjs";
@@ -46,8 +46,13 @@ export async function send(o) {
     // No Marketo call leaves before a checkpoint holds it as in flight: a resumed run must know
     // it may have been applied (a trigger sent twice, a duplicate lead). Marketo's rate limit
     // makes this a few writes a second at most.
-    fetch(url, init) {
-      if (o.checkpoint && !url.includes("/identity/")) save();
+    async fetch(url, init) {
+      if (o.checkpoint && !url.includes("/identity/")) {
+        // One macrotask first: outcomes of promises the connector just resolved (their events
+        // have left the snapshot) are written by their handlers before the checkpoint is taken.
+        await new Promise((resolve) => setImmediate(resolve));
+        save();
+      }
       return globalThis.fetch(url, init);
     },
     now: Date.now,
@@ -62,10 +67,12 @@ export async function send(o) {
     throw new UsageError(`settings: ${e.message}`);
   }
 
-  // Events the connector holds: those of a checkpoint's snapshot, then each one handed over.
-  let expected = cp ? pendingIn(cp.snapshot) : 0;
+  // Events the connector holds: those of a checkpoint's snapshot, then each one handed over;
+  // a resumed run also counts the outcomes the file kept, for the summary and exit status.
   const statuses = {};
-  let finals = 0;
+  for (const kept of out.kept) statuses[kept.status] = (statuses[kept.status] ?? 0) + 1;
+  let finals = out.kept.length;
+  let expected = (cp ? pendingIn(cp.snapshot) : 0) + finals;
   let open = 0;
   let read = cp?.line ?? 0;
   let line = 0;
@@ -178,6 +185,7 @@ function openOutcomes(path, cp) {
   if (!path) {
     let bytes = 0;
     return {
+      kept: [],
       write: (s) => { bytes += Buffer.byteLength(s); process.stdout.write(s); },
       bytes: () => bytes,
       close() {},
@@ -192,7 +200,21 @@ function openOutcomes(path, cp) {
   }
   let bytes = cp ? Math.min(cp.outcomeBytes ?? 0, statSync(path).size) : 0;
   ftruncateSync(fd, bytes);
+  const kept = [];
+  if (bytes > 0) {
+    const buf = Buffer.alloc(bytes);
+    readSync(fd, buf, 0, bytes, 0);
+    for (const line of buf.toString("utf8").split("\n")) {
+      if (line.trim() === "") continue;
+      try {
+        kept.push(JSON.parse(line));
+      } catch {
+        throw new UsageError(`--outcomes ${path}: not an outcomes file this checkpoint wrote (a line is not JSON)`);
+      }
+    }
+  }
   return {
+    kept,
     write(s) {
       const b = Buffer.from(s);
       writeSync(fd, b, 0, b.length, bytes);
@@ -217,7 +239,7 @@ async function dryRun(o, input) {
     try {
       event = JSON.parse(text);
     } catch (e) {
-      process.stdout.write(`${JSON.stringify({ line, error: { code: "INVALID_EVENT", message: `not JSON: ${e.message}` } })}\n`);
+      process.stdout.write(`${JSON.stringify({ line, eventId: `line-${line}`, error: { code: "INVALID_EVENT", message: `not JSON: ${e.message}` } })}\n`);
       continue;
     }
     const eventId = eventIdOf(event, o.eventId, line);

@@ -245,7 +245,7 @@ export interface Outcome {
 export type ErrorCode =
   | "INVALID_SETTINGS" | "INVALID_ACTION" | "INVALID_HOST" | "INVALID_SNAPSHOT"
   | "UNKNOWN_ACTION" | "MISSING_ATTRIBUTE" | "INVALID_VALUE" | "INVALID_EVENT"
-  | "LISTING_FAILED" | "DESTROYED" | "BUSY" | "INTERNAL";
+  | "LISTING_FAILED" | "DESTROYED" | "BUSY" | "INTERNAL" | "INVALID_EVENT_ID";
 
 /** An `Error` from the connector: `code` says which, `message` what to do about it. */
 export interface ConnectorError extends Error {

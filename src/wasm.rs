@@ -307,6 +307,33 @@ impl State {
 struct Shared {
     state: RefCell<State>,
     host: Host,
+    /// Inside `host.setTimer`: a host may call `wake()` from it synchronously, whose own
+    /// request for a timer is then kept here and made once setTimer returned (no recursion).
+    arming: std::cell::Cell<bool>,
+    asked_while_arming: std::cell::Cell<Option<u64>>,
+}
+
+/// Calls `host.setTimer(at)`. A timer counts as set only once setTimer returned; one that threw
+/// is asked again at the next step. A `wake()` made from inside setTimer asks for its timer
+/// after this call returns, at most a few times over, instead of recursing.
+fn arm(shared: &Rc<Shared>, at: u64) {
+    if shared.arming.get() {
+        shared.asked_while_arming.set(Some(at));
+        return;
+    }
+    shared.arming.set(true);
+    let mut at = at;
+    for _ in 0..4 {
+        let armed = shared.host.set_timer.call1(&shared.host.this, &JsValue::from_f64(at as f64)).is_ok();
+        if let Ok(mut st) = shared.state.try_borrow_mut() {
+            st.timer = if armed { Some(at) } else { None };
+        }
+        match shared.asked_while_arming.take() {
+            Some(next) if next != at => at = next,
+            _ => break,
+        }
+    }
+    shared.arming.set(false);
 }
 
 /// Runs one drive step and performs its effects outside the borrow.
@@ -321,12 +348,7 @@ fn drive(shared: &Rc<Shared>, rearm: bool) {
         spawn_local(send(Rc::clone(shared), req));
     }
     if let Some(at) = fx.timer {
-        // A timer counts as set only once setTimer returned; one that threw is asked again at
-        // the next step.
-        let armed = shared.host.set_timer.call1(&shared.host.this, &JsValue::from_f64(at as f64)).is_ok();
-        if let Ok(mut st) = shared.state.try_borrow_mut() {
-            st.timer = if armed { Some(at) } else { None };
-        }
+        arm(shared, at);
     }
     for (settle, value) in fx.settle {
         let _ = settle.call1(&JsValue::NULL, &value);
@@ -419,8 +441,9 @@ impl Connector {
     pub fn restore(
         #[wasm_bindgen(unchecked_param_type = "Settings")] settings: JsValue,
         #[wasm_bindgen(unchecked_param_type = "Host")] host: JsValue,
-        snapshot: String,
+        #[wasm_bindgen(unchecked_param_type = "string")] snapshot: JsValue,
     ) -> Result<Connector, JsValue> {
+        let snapshot = text_arg(&snapshot, "snapshot", "INVALID_SNAPSHOT")?;
         Connector::build(settings, host, Some(&snapshot))
     }
 
@@ -431,7 +454,12 @@ impl Connector {
         let seed = Host::seed(&host);
         let host = Host::from_js(&host)?;
         let now = host.now();
-        let seed = seed.unwrap_or(now);
+        // Without host.seed, one is drawn here (the binding may read a random source; the core
+        // never does): two connectors started in one millisecond must not share an id.
+        let seed = seed.unwrap_or_else(|| {
+            let draw = || (js_sys::Math::random() * 9_007_199_254_740_992.0) as u64;
+            (draw() << 11) ^ draw()
+        });
         let (engine, reporter) = match snapshot {
             None => (Engine::new(settings, seed, now), Reporter::default()),
             Some(text) => {
@@ -440,7 +468,12 @@ impl Connector {
             }
         };
         let state = State { engine, reporter, timer: None };
-        let shared = Rc::new(Shared { state: RefCell::new(state), host });
+        let shared = Rc::new(Shared {
+            state: RefCell::new(state),
+            host,
+            arming: std::cell::Cell::new(false),
+            asked_while_arming: std::cell::Cell::new(None),
+        });
         // A restored engine sends nothing until the host's next call (SPEC §7); this only asks
         // the host, through setTimer(now), to make one (wake) once it has stored the snapshot.
         drive(&shared, false);
@@ -474,7 +507,10 @@ impl Connector {
     /// compare-and-set can refuse one from a second connector restored from an older snapshot.
     /// Throws `INVALID_SNAPSHOT` for text that is not a snapshot.
     #[wasm_bindgen(js_name = "snapshotInfo", unchecked_return_type = "SnapshotInfo")]
-    pub fn snapshot_info(snapshot: String) -> Result<JsValue, JsValue> {
+    pub fn snapshot_info(
+        #[wasm_bindgen(unchecked_param_type = "string")] snapshot: JsValue,
+    ) -> Result<JsValue, JsValue> {
+        let snapshot = text_arg(&snapshot, "snapshot", "INVALID_SNAPSHOT")?;
         let snap = Snapshot::parse(&snapshot).map_err(|e| coded(&e.to_string(), "INVALID_SNAPSHOT"))?;
         Ok(to_js(&snap.info()))
     }
@@ -485,14 +521,19 @@ impl Connector {
     #[wasm_bindgen(unchecked_return_type = "Promise<Outcome[]>")]
     pub fn process(
         &self,
-        #[wasm_bindgen(js_name = "actionId")] action_id: String,
+        #[wasm_bindgen(js_name = "actionId", unchecked_param_type = "string")] action_id: JsValue,
         #[wasm_bindgen(unchecked_param_type = "PipelineEvent")] event: JsValue,
-        #[wasm_bindgen(js_name = "eventId")] event_id: Option<String>,
+        #[wasm_bindgen(js_name = "eventId", unchecked_param_type = "string | undefined")] event_id: JsValue,
     ) -> Promise {
         let shared = match self.live() {
             Ok(shared) => shared,
             Err(e) => return Promise::reject(&e),
         };
+        let (action_id, event_id) =
+            match (text_arg(&action_id, "actionId", "UNKNOWN_ACTION"), event_id_arg(&event_id)) {
+                (Ok(a), Ok(e)) => (a, e),
+                (Err(e), _) | (_, Err(e)) => return Promise::reject(&e),
+            };
         let now = shared.host.now();
         // Read before the borrow: getters and toJSON are host code. An event JSON cannot carry
         // fails with why (cyclic, BigInt, a throwing getter, too deep).
@@ -552,10 +593,11 @@ impl Connector {
     #[wasm_bindgen(unchecked_return_type = "PreviewRequest[]")]
     pub fn preview(
         &self,
-        #[wasm_bindgen(js_name = "actionId")] action_id: String,
+        #[wasm_bindgen(js_name = "actionId", unchecked_param_type = "string")] action_id: JsValue,
         #[wasm_bindgen(unchecked_param_type = "PipelineEvent")] event: JsValue,
     ) -> Result<JsValue, JsValue> {
         let shared = self.live()?;
+        let action_id = text_arg(&action_id, "actionId", "UNKNOWN_ACTION")?;
         let value = from_js(&event)
             .map_err(|why| coded(&crate::core::EventError::NotJson(why).to_string(), "INVALID_EVENT"))?;
         let st = shared.state.try_borrow().map_err(|_| coded("connector is busy", "BUSY"))?;
@@ -632,6 +674,27 @@ impl WaitOn<'_> {
     }
     fn wait_listing(&mut self, key: crate::core::ListingKey, w: Waiter) {
         self.reporter.wait_listing(key, w);
+    }
+}
+
+/// A string argument; anything else is misuse with `code` (wasm-bindgen would trap on it).
+fn text_arg(v: &JsValue, name: &str, code: &str) -> Result<String, JsValue> {
+    v.as_string().ok_or_else(|| coded(&format!("{name} must be a string"), code))
+}
+
+/// `eventId`: a string, a finite integer (database ids; sent as its decimal text), or absent.
+fn event_id_arg(v: &JsValue) -> Result<Option<String>, JsValue> {
+    if v.is_undefined() || v.is_null() {
+        return Ok(None);
+    }
+    if let Some(s) = v.as_string() {
+        return Ok(Some(s));
+    }
+    match v.as_f64() {
+        Some(n) if n.is_finite() && n.fract() == 0.0 && n.abs() < 9_007_199_254_740_992.0 => {
+            Ok(Some(format!("{}", n as i64)))
+        }
+        _ => Err(coded("eventId must be a string, an integer or undefined", "INVALID_EVENT_ID")),
     }
 }
 

@@ -726,6 +726,24 @@ fn may_have_applied(reply: &Reply) -> bool {
     }
 }
 
+/// How long Marketo may run a call (its documented per-endpoint timeouts): a call a dead
+/// instance left in flight holds a slot at Marketo until then.
+fn marketo_timeout_ms(req: &HttpRequest) -> Millis {
+    let path = req.url.split('?').next().unwrap_or("");
+    if path.ends_with("/merge.json") {
+        180_000
+    } else if path.ends_with("/rest/v1/leads.json")
+        && req.method == Method::Post
+        && !req.url.contains("_method=GET")
+    {
+        90_000
+    } else if path.ends_with("/rest/v1/leads.json") {
+        60_000
+    } else {
+        30_000
+    }
+}
+
 fn contains_secret(req: &HttpRequest) -> bool {
     req.url.contains(CLIENT_SECRET)
         || req.headers.iter().any(|(k, v)| k.contains(CLIENT_SECRET) || v.contains(CLIENT_SECRET))
@@ -1043,7 +1061,7 @@ impl World {
         for s in std::mem::take(&mut self.outstanding) {
             self.taint(&s.req, "it was in flight when the connector restarted", false);
             if !is_identity(&s.req) {
-                self.zombies.push(s.at + CALL_TIMEOUT_MS);
+                self.zombies.push(s.at + marketo_timeout_ms(&s.req));
             }
         }
         self.late.clear();

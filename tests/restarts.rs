@@ -548,8 +548,9 @@ fn calls_in_flight_at_the_snapshot_hold_concurrency_until_their_timeout() {
     h.process("B3", "up", json!({"email": "3@example.com"}));
     h.answer(is_identity);
     assert!(h.inbox.is_empty(), "the dead instance's two calls may still run at Marketo");
-    assert_eq!(h.engine.poll_timeout(), Some(sent_at + CALL_TIMEOUT_MS));
-    h.now = sent_at + CALL_TIMEOUT_MS;
+    // Marketo's own timeout for Sync Leads: 90 s after they were sent.
+    assert_eq!(h.engine.poll_timeout(), Some(sent_at + 90_000));
+    h.now = sent_at + 90_000;
     h.wake("W");
     assert!(!h.inbox.is_empty(), "their timeout passed: calls go again");
     h.run_until_idle();

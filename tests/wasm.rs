@@ -72,7 +72,9 @@ async fn outcomes(p: Promise) -> Array {
 async fn process_delivers_through_host_fetch_with_bearer_token() {
     let h = host();
     let c = Connector::new(settings("right"), h.clone()).map_err(|e| stringify(&e)).unwrap();
-    let out = outcomes(c.process("upsert".into(), event("new@example.com"), Some("ev-1".into()))).await;
+    let out =
+        outcomes(c.process(JsValue::from_str("upsert"), event("new@example.com"), JsValue::from_str("ev-1")))
+            .await;
     assert_eq!(
         stringify(&out),
         r#"[{"eventId":"ev-1","actionId":"upsert","status":"delivered","leadIds":[100],"requestId":"a1#b2"}]"#
@@ -94,8 +96,12 @@ async fn process_delivers_through_host_fetch_with_bearer_token() {
 #[wasm_bindgen_test]
 async fn concurrent_calls_settle_on_their_own_outcomes() {
     let c = Connector::new(settings("right"), host()).map_err(|e| stringify(&e)).unwrap();
-    let a = c.process("upsert".into(), event("known@example.com"), Some("a".into()));
-    let b = c.process("upsert".into(), JSON::parse("{}").unwrap_or(JsValue::NULL), Some("b".into()));
+    let a = c.process(JsValue::from_str("upsert"), event("known@example.com"), JsValue::from_str("a"));
+    let b = c.process(
+        JsValue::from_str("upsert"),
+        JSON::parse("{}").unwrap_or(JsValue::NULL),
+        JsValue::from_str("b"),
+    );
     let b = outcomes(b).await;
     assert_eq!(get(&b.get(0), "eventId").as_string().as_deref(), Some("b"));
     assert_eq!(get(&b.get(0), "code").as_string().as_deref(), Some("MISSING_ATTRIBUTE"));
@@ -107,7 +113,8 @@ async fn concurrent_calls_settle_on_their_own_outcomes() {
 #[wasm_bindgen_test]
 async fn bad_credentials_become_outcomes_without_the_secret() {
     let c = Connector::new(settings("wrong-secret-value"), host()).map_err(|e| stringify(&e)).unwrap();
-    let out = outcomes(c.process("upsert".into(), event("x@example.com"), None)).await;
+    let out =
+        outcomes(c.process(JsValue::from_str("upsert"), event("x@example.com"), JsValue::UNDEFINED)).await;
     let text = stringify(&out);
     assert!(text.contains(r#""status":"failed""#) && text.contains("AUTH_REJECTED"), "{text}");
     assert!(text.contains("Bad client credentials"), "{text}");
@@ -125,7 +132,8 @@ async fn misuse_rejects_with_coded_errors() {
     assert!(get(&err, "message").as_string().unwrap_or_default().contains("clientSecret"));
 
     let c = Connector::new(settings("right"), host()).map_err(|e| stringify(&e)).unwrap();
-    let rejected = JsFuture::from(c.process("nope".into(), event("a@b.c"), None)).await;
+    let rejected =
+        JsFuture::from(c.process(JsValue::from_str("nope"), event("a@b.c"), JsValue::UNDEFINED)).await;
     let e = rejected.err().unwrap_or(JsValue::NULL);
     assert!(e.is_instance_of::<js_sys::Error>());
     assert_eq!(get(&e, "code").as_string().as_deref(), Some("UNKNOWN_ACTION"));
@@ -138,7 +146,8 @@ async fn misuse_rejects_with_coded_errors() {
 #[wasm_bindgen_test]
 fn preview_shows_the_request_without_a_token() {
     let c = Connector::new(settings("right"), host()).map_err(|e| stringify(&e)).unwrap();
-    let reqs = c.preview("upsert".into(), event("p@example.com")).map_err(|e| stringify(&e)).unwrap();
+    let reqs =
+        c.preview(JsValue::from_str("upsert"), event("p@example.com")).map_err(|e| stringify(&e)).unwrap();
     let text = stringify(&reqs);
     assert!(text.contains(r#""url":"https://123-ABC-123.mktorest.com/rest/v1/leads.json""#), "{text}");
     assert!(!text.contains("Bearer") && !text.contains("right"), "{text}");

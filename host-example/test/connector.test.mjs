@@ -321,3 +321,56 @@ test("restore: sends nothing before the host's next call, keeps the identity, ra
   assert.deepEqual(out.map((o) => [o.eventId, o.status]), [["r1", "delivered"]]);
   assert.throws(() => Connector.snapshotInfo("{}"), (e) => e.code === "INVALID_SNAPSHOT");
 });
+
+// ---- what a new user hit (fresh-clone review) ----------------------------------------------
+
+test("a numeric eventId is the id's text; any other type rejects with a code instead of trapping", async () => {
+  const c = connector([batchedUpsert()]);
+  const [o] = await c.process("upb", ev("n@example.com"), 42);
+  assert.equal(o.eventId, "42");
+  await assert.rejects(c.process("upb", ev("m@example.com"), {}), (e) => e.code === "INVALID_EVENT_ID");
+  await assert.rejects(c.process(7, ev("m@example.com")), (e) => e.code === "UNKNOWN_ACTION");
+  assert.throws(() => c.preview(7, ev("m@example.com")), (e) => e.code === "UNKNOWN_ACTION");
+  assert.throws(() => Connector.snapshotInfo(7), (e) => e.code === "INVALID_SNAPSHOT");
+  const [still] = await c.process("upb", ev("ok@example.com"), "ok");
+  assert.equal(still.status, "queued", "the connector still works");
+});
+
+test("connectors without host.seed get distinct ids and generated event ids", async () => {
+  const make = () => new Connector({ clientId: sim.clientId, clientSecret: sim.clientSecret,
+    endpointUrl: sim.endpointUrl, identityUrl: sim.identityUrl, actions: [batchedUpsert()] },
+  { fetch: net.fetch, now: () => t, setTimer() {} });
+  const [a, b] = [make(), make()];
+  assert.notEqual(Connector.snapshotInfo(a.snapshot()).id, Connector.snapshotInfo(b.snapshot()).id);
+  const [oa] = await a.process("upb", ev("a@example.com"));
+  const [ob] = await b.process("upb", ev("b@example.com"));
+  assert.notEqual(oa.eventId, ob.eventId);
+});
+
+test("a snapshot survives a JSON round trip before any Marketo call", async () => {
+  const c = connector([batchedUpsert()]);
+  await c.process("upb", ev("rt@example.com"), "rt");
+  const text = JSON.stringify(JSON.parse(c.snapshot()));
+  const again = Connector.restore({ clientId: sim.clientId, clientSecret: sim.clientSecret,
+    endpointUrl: sim.endpointUrl, identityUrl: sim.identityUrl, actions: [batchedUpsert()] },
+  { fetch: net.fetch, now: () => t, setTimer() {} }, text);
+  assert.equal(JSON.parse(again.snapshot()).events.length, 1);
+});
+
+test("a setTimer that calls wake() synchronously neither recurses nor loses the timer", async () => {
+  let c;
+  const asked = [];
+  const woken = [];
+  c = new Connector({ clientId: sim.clientId, clientSecret: sim.clientSecret,
+    endpointUrl: sim.endpointUrl, identityUrl: sim.identityUrl, actions: [batchedUpsert()] }, {
+    fetch: net.fetch, now: () => t, seed: 3,
+    setTimer: (at) => {
+      asked.push(at);
+      woken.push(c.wake());
+    },
+  });
+  await c.process("upb", ev("s@example.com"), "s1");
+  assert.ok(asked.length >= 1 && asked.length <= 8, `setTimer called ${asked.length} times`);
+  for (const out of await Promise.all(woken)) assert.ok(Array.isArray(out));
+  assert.equal(asked.at(-1), START + 30 * 60_000);
+});

@@ -191,6 +191,10 @@ pub struct Engine {
     suspect_now: Option<Millis>,
     /// Restored and not yet driven: nothing is sent before the host's next input.
     needs_pump: bool,
+    /// Rises whenever an event may have stopped being [`Engine::in_progress`] other than by
+    /// finishing (a call waits for a retry time, the limiter or an identity backoff holds
+    /// calls): see [`Engine::stall_epoch`].
+    epoch: u64,
     /// This connector's identity (kept across restores) and its restore count.
     id: String,
     generation: u64,
@@ -200,7 +204,8 @@ pub struct Engine {
 impl Engine {
     /// A new engine. `seed` drives retry jitter and generated event ids; `now` is the host's clock.
     pub fn new(settings: Settings, seed: u64, now: Millis) -> Engine {
-        let mut jitter = Jitter::new(seed ^ now);
+        // Mixed, not XORed: a host that seeds with its clock must not cancel the clock out.
+        let mut jitter = Jitter::new(Jitter::new(seed).next_u64() ^ now);
         let event_prefix = format!("{:012x}", jitter.next_u64() >> 16);
         let id = format!("{:016x}", jitter.next_u64());
         Engine {
@@ -232,6 +237,7 @@ impl Engine {
             now: now.min(MAX_NOW),
             suspect_now: None,
             needs_pump: false,
+            epoch: 0,
             id,
             generation: 0,
         }
@@ -457,7 +463,10 @@ impl Engine {
             in_flight_until: self
                 .in_flight
                 .values()
-                .map(|f| f.deadline)
+                .map(|f| {
+                    let sent = f.deadline.saturating_sub(CALL_TIMEOUT_MS);
+                    sent.saturating_add(marketo_timeout_ms(&f.call.spec)).min(f.deadline)
+                })
                 .chain(self.limiter.inherited().iter().copied())
                 .collect(),
             lookups: self
@@ -925,6 +934,14 @@ impl Engine {
         }
     }
 
+    /// A counter that rises whenever an event may have stopped being [`Engine::in_progress`]
+    /// without finishing. A host call waiting for an event need only be looked at again when
+    /// its event finished or this changed: settling waiters then costs what changed, not what
+    /// waits.
+    pub fn stall_epoch(&self) -> u64 {
+        self.epoch
+    }
+
     /// The events without a final outcome.
     pub fn pending_keys(&self) -> impl Iterator<Item = EventKey> + '_ {
         self.pending.keys().copied()
@@ -1200,6 +1217,7 @@ impl Engine {
             let call = Call { job, spec, attempts: 0, refreshes: 0, queue_waits: 0, rate_limited: None };
             if delay > 0 {
                 self.delayed.push((self.now.saturating_add(delay), call));
+                self.epoch += 1;
             } else if started {
                 self.enqueue_follow(call);
             } else {
@@ -1290,6 +1308,7 @@ impl Engine {
         }
         let at = now + backoff(call.attempts, base, 120_000, &mut self.jitter);
         self.delayed.push((at, call));
+        self.epoch += 1;
     }
 
     /// Sends a call Marketo refused with 606/615 again later: "not executed", so it costs no
@@ -1319,9 +1338,12 @@ impl Engine {
         let wait = backoff(times.saturating_add(1).min(4), base, 120_000, &mut self.jitter);
         let at = now.saturating_add(wait).min(since.saturating_add(deadline));
         self.delayed.push((at, call));
+        self.epoch += 1;
     }
 
     fn after_auth(&mut self, ev: AuthEvent) {
+        // Retrying: calls now wait for an identity backoff; Rejected: their events fail.
+        self.epoch += 1;
         if let AuthEvent::Rejected { code, message } = ev {
             let reason = ApiError { code: code.into(), message };
             let waiting: Vec<Call> = self.follow.drain(..).chain(self.ready.drain(..)).collect();
@@ -1390,6 +1412,7 @@ impl Engine {
             // A held clock reading: nothing leaves with deadlines or window times computed from
             // a time that may be wrong; the next reading decides (`poll_timeout` asks for it).
             self.needs_pump = true;
+            self.epoch += 1;
             return;
         }
         self.needs_pump = false;
@@ -1415,6 +1438,9 @@ impl Engine {
                 Ok(()) => {}
                 Err(Blocked::Concurrency) => break,
                 Err(Blocked::Rate(at)) | Err(Blocked::Quota(at)) => {
+                    if self.limiter_wake != Some(at) {
+                        self.epoch += 1;
+                    }
                     self.limiter_wake = Some(at);
                     break;
                 }
@@ -1474,6 +1500,20 @@ impl Prepared {
             Prepared::Event(v) => v,
             _ => &Value::Null,
         }
+    }
+}
+
+/// How long Marketo itself may run a call before it times out, by endpoint: Merge 180 s, Sync
+/// Leads 90 s, Get Leads by Filter 60 s, everything else 30 s. A call a dead instance left in
+/// flight cannot hold a slot at Marketo longer than this after it was sent.
+/// Source: <https://experienceleague.adobe.com/en/docs/marketo-developer/marketo/rest/lead-database/leads>.
+fn marketo_timeout_ms(spec: &CallSpec) -> Millis {
+    let lookup = spec.query.iter().any(|(k, v)| k == "_method" && v == "GET");
+    match (spec.method, spec.path.as_str()) {
+        (_, p) if p.ends_with("/merge.json") => 180_000,
+        (Method::Post, "/v1/leads.json") if !lookup => 90_000,
+        (_, "/v1/leads.json") => 60_000,
+        _ => 30_000,
     }
 }
 

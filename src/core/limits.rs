@@ -158,8 +158,14 @@ impl Limiter {
     }
 
     /// The quota day and the calls counted in it (for snapshots).
+    /// A day not yet counted is day 0 with nothing used (never `i64::MIN`, which JSON numbers
+    /// cannot carry exactly: a snapshot must survive a JSON round trip).
     pub fn quota_state(&self) -> (i64, u32) {
-        (self.day, self.used_today)
+        if self.day == i64::MIN {
+            (0, 0)
+        } else {
+            (self.day, self.used_today)
+        }
     }
 
     /// Carries over a snapshot's quota count; a count for another day is ignored on the next

@@ -51,6 +51,10 @@ pub struct Reporter<W> {
     /// Final outcomes no settled waiter has returned, in the order they finished (`None`: a
     /// restored outcome, owned by no `process`).
     finished: Vec<(Option<EventKey>, Outcome)>,
+    /// `process` calls registered since the last collection: looked at once, at the next.
+    fresh: Vec<EventKey>,
+    /// The engine's [`Engine::stall_epoch`] at the last full look at every waiter.
+    seen_epoch: Option<u64>,
 }
 
 impl<W> Default for Reporter<W> {
@@ -61,6 +65,8 @@ impl<W> Default for Reporter<W> {
             flushes: Vec::new(),
             listings: BTreeMap::new(),
             finished: Vec::new(),
+            fresh: Vec::new(),
+            seen_epoch: None,
         }
     }
 }
@@ -77,6 +83,7 @@ impl<W> Reporter<W> {
     /// A `process` call waiting for `key`'s outcome.
     pub fn wait_event(&mut self, key: EventKey, waiter: W) {
         self.events.insert(key, waiter);
+        self.fresh.push(key);
     }
 
     /// A `wake` call: settles at the next [`Reporter::collect`].
@@ -87,6 +94,7 @@ impl<W> Reporter<W> {
     /// A `flush` call: waits for every event pending in `engine` now.
     pub fn wait_flush(&mut self, engine: &Engine, waiter: W) {
         self.flushes.push((waiter, engine.pending_keys().collect()));
+        self.seen_epoch = None; // look at it (and everything) at the next collection
     }
 
     /// A picker listing started under `key`.
@@ -95,7 +103,12 @@ impl<W> Reporter<W> {
     }
 
     /// Drains the engine's outcomes and listings and returns the waiters that settle now.
+    ///
+    /// Costs what changed, not what waits: a `process` waiter is looked at when it is new,
+    /// when its event finished, or when the engine's stall epoch moved (some call now waits on
+    /// time); otherwise its event is still on its way.
     pub fn collect(&mut self, engine: &mut Engine) -> Vec<(W, Settled)> {
+        let before = self.finished.len();
         while let Some((key, outcome)) = engine.poll_outcome() {
             self.finished.push((Some(key), outcome));
         }
@@ -105,9 +118,20 @@ impl<W> Reporter<W> {
                 out.push((w, Settled::Listing(result)));
             }
         }
-        let done: BTreeSet<EventKey> = self.finished.iter().filter_map(|(k, _)| *k).collect();
-        let settle: Vec<EventKey> =
-            self.events.keys().copied().filter(|k| done.contains(k) || !engine.awaits_answer(*k)).collect();
+        let epoch = engine.stall_epoch();
+        let full = self.seen_epoch != Some(epoch);
+        self.seen_epoch = Some(epoch);
+        let fresh = std::mem::take(&mut self.fresh);
+        let events = &self.events;
+        let mut settle: BTreeSet<EventKey> = BTreeSet::new();
+        if full {
+            settle.extend(events.keys().copied().filter(|k| !engine.awaits_answer(*k)));
+            settle.extend(self.finished.iter().filter_map(|(k, _)| *k).filter(|k| events.contains_key(k)));
+        } else {
+            settle.extend(fresh.into_iter().filter(|k| events.contains_key(k) && !engine.awaits_answer(*k)));
+            let now_done = self.finished.get(before..).unwrap_or_default();
+            settle.extend(now_done.iter().filter_map(|(k, _)| *k).filter(|k| events.contains_key(k)));
+        }
         let mut first = true;
         for key in settle {
             let Some(w) = self.events.remove(&key) else { continue };
@@ -127,9 +151,13 @@ impl<W> Reporter<W> {
         for w in std::mem::take(&mut self.wakes) {
             out.push((w, Settled::Outcomes(self.take_unowned())));
         }
+        let changed = full || self.finished.len() > before || !out.is_empty();
         let flushes = std::mem::take(&mut self.flushes);
-        for (w, keys) in flushes {
-            if keys.iter().all(|k| !engine.in_progress(*k)) {
+        for (w, mut keys) in flushes {
+            if changed {
+                keys.retain(|k| engine.in_progress(*k));
+            }
+            if keys.is_empty() {
                 out.push((w, Settled::Outcomes(self.take_unowned())));
             } else {
                 self.flushes.push((w, keys));
