@@ -283,7 +283,7 @@ export interface Stats {
   /** 606/615 answers. */
   rateLimited: number;
   /** The pace the connector keeps now: lowered on 606/615, raised again as calls go through, never above `limits`. */
-  pace?: { callsPer20s: number; concurrency: number };
+  pace: { callsPer20s: number; concurrency: number };
   /** Events waiting in each batched action's queue, by action id. */
   queues?: Record<string, number>;
   /** Age of the oldest queued event, in milliseconds. */
