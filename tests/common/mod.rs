@@ -219,6 +219,14 @@ pub struct FakeMarketo {
     pub describe_script: VecDeque<Reply>,
     /// Describe calls answered (describe2 and describe).
     pub describe_calls: u64,
+    /// Campaigns by id: `(isActive, isRequestable, parent program id)`.
+    pub campaigns: BTreeMap<i64, (bool, bool, i64)>,
+    /// My Tokens by program id (names without `my.`).
+    pub program_tokens: BTreeMap<i64, Vec<String>>,
+    /// Lead partition names (`leads/partitions.json`).
+    pub partitions: Vec<String>,
+    /// Path prefixes (under `/rest`) the API user may not call: Marketo answers 603.
+    pub denied: Vec<String>,
 }
 
 /// Standard lead fields of the fake's schema (types and flags as Marketo's describe2 gives
@@ -277,6 +285,10 @@ impl Default for FakeMarketo {
             fields: standard_fields(),
             describe_script: VecDeque::new(),
             describe_calls: 0,
+            campaigns: BTreeMap::new(),
+            program_tokens: BTreeMap::new(),
+            partitions: vec!["Default".into()],
+            denied: Vec::new(),
         }
     }
 }
@@ -361,6 +373,9 @@ impl FakeMarketo {
             if let Some(refused) = self.check_token(req, now) {
                 return refused;
             }
+            if self.denied.iter().any(|d| req.url.contains(&format!("/rest{d}"))) {
+                return self.failure("603", "Access denied");
+            }
             return self.describe(req);
         }
         // Describe calls are not counted here, so request ids stay those of the other calls.
@@ -430,7 +445,75 @@ impl FakeMarketo {
             };
             return self.list_membership(method, list, &body);
         }
+        if method == "GET" {
+            if let Some(reply) = self.lookup_object(path) {
+                return reply;
+            }
+        }
         self.failure("610", "Requested resource not found")
+    }
+
+    /// The objects `check()` reads: lists, campaigns, program tokens, partitions (by id, as the
+    /// lead-database and Asset APIs give them); `None` for other paths.
+    fn lookup_object(&self, path: &str) -> Option<Reply> {
+        if self.denied.iter().any(|d| path.starts_with(d.as_str())) {
+            return Some(self.failure("603", "Access denied"));
+        }
+        let id_of = |prefix: &str, suffix: &str| -> Option<i64> {
+            path.strip_prefix(prefix)?.strip_suffix(suffix)?.parse().ok()
+        };
+        let no_assets = || {
+            Reply::ok(json!({"success": true, "errors": [], "requestId": "a#1",
+                             "warnings": ["No assets found for the given search criteria."]}))
+        };
+        if let Some(id) = id_of("/v1/lists/", ".json") {
+            return Some(if self.lists.contains_key(&id) {
+                self.envelope(vec![json!({"id": id, "name": format!("List {id}")})])
+            } else {
+                self.failure("1013", "Object not found")
+            });
+        }
+        if let Some(id) = id_of("/asset/v1/staticList/", ".json") {
+            return Some(if self.lists.contains_key(&id) {
+                self.envelope(vec![json!({"id": id, "name": format!("List {id}")})])
+            } else {
+                no_assets()
+            });
+        }
+        if let Some(id) = id_of("/asset/v1/smartCampaign/", ".json") {
+            return Some(match self.campaigns.get(&id) {
+                Some((active, requestable, program)) => self.envelope(vec![json!({"id": id,
+                    "isActive": active, "isRequestable": requestable, "parentProgramId": program,
+                    "type": if *requestable { "trigger" } else { "batch" }})]),
+                None => no_assets(),
+            });
+        }
+        if let Some(id) = id_of("/v1/campaigns/", ".json") {
+            return Some(match self.campaigns.get(&id) {
+                Some((active, requestable, program)) => self.envelope(vec![json!({"id": id,
+                    "active": active, "programId": program,
+                    "type": if *requestable { "trigger" } else { "batch" }})]),
+                None => self.failure("1013", "Object not found"),
+            });
+        }
+        if let Some(id) = id_of("/asset/v1/folder/", "/tokens.json") {
+            let tokens: Vec<Value> = self
+                .program_tokens
+                .get(&id)
+                .into_iter()
+                .flatten()
+                .map(|n| json!({"name": n, "type": "text", "value": "x"}))
+                .collect();
+            return Some(
+                self.envelope(vec![json!({"folder": {"id": id, "type": "Program"}, "tokens": tokens})]),
+            );
+        }
+        if path == "/v1/leads/partitions.json" {
+            let rows =
+                self.partitions.iter().enumerate().map(|(i, n)| json!({"id": i + 1, "name": n})).collect();
+            return Some(self.envelope(rows));
+        }
+        None
     }
 
     /// `describe2.json` (`describeUsingGET_6`) or `describe.json` (`describeUsingGET_2`).
