@@ -250,6 +250,8 @@ pub(crate) struct CheckJob {
     problems: Vec<Problem>,
     /// Problems found before any call (the schema's); they come first.
     first: Vec<Problem>,
+    /// The action ids in configuration order (problems are reported in it).
+    order: Vec<String>,
 }
 
 impl CheckJob {
@@ -263,6 +265,7 @@ impl CheckJob {
             tags: Steps::default(),
             problems: Vec::new(),
             first,
+            order: settings.actions.iter().map(|a| a.id.clone()).collect(),
         };
         for a in &settings.actions {
             match &a.action {
@@ -364,6 +367,10 @@ impl CheckJob {
         if self.steps.is_empty() {
             let mut all = std::mem::take(&mut self.first);
             all.append(&mut self.problems);
+            // Configuration order of the actions, whatever order Marketo answered in; within an
+            // action, the schema's problems first.
+            let order = &self.order;
+            all.sort_by_key(|pr| order.iter().position(|a| *a == pr.action_id).unwrap_or(usize::MAX));
             p.check = Some(all);
         }
     }
