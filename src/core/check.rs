@@ -15,8 +15,6 @@
 //! `getLeadPartitionsUsingGET`). Permissions are those the Swagger names for each operation
 //! (<https://github.com/AdobeDocs/marketo-apis/tree/main/static>).
 
-use std::collections::BTreeMap;
-
 use serde::Serialize;
 use serde_json::Value;
 
@@ -239,13 +237,15 @@ enum Pending {
 /// The calls of one `check()` and the problems they find.
 #[derive(Debug)]
 pub(crate) struct CheckJob {
-    /// List id → the actions using it.
-    lists: BTreeMap<i64, Vec<String>>,
-    /// Campaign id → the actions using it and their token names (`name` of `{{my.name}}`).
-    campaigns: BTreeMap<i64, Vec<(String, Vec<String>)>>,
+    /// `(list id, action)` for each action using a list.
+    lists: Vec<(i64, String)>,
+    /// `(campaign id, action, its token names)` (`name` of `{{my.name}}`).
+    campaigns: Vec<(i64, String, Vec<String>)>,
     /// `(action, partitionName)`.
     partitions: Vec<(String, String)>,
-    steps: BTreeMap<u32, Pending>,
+    /// The calls waiting for an answer, by step. (Vectors, not maps: a few entries, and each
+    /// map type costs the `.wasm` several KB.)
+    steps: Vec<(u32, Pending)>,
     tags: Steps,
     problems: Vec<Problem>,
     /// Problems found before any call (the schema's); they come first.
@@ -258,10 +258,10 @@ impl CheckJob {
     /// A check of `settings`, starting from the schema's problems `first`.
     pub fn new(settings: &Settings, first: Vec<Problem>) -> CheckJob {
         let mut job = CheckJob {
-            lists: BTreeMap::new(),
-            campaigns: BTreeMap::new(),
+            lists: Vec::new(),
+            campaigns: Vec::new(),
             partitions: Vec::new(),
-            steps: BTreeMap::new(),
+            steps: Vec::new(),
             tags: Steps::default(),
             problems: Vec::new(),
             first,
@@ -272,12 +272,10 @@ impl CheckJob {
                 Action::AddLeadToList(p)
                 | Action::AddLeadToListBatched(p)
                 | Action::RemoveLeadFromList(p)
-                | Action::RemoveLeadFromListBatched(p) => {
-                    job.lists.entry(p.list_id).or_default().push(a.id.clone())
-                }
+                | Action::RemoveLeadFromListBatched(p) => job.lists.push((p.list_id, a.id.clone())),
                 Action::BulkImportLeads(p) => {
                     if let Some(list) = p.list_id {
-                        job.lists.entry(list).or_default().push(a.id.clone());
+                        job.lists.push((list, a.id.clone()));
                     }
                 }
                 Action::SendTransactionalEmail(p) => {
@@ -286,7 +284,7 @@ impl CheckJob {
                         .iter()
                         .map(|t| t.name.trim_start_matches("{{my.").trim_end_matches("}}").to_string())
                         .collect();
-                    job.campaigns.entry(p.campaign_id).or_default().push((a.id.clone(), names));
+                    job.campaigns.push((p.campaign_id, a.id.clone(), names));
                 }
                 Action::CreateOrUpdateLead(p) | Action::CreateOrUpdateLeadBatched(p) => {
                     if let Some(name) = &p.partition {
@@ -306,7 +304,7 @@ impl CheckJob {
             _ => Vec::new(),
         };
         let step = self.tags.next();
-        self.steps.insert(step, pending);
+        self.steps.push((step, pending));
         p.calls.push(CallSpec::get(step, Api::Rest, path, query));
     }
 
@@ -321,15 +319,25 @@ impl CheckJob {
         }
     }
 
+    /// The actions using list `id`.
+    fn list_users(&self, id: i64) -> Vec<String> {
+        self.lists.iter().filter(|(l, _)| *l == id).map(|(_, a)| a.clone()).collect()
+    }
+
+    /// The actions using campaign `id`, with their token names.
+    fn campaign_users(&self, id: i64) -> Vec<(String, Vec<String>)> {
+        self.campaigns.iter().filter(|(c, ..)| *c == id).map(|(_, a, t)| (a.clone(), t.clone())).collect()
+    }
+
     fn each_list(&mut self, id: i64, code: &str, message: &str) {
-        for action in self.lists.get(&id).into_iter().flatten() {
-            self.problems.push(problem(action, "targetStaticList", code, message));
+        for action in self.list_users(id) {
+            self.problems.push(problem(&action, "targetStaticList", code, message));
         }
     }
 
     fn each_campaign(&mut self, id: i64, code: &str, message: &str) {
-        for (action, _) in self.campaigns.get(&id).into_iter().flatten() {
-            self.problems.push(problem(action, "targetEmailCampaign", code, message));
+        for (action, _) in self.campaign_users(id) {
+            self.problems.push(problem(&action, "targetEmailCampaign", code, message));
         }
     }
 
@@ -357,7 +365,7 @@ impl CheckJob {
                 &format!("campaign {id} cannot be requested: it needs a \"Campaign is Requested\" trigger with source \"Web Service API\""),
             );
         }
-        let wants_tokens = self.campaigns.get(&id).is_some_and(|a| a.iter().any(|(_, t)| !t.is_empty()));
+        let wants_tokens = self.campaigns.iter().any(|(c, _, t)| *c == id && !t.is_empty());
         if let (Some(program), true) = (program, wants_tokens) {
             self.call(Pending::Tokens { campaign: id, program }, p);
         }
@@ -369,9 +377,11 @@ impl CheckJob {
             all.append(&mut self.problems);
             // Configuration order of the actions, whatever order Marketo answered in; within an
             // action, the schema's problems first.
-            let order = &self.order;
-            all.sort_by_key(|pr| order.iter().position(|a| *a == pr.action_id).unwrap_or(usize::MAX));
-            p.check = Some(all);
+            let mut sorted = Vec::with_capacity(all.len());
+            for action in &self.order {
+                sorted.extend(all.iter().filter(|pr| pr.action_id == *action).cloned());
+            }
+            p.check = Some(sorted);
         }
     }
 }
@@ -386,11 +396,22 @@ fn first(env: &Envelope) -> Option<&Value> {
 
 impl Delivery for CheckJob {
     fn start(&mut self, p: &mut Progress) {
-        let lists: Vec<i64> = self.lists.keys().copied().collect();
+        // One call per distinct id, in configuration order.
+        let mut lists: Vec<i64> = Vec::new();
+        for (id, _) in &self.lists {
+            if !lists.contains(id) {
+                lists.push(*id);
+            }
+        }
         for id in lists {
             self.call(Pending::List { id, asset: false }, p);
         }
-        let campaigns: Vec<i64> = self.campaigns.keys().copied().collect();
+        let mut campaigns: Vec<i64> = Vec::new();
+        for (id, ..) in &self.campaigns {
+            if !campaigns.contains(id) {
+                campaigns.push(*id);
+            }
+        }
         for id in campaigns {
             self.call(Pending::Campaign { id, asset: true }, p);
         }
@@ -401,7 +422,8 @@ impl Delivery for CheckJob {
     }
 
     fn on_success(&mut self, step: u32, env: &Envelope, p: &mut Progress) {
-        let Some(pending) = self.steps.remove(&step) else { return };
+        let Some(at) = self.steps.iter().position(|(s, _)| *s == step) else { return };
+        let (_, pending) = self.steps.swap_remove(at);
         match pending {
             Pending::List { id, .. } => {
                 if first(env).is_none() {
@@ -439,8 +461,7 @@ impl Delivery for CheckJob {
                             .to_string()
                     })
                     .collect();
-                let users = self.campaigns.get(&campaign).cloned().unwrap_or_default();
-                for (action, names) in users {
+                for (action, names) in self.campaign_users(campaign) {
                     for (i, name) in names.iter().enumerate() {
                         if !defined.iter().any(|d| d == name) {
                             let mut pr = problem(
@@ -482,7 +503,8 @@ impl Delivery for CheckJob {
     }
 
     fn on_failure(&mut self, step: u32, failure: &Failure, p: &mut Progress) {
-        let Some(pending) = self.steps.remove(&step) else { return };
+        let Some(at) = self.steps.iter().position(|(s, _)| *s == step) else { return };
+        let (_, pending) = self.steps.swap_remove(at);
         let code = failure.reason.code.as_str();
         let path = CheckJob::path_of(&pending);
         let could_not = |what: &str| {
@@ -502,8 +524,7 @@ impl Delivery for CheckJob {
                 self.each_campaign(id, "UNKNOWN_CAMPAIGN", &format!("the instance has no campaign {id}"))
             }
             Pending::List { id, .. } => {
-                let users = self.lists.get(&id).cloned().unwrap_or_default();
-                for action in users {
+                for action in self.list_users(id) {
                     self.problems.push(if code == "603" {
                         denied(&action, "targetStaticList", &path, &format!("static list {id}"))
                     } else {
@@ -517,8 +538,7 @@ impl Delivery for CheckJob {
                 }
             }
             Pending::Campaign { id, .. } => {
-                let users = self.campaigns.get(&id).cloned().unwrap_or_default();
-                for (action, _) in users {
+                for (action, _) in self.campaign_users(id) {
                     self.problems.push(if code == "603" {
                         denied(&action, "targetEmailCampaign", &path, &format!("campaign {id}"))
                     } else {
@@ -532,8 +552,7 @@ impl Delivery for CheckJob {
                 }
             }
             Pending::Tokens { campaign, program } => {
-                let users = self.campaigns.get(&campaign).cloned().unwrap_or_default();
-                for (action, _) in users.iter().filter(|(_, n)| !n.is_empty()) {
+                for (action, _) in self.campaign_users(campaign).iter().filter(|(_, n)| !n.is_empty()) {
                     let what = format!("the tokens of program {program}");
                     self.problems.push(if code == "603" {
                         denied(action, "tokens", &path, &what)

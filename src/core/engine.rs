@@ -212,10 +212,10 @@ pub struct Engine {
     /// Batches due while the schema is being read, by action id.
     held: Vec<(String, Vec<(EventRef, Prepared)>)>,
     /// Warnings for events (values cut to their field's length), attached to their outcome.
-    notes: BTreeMap<EventKey, String>,
+    notes: Vec<(EventKey, String)>,
     /// `check()`s waiting for the schema; check jobs by job id; finished checks.
     checks_waiting: Vec<CheckKey>,
-    check_jobs: BTreeMap<u64, CheckKey>,
+    check_jobs: Vec<(u64, CheckKey)>,
     checks_out: VecDeque<(CheckKey, CheckResult)>,
     next_check: u64,
 }
@@ -261,9 +261,9 @@ impl Engine {
             parked: Vec::new(),
             unformatted: BTreeSet::new(),
             held: Vec::new(),
-            notes: BTreeMap::new(),
+            notes: Vec::new(),
             checks_waiting: Vec::new(),
-            check_jobs: BTreeMap::new(),
+            check_jobs: Vec::new(),
             checks_out: VecDeque::new(),
             next_check: 0,
         }
@@ -459,7 +459,7 @@ impl Engine {
             }
         };
         if !warnings.is_empty() {
-            self.notes.insert(key, warnings.join("; "));
+            self.notes.push((key, warnings.join("; ")));
         }
         if needs_schema(action) && self.schema.schema.is_none() && self.schema.error.is_none() {
             self.unformatted.insert(key);
@@ -531,7 +531,7 @@ impl Engine {
     fn start_check(&mut self, key: CheckKey) {
         let first = schema_problems(&self.settings, self.schema.schema.as_ref(), self.schema.error.as_ref());
         let job = CheckJob::new(&self.settings, first);
-        self.check_jobs.insert(self.next_job + 1, key);
+        self.check_jobs.push((self.next_job + 1, key));
         self.start_job(Box::new(job), Progress::default(), None, Vec::new());
     }
 
@@ -595,7 +595,7 @@ impl Engine {
                     at,
                 })
                 .collect(),
-            schema: self.schema.schema.clone(),
+            schema: self.schema.schema.as_ref().map(super::schema::LeadSchema::to_describe2),
         }
     }
 
@@ -628,7 +628,10 @@ impl Engine {
                 engine.cache.insert(filter, &l.value, l.ids.clone(), l.at.min(now));
             }
         }
-        engine.schema.schema = snapshot.schema.clone();
+        engine.schema.schema = snapshot
+            .schema
+            .as_ref()
+            .and_then(|s| super::schema::LeadSchema::from_describe2(std::slice::from_ref(s)));
         // Restored events take keys after the snapshot's counter.
         engine.next_event = snapshot.next_event;
         let mut uploaded: BTreeMap<(String, i64), Vec<&PendingEntry>> = BTreeMap::new();
@@ -1174,7 +1177,8 @@ impl Engine {
         // Removing from `pending` is the once-only gate: a second final outcome is dropped.
         if outcome.status.is_final() && self.pending.remove(&key).is_some() {
             self.unformatted.remove(&key);
-            self.schema.noted(&mut outcome, self.notes.remove(&key));
+            let note = self.notes.iter().position(|(k, _)| *k == key).map(|i| self.notes.swap_remove(i).1);
+            self.schema.noted(&mut outcome, note);
             self.outcomes_out.push_back((key, outcome));
         }
     }
@@ -1321,7 +1325,7 @@ impl Engine {
             match prepare(action, &event, &fmt, &mut warnings) {
                 Ok(p) => {
                     if !warnings.is_empty() {
-                        self.notes.insert(ev.key, warnings.join("; "));
+                        self.notes.push((ev.key, warnings.join("; ")));
                     }
                     out.push((ev, p));
                 }
@@ -1391,7 +1395,8 @@ impl Engine {
     fn apply(&mut self, job: u64, mut progress: Progress) {
         let schema = progress.schema.take();
         if let Some(problems) = progress.check.take() {
-            if let Some(key) = self.check_jobs.remove(&job) {
+            if let Some(i) = self.check_jobs.iter().position(|(j, _)| *j == job) {
+                let (_, key) = self.check_jobs.swap_remove(i);
                 self.checks_out.push_back((key, CheckResult::new(problems)));
             }
         }

@@ -52,7 +52,7 @@ pub struct Reporter<W> {
     /// Picker listings.
     listings: BTreeMap<ListingKey, W>,
     /// `check()` calls.
-    checks: BTreeMap<CheckKey, W>,
+    checks: Vec<(CheckKey, W)>,
     /// Final outcomes no settled waiter has returned, in the order they finished (`None`: a
     /// restored outcome, owned by no `process`).
     finished: Vec<(Option<EventKey>, Outcome)>,
@@ -65,7 +65,7 @@ impl<W> Default for Reporter<W> {
             wakes: Vec::new(),
             flushes: Vec::new(),
             listings: BTreeMap::new(),
-            checks: BTreeMap::new(),
+            checks: Vec::new(),
             finished: Vec::new(),
         }
     }
@@ -102,7 +102,7 @@ impl<W> Reporter<W> {
 
     /// A `check()` started under `key`.
     pub fn wait_check(&mut self, key: CheckKey, waiter: W) {
-        self.checks.insert(key, waiter);
+        self.checks.push((key, waiter));
     }
 
     /// Drains the engine's outcomes and listings and returns the waiters that settle now.
@@ -117,8 +117,8 @@ impl<W> Reporter<W> {
             }
         }
         while let Some((key, result)) = engine.poll_check() {
-            if let Some(w) = self.checks.remove(&key) {
-                out.push((w, Settled::Check(result)));
+            if let Some(i) = self.checks.iter().position(|(k, _)| *k == key) {
+                out.push((self.checks.swap_remove(i).1, Settled::Check(result)));
             }
         }
         let done: BTreeSet<EventKey> = self.finished.iter().filter_map(|(k, _)| *k).collect();
@@ -197,7 +197,7 @@ impl<W> Reporter<W> {
         out.append(&mut self.wakes);
         out.extend(std::mem::take(&mut self.flushes).into_iter().map(|(w, _)| w));
         out.extend(std::mem::take(&mut self.listings).into_values());
-        out.extend(std::mem::take(&mut self.checks).into_values());
+        out.extend(std::mem::take(&mut self.checks).into_iter().map(|(_, w)| w));
         out
     }
 }

@@ -12,9 +12,6 @@
 //! `string`, `email`, `phone`, `url`, `text` → text of at most the field's `length` characters.
 //! Dates are read by the rules of [`crate::core::date`].
 
-use std::collections::BTreeMap;
-
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::actions::job::{Api, CallSpec, Delivery, Failure, Progress};
@@ -120,17 +117,15 @@ pub enum OnTooLong {
 }
 
 /// One lead field as the describe endpoints give it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FieldInfo {
+    /// REST API name (case-sensitive, as Marketo's REST API is).
+    pub name: String,
     /// Marketo's `dataType` (`string`, `date`, …).
-    #[serde(rename = "type")]
     pub data_type: String,
     /// `length` in characters, for text fields.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub length: Option<u32>,
     /// Not updateable through the API (`updateable: false`, or `rest.readOnly: true`).
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub read_only: bool,
 }
 
@@ -141,84 +136,116 @@ impl FieldInfo {
     }
 }
 
-/// The lead schema of one instance, by REST field name.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
+/// The lead schema of one instance. (Vectors searched in order, no map, no sort and no serde
+/// derive: each would cost the `.wasm` several KB; the snapshot carries it in describe2's own
+/// shape, [`LeadSchema::to_describe2`].)
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct LeadSchema {
-    /// Fields by REST API name (case-sensitive, as Marketo's REST API is).
-    pub fields: BTreeMap<String, FieldInfo>,
-    /// `searchableFields` of describe2 (each entry a field or a compound key); `None` when the
-    /// schema came from describe.json, which does not say.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub searchable: Option<Vec<Vec<String>>>,
+    /// The fields, in the order Marketo listed them.
+    pub fields: Vec<FieldInfo>,
+    /// The fields describe2's `searchableFields` lists as a key on their own (compound keys
+    /// are left out: a lookup names one field); `None` when the schema came from
+    /// describe.json, which does not say.
+    pub searchable: Option<Vec<String>>,
 }
 
 impl LeadSchema {
     /// Reads describe2's `result`: `[{name, searchableFields: [[…]], fields: [{name, dataType,
     /// length?, updateable}]}]` (`ResponseOfLeadAttribute2`). `None` when it holds no field.
     pub fn from_describe2(result: &[Value]) -> Option<LeadSchema> {
-        let mut schema = LeadSchema { fields: BTreeMap::new(), searchable: Some(Vec::new()) };
+        let mut fields = Vec::new();
+        let mut searchable = Vec::new();
+        let says = result.iter().any(|o| o.get("searchableFields").is_some());
         for object in result {
             for f in object.get("fields").and_then(Value::as_array).into_iter().flatten() {
                 let Some(name) = f.get("name").and_then(Value::as_str) else { continue };
-                schema.fields.insert(
-                    name.to_string(),
-                    FieldInfo {
-                        data_type: f.get("dataType").and_then(Value::as_str).unwrap_or("").to_string(),
-                        length: f.get("length").and_then(Value::as_u64).and_then(|n| u32::try_from(n).ok()),
-                        read_only: f.get("updateable").and_then(Value::as_bool) == Some(false),
-                    },
-                );
+                fields.push(field_info(name, f, f.get("updateable").and_then(Value::as_bool) == Some(false)));
             }
             let keys = object.get("searchableFields").and_then(Value::as_array).into_iter().flatten();
             for key in keys {
-                let names: Vec<String> = match key {
-                    Value::Array(k) => k.iter().filter_map(Value::as_str).map(str::to_owned).collect(),
-                    Value::String(s) => vec![s.clone()],
-                    _ => continue,
+                let one = match key {
+                    Value::Array(k) if k.len() == 1 => k.first().and_then(Value::as_str),
+                    Value::String(s) => Some(s.as_str()),
+                    _ => None,
                 };
-                if let Some(s) = schema.searchable.as_mut() {
-                    s.push(names);
+                if let Some(name) = one {
+                    searchable.push(name.to_string());
                 }
             }
         }
-        (!schema.fields.is_empty()).then_some(schema)
+        LeadSchema::of(fields, says.then_some(searchable))
     }
 
     /// Reads describe.json's `result`: `[{dataType, length?, rest: {name, readOnly}}]`
     /// (`ResponseOfLeadAttribute`); a field without `rest` is not usable through REST and left
     /// out. `None` when it holds no field.
     pub fn from_describe(result: &[Value]) -> Option<LeadSchema> {
-        let mut schema = LeadSchema::default();
+        let mut fields = Vec::new();
         for f in result {
             let Some(rest) = f.get("rest") else { continue };
             let Some(name) = rest.get("name").and_then(Value::as_str) else { continue };
-            schema.fields.insert(
-                name.to_string(),
-                FieldInfo {
-                    data_type: f.get("dataType").and_then(Value::as_str).unwrap_or("").to_string(),
-                    length: f.get("length").and_then(Value::as_u64).and_then(|n| u32::try_from(n).ok()),
-                    read_only: rest.get("readOnly").and_then(Value::as_bool) == Some(true),
-                },
-            );
+            fields.push(field_info(name, f, rest.get("readOnly").and_then(Value::as_bool) == Some(true)));
         }
-        (!schema.fields.is_empty()).then_some(schema)
+        LeadSchema::of(fields, None)
+    }
+
+    /// A schema of `fields`; `None` when empty.
+    fn of(fields: Vec<FieldInfo>, searchable: Option<Vec<String>>) -> Option<LeadSchema> {
+        (!fields.is_empty()).then_some(LeadSchema { fields, searchable })
+    }
+
+    /// The schema as describe2's `result[0]` (`{fields: [{name, dataType, length?,
+    /// updateable}], searchableFields?: [[name]]}`), for the snapshot;
+    /// [`LeadSchema::from_describe2`] reads it back (no `searchableFields`: describe.json's
+    /// "does not say").
+    pub fn to_describe2(&self) -> Value {
+        let fields: Vec<Value> = self
+            .fields
+            .iter()
+            .map(|f| {
+                let mut v = serde_json::Map::new();
+                v.insert("name".into(), Value::from(f.name.as_str()));
+                v.insert("dataType".into(), Value::from(f.data_type.as_str()));
+                if let Some(len) = f.length {
+                    v.insert("length".into(), Value::from(len));
+                }
+                v.insert("updateable".into(), Value::Bool(!f.read_only));
+                Value::Object(v)
+            })
+            .collect();
+        let mut out = serde_json::Map::new();
+        out.insert("fields".into(), Value::Array(fields));
+        if let Some(keys) = &self.searchable {
+            let keys = keys.iter().map(|k| Value::Array(vec![Value::from(k.as_str())])).collect();
+            out.insert("searchableFields".into(), Value::Array(keys));
+        }
+        Value::Object(out)
     }
 
     /// The field named exactly `name`.
     pub fn field(&self, name: &str) -> Option<&FieldInfo> {
-        self.fields.get(name)
+        self.fields.iter().find(|f| f.name == name)
     }
 
     /// The field's right spelling when `name` differs from one only in case.
     pub fn spelled(&self, name: &str) -> Option<&str> {
-        self.fields.keys().find(|k| k.eq_ignore_ascii_case(name)).map(String::as_str)
+        self.fields.iter().find(|f| f.name.eq_ignore_ascii_case(name)).map(|f| f.name.as_str())
     }
 
     /// Whether `name` is searchable on its own (a one-field key of `searchableFields`);
     /// `None` when the schema does not say.
     pub fn is_searchable(&self, name: &str) -> Option<bool> {
-        self.searchable.as_ref().map(|keys| keys.iter().any(|k| k.len() == 1 && k.iter().any(|f| f == name)))
+        self.searchable.as_ref().map(|keys| keys.iter().any(|k| k == name))
+    }
+}
+
+/// A field of a describe answer: `dataType` and `length` of `f`.
+fn field_info(name: &str, f: &Value, read_only: bool) -> FieldInfo {
+    FieldInfo {
+        name: name.to_string(),
+        data_type: f.get("dataType").and_then(Value::as_str).unwrap_or("").to_string(),
+        length: f.get("length").and_then(Value::as_u64).and_then(|n| u32::try_from(n).ok()),
+        read_only,
     }
 }
 
@@ -452,7 +479,7 @@ impl SchemaSlot {
     /// cut gets the warning `note` (code `TRUNCATED`, or appended to Marketo's own warning).
     pub fn noted(&mut self, outcome: &mut Outcome, note: Option<String>) {
         let message = outcome.message.as_deref().unwrap_or("");
-        if outcome.code.as_deref() == Some("1006") || message.contains("Field '") {
+        if outcome.code.as_deref() == Some("1006") || message.starts_with("Field '") {
             let message = message.to_string();
             self.field_not_found(&message);
         }
@@ -536,7 +563,7 @@ mod tests {
         assert_eq!(s.field("email").unwrap().length, Some(255));
         assert!(s.field("createdAt").unwrap().read_only);
         assert_eq!(s.is_searchable("email"), Some(true));
-        assert_eq!(s.is_searchable("firstName"), Some(false));
+        assert_eq!(s.is_searchable("firstName"), Some(false), "part of a compound key only");
         assert_eq!(s.spelled("EMAIL"), Some("email"));
         let d1 = json!([{"id": 2, "dataType": "string", "length": 255, "rest": {"name": "company", "readOnly": false}},
                         {"id": 3, "dataType": "string", "soap": {"name": "SoapOnly"}}]);
