@@ -85,7 +85,10 @@ async fn process_delivers_through_host_fetch_with_bearer_token() {
     );
     let sent: Array = get(&h, "sent").unchecked_into();
     assert_eq!(sent.length(), 3, "one identity call, the lead schema's one read, one sync call");
-    assert!(get(&sent.get(1), "url").as_string().unwrap_or_default().ends_with("/rest/v1/leads/describe2.json"));
+    assert!(get(&sent.get(1), "url")
+        .as_string()
+        .unwrap_or_default()
+        .ends_with("/rest/v1/leads/describe2.json"));
     let sync = sent.get(2);
     assert_eq!(
         get(&sync, "url").as_string().unwrap_or_default(),
