@@ -387,3 +387,33 @@ fn a_batched_upsert_reads_the_schema_when_its_batch_goes_out() {
     assert_eq!(h.outcome_json("ev-2")["code"], "INVALID_VALUE");
     h.assert_all_final();
 }
+
+#[test]
+fn a_1006_in_a_batched_action_refreshes_the_schema_once_when_the_next_batch_goes_out() {
+    let mut h = Harness::new(settings(json!([{"id": "upb", "type": "createOrUpdateLeadBatched",
+        "updateStrategy": "createOrUpdate", "leadData": mapping()}])));
+    h.fake.fields = typed_fields();
+    h.event("upb", &json!({"email": "a@example.com", "visits": "1"}));
+    h.engine.flush(h.now);
+    h.drain();
+    h.run_until_idle();
+    h.fake.fields.retain(|f| f.0 != "visits");
+    h.fake
+        .script
+        .push_back(Reply::ok(json!({"requestId": "r#2", "success": true, "result": [{"status": "skipped",
+        "reasons": [{"code": "1006", "message": "Field 'visits' not found"}]}]})));
+    h.event("upb", &json!({"email": "b@example.com", "visits": "2"}));
+    h.engine.flush(h.now);
+    h.drain();
+    h.run_until_idle();
+    assert_eq!(h.outcome_json("ev-2")["code"], "1006");
+    for (i, email) in ["c@example.com", "d@example.com"].iter().enumerate() {
+        h.event("upb", &json!({"email": email, "visits": "3"}));
+        h.engine.flush(h.now);
+        h.drain();
+        h.run_until_idle();
+        assert_eq!(h.describe_sent().len(), 2, "batch {i}: one re-read after the 1006, not one per batch");
+    }
+    assert_eq!(body_json(h.rest_sent().last().unwrap())["input"][0]["visits"], "3");
+    h.assert_all_final();
+}

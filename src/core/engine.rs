@@ -461,7 +461,11 @@ impl Engine {
         if !warnings.is_empty() {
             self.notes.push((key, warnings.join("; ")));
         }
-        if needs_schema(action) && self.schema.schema.is_none() && self.schema.error.is_none() {
+        if needs_schema(action)
+            && ((self.schema.schema.is_none() && self.schema.error.is_none()) || self.schema.stale)
+        {
+            // Formatted without the schema, or with one a 1006 made stale: again when the batch
+            // goes out, after the (re-)read.
             self.unformatted.insert(key);
         }
         let action_id = ev.action_id.clone();
