@@ -5,19 +5,26 @@
 //                          [--checkpoint FILE] [--dry-run] [EVENTS.ndjson | -]
 //   marketo-connector lists --config FILE [--json]
 //   marketo-connector campaigns --config FILE [--json]
+//   marketo-connector check --config FILE [--json]
 //
-// Exit status: 0 every event delivered or skipped; 1 any failed or uncertain (or Marketo refused
-// a listing); 2 a usage or configuration error, whose message names the option or setting.
+// Exit status: 0 every event delivered or skipped (check: no problem found); 1 any failed or
+// uncertain (or Marketo refused a listing; check: problems found); 2 a usage or configuration
+// error, whose message names the option or setting.
 import { parseArgs } from "node:util";
 import { UsageError, loadSettings } from "./config.mjs";
 import { send } from "./send.mjs";
 import { pickers } from "./pickers.mjs";
+import { check } from "./check.mjs";
 
 const USAGE = `usage:
   marketo-connector send --config FILE --action ID [--event-id PATH] [--outcomes FILE]
                          [--checkpoint FILE] [--dry-run] [EVENTS.ndjson | -]
   marketo-connector lists --config FILE [--json]
   marketo-connector campaigns --config FILE [--json]
+  marketo-connector check --config FILE [--json]
+
+check reads the instance's lead schema, lists, campaigns, program tokens and partitions and
+prints every problem of the configuration (exit 0: none, 1: problems found).
 
 The settings file holds {clientId, clientSecret, endpointUrl, identityUrl, limits?, actions};
 the four credentials may come from MARKETO_CLIENT_ID, MARKETO_CLIENT_SECRET,
@@ -31,6 +38,7 @@ const OPTIONS = {
   },
   lists: { config: { type: "string" }, json: { type: "boolean" } },
   campaigns: { config: { type: "string" }, json: { type: "boolean" } },
+  check: { config: { type: "string" }, json: { type: "boolean" } },
 };
 
 async function main(argv) {
@@ -43,7 +51,7 @@ async function main(argv) {
     process.stdout.write(USAGE);
     return 0;
   }
-  if (!OPTIONS[command]) throw new UsageError(`unknown command ${JSON.stringify(command)} (send, lists or campaigns)`);
+  if (!OPTIONS[command]) throw new UsageError(`unknown command ${JSON.stringify(command)} (send, lists, campaigns or check)`);
   let parsed;
   try {
     parsed = parseArgs({ args: rest, options: OPTIONS[command], allowPositionals: command === "send", strict: true });
@@ -60,6 +68,7 @@ async function main(argv) {
       checkpoint: values.checkpoint, dryRun: values["dry-run"], input: positionals[0],
     });
   }
+  if (command === "check") return check(settings, values.json);
   return pickers(command, settings, values.json);
 }
 

@@ -1,4 +1,5 @@
 // Action configuration and simulator seed data shared by the demo and the Node tests.
+import { EXAMPLE_CUSTOM_FIELDS } from "./simulator/store.mjs";
 
 /** The demo's actions (SPEC §3), for AudienceStream- and EventStream-shaped events. */
 export function demoActions({ newsletterList, visitorsList, campaign = 3712 }) {
@@ -71,6 +72,18 @@ export function demoActions({ newsletterList, visitorsList, campaign = 3712 }) {
       ],
     },
     {
+      // Custom fields formatted by their Marketo type (no `type` needed): a date, an integer from
+      // a string, a boolean from "true", a 20-character text field given a longer value.
+      id: "upsert-profile", type: "createOrUpdateLead", updateStrategy: "createOrUpdate",
+      leadData: [
+        { field: "email", source: { attribute: "email" } },
+        { field: "birthday", source: { attribute: "born" } },
+        { field: "loyaltyPoints", source: { attribute: "points" } },
+        { field: "vip", source: { attribute: "vip" } },
+        { field: "membershipLevel", source: { attribute: "level" } },
+      ],
+    },
+    {
       id: "merge-duplicates", type: "mergeLead", winningLeadId: { attribute: "winner" },
       losingLeadIds: { attribute: "losers" }, mergeInCrm: false,
     },
@@ -88,10 +101,44 @@ export function demoActions({ newsletterList, visitorsList, campaign = 3712 }) {
   ];
 }
 
+/**
+ * A configuration with the mistakes `check()` finds: a field spelled with the wrong case, a
+ * read-only field, a list and a campaign that do not exist, a token the program does not define.
+ */
+export function wrongActions() {
+  return [
+    {
+      id: "upsert-typo", type: "createOrUpdateLead", updateStrategy: "createOrUpdate",
+      leadData: [
+        { field: "email", source: { attribute: "email" } },
+        { field: "FirstName", source: { attribute: "first_name" } },
+        { field: "crmSegment", source: { attribute: "segment" } },
+      ],
+    },
+    { id: "list-missing", type: "addLeadToList", targetStaticList: 4040, targetLeadId: { attribute: "id" } },
+    {
+      id: "email-wrong-token", type: "sendTransactionalEmail", targetEmailCampaign: 3712, targetLeadId: { attribute: "id" },
+      tokens: [{ name: "{{my.firstname}}", source: { attribute: "first_name" } }],
+    },
+  ];
+}
+
 /** Simulator options: a known lead (with a Munchkin cookie), two lists, the custom fields used. */
 export function demoSeed(extra = {}) {
   return {
-    fields: ["planTier", "lifetimeVisits", "emailOptIn", "churnRisk", "firstVisit", "signupDate", "orderTotal", "newsletter", "notes"],
+    // The demo's custom fields with their Marketo types, and one of every other type.
+    fields: [
+      { name: "planTier", dataType: "string" },
+      { name: "lifetimeVisits", dataType: "integer" },
+      { name: "emailOptIn", dataType: "boolean" },
+      { name: "churnRisk", dataType: "boolean" },
+      { name: "firstVisit", dataType: "datetime" },
+      { name: "signupDate", dataType: "datetime" },
+      { name: "orderTotal", dataType: "currency" },
+      { name: "newsletter", dataType: "boolean" },
+      { name: "notes", dataType: "text" },
+      ...EXAMPLE_CUSTOM_FIELDS,
+    ],
     seed: {
       leads: [
         {
@@ -103,7 +150,9 @@ export function demoSeed(extra = {}) {
         { id: 318601, email: "j.doe@example.com", lastName: "Doe", phone: "+1 555 0100" },
       ],
       lists: [{ id: 1001, name: "Newsletter subscribers" }, { id: 1002, name: "Web visitors" }],
-      campaigns: [{ id: 3712, name: "Welcome email", type: "trigger", isRequestable: true }],
+      campaigns: [{ id: 3712, name: "Welcome email", type: "trigger", isRequestable: true, programId: 1001 }],
+      // The campaign's program and its My Tokens (the welcome email's tokens).
+      programs: [{ id: 1001, name: "Onboarding", tokens: ["first name", "plan", "last purchase"] }],
     },
     ...extra,
   };

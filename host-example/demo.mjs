@@ -1,12 +1,15 @@
 // The demo: the connector (built package in pkg/) against the local Marketo simulator, or
 // against a real instance when MARKETO_CLIENT_ID, MARKETO_CLIENT_SECRET, MARKETO_ENDPOINT_URL
 // and MARKETO_IDENTITY_URL are set. Sends the sample AudienceStream and EventStream events
-// through each action and prints every Marketo request and every outcome.
+// through each action and prints every Marketo request and every outcome. First, check() reads
+// the instance's lead schema, lists, campaigns and tokens and prints what is wrong with the
+// configuration; a deliberately wrong configuration shows what it finds.
+import { Connector } from "../pkg/nodejs/marketo_connector.js";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { createConnector } from "./node-host.mjs";
 import { startSimulator } from "./simulator/marketo-sim.mjs";
-import { demoActions, demoSeed } from "./demo-config.mjs";
+import { demoActions, demoSeed, wrongActions } from "./demo-config.mjs";
 
 const here = fileURLToPath(new URL(".", import.meta.url));
 // The sample events: the repository's one copy, in fixtures/ (also read by the tests and fuzz seeds).
@@ -63,6 +66,23 @@ const event = fixture("eventstream-event.json");
 const newcomer = structuredClone(event);
 newcomer.data.udo.customer_email = "new.person@example.com";
 
+/** Prints a check() result, one line per problem. */
+const showCheck = (result) => {
+  console.log(`    ⇒ ok: ${result.ok}`);
+  for (const p of result.problems) {
+    console.log(`    ⇒ ${p.actionId}, ${p.parameter}: ${p.code} ${p.message}${p.suggestion ? ` (did you mean "${p.suggestion}"?)` : ""}`);
+  }
+};
+console.log("\ncheck(): the configuration against the instance's lead schema, lists, campaigns and tokens");
+showCheck(await connector.check());
+if (!real) {
+  // The same check on a configuration with mistakes (a connector of its own; nothing is sent).
+  console.log("\ncheck() of a deliberately wrong configuration (FirstName for firstName, a read-only field, a missing list, an undefined token)");
+  const wrong = new Connector({ ...settings, actions: wrongActions() }, { fetch: fetchAndShow, now, setTimer() {} });
+  showCheck(await wrong.check());
+  wrong.free();
+}
+
 const lists = await connector.staticLists().catch((e) => e);
 const campaigns = await connector.triggerableCampaigns().catch((e) => e);
 console.log(`\nstaticLists() → ${JSON.stringify(lists)}`);
@@ -78,6 +98,8 @@ const steps = [
   ["list-by-cookie", event, "EventStream event (Munchkin cookie lookup)"],
   ["upsert-event", { data: { udo: { customer_email: "x@example.com", signup_date: "soon" } } }, "an event whose date cannot be read"],
   ["welcome-email", visitor, "AudienceStream visitor (campaign trigger with tokens)"],
+  ["upsert-profile", { email: "jane.doe@example.com", born: "1990-07-04T09:00:00+02:00", points: "1250", vip: "true",
+    level: "Platinum Lifetime Member" }, "custom fields formatted by their Marketo type (date, integer, boolean, 20-character text)"],
   ["unlist", newcomer, "EventStream event (remove by email)"],
   ["merge-duplicates", { winner: 318594, losers: "318600,318601" }, "two duplicates of Jane"],
   ["upsert-batched", event, "EventStream event (queued)"],

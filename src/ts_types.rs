@@ -44,21 +44,31 @@ export type FilterType =
 /** Marketo's Sync Leads `action`. */
 export type UpdateStrategy = "createOrUpdate" | "createOnly" | "updateOnly" | "createDuplicate";
 
+/** Marketo's lead field data types a value can be read as (README "Field types"). */
+export type MarketoDataType =
+  | "date" | "datetime" | "integer" | "score" | "float" | "currency" | "percent" | "boolean"
+  | "string" | "email" | "phone" | "url" | "text";
+
 /** One `leadData` entry: a Marketo REST field name and where its value comes from. */
 export interface FieldMapping {
-  /** The Marketo REST API field name, e.g. `email`, `firstName`. */
+  /** The Marketo REST API field name, e.g. `email`, `firstName` (case-sensitive). */
   field: string;
   source: Source;
-  /** `"date"` sends the value as ISO 8601 UTC; otherwise it keeps its JSON type. */
-  type?: "date" | "string" | "auto";
+  /**
+   * How to read the value: `"date"` reads it as a date (ISO 8601 UTC, or `YYYY-MM-DD` for a
+   * Marketo `date` field), a Marketo type reads it as that type; absent, `"auto"` or
+   * `"string"` keep it as is. What is sent follows the field's Marketo type when the
+   * instance's schema is known.
+   */
+  type?: MarketoDataType | "auto";
 }
 
 /** A `{{my.token}}` of a transactional email. */
 export interface TokenMapping {
   name: `{{my.${string}}}`;
   source: Source;
-  /** `"date"` sends the value as ISO 8601 UTC; otherwise as a string. */
-  type?: "date";
+  /** How to read the value (`"date"`: ISO 8601 UTC); the token is sent as the string form. */
+  type?: MarketoDataType | "auto";
 }
 
 /** Look the lead up by a field; `addLead` creates it when none is found. */
@@ -173,6 +183,12 @@ export interface Settings {
   identityUrl: string;
   limits?: Limits;
   actions?: readonly ActionConfig[];
+  /**
+   * Text longer than its Marketo field's `length`: `"truncate"` (default) cuts it on a
+   * character boundary and delivers the event with code `TRUNCATED`; `"fail"` fails the event
+   * with `INVALID_VALUE`. A lookup value is never cut.
+   */
+  onTooLong?: "truncate" | "fail";
 }
 
 /** What the connector hands to `host.fetch` as `init`. */
@@ -217,7 +233,7 @@ export type ConnectorCode =
   | "MISSING_ATTRIBUTE" | "INVALID_VALUE" | "INVALID_EVENT" | "UNKNOWN_ACTION"
   | "AUTH_REJECTED" | "AUTH_UNAVAILABLE" | "NETWORK" | "BAD_RESPONSE" | "NO_RESULT"
   | "ROW_FAILED" | "ROW_WARNING" | "IMPORT_FAILED" | "IMPORT_TIMEOUT" | "FAILURES_UNAVAILABLE"
-  | "RESTARTED_IN_FLIGHT" | "UNKNOWN_ERROR" | "INTERNAL";
+  | "RESTARTED_IN_FLIGHT" | "UNKNOWN_ERROR" | "INTERNAL" | "TRUNCATED";
 
 /** Marketo's own code, e.g. `"1004"` (lead not found) or `"606"` (rate limit). */
 export type MarketoCode = `${number}`;
@@ -258,6 +274,30 @@ export interface PreviewRequest {
   url: string;
   headers: Record<string, string>;
   body?: string;
+}
+
+/** What `check()` can find wrong with the configuration. */
+export type ProblemCode =
+  | "UNKNOWN_FIELD" | "READ_ONLY_FIELD" | "NOT_SEARCHABLE" | "CANNOT_DEDUPE"
+  | "UNKNOWN_LIST" | "UNKNOWN_CAMPAIGN" | "CAMPAIGN_INACTIVE" | "CAMPAIGN_NOT_TRIGGERABLE"
+  | "UNKNOWN_TOKEN" | "UNKNOWN_PARTITION" | "PERMISSION_DENIED" | "SCHEMA_UNKNOWN" | "CHECK_FAILED";
+
+/** One problem `check()` found. */
+export interface Problem {
+  /** The action it concerns. */
+  actionId: string;
+  /** The parameter at fault, e.g. `leadData[2].field`, `targetStaticList`, `tokens[0].name`. */
+  parameter: string;
+  code: ProblemCode;
+  message: string;
+  /** The likely fix, e.g. the field's right spelling when only the case differs. */
+  suggestion?: string;
+}
+
+/** What `check()` resolves with: `ok` when no problem was found. */
+export interface CheckResult {
+  ok: boolean;
+  problems: Problem[];
 }
 
 /** A static list or a campaign, for a picker. */

@@ -290,6 +290,7 @@ impl State {
                     w.reject,
                     coded(&format!("Marketo did not list them: {} {}", e.code, e.message), "LISTING_FAILED"),
                 )),
+                Settled::Check(result) => fx.settle.push((w.resolve, to_js(&result))),
             }
         }
         let mut next = self.engine.poll_timeout();
@@ -622,6 +623,28 @@ impl Connector {
         self.listing(Listing::TriggerableCampaigns)
     }
 
+    /// The configuration checked against the instance (SPEC §7): reads the lead schema when
+    /// not known yet, then the configured static lists, campaigns, program tokens and
+    /// partitions, and resolves with `{ok, problems}`. Marketo refusing a check is a problem in
+    /// the result, never a rejection.
+    #[wasm_bindgen(unchecked_return_type = "Promise<CheckResult>")]
+    pub fn check(&self) -> Promise {
+        let shared = match self.live() {
+            Ok(shared) => shared,
+            Err(e) => return Promise::reject(&e),
+        };
+        let now = shared.host.now();
+        let promise = match shared.state.try_borrow_mut() {
+            Ok(mut st) => {
+                let key = st.engine.handle_check(now);
+                drop(st);
+                self.wait(false, |r, w| r.wait_check(key, w))
+            }
+            Err(_) => busy(),
+        };
+        promise
+    }
+
     fn listing(&self, kind: Listing) -> Promise {
         let shared = match self.live() {
             Ok(shared) => shared,
@@ -674,6 +697,9 @@ impl WaitOn<'_> {
     }
     fn wait_listing(&mut self, key: crate::core::ListingKey, w: Waiter) {
         self.reporter.wait_listing(key, w);
+    }
+    fn wait_check(&mut self, key: crate::core::CheckKey, w: Waiter) {
+        self.reporter.wait_check(key, w);
     }
 }
 

@@ -444,7 +444,8 @@ fn never_more_calls_in_flight_than_the_concurrency_limit() {
 
 #[test]
 fn the_fourth_call_waits_until_20_s_after_the_first() {
-    let mut h = Harness::new(settings_with_limits(json!([upsert_action()]), json!({"callsPer20s": 3})));
+    // callsPer20s 4: the lead schema's read at T0 is the first call of the window.
+    let mut h = Harness::new(settings_with_limits(json!([upsert_action()]), json!({"callsPer20s": 4})));
     for (i, t) in [T0, T0 + 5_000, T0 + 10_000, T0 + 12_000].into_iter().enumerate() {
         h.advance_to(t);
         h.event("upsert", &person(i));
@@ -456,6 +457,7 @@ fn the_fourth_call_waits_until_20_s_after_the_first() {
     assert_eq!(h.rest_sent().len(), 3);
     h.run_until_idle();
     assert_eq!(h.rest_sent_at(), vec![T0, T0 + 5_000, T0 + 10_000, T0 + 20_000]);
+    assert_eq!(h.describe_sent().len(), 1);
     assert!(h.outcomes.iter().all(|o| o.status == Status::Delivered));
     assert_eq!(h.engine.stats().rate_limited, 0);
     h.assert_all_final();
@@ -478,7 +480,8 @@ fn lookups_count_against_the_call_limit() {
 
 #[test]
 fn the_daily_quota_holds_calls_until_midnight_central_time() {
-    let mut h = Harness::new(settings_with_limits(json!([upsert_action()]), json!({"dailyQuota": 2})));
+    // dailyQuota 3: the lead schema's read and two upserts.
+    let mut h = Harness::new(settings_with_limits(json!([upsert_action()]), json!({"dailyQuota": 3})));
     for i in 0..3 {
         h.event("upsert", &person(i));
     }

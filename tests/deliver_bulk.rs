@@ -208,6 +208,13 @@ fn a_failed_job_fails_every_event_with_marketos_message() {
 #[test]
 fn failed_rows_are_skipped_warned_rows_delivered_with_the_warning() {
     let mut h = harness(bulk_action(default_data()));
+    // Here Marketo's schema gives `title` no length, so the long value reaches Marketo and its
+    // warning comes back (the connector's own cut is tested in tests/schema.rs).
+    for f in &mut h.fake.fields {
+        if f.0 == "title" {
+            f.2 = None;
+        }
+    }
     let long_title = "T".repeat(300);
     h.event("bulk", &json!({"e": "ok@example.com", "n": "Ok"}));
     h.event("bulk", &json!({"e": "not-an-email", "n": "Bad"}));

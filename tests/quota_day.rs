@@ -62,12 +62,14 @@ fn in_november_both_readings_are_the_same_midnight() {
 
 #[test]
 fn the_client_side_count_turns_at_central_local_midnight() {
-    // dailyQuota 2: the third call of the Central day waits for CDT midnight (05:00 UTC).
-    let mut h = harness(JULY, 2);
+    // dailyQuota 3: the lead schema's read and two upserts fill the Central day; the third
+    // upsert waits for CDT midnight (05:00 UTC).
+    let mut h = harness(JULY, 3);
     for i in 0..3 {
         h.event("upsert", &json!({"email": format!("p{i}@example.com")}));
     }
     h.run_until_idle();
     h.assert_all_final();
     assert_eq!(h.rest_sent_at(), vec![JULY, JULY, CDT_MIDNIGHT]);
+    assert_eq!(h.describe_sent().len(), 1);
 }

@@ -9,8 +9,9 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::wasm_bindgen_test;
 
-/// A host whose fetch answers identity with token "tok-1" and Sync Leads / list calls with the
-/// given JSON; it records every request in `host.sent`.
+/// A host whose fetch answers identity with token "tok-1", the lead schema (describe2: `email`
+/// and a `signup` datetime), and Sync Leads / list calls with the given JSON; it records every
+/// request in `host.sent`.
 const MAKE_HOST: &str = r#"
   const sent = [];
   const host = {
@@ -22,6 +23,11 @@ const MAKE_HOST: &str = r#"
       if (url.endsWith('/identity/oauth/token')) {
         if (!init.body.includes('client_secret=right')) return { status: 401, text: async () => '{"error":"unauthorized","error_description":"Bad client credentials"}' };
         return { status: 200, text: async () => '{"access_token":"tok-1","token_type":"bearer","expires_in":3600,"scope":"x"}' };
+      }
+      if (url.endsWith('/leads/describe2.json')) {
+        return { status: 200, text: async () => JSON.stringify({ requestId: 'd1#b2', success: true, result: [{ name: 'API Lead',
+          searchableFields: [['email']], fields: [{ name: 'email', dataType: 'email', length: 255, updateable: true },
+                                                  { name: 'signup', dataType: 'datetime', updateable: true }] }] }) };
       }
       if (url.includes('/leads.json')) {
         const input = JSON.parse(init.body).input;
@@ -80,8 +86,12 @@ async fn process_delivers_through_host_fetch_with_bearer_token() {
         r#"[{"eventId":"ev-1","actionId":"upsert","status":"delivered","leadIds":[100],"requestId":"a1#b2"}]"#
     );
     let sent: Array = get(&h, "sent").unchecked_into();
-    assert_eq!(sent.length(), 2, "one identity call, one sync call");
-    let sync = sent.get(1);
+    assert_eq!(sent.length(), 3, "one identity call, the lead schema's one read, one sync call");
+    assert!(get(&sent.get(1), "url")
+        .as_string()
+        .unwrap_or_default()
+        .ends_with("/rest/v1/leads/describe2.json"));
+    let sync = sent.get(2);
     assert_eq!(
         get(&sync, "url").as_string().unwrap_or_default(),
         "https://123-ABC-123.mktorest.com/rest/v1/leads.json"
@@ -151,4 +161,21 @@ fn preview_shows_the_request_without_a_token() {
     let text = stringify(&reqs);
     assert!(text.contains(r#""url":"https://123-ABC-123.mktorest.com/rest/v1/leads.json""#), "{text}");
     assert!(!text.contains("Bearer") && !text.contains("right"), "{text}");
+}
+
+#[wasm_bindgen_test]
+async fn check_resolves_with_the_problems_it_found() {
+    let settings = JSON::parse(
+        r#"{"clientId":"cid","clientSecret":"right","endpointUrl":"https://123-ABC-123.mktorest.com/rest",
+            "identityUrl":"https://123-ABC-123.mktorest.com/identity",
+            "actions":[{"id":"upsert","type":"createOrUpdateLead","updateStrategy":"createOnly",
+                        "leadData":[{"field":"email","source":{"attribute":"e"}},{"field":"Signup","source":{"attribute":"s"}}]}]}"#,
+    )
+    .unwrap_or(JsValue::NULL);
+    let c = Connector::new(settings, host()).map_err(|e| stringify(&e)).unwrap();
+    let result = JsFuture::from(c.check()).await.unwrap_or(JsValue::NULL);
+    assert_eq!(
+        stringify(&result),
+        r#"{"ok":false,"problems":[{"actionId":"upsert","parameter":"leadData[1].field","code":"UNKNOWN_FIELD","message":"the instance has no lead field `Signup`; REST field names are case-sensitive and it has `signup`","suggestion":"signup"}]}"#
+    );
 }

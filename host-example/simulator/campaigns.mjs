@@ -99,6 +99,30 @@ export function smartCampaigns(ctx) {
   return assetPage(ctx, items);
 }
 
+// GET /rest/asset/v1/program/{id}.json (getProgramByIdUsingGET)
+export function program(ctx) {
+  const p = ctx.state.programs.get(Number(ctx.params.programId));
+  if (!p) return noAssets();
+  return {
+    success: true, errors: [], warnings: [],
+    result: [{ id: p.id, name: p.name, type: 'program', channel: 'Operational', status: '', workspace: 'Default',
+               folder: { type: 'Folder', value: 1, folderName: 'Marketing Activities' } }],
+  };
+}
+
+// GET /rest/asset/v1/folder/{id}/tokens.json?folderType=Program (getTokensByFolderIdUsingGET)
+export function folderTokens(ctx) {
+  const type = qstr(ctx.query, 'folderType') ?? 'Folder';
+  const p = type === 'Program' ? ctx.state.programs.get(Number(ctx.params.folderId)) : undefined;
+  if (!p) return noAssets();
+  return {
+    success: true, errors: [], warnings: [],
+    result: [{ folder: { id: p.id, type: 'Program' },
+               tokens: p.tokens.map((t) => ({ name: t.name, type: t.type, value: t.value,
+                                               computedUrl: `https://app-sim.marketo.com/#PG${p.id}A1` })) }],
+  };
+}
+
 // GET /rest/asset/v1/smartCampaign/{id}.json
 export function smartCampaign(ctx) {
   const c = ctx.state.campaigns.get(Number(ctx.params.campaignId));

@@ -261,7 +261,20 @@ export function mergeLeads(ctx) {
   return { success: true }; // ResponseWithoutResult
 }
 
+// --- Partitions: GET /rest/v1/leads/partitions.json (getLeadPartitionsUsingGET) -------------
+
+export function partitions(ctx) {
+  const result = [...ctx.state.partitions.entries()]
+    .sort((a, b) => a[1] - b[1])
+    .map(([name, id]) => ({ id, name, description: id === 1 ? 'Initial system lead partition' : '' }));
+  return { result, success: true };
+}
+
 // --- Describe: GET /rest/v1/leads/describe.json and describe2.json ---------------------------
+
+// Text fields carry their `length` (255 for standard string and email fields; a custom field's
+// own `length` option); other types have none, as in Adobe's describe sample.
+const lengthOf = (f) => (f.length !== undefined ? { length: f.length } : {});
 
 export function describe(ctx) {
   let id = 1;
@@ -269,7 +282,7 @@ export function describe(ctx) {
     id: id++,
     displayName: f.displayName,
     dataType: f.dataType,
-    ...(f.dataType === 'string' || f.dataType === 'email' ? { length: 255 } : {}),
+    ...lengthOf(f),
     rest: { name: f.name, readOnly: !f.updateable },
     soap: { name: f.name.charAt(0).toUpperCase() + f.name.slice(1), readOnly: !f.updateable },
   }));
@@ -287,7 +300,7 @@ export function describe2(ctx) {
           name: f.name,
           displayName: f.displayName,
           dataType: f.dataType,
-          ...(f.dataType === 'string' || f.dataType === 'email' ? { length: 255 } : {}),
+          ...lengthOf(f),
           updateable: f.updateable,
           crmManaged: false,
         })),

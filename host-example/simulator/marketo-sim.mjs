@@ -24,7 +24,7 @@ import { pathToFileURL } from 'node:url';
 import { ApiError, messageFor, UNCOUNTED_CODES, nginxPage, HTTP_TEXT } from './errors.mjs';
 import { parseForm, addParam, qstr, sleep } from './http-util.mjs';
 import { boundaryOf, parseMultipart, summarizeMultipart } from './multipart.mjs';
-import { buildFields, seedLead, seedList, seedCampaign } from './store.mjs';
+import { buildFields, seedLead, seedList, seedCampaign, seedProgram, EXAMPLE_CUSTOM_FIELDS } from './store.mjs';
 import { resolve } from './routes.mjs';
 import { BULK_DEFAULTS, advanceBulk } from './bulk.mjs';
 
@@ -68,6 +68,7 @@ class MarketoSimulator {
       leads: new Map(),
       lists: new Map(),
       campaigns: new Map(),
+      programs: new Map(),
       triggers: [],
       merges: [],
       mergedInto: new Map(), // loser id → winner id
@@ -89,14 +90,26 @@ class MarketoSimulator {
       const name = typeof p === 'string' ? p : p.name;
       this.state.partitions.set(name, typeof p === 'string' ? pid++ : p.id ?? pid++);
     }
+    // Permissions the API user's role lacks (names as the Swagger's "Required Permissions":
+    // 'Read-Only Lead', 'Read-Only Assets', 'Read-Only Campaigns'): reads needing them get 603.
+    this.missingPermissions = new Set(options.missingPermissions ?? []);
     this.seed(options.seed ?? {});
+  }
+
+  /** The read permission a GET needs (Swagger "Required Permissions"), if the simulator checks it. */
+  static permissionFor(path) {
+    if (path.startsWith('/rest/asset/')) return 'Read-Only Assets';
+    if (/^\/rest\/v1\/campaigns(\/\d+)?\.json$/.test(path)) return 'Read-Only Campaigns';
+    if (/^\/rest\/v1\/(leads\/(describe2?|partitions)|lists\/\d+)\.json$/.test(path)) return 'Read-Only Lead';
+    return undefined;
   }
 
   now() {
     return this.clock();
   }
 
-  seed({ leads = [], lists = [], campaigns = [] } = {}) {
+  seed({ leads = [], lists = [], campaigns = [], programs = [] } = {}) {
+    for (const p of programs) seedProgram(this, p);
     for (const l of leads) seedLead(this, l);
     for (const l of lists) seedList(this, l);
     for (const c of campaigns) seedCampaign(this, c);
@@ -358,6 +371,10 @@ class MarketoSimulator {
     const found = resolve(method, entry.path);
     if (!found) return this.sendError(entry, res, '610');
     if (found.methodNotAllowed) return this.sendError(entry, res, '605');
+    const permission = method === 'GET' ? MarketoSimulator.permissionFor(entry.path) : undefined;
+    if (permission && this.missingPermissions.has(permission)) {
+      return this.sendError(entry, res, '603', `Access denied: the API user's role lacks ${permission}`);
+    }
 
     const denied = this.admit(entry);
     if (denied) return this.sendError(entry, res, denied);
@@ -667,6 +684,7 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
   if (opt('--port')) options.port = Number(opt('--port'));
   if (opt('--seed')) options.seed = JSON.parse(readFileSync(opt('--seed'), 'utf8'));
   else {
+    options.fields = EXAMPLE_CUSTOM_FIELDS;
     options.seed = {
       leads: [{ email: 'abe@usa.gov', firstName: 'Abraham', lastName: 'Lincoln' }],
       lists: [{ id: 1001, name: 'Simulator List' }],

@@ -17,6 +17,7 @@ export const ROUTES = [
   R('GET', /^\/rest\/v1\/lead\/(?<leadId>\d+)\.json$/, leads.getLeadById),
   R('GET', /^\/rest\/v1\/leads\/describe\.json$/, leads.describe),
   R('GET', /^\/rest\/v1\/leads\/describe2\.json$/, leads.describe2),
+  R('GET', /^\/rest\/v1\/leads\/partitions\.json$/, leads.partitions),
   R('POST', /^\/rest\/v1\/leads\/(?<leadId>\d+)\/merge\.json$/, leads.mergeLeads),
   // Static lists
   R('GET', /^\/rest\/v1\/lists\.json$/, lists.getLists),
@@ -34,6 +35,8 @@ export const ROUTES = [
   R('POST', /^\/rest\/v1\/campaigns\/(?<campaignId>\d+)\/trigger\.json$/, campaigns.triggerCampaign),
   R('GET', /^\/rest\/asset\/v1\/smartCampaigns\.json$/, campaigns.smartCampaigns),
   R('GET', /^\/rest\/asset\/v1\/smartCampaign\/(?<campaignId>\d+)\.json$/, campaigns.smartCampaign),
+  R('GET', /^\/rest\/asset\/v1\/program\/(?<programId>\d+)\.json$/, campaigns.program),
+  R('GET', /^\/rest\/asset\/v1\/folder\/(?<folderId>\d+)\/tokens\.json$/, campaigns.folderTokens),
   // Bulk import (no /rest prefix)
   R('POST', /^\/bulk\/v1\/leads\.json$/, bulk.createImport),
   R('GET', /^\/bulk\/v1\/leads\/batch\/(?<batchId>\d+)\.json$/, bulk.importStatus),

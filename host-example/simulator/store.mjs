@@ -56,7 +56,8 @@ function displayNameOf(name) {
 export function buildFields(custom = []) {
   const fields = new Map();
   for (const [name, dataType, displayName, updateable, searchable] of STANDARD_FIELDS) {
-    fields.set(name, { name, dataType, displayName, updateable, searchable, custom: false });
+    const length = dataType === 'string' || dataType === 'email' ? 255 : undefined;
+    fields.set(name, { name, dataType, displayName, updateable, searchable, custom: false, length });
   }
   for (const f of custom) {
     const def = typeof f === 'string' ? { name: f } : f;
@@ -68,10 +69,31 @@ export function buildFields(custom = []) {
       updateable: def.updateable ?? true,
       searchable: def.searchable ?? ['string', 'email', 'integer'].includes(dataType),
       custom: true,
+      length: def.length ?? (['string', 'email'].includes(dataType) ? 255 : undefined),
     });
   }
   return fields;
 }
+
+/**
+ * Custom fields of every data type Marketo's CreateLeadField enum lists (swagger-mapi.json), with
+ * a read-only one and a short text field: the standalone simulator's and the demo's instance.
+ */
+export const EXAMPLE_CUSTOM_FIELDS = [
+  { name: 'birthday', dataType: 'date' },
+  { name: 'lastPurchaseAt', dataType: 'datetime' },
+  { name: 'loyaltyPoints', dataType: 'integer' },
+  { name: 'engagementScore', dataType: 'score' },
+  { name: 'churnProbability', dataType: 'float' },
+  { name: 'lifetimeValue', dataType: 'currency' },
+  { name: 'discountRate', dataType: 'percent' },
+  { name: 'vip', dataType: 'boolean' },
+  { name: 'membershipLevel', dataType: 'string', length: 20 },
+  { name: 'backupEmail', dataType: 'email' },
+  { name: 'mobilePhone', dataType: 'phone', length: 20 },
+  { name: 'profileUrl', dataType: 'url', length: 255 },
+  { name: 'crmSegment', dataType: 'string', updateable: false },
+];
 
 /** Field names usable as Sync Leads / Bulk Import lookupField. */
 export function isLookupField(fields, name) {
@@ -331,7 +353,27 @@ export function seedCampaign(sim, seed) {
   };
   state.campaigns.set(id, c);
   if (id >= state.nextCampaignId) state.nextCampaignId = id + 1;
+  if (!state.programs.has(c.programId)) seedProgram(sim, { id: c.programId, name: c.programName });
   return c;
+}
+
+/**
+ * Program seed: {id, name, tokens: [{name, type?, value?}]} — My Tokens by name without the
+ * `my.` prefix, as Get Tokens by Folder Id lists them (getTokensByFolderIdUsingGET).
+ */
+export function seedProgram(sim, seed) {
+  const state = sim.state;
+  const id = seed.id ?? 1001;
+  const existing = state.programs.get(id);
+  const p = {
+    id,
+    name: seed.name ?? existing?.name ?? `Program ${id}`,
+    tokens: (seed.tokens ?? existing?.tokens ?? []).map((t) =>
+      typeof t === 'string' ? { name: t, type: 'text', value: '' } : { type: 'text', value: '', ...t },
+    ),
+  };
+  state.programs.set(id, p);
+  return p;
 }
 
 /** Shape of a list in `/rest/v1/lists.json`. */

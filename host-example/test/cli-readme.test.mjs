@@ -26,7 +26,7 @@ test("the README's command-line example runs as written against the simulator", 
     cwd: ROOT, encoding: "utf8", timeout: 60_000, env: { PATH: process.env.PATH, HOME: process.env.HOME },
   });
   assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
-  assert.match(r.stderr, /summary: 4 events, failed 1, delivered 3; Marketo calls 1, identity calls 1; /);
+  assert.match(r.stderr, /summary: 4 events, failed 1, delivered 3; Marketo calls 2, identity calls 1; /);
   assert.match(r.stdout, /^exit status 1$/m);
   const outcomes = r.stdout.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l));
   assert.deepEqual(outcomes.map((o) => [o.eventId, o.status]).sort(), [["u-1", "delivered"], ["u-2", "delivered"], ["u-3", "failed"], ["u-4", "delivered"]]);

@@ -70,7 +70,8 @@ test("send: 10,000 events through a batched action — outcomes file, summary, e
   assert.equal(outs[0].eventId.startsWith("u"), true, "ids from --event-id");
   const syncs = sim.requests.filter((q) => q.path === "/rest/v1/leads.json" && q.method === "POST");
   assert.equal(syncs.length, 34, "300 a call");
-  assert.match(r.stderr, /summary: 10000 events, delivered 10000; Marketo calls 34, identity calls 1; [\d.]+ s/);
+  // 34 Sync Leads calls and the lead schema's one read.
+  assert.match(r.stderr, /summary: 10000 events, delivered 10000; Marketo calls 35, identity calls 1; [\d.]+ s/);
   assert.match(r.stderr, /progress: read \d+/, "plain progress lines when stderr is not a terminal");
   assert.ok(!r.stderr.includes(sim.clientSecret));
 });
@@ -240,4 +241,44 @@ test("lists and campaigns: the pickers as a table or JSON", async (t) => {
   const table = await run(["campaigns", "--config", config]);
   assert.equal(table.status, 0, table.stderr);
   assert.equal(table.stdout, "  id  name\n3712  Welcome email\n");
+});
+
+test("check: exit 0 and one line when the configuration matches the instance", async (t) => {
+  const sim = await startSimulator({ seed: { lists: [{ id: LIST, name: "L" }] } });
+  t.after(() => sim.close());
+  const config = settingsFile(sim, [upsertBatched(), { id: "add", type: "addLeadToList", targetStaticList: LIST, targetLeadId: { attribute: "id" } }], "check-ok.json");
+  const r = await run(["check", "--config", config]);
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout, "ok: 2 actions checked against the instance, no problem found\n");
+});
+
+test("check: a misspelled field and a missing list are printed with the fix, exit 1; --json gives the result", async (t) => {
+  const sim = await startSimulator({});
+  t.after(() => sim.close());
+  const wrong = { id: "upsert", type: "createOrUpdateLead", updateStrategy: "createOrUpdate",
+    leadData: [{ field: "email", source: { attribute: "e" } }, { field: "FirstName", source: { attribute: "n" } }] };
+  const config = settingsFile(sim, [wrong, { id: "add", type: "addLeadToList", targetStaticList: 4040, targetLeadId: { attribute: "id" } }], "check-bad.json");
+  const r = await run(["check", "--config", config]);
+  assert.equal(r.status, 1, r.stderr);
+  assert.equal(r.stdout, [
+    'action upsert, leadData[1].field: UNKNOWN_FIELD the instance has no lead field `FirstName`; REST field names are case-sensitive and it has `firstName` (did you mean "firstName"?)',
+    "action add, targetStaticList: UNKNOWN_LIST the instance has no static list 4040",
+    "2 problems found",
+    "",
+  ].join("\n"));
+  const j = await run(["check", "--config", config, "--json"]);
+  assert.equal(j.status, 1);
+  const result = JSON.parse(j.stdout);
+  assert.equal(result.ok, false);
+  assert.deepEqual(result.problems.map((p) => p.code), ["UNKNOWN_FIELD", "UNKNOWN_LIST"]);
+  assert.ok(!j.stdout.includes(sim.clientSecret) && !r.stdout.includes(sim.clientSecret));
+});
+
+test("check: usage errors exit 2 naming what is wrong", async () => {
+  const r = await run(["check"]);
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /--config FILE is required/);
+  const r2 = await run(["check", "--config", "x.json", "--action", "a"]);
+  assert.equal(r2.status, 2);
+  assert.match(r2.stderr, /Unknown option '--action'/);
 });

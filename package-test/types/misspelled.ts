@@ -38,6 +38,21 @@ export const settings: Settings = {
   limits: { callsPer20S: 50 },
 };
 
+export const tooLong: Settings = {
+  clientId: "id",
+  clientSecret: "secret",
+  endpointUrl: "https://123-ABC-123.mktorest.com/rest",
+  identityUrl: "https://123-ABC-123.mktorest.com/identity",
+  // @ts-expect-error: onTooLong is "truncate" or "fail"
+  onTooLong: "cut",
+};
+
+export const badType: ActionConfig = {
+  id: "t", type: "createOrUpdateLead", updateStrategy: "createOrUpdate",
+  // @ts-expect-error: "number" is not a Marketo data type
+  leadData: [{ field: "email", source, type: "number" }],
+};
+
 // @ts-expect-error: an event is a JSON object, not a string
 export const notAnEvent: PipelineEvent = "jane@example.com";
 

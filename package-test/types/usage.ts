@@ -3,6 +3,9 @@
 import {
   Connector,
   type ActionConfig,
+  type CheckResult,
+  type Problem,
+  type ProblemCode,
   type ConnectorError,
   type ErrorCode,
   type Host,
@@ -17,6 +20,7 @@ const leadData = [
   { field: "email", source: { attribute: "data.udo.customer_email" } },
   { field: "firstName", source: { attribute: ["visitor", "properties", "Customer first name"] } },
   { field: "signupDate", source: { attribute: "data.udo.signup_date" }, type: "date" },
+  { field: "loyaltyPoints", source: { attribute: "data.udo.points" }, type: "integer" },
 ] as const;
 
 const actions: ActionConfig[] = [
@@ -42,6 +46,7 @@ const settings: Settings = {
   identityUrl: "https://123-ABC-123.mktorest.com/identity",
   limits: { callsPer20s: 50, concurrency: 5, dailyQuota: 50000 },
   actions,
+  onTooLong: "fail",
 };
 
 let connector: Connector;
@@ -75,6 +80,13 @@ function report(outcomes: Outcome[]): void {
 
 export async function run(events: PipelineEvent[]): Promise<void> {
   connector = new Connector(settings, host);
+  const checked: CheckResult = await connector.check();
+  if (!checked.ok) {
+    for (const p of checked.problems satisfies Problem[]) {
+      const code: ProblemCode = p.code;
+      console.log(p.actionId, p.parameter, code, p.message, p.suggestion ?? "");
+    }
+  }
   for (const [i, event] of events.entries()) report(await connector.process("upsert", event, `event-${i}`));
   report(await connector.flush());
   const requests = connector.preview("add", { data: { udo: { customer_email: "jane@example.com", n: 0, ok: false, tags: ["a"] } } });

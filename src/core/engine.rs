@@ -30,12 +30,14 @@ use super::actions::{Action, FilterType, LeadSelector};
 use super::auth::{Auth, AuthEvent};
 use super::batch::{Queue, Thresholds, BATCHED, BULK};
 use super::cache::LeadCache;
+use super::check::{schema_problems, CheckJob, CheckResult};
 use super::classify::{classify_code, classify_http, Class};
 use super::error::{EventError, UsageError};
 use super::limits::{Blocked, Limiter};
 use super::outcome::{Outcome, Status};
 use super::pace::{Pace, PaceStats};
 use super::retry::{backoff, Jitter, MAX_ATTEMPTS};
+use super::schema::{is_auth_failure, needs_schema, Format, SchemaJob, SchemaSlot};
 use super::settings::Settings;
 use super::snapshot::{CachedLookup, PendingEntry, QuotaState, Snapshot, VERSION as SNAPSHOT_VERSION};
 use super::time::Millis;
@@ -65,6 +67,10 @@ pub const CLOCK_STEP_TOLERANCE_MS: Millis = 1_000;
 /// Identifies a picker listing started with [`Engine::handle_listing`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ListingKey(pub u64);
+
+/// Identifies a `check()` started with [`Engine::handle_check`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct CheckKey(pub u64);
 
 /// A call gets no answer within this long → treated as a transport failure. Marketo's own
 /// slowest documented endpoint (merge) times out at 180 s.
@@ -199,6 +205,23 @@ pub struct Engine {
     id: String,
     generation: u64,
     stats: Stats,
+    /// The lead schema (README "Field types"), read lazily, and the work waiting for it.
+    schema: SchemaSlot,
+    /// Events waiting for the schema before they are formatted (mapped to the schema job in
+    /// `job_of` meanwhile, so they count as in progress).
+    parked: Vec<EventKey>,
+    /// Queued events prepared before the schema was known: formatted again when their batch
+    /// is sent (batches read the schema when they go out, not when events arrive).
+    unformatted: BTreeSet<EventKey>,
+    /// Batches due while the schema is being read, by action id.
+    held: Vec<(String, Vec<(EventRef, Prepared)>)>,
+    /// Warnings for events (values cut to their field's length), attached to their outcome.
+    notes: Vec<(EventKey, String)>,
+    /// `check()`s waiting for the schema; check jobs by job id; finished checks.
+    checks_waiting: Vec<CheckKey>,
+    check_jobs: Vec<(u64, CheckKey)>,
+    checks_out: VecDeque<(CheckKey, CheckResult)>,
+    next_check: u64,
 }
 
 impl Engine {
@@ -240,6 +263,15 @@ impl Engine {
             epoch: 0,
             id,
             generation: 0,
+            schema: SchemaSlot::default(),
+            parked: Vec::new(),
+            unformatted: BTreeSet::new(),
+            held: Vec::new(),
+            notes: Vec::new(),
+            checks_waiting: Vec::new(),
+            check_jobs: Vec::new(),
+            checks_out: VecDeque::new(),
+            next_check: 0,
         }
     }
 
@@ -394,19 +426,60 @@ impl Engine {
         };
         self.pending.insert(key, pending);
         let ev = EventRef { key, event_id, action_id: action_id.to_string() };
-        let prepared = match prepare(action, event) {
-            Ok(p) => p,
-            Err(e) => {
+        if needs_schema(action)
+            && batch_limits(action).is_none()
+            && (self.schema.wants_read() || self.schema.reading.is_some())
+        {
+            // Formatting needs the field types: the event waits for the schema (one read),
+            // unless it fails without them. Queued events wait only when their batch goes out.
+            let fmt = Format { schema: None, on_too_long: self.settings.on_too_long };
+            if let Err(e) = prepare(action, event, &fmt, &mut Vec::new()) {
                 let reason = ApiError { code: e.code().into(), message: e.to_string() };
                 self.emit(key, ev.with_reason(Status::Failed, &reason, None));
                 return key;
             }
+            if self.schema_pending() {
+                self.parked.push(key);
+                if let Some(job) = self.schema.reading {
+                    self.job_of.insert(key, job);
+                }
+                return key;
+            }
+        }
+        self.deliver(accepted_at, action, ev, event);
+        key
+    }
+
+    /// Prepares an accepted event with the schema as known now, then queues it or starts its
+    /// delivery.
+    fn deliver(&mut self, accepted_at: Millis, action: &Action, ev: EventRef, event: &Value) {
+        let key = ev.key;
+        let mut warnings = Vec::new();
+        let fmt = Format { schema: self.schema.schema.as_ref(), on_too_long: self.settings.on_too_long };
+        let prepared = match prepare(action, event, &fmt, &mut warnings) {
+            Ok(p) => p,
+            Err(e) => {
+                let reason = ApiError { code: e.code().into(), message: e.to_string() };
+                self.emit(key, ev.with_reason(Status::Failed, &reason, None));
+                return;
+            }
         };
+        if !warnings.is_empty() {
+            self.notes.push((key, warnings.join("; ")));
+        }
+        if needs_schema(action)
+            && ((self.schema.schema.is_none() && self.schema.error.is_none()) || self.schema.stale)
+        {
+            // Formatted without the schema, or with one a 1006 made stale: again when the batch
+            // goes out, after the (re-)read.
+            self.unformatted.insert(key);
+        }
+        let action_id = ev.action_id.clone();
         match batch_limits(action) {
             Some(limits) => {
                 let size = prepared.size();
                 self.queues
-                    .entry(action_id.to_string())
+                    .entry(action_id)
                     .or_insert_with(|| Queue::new(limits, batch_overhead(action)))
                     .push(accepted_at, (ev, prepared), size);
             }
@@ -414,7 +487,62 @@ impl Engine {
                 self.start_prepared(action, vec![(ev, prepared)]);
             }
         }
-        key
+    }
+
+    /// Whether formatting must wait for the schema: starts reading it when it is needed and
+    /// not known (or stale after a 1006), and says whether a read is running.
+    fn schema_pending(&mut self) -> bool {
+        if self.schema.wants_read() {
+            // `start_job` gives the job the next id; the slot knows it before the job starts.
+            self.schema.reading = Some(self.next_job + 1);
+            self.start_job(Box::new(SchemaJob::default()), Progress::default(), None, Vec::new());
+        }
+        self.schema.reading.is_some()
+    }
+
+    /// The schema read finished: parked events are formatted and sent, waiting checks start.
+    fn schema_read(&mut self, result: Result<super::schema::LeadSchema, ApiError>) {
+        // Refused credentials fail the waiting events as they would fail their own calls,
+        // without another identity call.
+        let auth = result.as_ref().err().filter(|e| is_auth_failure(&e.code)).cloned();
+        self.schema.finished(result);
+        for key in std::mem::take(&mut self.parked) {
+            self.job_of.remove(&key);
+            let Some(p) = self.pending.get(&key) else { continue };
+            let ev = EventRef { key, event_id: p.event_id.clone(), action_id: p.action_id.clone() };
+            if let Some(reason) = &auth {
+                self.emit(key, ev.with_reason(Status::Failed, reason, None));
+                continue;
+            }
+            let (event, accepted_at) = (p.event.clone(), p.accepted_at);
+            match self.settings.action(&ev.action_id).map(|a| a.action.clone()) {
+                Some(action) => self.deliver(accepted_at, &action, ev, &event),
+                None => continue,
+            }
+        }
+        for (action_id, batch) in std::mem::take(&mut self.held) {
+            for (ev, _) in &batch {
+                self.job_of.remove(&ev.key);
+            }
+            let Some(action) = self.settings.action(&action_id).map(|a| a.action.clone()) else { continue };
+            let batch = self.reformat(&action, batch);
+            let job = self.start_prepared(&action, batch);
+            if let Some(q) = self.queues.get_mut(&action_id) {
+                q.busy = job;
+            }
+        }
+        for key in std::mem::take(&mut self.checks_waiting) {
+            self.start_check(key);
+        }
+    }
+
+    /// Starts checking the configuration against the instance (the schema is read or known
+    /// to be unreadable).
+    fn start_check(&mut self, key: CheckKey) {
+        let first = schema_problems(&self.settings, self.schema.schema.as_ref(), self.schema.error.as_ref());
+        let job = CheckJob::new(&self.settings, first);
+        self.check_jobs.push((self.next_job + 1, key));
+        self.start_job(Box::new(job), Progress::default(), None, Vec::new());
     }
 
     /// The pending state, for a restart: every event without a final outcome, the lookups
@@ -480,6 +608,7 @@ impl Engine {
                     at,
                 })
                 .collect(),
+            schema: self.schema.schema.as_ref().map(super::schema::LeadSchema::to_describe2),
         }
     }
 
@@ -512,6 +641,10 @@ impl Engine {
                 engine.cache.insert(filter, &l.value, l.ids.clone(), l.at.min(now));
             }
         }
+        engine.schema.schema = snapshot
+            .schema
+            .as_ref()
+            .and_then(|s| super::schema::LeadSchema::from_describe2(std::slice::from_ref(s)));
         // Restored events take keys after the snapshot's counter.
         engine.next_event = snapshot.next_event;
         let mut uploaded: BTreeMap<(String, i64), Vec<&PendingEntry>> = BTreeMap::new();
@@ -583,7 +716,8 @@ impl Engine {
         for entry in entries {
             let ev = self.readmit(entry);
             let key = ev.key;
-            match prepare_row(&params, &entry.event) {
+            let fmt = Format { schema: self.schema.schema.as_ref(), on_too_long: self.settings.on_too_long };
+            match prepare_row(&params, &entry.event, &fmt, &mut Vec::new()) {
                 Ok(row) => {
                     keys.push(key);
                     rows.push((ev, row));
@@ -842,6 +976,36 @@ impl Engine {
         ))
     }
 
+    /// Starts `check()`: the configuration checked against the instance's lead schema (read
+    /// first when unknown, or again when it could not be read before), lists, campaigns,
+    /// program tokens and partitions ([`super::check`]). The result comes out of
+    /// [`Engine::poll_check`] with the returned key.
+    pub fn handle_check(&mut self, now: Millis) -> CheckKey {
+        let now = self.clamp(now);
+        self.next_check += 1;
+        let key = CheckKey(self.next_check);
+        if self.schema.schema.is_none() && self.schema.reading.is_none() {
+            // An explicit check asks again (a permission may have been granted since).
+            self.schema.error = None;
+        }
+        if self.schema_pending() {
+            self.checks_waiting.push(key);
+        } else {
+            self.start_check(key);
+        }
+        self.pump(now);
+        key
+    }
+
+    /// A finished `check()` (messages redacted like outcomes).
+    pub fn poll_check(&mut self) -> Option<(CheckKey, CheckResult)> {
+        let (key, mut result) = self.checks_out.pop_front()?;
+        for p in &mut result.problems {
+            p.message = self.redact_message(&p.message);
+        }
+        Some((key, result))
+    }
+
     /// Sends whatever is queued now, ignoring batch thresholds.
     pub fn flush(&mut self, now: Millis) {
         let now = self.clamp(now);
@@ -994,7 +1158,9 @@ impl Engine {
             }
             Action::CreateOrUpdateLead(p) | Action::CreateOrUpdateLeadBatched(p) => {
                 let ev = EventRef { key: EventKey(0), event_id: String::new(), action_id: String::new() };
-                let record = record_for(p, event).map_err(Err)?;
+                let fmt =
+                    Format { schema: self.schema.schema.as_ref(), on_too_long: self.settings.on_too_long };
+                let record = record_for(p, event, &fmt, &mut Vec::new()).map_err(Err)?;
                 let mut job = SyncJob::new(p, vec![(ev, record)]);
                 let mut progress = Progress::default();
                 job.start(&mut progress);
@@ -1002,7 +1168,11 @@ impl Engine {
             }
             Action::SendTransactionalEmail(p) => CampaignJob::preview(p, event).map_err(Err)?,
             Action::MergeLead(p) => MergeJob::preview(p, event).map_err(Err)?,
-            Action::BulkImportLeads(p) => BulkJob::preview(p, event).map_err(Err)?,
+            Action::BulkImportLeads(p) => {
+                let fmt =
+                    Format { schema: self.schema.schema.as_ref(), on_too_long: self.settings.on_too_long };
+                BulkJob::preview(p, event, &fmt).map_err(Err)?
+            }
         };
         Ok(calls
             .into_iter()
@@ -1024,9 +1194,12 @@ impl Engine {
 
     // ---- internals ----------------------------------------------------------------------
 
-    fn emit(&mut self, key: EventKey, outcome: Outcome) {
+    fn emit(&mut self, key: EventKey, mut outcome: Outcome) {
         // Removing from `pending` is the once-only gate: a second final outcome is dropped.
         if outcome.status.is_final() && self.pending.remove(&key).is_some() {
+            self.unformatted.remove(&key);
+            let note = self.notes.iter().position(|(k, _)| *k == key).map(|i| self.notes.swap_remove(i).1);
+            self.schema.noted(&mut outcome, note);
             self.outcomes_out.push_back((key, outcome));
         }
     }
@@ -1132,11 +1305,58 @@ impl Engine {
         }
         for (action_id, batch) in ready {
             let Some(action) = self.settings.action(&action_id).map(|a| a.action.clone()) else { continue };
+            let mut batch = batch;
+            if needs_schema(&action) && batch.iter().any(|(ev, _)| self.unformatted.contains(&ev.key)) {
+                if self.schema_pending() {
+                    // The batch's call needs the field types: it goes out once they are read,
+                    // and its action sends no other batch meanwhile.
+                    let reading = self.schema.reading;
+                    for (ev, _) in &batch {
+                        if let Some(job) = reading {
+                            self.job_of.insert(ev.key, job);
+                        }
+                    }
+                    if let Some(q) = self.queues.get_mut(&action_id) {
+                        q.busy = reading;
+                    }
+                    self.held.push((action_id, batch));
+                    continue;
+                }
+                batch = self.reformat(&action, batch);
+            }
             let job = self.start_prepared(&action, batch);
             if let Some(q) = self.queues.get_mut(&action_id) {
                 q.busy = job;
             }
         }
+    }
+
+    /// The batch's events prepared before the schema was known, prepared again with it (an
+    /// event the field types refuse fails here).
+    fn reformat(&mut self, action: &Action, batch: Vec<(EventRef, Prepared)>) -> Vec<(EventRef, Prepared)> {
+        let mut out = Vec::with_capacity(batch.len());
+        for (ev, prepared) in batch {
+            if !self.unformatted.remove(&ev.key) {
+                out.push((ev, prepared));
+                continue;
+            }
+            let Some(event) = self.pending.get(&ev.key).map(|p| p.event.clone()) else { continue };
+            let mut warnings = Vec::new();
+            let fmt = Format { schema: self.schema.schema.as_ref(), on_too_long: self.settings.on_too_long };
+            match prepare(action, &event, &fmt, &mut warnings) {
+                Ok(p) => {
+                    if !warnings.is_empty() {
+                        self.notes.push((ev.key, warnings.join("; ")));
+                    }
+                    out.push((ev, p));
+                }
+                Err(e) => {
+                    let reason = ApiError { code: e.code().into(), message: e.to_string() };
+                    self.emit(ev.key, ev.with_reason(Status::Failed, &reason, None));
+                }
+            }
+        }
+        out
     }
 
     /// Registers a snapshot's event as pending again, under a new key.
@@ -1193,7 +1413,14 @@ impl Engine {
         self.jobs.contains_key(&id).then_some(id)
     }
 
-    fn apply(&mut self, job: u64, progress: Progress) {
+    fn apply(&mut self, job: u64, mut progress: Progress) {
+        let schema = progress.schema.take();
+        if let Some(problems) = progress.check.take() {
+            if let Some(i) = self.check_jobs.iter().position(|(j, _)| *j == job) {
+                let (_, key) = self.check_jobs.swap_remove(i);
+                self.checks_out.push_back((key, CheckResult::new(problems)));
+            }
+        }
         for (key, o) in progress.outcomes {
             self.emit(key, o);
         }
@@ -1255,6 +1482,9 @@ impl Engine {
                     q.busy = None;
                 }
             }
+        }
+        if let Some(result) = schema {
+            self.schema_read(result);
         }
     }
 
@@ -1534,17 +1764,23 @@ fn is_idempotent(action: &Action) -> bool {
     }
 }
 
-/// Reads an event for its action; bad events fail here, before they wait in a queue.
-fn prepare(action: &Action, event: &Value) -> Result<Prepared, EventError> {
+/// Reads an event for its action, formatted by `fmt`; bad events fail here, before they wait in
+/// a queue.
+fn prepare(
+    action: &Action,
+    event: &Value,
+    fmt: &Format<'_>,
+    warnings: &mut Vec<String>,
+) -> Result<Prepared, EventError> {
     match action {
         Action::AddLeadToList(p)
         | Action::AddLeadToListBatched(p)
         | Action::RemoveLeadFromList(p)
         | Action::RemoveLeadFromListBatched(p) => resolve(p, event).map(Prepared::List),
         Action::CreateOrUpdateLead(p) | Action::CreateOrUpdateLeadBatched(p) => {
-            record_for(p, event).map(Prepared::Sync)
+            record_for(p, event, fmt, warnings).map(Prepared::Sync)
         }
-        Action::BulkImportLeads(p) => prepare_row(p, event).map(Prepared::Bulk),
+        Action::BulkImportLeads(p) => prepare_row(p, event, fmt, warnings).map(Prepared::Bulk),
         _ => {
             if event.is_object() {
                 Ok(Prepared::Event(event.clone()))

@@ -10,6 +10,8 @@
 //! - [`batch`]: the per-action queues and their thresholds (SPEC §4).
 //! - [`cache`]: the lead-id cache for lookups.
 //! - [`classify`]: what each Marketo answer means (the failure-handling table).
+//! - [`schema`]: the instance's lead schema (describe2) and formatting values by field type.
+//! - [`check`]: `check()`: the configuration checked against the instance.
 //! - [`limits`]: the client-side call limiter (calls per 20 s, concurrency, daily quota).
 //! - [`pace`]: the current pace below `limits`, lowered on 606/615 and raised as calls go through.
 //! - [`redact`]: hiding the client secret and tokens from everything that leaves the connector.
@@ -24,6 +26,7 @@ pub mod actions;
 pub mod auth;
 pub mod batch;
 pub mod cache;
+pub mod check;
 pub mod classify;
 pub mod date;
 pub mod engine;
@@ -34,6 +37,7 @@ pub mod pace;
 pub mod redact;
 pub mod report;
 pub mod retry;
+pub mod schema;
 pub mod settings;
 pub mod snapshot;
 pub mod source;
@@ -41,7 +45,7 @@ pub mod time;
 pub mod wire;
 
 pub use actions::discover::{Listing, Named};
-pub use engine::{Engine, EventKey, ListingKey};
+pub use engine::{CheckKey, Engine, EventKey, ListingKey};
 pub use error::{ConfigError, EventError, UsageError};
 pub use outcome::{Outcome, Status};
 pub use settings::Settings;

@@ -12,7 +12,7 @@
 //! - `wake()` settles at once, with what has finished, never waiting for calls in flight;
 //! - `flush()` settles when every event pending at the flush is final or no longer waiting for
 //!   an answer;
-//! - a picker listing settles with its result.
+//! - a picker listing settles with its result, and so does `check()`.
 //!
 //! Every settling waiter also takes the finished outcomes no other pending `process` owns, so
 //! each outcome is returned by exactly one promise. Until then an outcome is *finished but not
@@ -23,7 +23,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::actions::discover::Named;
-use super::engine::{Engine, EventKey, ListingKey};
+use super::check::CheckResult;
+use super::engine::{CheckKey, Engine, EventKey, ListingKey};
 use super::outcome::Outcome;
 use super::snapshot::Snapshot;
 use super::wire::ApiError;
@@ -35,6 +36,8 @@ pub enum Settled {
     Outcomes(Vec<Outcome>),
     /// A picker listing's entries, or why Marketo refused it.
     Listing(Result<Vec<Named>, ApiError>),
+    /// A `check()`'s result.
+    Check(CheckResult),
 }
 
 /// Pending host calls and the outcomes no resolved call has returned yet.
@@ -48,6 +51,8 @@ pub struct Reporter<W> {
     flushes: Vec<(W, BTreeSet<EventKey>)>,
     /// Picker listings.
     listings: BTreeMap<ListingKey, W>,
+    /// `check()` calls.
+    checks: Vec<(CheckKey, W)>,
     /// Final outcomes no settled waiter has returned, in the order they finished (`None`: a
     /// restored outcome, owned by no `process`).
     finished: Vec<(Option<EventKey>, Outcome)>,
@@ -64,6 +69,7 @@ impl<W> Default for Reporter<W> {
             wakes: Vec::new(),
             flushes: Vec::new(),
             listings: BTreeMap::new(),
+            checks: Vec::new(),
             finished: Vec::new(),
             fresh: Vec::new(),
             seen_epoch: None,
@@ -102,6 +108,11 @@ impl<W> Reporter<W> {
         self.listings.insert(key, waiter);
     }
 
+    /// A `check()` started under `key`.
+    pub fn wait_check(&mut self, key: CheckKey, waiter: W) {
+        self.checks.push((key, waiter));
+    }
+
     /// Drains the engine's outcomes and listings and returns the waiters that settle now.
     ///
     /// Costs what changed, not what waits: a `process` waiter is looked at when it is new,
@@ -116,6 +127,11 @@ impl<W> Reporter<W> {
         while let Some((key, result)) = engine.poll_listing() {
             if let Some(w) = self.listings.remove(&key) {
                 out.push((w, Settled::Listing(result)));
+            }
+        }
+        while let Some((key, result)) = engine.poll_check() {
+            if let Some(i) = self.checks.iter().position(|(k, _)| *k == key) {
+                out.push((self.checks.swap_remove(i).1, Settled::Check(result)));
             }
         }
         let epoch = engine.stall_epoch();
@@ -187,7 +203,7 @@ impl<W> Reporter<W> {
 
     /// Calls waiting (any kind).
     pub fn waiting(&self) -> usize {
-        self.events.len() + self.wakes.len() + self.flushes.len() + self.listings.len()
+        self.events.len() + self.wakes.len() + self.flushes.len() + self.listings.len() + self.checks.len()
     }
 
     /// Final outcomes not returned by any settled call yet.
@@ -209,6 +225,7 @@ impl<W> Reporter<W> {
         out.append(&mut self.wakes);
         out.extend(std::mem::take(&mut self.flushes).into_iter().map(|(w, _)| w));
         out.extend(std::mem::take(&mut self.listings).into_values());
+        out.extend(std::mem::take(&mut self.checks).into_iter().map(|(_, w)| w));
         out
     }
 }

@@ -5,6 +5,7 @@ use serde_json::Value;
 
 use super::actions::{parse_actions, ActionConfig};
 use super::error::ConfigError;
+use super::schema::OnTooLong;
 
 /// The client secret. Its `Debug` never prints the value, so it cannot leak through logs.
 #[derive(Clone, PartialEq, Eq)]
@@ -71,6 +72,9 @@ pub struct Settings {
     pub limits: Limits,
     /// The configured actions, in configuration order.
     pub actions: Vec<ActionConfig>,
+    /// `onTooLong`: what to do with text longer than its Marketo field (`"truncate"`, the
+    /// default, or `"fail"`; README "Field types").
+    pub on_too_long: OnTooLong,
 }
 
 impl Settings {
@@ -103,11 +107,17 @@ impl Settings {
         for key in obj.keys() {
             if !matches!(
                 key.as_str(),
-                "clientId" | "clientSecret" | "endpointUrl" | "identityUrl" | "limits" | "actions"
+                "clientId"
+                    | "clientSecret"
+                    | "endpointUrl"
+                    | "identityUrl"
+                    | "limits"
+                    | "actions"
+                    | "onTooLong"
             ) {
                 return Err(ConfigError::setting(
                     key.as_str(),
-                    "unknown setting; expected clientId, clientSecret, endpointUrl, identityUrl, limits, actions",
+                    "unknown setting; expected clientId, clientSecret, endpointUrl, identityUrl, limits, actions, onTooLong",
                 ));
             }
         }
@@ -124,7 +134,27 @@ impl Settings {
             None | Some(Value::Null) => Vec::new(),
             Some(list) => parse_actions(list)?,
         };
-        Ok(Settings { client_id, client_secret, rest_base, bulk_base, identity_url, limits, actions })
+        let on_too_long = match obj.get("onTooLong") {
+            None | Some(Value::Null) => OnTooLong::Truncate,
+            Some(Value::String(s)) if s == "truncate" => OnTooLong::Truncate,
+            Some(Value::String(s)) if s == "fail" => OnTooLong::Fail,
+            Some(_) => {
+                return Err(ConfigError::setting(
+                    "onTooLong",
+                    "must be \"truncate\" (the default) or \"fail\"",
+                ))
+            }
+        };
+        Ok(Settings {
+            client_id,
+            client_secret,
+            rest_base,
+            bulk_base,
+            identity_url,
+            limits,
+            actions,
+            on_too_long,
+        })
     }
 
     /// The configured action with this id.

@@ -59,6 +59,11 @@ pub struct Snapshot {
     /// Lookups already answered (the lead-id cache), so a restore does not look them up again.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub lookups: Vec<CachedLookup>,
+    /// The instance's lead schema, once read, so a restored connector formats by field type
+    /// without reading it again (README "Field types"), in describe2's shape
+    /// ([`super::schema::LeadSchema::to_describe2`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schema: Option<Value>,
 }
 
 /// One lead-id cache entry: `filterType` `value` found `ids` at `at`.

@@ -5,6 +5,7 @@ use serde_json::Value;
 
 use super::date::to_iso8601;
 use super::error::EventError;
+use super::schema::{convert, cut_chars, DataType, Format, OnTooLong};
 
 /// Prefix of the string that stands in for a JavaScript number JSON cannot carry (`NaN`,
 /// `Infinity`, `-Infinity`) or an invalid `Date`: `JSON.stringify` would write `null`, which
@@ -160,13 +161,48 @@ pub fn to_id(value: &Value, parameter: &str) -> Result<i64, EventError> {
     Ok(id)
 }
 
-/// How a mapped value is converted before it is sent.
+/// How a mapped value is read before it is sent (the configuration's `type`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FieldType {
-    /// Sent with its JSON type unchanged.
+    /// Sent with its JSON type unchanged (no `type`, `"auto"` or `"string"`), unless the
+    /// schema gives the field's type.
     Plain,
-    /// Formatted as ISO 8601 (`type: "date"`).
+    /// Read as a date and formatted as ISO 8601 (`type: "date"`, SPEC §3); a Marketo `date`
+    /// field then gets `YYYY-MM-DD`.
     Date,
+    /// Read as this Marketo type (`type: "integer"`, `"boolean"`, `"datetime"`…): see
+    /// [`crate::core::schema::convert`].
+    Typed(DataType),
+}
+
+impl FieldType {
+    /// The configuration's `type` value: `None`/`auto`/`string` → plain, `date`, or one of
+    /// Marketo's data types.
+    ///
+    /// # Errors
+    /// A message listing what is accepted.
+    pub fn parse(v: Option<&Value>) -> Result<FieldType, String> {
+        match v {
+            None | Some(Value::Null) => Ok(FieldType::Plain),
+            Some(Value::String(t)) if t == "auto" || t == "string" => Ok(FieldType::Plain),
+            Some(Value::String(t)) if t == "date" => Ok(FieldType::Date),
+            Some(Value::String(t)) if DataType::parse(t) != DataType::Other => Ok(FieldType::Typed(DataType::parse(t))),
+            _ => Err("must be absent or one of date, datetime, integer, float, currency, percent, score, boolean, string, email, phone, url, text".into()),
+        }
+    }
+
+    /// `v` read as this type (a `null` stays `null`).
+    ///
+    /// # Errors
+    /// What is wrong with the value.
+    pub fn read(self, v: &Value) -> Result<Value, String> {
+        match self {
+            _ if v.is_null() => Ok(Value::Null),
+            FieldType::Plain => Ok(v.clone()),
+            FieldType::Date => to_iso8601(v).map(Value::String),
+            FieldType::Typed(t) => convert(v, t),
+        }
+    }
 }
 
 /// One `leadData` entry: a Marketo REST field name and where its value comes from.
@@ -214,47 +250,83 @@ impl FieldMapping {
                 .get("source")
                 .ok_or_else(|| (format!("{at}.source"), "is required".to_string()))
                 .and_then(|s| Source::parse(s).map_err(|e| (format!("{at}.source"), e)))?;
-            let kind = match obj.get("type") {
-                None | Some(Value::Null) => FieldType::Plain,
-                Some(Value::String(t)) if t == "date" => FieldType::Date,
-                Some(Value::String(t)) if t == "string" || t == "auto" => FieldType::Plain,
-                Some(_) => return Err((format!("{at}.type"), "must be \"date\" or absent".into())),
-            };
+            let kind = FieldType::parse(obj.get("type")).map_err(|e| (format!("{at}.type"), e))?;
             out.push(FieldMapping { field, source, kind });
         }
         Ok(out)
     }
 
     /// The value to send for this field, `None` when the attribute is absent (the field is
-    /// then left out, not cleared; an explicit `null` clears it).
+    /// then left out, not cleared; an explicit `null` clears it). The configured `type` says
+    /// how the value is read; when `fmt` has the schema and it knows the field, what is sent
+    /// follows the field's Marketo type ([`convert`]), and text longer than the field's
+    /// `length` is cut (with a warning pushed to `warnings`) or refused, per `onTooLong`.
+    /// `key` marks the lookup field, which is never cut (it would name another lead).
     ///
     /// # Errors
-    /// [`EventError::InvalidValue`] when a `date` value cannot be read as a date, or the value
-    /// holds a number that is not finite (`NaN`, `±Infinity`).
-    pub fn value_for(&self, event: &Value) -> Result<Option<Value>, EventError> {
+    /// [`EventError::InvalidValue`] naming the field (and its Marketo type) when the value
+    /// cannot be read or converted, is too long and may not be cut, or holds a number that is
+    /// not finite (`NaN`, `±Infinity`).
+    pub fn value_for(
+        &self,
+        event: &Value,
+        fmt: &Format<'_>,
+        key: bool,
+        warnings: &mut Vec<String>,
+    ) -> Result<Option<Value>, EventError> {
         let Some(v) = self.source.resolve(event) else { return Ok(None) };
-        require_finite(v, &format!("leadData field {}", self.field))?;
-        match (self.kind, v) {
-            (_, Value::Null) => Ok(Some(Value::Null)),
-            (FieldType::Plain, v) => Ok(Some(v.clone())),
-            (FieldType::Date, v) => to_iso8601(v).map(|s| Some(Value::String(s))).map_err(|problem| {
-                EventError::InvalidValue { parameter: format!("leadData field {}", self.field), problem }
-            }),
+        let parameter = || format!("leadData field {}", self.field);
+        require_finite(v, &parameter())?;
+        let invalid = |problem: String| EventError::InvalidValue { parameter: parameter(), problem };
+        let read = self.kind.read(v).map_err(|problem| match self.kind {
+            FieldType::Typed(t) => {
+                invalid(format!("{problem}; the field is configured as type {}", t.name()))
+            }
+            _ => invalid(problem),
+        })?;
+        let Some(info) = fmt.schema.and_then(|s| s.field(&self.field)) else { return Ok(Some(read)) };
+        let sent = convert(&read, info.kind()).map_err(|problem| {
+            invalid(format!("{problem}; the Marketo field {} is of type {}", self.field, info.data_type))
+        })?;
+        match (&sent, info.length) {
+            (Value::String(text), Some(limit)) if info.kind().is_text() => match cut_chars(text, limit) {
+                None => Ok(Some(sent)),
+                Some(cut) if fmt.on_too_long == OnTooLong::Truncate && !key => {
+                    warnings.push(format!(
+                        "leadData field {} was cut to its limit of {limit} characters (it had {})",
+                        self.field,
+                        text.chars().count()
+                    ));
+                    Ok(Some(Value::String(cut)))
+                }
+                Some(_) => Err(invalid(format!(
+                    "{} characters, longer than the Marketo field {}'s limit of {limit}{}",
+                    text.chars().count(),
+                    self.field,
+                    if key { " (a lookup value is never cut)" } else { " (onTooLong: \"fail\")" }
+                ))),
+            },
+            _ => Ok(Some(sent)),
         }
     }
 }
 
-/// Builds a lead record from a `leadData` mapping.
+/// Builds a lead record from a `leadData` mapping, formatted by `fmt` (see
+/// [`FieldMapping::value_for`]); `key` is the lookup field. Warnings (values cut) are pushed
+/// to `warnings`.
 ///
 /// # Errors
 /// The first field whose value cannot be converted.
 pub fn map_record(
     mapping: &[FieldMapping],
     event: &Value,
+    fmt: &Format<'_>,
+    key: &str,
+    warnings: &mut Vec<String>,
 ) -> Result<serde_json::Map<String, Value>, EventError> {
     let mut record = serde_json::Map::new();
     for m in mapping {
-        if let Some(v) = m.value_for(event)? {
+        if let Some(v) = m.value_for(event, fmt, m.field == key, warnings)? {
             record.insert(m.field.clone(), v);
         }
     }
@@ -307,13 +379,14 @@ mod tests {
         )
         .unwrap();
         let ev = json!({"e": "a@b.c", "n": 0, "f": false, "d": 1764307800000u64, "nul": null});
-        let rec = map_record(&mapping, &ev).unwrap();
+        let rec = map_record(&mapping, &ev, &Format::default(), "email", &mut Vec::new()).unwrap();
         assert_eq!(
             Value::Object(rec),
             json!({"email": "a@b.c", "leadScore": 0, "optIn": false,
                    "signup": "2025-11-28T05:30:00Z", "phone": null})
         );
-        let err = map_record(&mapping, &json!({"d": "soon"})).unwrap_err();
+        let err = map_record(&mapping, &json!({"d": "soon"}), &Format::default(), "email", &mut Vec::new())
+            .unwrap_err();
         assert!(err.to_string().contains("signup"), "{err}");
         // A NaN anywhere a mapped value reaches fails the event, naming the field.
         for (ev, field) in [
@@ -321,7 +394,7 @@ mod tests {
             (json!({"e": [1, {"x": non_finite_marker("-Infinity")}]}), "email"),
             (json!({"d": non_finite_marker("Infinity")}), "signup"),
         ] {
-            let err = map_record(&mapping, &ev).unwrap_err();
+            let err = map_record(&mapping, &ev, &Format::default(), "email", &mut Vec::new()).unwrap_err();
             assert_eq!(err.code(), "INVALID_VALUE");
             assert!(
                 err.to_string().contains(field) && err.to_string().contains("not a finite number"),

@@ -74,6 +74,12 @@ pub fn is_identity(req: &HttpRequest) -> bool {
 }
 
 /// A header's value (names compared case-insensitively).
+/// Whether `req` reads the lead schema (`leads/describe2.json` or `leads/describe.json`).
+pub fn is_describe(req: &HttpRequest) -> bool {
+    let path = req.url.split('?').next().unwrap_or("");
+    path.ends_with("/v1/leads/describe2.json") || path.ends_with("/v1/leads/describe.json")
+}
+
 pub fn header<'a>(req: &'a HttpRequest, name: &str) -> Option<&'a str> {
     req.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
 }
@@ -205,6 +211,56 @@ pub struct FakeMarketo {
     pub bulk_fields: Option<Vec<String>>,
     /// Upload bodies this large or larger get Marketo's gateway 413 (10 MB).
     pub bulk_max_body: usize,
+    /// The lead schema `describe2.json` gives: `[name, dataType, length, updateable,
+    /// searchable]` rows ([`standard_fields`] by default). The connector reads it once, before
+    /// its first upsert or bulk import.
+    pub fields: Vec<(String, String, Option<u32>, bool, bool)>,
+    /// Answers for the describe calls, before the fake's own (`603` without permission…).
+    pub describe_script: VecDeque<Reply>,
+    /// Describe calls answered (describe2 and describe).
+    pub describe_calls: u64,
+    /// Campaigns by id: `(isActive, isRequestable, parent program id)`.
+    pub campaigns: BTreeMap<i64, (bool, bool, i64)>,
+    /// My Tokens by program id (names without `my.`).
+    pub program_tokens: BTreeMap<i64, Vec<String>>,
+    /// Lead partition names (`leads/partitions.json`).
+    pub partitions: Vec<String>,
+    /// Path prefixes (under `/rest`) the API user may not call: Marketo answers 603.
+    pub denied: Vec<String>,
+}
+
+/// Standard lead fields of the fake's schema (types and flags as Marketo's describe2 gives
+/// them; lengths 255 for text).
+pub fn standard_fields() -> Vec<(String, String, Option<u32>, bool, bool)> {
+    let rows: [(&str, &str, bool, bool); 21] = [
+        ("id", "integer", false, true),
+        ("email", "email", true, true),
+        ("firstName", "string", true, false),
+        ("lastName", "string", true, false),
+        ("company", "string", true, false),
+        ("title", "string", true, false),
+        ("leadSource", "string", true, false),
+        ("leadScore", "integer", true, false),
+        ("cookies", "string", true, true),
+        ("twitterId", "string", true, true),
+        ("facebookId", "string", true, true),
+        ("linkedInId", "string", true, true),
+        ("sfdcAccountId", "string", true, true),
+        ("sfdcContactId", "string", true, true),
+        ("sfdcLeadId", "string", true, true),
+        ("sfdcLeadOwnerId", "string", true, true),
+        ("sfdcOpptyId", "string", true, true),
+        ("createdAt", "datetime", false, false),
+        ("updatedAt", "datetime", false, false),
+        ("unsubscribed", "boolean", true, false),
+        ("annualRevenue", "currency", true, false),
+    ];
+    rows.iter()
+        .map(|(n, t, u, s)| {
+            let len = matches!(*t, "string" | "email").then_some(255);
+            (n.to_string(), t.to_string(), len, *u, *s)
+        })
+        .collect()
 }
 
 impl Default for FakeMarketo {
@@ -226,6 +282,13 @@ impl Default for FakeMarketo {
             bulk_importing_ms: 3_000,
             bulk_fields: None,
             bulk_max_body: 10_485_760,
+            fields: standard_fields(),
+            describe_script: VecDeque::new(),
+            describe_calls: 0,
+            campaigns: BTreeMap::new(),
+            program_tokens: BTreeMap::new(),
+            partitions: vec!["Default".into()],
+            denied: Vec::new(),
         }
     }
 }
@@ -300,6 +363,22 @@ impl FakeMarketo {
             }
             return self.identity(req, now);
         }
+        if is_describe(req) {
+            // Answered apart from `script`, so scripted answers meet the calls they were
+            // written for, and counted apart from `rest_calls`.
+            self.describe_calls += 1;
+            if let Some(r) = self.describe_script.pop_front() {
+                return r;
+            }
+            if let Some(refused) = self.check_token(req, now) {
+                return refused;
+            }
+            if self.denied.iter().any(|d| req.url.contains(&format!("/rest{d}"))) {
+                return self.failure("603", "Access denied");
+            }
+            return self.describe(req);
+        }
+        // Describe calls are not counted here, so request ids stay those of the other calls.
         self.rest_calls += 1;
         if let Some(r) = self.script.pop_front() {
             return r;
@@ -366,7 +445,109 @@ impl FakeMarketo {
             };
             return self.list_membership(method, list, &body);
         }
+        if method == "GET" {
+            if let Some(reply) = self.lookup_object(path) {
+                return reply;
+            }
+        }
         self.failure("610", "Requested resource not found")
+    }
+
+    /// The objects `check()` reads: lists, campaigns, program tokens, partitions (by id, as the
+    /// lead-database and Asset APIs give them); `None` for other paths.
+    fn lookup_object(&self, path: &str) -> Option<Reply> {
+        if self.denied.iter().any(|d| path.starts_with(d.as_str())) {
+            return Some(self.failure("603", "Access denied"));
+        }
+        let id_of = |prefix: &str, suffix: &str| -> Option<i64> {
+            path.strip_prefix(prefix)?.strip_suffix(suffix)?.parse().ok()
+        };
+        let no_assets = || {
+            Reply::ok(json!({"success": true, "errors": [], "requestId": "a#1",
+                             "warnings": ["No assets found for the given search criteria."]}))
+        };
+        if let Some(id) = id_of("/v1/lists/", ".json") {
+            return Some(if self.lists.contains_key(&id) {
+                self.envelope(vec![json!({"id": id, "name": format!("List {id}")})])
+            } else {
+                self.failure("1013", "Object not found")
+            });
+        }
+        if let Some(id) = id_of("/asset/v1/staticList/", ".json") {
+            return Some(if self.lists.contains_key(&id) {
+                self.envelope(vec![json!({"id": id, "name": format!("List {id}")})])
+            } else {
+                no_assets()
+            });
+        }
+        if let Some(id) = id_of("/asset/v1/smartCampaign/", ".json") {
+            return Some(match self.campaigns.get(&id) {
+                Some((active, requestable, program)) => self.envelope(vec![json!({"id": id,
+                    "isActive": active, "isRequestable": requestable, "parentProgramId": program,
+                    "type": if *requestable { "trigger" } else { "batch" }})]),
+                None => no_assets(),
+            });
+        }
+        if let Some(id) = id_of("/v1/campaigns/", ".json") {
+            return Some(match self.campaigns.get(&id) {
+                Some((active, requestable, program)) => self.envelope(vec![json!({"id": id,
+                    "active": active, "programId": program,
+                    "type": if *requestable { "trigger" } else { "batch" }})]),
+                None => self.failure("1013", "Object not found"),
+            });
+        }
+        if let Some(id) = id_of("/asset/v1/folder/", "/tokens.json") {
+            let tokens: Vec<Value> = self
+                .program_tokens
+                .get(&id)
+                .into_iter()
+                .flatten()
+                .map(|n| json!({"name": n, "type": "text", "value": "x"}))
+                .collect();
+            return Some(
+                self.envelope(vec![json!({"folder": {"id": id, "type": "Program"}, "tokens": tokens})]),
+            );
+        }
+        if path == "/v1/leads/partitions.json" {
+            let rows =
+                self.partitions.iter().enumerate().map(|(i, n)| json!({"id": i + 1, "name": n})).collect();
+            return Some(self.envelope(rows));
+        }
+        None
+    }
+
+    /// `describe2.json` (`describeUsingGET_6`) or `describe.json` (`describeUsingGET_2`).
+    fn describe(&self, req: &HttpRequest) -> Reply {
+        if req.url.contains("/describe2.json") {
+            let fields: Vec<Value> = self
+                .fields
+                .iter()
+                .map(|(n, t, len, u, _)| {
+                    let mut f = json!({"name": n, "displayName": n, "dataType": t, "updateable": u, "crmManaged": false});
+                    if let Some(len) = len {
+                        f["length"] = json!(len);
+                    }
+                    f
+                })
+                .collect();
+            let searchable: Vec<Value> = self.fields.iter().filter(|f| f.4).map(|f| json!([f.0])).collect();
+            return self.envelope(vec![
+                json!({"name": "API Lead", "searchableFields": searchable, "fields": fields}),
+            ]);
+        }
+        let fields: Vec<Value> = self
+            .fields
+            .iter()
+            .enumerate()
+            .map(|(i, (n, t, len, u, _))| {
+                let mut f = json!({"id": i + 1, "displayName": n, "dataType": t, "rest": {"name": n, "readOnly": !u}});
+                if let Some(len) = len {
+                    f["length"] = json!(len);
+                }
+                f
+            })
+            .collect();
+        self.envelope(fields)
     }
 
     fn identity(&mut self, req: &HttpRequest, now: Millis) -> Reply {
@@ -572,6 +753,10 @@ pub struct Harness {
     pub fake: FakeMarketo,
     /// Most REST (non-identity) requests seen in flight at once.
     pub max_rest_in_flight: usize,
+    /// Let the fake answer the lead schema's describe calls as soon as they are sent (true by
+    /// default, so tests of other calls step through those calls alone); tests of the schema
+    /// read set it false and answer them like any request.
+    pub auto_describe: bool,
     next_event: u32,
 }
 
@@ -595,6 +780,7 @@ impl Harness {
             inbox: VecDeque::new(),
             fake: FakeMarketo::default(),
             max_rest_in_flight: 0,
+            auto_describe: true,
             next_event: 0,
         }
     }
@@ -640,6 +826,13 @@ impl Harness {
         }
         let identity = self.inbox.iter().filter(|r| is_identity(r)).count();
         assert!(identity <= 1, "{identity} identity calls in flight at once");
+        if self.auto_describe {
+            if let Some(req) = self.inbox.iter().find(|r| is_describe(r)).cloned() {
+                let reply = self.fake.handle(&req, self.now);
+                self.reply(req.id, reply);
+                return;
+            }
+        }
         let rest = self.inbox.len() - identity;
         self.max_rest_in_flight = self.max_rest_in_flight.max(rest);
     }
@@ -713,14 +906,25 @@ impl Harness {
         );
     }
 
-    /// Requests sent to the REST API (identity calls excluded), in order.
+    /// Requests sent to the REST API, in order: identity calls and the lead schema's describe
+    /// calls excluded (tests of the schema read look at [`Harness::describe_sent`]).
     pub fn rest_sent(&self) -> Vec<&HttpRequest> {
-        self.sent.iter().filter(|r| !is_identity(r)).collect()
+        self.sent.iter().filter(|r| !is_identity(r) && !is_describe(r)).collect()
+    }
+
+    /// The describe calls sent (the lead schema read), in order.
+    pub fn describe_sent(&self) -> Vec<&HttpRequest> {
+        self.sent.iter().filter(|r| is_describe(r)).collect()
     }
 
     /// When each REST request was sent.
     pub fn rest_sent_at(&self) -> Vec<Millis> {
-        self.sent.iter().zip(&self.sent_at).filter(|(r, _)| !is_identity(r)).map(|(_, t)| *t).collect()
+        self.sent
+            .iter()
+            .zip(&self.sent_at)
+            .filter(|(r, _)| !is_identity(r) && !is_describe(r))
+            .map(|(_, t)| *t)
+            .collect()
     }
 
     /// Identity calls sent, in order.

@@ -46,6 +46,7 @@ use super::BulkParams;
 use crate::core::error::EventError;
 use crate::core::outcome::Status;
 use crate::core::retry::Jitter;
+use crate::core::schema::Format;
 use crate::core::time::Millis;
 use crate::core::wire::{ApiError, Body, Envelope, Method};
 
@@ -206,14 +207,19 @@ impl BulkRow {
 
 /// Turns one event into its row. Fails when the event has no value for the lookup field
 /// (`MISSING_ATTRIBUTE`) or a `type: "date"` value is not a date (`INVALID_VALUE`).
-pub(crate) fn prepare_row(params: &BulkParams, event: &Value) -> Result<BulkRow, EventError> {
+pub(crate) fn prepare_row(
+    params: &BulkParams,
+    event: &Value,
+    fmt: &Format<'_>,
+    warnings: &mut Vec<String>,
+) -> Result<BulkRow, EventError> {
     if !event.is_object() {
         return Err(EventError::NotAnObject);
     }
     let mut cells: Vec<String> = Vec::with_capacity(params.lead_data.len());
     let mut key: Option<String> = None;
     for m in &params.lead_data {
-        let value = m.value_for(event)?;
+        let value = m.value_for(event, fmt, m.field == params.lookup_field, warnings)?;
         if m.field == params.lookup_field {
             let parameter = format!("leadData field {} (the lookup field)", m.field);
             match &value {
@@ -386,7 +392,7 @@ impl BulkJob {
         let mut progress = Progress::default();
         let mut rows = Vec::with_capacity(events.len());
         for (ev, event) in events {
-            match prepare_row(params, event) {
+            match prepare_row(params, event, &Format::default(), &mut Vec::new()) {
                 Ok(row) => rows.push((ev, row)),
                 Err(e) => {
                     let o = ev.with_reason(Status::Failed, &reason(e.code(), e.to_string()), None);
@@ -425,8 +431,12 @@ impl BulkJob {
 
     /// The requests one event would cause alone: the upload, then the first status call (its
     /// batch id comes from the upload's answer, so the path shows `{batchId}`).
-    pub fn preview(params: &BulkParams, event: &Value) -> Result<Vec<CallSpec>, EventError> {
-        let row = prepare_row(params, event)?;
+    pub fn preview(
+        params: &BulkParams,
+        event: &Value,
+        fmt: &Format<'_>,
+    ) -> Result<Vec<CallSpec>, EventError> {
+        let row = prepare_row(params, event, fmt, &mut Vec::new())?;
         let ev = EventRef {
             key: crate::core::engine::EventKey(0),
             event_id: String::new(),
@@ -1355,14 +1365,15 @@ mod tests {
 
     #[test]
     fn preview_shows_the_upload_and_the_first_status_call() {
-        let calls = BulkJob::preview(&simple(), &json!({"e": "p@example.com", "n": "P"})).unwrap();
+        let calls = BulkJob::preview(&simple(), &json!({"e": "p@example.com", "n": "P"}), &Format::default())
+            .unwrap();
         assert_eq!(calls.len(), 2);
         assert_eq!(csv_of(&calls[0]), "email,firstName\r\np@example.com,P\r\n");
         assert_eq!(
             (calls[1].method, calls[1].path.as_str()),
             (Method::Get, "/v1/leads/batch/{batchId}.json")
         );
-        let err = BulkJob::preview(&simple(), &json!({"n": "P"})).unwrap_err();
+        let err = BulkJob::preview(&simple(), &json!({"n": "P"}), &Format::default()).unwrap_err();
         assert_eq!(err.code(), "MISSING_ATTRIBUTE");
     }
 }

@@ -9,7 +9,6 @@ use serde_json::Value;
 
 use super::job::{chunk_by, CallSpec, Delivery, EventRef, Failure, Progress, Steps};
 use super::EmailParams;
-use crate::core::date::to_iso8601;
 use crate::core::error::EventError;
 use crate::core::outcome::Status;
 use crate::core::source::{to_id, FieldType};
@@ -63,14 +62,25 @@ struct TriggerBody<'a> {
 fn token_value(v: &Value, kind: FieldType, name: &str) -> Result<Option<String>, EventError> {
     let invalid = |problem: String| EventError::InvalidValue { parameter: format!("tokens {name}"), problem };
     crate::core::source::require_finite(v, &format!("tokens {name}"))?;
-    Ok(match (kind, v) {
-        (_, Value::Null) => None,
-        (FieldType::Date, v) => Some(to_iso8601(v).map_err(invalid)?),
-        (FieldType::Plain, Value::String(s)) => Some(s.clone()),
-        (FieldType::Plain, Value::Number(n)) => Some(n.to_string()),
-        (FieldType::Plain, Value::Bool(b)) => Some(b.to_string()),
-        (FieldType::Plain, other) => Some(other.to_string()),
+    // The configured `type` reads the value (README "Field types"); the string form of the
+    // result is sent.
+    Ok(match kind.read(v).map_err(|problem| invalid(typed(problem, kind)))? {
+        Value::Null => None,
+        Value::String(s) => Some(s),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        other => Some(other.to_string()),
     })
+}
+
+/// A refusal's message naming the configured type.
+fn typed(problem: String, kind: FieldType) -> String {
+    match kind {
+        FieldType::Typed(t) => {
+            format!("{problem}; the token is configured as type {}", crate::core::schema::type_name(t))
+        }
+        _ => problem,
+    }
 }
 
 fn read(params: &EmailParams, event: &Value) -> Result<(i64, Vec<Token>), EventError> {

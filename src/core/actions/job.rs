@@ -134,6 +134,10 @@ pub(crate) struct Progress {
     pub forget: Vec<i64>,
     /// A picker listing's final result (listing jobs only).
     pub listing: Option<Result<Vec<super::discover::Named>, ApiError>>,
+    /// The lead schema read, or why it could not be (schema jobs only).
+    pub schema: Option<Result<crate::core::schema::LeadSchema, ApiError>>,
+    /// The problems a configuration check found (check jobs only).
+    pub check: Option<Vec<crate::core::check::Problem>>,
 }
 
 impl Progress {

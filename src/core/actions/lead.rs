@@ -12,6 +12,7 @@ use super::job::{
 use super::{UpdateStrategy, UpsertParams};
 use crate::core::error::EventError;
 use crate::core::outcome::Status;
+use crate::core::schema::Format;
 use crate::core::source::map_record;
 use crate::core::wire::{ApiError, Envelope, Method, RecordResult};
 
@@ -52,12 +53,18 @@ struct SyncBody<'a> {
     input: Vec<&'a Map<String, Value>>,
 }
 
-/// Maps one event to its lead record, checking the lookup field is there when Marketo needs it.
-pub(crate) fn record_for(params: &UpsertParams, event: &Value) -> Result<Map<String, Value>, EventError> {
+/// Maps one event to its lead record, formatted by `fmt` (values cut are reported in
+/// `warnings`), checking the lookup field is there when Marketo needs it.
+pub(crate) fn record_for(
+    params: &UpsertParams,
+    event: &Value,
+    fmt: &Format<'_>,
+    warnings: &mut Vec<String>,
+) -> Result<Map<String, Value>, EventError> {
     if !event.is_object() {
         return Err(EventError::NotAnObject);
     }
-    let record = map_record(&params.lead_data, event)?;
+    let record = map_record(&params.lead_data, event, fmt, &params.lookup_field, warnings)?;
     if record.is_empty() {
         let paths: Vec<String> = params.lead_data.iter().map(|m| m.source.describe()).collect();
         return Err(EventError::MissingAttribute { parameter: "leadData".into(), path: paths.join(", ") });

@@ -436,10 +436,7 @@ fn email_params(p: &mut Params<'_>) -> Result<EmailParams, ConfigError> {
                 .get("source")
                 .ok_or_else(|| p.err(&format!("{at}.source"), "is required"))
                 .and_then(|s| Source::parse(s).map_err(|e| p.err(&format!("{at}.source"), e)))?;
-            let kind = match obj.get("type").and_then(Value::as_str) {
-                Some("date") => FieldType::Date,
-                _ => FieldType::Plain,
-            };
+            let kind = FieldType::parse(obj.get("type")).map_err(|e| p.err(&format!("{at}.type"), e))?;
             tokens.push(TokenMapping { name, source, kind });
         }
     }

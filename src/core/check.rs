@@ -1,0 +1,578 @@
+//! `check()` (SPEC §7): the configuration checked against the instance before the first event.
+//!
+//! From the lead schema ([`crate::core::schema`]), with no call of its own: `leadData` and
+//! lookup fields that do not exist (with the right spelling when only the case differs),
+//! read-only fields, lookup fields that are not searchable, and a bulk `leadLookupField` that
+//! Bulk Lead Import cannot dedupe by. From one call per distinct id, only these documented
+//! endpoints: static lists (`GET /rest/v1/lists/{id}.json`, `getListByIdUsingGET`; without the
+//! Read-Only Lead permission, the Asset API's `GET /rest/asset/v1/staticList/{id}.json`,
+//! `getStaticListByIdUsingGET`), campaigns (`GET /rest/asset/v1/smartCampaign/{id}.json`,
+//! `getSmartCampaignByIdUsingGET`: exists, `isActive`, `isRequestable`, `parentProgramId`;
+//! without the Assets permission, `GET /rest/v1/campaigns/{id}.json`, `getCampaignByIdUsingGET`:
+//! exists, `active`, `type`), the program's tokens
+//! (`GET /rest/asset/v1/folder/{programId}/tokens.json?folderType=Program`,
+//! `getTokensByFolderIdUsingGET`) and partitions (`GET /rest/v1/leads/partitions.json`,
+//! `getLeadPartitionsUsingGET`). Permissions are those the Swagger names for each operation
+//! (<https://github.com/AdobeDocs/marketo-apis/tree/main/static>).
+
+use serde::Serialize;
+use serde_json::Value;
+
+use super::actions::job::{Api, CallSpec, Delivery, Failure, Progress, Steps};
+use super::actions::{Action, FilterType, LeadSelector};
+use super::schema::{DataType, LeadSchema};
+use super::settings::Settings;
+use super::wire::{ApiError, Envelope};
+
+/// One problem `check()` found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Problem {
+    /// The action it concerns.
+    pub action_id: String,
+    /// The parameter at fault (`leadData[2].field`, `targetStaticList`, `tokens[0].name`…).
+    pub parameter: String,
+    /// A stable code: `UNKNOWN_FIELD`, `READ_ONLY_FIELD`, `NOT_SEARCHABLE`, `CANNOT_DEDUPE`,
+    /// `UNKNOWN_LIST`, `UNKNOWN_CAMPAIGN`, `CAMPAIGN_INACTIVE`, `CAMPAIGN_NOT_TRIGGERABLE`,
+    /// `UNKNOWN_TOKEN`, `UNKNOWN_PARTITION`, `PERMISSION_DENIED`, `SCHEMA_UNKNOWN`,
+    /// `CHECK_FAILED`.
+    pub code: String,
+    /// What is wrong, in words.
+    pub message: String,
+    /// The likely fix (the right spelling of a field), when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub suggestion: Option<String>,
+}
+
+/// What `check()` resolves with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CheckResult {
+    /// No problem found.
+    pub ok: bool,
+    /// Every problem found, in configuration order of the actions.
+    pub problems: Vec<Problem>,
+}
+
+impl CheckResult {
+    /// The result for `problems`.
+    pub fn new(problems: Vec<Problem>) -> CheckResult {
+        CheckResult { ok: problems.is_empty(), problems }
+    }
+}
+
+fn problem(action: &str, parameter: impl Into<String>, code: &str, message: impl Into<String>) -> Problem {
+    Problem {
+        action_id: action.to_string(),
+        parameter: parameter.into(),
+        code: code.into(),
+        message: message.into(),
+        suggestion: None,
+    }
+}
+
+/// The permission each endpoint needs (Swagger: "Required Permissions").
+fn permission_of(path: &str) -> &'static str {
+    if path.starts_with("/asset/") {
+        "Read-Only Assets (or Read-Write Assets)"
+    } else if path.starts_with("/v1/campaigns") {
+        "Read-Only Campaigns (or Read-Write Campaigns)"
+    } else {
+        "Read-Only Lead (or Read-Write Lead)"
+    }
+}
+
+/// The problem for a 603 on `path`.
+fn denied(action: &str, parameter: &str, path: &str, what: &str) -> Problem {
+    problem(
+        action,
+        parameter,
+        "PERMISSION_DENIED",
+        format!(
+            "Marketo answered 603 (access denied) to GET {path}: the API user's role lacks the {} permission, so {what} could not be checked",
+            permission_of(path)
+        ),
+    )
+}
+
+/// Bulk Lead Import's dedupe fields besides custom string/email/integer fields
+/// (<https://experienceleague.adobe.com/en/docs/marketo-developer/marketo/rest/bulk-import/bulk-lead-import>).
+const BULK_DEDUPE: [&str; 11] = [
+    "id",
+    "cookies",
+    "email",
+    "twitterId",
+    "facebookId",
+    "linkedInId",
+    "sfdcAccountId",
+    "sfdcContactId",
+    "sfdcLeadId",
+    "sfdcLeadOwnerId",
+    "sfdcOpptyId",
+];
+
+/// The problems the schema shows (no call). `schema` is `None` when it could not be read;
+/// `error` says why, and every action that maps lead fields gets a problem saying so.
+pub fn schema_problems(
+    settings: &Settings,
+    schema: Option<&LeadSchema>,
+    error: Option<&ApiError>,
+) -> Vec<Problem> {
+    let mut out = Vec::new();
+    for a in &settings.actions {
+        let id = a.id.as_str();
+        let (mapping, lookup, lookup_param, bulk) = match &a.action {
+            Action::CreateOrUpdateLead(p) | Action::CreateOrUpdateLeadBatched(p) => {
+                (Some(&p.lead_data), Some(p.lookup_field.as_str()), "leadLookupFilter", false)
+            }
+            Action::BulkImportLeads(p) => {
+                (Some(&p.lead_data), Some(p.lookup_field.as_str()), "leadLookupField", true)
+            }
+            Action::AddLeadToList(p)
+            | Action::AddLeadToListBatched(p)
+            | Action::RemoveLeadFromList(p)
+            | Action::RemoveLeadFromListBatched(p) => match &p.lead {
+                LeadSelector::Lookup { filter, .. }
+                    if !matches!(filter, FilterType::Id | FilterType::Cookies) =>
+                {
+                    (None, Some(filter.as_str()), "leadIdLookup.filterType", false)
+                }
+                _ => (None, None, "", false),
+            },
+            _ => (None, None, "", false),
+        };
+        if mapping.is_none() && lookup.is_none() {
+            continue;
+        }
+        let Some(schema) = schema else {
+            let param = if mapping.is_some() { "leadData" } else { lookup_param };
+            out.push(match error {
+                Some(e) if e.code == "603" => denied(
+                    id,
+                    param,
+                    "/v1/leads/describe2.json",
+                    "the lead fields (values are sent as configured, without formatting by field type)",
+                ),
+                Some(e) => problem(
+                    id,
+                    param,
+                    "SCHEMA_UNKNOWN",
+                    format!(
+                        "the lead schema could not be read ({} {}): the lead fields were not checked and values are sent as configured, without formatting by field type",
+                        e.code, e.message
+                    ),
+                ),
+                None => problem(id, param, "SCHEMA_UNKNOWN", "the lead schema has not been read"),
+            });
+            continue;
+        };
+        let unknown = |parameter: String, field: &str| {
+            let mut p = problem(
+                id,
+                parameter,
+                "UNKNOWN_FIELD",
+                format!("the instance has no lead field `{field}` usable through the REST API"),
+            );
+            if let Some(right) = schema.spelled(field) {
+                p.message = format!(
+                    "the instance has no lead field `{field}`; REST field names are case-sensitive and it has `{right}`"
+                );
+                p.suggestion = Some(right.to_string());
+            }
+            p
+        };
+        for (i, m) in mapping.into_iter().flatten().enumerate() {
+            match schema.field(&m.field) {
+                None => out.push(unknown(format!("leadData[{i}].field"), &m.field)),
+                Some(f) if f.read_only && Some(m.field.as_str()) != lookup => out.push(problem(
+                    id,
+                    format!("leadData[{i}].field"),
+                    "READ_ONLY_FIELD",
+                    format!("lead field `{}` is read-only through the API: Marketo would refuse it", m.field),
+                )),
+                Some(_) => {}
+            }
+        }
+        let Some(lookup) = lookup else { continue };
+        let mapped = mapping.is_some_and(|m| m.iter().any(|f| f.field == lookup));
+        match schema.field(lookup) {
+            None if !mapped || bulk => out.push(unknown(lookup_param.into(), lookup)),
+            None => {}
+            Some(f) if bulk => {
+                let custom_ok = matches!(f.kind(), DataType::String | DataType::Email | DataType::Integer)
+                    && schema.is_searchable(lookup) != Some(false);
+                if !BULK_DEDUPE.contains(&lookup) && !custom_ok {
+                    out.push(problem(
+                        id,
+                        lookup_param,
+                        "CANNOT_DEDUPE",
+                        format!(
+                            "Bulk Lead Import cannot dedupe by `{lookup}` ({}): use one of {} or a searchable custom string, email or integer field",
+                            f.data_type,
+                            BULK_DEDUPE.join(", ")
+                        ),
+                    ));
+                }
+            }
+            Some(_) if schema.is_searchable(lookup) == Some(false) => out.push(problem(
+                id,
+                lookup_param,
+                "NOT_SEARCHABLE",
+                format!("lead field `{lookup}` is not searchable, so Marketo cannot find leads by it (describe2 searchableFields)"),
+            )),
+            Some(_) => {}
+        }
+    }
+    out
+}
+
+/// A call the check is waiting for.
+#[derive(Debug, Clone)]
+enum Pending {
+    List { id: i64, asset: bool },
+    Campaign { id: i64, asset: bool },
+    Tokens { campaign: i64, program: i64 },
+    Partitions,
+}
+
+/// The calls of one `check()` and the problems they find.
+#[derive(Debug)]
+pub(crate) struct CheckJob {
+    /// `(list id, action)` for each action using a list.
+    lists: Vec<(i64, String)>,
+    /// `(campaign id, action, its token names)` (`name` of `{{my.name}}`).
+    campaigns: Vec<(i64, String, Vec<String>)>,
+    /// `(action, partitionName)`.
+    partitions: Vec<(String, String)>,
+    /// The calls waiting for an answer, by step. (Vectors, not maps: a few entries, and each
+    /// map type costs the `.wasm` several KB.)
+    steps: Vec<(u32, Pending)>,
+    tags: Steps,
+    problems: Vec<Problem>,
+    /// Problems found before any call (the schema's); they come first.
+    first: Vec<Problem>,
+    /// The action ids in configuration order (problems are reported in it).
+    order: Vec<String>,
+}
+
+impl CheckJob {
+    /// A check of `settings`, starting from the schema's problems `first`.
+    pub fn new(settings: &Settings, first: Vec<Problem>) -> CheckJob {
+        let mut job = CheckJob {
+            lists: Vec::new(),
+            campaigns: Vec::new(),
+            partitions: Vec::new(),
+            steps: Vec::new(),
+            tags: Steps::default(),
+            problems: Vec::new(),
+            first,
+            order: settings.actions.iter().map(|a| a.id.clone()).collect(),
+        };
+        for a in &settings.actions {
+            match &a.action {
+                Action::AddLeadToList(p)
+                | Action::AddLeadToListBatched(p)
+                | Action::RemoveLeadFromList(p)
+                | Action::RemoveLeadFromListBatched(p) => job.lists.push((p.list_id, a.id.clone())),
+                Action::BulkImportLeads(p) => {
+                    if let Some(list) = p.list_id {
+                        job.lists.push((list, a.id.clone()));
+                    }
+                }
+                Action::SendTransactionalEmail(p) => {
+                    let names = p
+                        .tokens
+                        .iter()
+                        .map(|t| t.name.trim_start_matches("{{my.").trim_end_matches("}}").to_string())
+                        .collect();
+                    job.campaigns.push((p.campaign_id, a.id.clone(), names));
+                }
+                Action::CreateOrUpdateLead(p) | Action::CreateOrUpdateLeadBatched(p) => {
+                    if let Some(name) = &p.partition {
+                        job.partitions.push((a.id.clone(), name.clone()));
+                    }
+                }
+                Action::MergeLead(_) => {}
+            }
+        }
+        job
+    }
+
+    fn call(&mut self, pending: Pending, p: &mut Progress) {
+        let path = CheckJob::path_of(&pending);
+        let query = match pending {
+            Pending::Tokens { .. } => vec![("folderType".to_string(), "Program".to_string())],
+            _ => Vec::new(),
+        };
+        let step = self.tags.next();
+        self.steps.push((step, pending));
+        p.calls.push(CallSpec::get(step, Api::Rest, path, query));
+    }
+
+    fn path_of(pending: &Pending) -> String {
+        match pending {
+            Pending::List { id, asset: false } => format!("/v1/lists/{id}.json"),
+            Pending::List { id, asset: true } => format!("/asset/v1/staticList/{id}.json"),
+            Pending::Campaign { id, asset: true } => format!("/asset/v1/smartCampaign/{id}.json"),
+            Pending::Campaign { id, asset: false } => format!("/v1/campaigns/{id}.json"),
+            Pending::Tokens { program, .. } => format!("/asset/v1/folder/{program}/tokens.json"),
+            Pending::Partitions => "/v1/leads/partitions.json".into(),
+        }
+    }
+
+    /// The actions using list `id`.
+    fn list_users(&self, id: i64) -> Vec<String> {
+        self.lists.iter().filter(|(l, _)| *l == id).map(|(_, a)| a.clone()).collect()
+    }
+
+    /// The actions using campaign `id`, with their token names.
+    fn campaign_users(&self, id: i64) -> Vec<(String, Vec<String>)> {
+        self.campaigns.iter().filter(|(c, ..)| *c == id).map(|(_, a, t)| (a.clone(), t.clone())).collect()
+    }
+
+    fn each_list(&mut self, id: i64, code: &str, message: &str) {
+        for action in self.list_users(id) {
+            self.problems.push(problem(&action, "targetStaticList", code, message));
+        }
+    }
+
+    fn each_campaign(&mut self, id: i64, code: &str, message: &str) {
+        for (action, _) in self.campaign_users(id) {
+            self.problems.push(problem(&action, "targetEmailCampaign", code, message));
+        }
+    }
+
+    /// A campaign was found: its state, then its program's tokens when any are configured.
+    fn campaign_found(
+        &mut self,
+        id: i64,
+        active: bool,
+        requestable: bool,
+        program: Option<i64>,
+        p: &mut Progress,
+    ) {
+        if !active {
+            self.each_campaign(
+                id,
+                "CAMPAIGN_INACTIVE",
+                &format!(
+                    "campaign {id} is not active: Marketo refuses requests for it (activate it in Marketo)"
+                ),
+            );
+        } else if !requestable {
+            self.each_campaign(
+                id,
+                "CAMPAIGN_NOT_TRIGGERABLE",
+                &format!("campaign {id} cannot be requested: it needs a \"Campaign is Requested\" trigger with source \"Web Service API\""),
+            );
+        }
+        let wants_tokens = self.campaigns.iter().any(|(c, _, t)| *c == id && !t.is_empty());
+        if let (Some(program), true) = (program, wants_tokens) {
+            self.call(Pending::Tokens { campaign: id, program }, p);
+        }
+    }
+
+    fn finish_if_done(&mut self, p: &mut Progress) {
+        if self.steps.is_empty() {
+            let mut all = std::mem::take(&mut self.first);
+            all.append(&mut self.problems);
+            // Configuration order of the actions, whatever order Marketo answered in; within an
+            // action, the schema's problems first.
+            let mut sorted = Vec::with_capacity(all.len());
+            for action in &self.order {
+                sorted.extend(all.iter().filter(|pr| pr.action_id == *action).cloned());
+            }
+            p.check = Some(sorted);
+        }
+    }
+}
+
+fn is_not_found(code: &str) -> bool {
+    matches!(code, "1013" | "702" | "709" | "610")
+}
+
+fn first(env: &Envelope) -> Option<&Value> {
+    env.result.first()
+}
+
+impl Delivery for CheckJob {
+    fn start(&mut self, p: &mut Progress) {
+        // One call per distinct id, in configuration order.
+        let mut lists: Vec<i64> = Vec::new();
+        for (id, _) in &self.lists {
+            if !lists.contains(id) {
+                lists.push(*id);
+            }
+        }
+        for id in lists {
+            self.call(Pending::List { id, asset: false }, p);
+        }
+        let mut campaigns: Vec<i64> = Vec::new();
+        for (id, ..) in &self.campaigns {
+            if !campaigns.contains(id) {
+                campaigns.push(*id);
+            }
+        }
+        for id in campaigns {
+            self.call(Pending::Campaign { id, asset: true }, p);
+        }
+        if !self.partitions.is_empty() {
+            self.call(Pending::Partitions, p);
+        }
+        self.finish_if_done(p);
+    }
+
+    fn on_success(&mut self, step: u32, env: &Envelope, p: &mut Progress) {
+        let Some(at) = self.steps.iter().position(|(s, _)| *s == step) else { return };
+        let (_, pending) = self.steps.swap_remove(at);
+        match pending {
+            Pending::List { id, .. } => {
+                if first(env).is_none() {
+                    self.each_list(id, "UNKNOWN_LIST", &format!("the instance has no static list {id}"));
+                }
+            }
+            Pending::Campaign { id, asset } => match first(env) {
+                None => {
+                    self.each_campaign(id, "UNKNOWN_CAMPAIGN", &format!("the instance has no campaign {id}"))
+                }
+                Some(c) if asset => {
+                    let active = c.get("isActive").and_then(Value::as_bool).unwrap_or(false);
+                    let requestable = c.get("isRequestable").and_then(Value::as_bool).unwrap_or(false);
+                    let program = c.get("parentProgramId").and_then(Value::as_i64);
+                    self.campaign_found(id, active, requestable, program, p);
+                }
+                Some(c) => {
+                    let active = c.get("active").and_then(Value::as_bool).unwrap_or(false);
+                    let requestable = c.get("type").and_then(Value::as_str) == Some("trigger");
+                    let program = c.get("programId").and_then(Value::as_i64);
+                    self.campaign_found(id, active, requestable, program, p);
+                }
+            },
+            Pending::Tokens { campaign, program } => {
+                let defined: Vec<String> = env
+                    .result
+                    .iter()
+                    .filter_map(|r| r.get("tokens").and_then(Value::as_array))
+                    .flatten()
+                    .filter_map(|t| t.get("name").and_then(Value::as_str))
+                    .map(|n| {
+                        n.trim_start_matches("{{")
+                            .trim_start_matches("my.")
+                            .trim_end_matches("}}")
+                            .to_string()
+                    })
+                    .collect();
+                for (action, names) in self.campaign_users(campaign) {
+                    for (i, name) in names.iter().enumerate() {
+                        if !defined.iter().any(|d| d == name) {
+                            let mut pr = problem(
+                                &action,
+                                format!("tokens[{i}].name"),
+                                "UNKNOWN_TOKEN",
+                                format!("program {program} (campaign {campaign}'s program) defines no token {{{{my.{name}}}}}"),
+                            );
+                            if let Some(right) = defined.iter().find(|d| d.eq_ignore_ascii_case(name)) {
+                                pr.suggestion = Some(format!("{{{{my.{right}}}}}"));
+                            }
+                            self.problems.push(pr);
+                        }
+                    }
+                }
+            }
+            Pending::Partitions => {
+                let names: Vec<&str> =
+                    env.result.iter().filter_map(|r| r.get("name").and_then(Value::as_str)).collect();
+                for (action, name) in &self.partitions {
+                    if !names.contains(&name.as_str()) {
+                        let mut pr = problem(
+                            action,
+                            "partitionName",
+                            "UNKNOWN_PARTITION",
+                            format!(
+                                "the instance has no lead partition `{name}` (it has: {})",
+                                names.join(", ")
+                            ),
+                        );
+                        pr.suggestion =
+                            names.iter().find(|n| n.eq_ignore_ascii_case(name)).map(|n| n.to_string());
+                        self.problems.push(pr);
+                    }
+                }
+            }
+        }
+        self.finish_if_done(p);
+    }
+
+    fn on_failure(&mut self, step: u32, failure: &Failure, p: &mut Progress) {
+        let Some(at) = self.steps.iter().position(|(s, _)| *s == step) else { return };
+        let (_, pending) = self.steps.swap_remove(at);
+        let code = failure.reason.code.as_str();
+        let path = CheckJob::path_of(&pending);
+        let could_not = |what: &str| {
+            format!("{what} could not be checked: Marketo answered {code} {}", failure.reason.message)
+        };
+        match pending {
+            Pending::List { id, asset: false } if code == "603" => {
+                self.call(Pending::List { id, asset: true }, p)
+            }
+            Pending::Campaign { id, asset: true } if code == "603" => {
+                self.call(Pending::Campaign { id, asset: false }, p)
+            }
+            Pending::List { id, .. } if is_not_found(code) => {
+                self.each_list(id, "UNKNOWN_LIST", &format!("the instance has no static list {id}"))
+            }
+            Pending::Campaign { id, .. } if is_not_found(code) => {
+                self.each_campaign(id, "UNKNOWN_CAMPAIGN", &format!("the instance has no campaign {id}"))
+            }
+            Pending::List { id, .. } => {
+                for action in self.list_users(id) {
+                    self.problems.push(if code == "603" {
+                        denied(&action, "targetStaticList", &path, &format!("static list {id}"))
+                    } else {
+                        problem(
+                            &action,
+                            "targetStaticList",
+                            "CHECK_FAILED",
+                            could_not(&format!("static list {id}")),
+                        )
+                    });
+                }
+            }
+            Pending::Campaign { id, .. } => {
+                for (action, _) in self.campaign_users(id) {
+                    self.problems.push(if code == "603" {
+                        denied(&action, "targetEmailCampaign", &path, &format!("campaign {id}"))
+                    } else {
+                        problem(
+                            &action,
+                            "targetEmailCampaign",
+                            "CHECK_FAILED",
+                            could_not(&format!("campaign {id}")),
+                        )
+                    });
+                }
+            }
+            Pending::Tokens { campaign, program } => {
+                for (action, _) in self.campaign_users(campaign).iter().filter(|(_, n)| !n.is_empty()) {
+                    let what = format!("the tokens of program {program}");
+                    self.problems.push(if code == "603" {
+                        denied(action, "tokens", &path, &what)
+                    } else {
+                        problem(action, "tokens", "CHECK_FAILED", could_not(&what))
+                    });
+                }
+            }
+            Pending::Partitions => {
+                let users = self.partitions.clone();
+                for (action, name) in users {
+                    let what = format!("partition `{name}`");
+                    self.problems.push(if code == "603" {
+                        denied(&action, "partitionName", &path, &what)
+                    } else {
+                        problem(&action, "partitionName", "CHECK_FAILED", could_not(&what))
+                    });
+                }
+            }
+        }
+        self.finish_if_done(p);
+    }
+}
