@@ -135,6 +135,13 @@ pub struct Stats {
     pub rate_limited: u64,
     /// The current pace within `limits` (lowered on 606/615, raised as calls go through).
     pub pace: PaceStats,
+    /// Events without a final outcome, by action id: every configured action (0 when none),
+    /// counting events in a batch, waiting for a retry, a limiter slot or a bulk job, or in a
+    /// call in flight.
+    pub queues: BTreeMap<String, u64>,
+    /// The age of the oldest event without a final outcome at the time asked for (see
+    /// [`Engine::stats_at`]); `None` when there is none.
+    pub oldest_queued_age_ms: Option<Millis>,
 }
 
 /// A request `preview` shows: what would be sent, without the token.
@@ -242,9 +249,24 @@ impl Engine {
         &self.settings
     }
 
-    /// Counters since construction.
-    pub fn stats(&self) -> &Stats {
-        &self.stats
+    /// Counters since construction, with the queues as of the last host clock reading.
+    pub fn stats(&self) -> Stats {
+        self.stats_at(self.now)
+    }
+
+    /// Counters since construction, the events without a final outcome by action, and the age
+    /// of the oldest of them at `now` (the host's clock; never less than the last reading, so
+    /// a clock that stepped back gives no negative age). Reads; changes nothing.
+    pub fn stats_at(&self, now: Millis) -> Stats {
+        let now = now.min(MAX_NOW).max(self.now);
+        let mut queues: BTreeMap<String, u64> =
+            self.settings.actions.iter().map(|a| (a.id.clone(), 0)).collect();
+        let mut oldest: Option<Millis> = None;
+        for p in self.pending.values() {
+            *queues.entry(p.action_id.clone()).or_insert(0) += 1;
+            oldest = Some(oldest.map_or(p.accepted_at, |o| o.min(p.accepted_at)));
+        }
+        Stats { queues, oldest_queued_age_ms: oldest.map(|t| now.saturating_sub(t)), ..self.stats.clone() }
     }
 
     /// The guard every host reading goes through (see the module docs): never past
