@@ -1,0 +1,235 @@
+// The edge host (host-example/worker/) in the real workerd runtime: the packed package installed
+// beside a copy of the Worker, bundled by `wrangler deploy --dry-run` exactly as a team deploys
+// it, and run by miniflare with its Durable Object (SQLite-backed, storage persisted on disk)
+// against the Marketo simulator on loopback.
+//
+// Time: the Worker's test hook (TEST_HOOKS=enabled) offsets the Durable Object's clock; the
+// simulator reads the same offset, so a 30-minute batch age or a 20 s rate window passes in
+// milliseconds and both sides agree on when each call happened.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { execFile, execFileSync } from "node:child_process";
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { startSimulator } from "../simulator/marketo-sim.mjs";
+
+const run = promisify(execFile);
+const repo = fileURLToPath(new URL("../..", import.meta.url));
+const SECRET = "test-webhook-secret-7d1c";
+const MINUTE = 60_000;
+
+let dir; // outside the repository: the Worker's copy, its node_modules, the bundle, storage
+let dist;
+let dryRun; // wrangler's output
+let sim;
+let offset = 0; // the virtual clock's lead over real time, shared by the simulator and the object
+let vars; // wrangler.jsonc's vars
+
+/** wrangler.jsonc without its comment lines. */
+const jsonc = (text) => JSON.parse(text.replace(/^\s*\/\/.*$/gm, ""));
+
+before(async () => {
+  assert.ok(existsSync(join(repo, "pkg", "package.json")), "build the package first: bash scripts/build.sh");
+  dir = mkdtempSync(join(tmpdir(), "marketo-edge-"));
+  const worker = join(dir, "worker");
+  cpSync(join(repo, "host-example", "worker"), worker, { recursive: true, filter: (p) => !/node_modules|dist|\.wrangler/.test(p.slice(repo.length)) });
+  const packed = execFileSync("npm", ["pack", "--silent", "--pack-destination", dir, join(repo, "pkg")], { encoding: "utf8" });
+  const tarball = join(dir, packed.trim().split("\n").pop());
+  execFileSync("npm", ["install", "--offline", "--omit=dev", "--no-audit", "--no-fund", "--ignore-scripts", tarball], { cwd: worker });
+  const env = { ...process.env, WRANGLER_SEND_METRICS: "false", WRANGLER_LOG_PATH: join(dir, "wrangler-logs"), XDG_CONFIG_HOME: join(dir, ".config"), CI: "true" };
+  const out = await run(join(repo, "node_modules", ".bin", "wrangler"), ["deploy", "--dry-run", "--outdir", "dist"], { cwd: worker, env })
+    .catch((e) => assert.fail(`wrangler deploy --dry-run failed:\n${e.stdout}\n${e.stderr}`));
+  dryRun = out.stdout;
+  dist = join(worker, "dist");
+  vars = jsonc(readFileSync(join(worker, "wrangler.jsonc"), "utf8")).vars;
+  sim = await startSimulator({ clock: () => Date.now() + offset });
+});
+
+after(async () => {
+  await sim?.close();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+/** The Worker in workerd, with the simulator as Marketo; `config` replaces MARKETO_CONFIG. */
+async function startWorker({ config, persist = join(dir, `storage-${Math.random().toString(36).slice(2)}`), extra = {} } = {}) {
+  const { Miniflare } = await import("miniflare");
+  const mf = new Miniflare({
+    modules: true,
+    scriptPath: join(dist, "index.js"),
+    modulesRoot: dist,
+    modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"] }],
+    compatibilityDate: "2026-04-01",
+    durableObjects: { MARKETO: { className: "MarketoInstance", useSQLite: true } },
+    durableObjectsPersist: persist,
+    bindings: {
+      ...vars,
+      ...(config ? { MARKETO_CONFIG: config } : {}),
+      MARKETO_CLIENT_ID: sim.clientId,
+      MARKETO_CLIENT_SECRET: sim.clientSecret,
+      MARKETO_ENDPOINT_URL: sim.endpointUrl,
+      MARKETO_IDENTITY_URL: sim.identityUrl,
+      WEBHOOK_SECRET: SECRET,
+      TEST_HOOKS: "enabled",
+      ...extra,
+    },
+  });
+  await mf.ready;
+  const call = async (method, path, body, headers = {}) => {
+    const res = await mf.dispatchFetch(`http://edge.test${path}`, {
+      method,
+      headers: { authorization: `Bearer ${SECRET}`, ...headers },
+      body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
+    });
+    const text = await res.text();
+    let json;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      json = text;
+    }
+    return { status: res.status, body: json };
+  };
+  const setClock = async (ms) => {
+    offset = ms;
+    return call("POST", "/test/clock", { offsetMs: ms });
+  };
+  /** Every final outcome from `after` on, read through the cursor `limit` at a time. */
+  const readOutcomes = async (after = 0, limit = 1000) => {
+    const all = [];
+    let cursor = after;
+    for (let i = 0; i < 1000; i++) {
+      const { status, body } = await call("GET", `/outcomes?after=${cursor}&limit=${limit}`);
+      assert.equal(status, 200, JSON.stringify(body));
+      all.push(...body.outcomes);
+      assert.ok(body.cursor >= cursor, "the cursor never goes back");
+      cursor = body.cursor;
+      if (!body.more) break;
+    }
+    return { outcomes: all, cursor };
+  };
+  /** Reads outcomes until `n` have come (bounded: 10 s), returning them and the cursor. */
+  const waitOutcomes = async (n, after = 0) => {
+    const got = [];
+    let cursor = after;
+    for (let i = 0; i < 200 && got.length < n; i++) {
+      const r = await readOutcomes(cursor);
+      got.push(...r.outcomes);
+      cursor = r.cursor;
+      if (got.length < n) await sleep(50);
+    }
+    return { outcomes: got, cursor };
+  };
+  return { mf, call, setClock, readOutcomes, waitOutcomes, persist, dispose: () => mf.dispose() };
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const calls = (path) => sim.requests.filter((r) => r.path === path);
+const LIST_PATH = "/rest/v1/lists/1001/leads.json";
+const email = (i, tag) => `${tag}.${i}@example.com`;
+const udo = (i, tag) => ({ data: { udo: { customer_email: email(i, tag), event_id: `${tag}-${i}` } } });
+
+test("wrangler deploy --dry-run bundles the Worker with the package's .wasm as a module", () => {
+  assert.match(dryRun, /--dry-run: exiting now/);
+  assert.match(dryRun, /env\.MARKETO \(MarketoInstance\)\s+Durable Object/);
+  const out = readdirSync(dist);
+  assert.equal(out.filter((f) => f.endsWith(".wasm")).length, 1, `the workerd entry imports the .wasm: ${out}`);
+  assert.ok(statSync(join(dist, "index.js")).size < 200_000, "the bundle must not carry the inlined (browser) module");
+});
+
+test("a wrong or missing secret is 401 and a body that is not JSON is 400 naming the line; nothing is queued", async () => {
+  sim.seed({ lists: [{ id: 1001, name: "Newsletter", members: [] }] });
+  const w = await startWorker();
+  try {
+    const before = sim.requests.length;
+    for (const headers of [{ authorization: "" }, { authorization: "Bearer wrong" }, { authorization: `Bearer ${SECRET}x` }, { authorization: SECRET }]) {
+      for (const [method, path] of [["POST", "/events/newsletter"], ["GET", "/outcomes"], ["POST", "/flush"], ["GET", "/health"]]) {
+        const r = await w.call(method, path, method === "POST" ? udo(1, "nope") : undefined, headers);
+        assert.equal(r.status, 401, `${method} ${path} with ${JSON.stringify(headers)}`);
+      }
+    }
+    const ndjson = [JSON.stringify(udo(1, "bad")), JSON.stringify(udo(2, "bad")), '{"data": {"udo": ', JSON.stringify(udo(3, "bad"))].join("\n");
+    const bad = await w.call("POST", "/events/newsletter", ndjson);
+    assert.equal(bad.status, 400);
+    assert.match(bad.body.error, /^line 3 is not JSON/);
+    const notObject = await w.call("POST", "/events/newsletter", JSON.stringify([udo(1, "bad"), 7]));
+    assert.equal(notObject.status, 400);
+    assert.match(notObject.body.error, /element 1 of the array is not a JSON object/);
+    assert.equal((await w.call("POST", "/events/newsletter", "")).status, 400);
+    assert.equal((await w.call("POST", "/events/nosuchaction", udo(1, "bad"))).status, 404);
+
+    const health = await w.call("GET", "/health");
+    assert.equal(health.status, 200);
+    assert.deepEqual(health.body.stats.queues, { upsert: 0, newsletter: 0 }, "nothing from a refused request is queued");
+    assert.equal(health.body.stats.oldestQueuedAgeMs, null);
+    assert.deepEqual((await w.call("POST", "/flush")).body.outcomes, []);
+    assert.equal(sim.requests.length, before, "Marketo heard nothing");
+  } finally {
+    await w.dispose();
+  }
+});
+
+test("batched events accepted over many requests go as one call; outcomes come back through the cursor once", async () => {
+  sim.seed({ lists: [{ id: 1001, name: "Newsletter", members: [] }] });
+  const w = await startWorker();
+  try {
+    const before = calls(LIST_PATH).length;
+    const ids = [];
+    for (let r = 0; r < 20; r++) {
+      const events = Array.from({ length: 5 }, (_, k) => udo(r * 5 + k, "batch"));
+      ids.push(...events.map((e) => e.data.udo.event_id));
+      // JSON arrays, NDJSON and single events.
+      const body = r % 3 === 0 ? JSON.stringify(events) : events.map((e) => JSON.stringify(e)).join("\n");
+      const res = await w.call("POST", "/events/newsletter", body);
+      assert.equal(res.status, 202);
+      assert.deepEqual(res.body.outcomes.map((o) => [o.eventId, o.status]), events.map((e) => [e.data.udo.event_id, "queued"]));
+    }
+    const one = await w.call("POST", "/events/newsletter", { data: { udo: { customer_email: "header@example.com" } } }, { "x-event-id": "from-header" });
+    assert.deepEqual(one.body.outcomes.map((o) => [o.eventId, o.status]), [["from-header", "queued"]], "EVENT_ID_PATH absent: the header names it");
+    ids.push("from-header");
+
+    const health = (await w.call("GET", "/health")).body;
+    assert.deepEqual(health.stats.queues, { upsert: 0, newsletter: 101 });
+    assert.ok(health.stats.oldestQueuedAgeMs >= 0);
+    assert.ok(health.storage.generation === 0 && health.storage.pieces >= 1);
+    assert.equal(calls(LIST_PATH).length, before, "nothing sent while the batch fills");
+    assert.equal((await w.readOutcomes()).outcomes.length, 0, "no final outcome yet");
+
+    const flushed = await w.call("POST", "/flush");
+    assert.equal(flushed.status, 200);
+    assert.equal(calls(LIST_PATH).length, before + 1, "101 events from 21 requests in one list call");
+    assert.equal(calls(LIST_PATH).at(-1).json.input.length, 101);
+
+    // Read back 30 at a time: in order, each once, then nothing more.
+    const { outcomes, cursor } = await w.readOutcomes(0, 30);
+    assert.deepEqual(outcomes.map((o) => o.eventId).sort(), [...ids].sort());
+    assert.ok(outcomes.every((o) => o.status === "delivered" && o.leadIds.length === 1), JSON.stringify(outcomes.slice(0, 3)));
+    assert.deepEqual(outcomes.map((o) => o.seq), outcomes.map((_, i) => i + 1), "sequence numbers in order");
+    assert.deepEqual((await w.call("GET", `/outcomes?after=${cursor}`)).body, { outcomes: [], cursor, more: false });
+    assert.deepEqual((await w.call("GET", "/outcomes?after=0")).body.outcomes, [], "pages a cursor passed are dropped");
+    const members = sim.state.lists.get(1001).members;
+    for (let i = 0; i < 100; i++) assert.ok(members.has([...sim.state.leads.values()].find((l) => l.email === email(i, "batch")).id));
+  } finally {
+    await w.dispose();
+  }
+});
+
+test("the alarm sends a batch once its oldest event is 30 minutes old (test clock)", async () => {
+  sim.seed({ lists: [{ id: 1001, name: "Newsletter", members: [] }] });
+  const w = await startWorker();
+  try {
+    const before = calls(LIST_PATH).length;
+    for (let i = 0; i < 3; i++) assert.equal((await w.call("POST", "/events/newsletter", udo(i, "age"))).status, 202);
+    await w.setClock(offset + 29 * MINUTE);
+    await sleep(300);
+    assert.equal(calls(LIST_PATH).length, before, "29 minutes: still waiting");
+    await w.setClock(offset + MINUTE + 1000);
+    const { outcomes } = await w.waitOutcomes(3);
+    assert.deepEqual(outcomes.map((o) => [o.eventId, o.status]).sort(), [0, 1, 2].map((i) => [`age-${i}`, "delivered"]));
+    assert.equal(calls(LIST_PATH).length, before + 1, "one call, from the alarm");
+  } finally {
+    await w.dispose();
+  }
+});
