@@ -233,3 +233,109 @@ test("the alarm sends a batch once its oldest event is 30 minutes old (test cloc
     await w.dispose();
   }
 });
+
+test("an eviction (a new instance) and a workerd restart over stored state: every accepted event delivered once", async () => {
+  sim.seed({ lists: [{ id: 1001, name: "Newsletter", members: [] }] });
+  const persist = join(dir, "storage-evictions");
+  const before = calls(LIST_PATH).length;
+  const accepted = [];
+  let w = await startWorker({ persist });
+  try {
+    for (let i = 0; i < 10; i++) {
+      const r = await w.call("POST", "/events/newsletter", udo(i, "evict"));
+      assert.equal(r.status, 202);
+      accepted.push(...r.body.outcomes.map((o) => o.eventId));
+    }
+    assert.equal((await w.call("POST", "/test/evict")).status, 200);
+    const health = (await w.call("GET", "/health")).body; // a new instance, restored from storage
+    assert.equal(health.storage.restored, true);
+    assert.equal(health.storage.generation, 1, "the restored connector's snapshot is stored (generation 1)");
+    assert.deepEqual(health.stats.queues.newsletter, 10, "the queue came back");
+    for (let i = 10; i < 15; i++) accepted.push(...(await w.call("POST", "/events/newsletter", udo(i, "evict"))).body.outcomes.map((o) => o.eventId));
+  } finally {
+    await w.dispose(); // workerd goes away; the object's storage stays on disk
+  }
+  assert.equal(calls(LIST_PATH).length, before, "nothing sent yet");
+  w = await startWorker({ persist });
+  try {
+    const health = (await w.call("GET", "/health")).body;
+    assert.equal(health.storage.generation, 2);
+    assert.equal(health.stats.queues.newsletter, 15);
+    assert.equal((await w.call("POST", "/flush")).status, 200);
+    const { outcomes } = await w.waitOutcomes(15);
+    assert.deepEqual(outcomes.map((o) => o.eventId).sort(), [...accepted].sort(), "each accepted event has one outcome");
+    assert.ok(outcomes.every((o) => o.status === "delivered"));
+    assert.equal(calls(LIST_PATH).length, before + 1, "one list call for all 15");
+    assert.equal(calls(LIST_PATH).at(-1).json.input.length, 15);
+    assert.deepEqual((await w.call("POST", "/flush")).body.outcomes, [], "nothing left to send twice");
+  } finally {
+    await w.dispose();
+  }
+});
+
+test("a campaign trigger in flight during an eviction is reported uncertain and never sent twice", async () => {
+  sim.seed({ leads: [{ id: 7001, email: "trigger.me@example.com" }], campaigns: [{ id: 3712, name: "Welcome", type: "trigger", isRequestable: true }] });
+  const config = {
+    actions: [{ id: "welcome", type: "sendTransactionalEmail", targetEmailCampaign: 3712, targetLeadId: { attribute: "lead" } }],
+  };
+  const w = await startWorker({ config });
+  const TRIGGER = "/rest/v1/campaigns/3712/trigger.json";
+  try {
+    sim.inject({ path: TRIGGER, slowMs: 1500 }); // the trigger reaches Marketo, the answer is late
+    const triggersBefore = sim.state.triggers.length;
+    const accepted = await w.call("POST", "/events/welcome", { lead: 7001 }, { "x-event-id": "welcome-1" });
+    assert.equal(accepted.status, 202, "answered once stored, not after Marketo's answer");
+    assert.deepEqual(accepted.body.outcomes.map((o) => [o.eventId, o.status]), [["welcome-1", "queued"]]);
+    for (let i = 0; i < 100 && calls(TRIGGER).length === 0; i++) await sleep(20);
+    assert.equal(calls(TRIGGER).length, 1, "the trigger is in flight");
+    await w.call("POST", "/test/evict");
+    const { outcomes } = await w.waitOutcomes(1);
+    assert.deepEqual(outcomes.map((o) => [o.eventId, o.status, o.code]), [["welcome-1", "uncertain", "RESTARTED_IN_FLIGHT"]]);
+    await sleep(1700); // the late answer has come and gone
+    await w.call("POST", "/flush");
+    assert.equal(calls(TRIGGER).length, 1, "never sent twice");
+    assert.equal(sim.state.triggers.length, triggersBefore + 1);
+    assert.equal((await w.readOutcomes(outcomes.at(-1).seq)).outcomes.length, 0, "one outcome for the event");
+  } finally {
+    sim.clearFaults?.();
+    await w.dispose();
+  }
+});
+
+test("50 concurrent clients: every event delivered once, within calls per 20 s and concurrency", async () => {
+  const config = {
+    limits: { callsPer20s: 10, concurrency: 2 },
+    actions: [{ id: "upsert", type: "createOrUpdateLead", updateStrategy: "createOrUpdate",
+      leadData: [{ field: "email", source: { attribute: "data.udo.customer_email" } }] }],
+  };
+  const w = await startWorker({ config });
+  const LEADS = "/rest/v1/leads.json";
+  try {
+    const first = sim.requests.length;
+    sim.state.counters.peakConcurrency = 0;
+    const answers = await Promise.all(Array.from({ length: 50 }, (_, i) => w.call("POST", "/events/upsert", udo(i, "crowd"))));
+    assert.deepEqual(answers.map((a) => a.status), Array(50).fill(202));
+    // Each 20 s of the virtual clock lets 10 more calls go.
+    let outcomes = [];
+    let cursor = 0;
+    for (let step = 0; step < 12 && outcomes.length < 50; step++) {
+      const r = await w.waitOutcomes(Math.min(50, (step + 1) * 10) - outcomes.length, cursor);
+      outcomes.push(...r.outcomes);
+      cursor = r.cursor;
+      if (outcomes.length < 50) await w.setClock(offset + 20_000);
+    }
+    assert.deepEqual(outcomes.map((o) => o.eventId).sort(), Array.from({ length: 50 }, (_, i) => `crowd-${i}`).sort());
+    assert.ok(outcomes.every((o) => o.status === "delivered"), JSON.stringify(outcomes.find((o) => o.status !== "delivered")));
+    const sent = sim.requests.slice(first).filter((r) => r.path === LEADS);
+    assert.equal(sent.length, 50, "one call per event, none twice");
+    for (const r of sent) {
+      const inWindow = sent.filter((s) => s.at > r.at - 20_000 && s.at <= r.at).length;
+      assert.ok(inWindow <= 10, `${inWindow} calls in the 20 s before ${r.at}`);
+    }
+    assert.ok(sim.state.counters.peakConcurrency <= 2, `peak concurrency ${sim.state.counters.peakConcurrency}`);
+    assert.equal(sim.requests.slice(first).filter((r) => ["606", "615"].includes(r.json?.errors?.[0]?.code ?? r.response?.errors?.[0]?.code)).length, 0);
+    for (let i = 0; i < 50; i++) assert.equal([...sim.state.leads.values()].filter((l) => l.email === email(i, "crowd")).length, 1);
+  } finally {
+    await w.dispose();
+  }
+});

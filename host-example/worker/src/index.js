@@ -194,7 +194,14 @@ export class MarketoInstance extends DurableObject {
     this.offsetMs = 0;
     this.pieceChars = PIECE_CHARS[sqliteBacked(ctx) ? "sqlite" : "kv"];
     this.host = {
-      fetch: globalThis.fetch.bind(globalThis),
+      // Every Marketo call goes out only once a snapshot showing it in flight is stored: an
+      // object that dies meanwhile restores knowing the call may have been made, so a campaign
+      // trigger, a merge or a createDuplicate upsert is reported `uncertain`, never sent twice.
+      // Calls starting together share one stored snapshot.
+      fetch: async (url, init) => {
+        await this.#commitSoon([]);
+        return fetch(url, init);
+      },
       now: () => Date.now() + this.offsetMs,
       // The alarm is the timer: one per object, and setAlarm replaces it (the latest call wins).
       setTimer: (atMs) => {
