@@ -10,6 +10,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { execFile, execFileSync } from "node:child_process";
 import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -107,6 +108,7 @@ async function startWorker({ config, persist = join(dir, `storage-${Math.random(
       assert.ok(body.cursor >= cursor, "the cursor never goes back");
       cursor = body.cursor;
       if (!body.more) break;
+      assert.ok(body.outcomes.length > 0, "more: true with nothing returned");
     }
     return { outcomes: all, cursor };
   };
@@ -337,5 +339,34 @@ test("50 concurrent clients: every event delivered once, within calls per 20 s a
     for (let i = 0; i < 50; i++) assert.equal([...sim.state.leads.values()].filter((l) => l.email === email(i, "crowd")).length, 1);
   } finally {
     await w.dispose();
+  }
+});
+
+test("outcomes are kept for OUTCOME_RETENTION_DAYS when no cursor passes them, and posted to OUTCOME_CALLBACK_URL", async () => {
+  const received = [];
+  const server = createServer((req, res) => {
+    let body = "";
+    req.on("data", (c) => (body += c));
+    req.on("end", () => {
+      received.push({ authorization: req.headers.authorization, body: JSON.parse(body) });
+      res.end("ok");
+    });
+  });
+  await new Promise((r) => server.listen(0, "127.0.0.1", r));
+  const w = await startWorker({ extra: { OUTCOME_RETENTION_DAYS: "2", OUTCOME_CALLBACK_URL: `http://127.0.0.1:${server.address().port}/outcomes` } });
+  try {
+    const r = await w.call("POST", "/events/upsert", udo(1, "kept"));
+    assert.equal(r.status, 202);
+    const { outcomes } = await w.waitOutcomes(1);
+    assert.deepEqual(outcomes.map((o) => [o.eventId, o.status]), [["kept-1", "delivered"]]);
+    for (let i = 0; i < 100 && received.length === 0; i++) await sleep(20);
+    assert.deepEqual(received.map((c) => [c.authorization, c.body.cursor, c.body.outcomes.map((o) => o.eventId)]), [[`Bearer ${SECRET}`, 1, ["kept-1"]]]);
+    await w.setClock(offset + 47 * 60 * MINUTE);
+    assert.equal((await w.readOutcomes(0)).outcomes.length, 1, "47 hours: still there for a reader that has not passed it");
+    await w.setClock(offset + 2 * 60 * MINUTE);
+    assert.equal((await w.readOutcomes(0)).outcomes.length, 0, "49 hours: dropped");
+  } finally {
+    await w.dispose();
+    server.close();
   }
 });

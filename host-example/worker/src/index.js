@@ -249,7 +249,7 @@ export class MarketoInstance extends DurableObject {
     const finals = outcomes.filter((o) => o.status !== "queued");
     const snapshot = this.connector.snapshot();
     const { id, generation } = Connector.snapshotInfo(snapshot);
-    const storedAt = Date.now();
+    const storedAt = this.host.now();
     const entries = {};
     const pieces = Math.max(1, Math.ceil(snapshot.length / this.pieceChars));
     for (let i = 0; i < pieces; i++) entries[`snapshot/${i}`] = snapshot.slice(i * this.pieceChars, (i + 1) * this.pieceChars);
@@ -351,19 +351,24 @@ export class MarketoInstance extends DurableObject {
   /** GET /outcomes?after=: final outcomes in order after the cursor; older ones are dropped. */
   async outcomes(after, limit) {
     await this.#prune(after);
-    const pages = await this.ctx.storage.list({ prefix: "out/", start: `out/${seqKey(after + 1)}`, limit: Math.min(limit, 100) });
+    const pageLimit = Math.min(limit, 100);
+    const pages = await this.ctx.storage.list({ prefix: "out/", start: `out/${seqKey(after + 1)}`, limit: pageLimit });
     const outcomes = [];
+    let more = pages.size >= pageLimit;
     for (const page of pages.values()) {
-      for (const record of page) if (record.seq > after && outcomes.length < limit) outcomes.push(record);
-      if (outcomes.length >= limit) break;
+      for (const record of page) {
+        if (record.seq <= after) continue;
+        if (outcomes.length >= limit) more = true;
+        else outcomes.push(record);
+      }
     }
     const cursor = outcomes.length ? outcomes[outcomes.length - 1].seq : after;
-    return { outcomes, cursor, more: cursor < this.nextSeq - 1 };
+    return { outcomes, cursor, more };
   }
 
   /** Drops outcome pages a cursor has passed (every seq ≤ `after`) or older than the retention. */
   async #prune(after) {
-    const old = Date.now() - this.retentionMs;
+    const old = this.host.now() - this.retentionMs;
     const drop = [];
     const pages = await this.ctx.storage.list({ prefix: "out/", limit: MAX_KEYS_PER_PUT });
     for (const [key, page] of pages) {
