@@ -1,133 +1,30 @@
-// The edge host (host-example/worker/) in the real workerd runtime: the packed package installed
-// beside a copy of the Worker, bundled by `wrangler deploy --dry-run` exactly as a team deploys
-// it, and run by miniflare with its Durable Object (SQLite-backed, storage persisted on disk)
-// against the Marketo simulator on loopback.
-//
-// Time: the Worker's test hook (TEST_HOOKS=enabled) offsets the Durable Object's clock; the
-// simulator reads the same offset, so a 30-minute batch age or a 20 s rate window passes in
-// milliseconds and both sides agree on when each call happened.
+// The edge host (host-example/worker/) in the real workerd runtime, as a team deploys it (see
+// worker-harness.mjs): the packed package beside a copy of the Worker, bundled by `wrangler
+// deploy --dry-run`, run by miniflare with its Durable Object against the simulator on loopback,
+// on a virtual clock the object and the simulator share.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { execFile, execFileSync } from "node:child_process";
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { readdirSync, statSync } from "node:fs";
 import { createServer } from "node:http";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
-import { startSimulator } from "../simulator/marketo-sim.mjs";
+import { edgeHarness, SECRET, sleep } from "./worker-harness.mjs";
 
-const run = promisify(execFile);
-const repo = fileURLToPath(new URL("../..", import.meta.url));
-const SECRET = "test-webhook-secret-7d1c";
 const MINUTE = 60_000;
-
-let dir; // outside the repository: the Worker's copy, its node_modules, the bundle, storage
-let dist;
-let dryRun; // wrangler's output
+let h; // the harness
 let sim;
-let offset = 0; // the virtual clock's lead over real time, shared by the simulator and the object
-let vars; // wrangler.jsonc's vars
-
-/** wrangler.jsonc without its comment lines. */
-const jsonc = (text) => JSON.parse(text.replace(/^\s*\/\/.*$/gm, ""));
+let dist;
+let dryRun;
+let startWorker;
 
 before(async () => {
-  assert.ok(existsSync(join(repo, "pkg", "package.json")), "build the package first: bash scripts/build.sh");
-  dir = mkdtempSync(join(tmpdir(), "marketo-edge-"));
-  const worker = join(dir, "worker");
-  cpSync(join(repo, "host-example", "worker"), worker, { recursive: true, filter: (p) => !/node_modules|dist|\.wrangler/.test(p.slice(repo.length)) });
-  const packed = execFileSync("npm", ["pack", "--silent", "--pack-destination", dir, join(repo, "pkg")], { encoding: "utf8" });
-  const tarball = join(dir, packed.trim().split("\n").pop());
-  execFileSync("npm", ["install", "--offline", "--omit=dev", "--no-audit", "--no-fund", "--ignore-scripts", tarball], { cwd: worker });
-  const env = { ...process.env, WRANGLER_SEND_METRICS: "false", WRANGLER_LOG_PATH: join(dir, "wrangler-logs"), XDG_CONFIG_HOME: join(dir, ".config"), CI: "true" };
-  const out = await run(join(repo, "node_modules", ".bin", "wrangler"), ["deploy", "--dry-run", "--outdir", "dist"], { cwd: worker, env })
-    .catch((e) => assert.fail(`wrangler deploy --dry-run failed:\n${e.stdout}\n${e.stderr}`));
-  dryRun = out.stdout;
-  dist = join(worker, "dist");
-  vars = jsonc(readFileSync(join(worker, "wrangler.jsonc"), "utf8")).vars;
-  sim = await startSimulator({ clock: () => Date.now() + offset });
+  h = await edgeHarness();
+  ({ sim, dist, dryRun, startWorker } = h);
 });
 
 after(async () => {
-  await sim?.close();
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  await h?.close();
 });
 
-/** The Worker in workerd, with the simulator as Marketo; `config` replaces MARKETO_CONFIG. */
-async function startWorker({ config, persist = join(dir, `storage-${Math.random().toString(36).slice(2)}`), extra = {} } = {}) {
-  const { Miniflare } = await import("miniflare");
-  const mf = new Miniflare({
-    modules: true,
-    scriptPath: join(dist, "index.js"),
-    modulesRoot: dist,
-    modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"] }],
-    compatibilityDate: "2026-04-01",
-    durableObjects: { MARKETO: { className: "MarketoInstance", useSQLite: true } },
-    durableObjectsPersist: persist,
-    bindings: {
-      ...vars,
-      ...(config ? { MARKETO_CONFIG: config } : {}),
-      MARKETO_CLIENT_ID: sim.clientId,
-      MARKETO_CLIENT_SECRET: sim.clientSecret,
-      MARKETO_ENDPOINT_URL: sim.endpointUrl,
-      MARKETO_IDENTITY_URL: sim.identityUrl,
-      WEBHOOK_SECRET: SECRET,
-      TEST_HOOKS: "enabled",
-      ...extra,
-    },
-  });
-  await mf.ready;
-  const call = async (method, path, body, headers = {}) => {
-    const res = await mf.dispatchFetch(`http://edge.test${path}`, {
-      method,
-      headers: { authorization: `Bearer ${SECRET}`, ...headers },
-      body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
-    });
-    const text = await res.text();
-    let json;
-    try {
-      json = JSON.parse(text);
-    } catch {
-      json = text;
-    }
-    return { status: res.status, body: json };
-  };
-  const setClock = async (ms) => {
-    offset = ms;
-    return call("POST", "/test/clock", { offsetMs: ms });
-  };
-  /** Every final outcome from `after` on, read through the cursor `limit` at a time. */
-  const readOutcomes = async (after = 0, limit = 1000) => {
-    const all = [];
-    let cursor = after;
-    for (let i = 0; i < 1000; i++) {
-      const { status, body } = await call("GET", `/outcomes?after=${cursor}&limit=${limit}`);
-      assert.equal(status, 200, JSON.stringify(body));
-      all.push(...body.outcomes);
-      assert.ok(body.cursor >= cursor, "the cursor never goes back");
-      cursor = body.cursor;
-      if (!body.more) break;
-      assert.ok(body.outcomes.length > 0, "more: true with nothing returned");
-    }
-    return { outcomes: all, cursor };
-  };
-  /** Reads outcomes until `n` have come (bounded: 10 s), returning them and the cursor. */
-  const waitOutcomes = async (n, after = 0) => {
-    const got = [];
-    let cursor = after;
-    for (let i = 0; i < 200 && got.length < n; i++) {
-      const r = await readOutcomes(cursor);
-      got.push(...r.outcomes);
-      cursor = r.cursor;
-      if (got.length < n) await sleep(50);
-    }
-    return { outcomes: got, cursor };
-  };
-  return { mf, call, setClock, readOutcomes, waitOutcomes, persist, dispose: () => mf.dispose() };
-}
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const calls = (path) => sim.requests.filter((r) => r.path === path);
 const LIST_PATH = "/rest/v1/lists/1001/leads.json";
 const email = (i, tag) => `${tag}.${i}@example.com`;
@@ -224,10 +121,10 @@ test("the alarm sends a batch once its oldest event is 30 minutes old (test cloc
   try {
     const before = calls(LIST_PATH).length;
     for (let i = 0; i < 3; i++) assert.equal((await w.call("POST", "/events/newsletter", udo(i, "age"))).status, 202);
-    await w.setClock(offset + 29 * MINUTE);
+    await w.advance(29 * MINUTE);
     await sleep(300);
     assert.equal(calls(LIST_PATH).length, before, "29 minutes: still waiting");
-    await w.setClock(offset + MINUTE + 1000);
+    await w.advance(MINUTE + 1000);
     const { outcomes } = await w.waitOutcomes(3);
     assert.deepEqual(outcomes.map((o) => [o.eventId, o.status]).sort(), [0, 1, 2].map((i) => [`age-${i}`, "delivered"]));
     assert.equal(calls(LIST_PATH).length, before + 1, "one call, from the alarm");
@@ -238,7 +135,7 @@ test("the alarm sends a batch once its oldest event is 30 minutes old (test cloc
 
 test("an eviction (a new instance) and a workerd restart over stored state: every accepted event delivered once", async () => {
   sim.seed({ lists: [{ id: 1001, name: "Newsletter", members: [] }] });
-  const persist = join(dir, "storage-evictions");
+  const persist = join(h.dir, "storage-evictions");
   const before = calls(LIST_PATH).length;
   const accepted = [];
   let w = await startWorker({ persist });
@@ -324,7 +221,7 @@ test("50 concurrent clients: every event delivered once, within calls per 20 s a
       const r = await w.waitOutcomes(Math.min(50, (step + 1) * 10) - outcomes.length, cursor);
       outcomes.push(...r.outcomes);
       cursor = r.cursor;
-      if (outcomes.length < 50) await w.setClock(offset + 20_000);
+      if (outcomes.length < 50) await w.advance(20_000);
     }
     assert.deepEqual(outcomes.map((o) => o.eventId).sort(), Array.from({ length: 50 }, (_, i) => `crowd-${i}`).sort());
     assert.ok(outcomes.every((o) => o.status === "delivered"), JSON.stringify(outcomes.find((o) => o.status !== "delivered")));
@@ -361,9 +258,9 @@ test("outcomes are kept for OUTCOME_RETENTION_DAYS when no cursor passes them, a
     assert.deepEqual(outcomes.map((o) => [o.eventId, o.status]), [["kept-1", "delivered"]]);
     for (let i = 0; i < 100 && received.length === 0; i++) await sleep(20);
     assert.deepEqual(received.map((c) => [c.authorization, c.body.cursor, c.body.outcomes.map((o) => o.eventId)]), [[`Bearer ${SECRET}`, 1, ["kept-1"]]]);
-    await w.setClock(offset + 47 * 60 * MINUTE);
+    await w.advance(47 * 60 * MINUTE);
     assert.equal((await w.readOutcomes(0)).outcomes.length, 1, "47 hours: still there for a reader that has not passed it");
-    await w.setClock(offset + 2 * 60 * MINUTE);
+    await w.advance(2 * 60 * MINUTE);
     assert.equal((await w.readOutcomes(0)).outcomes.length, 0, "49 hours: dropped");
   } finally {
     await w.dispose();
