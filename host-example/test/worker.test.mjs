@@ -267,3 +267,52 @@ test("outcomes are kept for OUTCOME_RETENTION_DAYS when no cursor passes them, a
     server.close();
   }
 });
+
+test("a bulk queue of nearly 10 MB is stored in pieces, survives an eviction and goes as one import", async (t) => {
+  const config = {
+    actions: [{ id: "import", type: "bulkImportLeads", leadLookupField: "email",
+      leadData: [{ field: "email", source: { attribute: "data.udo.customer_email" } },
+                 { field: "company", source: { attribute: "data.udo.company" } }] }],
+  };
+  const w = await startWorker({ config });
+  const BULK = "/bulk/v1/leads.json";
+  try {
+    const company = "c".repeat(420);
+    const per = 3000;
+    const requests = 7; // 21,000 rows of about 450 bytes: 9.4 MB of CSV, under the 10 MB file limit
+    const timings = [];
+    for (let r = 0; r < requests; r++) {
+      const body = Array.from({ length: per }, (_, k) => {
+        const i = r * per + k;
+        return JSON.stringify({ data: { udo: { customer_email: `bulk.${i}@example.com`, company, event_id: `bulk-${i}` } } });
+      }).join("\n");
+      const t0 = performance.now();
+      const res = await w.call("POST", "/events/import", body);
+      timings.push(performance.now() - t0);
+      assert.equal(res.status, 202);
+    }
+    const t0 = performance.now();
+    assert.equal((await w.call("POST", "/events/import", { data: { udo: { customer_email: "one.more@example.com", company: "x", event_id: "bulk-last" } } })).status, 202);
+    const oneMore = performance.now() - t0;
+    const health = (await w.call("GET", "/health")).body;
+    assert.equal(health.stats.queues.import, per * requests + 1);
+    assert.ok(health.storage.chars > 9_000_000, `snapshot of ${health.storage.chars} characters`);
+    assert.ok(health.storage.pieces >= Math.ceil(health.storage.chars / 1_000_000), "pieces of at most 1,000,000 characters (2 MB)");
+    assert.equal(calls(BULK).length, 0, "below every threshold: nothing sent");
+    t.diagnostic(`snapshot ${health.storage.chars} characters in ${health.storage.pieces} pieces; ` +
+      `POST of 3,000 events took ${timings.map((ms) => ms.toFixed(0)).join(", ")} ms as the queue grew; ` +
+      `one event onto the full queue ${oneMore.toFixed(0)} ms (its put ${health.storage.ms} ms)`);
+
+    await w.call("POST", "/test/evict");
+    const restored = (await w.call("GET", "/health")).body;
+    assert.equal(restored.storage.restored, true);
+    assert.equal(restored.stats.queues.import, per * requests + 1, "the whole queue came back");
+    await w.call("POST", "/flush");
+    for (let i = 0; i < 100 && calls(BULK).length === 0; i++) await sleep(50);
+    assert.equal(calls(BULK).length, 1, "one import");
+    const file = calls(BULK)[0].body.parts.find((p) => p.name === "file");
+    assert.equal(file.text.trim().split("\n").length, per * requests + 2, "header and every row");
+  } finally {
+    await w.dispose();
+  }
+});
