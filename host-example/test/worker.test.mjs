@@ -4,7 +4,7 @@
 // on a virtual clock the object and the simulator share.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { readdirSync, statSync } from "node:fs";
+import { readdirSync, readFileSync, statSync } from "node:fs";
 import { createServer } from "node:http";
 import { join } from "node:path";
 import { edgeHarness, SECRET, sleep } from "./worker-harness.mjs";
@@ -36,6 +36,21 @@ test("wrangler deploy --dry-run bundles the Worker with the package's .wasm as a
   const out = readdirSync(dist);
   assert.equal(out.filter((f) => f.endsWith(".wasm")).length, 1, `the workerd entry imports the .wasm: ${out}`);
   assert.ok(statSync(join(dist, "index.js")).size < 200_000, "the bundle must not carry the inlined (browser) module");
+});
+
+test("the README's Worker section sets every secret the Worker reads and deploys this folder", () => {
+  const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
+  const start = readme.indexOf("\n## In a Cloudflare Worker\n");
+  assert.ok(start >= 0, "README has no \"## In a Cloudflare Worker\" section");
+  const commands = readme.slice(start).match(/```sh\n([^]*?)```/)[1];
+  assert.match(commands, /^cd host-example\/worker$/m);
+  assert.match(commands, /^npx wrangler deploy$/m);
+  const secrets = [...commands.matchAll(/^npx wrangler secret put (\w+)/gm)].map((m) => m[1]).sort();
+  const source = readFileSync(new URL("../worker/src/index.js", import.meta.url), "utf8");
+  const read = [...new Set([...source.matchAll(/env\.((?:MARKETO|WEBHOOK)_[A-Z_]+)/g)].map((m) => m[1]))]
+    .filter((name) => !(name in h.vars)).sort();
+  assert.deepEqual(secrets, read, "the secrets the README sets are the settings the Worker reads and wrangler.jsonc lacks");
+  assert.deepEqual(read, ["MARKETO_CLIENT_ID", "MARKETO_CLIENT_SECRET", "MARKETO_ENDPOINT_URL", "MARKETO_IDENTITY_URL", "WEBHOOK_SECRET"]);
 });
 
 test("a wrong or missing secret is 401 and a body that is not JSON is 400 naming the line; nothing is queued", async () => {
