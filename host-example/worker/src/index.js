@@ -165,7 +165,10 @@ export default {
     if (route === "GET /health") return answer(200, await instance.health());
     // GET /check (issue 15): the configuration checked against the instance's schema, lists,
     // campaigns and tokens, once the connector has `check()`.
-    if (route === "GET /check") return answer(200, await instance.check());
+    if (route === "GET /check") {
+      const checked = await instance.check();
+      return answer(checked.unavailable ? 501 : 200, checked.unavailable ? { error: checked.unavailable } : checked);
+    }
     if (env.TEST_HOOKS === "enabled") {
       if (route === "POST /test/clock") return answer(200, await instance.testClock((await request.json()).offsetMs));
       if (route === "POST /test/evict") return answer(200, await instance.testEvict().then(() => ({}), () => ({ evicted: true })));
@@ -407,7 +410,7 @@ export class MarketoInstance extends DurableObject {
 
   /** GET /check (issue 15): `connector.check()` once the package has it. */
   async check() {
-    if (typeof this.connector.check !== "function") return { error: "this version of marketo-connector has no check()" };
+    if (typeof this.connector.check !== "function") return { unavailable: "this version of marketo-connector has no check()" };
     return this.connector.check();
   }
 
