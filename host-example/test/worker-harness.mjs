@@ -43,7 +43,7 @@ export async function edgeHarness(simOptions = {}) {
   const sim = await startSimulator({ clock: () => Date.now() + clock.offset, ...simOptions });
 
   /** The Worker in workerd; `config` replaces MARKETO_CONFIG, `extra` adds or replaces bindings. */
-  async function startWorker({ config, persist = join(dir, `storage-${Math.random().toString(36).slice(2)}`), extra = {} } = {}) {
+  async function startWorker({ config, persist = join(dir, `storage-${Math.random().toString(36).slice(2)}`), extra = {}, sqlite = true } = {}) {
     const { Miniflare } = await import("miniflare");
     const mf = new Miniflare({
       modules: true,
@@ -51,7 +51,7 @@ export async function edgeHarness(simOptions = {}) {
       modulesRoot: dist,
       modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"] }],
       compatibilityDate: "2026-04-01",
-      durableObjects: { MARKETO: { className: "MarketoInstance", useSQLite: true } },
+      durableObjects: { MARKETO: { className: "MarketoInstance", useSQLite: sqlite } },
       durableObjectsPersist: persist,
       bindings: {
         ...vars,

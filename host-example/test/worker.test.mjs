@@ -100,12 +100,15 @@ test("batched events accepted over many requests go as one call; outcomes come b
       assert.equal(res.status, 202);
       assert.deepEqual(res.body.outcomes.map((o) => [o.eventId, o.status]), events.map((e) => [e.data.udo.event_id, "queued"]));
     }
+    const generated = await w.call("POST", "/events/newsletter", { data: { udo: { customer_email: "generated@example.com" } } });
+    assert.match(generated.body.outcomes[0].eventId, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/, "no id: one generated");
+    ids.push(generated.body.outcomes[0].eventId);
     const one = await w.call("POST", "/events/newsletter", { data: { udo: { customer_email: "header@example.com" } } }, { "x-event-id": "from-header" });
     assert.deepEqual(one.body.outcomes.map((o) => [o.eventId, o.status]), [["from-header", "queued"]], "EVENT_ID_PATH absent: the header names it");
     ids.push("from-header");
 
     const health = (await w.call("GET", "/health")).body;
-    assert.deepEqual(health.stats.queues, { upsert: 0, newsletter: 101 });
+    assert.deepEqual(health.stats.queues, { upsert: 0, newsletter: 102 });
     assert.ok(health.stats.oldestQueuedAgeMs >= 0);
     assert.ok(health.storage.generation === 0 && health.storage.pieces >= 1);
     assert.equal(calls(LIST_PATH).length, before, "nothing sent while the batch fills");
@@ -113,8 +116,8 @@ test("batched events accepted over many requests go as one call; outcomes come b
 
     const flushed = await w.call("POST", "/flush");
     assert.equal(flushed.status, 200);
-    assert.equal(calls(LIST_PATH).length, before + 1, "101 events from 21 requests in one list call");
-    assert.equal(calls(LIST_PATH).at(-1).json.input.length, 101);
+    assert.equal(calls(LIST_PATH).length, before + 1, "102 events from 22 requests in one list call");
+    assert.equal(calls(LIST_PATH).at(-1).json.input.length, 102);
 
     // Read back 30 at a time: in order, each once, then nothing more.
     const { outcomes, cursor } = await w.readOutcomes(0, 30);
@@ -329,6 +332,22 @@ test("a bulk queue of nearly 10 MB is stored in pieces, survives an eviction and
     assert.equal(calls(BULK).length, 1, "one import");
     const file = calls(BULK)[0].body.parts.find((p) => p.name === "file");
     assert.equal(file.text.trim().split("\n").length, per * requests + 2, "header and every row");
+  } finally {
+    await w.dispose();
+  }
+});
+
+test("on a key-value-backed object the snapshot goes in pieces of 60,000 characters (128 KiB)", async () => {
+  sim.seed({ lists: [{ id: 1001, name: "Newsletter", members: [] }] });
+  const w = await startWorker({ sqlite: false });
+  try {
+    const body = Array.from({ length: 250 }, (_, i) => JSON.stringify({ data: { udo: { customer_email: `kv.${i}@example.com`, event_id: `kv-${i}`, note: "n".repeat(800) } } })).join("\n");
+    assert.equal((await w.call("POST", "/events/newsletter", body)).status, 202);
+    const health = (await w.call("GET", "/health")).body;
+    assert.ok(health.storage.chars > 200_000, `${health.storage.chars} characters`);
+    assert.equal(health.storage.pieces, Math.ceil(health.storage.chars / 60_000));
+    await w.call("POST", "/test/evict");
+    assert.equal((await w.call("GET", "/health")).body.stats.queues.newsletter, 250, "put back together on restore");
   } finally {
     await w.dispose();
   }
