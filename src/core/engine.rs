@@ -179,6 +179,10 @@ pub struct Engine {
     /// Wake-up for calls held back by the limiter's window or quota.
     limiter_wake: Option<Millis>,
     pending: BTreeMap<EventKey, PendingEvent>,
+    /// `pending` counted by action id, and its arrival times in order: `stats()` is called
+    /// often (a progress line per event) and must not walk every pending event.
+    pending_by_action: BTreeMap<String, u64>,
+    arrivals: BTreeSet<(Millis, EventKey)>,
     requests_out: VecDeque<HttpRequest>,
     outcomes_out: VecDeque<(EventKey, Outcome)>,
     listings_out: VecDeque<(ListingKey, Result<Vec<Named>, ApiError>)>,
@@ -225,6 +229,8 @@ impl Engine {
             identity_deadline: None,
             limiter_wake: None,
             pending: BTreeMap::new(),
+            pending_by_action: BTreeMap::new(),
+            arrivals: BTreeSet::new(),
             requests_out: VecDeque::new(),
             outcomes_out: VecDeque::new(),
             listings_out: VecDeque::new(),
@@ -261,12 +267,11 @@ impl Engine {
         let now = now.min(MAX_NOW).max(self.now);
         let mut queues: BTreeMap<String, u64> =
             self.settings.actions.iter().map(|a| (a.id.clone(), 0)).collect();
-        let mut oldest: Option<Millis> = None;
-        for p in self.pending.values() {
-            *queues.entry(p.action_id.clone()).or_insert(0) += 1;
-            oldest = Some(oldest.map_or(p.accepted_at, |o| o.min(p.accepted_at)));
+        for (action_id, n) in &self.pending_by_action {
+            queues.insert(action_id.clone(), *n);
         }
-        Stats { queues, oldest_queued_age_ms: oldest.map(|t| now.saturating_sub(t)), ..self.stats.clone() }
+        let oldest_queued_age_ms = self.arrivals.first().map(|(t, _)| now.saturating_sub(*t));
+        Stats { queues, oldest_queued_age_ms, ..self.stats.clone() }
     }
 
     /// The guard every host reading goes through (see the module docs): never past
@@ -311,6 +316,7 @@ impl Engine {
         for p in self.pending.values_mut() {
             p.accepted_at = p.accepted_at.min(now);
         }
+        self.arrivals = self.pending.iter().map(|(k, p)| (p.accepted_at, *k)).collect();
         for q in self.queues.values_mut() {
             q.arrived_by(now);
         }
@@ -377,7 +383,7 @@ impl Engine {
             batched: false,
             replayed: false,
         };
-        self.pending.insert(key, pending);
+        self.admit(key, pending);
         let ev = EventRef { key, event_id, action_id: action_id.to_string() };
         let e = EventError::NotJson(why.to_string());
         let reason = ApiError { code: e.code().into(), message: e.to_string() };
@@ -408,7 +414,7 @@ impl Engine {
             batched: batch_limits(action).is_some(),
             replayed,
         };
-        self.pending.insert(key, pending);
+        self.admit(key, pending);
         let ev = EventRef { key, event_id, action_id: action_id.to_string() };
         let prepared = match prepare(action, event) {
             Ok(p) => p,
@@ -1031,8 +1037,33 @@ impl Engine {
 
     fn emit(&mut self, key: EventKey, outcome: Outcome) {
         // Removing from `pending` is the once-only gate: a second final outcome is dropped.
-        if outcome.status.is_final() && self.pending.remove(&key).is_some() {
+        if !outcome.status.is_final() {
+            return;
+        }
+        if let Some(p) = self.pending.remove(&key) {
+            self.forget(key, &p);
             self.outcomes_out.push_back((key, outcome));
+        }
+    }
+
+    /// Records a pending event, with the counts `stats()` reads.
+    fn admit(&mut self, key: EventKey, pending: PendingEvent) {
+        let (accepted_at, action_id) = (pending.accepted_at, pending.action_id.clone());
+        if let Some(old) = self.pending.insert(key, pending) {
+            self.forget(key, &old); // keys are never reused; were one, its old counts go
+        }
+        self.arrivals.insert((accepted_at, key));
+        *self.pending_by_action.entry(action_id).or_insert(0) += 1;
+    }
+
+    /// Takes a pending event that left `pending` out of the counts `stats()` reads.
+    fn forget(&mut self, key: EventKey, p: &PendingEvent) {
+        self.arrivals.remove(&(p.accepted_at, key));
+        if let Some(n) = self.pending_by_action.get_mut(&p.action_id) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                self.pending_by_action.remove(&p.action_id);
+            }
         }
     }
 
@@ -1150,7 +1181,7 @@ impl Engine {
         let key = EventKey(self.next_event);
         let batched =
             self.settings.action(&entry.action_id).is_some_and(|a| batch_limits(&a.action).is_some());
-        self.pending.insert(
+        self.admit(
             key,
             PendingEvent {
                 event_id: entry.event_id.clone(),

@@ -245,8 +245,9 @@ export class MarketoInstance extends DurableObject {
 
   /**
    * Stores the connector's snapshot together with the final outcomes among `outcomes`, in one
-   * atomic put, synchronously after the promise that returned them resolved (SPEC §7: an event
-   * stays in the snapshot until a resolved promise returned its outcome). Returns the put.
+   * atomic put; the snapshot is taken now, after the promise that returned them resolved (SPEC
+   * §7: an event stays in the snapshot until a resolved promise returned its outcome, so a
+   * snapshot taken before would still hold it, and one taken with them drops it). Returns the put.
    */
   #commit(outcomes) {
     const finals = outcomes.filter((o) => o.status !== "queued");
