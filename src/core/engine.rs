@@ -316,7 +316,10 @@ impl Engine {
         for p in self.pending.values_mut() {
             p.accepted_at = p.accepted_at.min(now);
         }
-        self.arrivals = self.pending.iter().map(|(k, p)| (p.accepted_at, *k)).collect();
+        self.arrivals.clear();
+        for (k, p) in &self.pending {
+            self.arrivals.insert((p.accepted_at, *k));
+        }
         for q in self.queues.values_mut() {
             q.arrived_by(now);
         }
