@@ -352,3 +352,28 @@ test("on a key-value-backed object the snapshot goes in pieces of 60,000 charact
     await w.dispose();
   }
 });
+
+test("a quota pause (607) never holds a request open: 202 with queued, the event kept for later", async () => {
+  const w = await startWorker();
+  const LEADS = "/rest/v1/leads.json";
+  try {
+    sim.inject({ path: LEADS, method: "POST", code: "607", times: 1 });
+    const t0 = performance.now();
+    const first = await w.call("POST", "/events/upsert", udo(1, "quota"));
+    assert.equal(first.status, 202);
+    assert.deepEqual(first.body.outcomes.map((o) => [o.eventId, o.status]), [["quota-1", "queued"]]);
+    // The pause starts once the 607 is answered (and read: a moment later).
+    for (let i = 0; i < 100 && !sim.requests.some((r) => r.path === LEADS && r.response?.errors?.[0]?.code === "607"); i++) await sleep(20);
+    await sleep(300);
+    const second = await w.call("POST", "/events/upsert", udo(2, "quota"));
+    assert.deepEqual(second.body.outcomes.map((o) => [o.eventId, o.status]), [["quota-2", "queued"]], "held behind the pause, answered at once");
+    assert.ok(performance.now() - t0 < 5000, "answered without waiting for the quota day");
+    assert.equal(sim.requests.filter((r) => r.path === LEADS && r.method === "POST" && r.json?.input?.[0]?.email === email(2, "quota")).length, 0, "nothing sent during the pause");
+    const health = (await w.call("GET", "/health")).body;
+    assert.equal(health.stats.queues.upsert, 2);
+    assert.equal((await w.readOutcomes()).outcomes.length, 0, "no final outcome: both wait for the quota day");
+  } finally {
+    sim.clearFaults();
+    await w.dispose();
+  }
+});
