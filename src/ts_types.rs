@@ -324,10 +324,10 @@ export interface Stats {
   rateLimited: number;
   /** The pace the connector keeps now: lowered on 606/615, raised again as calls go through, never above `limits`. */
   pace: { callsPer20s: number; concurrency: number };
-  /** Events waiting in each batched action's queue, by action id. */
-  queues?: Record<string, number>;
-  /** Age of the oldest queued event, in milliseconds. */
-  oldestQueuedAgeMs?: number;
+  /** Events without a final outcome, by action id (every configured action, 0 when none): in a batch, waiting for a retry, a limiter slot or a bulk job, or in a call in flight. */
+  queues: Record<string, number>;
+  /** Age of the oldest event without a final outcome at `host.now()`, in milliseconds; `null` when there is none. */
+  oldestQueuedAgeMs: number | null;
 }
 
 declare global {

@@ -481,16 +481,19 @@ impl Connector {
         Ok(Connector { shared: RefCell::new(Some(shared)) })
     }
 
-    /// Counters since construction: `{calls, identityCalls, retries, rateLimited, pace}` — Marketo
-    /// calls started (identity excluded, as Marketo does not count them), identity calls, retries,
-    /// 606/615 answers (the client-side limiter keeps this at 0 unless another integration
-    /// shares the instance's limits), and the current pace `{callsPer20s, concurrency}` (lowered
-    /// on 606/615, raised again as calls go through, never above `limits`).
+    /// Counters since construction: `{calls, identityCalls, retries, rateLimited, pace, queues,
+    /// oldestQueuedAgeMs}` — Marketo calls started (identity excluded, as Marketo does not count
+    /// them), identity calls, retries, 606/615 answers (the client-side limiter keeps this at 0
+    /// unless another integration shares the instance's limits), the current pace
+    /// `{callsPer20s, concurrency}` (lowered on 606/615, raised again as calls go through, never
+    /// above `limits`), the events without a final outcome by action id, and the age of the
+    /// oldest of them at `host.now()` (`null` when there is none).
     #[wasm_bindgen(unchecked_return_type = "Stats")]
     pub fn stats(&self) -> Result<JsValue, JsValue> {
         let shared = self.live()?;
+        let now = shared.host.now();
         let st = shared.state.try_borrow().map_err(|_| coded("connector is busy", "BUSY"))?;
-        Ok(to_js(st.engine.stats()))
+        Ok(to_js(&st.engine.stats_at(now)))
     }
 
     /// The pending state as a string to store (e.g. in a Durable Object) and pass to

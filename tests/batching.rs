@@ -4,7 +4,8 @@
 mod common;
 
 use common::*;
-use marketo_connector::core::Status;
+use marketo_connector::core::snapshot::Snapshot;
+use marketo_connector::core::{Engine, Settings, Status};
 use serde_json::{json, Value};
 
 const MINUTE: u64 = 60_000;
@@ -239,4 +240,44 @@ fn a_lookup_past_8_kb_goes_as_one_post_with_method_get_not_several_gets() {
     assert!(form.iter().any(|(k, v)| k == "filterValues" && v.split(',').count() == 300));
     assert!(body_text(lookup).len() > 8_192);
     assert_eq!(h.outcomes.iter().filter(|o| o.status == Status::Delivered).count(), 300);
+}
+
+#[test]
+fn stats_show_each_actions_events_without_a_final_outcome_and_the_oldest_ones_age() {
+    let upsert = json!({"id": "now", "type": "createOrUpdateLead", "updateStrategy": "createOrUpdate",
+                        "leadData": [{"field": "email", "source": {"attribute": "email"}}]});
+    let h_settings = settings(json!([list_batched(false), upsert_batched("createOrUpdate"), upsert]));
+    let mut h = Harness::new(h_settings.clone());
+    let stats = serde_json::to_value(h.engine.stats()).unwrap();
+    assert_eq!(stats["queues"], json!({"add": 0, "up": 0, "now": 0}), "every action, none waiting");
+    assert_eq!(stats["oldestQueuedAgeMs"], Value::Null);
+
+    h.event("add", &json!({"email": "a@example.com"}));
+    h.advance_to(T0 + 2 * MINUTE);
+    h.event("add", &json!({"email": "b@example.com"}));
+    h.event("up", &json!({"email": "c@example.com"}));
+    h.answer_all();
+    let stats = h.engine.stats_at(T0 + 5 * MINUTE);
+    assert_eq!(stats.queues.get("add"), Some(&2));
+    assert_eq!(stats.queues.get("up"), Some(&1));
+    assert_eq!(stats.queues.get("now"), Some(&0));
+    assert_eq!(stats.oldest_queued_age_ms, Some(5 * MINUTE), "measured from the first event's arrival");
+    assert_eq!(h.engine.stats_at(T0).oldest_queued_age_ms, Some(2 * MINUTE), "never before the last reading");
+
+    // A restore carries the queues and the arrival times over.
+    let snap = Snapshot::parse(&serde_json::to_string(&h.engine.snapshot()).unwrap()).unwrap();
+    let settings = Settings::from_value(&h_settings).unwrap();
+    h.engine = Engine::restore(settings, 7, h.now, &snap);
+    h.drain();
+    let restored = h.engine.stats_at(T0 + 5 * MINUTE);
+    assert_eq!((restored.queues.get("add"), restored.queues.get("up")), (Some(&2), Some(&1)));
+    assert_eq!(restored.oldest_queued_age_ms, Some(5 * MINUTE));
+
+    h.engine.flush(h.now);
+    h.drain();
+    h.answer_all();
+    assert_eq!(h.engine.pending_events(), 0, "every event final");
+    let stats = h.engine.stats_at(T0 + 5 * MINUTE);
+    assert_eq!(stats.queues.values().sum::<u64>(), 0, "delivered events leave the queues");
+    assert_eq!(stats.oldest_queued_age_ms, None);
 }

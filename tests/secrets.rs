@@ -64,7 +64,7 @@ fn requests_outcomes_previews_snapshots_and_debug_output_are_clean() {
     let preview = h.engine.preview("up", &json!({"email": "a@example.com"})).unwrap();
     assert_clean("preview", &serde_json::to_string(&preview).unwrap(), Some(&token));
     assert_clean("snapshot", &serde_json::to_string(&h.engine.snapshot()).unwrap(), Some(&token));
-    assert_clean("stats", &serde_json::to_string(h.engine.stats()).unwrap(), Some(&token));
+    assert_clean("stats", &serde_json::to_string(&h.engine.stats()).unwrap(), Some(&token));
     assert_clean("the engine's debug output", &format!("{:?}", h.engine), Some(&token));
 }
 

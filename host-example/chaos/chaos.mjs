@@ -151,6 +151,10 @@ export async function runChaos({ seed, events: n, faultRate = 0.08, restoreRate 
         if (f?.kind === "html") return { status: f.status, text: async () => "<html><body><h1>503 Service Unavailable</h1></body></html>" };
         if (f?.kind === "drop") throw new TypeError("fetch failed: connection reset (chaos)");
         if (f?.kind === "slow") await new Promise((r) => setTimeout(r, 5));
+        // A call goes out only once a snapshot showing it in flight is stored (as the command
+        // line's checkpoint and the Worker do): a call sent later than the last promise (after
+        // a token, a limiter slot or a retry time) would otherwise be sent again by a restore.
+        if (self.alive) saved = self.connector.snapshot();
         const response = await globalThis.fetch(url, init);
         const text = await response.text();
         if (f?.kind === "dropAfterApply") throw new TypeError("fetch failed: socket hang up (chaos)");

@@ -141,6 +141,13 @@ pub struct Stats {
     pub rate_limited: u64,
     /// The current pace within `limits` (lowered on 606/615, raised as calls go through).
     pub pace: PaceStats,
+    /// Events without a final outcome, by action id: every configured action (0 when none),
+    /// counting events in a batch, waiting for a retry, a limiter slot or a bulk job, or in a
+    /// call in flight.
+    pub queues: BTreeMap<String, u64>,
+    /// The age of the oldest event without a final outcome at the time asked for (see
+    /// [`Engine::stats_at`]); `None` when there is none.
+    pub oldest_queued_age_ms: Option<Millis>,
 }
 
 /// A request `preview` shows: what would be sent, without the token.
@@ -178,6 +185,10 @@ pub struct Engine {
     /// Wake-up for calls held back by the limiter's window or quota.
     limiter_wake: Option<Millis>,
     pending: BTreeMap<EventKey, PendingEvent>,
+    /// `pending` counted by action id, and its arrival times in order: `stats()` is called
+    /// often (a progress line per event) and must not walk every pending event.
+    pending_by_action: BTreeMap<String, u64>,
+    arrivals: BTreeSet<(Millis, EventKey)>,
     requests_out: VecDeque<HttpRequest>,
     outcomes_out: VecDeque<(EventKey, Outcome)>,
     listings_out: VecDeque<(ListingKey, Result<Vec<Named>, ApiError>)>,
@@ -246,6 +257,8 @@ impl Engine {
             identity_deadline: None,
             limiter_wake: None,
             pending: BTreeMap::new(),
+            pending_by_action: BTreeMap::new(),
+            arrivals: BTreeSet::new(),
             requests_out: VecDeque::new(),
             outcomes_out: VecDeque::new(),
             listings_out: VecDeque::new(),
@@ -280,9 +293,23 @@ impl Engine {
         &self.settings
     }
 
-    /// Counters since construction.
-    pub fn stats(&self) -> &Stats {
-        &self.stats
+    /// Counters since construction, with the queues as of the last host clock reading.
+    pub fn stats(&self) -> Stats {
+        self.stats_at(self.now)
+    }
+
+    /// Counters since construction, the events without a final outcome by action, and the age
+    /// of the oldest of them at `now` (the host's clock; never less than the last reading, so
+    /// a clock that stepped back gives no negative age). Reads; changes nothing.
+    pub fn stats_at(&self, now: Millis) -> Stats {
+        let now = now.min(MAX_NOW).max(self.now);
+        let mut queues: BTreeMap<String, u64> =
+            self.settings.actions.iter().map(|a| (a.id.clone(), 0)).collect();
+        for (action_id, n) in &self.pending_by_action {
+            queues.insert(action_id.clone(), *n);
+        }
+        let oldest_queued_age_ms = self.arrivals.first().map(|(t, _)| now.saturating_sub(*t));
+        Stats { queues, oldest_queued_age_ms, ..self.stats.clone() }
     }
 
     /// The guard every host reading goes through (see the module docs): never past
@@ -326,6 +353,10 @@ impl Engine {
         self.limiter_wake = None;
         for p in self.pending.values_mut() {
             p.accepted_at = p.accepted_at.min(now);
+        }
+        self.arrivals.clear();
+        for (k, p) in &self.pending {
+            self.arrivals.insert((p.accepted_at, *k));
         }
         for q in self.queues.values_mut() {
             q.arrived_by(now);
@@ -393,7 +424,7 @@ impl Engine {
             batched: false,
             replayed: false,
         };
-        self.pending.insert(key, pending);
+        self.admit(key, pending);
         let ev = EventRef { key, event_id, action_id: action_id.to_string() };
         let e = EventError::NotJson(why.to_string());
         let reason = ApiError { code: e.code().into(), message: e.to_string() };
@@ -424,7 +455,7 @@ impl Engine {
             batched: batch_limits(action).is_some(),
             replayed,
         };
-        self.pending.insert(key, pending);
+        self.admit(key, pending);
         let ev = EventRef { key, event_id, action_id: action_id.to_string() };
         if needs_schema(action)
             && batch_limits(action).is_none()
@@ -1196,11 +1227,36 @@ impl Engine {
 
     fn emit(&mut self, key: EventKey, mut outcome: Outcome) {
         // Removing from `pending` is the once-only gate: a second final outcome is dropped.
-        if outcome.status.is_final() && self.pending.remove(&key).is_some() {
+        if !outcome.status.is_final() {
+            return;
+        }
+        if let Some(p) = self.pending.remove(&key) {
+            self.forget(key, &p);
             self.unformatted.remove(&key);
             let note = self.notes.iter().position(|(k, _)| *k == key).map(|i| self.notes.swap_remove(i).1);
             self.schema.noted(&mut outcome, note);
             self.outcomes_out.push_back((key, outcome));
+        }
+    }
+
+    /// Records a pending event, with the counts `stats()` reads.
+    fn admit(&mut self, key: EventKey, pending: PendingEvent) {
+        let (accepted_at, action_id) = (pending.accepted_at, pending.action_id.clone());
+        if let Some(old) = self.pending.insert(key, pending) {
+            self.forget(key, &old); // keys are never reused; were one, its old counts go
+        }
+        self.arrivals.insert((accepted_at, key));
+        *self.pending_by_action.entry(action_id).or_insert(0) += 1;
+    }
+
+    /// Takes a pending event that left `pending` out of the counts `stats()` reads.
+    fn forget(&mut self, key: EventKey, p: &PendingEvent) {
+        self.arrivals.remove(&(p.accepted_at, key));
+        if let Some(n) = self.pending_by_action.get_mut(&p.action_id) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                self.pending_by_action.remove(&p.action_id);
+            }
         }
     }
 
@@ -1365,7 +1421,7 @@ impl Engine {
         let key = EventKey(self.next_event);
         let batched =
             self.settings.action(&entry.action_id).is_some_and(|a| batch_limits(&a.action).is_some());
-        self.pending.insert(
+        self.admit(
             key,
             PendingEvent {
                 event_id: entry.event_id.clone(),
