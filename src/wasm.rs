@@ -563,14 +563,8 @@ impl Connector {
     /// returned, without waiting for calls in flight.
     #[wasm_bindgen(unchecked_return_type = "Promise<Outcome[]>")]
     pub fn wake(&self) -> Promise {
-        let shared = match self.live() {
-            Ok(shared) => shared,
-            Err(e) => return Promise::reject(&e),
-        };
-        let now = shared.host.now();
-        match shared.state.try_borrow_mut() {
-            Ok(mut st) => st.engine.handle_timeout(now),
-            Err(_) => return busy(),
+        if let Err(rejected) = self.input(|engine, now| engine.handle_timeout(now)) {
+            return rejected;
         }
         self.wait(true, |r, w| r.wait_wake(w))
     }
@@ -580,16 +574,20 @@ impl Connector {
     /// outcomes that finished.
     #[wasm_bindgen(unchecked_return_type = "Promise<Outcome[]>")]
     pub fn flush(&self) -> Promise {
-        let shared = match self.live() {
-            Ok(shared) => shared,
-            Err(e) => return Promise::reject(&e),
-        };
-        let now = shared.host.now();
-        match shared.state.try_borrow_mut() {
-            Ok(mut st) => st.engine.flush(now),
-            Err(_) => return busy(),
+        if let Err(rejected) = self.input(|engine, now| engine.flush(now)) {
+            return rejected;
         }
         self.wait(false, |r, w| r.wait_flush_now(w))
+    }
+
+    /// Hands the engine an input at the host's `now`; the rejected promise to return when the
+    /// connector is destroyed or busy.
+    fn input(&self, input: impl FnOnce(&mut Engine, u64)) -> Result<(), Promise> {
+        let shared = self.live().map_err(|e| Promise::reject(&e))?;
+        let now = shared.host.now();
+        let mut st = shared.state.try_borrow_mut().map_err(|_| busy())?;
+        input(&mut st.engine, now);
+        Ok(())
     }
 
     /// The requests this event would cause if sent alone (lookups shown as the lookup call),
