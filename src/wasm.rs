@@ -527,12 +527,14 @@ impl Connector {
         &self,
         #[wasm_bindgen(js_name = "actionId", unchecked_param_type = "string")] action_id: JsValue,
         #[wasm_bindgen(unchecked_param_type = "PipelineEvent")] event: JsValue,
-        #[wasm_bindgen(js_name = "eventId", unchecked_param_type = "string | undefined")] event_id: JsValue,
+        #[wasm_bindgen(js_name = "eventId", unchecked_optional_param_type = "string | number")]
+        event_id: Option<JsValue>,
     ) -> Promise {
         let shared = match self.live() {
             Ok(shared) => shared,
             Err(e) => return Promise::reject(&e),
         };
+        let event_id = event_id.unwrap_or(JsValue::UNDEFINED);
         let (action_id, event_id) =
             match (text_arg(&action_id, "actionId", "UNKNOWN_ACTION"), event_id_arg(&event_id)) {
                 (Ok(a), Ok(e)) => (a, e),

@@ -78,9 +78,12 @@ async fn outcomes(p: Promise) -> Array {
 async fn process_delivers_through_host_fetch_with_bearer_token() {
     let h = host();
     let c = Connector::new(settings("right"), h.clone()).map_err(|e| stringify(&e)).unwrap();
-    let out =
-        outcomes(c.process(JsValue::from_str("upsert"), event("new@example.com"), JsValue::from_str("ev-1")))
-            .await;
+    let out = outcomes(c.process(
+        JsValue::from_str("upsert"),
+        event("new@example.com"),
+        Some(JsValue::from_str("ev-1")),
+    ))
+    .await;
     assert_eq!(
         stringify(&out),
         r#"[{"eventId":"ev-1","actionId":"upsert","status":"delivered","leadIds":[100],"requestId":"a1#b2"}]"#
@@ -106,11 +109,11 @@ async fn process_delivers_through_host_fetch_with_bearer_token() {
 #[wasm_bindgen_test]
 async fn concurrent_calls_settle_on_their_own_outcomes() {
     let c = Connector::new(settings("right"), host()).map_err(|e| stringify(&e)).unwrap();
-    let a = c.process(JsValue::from_str("upsert"), event("known@example.com"), JsValue::from_str("a"));
+    let a = c.process(JsValue::from_str("upsert"), event("known@example.com"), Some(JsValue::from_str("a")));
     let b = c.process(
         JsValue::from_str("upsert"),
         JSON::parse("{}").unwrap_or(JsValue::NULL),
-        JsValue::from_str("b"),
+        Some(JsValue::from_str("b")),
     );
     let b = outcomes(b).await;
     assert_eq!(get(&b.get(0), "eventId").as_string().as_deref(), Some("b"));
@@ -123,8 +126,7 @@ async fn concurrent_calls_settle_on_their_own_outcomes() {
 #[wasm_bindgen_test]
 async fn bad_credentials_become_outcomes_without_the_secret() {
     let c = Connector::new(settings("wrong-secret-value"), host()).map_err(|e| stringify(&e)).unwrap();
-    let out =
-        outcomes(c.process(JsValue::from_str("upsert"), event("x@example.com"), JsValue::UNDEFINED)).await;
+    let out = outcomes(c.process(JsValue::from_str("upsert"), event("x@example.com"), None)).await;
     let text = stringify(&out);
     assert!(text.contains(r#""status":"failed""#) && text.contains("AUTH_REJECTED"), "{text}");
     assert!(text.contains("Bad client credentials"), "{text}");
@@ -142,8 +144,7 @@ async fn misuse_rejects_with_coded_errors() {
     assert!(get(&err, "message").as_string().unwrap_or_default().contains("clientSecret"));
 
     let c = Connector::new(settings("right"), host()).map_err(|e| stringify(&e)).unwrap();
-    let rejected =
-        JsFuture::from(c.process(JsValue::from_str("nope"), event("a@b.c"), JsValue::UNDEFINED)).await;
+    let rejected = JsFuture::from(c.process(JsValue::from_str("nope"), event("a@b.c"), None)).await;
     let e = rejected.err().unwrap_or(JsValue::NULL);
     assert!(e.is_instance_of::<js_sys::Error>());
     assert_eq!(get(&e, "code").as_string().as_deref(), Some("UNKNOWN_ACTION"));
