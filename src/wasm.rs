@@ -582,14 +582,14 @@ impl Connector {
         self.wait(false, |r, w| r.wait_flush_now(w))
     }
 
-    /// Hands the engine an input at the host's `now`; the rejected promise to return when the
-    /// connector is destroyed or busy.
-    fn input(&self, input: impl FnOnce(&mut Engine, u64)) -> Result<(), Promise> {
+    /// Hands the engine an input at the host's `now` and returns what it gives back; the
+    /// rejected promise to return when the connector is destroyed or busy. The borrow ends here,
+    /// before any host callback.
+    fn input<T>(&self, input: impl FnOnce(&mut Engine, u64) -> T) -> Result<T, Promise> {
         let shared = self.live().map_err(|e| Promise::reject(&e))?;
         let now = shared.host.now();
         let mut st = shared.state.try_borrow_mut().map_err(|_| busy())?;
-        input(&mut st.engine, now);
-        Ok(())
+        Ok(input(&mut st.engine, now))
     }
 
     /// The requests this event would cause if sent alone (lookups shown as the lookup call),
@@ -632,37 +632,17 @@ impl Connector {
     /// the result, never a rejection.
     #[wasm_bindgen(unchecked_return_type = "Promise<CheckResult>")]
     pub fn check(&self) -> Promise {
-        let shared = match self.live() {
-            Ok(shared) => shared,
-            Err(e) => return Promise::reject(&e),
-        };
-        let now = shared.host.now();
-        let promise = match shared.state.try_borrow_mut() {
-            Ok(mut st) => {
-                let key = st.engine.handle_check(now);
-                drop(st);
-                self.wait(false, |r, w| r.wait_check(key, w))
-            }
-            Err(_) => busy(),
-        };
-        promise
+        match self.input(|engine, now| engine.handle_check(now)) {
+            Ok(key) => self.wait(false, |r, w| r.wait_check(key, w)),
+            Err(rejected) => rejected,
+        }
     }
 
     fn listing(&self, kind: Listing) -> Promise {
-        let shared = match self.live() {
-            Ok(shared) => shared,
-            Err(e) => return Promise::reject(&e),
-        };
-        let now = shared.host.now();
-        let promise = match shared.state.try_borrow_mut() {
-            Ok(mut st) => {
-                let key = st.engine.handle_listing(now, kind);
-                drop(st);
-                self.wait(false, |r, w| r.wait_listing(key, w))
-            }
-            Err(_) => busy(),
-        };
-        promise
+        match self.input(|engine, now| engine.handle_listing(now, kind)) {
+            Ok(key) => self.wait(false, |r, w| r.wait_listing(key, w)),
+            Err(rejected) => rejected,
+        }
     }
 
     /// A promise registered with the reporter by `register`, then one drive step.
