@@ -9,9 +9,9 @@ use serde_json::Value;
 
 use super::redact::Redactor;
 use super::retry::{backoff, Jitter, MAX_ATTEMPTS};
-use super::settings::Settings;
 use super::time::Millis;
 use super::wire::{encode_query_value, Body, HttpRequest, Method};
+use crate::core::config::Settings;
 
 /// A token is refreshed this long before Marketo says it expires, so a call never leaves with
 /// a token that dies in transit. A token handed out with no more than this left (Marketo's

@@ -5,8 +5,8 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
-use super::actions::FilterType;
 use super::time::Millis;
+use crate::core::config::FilterType;
 
 /// How long a looked-up id is trusted.
 pub const TTL_MS: Millis = 60 * 60 * 1000;

@@ -19,33 +19,33 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use serde::Serialize;
 use serde_json::Value;
 
-use super::actions::bulk::{overhead as bulk_overhead, prepare_row, BulkJob, BulkRow};
-use super::actions::campaign::CampaignJob;
-use super::actions::discover::{Listing, ListingJob, Named};
-use super::actions::job::{Api, CallSpec, Delivery, EventRef, Failure, Progress};
-use super::actions::lead::{record_for, record_size, SyncJob};
-use super::actions::list::{resolve, ListInput, ListJob, ListOp};
-use super::actions::merge::MergeJob;
-use super::actions::{Action, FilterType, LeadSelector};
 use super::auth::{Auth, AuthEvent};
 use super::batch::{Queue, Thresholds, BATCHED, BULK};
 use super::cache::LeadCache;
-use super::check::{schema_problems, CheckJob, CheckResult};
+use super::check::{schema_problems, CheckResult};
 use super::classify::{classify_code, classify_http, Class};
 use super::error::{EventError, UsageError};
 use super::limits::{Blocked, Limiter};
 use super::outcome::{Outcome, Status};
 use super::pace::{Pace, PaceStats};
 use super::retry::{backoff, Jitter, MAX_ATTEMPTS};
-use super::schema::{is_auth_failure, needs_schema, Format, SchemaJob, SchemaSlot};
-use super::settings::Settings;
+use super::schema::{is_auth_failure, Format, SchemaSlot};
 use super::snapshot::{CachedLookup, PendingEntry, QuotaState, Snapshot, VERSION as SNAPSHOT_VERSION};
 use super::time::Millis;
 use super::wire::{cut, query_string, ApiError, Body, Envelope, HttpRequest, Method, MAX_MESSAGE_CHARS};
-
-/// Identifies one accepted event inside an engine (not the user's event id).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct EventKey(pub u64);
+use crate::core::config::Settings;
+use crate::core::config::{Action, FilterType, LeadSelector};
+use crate::core::families::bulk::{overhead as bulk_overhead, prepare_row, BulkJob, BulkRow};
+use crate::core::families::campaign::CampaignJob;
+use crate::core::families::lead::{record_for, record_size, SyncJob};
+use crate::core::families::list::{resolve, ListInput, ListJob, ListOp};
+use crate::core::families::merge::MergeJob;
+use crate::core::ids::{CheckKey, EventKey, ListingKey};
+use crate::core::job::{Api, CallSpec, Delivery, EventRef, Failure, Progress};
+use crate::core::listing::{Listing, Named};
+use crate::core::reads::check::CheckJob;
+use crate::core::reads::pickers::ListingJob;
+use crate::core::reads::schema::SchemaJob;
 
 /// Waits for a full bulk import queue before its events fail (about 75 minutes at the 120 s
 /// backoff cap): the queue drains at Marketo's pace, not ours.
@@ -63,14 +63,6 @@ pub const CLOCK_JUMP_MS: Millis = 24 * 60 * 60 * 1000;
 /// A reading at most this far behind the last accepted one is jitter and read as that one; a
 /// larger step back is a clock that was set back, and the engine's waits move back with it.
 pub const CLOCK_STEP_TOLERANCE_MS: Millis = 1_000;
-
-/// Identifies a picker listing started with [`Engine::handle_listing`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct ListingKey(pub u64);
-
-/// Identifies a `check()` started with [`Engine::handle_check`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct CheckKey(pub u64);
 
 /// A call gets no answer within this long → treated as a transport failure. Marketo's own
 /// slowest documented endpoint (merge) times out at 180 s.
@@ -457,7 +449,7 @@ impl Engine {
         };
         self.admit(key, pending);
         let ev = EventRef { key, event_id, action_id: action_id.to_string() };
-        if needs_schema(action)
+        if action.needs_schema()
             && batch_limits(action).is_none()
             && (self.schema.wants_read() || self.schema.reading.is_some())
         {
@@ -498,7 +490,7 @@ impl Engine {
         if !warnings.is_empty() {
             self.notes.push((key, warnings.join("; ")));
         }
-        if needs_schema(action)
+        if action.needs_schema()
             && ((self.schema.schema.is_none() && self.schema.error.is_none()) || self.schema.stale)
         {
             // Formatted without the schema, or with one a 1006 made stale: again when the batch
@@ -1362,7 +1354,7 @@ impl Engine {
         for (action_id, batch) in ready {
             let Some(action) = self.settings.action(&action_id).map(|a| a.action.clone()) else { continue };
             let mut batch = batch;
-            if needs_schema(&action) && batch.iter().any(|(ev, _)| self.unformatted.contains(&ev.key)) {
+            if action.needs_schema() && batch.iter().any(|(ev, _)| self.unformatted.contains(&ev.key)) {
                 if self.schema_pending() {
                     // The batch's call needs the field types: it goes out once they are read,
                     // and its action sends no other batch meanwhile.
@@ -1436,7 +1428,12 @@ impl Engine {
     }
 
     /// Restarts a merge from where the snapshot left it.
-    fn resume_merge(&mut self, params: &super::actions::MergeParams, entry: &PendingEntry, merged: &[i64]) {
+    fn resume_merge(
+        &mut self,
+        params: &crate::core::config::MergeParams,
+        entry: &PendingEntry,
+        merged: &[i64],
+    ) {
         let ev = self.readmit(entry);
         let key = ev.key;
         match MergeJob::resume(params, ev, &entry.event, merged) {
@@ -1814,7 +1811,7 @@ fn is_idempotent(action: &Action) -> bool {
     match action {
         Action::SendTransactionalEmail(_) | Action::MergeLead(_) => false,
         Action::CreateOrUpdateLead(p) | Action::CreateOrUpdateLeadBatched(p) => {
-            p.strategy != crate::core::actions::UpdateStrategy::CreateDuplicate
+            p.strategy != crate::core::config::UpdateStrategy::CreateDuplicate
         }
         _ => true,
     }

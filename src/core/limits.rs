@@ -5,8 +5,8 @@
 use std::collections::VecDeque;
 
 use super::pace::Pace;
-use super::settings::Limits;
 use super::time::{next_quota_reset, quota_day, quota_resume_at, Millis};
+use crate::core::config::Limits;
 
 /// Marketo's rate window.
 pub const WINDOW_MS: Millis = 20_000;

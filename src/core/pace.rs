@@ -18,8 +18,8 @@
 
 use serde::Serialize;
 
-use super::settings::Limits;
 use super::time::Millis;
+use crate::core::config::Limits;
 
 /// Calls that must go through, per unit of concurrency, before the concurrency rises by one.
 const CONCURRENCY_STEP_CALLS: u32 = 10;

@@ -22,12 +22,13 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::actions::discover::Named;
 use super::check::CheckResult;
-use super::engine::{CheckKey, Engine, EventKey, ListingKey};
+use super::engine::Engine;
+use super::ids::{CheckKey, EventKey, ListingKey};
 use super::outcome::Outcome;
 use super::snapshot::Snapshot;
 use super::wire::ApiError;
+use crate::core::listing::Named;
 
 /// What a waiter settles with.
 #[derive(Debug, PartialEq)]

@@ -41,9 +41,9 @@
 
 use serde_json::Value;
 
-use super::job::{chunk_by, Api, CallSpec, Delivery, EventRef, Failure, Progress, Steps};
-use super::BulkParams;
+use crate::core::config::BulkParams;
 use crate::core::error::EventError;
+use crate::core::job::{chunk_by, Api, CallSpec, Delivery, EventRef, Failure, Progress, Steps};
 use crate::core::outcome::Status;
 use crate::core::retry::Jitter;
 use crate::core::schema::Format;
@@ -438,7 +438,7 @@ impl BulkJob {
     ) -> Result<Vec<CallSpec>, EventError> {
         let row = prepare_row(params, event, fmt, &mut Vec::new())?;
         let ev = EventRef {
-            key: crate::core::engine::EventKey(0),
+            key: crate::core::ids::EventKey(0),
             event_id: String::new(),
             action_id: String::new(),
         };
@@ -741,7 +741,7 @@ impl BulkJob {
 impl Delivery for BulkJob {
     /// Rows whose file Marketo accepted carry its batch id: a restore polls that import
     /// instead of uploading the rows again.
-    fn progress(&self, key: crate::core::engine::EventKey) -> Option<Value> {
+    fn progress(&self, key: crate::core::ids::EventKey) -> Option<Value> {
         let row = self.rows.iter().position(|r| r.ev.key == key && !r.done)?;
         let batch = self.files.iter().find(|f| f.rows.contains(&row)).and_then(|f| f.batch_id)?;
         Some(serde_json::json!({ "batchId": batch }))
@@ -855,8 +855,8 @@ impl Delivery for BulkJob {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::actions::{parse_actions, Action};
-    use crate::core::engine::EventKey;
+    use crate::core::config::{parse_actions, Action};
+    use crate::core::ids::EventKey;
     use serde_json::json;
 
     fn params(action: Value) -> BulkParams {

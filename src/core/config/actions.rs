@@ -1,18 +1,10 @@
-//! The nine action types (SPEC §3): their configuration, validated at construction, and the
-//! jobs that turn events into Marketo calls (one module per action family).
-
-pub(crate) mod bulk;
-pub(crate) mod campaign;
-pub mod discover;
-pub(crate) mod job;
-pub(crate) mod lead;
-pub(crate) mod list;
-pub(crate) mod merge;
+//! The nine action types' configuration (SPEC §3), validated at construction: what each
+//! action is told to do. How each is delivered is its family's, in [`crate::core::families`].
 
 use serde_json::{Map, Value};
 
-use super::error::ConfigError;
-use super::source::{FieldMapping, FieldType, Source};
+use crate::core::error::ConfigError;
+use crate::core::source::{FieldMapping, FieldType, Source};
 
 /// Lead id lookup filter types (SPEC §3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -215,6 +207,14 @@ pub enum Action {
 }
 
 impl Action {
+    /// Whether the action's deliveries need the lead schema (they map `leadData` fields).
+    pub(crate) fn needs_schema(&self) -> bool {
+        matches!(
+            self,
+            Action::CreateOrUpdateLead(_) | Action::CreateOrUpdateLeadBatched(_) | Action::BulkImportLeads(_)
+        )
+    }
+
     /// The action's `type` as configured.
     pub fn type_name(&self) -> &'static str {
         match self {
@@ -277,7 +277,7 @@ impl<'a> Params<'a> {
     fn id_value(&mut self, key: &'static str) -> Result<Option<i64>, ConfigError> {
         match self.get(key) {
             None => Ok(None),
-            Some(v) => super::source::to_id(v, key).map(Some).map_err(|e| self.err(key, e.to_string())),
+            Some(v) => crate::core::source::to_id(v, key).map(Some).map_err(|e| self.err(key, e.to_string())),
         }
     }
 

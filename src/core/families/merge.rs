@@ -4,9 +4,9 @@
 
 use serde_json::Value;
 
-use super::job::{Api, CallSpec, Delivery, EventRef, Failure, Progress, Steps};
-use super::MergeParams;
+use crate::core::config::MergeParams;
 use crate::core::error::EventError;
+use crate::core::job::{Api, CallSpec, Delivery, EventRef, Failure, Progress, Steps};
 use crate::core::outcome::Status;
 use crate::core::source::to_id;
 use crate::core::wire::{ApiError, Envelope, Method};
@@ -111,7 +111,7 @@ impl MergeJob {
     }
 
     /// The event this merge is for.
-    pub fn event_key(&self) -> crate::core::engine::EventKey {
+    pub fn event_key(&self) -> crate::core::ids::EventKey {
         self.ev.key
     }
 
@@ -142,7 +142,7 @@ impl MergeJob {
     /// The requests one event would cause alone, in order.
     pub fn preview(params: &MergeParams, event: &Value) -> Result<Vec<CallSpec>, EventError> {
         let ev = EventRef {
-            key: crate::core::engine::EventKey(0),
+            key: crate::core::ids::EventKey(0),
             event_id: String::new(),
             action_id: String::new(),
         };
@@ -165,7 +165,7 @@ impl Delivery for MergeJob {
         }
     }
 
-    fn progress(&self, _key: crate::core::engine::EventKey) -> Option<Value> {
+    fn progress(&self, _key: crate::core::ids::EventKey) -> Option<Value> {
         (self.merged > 0).then(|| {
             let ids: Vec<i64> = self.groups.iter().take(self.merged).flatten().copied().collect();
             serde_json::json!({ "merged": ids })

@@ -14,10 +14,9 @@
 
 use serde_json::Value;
 
-use super::actions::job::{Api, CallSpec, Delivery, Failure, Progress};
 use super::date::to_iso8601;
 use super::outcome::{Outcome, Status};
-use super::wire::{ApiError, Envelope};
+use super::wire::ApiError;
 
 /// A Marketo lead field data type (`dataType` of the describe endpoints; the `CreateLeadField`
 /// enum of the Swagger plus `text`), or one this connector does not format.
@@ -353,15 +352,6 @@ pub fn cut_chars(text: &str, limit: u32) -> Option<String> {
     text.char_indices().nth(limit).map(|(at, _)| text.get(..at).unwrap_or(text).to_string())
 }
 
-/// Whether an action's deliveries need the lead schema (they map `leadData` fields).
-pub(crate) fn needs_schema(action: &super::actions::Action) -> bool {
-    use super::actions::Action;
-    matches!(
-        action,
-        Action::CreateOrUpdateLead(_) | Action::CreateOrUpdateLeadBatched(_) | Action::BulkImportLeads(_)
-    )
-}
-
 /// The field `Field 'x' not found` (Marketo's 1006 message, error-codes page) names, if any.
 pub(crate) fn field_not_found(message: &str) -> Option<&str> {
     let start = message.find('\'')? + 1;
@@ -374,72 +364,6 @@ pub(crate) fn field_not_found(message: &str) -> Option<&str> {
 /// Marketo's REST API.
 pub(crate) fn is_auth_failure(code: &str) -> bool {
     matches!(code, "AUTH_REJECTED" | "AUTH_UNAVAILABLE")
-}
-
-/// Reads the schema: describe2 first; describe.json when describe2 fails for any reason but a
-/// missing permission (`603`: the same permission guards both, Swagger `describeUsingGET_2`,
-/// `describeUsingGET_6`) or answers without fields.
-#[derive(Debug, Default)]
-pub(crate) struct SchemaJob {
-    first_error: Option<ApiError>,
-}
-
-const STEP_DESCRIBE2: u32 = 1;
-const STEP_DESCRIBE: u32 = 2;
-
-impl SchemaJob {
-    fn describe(p: &mut Progress) {
-        p.calls.push(CallSpec::get(STEP_DESCRIBE, Api::Rest, "/v1/leads/describe.json".into(), Vec::new()));
-    }
-}
-
-impl Delivery for SchemaJob {
-    fn start(&mut self, p: &mut Progress) {
-        p.calls.push(CallSpec::get(STEP_DESCRIBE2, Api::Rest, "/v1/leads/describe2.json".into(), Vec::new()));
-    }
-
-    fn on_success(&mut self, step: u32, env: &Envelope, p: &mut Progress) {
-        let parsed = if step == STEP_DESCRIBE2 {
-            LeadSchema::from_describe2(&env.result)
-        } else {
-            LeadSchema::from_describe(&env.result)
-        };
-        match (parsed, step) {
-            (Some(schema), _) => p.schema = Some(Ok(schema)),
-            (None, STEP_DESCRIBE2) => {
-                self.first_error = Some(ApiError {
-                    code: "BAD_RESPONSE".into(),
-                    message: "describe2.json listed no lead field".into(),
-                });
-                SchemaJob::describe(p);
-            }
-            (None, _) => {
-                p.schema = Some(Err(self.first_error.take().unwrap_or(ApiError {
-                    code: "BAD_RESPONSE".into(),
-                    message: "describe.json listed no lead field".into(),
-                })))
-            }
-        }
-    }
-
-    fn on_failure(&mut self, step: u32, failure: &Failure, p: &mut Progress) {
-        // describe.json is asked when describe2 itself is refused (an endpoint this instance
-        // does not serve, an unreadable answer), not for a missing permission, refused
-        // credentials or a network that retries could not get through.
-        let code = failure.reason.code.as_str();
-        let endpoint = (code.bytes().all(|b| b.is_ascii_digit()) && code != "603" && !is_auth_failure(code))
-            || code
-                .strip_prefix("HTTP")
-                .and_then(|r| r.strip_prefix('_'))
-                .is_some_and(|r| r.starts_with('4'))
-            || code == "BAD_RESPONSE";
-        if step == STEP_DESCRIBE2 && endpoint {
-            self.first_error = Some(failure.reason.clone());
-            SchemaJob::describe(p);
-        } else {
-            p.schema = Some(Err(self.first_error.take().unwrap_or_else(|| failure.reason.clone())));
-        }
-    }
 }
 
 /// The engine's knowledge of the schema.

@@ -9,13 +9,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 use serde_json::Value;
 
-use super::job::{
+use crate::core::config::{FilterType, LeadSelector, ListParams};
+use crate::core::error::EventError;
+use crate::core::ids::EventKey;
+use crate::core::job::{
     chunk_by, value_text, Api, CallSpec, Delivery, EventRef, Failure, Progress, Steps, MAX_RECORDS,
     MAX_URL_BYTES,
 };
-use super::{FilterType, LeadSelector, ListParams};
-use crate::core::engine::EventKey;
-use crate::core::error::EventError;
 use crate::core::outcome::Status;
 use crate::core::source::to_id;
 use crate::core::wire::{encode_query_value, query_string, ApiError, Body, Envelope, Method, RecordResult};
@@ -324,7 +324,7 @@ impl ListJob {
         let input = resolve(params, event)?;
         let lookup = input.lookup.clone();
         let ev = EventRef {
-            key: crate::core::engine::EventKey(0),
+            key: crate::core::ids::EventKey(0),
             event_id: String::new(),
             action_id: String::new(),
         };

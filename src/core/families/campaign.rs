@@ -7,9 +7,9 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::job::{chunk_by, CallSpec, Delivery, EventRef, Failure, Progress, Steps};
-use super::EmailParams;
+use crate::core::config::EmailParams;
 use crate::core::error::EventError;
+use crate::core::job::{chunk_by, CallSpec, Delivery, EventRef, Failure, Progress, Steps};
 use crate::core::outcome::Status;
 use crate::core::source::{to_id, FieldType};
 use crate::core::wire::{ApiError, Envelope, Method};
@@ -145,7 +145,7 @@ impl CampaignJob {
     pub fn preview(params: &EmailParams, event: &Value) -> Result<Vec<CallSpec>, EventError> {
         let (lead, tokens) = read(params, event)?;
         let ev = EventRef {
-            key: crate::core::engine::EventKey(0),
+            key: crate::core::ids::EventKey(0),
             event_id: String::new(),
             action_id: String::new(),
         };

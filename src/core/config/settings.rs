@@ -3,9 +3,9 @@
 
 use serde_json::Value;
 
-use super::actions::{parse_actions, ActionConfig};
-use super::error::ConfigError;
-use super::schema::OnTooLong;
+use crate::core::config::{parse_actions, ActionConfig};
+use crate::core::error::ConfigError;
+use crate::core::schema::OnTooLong;
 
 /// The client secret. Its `Debug` never prints the value, so it cannot leak through logs.
 #[derive(Clone, PartialEq, Eq)]

@@ -9,29 +9,11 @@
 //! <https://github.com/AdobeDocs/marketo-apis/blob/main/static/swagger-mapi.json>). A token
 //! that was already followed ends the listing, so a server that repeats itself cannot loop it.
 
-use serde::Serialize;
 use serde_json::Value;
 
-use super::job::{Api, CallSpec, Delivery, Failure, Progress, Steps};
+use crate::core::job::{Api, CallSpec, Delivery, Failure, Progress, Steps};
+use crate::core::listing::{Listing, Named};
 use crate::core::wire::{ApiError, Envelope};
-
-/// What to list.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Listing {
-    /// Static lists.
-    StaticLists,
-    /// Campaigns that can be requested (for `sendTransactionalEmail`).
-    TriggerableCampaigns,
-}
-
-/// One entry of a picker.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Named {
-    /// Marketo id.
-    pub id: i64,
-    /// Display name.
-    pub name: String,
-}
 
 /// Pages through one listing.
 #[derive(Debug)]

@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use crate::core::engine::EventKey;
+use crate::core::ids::EventKey;
 use crate::core::outcome::{Outcome, Status};
 use crate::core::time::Millis;
 use crate::core::wire::{ApiError, Body, Method};
@@ -133,7 +133,7 @@ pub(crate) struct Progress {
     /// Lead ids Marketo said are gone (to drop from the lead cache).
     pub forget: Vec<i64>,
     /// A picker listing's final result (listing jobs only).
-    pub listing: Option<Result<Vec<super::discover::Named>, ApiError>>,
+    pub listing: Option<Result<Vec<crate::core::listing::Named>, ApiError>>,
     /// The lead schema read, or why it could not be (schema jobs only).
     pub schema: Option<Result<crate::core::schema::LeadSchema, ApiError>>,
     /// The problems a configuration check found (check jobs only).

@@ -6,11 +6,11 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use super::job::{
+use crate::core::config::{UpdateStrategy, UpsertParams};
+use crate::core::error::EventError;
+use crate::core::job::{
     chunk_by, CallSpec, Delivery, EventRef, Failure, Progress, Steps, MAX_BODY_BYTES, MAX_RECORDS,
 };
-use super::{UpdateStrategy, UpsertParams};
-use crate::core::error::EventError;
 use crate::core::outcome::Status;
 use crate::core::schema::Format;
 use crate::core::source::map_record;

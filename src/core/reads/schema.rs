@@ -1,0 +1,75 @@
+//! Reading the instance's lead schema: `GET /rest/v1/leads/describe2.json`
+//! (`describeUsingGET_6`), falling back to `GET /rest/v1/leads/describe.json`
+//! (`describeUsingGET_2`), Adobe's Swagger
+//! <https://github.com/AdobeDocs/marketo-apis/blob/main/static/swagger-mapi.json>. The schema
+//! itself and the formatting by field type are in [`crate::core::schema`].
+
+use crate::core::job::{Api, CallSpec, Delivery, Failure, Progress};
+use crate::core::schema::{is_auth_failure, LeadSchema};
+use crate::core::wire::{ApiError, Envelope};
+
+/// Reads the schema: describe2 first; describe.json when describe2 fails for any reason but a
+/// missing permission (`603`: the same permission guards both, Swagger `describeUsingGET_2`,
+/// `describeUsingGET_6`) or answers without fields.
+#[derive(Debug, Default)]
+pub(crate) struct SchemaJob {
+    first_error: Option<ApiError>,
+}
+
+const STEP_DESCRIBE2: u32 = 1;
+const STEP_DESCRIBE: u32 = 2;
+
+impl SchemaJob {
+    fn describe(p: &mut Progress) {
+        p.calls.push(CallSpec::get(STEP_DESCRIBE, Api::Rest, "/v1/leads/describe.json".into(), Vec::new()));
+    }
+}
+
+impl Delivery for SchemaJob {
+    fn start(&mut self, p: &mut Progress) {
+        p.calls.push(CallSpec::get(STEP_DESCRIBE2, Api::Rest, "/v1/leads/describe2.json".into(), Vec::new()));
+    }
+
+    fn on_success(&mut self, step: u32, env: &Envelope, p: &mut Progress) {
+        let parsed = if step == STEP_DESCRIBE2 {
+            LeadSchema::from_describe2(&env.result)
+        } else {
+            LeadSchema::from_describe(&env.result)
+        };
+        match (parsed, step) {
+            (Some(schema), _) => p.schema = Some(Ok(schema)),
+            (None, STEP_DESCRIBE2) => {
+                self.first_error = Some(ApiError {
+                    code: "BAD_RESPONSE".into(),
+                    message: "describe2.json listed no lead field".into(),
+                });
+                SchemaJob::describe(p);
+            }
+            (None, _) => {
+                p.schema = Some(Err(self.first_error.take().unwrap_or(ApiError {
+                    code: "BAD_RESPONSE".into(),
+                    message: "describe.json listed no lead field".into(),
+                })))
+            }
+        }
+    }
+
+    fn on_failure(&mut self, step: u32, failure: &Failure, p: &mut Progress) {
+        // describe.json is asked when describe2 itself is refused (an endpoint this instance
+        // does not serve, an unreadable answer), not for a missing permission, refused
+        // credentials or a network that retries could not get through.
+        let code = failure.reason.code.as_str();
+        let endpoint = (code.bytes().all(|b| b.is_ascii_digit()) && code != "603" && !is_auth_failure(code))
+            || code
+                .strip_prefix("HTTP")
+                .and_then(|r| r.strip_prefix('_'))
+                .is_some_and(|r| r.starts_with('4'))
+            || code == "BAD_RESPONSE";
+        if step == STEP_DESCRIBE2 && endpoint {
+            self.first_error = Some(failure.reason.clone());
+            SchemaJob::describe(p);
+        } else {
+            p.schema = Some(Err(self.first_error.take().unwrap_or_else(|| failure.reason.clone())));
+        }
+    }
+}
