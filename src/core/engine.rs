@@ -15,12 +15,13 @@
 //! (`1e15`) cannot age every batch and retry to the year 9999.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::Arc;
 
 use serde::Serialize;
 use serde_json::Value;
 
 use super::auth::{Auth, AuthEvent};
-use super::batch::{Queue, Thresholds, BATCHED, BULK};
+use super::batch::Queue;
 use super::cache::LeadCache;
 use super::check::{schema_problems, CheckResult};
 use super::classify::{classify_code, classify_http, Class};
@@ -30,18 +31,18 @@ use super::outcome::{Outcome, Status};
 use super::pace::{Pace, PaceStats};
 use super::retry::{backoff, Jitter, MAX_ATTEMPTS};
 use super::schema::{is_auth_failure, Format, SchemaSlot};
-use super::snapshot::{CachedLookup, PendingEntry, QuotaState, Snapshot, VERSION as SNAPSHOT_VERSION};
+use super::snapshot::{
+    CachedLookup, PendingEntry, QuotaState, ResumeData, Snapshot, VERSION as SNAPSHOT_VERSION,
+};
 use super::time::Millis;
 use super::wire::{cut, query_string, ApiError, Body, Envelope, HttpRequest, Method, MAX_MESSAGE_CHARS};
+use crate::core::config::FilterType;
 use crate::core::config::Settings;
-use crate::core::config::{Action, FilterType, LeadSelector};
-use crate::core::families::bulk::{overhead as bulk_overhead, prepare_row, BulkJob, BulkRow};
-use crate::core::families::campaign::CampaignJob;
-use crate::core::families::lead::{record_for, record_size, SyncJob};
-use crate::core::families::list::{resolve, ListInput, ListJob, ListOp};
-use crate::core::families::merge::MergeJob;
+use crate::core::families::family;
 use crate::core::ids::{CheckKey, EventKey, ListingKey};
-use crate::core::job::{Api, CallSpec, Delivery, EventRef, Failure, Progress};
+use crate::core::job::{
+    Api, CallSpec, Context, Delivery, EventRef, Failure, Family, Prepared, Progress, Start,
+};
 use crate::core::listing::{Listing, Named};
 use crate::core::reads::check::CheckJob;
 use crate::core::reads::pickers::ListingJob;
@@ -159,7 +160,7 @@ pub struct PreviewRequest {
 /// The connector's state machine.
 #[derive(Debug)]
 pub struct Engine {
-    settings: Settings,
+    settings: Arc<Settings>,
     auth: Auth,
     limiter: Limiter,
     jitter: Jitter,
@@ -237,7 +238,7 @@ impl Engine {
         Engine {
             stats: Stats { pace: Pace::new(&settings.limits).stats(), ..Stats::default() },
             limiter: Limiter::new(settings.limits),
-            settings,
+            settings: Arc::new(settings),
             auth: Auth::default(),
             jitter,
             jobs: BTreeMap::new(),
@@ -377,12 +378,10 @@ impl Engine {
         event_id: Option<String>,
     ) -> Result<EventKey, UsageError> {
         let now = self.clamp(now);
-        let action = self
-            .settings
-            .action(action_id)
-            .map(|a| a.action.clone())
-            .ok_or_else(|| UsageError::UnknownAction(action_id.to_string()))?;
-        let key = self.accept(now, &action, action_id, event, event_id, false);
+        let settings = Arc::clone(&self.settings);
+        let action =
+            settings.action(action_id).ok_or_else(|| UsageError::UnknownAction(action_id.to_string()))?;
+        let key = self.accept(now, &*family(&action.action), action_id, event, event_id, false);
         self.pump(now);
         Ok(key)
     }
@@ -430,7 +429,7 @@ impl Engine {
     fn accept(
         &mut self,
         accepted_at: Millis,
-        action: &Action,
+        family: &dyn Family,
         action_id: &str,
         event: &Value,
         event_id: Option<String>,
@@ -444,19 +443,19 @@ impl Engine {
             action_id: action_id.to_string(),
             event: event.clone(),
             accepted_at,
-            batched: batch_limits(action).is_some(),
+            batched: family.thresholds().is_some(),
             replayed,
         };
         self.admit(key, pending);
         let ev = EventRef { key, event_id, action_id: action_id.to_string() };
-        if action.needs_schema()
-            && batch_limits(action).is_none()
+        if family.needs_schema()
+            && family.thresholds().is_none()
             && (self.schema.wants_read() || self.schema.reading.is_some())
         {
             // Formatting needs the field types: the event waits for the schema (one read),
             // unless it fails without them. Queued events wait only when their batch goes out.
             let fmt = Format { schema: None, on_too_long: self.settings.on_too_long };
-            if let Err(e) = prepare(action, event, &fmt, &mut Vec::new()) {
+            if let Err(e) = family.prepare(event, &fmt, &mut Vec::new()) {
                 let reason = ApiError { code: e.code().into(), message: e.to_string() };
                 self.emit(key, ev.with_reason(Status::Failed, &reason, None));
                 return key;
@@ -469,17 +468,17 @@ impl Engine {
                 return key;
             }
         }
-        self.deliver(accepted_at, action, ev, event);
+        self.deliver(accepted_at, family, ev, event);
         key
     }
 
     /// Prepares an accepted event with the schema as known now, then queues it or starts its
     /// delivery.
-    fn deliver(&mut self, accepted_at: Millis, action: &Action, ev: EventRef, event: &Value) {
+    fn deliver(&mut self, accepted_at: Millis, family: &dyn Family, ev: EventRef, event: &Value) {
         let key = ev.key;
         let mut warnings = Vec::new();
         let fmt = Format { schema: self.schema.schema.as_ref(), on_too_long: self.settings.on_too_long };
-        let prepared = match prepare(action, event, &fmt, &mut warnings) {
+        let prepared = match family.prepare(event, &fmt, &mut warnings) {
             Ok(p) => p,
             Err(e) => {
                 let reason = ApiError { code: e.code().into(), message: e.to_string() };
@@ -490,7 +489,7 @@ impl Engine {
         if !warnings.is_empty() {
             self.notes.push((key, warnings.join("; ")));
         }
-        if action.needs_schema()
+        if family.needs_schema()
             && ((self.schema.schema.is_none() && self.schema.error.is_none()) || self.schema.stale)
         {
             // Formatted without the schema, or with one a 1006 made stale: again when the batch
@@ -498,16 +497,17 @@ impl Engine {
             self.unformatted.insert(key);
         }
         let action_id = ev.action_id.clone();
-        match batch_limits(action) {
+        match family.thresholds() {
             Some(limits) => {
-                let size = prepared.size();
-                self.queues
-                    .entry(action_id)
-                    .or_insert_with(|| Queue::new(limits, batch_overhead(action)))
-                    .push(accepted_at, (ev, prepared), size);
+                let size = prepared.size;
+                self.queues.entry(action_id).or_insert_with(|| Queue::new(limits, family.overhead())).push(
+                    accepted_at,
+                    (ev, prepared),
+                    size,
+                );
             }
             None => {
-                self.start_prepared(action, vec![(ev, prepared)]);
+                self.start_prepared(family, vec![(ev, prepared)]);
             }
         }
     }
@@ -538,18 +538,20 @@ impl Engine {
                 continue;
             }
             let (event, accepted_at) = (p.event.clone(), p.accepted_at);
-            match self.settings.action(&ev.action_id).map(|a| a.action.clone()) {
-                Some(action) => self.deliver(accepted_at, &action, ev, &event),
-                None => continue,
+            let settings = Arc::clone(&self.settings);
+            if let Some(action) = settings.action(&ev.action_id) {
+                self.deliver(accepted_at, &*family(&action.action), ev, &event);
             }
         }
         for (action_id, batch) in std::mem::take(&mut self.held) {
             for (ev, _) in &batch {
                 self.job_of.remove(&ev.key);
             }
-            let Some(action) = self.settings.action(&action_id).map(|a| a.action.clone()) else { continue };
-            let batch = self.reformat(&action, batch);
-            let job = self.start_prepared(&action, batch);
+            let settings = Arc::clone(&self.settings);
+            let Some(action) = settings.action(&action_id) else { continue };
+            let family = family(&action.action);
+            let batch = self.reformat(&*family, batch);
+            let job = self.start_prepared(&*family, batch);
             if let Some(q) = self.queues.get_mut(&action_id) {
                 q.busy = job;
             }
@@ -579,7 +581,7 @@ impl Engine {
                 in_flight.extend(job.events.iter().copied());
             }
         }
-        let mut progress: BTreeMap<EventKey, Value> = BTreeMap::new();
+        let mut progress: BTreeMap<EventKey, ResumeData> = BTreeMap::new();
         for job in self.jobs.values() {
             for key in &job.events {
                 if let Some(p) = job.job.progress(*key) {
@@ -670,94 +672,73 @@ impl Engine {
             .and_then(|s| super::schema::LeadSchema::from_describe2(std::slice::from_ref(s)));
         // Restored events take keys after the snapshot's counter.
         engine.next_event = snapshot.next_event;
-        let mut uploaded: BTreeMap<(String, i64), Vec<&PendingEntry>> = BTreeMap::new();
-        for entry in &snapshot.events {
-            let action = engine.settings.action(&entry.action_id).map(|a| a.action.clone());
-            let batch = entry.progress.as_ref().and_then(|p| p.get("batchId")).and_then(Value::as_i64);
-            if let (Some(Action::BulkImportLeads(_)), Some(batch)) = (&action, batch) {
-                uploaded.entry((entry.action_id.clone(), batch)).or_default().push(entry);
-                continue;
-            }
-            let (reason, status) = match &action {
-                None => (
-                    Some(format!("action `{}` is no longer configured", entry.action_id)),
-                    Status::Failed,
-                ),
-                Some(a) if entry.in_flight && !is_idempotent(a) => (
-                    Some("the connector restarted while this event's call was in flight; Marketo may or may not have applied it".to_string()),
-                    Status::Uncertain,
-                ),
-                Some(_) => (None, Status::Queued),
-            };
-            match (action, reason) {
-                (Some(Action::MergeLead(p)), None) if entry.progress.is_some() => {
-                    let merged: Vec<i64> = entry
-                        .progress
-                        .as_ref()
-                        .and_then(|v| v.get("merged"))
-                        .and_then(Value::as_array)
-                        .map(|ids| ids.iter().filter_map(Value::as_i64).collect())
-                        .unwrap_or_default();
-                    engine.resume_merge(&p, entry, &merged);
-                }
-                (Some(action), None) => {
-                    engine.accept(
-                        entry.accepted_at.min(now),
-                        &action,
-                        &entry.action_id,
-                        &entry.event,
-                        Some(entry.event_id.clone()),
-                        entry.in_flight,
-                    );
-                }
-                (_, reason) => {
-                    let ev = engine.readmit(entry);
-                    let code =
-                        if status == Status::Uncertain { "RESTARTED_IN_FLIGHT" } else { "UNKNOWN_ACTION" };
-                    let reason = ApiError { code: code.into(), message: reason.unwrap_or_default() };
-                    engine.emit(ev.key, ev.with_reason(status, &reason, None));
-                }
-            }
-        }
-        for ((action_id, batch), entries) in uploaded {
-            engine.resume_bulk(&action_id, batch, &entries);
-        }
+        engine.restore_events(&snapshot.events);
         // Nothing is sent until the host's next input (SPEC §7: it may store this engine's
         // snapshot, with the new generation, first); `poll_timeout` asks for it now.
         engine.needs_pump = true;
         engine
     }
 
-    /// Resumes polling bulk import `batch` for the restored events that were in it.
-    fn resume_bulk(&mut self, action_id: &str, batch: i64, entries: &[&PendingEntry]) {
-        let Some(Action::BulkImportLeads(params)) = self.settings.action(action_id).map(|a| a.action.clone())
-        else {
-            return;
-        };
-        let mut rows = Vec::new();
-        let mut keys = Vec::new();
+    /// Takes a snapshot's events back: each is queued or sent again from the start, resumed
+    /// from where its family's resume data says it was (bulk imports sharing a batch resume
+    /// together, after the others), or given its final outcome when it cannot go on.
+    fn restore_events(&mut self, entries: &[PendingEntry]) {
+        let settings = Arc::clone(&self.settings);
+        let mut grouped: BTreeMap<(&str, i64), (Vec<&PendingEntry>, &ResumeData)> = BTreeMap::new();
         for entry in entries {
-            let ev = self.readmit(entry);
-            let key = ev.key;
-            let fmt = Format { schema: self.schema.schema.as_ref(), on_too_long: self.settings.on_too_long };
-            match prepare_row(&params, &entry.event, &fmt, &mut Vec::new()) {
-                Ok(row) => {
-                    keys.push(key);
-                    rows.push((ev, row));
-                }
-                Err(e) => {
-                    let reason = ApiError { code: e.code().into(), message: e.to_string() };
-                    self.emit(key, ev.with_reason(Status::Failed, &reason, None));
+            let Some(action) = settings.action(&entry.action_id) else {
+                let reason = format!("action `{}` is no longer configured", entry.action_id);
+                self.restore_failed(entry, Status::Failed, "UNKNOWN_ACTION", reason);
+                continue;
+            };
+            let family = family(&action.action);
+            if entry.in_flight && !family.idempotent() {
+                let reason = "the connector restarted while this event's call was in flight; Marketo may or may not have applied it";
+                self.restore_failed(entry, Status::Uncertain, "RESTARTED_IN_FLIGHT", reason.into());
+                continue;
+            }
+            match entry.progress.as_ref().filter(|r| family.resumes(r)) {
+                Some(resume) => match resume.group() {
+                    Some(group) => {
+                        grouped.entry((&entry.action_id, group)).or_insert((Vec::new(), resume)).0.push(entry)
+                    }
+                    None => self.resume(&*family, &[entry], resume),
+                },
+                None => {
+                    let accepted_at = entry.accepted_at.min(self.now);
+                    let id = Some(entry.event_id.clone());
+                    self.accept(accepted_at, &*family, &entry.action_id, &entry.event, id, entry.in_flight);
                 }
             }
         }
-        let seed = self.jitter.next_u64();
-        self.start_job(
-            Box::new(BulkJob::resume(&params, rows, batch, seed)),
-            Progress::default(),
-            None,
-            keys,
-        );
+        for ((action_id, _), (entries, resume)) in grouped {
+            if let Some(action) = settings.action(action_id) {
+                self.resume(&*family(&action.action), &entries, resume);
+            }
+        }
+    }
+
+    /// A restored event that cannot go on gets its final outcome now.
+    fn restore_failed(&mut self, entry: &PendingEntry, status: Status, code: &str, message: String) {
+        let ev = self.readmit(entry);
+        let reason = ApiError { code: code.into(), message };
+        self.emit(ev.key, ev.with_reason(status, &reason, None));
+    }
+
+    /// Restored `entries` resume from `resume` (their family [`Family::resumes`] it).
+    fn resume(&mut self, family: &dyn Family, entries: &[&PendingEntry], resume: &ResumeData) {
+        let events: Vec<(EventRef, &Value)> = entries.iter().map(|e| (self.readmit(e), &e.event)).collect();
+        let replayed = BTreeSet::new();
+        let mut cx = Context {
+            now: self.now,
+            rest_len: self.settings.rest_base.len(),
+            format: Format { schema: self.schema.schema.as_ref(), on_too_long: self.settings.on_too_long },
+            cache: &self.cache,
+            replayed: &replayed,
+            jitter: &mut self.jitter,
+        };
+        let start = family.resume(events, resume, &mut cx);
+        self.started(start);
     }
 
     /// Handles the HTTP answer to request `id`.
@@ -1171,32 +1152,9 @@ impl Engine {
             .settings
             .action(action_id)
             .ok_or_else(|| Ok(UsageError::UnknownAction(action_id.to_string())))?;
-        let rest_len = self.settings.rest_base.len();
-        let calls = match &action.action {
-            Action::AddLeadToList(p) | Action::AddLeadToListBatched(p) => {
-                ListJob::preview(p, ListOp::Add, event, rest_len).map_err(Err)?
-            }
-            Action::RemoveLeadFromList(p) | Action::RemoveLeadFromListBatched(p) => {
-                ListJob::preview(p, ListOp::Remove, event, rest_len).map_err(Err)?
-            }
-            Action::CreateOrUpdateLead(p) | Action::CreateOrUpdateLeadBatched(p) => {
-                let ev = EventRef { key: EventKey(0), event_id: String::new(), action_id: String::new() };
-                let fmt =
-                    Format { schema: self.schema.schema.as_ref(), on_too_long: self.settings.on_too_long };
-                let record = record_for(p, event, &fmt, &mut Vec::new()).map_err(Err)?;
-                let mut job = SyncJob::new(p, vec![(ev, record)]);
-                let mut progress = Progress::default();
-                job.start(&mut progress);
-                progress.calls
-            }
-            Action::SendTransactionalEmail(p) => CampaignJob::preview(p, event).map_err(Err)?,
-            Action::MergeLead(p) => MergeJob::preview(p, event).map_err(Err)?,
-            Action::BulkImportLeads(p) => {
-                let fmt =
-                    Format { schema: self.schema.schema.as_ref(), on_too_long: self.settings.on_too_long };
-                BulkJob::preview(p, event, &fmt).map_err(Err)?
-            }
-        };
+        let fmt = Format { schema: self.schema.schema.as_ref(), on_too_long: self.settings.on_too_long };
+        let calls =
+            family(&action.action).preview(event, &fmt, self.settings.rest_base.len()).map_err(Err)?;
         Ok(calls
             .into_iter()
             .map(|c| {
@@ -1252,94 +1210,38 @@ impl Engine {
         }
     }
 
-    /// Starts the job delivering `items` for `action`; `None` when it finished at once.
-    fn start_prepared(&mut self, action: &Action, items: Vec<(EventRef, Prepared)>) -> Option<u64> {
-        let rest_len = self.settings.rest_base.len();
-        let now = self.now;
-        let events: Vec<EventKey> = items.iter().map(|(ev, _)| ev.key).collect();
-        let (job, progress, lookup): (Box<dyn Delivery>, Progress, Option<FilterType>) = match action {
-            Action::AddLeadToList(p)
-            | Action::AddLeadToListBatched(p)
-            | Action::RemoveLeadFromList(p)
-            | Action::RemoveLeadFromListBatched(p) => {
-                let op = match action {
-                    Action::RemoveLeadFromList(_) | Action::RemoveLeadFromListBatched(_) => ListOp::Remove,
-                    _ => ListOp::Add,
-                };
-                let filter = match &p.lead {
-                    LeadSelector::Lookup { filter, .. } => Some(*filter),
-                    LeadSelector::Id(_) => None,
-                };
-                let inputs: Vec<(EventRef, ListInput)> = items
-                    .into_iter()
-                    .filter_map(|(ev, p)| match p {
-                        Prepared::List(input) => Some((ev, input)),
-                        _ => None,
-                    })
-                    .collect();
-                // Lookup values the lead cache knows cost no call.
-                let mut known = BTreeMap::new();
-                if let Some(f) = filter {
-                    for v in inputs.iter().filter_map(|(_, input)| input.lookup.as_ref()) {
-                        if let Some(ids) = self.cache.get(f, v, now) {
-                            known.insert(v.clone(), ids.clone());
-                        }
-                    }
-                }
-                let replayed: BTreeSet<EventKey> = inputs
-                    .iter()
-                    .map(|(ev, _)| ev.key)
-                    .filter(|k| self.pending.get(k).is_some_and(|p| p.replayed))
-                    .collect();
-                let job = ListJob::new(p, op, inputs, rest_len, known).with_replayed(replayed);
-                (Box::new(job), Progress::default(), filter)
-            }
-            Action::CreateOrUpdateLead(p) | Action::CreateOrUpdateLeadBatched(p) => {
-                let records = items
-                    .into_iter()
-                    .filter_map(|(ev, p)| match p {
-                        Prepared::Sync(r) => Some((ev, r)),
-                        _ => None,
-                    })
-                    .collect();
-                (Box::new(SyncJob::new(p, records)), Progress::default(), None)
-            }
-            Action::SendTransactionalEmail(p) => {
-                let events: Vec<(EventRef, &Value)> =
-                    items.iter().map(|(ev, p)| (ev.clone(), p.event())).collect();
-                let (job, progress) = CampaignJob::new(p, events);
-                (Box::new(job), progress, None)
-            }
-            Action::MergeLead(p) => {
-                // One job per event: each merge is its own ordered sequence of calls.
-                let mut last = None;
-                for (ev, prepared) in items {
-                    match MergeJob::new(p, ev, prepared.event()) {
-                        Ok(job) => {
-                            let key = job.event_key();
-                            last = self.start_job(Box::new(job), Progress::default(), None, vec![key]);
-                        }
-                        Err((ev, e)) => {
-                            let reason = ApiError { code: e.code().into(), message: e.to_string() };
-                            self.emit(ev.key, ev.with_reason(Status::Failed, &reason, None));
-                        }
-                    }
-                }
-                return last;
-            }
-            Action::BulkImportLeads(p) => {
-                let seed = self.jitter.next_u64();
-                let rows = items
-                    .into_iter()
-                    .filter_map(|(ev, p)| match p {
-                        Prepared::Bulk(row) => Some((ev, row)),
-                        _ => None,
-                    })
-                    .collect();
-                (Box::new(BulkJob::from_rows(p, rows, seed)), Progress::default(), None)
-            }
+    /// Starts the jobs delivering prepared `items` of `family`; the last job's id, `None` when
+    /// every event finished at once.
+    fn start_prepared(&mut self, family: &dyn Family, items: Vec<(EventRef, Prepared)>) -> Option<u64> {
+        let replayed: BTreeSet<EventKey> = items
+            .iter()
+            .map(|(ev, _)| ev.key)
+            .filter(|k| self.pending.get(k).is_some_and(|p| p.replayed))
+            .collect();
+        let mut cx = Context {
+            now: self.now,
+            rest_len: self.settings.rest_base.len(),
+            format: Format { schema: self.schema.schema.as_ref(), on_too_long: self.settings.on_too_long },
+            cache: &self.cache,
+            replayed: &replayed,
+            jitter: &mut self.jitter,
         };
-        self.start_job(job, progress, lookup, events)
+        let start = family.start(items, &mut cx);
+        self.started(start)
+    }
+
+    /// Fails the events a family could not start, then registers and starts its jobs; the last
+    /// job's id.
+    fn started(&mut self, start: Start) -> Option<u64> {
+        for (ev, e) in start.failed {
+            let reason = ApiError { code: e.code().into(), message: e.to_string() };
+            self.emit(ev.key, ev.with_reason(Status::Failed, &reason, None));
+        }
+        let mut last = None;
+        for new in start.jobs {
+            last = self.start_job(new.job, new.progress, new.lookup, new.events);
+        }
+        last
     }
 
     /// Seals due queues and starts the batches whose action has no batch in flight.
@@ -1352,9 +1254,11 @@ impl Engine {
             }
         }
         for (action_id, batch) in ready {
-            let Some(action) = self.settings.action(&action_id).map(|a| a.action.clone()) else { continue };
+            let settings = Arc::clone(&self.settings);
+            let Some(action) = settings.action(&action_id) else { continue };
+            let family = family(&action.action);
             let mut batch = batch;
-            if action.needs_schema() && batch.iter().any(|(ev, _)| self.unformatted.contains(&ev.key)) {
+            if family.needs_schema() && batch.iter().any(|(ev, _)| self.unformatted.contains(&ev.key)) {
                 if self.schema_pending() {
                     // The batch's call needs the field types: it goes out once they are read,
                     // and its action sends no other batch meanwhile.
@@ -1370,9 +1274,9 @@ impl Engine {
                     self.held.push((action_id, batch));
                     continue;
                 }
-                batch = self.reformat(&action, batch);
+                batch = self.reformat(&*family, batch);
             }
-            let job = self.start_prepared(&action, batch);
+            let job = self.start_prepared(&*family, batch);
             if let Some(q) = self.queues.get_mut(&action_id) {
                 q.busy = job;
             }
@@ -1381,7 +1285,11 @@ impl Engine {
 
     /// The batch's events prepared before the schema was known, prepared again with it (an
     /// event the field types refuse fails here).
-    fn reformat(&mut self, action: &Action, batch: Vec<(EventRef, Prepared)>) -> Vec<(EventRef, Prepared)> {
+    fn reformat(
+        &mut self,
+        family: &dyn Family,
+        batch: Vec<(EventRef, Prepared)>,
+    ) -> Vec<(EventRef, Prepared)> {
         let mut out = Vec::with_capacity(batch.len());
         for (ev, prepared) in batch {
             if !self.unformatted.remove(&ev.key) {
@@ -1391,7 +1299,7 @@ impl Engine {
             let Some(event) = self.pending.get(&ev.key).map(|p| p.event.clone()) else { continue };
             let mut warnings = Vec::new();
             let fmt = Format { schema: self.schema.schema.as_ref(), on_too_long: self.settings.on_too_long };
-            match prepare(action, &event, &fmt, &mut warnings) {
+            match family.prepare(&event, &fmt, &mut warnings) {
                 Ok(p) => {
                     if !warnings.is_empty() {
                         self.notes.push((ev.key, warnings.join("; ")));
@@ -1412,7 +1320,7 @@ impl Engine {
         self.next_event += 1;
         let key = EventKey(self.next_event);
         let batched =
-            self.settings.action(&entry.action_id).is_some_and(|a| batch_limits(&a.action).is_some());
+            self.settings.action(&entry.action_id).is_some_and(|a| family(&a.action).thresholds().is_some());
         self.admit(
             key,
             PendingEvent {
@@ -1425,26 +1333,6 @@ impl Engine {
             },
         );
         EventRef { key, event_id: entry.event_id.clone(), action_id: entry.action_id.clone() }
-    }
-
-    /// Restarts a merge from where the snapshot left it.
-    fn resume_merge(
-        &mut self,
-        params: &crate::core::config::MergeParams,
-        entry: &PendingEntry,
-        merged: &[i64],
-    ) {
-        let ev = self.readmit(entry);
-        let key = ev.key;
-        match MergeJob::resume(params, ev, &entry.event, merged) {
-            Ok(job) => {
-                self.start_job(Box::new(job), Progress::default(), None, vec![key]);
-            }
-            Err((ev, e)) => {
-                let reason = ApiError { code: e.code().into(), message: e.to_string() };
-                self.emit(key, ev.with_reason(Status::Failed, &reason, None));
-            }
-        }
     }
 
     /// Registers and starts a job; `None` when it finished at once (no call needed).
@@ -1754,38 +1642,6 @@ impl Engine {
     }
 }
 
-/// An event read for its action, ready to queue or deliver.
-#[derive(Debug, Clone)]
-enum Prepared {
-    /// List actions: the lookup value or ids.
-    List(ListInput),
-    /// Upserts: the mapped record.
-    Sync(serde_json::Map<String, Value>),
-    /// Bulk import: the CSV row.
-    Bulk(BulkRow),
-    /// Actions whose job reads the event itself.
-    Event(Value),
-}
-
-impl Prepared {
-    /// The bytes this event adds to what its batch sends.
-    fn size(&self) -> usize {
-        match self {
-            Prepared::List(input) => input.size(),
-            Prepared::Sync(record) => record_size(record),
-            Prepared::Bulk(row) => row.size(),
-            Prepared::Event(v) => serde_json::to_string(v).map(|s| s.len()).unwrap_or(0),
-        }
-    }
-
-    fn event(&self) -> &Value {
-        match self {
-            Prepared::Event(v) => v,
-            _ => &Value::Null,
-        }
-    }
-}
-
 /// How long Marketo itself may run a call before it times out, by endpoint: Merge 180 s, Sync
 /// Leads 90 s, Get Leads by Filter 60 s, everything else 30 s. A call a dead instance left in
 /// flight cannot hold a slot at Marketo longer than this after it was sent.
@@ -1804,68 +1660,4 @@ fn marketo_timeout_ms(spec: &CallSpec) -> Millis {
 /// 200): it is retried like any unreadable answer, never read as the file.
 fn looks_like_html(body: &str) -> bool {
     body.trim_start().starts_with('<')
-}
-
-/// Whether an action's calls may be sent twice without harm.
-fn is_idempotent(action: &Action) -> bool {
-    match action {
-        Action::SendTransactionalEmail(_) | Action::MergeLead(_) => false,
-        Action::CreateOrUpdateLead(p) | Action::CreateOrUpdateLeadBatched(p) => {
-            p.strategy != crate::core::config::UpdateStrategy::CreateDuplicate
-        }
-        _ => true,
-    }
-}
-
-/// Reads an event for its action, formatted by `fmt`; bad events fail here, before they wait in
-/// a queue.
-fn prepare(
-    action: &Action,
-    event: &Value,
-    fmt: &Format<'_>,
-    warnings: &mut Vec<String>,
-) -> Result<Prepared, EventError> {
-    match action {
-        Action::AddLeadToList(p)
-        | Action::AddLeadToListBatched(p)
-        | Action::RemoveLeadFromList(p)
-        | Action::RemoveLeadFromListBatched(p) => resolve(p, event).map(Prepared::List),
-        Action::CreateOrUpdateLead(p) | Action::CreateOrUpdateLeadBatched(p) => {
-            record_for(p, event, fmt, warnings).map(Prepared::Sync)
-        }
-        Action::BulkImportLeads(p) => prepare_row(p, event, fmt, warnings).map(Prepared::Bulk),
-        _ => {
-            if event.is_object() {
-                Ok(Prepared::Event(event.clone()))
-            } else {
-                Err(EventError::NotAnObject)
-            }
-        }
-    }
-}
-
-/// The thresholds of a batched action; `None` for actions sent on arrival.
-fn batch_limits(action: &Action) -> Option<Thresholds> {
-    match action {
-        Action::AddLeadToListBatched(_)
-        | Action::RemoveLeadFromListBatched(_)
-        | Action::CreateOrUpdateLeadBatched(_) => Some(BATCHED),
-        Action::BulkImportLeads(_) => Some(BULK),
-        _ => None,
-    }
-}
-
-/// Bytes a batch carries besides its events' own (the Sync Leads envelope; multipart framing
-/// and header row for bulk files).
-fn batch_overhead(action: &Action) -> usize {
-    match action {
-        Action::CreateOrUpdateLeadBatched(p) => {
-            let partition = p.partition.as_ref().map_or(0, |n| n.len() + 20);
-            r#"{"action":"createDuplicate","lookupField":"","input":[]}"#.len()
-                + p.lookup_field.len()
-                + partition
-        }
-        Action::BulkImportLeads(p) => bulk_overhead(p),
-        _ => 64,
-    }
 }

@@ -2,10 +2,20 @@
 //! Marketo calls. The engine sends the calls (auth, limits, retries); the job decides what
 //! to call next and what each event's outcome is.
 
+use std::any::Any;
+use std::collections::{BTreeMap, BTreeSet};
+
 use serde_json::Value;
 
+use crate::core::batch::Thresholds;
+use crate::core::cache::LeadCache;
+use crate::core::config::FilterType;
+use crate::core::error::EventError;
 use crate::core::ids::EventKey;
 use crate::core::outcome::{Outcome, Status};
+use crate::core::retry::Jitter;
+use crate::core::schema::Format;
+use crate::core::snapshot::ResumeData;
 use crate::core::time::Millis;
 use crate::core::wire::{ApiError, Body, Method};
 
@@ -221,7 +231,7 @@ pub(crate) trait Delivery: std::fmt::Debug {
     }
     /// What of event `key`'s delivery is already done and must not be redone after a restore
     /// (plain JSON, carried in the snapshot), if anything.
-    fn progress(&self, key: EventKey) -> Option<serde_json::Value> {
+    fn progress(&self, key: EventKey) -> Option<ResumeData> {
         let _ = key;
         None
     }
@@ -231,6 +241,147 @@ pub(crate) trait Delivery: std::fmt::Debug {
         let _ = (step, p);
         false
     }
+}
+
+/// What a family made of one event before it waits in a queue: the family's own type (a list
+/// lookup, a mapped record, a CSV row, the event itself), and the bytes it adds to a call.
+pub(crate) struct Prepared {
+    /// Bytes this event adds to its batch's call (the queue's byte threshold, SPEC §4).
+    pub size: usize,
+    item: Box<dyn Any>,
+}
+
+impl Prepared {
+    /// `item`, adding `size` bytes to a call.
+    pub fn new<T: Any>(item: T, size: usize) -> Prepared {
+        Prepared { size, item: Box::new(item) }
+    }
+
+    /// The item, when it is a `T` (always, for the family that prepared it).
+    pub fn take<T: Any>(self) -> Option<T> {
+        self.item.downcast::<T>().ok().map(|b| *b)
+    }
+}
+
+impl std::fmt::Debug for Prepared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Prepared({} bytes)", self.size)
+    }
+}
+
+/// Items of one family's type `T`, taken out of `items` (the others, which cannot occur, are
+/// dropped).
+pub(crate) fn items_of<T: Any>(items: Vec<(EventRef, Prepared)>) -> Vec<(EventRef, T)> {
+    items.into_iter().filter_map(|(ev, p)| p.take::<T>().map(|t| (ev, t))).collect()
+}
+
+/// What the engine lends a family starting or resuming jobs.
+pub(crate) struct Context<'a> {
+    /// The engine's current time (ms since the epoch).
+    pub now: Millis,
+    /// Bytes of the REST base URL (GET URLs must stay under [`MAX_URL_BYTES`]).
+    pub rest_len: usize,
+    /// How mapped values are formatted (the lead schema as known now).
+    pub format: Format<'a>,
+    /// Lead ids already looked up: lookups it knows cost no call.
+    pub cache: &'a LeadCache,
+    /// Events whose call was in flight when a previous instance stopped (it may have been
+    /// applied).
+    pub replayed: &'a BTreeSet<EventKey>,
+    /// The engine's seeded jitter, for jobs that draw their own.
+    pub jitter: &'a mut Jitter,
+}
+
+/// A job a family wants started.
+#[derive(Debug)]
+pub(crate) struct NewJob {
+    /// The job.
+    pub job: Box<dyn Delivery>,
+    /// What it produced while being built (outcomes of events that need no call).
+    pub progress: Progress,
+    /// The lookup filter whose answers feed the lead cache, if any.
+    pub lookup: Option<FilterType>,
+    /// The events it delivers.
+    pub events: Vec<EventKey>,
+}
+
+impl NewJob {
+    /// `job` for `events`, with nothing produced yet and no lookup.
+    pub fn plain(job: impl Delivery + 'static, events: Vec<EventKey>) -> NewJob {
+        NewJob { job: Box::new(job), progress: Progress::default(), lookup: None, events }
+    }
+}
+
+/// What a family made of a set of events: jobs to start, and events that failed before any
+/// call.
+#[derive(Debug, Default)]
+pub(crate) struct Start {
+    /// Jobs to register and start, in this order.
+    pub jobs: Vec<NewJob>,
+    /// Events that cannot be delivered as they are.
+    pub failed: Vec<(EventRef, EventError)>,
+}
+
+/// An action family: everything about how one kind of action delivers its events, from
+/// reading an event to resuming its job after a restore. The engine knows families only
+/// through this trait; `families::family` is the one place that maps an action to its family.
+pub(crate) trait Family {
+    /// Reads an event for the action, formatted by `format`: bad events fail here, before they
+    /// wait in a queue. Values cut to fit their field add a note to `warnings`.
+    fn prepare(
+        &self,
+        event: &Value,
+        format: &Format<'_>,
+        warnings: &mut Vec<String>,
+    ) -> Result<Prepared, EventError>;
+    /// The batch thresholds (SPEC §4); `None` for actions sent on arrival.
+    fn thresholds(&self) -> Option<Thresholds> {
+        None
+    }
+    /// Bytes a batch carries besides its events' own (an envelope, a CSV header).
+    fn overhead(&self) -> usize {
+        64
+    }
+    /// Whether the action's calls may be sent twice without harm (a restored event whose call
+    /// was in flight is sent again only then; otherwise it is `uncertain`).
+    fn idempotent(&self) -> bool {
+        true
+    }
+    /// Whether delivery formats values by the lead schema (maps `leadData` fields).
+    fn needs_schema(&self) -> bool {
+        false
+    }
+    /// The calls one event would cause if sent alone.
+    fn preview(
+        &self,
+        event: &Value,
+        format: &Format<'_>,
+        rest_len: usize,
+    ) -> Result<Vec<CallSpec>, EventError>;
+    /// The jobs delivering prepared `items`.
+    fn start(&self, items: Vec<(EventRef, Prepared)>, cx: &mut Context<'_>) -> Start;
+    /// Whether the family carries on from `resume` (data its own jobs wrote); otherwise a
+    /// restored event is delivered from the start.
+    fn resumes(&self, resume: &ResumeData) -> bool {
+        let _ = resume;
+        false
+    }
+    /// The job carrying on restored `events` from where `resume` says a previous instance
+    /// left them. Called only when [`Family::resumes`] it: a family that resumes implements both.
+    fn resume(&self, events: Vec<(EventRef, &Value)>, resume: &ResumeData, cx: &mut Context<'_>) -> Start {
+        let _ = (events, resume, cx);
+        Start::default()
+    }
+}
+
+/// Lookup values `cache` knows, with their lead ids, among `values`.
+pub(crate) fn known_ids<'v>(
+    cache: &LeadCache,
+    filter: FilterType,
+    values: impl Iterator<Item = &'v String>,
+    now: Millis,
+) -> BTreeMap<String, Vec<i64>> {
+    values.filter_map(|v| cache.get(filter, v, now).map(|ids| (v.clone(), ids.clone()))).collect()
 }
 
 #[cfg(test)]

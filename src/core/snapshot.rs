@@ -107,8 +107,44 @@ pub struct PendingEntry {
     pub in_flight: bool,
     /// What of its delivery is already done (e.g. the losers a merge has merged), so a restore
     /// does not redo it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub progress: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "lenient_resume")]
+    pub progress: Option<ResumeData>,
+}
+
+/// What of an event's delivery a previous instance already did, so a restore carries on from
+/// there instead of redoing it. The JSON shapes are the snapshot's `progress` field.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ResumeData {
+    /// A bulk import whose file Marketo accepted as batch `batchId`: poll it, do not upload
+    /// again.
+    BulkBatch {
+        /// Marketo's `batchId`.
+        #[serde(rename = "batchId")]
+        batch_id: i64,
+    },
+    /// A merge that already merged these losers into the winner.
+    Merged {
+        /// The loser lead ids merged.
+        merged: Vec<i64>,
+    },
+}
+
+impl ResumeData {
+    /// Events resumed together share this (one bulk batch); `None`: each resumes alone.
+    pub fn group(&self) -> Option<i64> {
+        match self {
+            ResumeData::BulkBatch { batch_id } => Some(*batch_id),
+            ResumeData::Merged { .. } => None,
+        }
+    }
+}
+
+/// Reads `progress` as [`ResumeData`]; a shape this version does not know resumes nothing (the
+/// event is delivered from the start, as before resume data existed).
+fn lenient_resume<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<ResumeData>, D::Error> {
+    let v = Option::<Value>::deserialize(d)?;
+    Ok(v.and_then(|v| serde_json::from_value(v).ok()))
 }
 
 /// Daily quota accounting.

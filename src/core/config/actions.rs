@@ -207,14 +207,6 @@ pub enum Action {
 }
 
 impl Action {
-    /// Whether the action's deliveries need the lead schema (they map `leadData` fields).
-    pub(crate) fn needs_schema(&self) -> bool {
-        matches!(
-            self,
-            Action::CreateOrUpdateLead(_) | Action::CreateOrUpdateLeadBatched(_) | Action::BulkImportLeads(_)
-        )
-    }
-
     /// The action's `type` as configured.
     pub fn type_name(&self) -> &'static str {
         match self {

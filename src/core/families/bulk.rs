@@ -41,12 +41,15 @@
 
 use serde_json::Value;
 
+use crate::core::batch::{Thresholds, BULK};
 use crate::core::config::BulkParams;
 use crate::core::error::EventError;
 use crate::core::job::{chunk_by, Api, CallSpec, Delivery, EventRef, Failure, Progress, Steps};
+use crate::core::job::{items_of, Context, Family, NewJob, Prepared, Start};
 use crate::core::outcome::Status;
 use crate::core::retry::Jitter;
 use crate::core::schema::Format;
+use crate::core::snapshot::ResumeData;
 use crate::core::time::Millis;
 use crate::core::wire::{ApiError, Body, Envelope, Method};
 
@@ -741,10 +744,10 @@ impl BulkJob {
 impl Delivery for BulkJob {
     /// Rows whose file Marketo accepted carry its batch id: a restore polls that import
     /// instead of uploading the rows again.
-    fn progress(&self, key: crate::core::ids::EventKey) -> Option<Value> {
+    fn progress(&self, key: crate::core::ids::EventKey) -> Option<ResumeData> {
         let row = self.rows.iter().position(|r| r.ev.key == key && !r.done)?;
-        let batch = self.files.iter().find(|f| f.rows.contains(&row)).and_then(|f| f.batch_id)?;
-        Some(serde_json::json!({ "batchId": batch }))
+        let batch_id = self.files.iter().find(|f| f.rows.contains(&row)).and_then(|f| f.batch_id)?;
+        Some(ResumeData::BulkBatch { batch_id })
     }
 
     /// One upload per file: ≤ 25,000 rows and a multipart body under 10 MB.
@@ -849,6 +852,74 @@ impl Delivery for BulkJob {
                 self.finish_if_ready(f, p);
             }
         }
+    }
+}
+
+/// The bulk family (`bulkImportLeads`): events become CSV rows of an import file uploaded to
+/// `POST /bulk/v1/leads.json` (Swagger `importLeadUsingPOST`), then polled until Marketo has
+/// read it. A restore after the upload polls the same batch instead of uploading again.
+pub(crate) struct BulkFamily<'a> {
+    /// The action's configuration.
+    pub params: &'a BulkParams,
+}
+
+impl Family for BulkFamily<'_> {
+    fn prepare(
+        &self,
+        event: &Value,
+        format: &Format<'_>,
+        warnings: &mut Vec<String>,
+    ) -> Result<Prepared, EventError> {
+        let row = prepare_row(self.params, event, format, warnings)?;
+        let size = row.size();
+        Ok(Prepared::new(row, size))
+    }
+
+    fn thresholds(&self) -> Option<Thresholds> {
+        Some(BULK)
+    }
+
+    /// Multipart framing and the header row.
+    fn overhead(&self) -> usize {
+        overhead(self.params)
+    }
+
+    fn needs_schema(&self) -> bool {
+        true
+    }
+
+    fn preview(&self, event: &Value, format: &Format<'_>, _: usize) -> Result<Vec<CallSpec>, EventError> {
+        BulkJob::preview(self.params, event, format)
+    }
+
+    fn start(&self, items: Vec<(EventRef, Prepared)>, cx: &mut Context<'_>) -> Start {
+        let seed = cx.jitter.next_u64();
+        let rows: Vec<(EventRef, BulkRow)> = items_of(items);
+        let events = rows.iter().map(|(ev, _)| ev.key).collect();
+        Start {
+            jobs: vec![NewJob::plain(BulkJob::from_rows(self.params, rows, seed), events)],
+            failed: Vec::new(),
+        }
+    }
+
+    fn resumes(&self, resume: &ResumeData) -> bool {
+        matches!(resume, ResumeData::BulkBatch { .. })
+    }
+
+    fn resume(&self, events: Vec<(EventRef, &Value)>, resume: &ResumeData, cx: &mut Context<'_>) -> Start {
+        let ResumeData::BulkBatch { batch_id } = resume else { return Start::default() };
+        let mut start = Start::default();
+        let mut rows = Vec::new();
+        for (ev, event) in events {
+            match prepare_row(self.params, event, &cx.format, &mut Vec::new()) {
+                Ok(row) => rows.push((ev, row)),
+                Err(e) => start.failed.push((ev, e)),
+            }
+        }
+        let seed = cx.jitter.next_u64();
+        let keys = rows.iter().map(|(ev, _)| ev.key).collect();
+        start.jobs.push(NewJob::plain(BulkJob::resume(self.params, rows, *batch_id, seed), keys));
+        start
     }
 }
 

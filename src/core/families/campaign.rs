@@ -10,7 +10,9 @@ use serde_json::Value;
 use crate::core::config::EmailParams;
 use crate::core::error::EventError;
 use crate::core::job::{chunk_by, CallSpec, Delivery, EventRef, Failure, Progress, Steps};
+use crate::core::job::{items_of, Context, Family, NewJob, Prepared, Start};
 use crate::core::outcome::Status;
+use crate::core::schema::Format;
 use crate::core::source::{to_id, FieldType};
 use crate::core::wire::{ApiError, Envelope, Method};
 
@@ -193,6 +195,45 @@ impl Delivery for CampaignJob {
             let mut o = item.ev.with_reason(failure.status, &failure.reason, failure.request_id.as_deref());
             o.lead_ids = vec![item.lead];
             p.outcome(&item.ev, o);
+        }
+    }
+}
+
+/// The campaign family (`sendTransactionalEmail`): requests a smart campaign for each event's
+/// lead, with its tokens (`POST /rest/v1/campaigns/{id}/trigger.json`, Swagger
+/// `triggerCampaignUsingPOST`). Sent on arrival; a trigger is never sent twice.
+pub(crate) struct CampaignFamily<'a> {
+    /// The action's configuration.
+    pub params: &'a EmailParams,
+}
+
+impl Family for CampaignFamily<'_> {
+    /// The job reads the event itself; it waits in no queue, so it adds no bytes to count.
+    fn prepare(&self, event: &Value, _: &Format<'_>, _: &mut Vec<String>) -> Result<Prepared, EventError> {
+        if event.is_object() {
+            Ok(Prepared::new(event.clone(), 0))
+        } else {
+            Err(EventError::NotAnObject)
+        }
+    }
+
+    /// A trigger sent twice sends the email twice.
+    fn idempotent(&self) -> bool {
+        false
+    }
+
+    fn preview(&self, event: &Value, _: &Format<'_>, _: usize) -> Result<Vec<CallSpec>, EventError> {
+        CampaignJob::preview(self.params, event)
+    }
+
+    fn start(&self, items: Vec<(EventRef, Prepared)>, _: &mut Context<'_>) -> Start {
+        let events: Vec<(EventRef, Value)> = items_of(items);
+        let keys = events.iter().map(|(ev, _)| ev.key).collect();
+        let (job, progress) =
+            CampaignJob::new(self.params, events.iter().map(|(ev, v)| (ev.clone(), v)).collect());
+        Start {
+            jobs: vec![NewJob { job: Box::new(job), progress, lookup: None, events: keys }],
+            failed: Vec::new(),
         }
     }
 }

@@ -6,11 +6,14 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use crate::core::batch::{Thresholds, BATCHED};
 use crate::core::config::{UpdateStrategy, UpsertParams};
 use crate::core::error::EventError;
+use crate::core::ids::EventKey;
 use crate::core::job::{
     chunk_by, CallSpec, Delivery, EventRef, Failure, Progress, Steps, MAX_BODY_BYTES, MAX_RECORDS,
 };
+use crate::core::job::{items_of, Context, Family, NewJob, Prepared, Start};
 use crate::core::outcome::Status;
 use crate::core::schema::Format;
 use crate::core::source::map_record;
@@ -259,5 +262,63 @@ impl Delivery for SyncJob {
                 progress,
             );
         }
+    }
+}
+
+/// The lead family (`createOrUpdateLead` and its batched form): each event becomes one record
+/// of a Sync Leads call (`POST /rest/v1/leads.json`, Swagger `syncLeadUsingPOST`).
+pub(crate) struct LeadFamily<'a> {
+    /// The action's configuration.
+    pub params: &'a UpsertParams,
+    /// Batched (SPEC §4) or sent on arrival.
+    pub batched: bool,
+}
+
+impl Family for LeadFamily<'_> {
+    fn prepare(
+        &self,
+        event: &Value,
+        format: &Format<'_>,
+        warnings: &mut Vec<String>,
+    ) -> Result<Prepared, EventError> {
+        let record = record_for(self.params, event, format, warnings)?;
+        let size = record_size(&record);
+        Ok(Prepared::new(record, size))
+    }
+
+    fn thresholds(&self) -> Option<Thresholds> {
+        self.batched.then_some(BATCHED)
+    }
+
+    /// The Sync Leads envelope around the records.
+    fn overhead(&self) -> usize {
+        let partition = self.params.partition.as_ref().map_or(0, |n| n.len() + 20);
+        r#"{"action":"createDuplicate","lookupField":"","input":[]}"#.len()
+            + self.params.lookup_field.len()
+            + partition
+    }
+
+    /// `createDuplicate` creates a lead each time it is sent.
+    fn idempotent(&self) -> bool {
+        self.params.strategy != UpdateStrategy::CreateDuplicate
+    }
+
+    fn needs_schema(&self) -> bool {
+        true
+    }
+
+    fn preview(&self, event: &Value, format: &Format<'_>, _: usize) -> Result<Vec<CallSpec>, EventError> {
+        let ev = EventRef { key: EventKey(0), event_id: String::new(), action_id: String::new() };
+        let record = record_for(self.params, event, format, &mut Vec::new())?;
+        let mut job = SyncJob::new(self.params, vec![(ev, record)]);
+        let mut progress = Progress::default();
+        job.start(&mut progress);
+        Ok(progress.calls)
+    }
+
+    fn start(&self, items: Vec<(EventRef, Prepared)>, _: &mut Context<'_>) -> Start {
+        let records: Vec<(EventRef, Map<String, Value>)> = items_of(items);
+        let events = records.iter().map(|(ev, _)| ev.key).collect();
+        Start { jobs: vec![NewJob::plain(SyncJob::new(self.params, records), events)], failed: Vec::new() }
     }
 }

@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::core::batch::{Thresholds, BATCHED};
 use crate::core::config::{FilterType, LeadSelector, ListParams};
 use crate::core::error::EventError;
 use crate::core::ids::EventKey;
@@ -16,7 +17,9 @@ use crate::core::job::{
     chunk_by, value_text, Api, CallSpec, Delivery, EventRef, Failure, Progress, Steps, MAX_RECORDS,
     MAX_URL_BYTES,
 };
+use crate::core::job::{items_of, known_ids, Context, Family, NewJob, Prepared, Start};
 use crate::core::outcome::Status;
+use crate::core::schema::Format;
 use crate::core::source::to_id;
 use crate::core::wire::{encode_query_value, query_string, ApiError, Body, Envelope, Method, RecordResult};
 
@@ -606,6 +609,51 @@ fn row_matches(filter: FilterType, value: &str, row: &Value) -> bool {
         FilterType::Email => text.eq_ignore_ascii_case(value),
         FilterType::Cookies => cookie_token(value).is_some_and(|t| t == text || text.contains(t)),
         _ => text == value,
+    }
+}
+
+/// The list family (`addLeadToList`, `removeLeadFromList` and their batched forms): each event
+/// names a lead by id or by a lookup value; lookups go first (the lead cache saves repeats),
+/// then the list call.
+pub(crate) struct ListFamily<'a> {
+    /// The action's configuration.
+    pub params: &'a ListParams,
+    /// Add or remove.
+    pub op: ListOp,
+    /// Batched (SPEC §4) or sent on arrival.
+    pub batched: bool,
+}
+
+impl Family for ListFamily<'_> {
+    fn prepare(&self, event: &Value, _: &Format<'_>, _: &mut Vec<String>) -> Result<Prepared, EventError> {
+        let input = resolve(self.params, event)?;
+        let size = input.size();
+        Ok(Prepared::new(input, size))
+    }
+
+    fn thresholds(&self) -> Option<Thresholds> {
+        self.batched.then_some(BATCHED)
+    }
+
+    fn preview(&self, event: &Value, _: &Format<'_>, rest_len: usize) -> Result<Vec<CallSpec>, EventError> {
+        ListJob::preview(self.params, self.op, event, rest_len)
+    }
+
+    fn start(&self, items: Vec<(EventRef, Prepared)>, cx: &mut Context<'_>) -> Start {
+        let filter = match &self.params.lead {
+            LeadSelector::Lookup { filter, .. } => Some(*filter),
+            LeadSelector::Id(_) => None,
+        };
+        let inputs: Vec<(EventRef, ListInput)> = items_of(items);
+        let known = match filter {
+            Some(f) => known_ids(cx.cache, f, inputs.iter().filter_map(|(_, i)| i.lookup.as_ref()), cx.now),
+            None => BTreeMap::new(),
+        };
+        let events: Vec<EventKey> = inputs.iter().map(|(ev, _)| ev.key).collect();
+        let replayed = events.iter().copied().filter(|k| cx.replayed.contains(k)).collect();
+        let job = ListJob::new(self.params, self.op, inputs, cx.rest_len, known).with_replayed(replayed);
+        let job = NewJob { job: Box::new(job), progress: Progress::default(), lookup: filter, events };
+        Start { jobs: vec![job], failed: Vec::new() }
     }
 }
 

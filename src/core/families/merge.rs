@@ -6,8 +6,11 @@ use serde_json::Value;
 
 use crate::core::config::MergeParams;
 use crate::core::error::EventError;
+use crate::core::job::{items_of, Context, Family, NewJob, Prepared, Start};
 use crate::core::job::{Api, CallSpec, Delivery, EventRef, Failure, Progress, Steps};
 use crate::core::outcome::Status;
+use crate::core::schema::Format;
+use crate::core::snapshot::ResumeData;
 use crate::core::source::to_id;
 use crate::core::wire::{ApiError, Envelope, Method};
 
@@ -165,10 +168,9 @@ impl Delivery for MergeJob {
         }
     }
 
-    fn progress(&self, _key: crate::core::ids::EventKey) -> Option<Value> {
-        (self.merged > 0).then(|| {
-            let ids: Vec<i64> = self.groups.iter().take(self.merged).flatten().copied().collect();
-            serde_json::json!({ "merged": ids })
+    fn progress(&self, _key: crate::core::ids::EventKey) -> Option<ResumeData> {
+        (self.merged > 0).then(|| ResumeData::Merged {
+            merged: self.groups.iter().take(self.merged).flatten().copied().collect(),
         })
     }
 
@@ -204,5 +206,64 @@ impl Delivery for MergeJob {
         let mut o = self.ev.with_reason(failure.status, &reason, failure.request_id.as_deref());
         o.lead_ids = self.merged_ids();
         p.outcome(&self.ev, o);
+    }
+}
+
+/// The merge family (`mergeLead`): one job per event, merging its losers into the winner in
+/// groups (`POST /rest/v1/leads/{id}/merge.json`, Swagger `mergeLeadsUsingPOST`). A merge is
+/// not repeated once it may have been applied; a restore resumes after the groups merged.
+pub(crate) struct MergeFamily<'a> {
+    /// The action's configuration.
+    pub params: &'a MergeParams,
+}
+
+impl Family for MergeFamily<'_> {
+    /// The job reads the event itself; it waits in no queue, so it adds no bytes to count.
+    fn prepare(&self, event: &Value, _: &Format<'_>, _: &mut Vec<String>) -> Result<Prepared, EventError> {
+        if event.is_object() {
+            Ok(Prepared::new(event.clone(), 0))
+        } else {
+            Err(EventError::NotAnObject)
+        }
+    }
+
+    fn idempotent(&self) -> bool {
+        false
+    }
+
+    fn preview(&self, event: &Value, _: &Format<'_>, _: usize) -> Result<Vec<CallSpec>, EventError> {
+        MergeJob::preview(self.params, event)
+    }
+
+    /// One job per event: each merge is its own ordered sequence of calls.
+    fn start(&self, items: Vec<(EventRef, Prepared)>, _: &mut Context<'_>) -> Start {
+        let mut start = Start::default();
+        for (ev, event) in items_of::<Value>(items) {
+            match MergeJob::new(self.params, ev, &event) {
+                Ok(job) => {
+                    let key = job.event_key();
+                    start.jobs.push(NewJob::plain(job, vec![key]));
+                }
+                Err(failed) => start.failed.push(failed),
+            }
+        }
+        start
+    }
+
+    fn resumes(&self, resume: &ResumeData) -> bool {
+        matches!(resume, ResumeData::Merged { .. })
+    }
+
+    fn resume(&self, events: Vec<(EventRef, &Value)>, resume: &ResumeData, _: &mut Context<'_>) -> Start {
+        let ResumeData::Merged { merged } = resume else { return Start::default() };
+        let mut start = Start::default();
+        for (ev, event) in events {
+            let key = ev.key;
+            match MergeJob::resume(self.params, ev, event, merged) {
+                Ok(job) => start.jobs.push(NewJob::plain(job, vec![key])),
+                Err(failed) => start.failed.push(failed),
+            }
+        }
+        start
     }
 }
