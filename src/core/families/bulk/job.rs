@@ -1,51 +1,11 @@
-//! `bulkImportLeads`: Bulk Lead Import (marketo-api.md §7). The events' rows go up as one CSV
-//! file per job (`POST /bulk/v1/leads.json?format=csv&lookupField=…&listId=…`, multipart), the
-//! job is polled (`GET /bulk/v1/leads/batch/{batchId}.json`) until `Complete` or `Failed`, and
-//! the rows Marketo refused or warned about (`…/failures.json`, `…/warnings.json`) are matched
-//! back to their events.
-//!
-//! **Rows.** One per event, cells in `leadData` order under a header of the REST field names.
-//! Strings go as they are, numbers as serde_json writes them (integers exactly, even past 2^53),
-//! booleans as `true`/`false`, `type: "date"` values as ISO 8601, lists and objects as their JSON
-//! text. `null` and absent attributes become an **empty cell, which does not clear the field**:
-//! Marketo's bulk import leaves a field unchanged for an empty cell (as far as Adobe documents it,
-//! and as the simulator assumes), unlike `null` in Sync Leads (`createOrUpdateLead`), which
-//! clears it. The CSV is written by the `csv` crate (RFC 4180 quoting, CRLF line breaks).
-//!
-//! **Files.** Marketo takes files under 10 MB; a job splits its rows into several files by the
-//! exact byte size of the multipart body, and never puts more than 25,000 rows in one. A file
-//! Marketo refuses as too large all the same (413) is uploaded again in halves. The upload is an
-//! upsert keyed on the lookup field, so it is retried like any idempotent call; `1016` (too many
-//! imports) and `1019` (list being imported to) are waited out by the engine.
-//!
-//! **Polling.** 5 s after the upload is accepted, then 10 s, 20 s and every 30 s after that
-//! (Adobe advises 5–30 s), on the host's timers (`CallSpec::delay_ms`). A status call that fails
-//! for good (after the engine's retries) is made again 30 s later, up to three times in a row;
-//! after that, or after 24 hours of `Queued`/`Importing` (`IMPORT_TIMEOUT`), the job's events
-//! become `uncertain`: the job exists at Marketo, its result is unknown.
-//!
-//! **Outcomes.** `Failed` job → every event of the file `failed` with `IMPORT_FAILED` and Marketo's
-//! message. `Complete` → failed rows `skipped` with `ROW_FAILED`, warned rows `delivered` with
-//! `ROW_WARNING` (the reason is the message), the others `delivered`; no lead ids (the bulk API
-//! does not return them); `requestId` of the status call. A warnings file that cannot be had
-//! (404, error) means no warnings. A failures file that cannot be had (or read) while Marketo
-//! counted failed rows leaves the other events `uncertain` (`FAILURES_UNAVAILABLE`), or all
-//! `skipped` when every row failed.
-//!
-//! **Matching.** A row of the failures or warnings file is matched to its event by the lookup
-//! field's value (trimmed; case-insensitive for `email`): the k-th report row carrying a value
-//! belongs to the k-th event of that file with that value. The key is plain data (the value
-//! itself, no hash), so it survives a snapshot and restore. When two events of one file share a
-//! lookup value and only one of their rows fails, the report cannot say which: the earlier event
-//! is taken. A report row that matches no event is ignored and counted (`unmatched_rows`).
+//! The import job: uploads the files, polls each import until Marketo has read it, fetches its
+//! reports and gives every event its outcome.
 
 use serde_json::Value;
 
-use crate::core::batch::{Thresholds, BULK};
 use crate::core::config::BulkParams;
 use crate::core::error::EventError;
-use crate::core::job::{chunk_by, Api, CallSpec, Delivery, EventRef, Failure, Progress, Steps};
-use crate::core::job::{items_of, Context, Family, NewJob, Prepared, Start};
+use crate::core::job::{Api, CallSpec, Delivery, EventRef, Failure, Progress, Steps};
 use crate::core::outcome::Status;
 use crate::core::retry::Jitter;
 use crate::core::schema::Format;
@@ -53,10 +13,10 @@ use crate::core::snapshot::ResumeData;
 use crate::core::time::Millis;
 use crate::core::wire::{ApiError, Body, Envelope, Method};
 
-/// Marketo's bulk import file limit: a file must be *under* 10 MB (413 otherwise).
-pub(crate) const MAX_FILE_BYTES: usize = 10_485_760;
-/// Rows per file at most (SPEC §4).
-pub(crate) const MAX_FILE_ROWS: usize = 25_000;
+use super::multipart::{boundary, file_overhead, multipart_body, split_files};
+use super::report::{as_count, match_rows, parse_report, reason};
+use super::rows::{header_record, prepare_row, BulkRow};
+
 /// Waits before the 1st, 2nd, 3rd and every later status call.
 pub(crate) const POLL_DELAYS_MS: [Millis; 4] = [FIRST_POLL_MS, 10_000, 20_000, LATER_POLL_MS];
 /// The wait before the first status call.
@@ -68,8 +28,6 @@ pub(crate) const MAX_POLL_MS: Millis = 24 * 60 * 60 * 1000;
 /// Status calls that may fail for good in a row (after the engine's own retries) before the
 /// job's events are given up as `uncertain`.
 const MAX_POLL_FAILURES: u32 = 3;
-/// The file name Marketo sees.
-const FILE_NAME: &str = "leads.csv";
 /// The reason columns Marketo appends to the report files.
 const FAILURE_COLUMN: &str = "Import Failure Reason";
 const WARNING_COLUMN: &str = "Import Warning Reason";
@@ -144,246 +102,6 @@ pub(crate) struct BulkJob {
     /// so a list (a map type of its own would cost the wasm more than it saves).
     steps: Vec<(u32, usize, StepKind)>,
     tags: Steps,
-}
-
-/// The text of one cell: `null` is empty, numbers are serde_json's own text (integers exact),
-/// lists and objects their JSON.
-fn cell_text(v: &Value) -> String {
-    match v {
-        Value::Null => String::new(),
-        Value::String(s) => s.clone(),
-        Value::Number(n) => n.to_string(),
-        Value::Bool(b) => b.to_string(),
-        other => other.to_string(),
-    }
-}
-
-/// The form of a lookup value that report rows are matched by: trimmed, and lower-case for
-/// `email` (Marketo compares emails case-insensitively; its email fields take ASCII only, so
-/// ASCII case folding suffices and keeps Unicode's case tables out of the wasm).
-fn match_key(lookup_field: &str, value: &str) -> String {
-    let v = value.trim().trim_start_matches('\u{feff}');
-    if lookup_field.eq_ignore_ascii_case("email") {
-        v.to_ascii_lowercase()
-    } else {
-        v.to_string()
-    }
-}
-
-/// One CSV record (RFC 4180, CRLF-terminated), written by the `csv` crate.
-fn csv_record<I, T>(cells: I) -> Option<String>
-where
-    I: IntoIterator<Item = T>,
-    T: AsRef<[u8]>,
-{
-    let mut w = csv::WriterBuilder::new().terminator(csv::Terminator::CRLF).from_writer(Vec::new());
-    w.write_record(cells).ok()?;
-    let bytes = w.into_inner().ok()?;
-    String::from_utf8(bytes).ok()
-}
-
-fn unwritable(parameter: &str) -> EventError {
-    EventError::InvalidValue { parameter: parameter.into(), problem: "could not be written as CSV".into() }
-}
-
-/// The CSV header: the REST field names in `leadData` order. (Writing into memory cannot fail;
-/// were it to, the empty header would make Marketo fail the job rather than the connector panic.)
-fn header_record(params: &BulkParams) -> String {
-    csv_record(params.lead_data.iter().map(|m| m.field.as_str())).unwrap_or_default()
-}
-
-/// An event turned into its CSV row: what a bulk batch holds for the event until it is sent.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct BulkRow {
-    /// The CSV record, CRLF-terminated (dropped once its upload is answered).
-    line: String,
-    /// The lookup value as report rows are matched against it ([`match_key`]).
-    key: String,
-}
-
-impl BulkRow {
-    /// The exact bytes this row adds to its file (and to the upload's body).
-    pub fn size(&self) -> usize {
-        self.line.len()
-    }
-}
-
-/// Turns one event into its row. Fails when the event has no value for the lookup field
-/// (`MISSING_ATTRIBUTE`) or a `type: "date"` value is not a date (`INVALID_VALUE`).
-pub(crate) fn prepare_row(
-    params: &BulkParams,
-    event: &Value,
-    fmt: &Format<'_>,
-    warnings: &mut Vec<String>,
-) -> Result<BulkRow, EventError> {
-    if !event.is_object() {
-        return Err(EventError::NotAnObject);
-    }
-    let mut cells: Vec<String> = Vec::with_capacity(params.lead_data.len());
-    let mut key: Option<String> = None;
-    for m in &params.lead_data {
-        let value = m.value_for(event, fmt, m.field == params.lookup_field, warnings)?;
-        if m.field == params.lookup_field {
-            let parameter = format!("leadData field {} (the lookup field)", m.field);
-            match &value {
-                None | Some(Value::Null) => {
-                    return Err(EventError::MissingAttribute { parameter, path: m.source.describe() })
-                }
-                Some(Value::String(s)) if s.trim().is_empty() => {
-                    return Err(EventError::MissingAttribute { parameter, path: m.source.describe() })
-                }
-                Some(Value::String(_) | Value::Number(_)) => {}
-                Some(_) => {
-                    return Err(EventError::InvalidValue {
-                        parameter,
-                        problem: "a lookup value must be a string or a number".into(),
-                    })
-                }
-            }
-        }
-        let text = value.as_ref().map(cell_text).unwrap_or_default();
-        if m.field == params.lookup_field {
-            key = Some(match_key(&params.lookup_field, &text));
-        }
-        cells.push(text);
-    }
-    let key = key.ok_or_else(|| EventError::MissingAttribute {
-        parameter: format!("leadData field {} (the lookup field)", params.lookup_field),
-        path: "(not mapped)".into(),
-    })?;
-    let line = csv_record(&cells).ok_or_else(|| unwritable("leadData"))?;
-    Ok(BulkRow { line, key })
-}
-
-/// A multipart boundary that does not occur in `csv`, derived from the jitter stream.
-fn boundary(jitter: &mut Jitter, csv: &[u8]) -> String {
-    let mut b = String::new();
-    // A 128-bit random boundary in real data is practically impossible; the bound keeps this
-    // total even for hostile input (a clash then fails the upload with Marketo's 613).
-    for _ in 0..16 {
-        b = format!("MarketoConnectorBoundary{:016x}{:016x}", jitter.next_u64(), jitter.next_u64());
-        if !contains(csv, b.as_bytes()) {
-            break;
-        }
-    }
-    b
-}
-
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
-}
-
-/// The bytes around the file in the multipart body.
-fn multipart_parts(boundary: &str) -> (String, String) {
-    (
-        format!(
-            "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{FILE_NAME}\"\r\n\
-             Content-Type: text/csv\r\n\r\n"
-        ),
-        format!("\r\n--{boundary}--\r\n"),
-    )
-}
-
-/// The multipart/form-data body carrying `csv` as the `file` part.
-fn multipart_body(boundary: &str, csv: &[u8]) -> Vec<u8> {
-    let (head, tail) = multipart_parts(boundary);
-    let mut body = Vec::with_capacity(head.len() + csv.len() + tail.len());
-    body.extend_from_slice(head.as_bytes());
-    body.extend_from_slice(csv);
-    body.extend_from_slice(tail.as_bytes());
-    body
-}
-
-/// Bytes of the multipart body other than the rows (the boundary has a fixed length).
-/// The bytes a bulk file carries besides its rows (multipart framing and the header record),
-/// for the queue's 10 MB threshold.
-pub(crate) fn overhead(params: &BulkParams) -> usize {
-    file_overhead(&header_record(params))
-}
-
-fn file_overhead(header: &str) -> usize {
-    let (head, tail) = multipart_parts(&format!("MarketoConnectorBoundary{:032x}", 0));
-    head.len() + header.len() + tail.len()
-}
-
-/// Groups row indexes (with their record sizes) into files: ≤ 25,000 rows, body < 10 MB.
-fn split_files(sizes: &[usize], overhead: usize) -> Vec<Vec<usize>> {
-    let idx: Vec<usize> = (0..sizes.len()).collect();
-    chunk_by(idx, MAX_FILE_ROWS, overhead, MAX_FILE_BYTES - 1, |i| sizes.get(*i).copied().unwrap_or(0))
-}
-
-/// A failures/warnings file read: `(match key, reason)` per row, and rows that could not be
-/// read. `None` when the file has no header with the lookup column.
-struct Report {
-    rows: Vec<(String, String)>,
-    unreadable: u64,
-}
-
-fn parse_report(body: &str, lookup_field: &str, reason_column: &str) -> Option<Report> {
-    let mut rdr = csv::ReaderBuilder::new().has_headers(true).flexible(true).from_reader(body.as_bytes());
-    let text = |b: &[u8]| String::from_utf8_lossy(b).trim().trim_start_matches('\u{feff}').to_string();
-    let header: Vec<String> = rdr.byte_headers().ok()?.iter().map(text).collect();
-    let key_col = header
-        .iter()
-        .position(|h| h == lookup_field)
-        .or_else(|| header.iter().position(|h| h.eq_ignore_ascii_case(lookup_field)))?;
-    let reason_col = header
-        .iter()
-        .position(|h| h.eq_ignore_ascii_case(reason_column))
-        .or_else(|| header.len().checked_sub(1))?;
-    let mut report = Report { rows: Vec::new(), unreadable: 0 };
-    for rec in rdr.byte_records() {
-        let key = rec.as_ref().ok().and_then(|r| r.get(key_col)).map(text).filter(|k| !k.is_empty());
-        match (key, rec) {
-            (Some(key), Ok(rec)) => {
-                let reason = rec.get(reason_col).map(text).unwrap_or_default();
-                report.rows.push((match_key(lookup_field, &key), reason));
-            }
-            _ => report.unreadable += 1,
-        }
-    }
-    Some(report)
-}
-
-/// For each report row, in order, the position in `keys` it belongs to: the k-th report row
-/// with a key goes to the k-th entry of `keys` with that key. Also the count of report rows
-/// that match nothing.
-fn match_rows(keys: &[&str], report: &[(String, String)]) -> (Vec<(usize, String)>, u64) {
-    // The keys in order, equal keys by position; `taken[p]` counts the entries already matched
-    // of the run of equal keys that starts at `p`.
-    let mut sorted: Vec<(&str, usize)> = keys.iter().copied().zip(0..).collect();
-    sorted.sort_unstable();
-    let mut taken: Vec<usize> = vec![0; sorted.len()];
-    let mut matched = Vec::with_capacity(report.len());
-    let mut unmatched = 0;
-    for (key, reason) in report {
-        let start = sorted.partition_point(|(k, _)| *k < key.as_str());
-        let Some(count) = taken.get_mut(start) else {
-            unmatched += 1;
-            continue;
-        };
-        match sorted.get(start + *count) {
-            Some((k, pos)) if *k == key.as_str() => {
-                matched.push((*pos, reason.clone()));
-                *count += 1;
-            }
-            _ => unmatched += 1,
-        }
-    }
-    (matched, unmatched)
-}
-
-/// A JSON number or numeric string as a non-negative integer.
-fn as_count(v: Option<&Value>) -> Option<u64> {
-    match v? {
-        Value::Number(n) => n.as_u64(),
-        Value::String(s) => s.trim().parse().ok(),
-        _ => None,
-    }
-}
-
-fn reason(code: &str, message: impl Into<String>) -> ApiError {
-    ApiError { code: code.into(), message: message.into() }
 }
 
 impl BulkJob {
@@ -855,78 +573,11 @@ impl Delivery for BulkJob {
     }
 }
 
-/// The bulk family (`bulkImportLeads`): events become CSV rows of an import file uploaded to
-/// `POST /bulk/v1/leads.json` (Swagger `importLeadUsingPOST`), then polled until Marketo has
-/// read it. A restore after the upload polls the same batch instead of uploading again.
-pub(crate) struct BulkFamily<'a> {
-    /// The action's configuration.
-    pub params: &'a BulkParams,
-}
-
-impl Family for BulkFamily<'_> {
-    fn prepare(
-        &self,
-        event: &Value,
-        format: &Format<'_>,
-        warnings: &mut Vec<String>,
-    ) -> Result<Prepared, EventError> {
-        let row = prepare_row(self.params, event, format, warnings)?;
-        let size = row.size();
-        Ok(Prepared::new(row, size))
-    }
-
-    fn thresholds(&self) -> Option<Thresholds> {
-        Some(BULK)
-    }
-
-    /// Multipart framing and the header row.
-    fn overhead(&self) -> usize {
-        overhead(self.params)
-    }
-
-    fn needs_schema(&self) -> bool {
-        true
-    }
-
-    fn preview(&self, event: &Value, format: &Format<'_>, _: usize) -> Result<Vec<CallSpec>, EventError> {
-        BulkJob::preview(self.params, event, format)
-    }
-
-    fn start(&self, items: Vec<(EventRef, Prepared)>, cx: &mut Context<'_>) -> Start {
-        let seed = cx.jitter.next_u64();
-        let rows: Vec<(EventRef, BulkRow)> = items_of(items);
-        let events = rows.iter().map(|(ev, _)| ev.key).collect();
-        Start {
-            jobs: vec![NewJob::plain(BulkJob::from_rows(self.params, rows, seed), events)],
-            failed: Vec::new(),
-        }
-    }
-
-    fn resumes(&self, resume: &ResumeData) -> bool {
-        matches!(resume, ResumeData::BulkBatch { .. })
-    }
-
-    fn resume(&self, events: Vec<(EventRef, &Value)>, resume: &ResumeData, cx: &mut Context<'_>) -> Start {
-        let ResumeData::BulkBatch { batch_id } = resume else { return Start::default() };
-        let mut start = Start::default();
-        let mut rows = Vec::new();
-        for (ev, event) in events {
-            match prepare_row(self.params, event, &cx.format, &mut Vec::new()) {
-                Ok(row) => rows.push((ev, row)),
-                Err(e) => start.failed.push((ev, e)),
-            }
-        }
-        let seed = cx.jitter.next_u64();
-        let keys = rows.iter().map(|(ev, _)| ev.key).collect();
-        start.jobs.push(NewJob::plain(BulkJob::resume(self.params, rows, *batch_id, seed), keys));
-        start
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::core::config::{parse_actions, Action};
+    use crate::core::families::bulk::{multipart::*, rows::*};
     use crate::core::ids::EventKey;
     use serde_json::json;
 

@@ -1,0 +1,129 @@
+//! `bulkImportLeads`: Bulk Lead Import (marketo-api.md §7). The events' rows go up as one CSV
+//! file per job (`POST /bulk/v1/leads.json?format=csv&lookupField=…&listId=…`, multipart), the
+//! job is polled (`GET /bulk/v1/leads/batch/{batchId}.json`) until `Complete` or `Failed`, and
+//! the rows Marketo refused or warned about (`…/failures.json`, `…/warnings.json`) are matched
+//! back to their events.
+//!
+//! **Rows.** One per event, cells in `leadData` order under a header of the REST field names.
+//! Strings go as they are, numbers as serde_json writes them (integers exactly, even past 2^53),
+//! booleans as `true`/`false`, `type: "date"` values as ISO 8601, lists and objects as their JSON
+//! text. `null` and absent attributes become an **empty cell, which does not clear the field**:
+//! Marketo's bulk import leaves a field unchanged for an empty cell (as far as Adobe documents it,
+//! and as the simulator assumes), unlike `null` in Sync Leads (`createOrUpdateLead`), which
+//! clears it. The CSV is written by the `csv` crate (RFC 4180 quoting, CRLF line breaks).
+//!
+//! **Files.** Marketo takes files under 10 MB; a job splits its rows into several files by the
+//! exact byte size of the multipart body, and never puts more than 25,000 rows in one. A file
+//! Marketo refuses as too large all the same (413) is uploaded again in halves. The upload is an
+//! upsert keyed on the lookup field, so it is retried like any idempotent call; `1016` (too many
+//! imports) and `1019` (list being imported to) are waited out by the engine.
+//!
+//! **Polling.** 5 s after the upload is accepted, then 10 s, 20 s and every 30 s after that
+//! (Adobe advises 5–30 s), on the host's timers (`CallSpec::delay_ms`). A status call that fails
+//! for good (after the engine's retries) is made again 30 s later, up to three times in a row;
+//! after that, or after 24 hours of `Queued`/`Importing` (`IMPORT_TIMEOUT`), the job's events
+//! become `uncertain`: the job exists at Marketo, its result is unknown.
+//!
+//! **Outcomes.** `Failed` job → every event of the file `failed` with `IMPORT_FAILED` and Marketo's
+//! message. `Complete` → failed rows `skipped` with `ROW_FAILED`, warned rows `delivered` with
+//! `ROW_WARNING` (the reason is the message), the others `delivered`; no lead ids (the bulk API
+//! does not return them); `requestId` of the status call. A warnings file that cannot be had
+//! (404, error) means no warnings. A failures file that cannot be had (or read) while Marketo
+//! counted failed rows leaves the other events `uncertain` (`FAILURES_UNAVAILABLE`), or all
+//! `skipped` when every row failed.
+//!
+//! **Matching.** A row of the failures or warnings file is matched to its event by the lookup
+//! field's value (trimmed; case-insensitive for `email`): the k-th report row carrying a value
+//! belongs to the k-th event of that file with that value. The key is plain data (the value
+//! itself, no hash), so it survives a snapshot and restore. When two events of one file share a
+//! lookup value and only one of their rows fails, the report cannot say which: the earlier event
+//! is taken. A report row that matches no event is ignored and counted (`unmatched_rows`).
+//!
+//! Modules: [`rows`] (an event's CSV row), [`multipart`] (files and the upload body),
+//! [`report`] (reading the failures/warnings files), [`job`] (the upload, polling and outcomes).
+
+pub(crate) mod job;
+pub(crate) mod multipart;
+pub(crate) mod report;
+pub(crate) mod rows;
+
+use serde_json::Value;
+
+use crate::core::batch::{Thresholds, BULK};
+use crate::core::config::BulkParams;
+use crate::core::error::EventError;
+use crate::core::job::{items_of, CallSpec, Context, EventRef, Family, NewJob, Prepared, Start};
+use crate::core::schema::Format;
+use crate::core::snapshot::ResumeData;
+
+use job::BulkJob;
+use multipart::overhead;
+use rows::{prepare_row, BulkRow};
+
+/// The bulk family (`bulkImportLeads`): events become CSV rows of an import file uploaded to
+/// `POST /bulk/v1/leads.json` (Swagger `importLeadUsingPOST`), then polled until Marketo has
+/// read it. A restore after the upload polls the same batch instead of uploading again.
+pub(crate) struct BulkFamily<'a> {
+    /// The action's configuration.
+    pub params: &'a BulkParams,
+}
+
+impl Family for BulkFamily<'_> {
+    fn prepare(
+        &self,
+        event: &Value,
+        format: &Format<'_>,
+        warnings: &mut Vec<String>,
+    ) -> Result<Prepared, EventError> {
+        let row = prepare_row(self.params, event, format, warnings)?;
+        let size = row.size();
+        Ok(Prepared::new(row, size))
+    }
+
+    fn thresholds(&self) -> Option<Thresholds> {
+        Some(BULK)
+    }
+
+    /// Multipart framing and the header row.
+    fn overhead(&self) -> usize {
+        overhead(self.params)
+    }
+
+    fn needs_schema(&self) -> bool {
+        true
+    }
+
+    fn preview(&self, event: &Value, format: &Format<'_>, _: usize) -> Result<Vec<CallSpec>, EventError> {
+        BulkJob::preview(self.params, event, format)
+    }
+
+    fn start(&self, items: Vec<(EventRef, Prepared)>, cx: &mut Context<'_>) -> Start {
+        let seed = cx.jitter.next_u64();
+        let rows: Vec<(EventRef, BulkRow)> = items_of(items);
+        let events = rows.iter().map(|(ev, _)| ev.key).collect();
+        Start {
+            jobs: vec![NewJob::plain(BulkJob::from_rows(self.params, rows, seed), events)],
+            failed: Vec::new(),
+        }
+    }
+
+    fn resumes(&self, resume: &ResumeData) -> bool {
+        matches!(resume, ResumeData::BulkBatch { .. })
+    }
+
+    fn resume(&self, events: Vec<(EventRef, &Value)>, resume: &ResumeData, cx: &mut Context<'_>) -> Start {
+        let ResumeData::BulkBatch { batch_id } = resume else { return Start::default() };
+        let mut start = Start::default();
+        let mut rows = Vec::new();
+        for (ev, event) in events {
+            match prepare_row(self.params, event, &cx.format, &mut Vec::new()) {
+                Ok(row) => rows.push((ev, row)),
+                Err(e) => start.failed.push((ev, e)),
+            }
+        }
+        let seed = cx.jitter.next_u64();
+        let keys = rows.iter().map(|(ev, _)| ev.key).collect();
+        start.jobs.push(NewJob::plain(BulkJob::resume(self.params, rows, *batch_id, seed), keys));
+        start
+    }
+}

@@ -1,0 +1,82 @@
+//! The failures and warnings files Marketo writes for a finished import, read as CSV and matched
+//! back to the events whose rows they name.
+
+use serde_json::Value;
+
+use crate::core::wire::ApiError;
+
+use super::rows::match_key;
+
+/// A failures/warnings file read: `(match key, reason)` per row, and rows that could not be
+/// read. `None` when the file has no header with the lookup column.
+pub(crate) struct Report {
+    pub(crate) rows: Vec<(String, String)>,
+    pub(crate) unreadable: u64,
+}
+
+pub(crate) fn parse_report(body: &str, lookup_field: &str, reason_column: &str) -> Option<Report> {
+    let mut rdr = csv::ReaderBuilder::new().has_headers(true).flexible(true).from_reader(body.as_bytes());
+    let text = |b: &[u8]| String::from_utf8_lossy(b).trim().trim_start_matches('\u{feff}').to_string();
+    let header: Vec<String> = rdr.byte_headers().ok()?.iter().map(text).collect();
+    let key_col = header
+        .iter()
+        .position(|h| h == lookup_field)
+        .or_else(|| header.iter().position(|h| h.eq_ignore_ascii_case(lookup_field)))?;
+    let reason_col = header
+        .iter()
+        .position(|h| h.eq_ignore_ascii_case(reason_column))
+        .or_else(|| header.len().checked_sub(1))?;
+    let mut report = Report { rows: Vec::new(), unreadable: 0 };
+    for rec in rdr.byte_records() {
+        let key = rec.as_ref().ok().and_then(|r| r.get(key_col)).map(text).filter(|k| !k.is_empty());
+        match (key, rec) {
+            (Some(key), Ok(rec)) => {
+                let reason = rec.get(reason_col).map(text).unwrap_or_default();
+                report.rows.push((match_key(lookup_field, &key), reason));
+            }
+            _ => report.unreadable += 1,
+        }
+    }
+    Some(report)
+}
+
+/// For each report row, in order, the position in `keys` it belongs to: the k-th report row
+/// with a key goes to the k-th entry of `keys` with that key. Also the count of report rows
+/// that match nothing.
+pub(crate) fn match_rows(keys: &[&str], report: &[(String, String)]) -> (Vec<(usize, String)>, u64) {
+    // The keys in order, equal keys by position; `taken[p]` counts the entries already matched
+    // of the run of equal keys that starts at `p`.
+    let mut sorted: Vec<(&str, usize)> = keys.iter().copied().zip(0..).collect();
+    sorted.sort_unstable();
+    let mut taken: Vec<usize> = vec![0; sorted.len()];
+    let mut matched = Vec::with_capacity(report.len());
+    let mut unmatched = 0;
+    for (key, reason) in report {
+        let start = sorted.partition_point(|(k, _)| *k < key.as_str());
+        let Some(count) = taken.get_mut(start) else {
+            unmatched += 1;
+            continue;
+        };
+        match sorted.get(start + *count) {
+            Some((k, pos)) if *k == key.as_str() => {
+                matched.push((*pos, reason.clone()));
+                *count += 1;
+            }
+            _ => unmatched += 1,
+        }
+    }
+    (matched, unmatched)
+}
+
+/// A JSON number or numeric string as a non-negative integer.
+pub(crate) fn as_count(v: Option<&Value>) -> Option<u64> {
+    match v? {
+        Value::Number(n) => n.as_u64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+pub(crate) fn reason(code: &str, message: impl Into<String>) -> ApiError {
+    ApiError { code: code.into(), message: message.into() }
+}

@@ -1,0 +1,117 @@
+//! Rows: one event becomes one CSV record under a header of the REST field names (the rules are
+//! in [`super`]'s docs). Written by the `csv` crate (RFC 4180 quoting, CRLF line breaks).
+
+use serde_json::Value;
+
+use crate::core::config::BulkParams;
+use crate::core::error::EventError;
+use crate::core::schema::Format;
+
+/// The text of one cell: `null` is empty, numbers are serde_json's own text (integers exact),
+/// lists and objects their JSON.
+pub(crate) fn cell_text(v: &Value) -> String {
+    match v {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        Value::Number(n) => n.to_string(),
+        Value::Bool(b) => b.to_string(),
+        other => other.to_string(),
+    }
+}
+
+/// The form of a lookup value that report rows are matched by: trimmed, and lower-case for
+/// `email` (Marketo compares emails case-insensitively; its email fields take ASCII only, so
+/// ASCII case folding suffices and keeps Unicode's case tables out of the wasm).
+pub(crate) fn match_key(lookup_field: &str, value: &str) -> String {
+    let v = value.trim().trim_start_matches('\u{feff}');
+    if lookup_field.eq_ignore_ascii_case("email") {
+        v.to_ascii_lowercase()
+    } else {
+        v.to_string()
+    }
+}
+
+/// One CSV record (RFC 4180, CRLF-terminated), written by the `csv` crate.
+pub(crate) fn csv_record<I, T>(cells: I) -> Option<String>
+where
+    I: IntoIterator<Item = T>,
+    T: AsRef<[u8]>,
+{
+    let mut w = csv::WriterBuilder::new().terminator(csv::Terminator::CRLF).from_writer(Vec::new());
+    w.write_record(cells).ok()?;
+    let bytes = w.into_inner().ok()?;
+    String::from_utf8(bytes).ok()
+}
+
+pub(crate) fn unwritable(parameter: &str) -> EventError {
+    EventError::InvalidValue { parameter: parameter.into(), problem: "could not be written as CSV".into() }
+}
+
+/// The CSV header: the REST field names in `leadData` order. (Writing into memory cannot fail;
+/// were it to, the empty header would make Marketo fail the job rather than the connector panic.)
+pub(crate) fn header_record(params: &BulkParams) -> String {
+    csv_record(params.lead_data.iter().map(|m| m.field.as_str())).unwrap_or_default()
+}
+
+/// An event turned into its CSV row: what a bulk batch holds for the event until it is sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct BulkRow {
+    /// The CSV record, CRLF-terminated (dropped once its upload is answered).
+    pub(crate) line: String,
+    /// The lookup value as report rows are matched against it ([`match_key`]).
+    pub(crate) key: String,
+}
+
+impl BulkRow {
+    /// The exact bytes this row adds to its file (and to the upload's body).
+    pub fn size(&self) -> usize {
+        self.line.len()
+    }
+}
+
+/// Turns one event into its row. Fails when the event has no value for the lookup field
+/// (`MISSING_ATTRIBUTE`) or a `type: "date"` value is not a date (`INVALID_VALUE`).
+pub(crate) fn prepare_row(
+    params: &BulkParams,
+    event: &Value,
+    fmt: &Format<'_>,
+    warnings: &mut Vec<String>,
+) -> Result<BulkRow, EventError> {
+    if !event.is_object() {
+        return Err(EventError::NotAnObject);
+    }
+    let mut cells: Vec<String> = Vec::with_capacity(params.lead_data.len());
+    let mut key: Option<String> = None;
+    for m in &params.lead_data {
+        let value = m.value_for(event, fmt, m.field == params.lookup_field, warnings)?;
+        if m.field == params.lookup_field {
+            let parameter = format!("leadData field {} (the lookup field)", m.field);
+            match &value {
+                None | Some(Value::Null) => {
+                    return Err(EventError::MissingAttribute { parameter, path: m.source.describe() })
+                }
+                Some(Value::String(s)) if s.trim().is_empty() => {
+                    return Err(EventError::MissingAttribute { parameter, path: m.source.describe() })
+                }
+                Some(Value::String(_) | Value::Number(_)) => {}
+                Some(_) => {
+                    return Err(EventError::InvalidValue {
+                        parameter,
+                        problem: "a lookup value must be a string or a number".into(),
+                    })
+                }
+            }
+        }
+        let text = value.as_ref().map(cell_text).unwrap_or_default();
+        if m.field == params.lookup_field {
+            key = Some(match_key(&params.lookup_field, &text));
+        }
+        cells.push(text);
+    }
+    let key = key.ok_or_else(|| EventError::MissingAttribute {
+        parameter: format!("leadData field {} (the lookup field)", params.lookup_field),
+        path: "(not mapped)".into(),
+    })?;
+    let line = csv_record(&cells).ok_or_else(|| unwritable("leadData"))?;
+    Ok(BulkRow { line, key })
+}
