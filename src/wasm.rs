@@ -288,7 +288,10 @@ impl State {
                 Settled::Listing(Ok(items)) => fx.settle.push((w.resolve, to_js(&items))),
                 Settled::Listing(Err(e)) => fx.settle.push((
                     w.reject,
-                    coded(&format!("Marketo did not list them: {} {}", e.code, e.message), "LISTING_FAILED"),
+                    coded(
+                        &format!("Marketo did not list them: {} {}", e.code(), e.message()),
+                        "LISTING_FAILED",
+                    ),
                 )),
                 Settled::Check(result) => fx.settle.push((w.resolve, to_js(&result))),
             }

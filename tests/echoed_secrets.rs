@@ -159,7 +159,7 @@ fn a_listing_rejection_quoting_the_token_is_masked() {
     h.run_until_idle();
     let (_, result) = h.engine.poll_listing().expect("listing finished");
     let err = result.expect_err("Marketo refused");
-    assert_eq!((err.code.as_str(), err.message.as_str()), ("603", "Access denied for ***"));
+    assert_eq!((err.code().as_ref(), err.message()), ("603", "Access denied for ***"));
 }
 
 #[test]

@@ -93,9 +93,28 @@ pub const HTTP_RULES: &[Rule] = &[
     Rule { code: "HTTP other", meaning: "Any other status (401, 403, 404…)", class: Class::Fail },
 ];
 
+/// A Marketo error code as Marketo sent it (`"601"`, `"1004"`), or
+/// `UNKNOWN_ERROR` ([`crate::core::wire::NO_CODE`]) when it sent none. The key into the
+/// classification table (Adobe's error-codes page,
+/// <https://experienceleague.adobe.com/en/docs/marketo-developer/marketo/rest/error-codes>).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Code(pub String);
+
+impl Code {
+    /// The code's text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether it is one of Marketo's numbered codes (not a placeholder for a missing one).
+    pub fn is_numbered(&self) -> bool {
+        !self.0.is_empty() && self.0.bytes().all(|b| b.is_ascii_digit())
+    }
+}
+
 /// The class of a response-level error code. Codes not in Marketo's table fail the call.
-pub fn classify_code(code: &str) -> Class {
-    RESPONSE_CODES.iter().find(|r| r.code == code).map_or(Class::Fail, |r| r.class)
+pub fn classify_code(code: &Code) -> Class {
+    RESPONSE_CODES.iter().find(|r| r.code == code.as_str()).map_or(Class::Fail, |r| r.class)
 }
 
 /// The class of an HTTP status whose body is not a usable Marketo envelope.
@@ -120,10 +139,10 @@ mod tests {
         for code in
             ["601", "602", "604", "606", "607", "608", "611", "614", "615", "713", "1016", "1019", "1029"]
         {
-            assert_ne!(classify_code(code), Class::Fail, "{code} is recoverable");
+            assert_ne!(classify_code(&Code(code.to_string())), Class::Fail, "{code} is recoverable");
         }
-        assert_eq!(classify_code("1003"), Class::Fail);
-        assert_eq!(classify_code("9999"), Class::Fail);
+        assert_eq!(classify_code(&Code("1003".into())), Class::Fail);
+        assert_eq!(classify_code(&Code("9999".into())), Class::Fail);
         assert_eq!(classify_http(502), Class::Retry { base_ms: 2_000 });
         assert_eq!(classify_http(413), Class::Split);
         assert_eq!(classify_http(404), Class::Fail);

@@ -29,13 +29,14 @@ use super::error::{EventError, UsageError};
 use super::limits::{Blocked, Limiter};
 use super::outcome::{Outcome, Status};
 use super::pace::{Pace, PaceStats};
+use super::reason::{Code, Reason};
 use super::retry::{backoff, Jitter, MAX_ATTEMPTS};
-use super::schema::{is_auth_failure, Format, SchemaSlot};
+use super::schema::{Format, SchemaSlot};
 use super::snapshot::{
     CachedLookup, PendingEntry, QuotaState, ResumeData, Snapshot, VERSION as SNAPSHOT_VERSION,
 };
 use super::time::Millis;
-use super::wire::{cut, query_string, ApiError, Body, Envelope, HttpRequest, Method, MAX_MESSAGE_CHARS};
+use super::wire::{cut, query_string, Body, Envelope, HttpRequest, Method, MAX_MESSAGE_CHARS};
 use crate::core::config::FilterType;
 use crate::core::config::Settings;
 use crate::core::families::family;
@@ -184,7 +185,7 @@ pub struct Engine {
     arrivals: BTreeSet<(Millis, EventKey)>,
     requests_out: VecDeque<HttpRequest>,
     outcomes_out: VecDeque<(EventKey, Outcome)>,
-    listings_out: VecDeque<(ListingKey, Result<Vec<Named>, ApiError>)>,
+    listings_out: VecDeque<(ListingKey, Result<Vec<Named>, Reason>)>,
     /// Listing job → its key.
     listing_jobs: BTreeMap<u64, ListingKey>,
     next_listing: u64,
@@ -418,7 +419,7 @@ impl Engine {
         self.admit(key, pending);
         let ev = EventRef { key, event_id, action_id: action_id.to_string() };
         let e = EventError::NotJson(why.to_string());
-        let reason = ApiError { code: e.code().into(), message: e.to_string() };
+        let reason = Reason::local(e.code(), e.to_string());
         self.emit(key, ev.with_reason(Status::Failed, &reason, None));
         Ok(key)
     }
@@ -456,7 +457,7 @@ impl Engine {
             // unless it fails without them. Queued events wait only when their batch goes out.
             let fmt = Format { schema: None, on_too_long: self.settings.on_too_long };
             if let Err(e) = family.prepare(event, &fmt, &mut Vec::new()) {
-                let reason = ApiError { code: e.code().into(), message: e.to_string() };
+                let reason = Reason::local(e.code(), e.to_string());
                 self.emit(key, ev.with_reason(Status::Failed, &reason, None));
                 return key;
             }
@@ -481,7 +482,7 @@ impl Engine {
         let prepared = match family.prepare(event, &fmt, &mut warnings) {
             Ok(p) => p,
             Err(e) => {
-                let reason = ApiError { code: e.code().into(), message: e.to_string() };
+                let reason = Reason::local(e.code(), e.to_string());
                 self.emit(key, ev.with_reason(Status::Failed, &reason, None));
                 return;
             }
@@ -524,10 +525,10 @@ impl Engine {
     }
 
     /// The schema read finished: parked events are formatted and sent, waiting checks start.
-    fn schema_read(&mut self, result: Result<super::schema::LeadSchema, ApiError>) {
+    fn schema_read(&mut self, result: Result<super::schema::LeadSchema, Reason>) {
         // Refused credentials fail the waiting events as they would fail their own calls,
         // without another identity call.
-        let auth = result.as_ref().err().filter(|e| is_auth_failure(&e.code)).cloned();
+        let auth = result.as_ref().err().filter(|e| e.is_auth_failure()).cloned();
         self.schema.finished(result);
         for key in std::mem::take(&mut self.parked) {
             self.job_of.remove(&key);
@@ -719,9 +720,9 @@ impl Engine {
     }
 
     /// A restored event that cannot go on gets its final outcome now.
-    fn restore_failed(&mut self, entry: &PendingEntry, status: Status, code: &str, message: String) {
+    fn restore_failed(&mut self, entry: &PendingEntry, status: Status, code: &'static str, message: String) {
         let ev = self.readmit(entry);
-        let reason = ApiError { code: code.into(), message };
+        let reason = Reason::local(code, message);
         self.emit(ev.key, ev.with_reason(status, &reason, None));
     }
 
@@ -797,30 +798,25 @@ impl Engine {
             (200..=299, Ok(env)) => {
                 let mut err = env.first_error();
                 err.message = self.redact_message(&err.message);
-                (classify_code(&err.code), err, env.request_id)
+                let reason = Reason::from(err);
+                let class = reason.marketo_code().map_or(Class::Fail, classify_code);
+                (class, reason, env.request_id)
             }
             (200..=299, Err(e)) => (
                 Class::Retry { base_ms: 2_000 },
-                ApiError {
-                    code: "BAD_RESPONSE".into(),
-                    message: if page {
+                Reason::local(
+                    "BAD_RESPONSE",
+                    if page {
                         "Marketo answered with a web page instead of the file".into()
                     } else {
                         e.message(|t| self.auth.redact(t))
                     },
-                },
+                ),
                 None,
             ),
-            (status, _) => (
-                classify_http(status),
-                ApiError {
-                    code: format!("HTTP_{status}"),
-                    message: format!("Marketo answered HTTP {status}"),
-                },
-                None,
-            ),
+            (status, _) => (classify_http(status), Reason::http(status), None),
         };
-        let failure = |status| Failure { status, reason: reason.clone(), request_id: request_id.clone() };
+        let failure = |status| Failure::new(status, reason.clone(), request_id.clone());
         match class {
             Class::Success => {}
             Class::RefreshToken if call.refreshes < 2 => {
@@ -836,15 +832,16 @@ impl Engine {
                 call.rate_limited = None;
                 self.enqueue_front(call);
             }
-            Class::Retry { base_ms } if reason.code == "606" || reason.code == "615" => {
+            Class::Retry { base_ms }
+                if matches!(reason.marketo_code().map(Code::as_str), Some("606" | "615")) =>
+            {
                 self.stats.rate_limited += 1;
                 self.wait_for_pace(now, call, base_ms, failure(Status::Failed));
             }
             Class::Retry { base_ms } => {
                 // 6xx codes mean "not executed"; an HTTP error or garbled answer may hide an
                 // applied call.
-                let ambiguous = !reason.code.bytes().all(|b| b.is_ascii_digit());
-                self.retry_transient(now, call, base_ms, failure(Status::Failed), ambiguous);
+                self.retry_transient(now, call, base_ms, failure(Status::Failed));
             }
             Class::WaitForBulkQueue => {
                 // Marketo's import queue drains at its own pace: wait longer than for an error.
@@ -910,10 +907,10 @@ impl Engine {
         let flight = self.in_flight.remove(&id).ok_or(UsageError::UnknownRequest(id))?;
         self.limiter.finish();
         self.left_queue(flight.call.job);
-        let reason = ApiError { code: "NETWORK".into(), message: format!("network error: {message}") };
-        let failure = Failure { status: Status::Failed, reason, request_id: None };
+        let reason = Reason::local("NETWORK", format!("network error: {message}"));
+        let failure = Failure::new(Status::Failed, reason, None);
         // A request lost in transport may have reached Marketo.
-        self.retry_transient(now, flight.call, 2_000, failure, true);
+        self.retry_transient(now, flight.call, 2_000, failure);
         self.pump(now);
         Ok(())
     }
@@ -969,13 +966,17 @@ impl Engine {
     }
 
     /// A finished listing: every entry, or Marketo's error (redacted like outcomes).
-    pub fn poll_listing(&mut self) -> Option<(ListingKey, Result<Vec<Named>, ApiError>)> {
+    pub fn poll_listing(&mut self) -> Option<(ListingKey, Result<Vec<Named>, Reason>)> {
         let (key, result) = self.listings_out.pop_front()?;
         Some((
             key,
-            result.map_err(|e| ApiError {
-                code: self.redact_message(&e.code),
-                message: self.redact_message(&e.message),
+            result.map_err(|mut e| {
+                let message = self.redact_message(e.message());
+                *e.message_mut() = message;
+                if let Reason::Marketo { code, .. } = &mut e {
+                    code.0 = self.redact_message(&code.0);
+                }
+                e
             }),
         ))
     }
@@ -1234,7 +1235,7 @@ impl Engine {
     /// job's id.
     fn started(&mut self, start: Start) -> Option<u64> {
         for (ev, e) in start.failed {
-            let reason = ApiError { code: e.code().into(), message: e.to_string() };
+            let reason = Reason::local(e.code(), e.to_string());
             self.emit(ev.key, ev.with_reason(Status::Failed, &reason, None));
         }
         let mut last = None;
@@ -1307,7 +1308,7 @@ impl Engine {
                     out.push((ev, p));
                 }
                 Err(e) => {
-                    let reason = ApiError { code: e.code().into(), message: e.to_string() };
+                    let reason = Reason::local(e.code(), e.to_string());
                     self.emit(ev.key, ev.with_reason(Status::Failed, &reason, None));
                 }
             }
@@ -1409,11 +1410,10 @@ impl Engine {
                     if let Some(p) = self.pending.get(&key) {
                         let ev =
                             EventRef { key, event_id: p.event_id.clone(), action_id: p.action_id.clone() };
-                        let reason = ApiError {
-                            code: "INTERNAL".into(),
-                            message: "the connector finished this event without a result; please report this"
-                                .into(),
-                        };
+                        let reason = Reason::local(
+                            "INTERNAL",
+                            "the connector finished this event without a result; please report this",
+                        );
                         self.emit(key, ev.with_reason(Status::Failed, &reason, None));
                     }
                 }
@@ -1450,15 +1450,8 @@ impl Engine {
 
     /// Retries a call after a transient failure. When the failure is `ambiguous` (the call may
     /// have been applied), a non-idempotent call is not repeated: its events are `uncertain`.
-    fn retry_transient(
-        &mut self,
-        now: Millis,
-        call: Call,
-        base: Millis,
-        mut failure: Failure,
-        ambiguous: bool,
-    ) {
-        if ambiguous && !call.spec.idempotent {
+    fn retry_transient(&mut self, now: Millis, call: Call, base: Millis, mut failure: Failure) {
+        if failure.may_have_applied && !call.spec.idempotent {
             failure.status = Status::Uncertain;
             self.call_failed(call, failure);
         } else {
@@ -1468,8 +1461,7 @@ impl Engine {
 
     fn retry(&mut self, now: Millis, call: Call, base: Millis, mut failure: Failure) {
         if call.attempts >= MAX_ATTEMPTS {
-            failure.reason.message =
-                format!("{} (gave up after {} attempts)", failure.reason.message, call.attempts);
+            failure.reason.message_mut().push_str(&format!(" (gave up after {} attempts)", call.attempts));
             self.call_failed(call, failure);
             return;
         }
@@ -1491,12 +1483,11 @@ impl Engine {
         let since = since.max(self.limiter.quota_hold_ended().unwrap_or(0)).min(now);
         let deadline = self.settings.limits.delivery_deadline_ms;
         if now.saturating_sub(since) >= deadline {
-            failure.reason.message = format!(
-                "{} (Marketo refused this call {} times over {} s: the instance's shared limits are taken by other apps; gave up after limits.deliveryDeadlineMs = {deadline} ms)",
-                failure.reason.message,
+            failure.reason.message_mut().push_str(&format!(
+                " (Marketo refused this call {} times over {} s: the instance's shared limits are taken by other apps; gave up after limits.deliveryDeadlineMs = {deadline} ms)",
                 times + 1,
                 now.saturating_sub(since) / 1000
-            );
+            ));
             self.call_failed(call, failure);
             return;
         }
@@ -1516,14 +1507,11 @@ impl Engine {
         // Retrying: calls now wait for an identity backoff; Rejected: their events fail.
         self.epoch += 1;
         if let AuthEvent::Rejected { code, message } = ev {
-            let reason = ApiError { code: code.into(), message };
+            let reason = Reason::local(code, message);
             let waiting: Vec<Call> = self.follow.drain(..).chain(self.ready.drain(..)).collect();
             for call in waiting {
                 self.left_queue(call.job);
-                self.call_failed(
-                    call,
-                    Failure { status: Status::Failed, reason: reason.clone(), request_id: None },
-                );
+                self.call_failed(call, Failure::new(Status::Failed, reason.clone(), None));
             }
         }
     }

@@ -13,11 +13,12 @@ use crate::core::config::FilterType;
 use crate::core::error::EventError;
 use crate::core::ids::EventKey;
 use crate::core::outcome::{Outcome, Status};
+use crate::core::reason::Reason;
 use crate::core::retry::Jitter;
 use crate::core::schema::Format;
 use crate::core::snapshot::ResumeData;
 use crate::core::time::Millis;
-use crate::core::wire::{ApiError, Body, Method};
+use crate::core::wire::{Body, Method};
 
 /// The event a job works for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,12 +44,12 @@ impl EventRef {
     /// An outcome carrying Marketo's (or our) reason. It always has a code and a message: a
     /// reason without one (a record skipped with no `reasons`) gets
     /// [`NO_CODE`](crate::core::wire::NO_CODE) and a message saying so.
-    pub fn with_reason(&self, status: Status, reason: &ApiError, request_id: Option<&str>) -> Outcome {
-        let code = match reason.code.trim() {
+    pub fn with_reason(&self, status: Status, reason: &Reason, request_id: Option<&str>) -> Outcome {
+        let code = match reason.code().trim() {
             "" => crate::core::wire::NO_CODE.to_string(),
             c => c.to_string(),
         };
-        let message = match reason.message.trim() {
+        let message = match reason.message().trim() {
             "" => format!("Marketo gave no reason (code {code})"),
             m => m.to_string(),
         };
@@ -125,12 +126,26 @@ impl CallSpec {
     }
 }
 
-/// A final failure of one call, applied to the events it carried.
+/// A failure of one call, applied to the events it carried.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Failure {
+    /// The status its events get (`failed`, or `uncertain` when it may have been applied and
+    /// cannot be sent again).
     pub status: Status,
-    pub reason: ApiError,
+    /// Why.
+    pub reason: Reason,
+    /// Marketo's `requestId` of the answer, if it gave one.
     pub request_id: Option<String>,
+    /// Whether the call may have been applied although it failed ([`Reason::may_have_applied`]).
+    pub may_have_applied: bool,
+}
+
+impl Failure {
+    /// A failure for `reason`: its events get `status`.
+    pub fn new(status: Status, reason: Reason, request_id: Option<String>) -> Failure {
+        let may_have_applied = reason.may_have_applied();
+        Failure { status, reason, request_id, may_have_applied }
+    }
 }
 
 /// What a job produced: calls to make and outcomes that are final.
@@ -143,9 +158,9 @@ pub(crate) struct Progress {
     /// Lead ids Marketo said are gone (to drop from the lead cache).
     pub forget: Vec<i64>,
     /// A picker listing's final result (listing jobs only).
-    pub listing: Option<Result<Vec<crate::core::listing::Named>, ApiError>>,
+    pub listing: Option<Result<Vec<crate::core::listing::Named>, Reason>>,
     /// The lead schema read, or why it could not be (schema jobs only).
-    pub schema: Option<Result<crate::core::schema::LeadSchema, ApiError>>,
+    pub schema: Option<Result<crate::core::schema::LeadSchema, Reason>>,
     /// The problems a configuration check found (check jobs only).
     pub check: Option<Vec<crate::core::check::Problem>>,
 }

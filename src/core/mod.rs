@@ -34,6 +34,7 @@ pub mod listing;
 pub mod outcome;
 pub mod pace;
 pub(crate) mod reads;
+pub mod reason;
 pub mod redact;
 pub mod report;
 pub mod retry;

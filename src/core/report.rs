@@ -26,8 +26,8 @@ use super::check::CheckResult;
 use super::engine::Engine;
 use super::ids::{CheckKey, EventKey, ListingKey};
 use super::outcome::Outcome;
+use super::reason::Reason;
 use super::snapshot::Snapshot;
-use super::wire::ApiError;
 use crate::core::listing::Named;
 
 /// What a waiter settles with.
@@ -36,7 +36,7 @@ pub enum Settled {
     /// Outcomes, in the order they finished (a `process` waiter's own event first).
     Outcomes(Vec<Outcome>),
     /// A picker listing's entries, or why Marketo refused it.
-    Listing(Result<Vec<Named>, ApiError>),
+    Listing(Result<Vec<Named>, Reason>),
     /// A `check()`'s result.
     Check(CheckResult),
 }

@@ -17,8 +17,8 @@
 
 use serde::Serialize;
 
+use super::reason::Reason;
 use super::schema::{DataType, LeadSchema};
-use super::wire::ApiError;
 use crate::core::config::Settings;
 use crate::core::config::{Action, FilterType, LeadSelector};
 
@@ -118,7 +118,7 @@ const BULK_DEDUPE: [&str; 11] = [
 pub fn schema_problems(
     settings: &Settings,
     schema: Option<&LeadSchema>,
-    error: Option<&ApiError>,
+    error: Option<&Reason>,
 ) -> Vec<Problem> {
     let mut out = Vec::new();
     for a in &settings.actions {
@@ -149,7 +149,7 @@ pub fn schema_problems(
         let Some(schema) = schema else {
             let param = if mapping.is_some() { "leadData" } else { lookup_param };
             out.push(match error {
-                Some(e) if e.code == "603" => denied(
+                Some(e) if e.marketo_code().is_some_and(|c| c.as_str() == "603") => denied(
                     id,
                     param,
                     "/v1/leads/describe2.json",
@@ -161,7 +161,8 @@ pub fn schema_problems(
                     "SCHEMA_UNKNOWN",
                     format!(
                         "the lead schema could not be read ({} {}): the lead fields were not checked and values are sent as configured, without formatting by field type",
-                        e.code, e.message
+                        e.code(),
+                        e.message()
                     ),
                 ),
                 None => problem(id, param, "SCHEMA_UNKNOWN", "the lead schema has not been read"),

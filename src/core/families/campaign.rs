@@ -12,9 +12,10 @@ use crate::core::error::EventError;
 use crate::core::job::{chunk_by, CallSpec, Delivery, EventRef, Failure, Progress, Steps};
 use crate::core::job::{items_of, Context, Family, NewJob, Prepared, Start};
 use crate::core::outcome::Status;
+use crate::core::reason::Reason;
 use crate::core::schema::Format;
 use crate::core::source::{to_id, FieldType};
-use crate::core::wire::{ApiError, Envelope, Method};
+use crate::core::wire::{Envelope, Method};
 
 /// Marketo's limit of leads per campaign request.
 pub(crate) const MAX_TRIGGER_LEADS: usize = 100;
@@ -110,11 +111,7 @@ impl CampaignJob {
             match read(params, event) {
                 Ok((lead, tokens)) => items.push(Item { ev, lead, tokens, done: false }),
                 Err(e) => {
-                    let o = ev.with_reason(
-                        Status::Failed,
-                        &ApiError { code: e.code().into(), message: e.to_string() },
-                        None,
-                    );
+                    let o = ev.with_reason(Status::Failed, &Reason::local(e.code(), e.to_string()), None);
                     progress.outcome(&ev, o);
                 }
             }

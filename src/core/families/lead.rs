@@ -15,9 +15,10 @@ use crate::core::job::{
 };
 use crate::core::job::{items_of, Context, Family, NewJob, Prepared, Start};
 use crate::core::outcome::Status;
+use crate::core::reason::Reason;
 use crate::core::schema::Format;
 use crate::core::source::map_record;
-use crate::core::wire::{ApiError, Envelope, Method, RecordResult};
+use crate::core::wire::{Envelope, Method, RecordResult};
 
 #[derive(Debug)]
 struct Item {
@@ -197,9 +198,11 @@ impl Delivery for SyncJob {
                     );
                 }
                 Some(rec) => {
-                    let reason = rec.reasons.first().cloned().unwrap_or(ApiError {
-                        code: String::new(),
-                        message: format!("Marketo answered status `{}` for this record", rec.status),
+                    let reason = rec.reasons.first().cloned().map(Reason::from).unwrap_or_else(|| {
+                        Reason::marketo(
+                            "",
+                            format!("Marketo answered status `{}` for this record", rec.status),
+                        )
                     });
                     self.finish(
                         record,
@@ -212,10 +215,7 @@ impl Delivery for SyncJob {
                     );
                 }
                 None => {
-                    let reason = ApiError {
-                        code: "NO_RESULT".into(),
-                        message: "Marketo's answer had no result for this record".into(),
-                    };
+                    let reason = Reason::local("NO_RESULT", "Marketo's answer had no result for this record");
                     self.finish(
                         record,
                         |ev| ev.with_reason(Status::Failed, &reason, req.as_deref()),

@@ -19,9 +19,10 @@ use crate::core::job::{
 };
 use crate::core::job::{items_of, known_ids, Context, Family, NewJob, Prepared, Start};
 use crate::core::outcome::Status;
+use crate::core::reason::Reason;
 use crate::core::schema::Format;
 use crate::core::source::to_id;
-use crate::core::wire::{encode_query_value, query_string, ApiError, Body, Envelope, Method, RecordResult};
+use crate::core::wire::{encode_query_value, query_string, Body, Envelope, Method, RecordResult};
 
 /// Add to or remove from the list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -169,7 +170,7 @@ impl ListJob {
         progress: &mut Progress,
         pred: impl Fn(&Item) -> bool,
         status: Status,
-        reason: &ApiError,
+        reason: &Reason,
         request_id: Option<&str>,
     ) {
         for item in self.items.iter_mut().filter(|i| !i.done && pred(i)) {
@@ -193,10 +194,7 @@ impl ListJob {
             if answers.len() < item.ids.len() {
                 if all {
                     item.done = true;
-                    let reason = ApiError {
-                        code: "NO_RESULT".into(),
-                        message: "Marketo's answer did not mention this lead".into(),
-                    };
+                    let reason = Reason::local("NO_RESULT", "Marketo's answer did not mention this lead");
                     let mut o = item.ev.with_reason(Status::Failed, &reason, None);
                     o.lead_ids = item.ids.clone();
                     progress.outcome(&item.ev, o);
@@ -208,10 +206,12 @@ impl ListJob {
             let mut o = if answers.iter().any(|(r, _)| r.status == list_word) {
                 item.ev.outcome(Status::Delivered)
             } else {
-                let reason =
-                    answers.iter().find_map(|(r, _)| r.reasons.first().cloned()).unwrap_or(ApiError {
-                        code: String::new(),
-                        message: format!("Marketo did not report the lead as {list_word}"),
+                let reason = answers
+                    .iter()
+                    .find_map(|(r, _)| r.reasons.first().cloned())
+                    .map(Reason::from)
+                    .unwrap_or_else(|| {
+                        Reason::marketo("", format!("Marketo did not report the lead as {list_word}"))
                     });
                 item.ev.with_reason(Status::Skipped, &reason, None)
             };
@@ -248,10 +248,8 @@ impl ListJob {
                 }
             }
             let filter_name = self.filter.map(FilterType::as_str).unwrap_or("id");
-            let not_found = ApiError {
-                code: "1004".into(),
-                message: format!("Lead not found: no lead matches the {filter_name} lookup"),
-            };
+            let not_found =
+                Reason::marketo("1004", format!("Lead not found: no lead matches the {filter_name} lookup"));
             self.finish_where(
                 progress,
                 |i| i.key.as_ref().is_some_and(|k| !missing.contains_key(k)) && i.ids.is_empty(),
@@ -282,10 +280,10 @@ impl ListJob {
                     item.ids = ids.clone();
                 }
             }
-            let not_found = ApiError {
-                code: "1004".into(),
-                message: "Lead not found: Marketo reported it as existing but the lookup found none".into(),
-            };
+            let not_found = Reason::marketo(
+                "1004",
+                "Lead not found: Marketo reported it as existing but the lookup found none",
+            );
             self.finish_where(progress, |i| i.ids.is_empty(), Status::Skipped, &not_found, None);
             let mut seen = BTreeSet::new();
             let ids: Vec<i64> = self
@@ -422,10 +420,13 @@ impl Delivery for ListJob {
                             exists.push(value.clone())
                         }
                         Some(rec) => {
-                            let reason = rec.reasons.first().cloned().unwrap_or(ApiError {
-                                code: String::new(),
-                                message: format!("Marketo did not create the lead (status `{}`)", rec.status),
-                            });
+                            let reason =
+                                rec.reasons.first().cloned().map(Reason::from).unwrap_or_else(|| {
+                                    Reason::marketo(
+                                        "",
+                                        format!("Marketo did not create the lead (status `{}`)", rec.status),
+                                    )
+                                });
                             self.finish_where(
                                 progress,
                                 |i| i.key.as_deref() == Some(key.as_str()),
@@ -435,10 +436,10 @@ impl Delivery for ListJob {
                             );
                         }
                         None => {
-                            let reason = ApiError {
-                                code: "NO_RESULT".into(),
-                                message: "Marketo's answer had no result for the lead to create".into(),
-                            };
+                            let reason = Reason::local(
+                                "NO_RESULT",
+                                "Marketo's answer had no result for the lead to create",
+                            );
                             self.finish_where(
                                 progress,
                                 |i| i.key.as_deref() == Some(key.as_str()),

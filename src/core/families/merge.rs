@@ -12,7 +12,7 @@ use crate::core::outcome::Status;
 use crate::core::schema::Format;
 use crate::core::snapshot::ResumeData;
 use crate::core::source::to_id;
-use crate::core::wire::{ApiError, Envelope, Method};
+use crate::core::wire::{Envelope, Method};
 
 /// Marketo's limit of losing ids per merge call (1080 beyond, since 2026-03-31).
 pub(crate) const MAX_LOSERS: usize = 25;
@@ -194,14 +194,10 @@ impl Delivery for MergeJob {
         self.done = true;
         let mut reason = failure.reason.clone();
         if self.merged > 0 {
-            reason = ApiError {
-                code: reason.code,
-                message: format!(
-                    "{} (the first {} losing leads were merged before this call)",
-                    reason.message,
-                    self.merged_ids().len() - 1
-                ),
-            };
+            let merged = self.merged_ids().len() - 1;
+            reason
+                .message_mut()
+                .push_str(&format!(" (the first {merged} losing leads were merged before this call)"));
         }
         let mut o = self.ev.with_reason(failure.status, &reason, failure.request_id.as_deref());
         o.lead_ids = self.merged_ids();

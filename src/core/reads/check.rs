@@ -289,10 +289,11 @@ impl Delivery for CheckJob {
     fn on_failure(&mut self, step: u32, failure: &Failure, p: &mut Progress) {
         let Some(at) = self.steps.iter().position(|(s, _)| *s == step) else { return };
         let (_, pending) = self.steps.swap_remove(at);
-        let code = failure.reason.code.as_str();
+        let code = failure.reason.code();
+        let code = code.as_ref();
         let path = CheckJob::path_of(&pending);
         let could_not = |what: &str| {
-            format!("{what} could not be checked: Marketo answered {code} {}", failure.reason.message)
+            format!("{what} could not be checked: Marketo answered {code} {}", failure.reason.message())
         };
         match pending {
             Pending::List { id, asset: false } if code == "603" => {

@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use crate::core::job::{Api, CallSpec, Delivery, Failure, Progress, Steps};
 use crate::core::listing::{Listing, Named};
-use crate::core::wire::{ApiError, Envelope};
+use crate::core::wire::Envelope;
 
 /// Pages through one listing.
 #[derive(Debug)]
@@ -73,9 +73,6 @@ impl Delivery for ListingJob {
     }
 
     fn on_failure(&mut self, _step: u32, failure: &Failure, p: &mut Progress) {
-        p.listing = Some(Err(ApiError {
-            code: failure.reason.code.clone(),
-            message: failure.reason.message.clone(),
-        }));
+        p.listing = Some(Err(failure.reason.clone()));
     }
 }

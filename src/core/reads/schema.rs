@@ -5,15 +5,16 @@
 //! itself and the formatting by field type are in [`crate::core::schema`].
 
 use crate::core::job::{Api, CallSpec, Delivery, Failure, Progress};
-use crate::core::schema::{is_auth_failure, LeadSchema};
-use crate::core::wire::{ApiError, Envelope};
+use crate::core::reason::Reason;
+use crate::core::schema::LeadSchema;
+use crate::core::wire::Envelope;
 
 /// Reads the schema: describe2 first; describe.json when describe2 fails for any reason but a
 /// missing permission (`603`: the same permission guards both, Swagger `describeUsingGET_2`,
 /// `describeUsingGET_6`) or answers without fields.
 #[derive(Debug, Default)]
 pub(crate) struct SchemaJob {
-    first_error: Option<ApiError>,
+    first_error: Option<Reason>,
 }
 
 const STEP_DESCRIBE2: u32 = 1;
@@ -39,17 +40,14 @@ impl Delivery for SchemaJob {
         match (parsed, step) {
             (Some(schema), _) => p.schema = Some(Ok(schema)),
             (None, STEP_DESCRIBE2) => {
-                self.first_error = Some(ApiError {
-                    code: "BAD_RESPONSE".into(),
-                    message: "describe2.json listed no lead field".into(),
-                });
+                self.first_error = Some(Reason::local("BAD_RESPONSE", "describe2.json listed no lead field"));
                 SchemaJob::describe(p);
             }
             (None, _) => {
-                p.schema = Some(Err(self.first_error.take().unwrap_or(ApiError {
-                    code: "BAD_RESPONSE".into(),
-                    message: "describe.json listed no lead field".into(),
-                })))
+                p.schema = Some(Err(self
+                    .first_error
+                    .take()
+                    .unwrap_or(Reason::local("BAD_RESPONSE", "describe.json listed no lead field"))))
             }
         }
     }
@@ -58,13 +56,11 @@ impl Delivery for SchemaJob {
         // describe.json is asked when describe2 itself is refused (an endpoint this instance
         // does not serve, an unreadable answer), not for a missing permission, refused
         // credentials or a network that retries could not get through.
-        let code = failure.reason.code.as_str();
-        let endpoint = (code.bytes().all(|b| b.is_ascii_digit()) && code != "603" && !is_auth_failure(code))
-            || code
-                .strip_prefix("HTTP")
-                .and_then(|r| r.strip_prefix('_'))
-                .is_some_and(|r| r.starts_with('4'))
-            || code == "BAD_RESPONSE";
+        let endpoint = match &failure.reason {
+            Reason::Marketo { code, .. } => code.is_numbered() && code.as_str() != "603",
+            Reason::Http { status, .. } => (400..500).contains(status),
+            Reason::Local { code, .. } => *code == "BAD_RESPONSE",
+        };
         if step == STEP_DESCRIBE2 && endpoint {
             self.first_error = Some(failure.reason.clone());
             SchemaJob::describe(p);

@@ -16,7 +16,7 @@ use serde_json::Value;
 
 use super::date::to_iso8601;
 use super::outcome::{Outcome, Status};
-use super::wire::ApiError;
+use super::reason::Reason;
 
 /// A Marketo lead field data type (`dataType` of the describe endpoints; the `CreateLeadField`
 /// enum of the Swagger plus `text`), or one this connector does not format.
@@ -360,19 +360,13 @@ pub(crate) fn field_not_found(message: &str) -> Option<&str> {
     rest.get(..end)
 }
 
-/// Whether `code` says the identity service refused or failed (the auth module's codes), not
-/// Marketo's REST API.
-pub(crate) fn is_auth_failure(code: &str) -> bool {
-    matches!(code, "AUTH_REJECTED" | "AUTH_UNAVAILABLE")
-}
-
 /// The engine's knowledge of the schema.
 #[derive(Debug, Default)]
 pub(crate) struct SchemaSlot {
     /// The schema, once read (kept while a refresh runs).
     pub schema: Option<LeadSchema>,
     /// Why it could not be read, when the last attempt failed.
-    pub error: Option<ApiError>,
+    pub error: Option<Reason>,
     /// The job reading it, while one runs.
     pub reading: Option<u64>,
     /// Marketo answered 1006 for a field the schema has: read it again at the next need.
@@ -422,7 +416,7 @@ impl SchemaSlot {
     }
 
     /// The read finished.
-    pub fn finished(&mut self, result: Result<LeadSchema, ApiError>) {
+    pub fn finished(&mut self, result: Result<LeadSchema, Reason>) {
         self.reading = None;
         self.stale = false;
         match result {
@@ -431,7 +425,7 @@ impl SchemaSlot {
                 self.error = None;
             }
             // Refused credentials say nothing about the schema: the next need reads it again.
-            Err(e) if is_auth_failure(&e.code) => {}
+            Err(e) if e.is_auth_failure() => {}
             Err(e) => {
                 // A refresh that fails keeps the schema read before.
                 self.error = Some(e);

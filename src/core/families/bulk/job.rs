@@ -7,11 +7,12 @@ use crate::core::config::BulkParams;
 use crate::core::error::EventError;
 use crate::core::job::{Api, CallSpec, Delivery, EventRef, Failure, Progress, Steps};
 use crate::core::outcome::Status;
+use crate::core::reason::Reason;
 use crate::core::retry::Jitter;
 use crate::core::schema::Format;
 use crate::core::snapshot::ResumeData;
 use crate::core::time::Millis;
-use crate::core::wire::{ApiError, Body, Envelope, Method};
+use crate::core::wire::{Body, Envelope, Method};
 
 use super::multipart::{boundary, file_overhead, multipart_body, split_files};
 use super::report::{as_count, match_rows, parse_report, reason};
@@ -81,7 +82,7 @@ struct ImportFile {
     awaiting_failures: bool,
     awaiting_warnings: bool,
     /// Why the failures file could not be used, when it could not.
-    failures_unavailable: Option<ApiError>,
+    failures_unavailable: Option<Reason>,
     /// Report rows that matched no event of this file (for debugging; they are ignored).
     unmatched_rows: u64,
 }
@@ -275,7 +276,7 @@ impl BulkJob {
         &mut self,
         f: usize,
         status: Status,
-        why: &ApiError,
+        why: &Reason,
         request_id: Option<&str>,
         p: &mut Progress,
     ) {
@@ -299,13 +300,13 @@ impl BulkJob {
                 // Every row failed: no file needed to say which.
                 (Status::Skipped, reason("ROW_FAILED", format!(
                     "Marketo reported every row of import job {batch} as failed; the reasons could not be read ({}: {})",
-                    why.code, why.message
+                    why.code(), why.message()
                 )))
             } else {
                 (Status::Uncertain, reason("FAILURES_UNAVAILABLE", format!(
                     "Marketo reported {} of {total} rows of import job {batch} as failed, but which ones could not be \
                      read ({}: {}); this row may not have been imported",
-                    file.rows_failed, why.code, why.message
+                    file.rows_failed, why.code(), why.message()
                 )))
             }
         });
@@ -518,11 +519,11 @@ impl Delivery for BulkJob {
             StepKind::Failures | StepKind::Warnings => self.on_report(f, kind, body, p),
             // Not raw calls; a file where an envelope was expected is a bad answer.
             StepKind::Upload | StepKind::Status => {
-                let failure = Failure {
-                    status: Status::Failed,
-                    reason: reason("BAD_RESPONSE", "Marketo's answer is not a JSON envelope"),
-                    request_id: None,
-                };
+                let failure = Failure::new(
+                    Status::Failed,
+                    reason("BAD_RESPONSE", "Marketo's answer is not a JSON envelope"),
+                    None,
+                );
                 self.steps.push((step, f, kind));
                 self.on_failure(step, &failure, p);
             }
@@ -545,13 +546,10 @@ impl Delivery for BulkJob {
                     self.poll(f, LATER_POLL_MS, p);
                 } else {
                     let batch = file.batch_id.unwrap_or(0);
-                    let why = reason(
-                        &failure.reason.code,
-                        format!(
-                            "{} (import job {batch} was created; its result could not be read)",
-                            failure.reason.message
-                        ),
-                    );
+                    let mut why = failure.reason.clone();
+                    why.message_mut().push_str(&format!(
+                        " (import job {batch} was created; its result could not be read)"
+                    ));
                     self.settle_all(f, Status::Uncertain, &why, req, p);
                 }
             }
@@ -836,8 +834,7 @@ mod tests {
         let mut quarters = Progress::default();
         assert!(!job.split(halves.calls[0].step, &mut quarters));
         assert!(quarters.calls.is_empty());
-        let too_large =
-            Failure { status: Status::Failed, reason: reason("HTTP_413", "too large"), request_id: None };
+        let too_large = Failure::new(Status::Failed, Reason::http(413), None);
         job.on_failure(halves.calls[0].step, &too_large, &mut quarters);
         assert_eq!(quarters.outcomes.len(), 1);
         assert_eq!(quarters.outcomes[0].1.event_id, "ev-1");
@@ -1011,11 +1008,7 @@ mod tests {
                 "numOfRowsFailed": failed, "numOfRowsWithWarning": 1}]})
         };
         let (mut job, p2) = start(complete(1));
-        let failure = Failure {
-            status: Status::Failed,
-            reason: reason("HTTP_404", "Marketo answered HTTP 404"),
-            request_id: None,
-        };
+        let failure = Failure::new(Status::Failed, Reason::http(404), None);
         let mut p3 = Progress::default();
         job.on_failure(p2.calls[1].step, &failure, &mut p3); // warnings: 404 = none
         job.on_failure(p2.calls[0].step, &failure, &mut p3);
@@ -1036,11 +1029,7 @@ mod tests {
         let mut outcomes = Vec::new();
         for _ in 0..MAX_POLL_FAILURES {
             let poll = p2.calls.remove(0);
-            let failure = Failure {
-                status: Status::Failed,
-                reason: reason("NETWORK", "network error: reset"),
-                request_id: None,
-            };
+            let failure = Failure::new(Status::Failed, reason("NETWORK", "network error: reset"), None);
             p2 = Progress::default();
             job.on_failure(poll.step, &failure, &mut p2);
             outcomes.append(&mut p2.outcomes);

@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use crate::core::wire::ApiError;
+use crate::core::reason::Reason;
 
 use super::rows::match_key;
 
@@ -77,6 +77,7 @@ pub(crate) fn as_count(v: Option<&Value>) -> Option<u64> {
     }
 }
 
-pub(crate) fn reason(code: &str, message: impl Into<String>) -> ApiError {
-    ApiError { code: code.into(), message: message.into() }
+/// The connector's own reason `code` (an import's result), with `message`.
+pub(crate) fn reason(code: &'static str, message: impl Into<String>) -> Reason {
+    Reason::local(code, message)
 }
