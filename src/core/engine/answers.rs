@@ -1,0 +1,391 @@
+//! Answers in: Marketo's answers, transport errors and timeouts, classified into success,
+//! retry, wait, split or failure of the call; a job's progress applied.
+
+use crate::core::auth::AuthEvent;
+use crate::core::check::CheckResult;
+use crate::core::classify::{classify_code, classify_http, Class};
+use crate::core::error::UsageError;
+use crate::core::job::{Delivery, EventRef, Failure, Progress};
+use crate::core::outcome::Status;
+use crate::core::reason::{Code, Reason};
+use crate::core::retry::{backoff, MAX_ATTEMPTS};
+use crate::core::time::Millis;
+use crate::core::wire::{query_string, Body, Envelope, Method};
+
+use super::state::{Call, Engine, InFlight, CALL_TIMEOUT_MS, MAX_QUEUE_ATTEMPTS};
+
+/// Whether a file answer is really a web page (a proxy's or Marketo's error page served with
+/// 200): it is retried like any unreadable answer, never read as the file.
+pub(super) fn looks_like_html(body: &str) -> bool {
+    body.trim_start().starts_with('<')
+}
+
+impl Engine {
+    /// Handles the HTTP answer to request `id`.
+    ///
+    /// # Errors
+    /// [`UsageError::UnknownRequest`] when `id` is not waiting for an answer (answered already,
+    /// or given up after [`CALL_TIMEOUT_MS`]); the answer is ignored.
+    pub fn handle_response(
+        &mut self,
+        now: Millis,
+        id: u32,
+        status: u16,
+        body: &str,
+    ) -> Result<(), UsageError> {
+        let now = self.clamp(now);
+        if self.auth.owns(id) {
+            self.identity_deadline = None;
+            let ev = self.auth.handle_response(now, status, body, &mut self.jitter);
+            self.after_auth(ev);
+            self.pump(now);
+            return Ok(());
+        }
+        let flight = self.in_flight.remove(&id).ok_or(UsageError::UnknownRequest(id))?;
+        self.limiter.finish();
+        let InFlight { call, token, deadline } = flight;
+        self.left_queue(call.job);
+        if let Some(entry) = self.jobs.get_mut(&call.job) {
+            entry.started = true;
+        }
+        let parsed = Envelope::parse(body);
+        // The pace learns from every answer: 606/615 lower it, anything else raises it.
+        let answer_code = match &parsed {
+            Ok(env) if !env.success => env.errors.first().map(|e| e.code.as_str()),
+            _ => None,
+        };
+        self.limiter.observe(answer_code, deadline.saturating_sub(CALL_TIMEOUT_MS), now);
+        self.stats.pace = self.limiter.pace().stats();
+        let page = call.spec.raw && (200..=299).contains(&status) && looks_like_html(body);
+        if call.spec.raw
+            && !page
+            && (200..=299).contains(&status)
+            && !matches!(&parsed, Ok(env) if !env.success)
+        {
+            // A file answer (CSV); a JSON error envelope still goes through the checks below.
+            let step = call.spec.step;
+            self.with_job(&call, |job, p| job.on_raw(step, body, p));
+            self.pump(now);
+            return Ok(());
+        }
+        let (class, reason, request_id) = match (status, parsed) {
+            (200..=299, Ok(env)) if env.success => {
+                self.call_succeeded(call, &env);
+                self.pump(now);
+                return Ok(());
+            }
+            (200..=299, Ok(env)) => {
+                let mut err = env.first_error();
+                err.message = self.redact_message(&err.message);
+                let reason = Reason::from(err);
+                let class = reason.marketo_code().map_or(Class::Fail, classify_code);
+                (class, reason, env.request_id)
+            }
+            (200..=299, Err(e)) => (
+                Class::Retry { base_ms: 2_000 },
+                Reason::local(
+                    "BAD_RESPONSE",
+                    if page {
+                        "Marketo answered with a web page instead of the file".into()
+                    } else {
+                        e.message(|t| self.auth.redact(t))
+                    },
+                ),
+                None,
+            ),
+            (status, _) => (classify_http(status), Reason::http(status), None),
+        };
+        let failure = |status| Failure::new(status, reason.clone(), request_id.clone());
+        match class {
+            Class::Success => {}
+            Class::RefreshToken if call.refreshes < 2 => {
+                self.auth.invalidate(&token);
+                let mut call = call;
+                call.refreshes += 1;
+                self.enqueue_front(call);
+            }
+            Class::WaitForQuota => {
+                // Hold this call and all others until the reset; nothing is lost.
+                self.limiter.quota_exhausted(now);
+                let mut call = call;
+                call.rate_limited = None;
+                self.enqueue_front(call);
+            }
+            Class::Retry { base_ms }
+                if matches!(reason.marketo_code().map(Code::as_str), Some("606" | "615")) =>
+            {
+                self.stats.rate_limited += 1;
+                self.wait_for_pace(now, call, base_ms, failure(Status::Failed));
+            }
+            Class::Retry { base_ms } => {
+                // 6xx codes mean "not executed"; an HTTP error or garbled answer may hide an
+                // applied call.
+                self.retry_transient(now, call, base_ms, failure(Status::Failed));
+            }
+            Class::WaitForBulkQueue => {
+                // Marketo's import queue drains at its own pace: wait longer than for an error.
+                let mut call = call;
+                call.rate_limited = None;
+                if call.attempts >= MAX_ATTEMPTS {
+                    call.attempts = MAX_ATTEMPTS - 1;
+                    call.queue_waits += 1;
+                }
+                if call.queue_waits > MAX_QUEUE_ATTEMPTS {
+                    self.call_failed(call, failure(Status::Failed));
+                } else {
+                    self.retry(now, call, 30_000, failure(Status::Failed));
+                }
+            }
+            Class::Split => {
+                let step = call.spec.step;
+                let mut progress = Progress::default();
+                let split = match self.jobs.get_mut(&call.job) {
+                    Some(entry) => entry.job.split(step, &mut progress),
+                    None => false,
+                };
+                if split {
+                    // The halves replace this call in the job's count of outstanding calls.
+                    if let Some(entry) = self.jobs.get_mut(&call.job) {
+                        entry.outstanding = entry.outstanding.saturating_sub(1);
+                    }
+                    self.apply(call.job, progress);
+                } else {
+                    self.call_failed(call, failure(Status::Failed));
+                }
+            }
+            Class::MethodGet if call.spec.method == Method::Get => {
+                let mut call = call;
+                let form = query_string(&call.spec.query);
+                call.spec.method = Method::Post;
+                call.spec.query = vec![("_method".into(), "GET".into())];
+                call.spec.body = Some((Body::Text(form), "application/x-www-form-urlencoded".into()));
+                self.enqueue_front(call);
+            }
+            Class::RefreshToken | Class::MethodGet | Class::Fail => {
+                self.call_failed(call, failure(Status::Failed))
+            }
+        }
+        self.pump(now);
+        Ok(())
+    }
+
+    /// Handles a transport failure of request `id` (network error, connection dropped, host
+    /// `fetch` threw). `message` must not contain secrets; it ends up in outcomes.
+    ///
+    /// # Errors
+    /// [`UsageError::UnknownRequest`] when `id` is not waiting for an answer.
+    pub fn handle_transport_error(&mut self, now: Millis, id: u32, message: &str) -> Result<(), UsageError> {
+        let now = self.clamp(now);
+        if self.auth.owns(id) {
+            self.identity_deadline = None;
+            let ev = self.auth.handle_transport_error(now, message, &mut self.jitter);
+            self.after_auth(ev);
+            self.pump(now);
+            return Ok(());
+        }
+        let flight = self.in_flight.remove(&id).ok_or(UsageError::UnknownRequest(id))?;
+        self.limiter.finish();
+        self.left_queue(flight.call.job);
+        let reason = Reason::local("NETWORK", format!("network error: {message}"));
+        let failure = Failure::new(Status::Failed, reason, None);
+        // A request lost in transport may have reached Marketo.
+        self.retry_transient(now, flight.call, 2_000, failure);
+        self.pump(now);
+        Ok(())
+    }
+
+    /// Wakes the engine: due retries and held calls are sent, calls without an answer for
+    /// [`CALL_TIMEOUT_MS`] are given up as transport failures.
+    pub fn handle_timeout(&mut self, now: Millis) {
+        let now = self.clamp(now);
+        let expired: Vec<u32> =
+            self.in_flight.iter().filter(|(_, f)| f.deadline <= now).map(|(id, _)| *id).collect();
+        for id in expired {
+            let _ = self.handle_transport_error(now, id, "no answer within the call timeout");
+        }
+        if let Some((id, deadline)) = self.identity_deadline {
+            if deadline <= now {
+                let _ = self.handle_transport_error(now, id, "no answer within the call timeout");
+            }
+        }
+        let mut due: Vec<(Millis, Call)> = Vec::new();
+        let mut later: Vec<(Millis, Call)> = Vec::new();
+        for (at, call) in self.delayed.drain(..) {
+            if at <= now {
+                due.push((at, call));
+            } else {
+                later.push((at, call));
+            }
+        }
+        self.delayed = later;
+        due.sort_by_key(|(at, _)| *at);
+        for (_, call) in due {
+            self.enqueue_follow(call);
+        }
+        if self.limiter_wake.is_some_and(|t| t <= now) {
+            self.limiter_wake = None;
+        }
+        self.pump(now);
+    }
+
+    pub(super) fn apply(&mut self, job: u64, mut progress: Progress) {
+        let schema = progress.schema.take();
+        if let Some(problems) = progress.check.take() {
+            if let Some(i) = self.check_jobs.iter().position(|(j, _)| *j == job) {
+                let (_, key) = self.check_jobs.swap_remove(i);
+                self.checks_out.push_back((key, CheckResult::new(problems)));
+            }
+        }
+        for (key, o) in progress.outcomes {
+            self.emit(key, o);
+        }
+        if let Some(result) = progress.listing {
+            if let Some(key) = self.listing_jobs.remove(&job) {
+                self.listings_out.push_back((key, result));
+            }
+        }
+        if let Some(filter) = self.jobs.get(&job).and_then(|j| j.lookup) {
+            for (value, ids) in progress.learned {
+                self.cache.insert(filter, &value, ids, self.now);
+            }
+        }
+        for id in progress.forget {
+            self.cache.forget(id);
+        }
+        let n = progress.calls.len();
+        let started = self.jobs.get(&job).is_some_and(|j| j.started);
+        for spec in progress.calls {
+            let delay = spec.delay_ms;
+            let call = Call { job, spec, attempts: 0, refreshes: 0, queue_waits: 0, rate_limited: None };
+            if delay > 0 {
+                self.delayed.push((self.now.saturating_add(delay), call));
+                self.epoch += 1;
+            } else if started {
+                self.enqueue_follow(call);
+            } else {
+                self.enqueue_new(call);
+            }
+        }
+        let done = match self.jobs.get_mut(&job) {
+            Some(entry) => {
+                entry.outstanding += n;
+                entry.outstanding == 0
+            }
+            None => false,
+        };
+        if done {
+            if let Some(entry) = self.jobs.remove(&job) {
+                for key in &entry.events {
+                    self.job_of.remove(key);
+                }
+                // Safety net for the invariant: a job that ends owes every event an outcome.
+                for key in entry.events {
+                    if let Some(p) = self.pending.get(&key) {
+                        let ev =
+                            EventRef { key, event_id: p.event_id.clone(), action_id: p.action_id.clone() };
+                        let reason = Reason::local(
+                            "INTERNAL",
+                            "the connector finished this event without a result; please report this",
+                        );
+                        self.emit(key, ev.with_reason(Status::Failed, &reason, None));
+                    }
+                }
+            }
+            for q in self.queues.values_mut() {
+                if q.busy == Some(job) {
+                    q.busy = None;
+                }
+            }
+        }
+        if let Some(result) = schema {
+            self.schema_read(result);
+        }
+    }
+
+    pub(super) fn with_job(&mut self, call: &Call, f: impl FnOnce(&mut dyn Delivery, &mut Progress)) {
+        let mut progress = Progress::default();
+        if let Some(entry) = self.jobs.get_mut(&call.job) {
+            entry.outstanding = entry.outstanding.saturating_sub(1);
+            f(entry.job.as_mut(), &mut progress);
+        }
+        self.apply(call.job, progress);
+    }
+
+    pub(super) fn call_succeeded(&mut self, call: Call, env: &Envelope) {
+        let step = call.spec.step;
+        self.with_job(&call, |job, p| job.on_success(step, env, p));
+    }
+
+    pub(super) fn call_failed(&mut self, call: Call, failure: Failure) {
+        let step = call.spec.step;
+        self.with_job(&call, |job, p| job.on_failure(step, &failure, p));
+    }
+
+    /// Retries a call after a transient failure. When the failure is `ambiguous` (the call may
+    /// have been applied), a non-idempotent call is not repeated: its events are `uncertain`.
+    pub(super) fn retry_transient(&mut self, now: Millis, call: Call, base: Millis, mut failure: Failure) {
+        if failure.may_have_applied && !call.spec.idempotent {
+            failure.status = Status::Uncertain;
+            self.call_failed(call, failure);
+        } else {
+            self.retry(now, call, base, failure);
+        }
+    }
+
+    pub(super) fn retry(&mut self, now: Millis, call: Call, base: Millis, mut failure: Failure) {
+        if call.attempts >= MAX_ATTEMPTS {
+            failure.reason.message_mut().push_str(&format!(" (gave up after {} attempts)", call.attempts));
+            self.call_failed(call, failure);
+            return;
+        }
+        self.stats.retries += 1;
+        if let Some(entry) = self.jobs.get_mut(&call.job) {
+            entry.job.on_retry(call.spec.step);
+        }
+        let at = now + backoff(call.attempts, base, 120_000, &mut self.jitter);
+        self.delayed.push((at, call));
+        self.epoch += 1;
+    }
+
+    /// Sends a call Marketo refused with 606/615 again later: "not executed", so it costs no
+    /// attempt; the pace (lowered by the refusal) and a backoff from `base` space it out, and
+    /// its events fail only once refusals have lasted `limits.deliveryDeadlineMs`.
+    pub(super) fn wait_for_pace(&mut self, now: Millis, mut call: Call, base: Millis, mut failure: Failure) {
+        let (since, times) = call.rate_limited.unwrap_or((now, 0));
+        // Time held by a daily-quota pause meanwhile is not refusal time.
+        let since = since.max(self.limiter.quota_hold_ended().unwrap_or(0)).min(now);
+        let deadline = self.settings.limits.delivery_deadline_ms;
+        if now.saturating_sub(since) >= deadline {
+            failure.reason.message_mut().push_str(&format!(
+                " (Marketo refused this call {} times over {} s: the instance's shared limits are taken by other apps; gave up after limits.deliveryDeadlineMs = {deadline} ms)",
+                times + 1,
+                now.saturating_sub(since) / 1000
+            ));
+            self.call_failed(call, failure);
+            return;
+        }
+        call.attempts = call.attempts.saturating_sub(1);
+        call.rate_limited = Some((since, times.saturating_add(1)));
+        self.stats.retries += 1;
+        if let Some(entry) = self.jobs.get_mut(&call.job) {
+            entry.job.on_retry(call.spec.step);
+        }
+        let wait = backoff(times.saturating_add(1).min(4), base, 120_000, &mut self.jitter);
+        let at = now.saturating_add(wait).min(since.saturating_add(deadline));
+        self.delayed.push((at, call));
+        self.epoch += 1;
+    }
+
+    pub(super) fn after_auth(&mut self, ev: AuthEvent) {
+        // Retrying: calls now wait for an identity backoff; Rejected: their events fail.
+        self.epoch += 1;
+        if let AuthEvent::Rejected { code, message } = ev {
+            let reason = Reason::local(code, message);
+            let waiting: Vec<Call> = self.follow.drain(..).chain(self.ready.drain(..)).collect();
+            for call in waiting {
+                self.left_queue(call.job);
+                self.call_failed(call, Failure::new(Status::Failed, reason.clone(), None));
+            }
+        }
+    }
+}

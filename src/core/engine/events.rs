@@ -1,0 +1,321 @@
+//! Events in: accepted, prepared by their family, queued or started; outcomes recorded once.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use crate::core::batch::Queue;
+use crate::core::error::{EventError, UsageError};
+use crate::core::families::family;
+use crate::core::ids::EventKey;
+use crate::core::job::{Context, EventRef, Family, Prepared, Start};
+use crate::core::outcome::{Outcome, Status};
+use crate::core::reason::Reason;
+use crate::core::schema::Format;
+use crate::core::time::Millis;
+
+use super::state::{Engine, PendingEvent};
+
+impl Engine {
+    /// Accepts an event for the action `action_id`. The event's outcome(s) come out of
+    /// [`Engine::poll_outcome`]: at once when it cannot be delivered (bad input), otherwise
+    /// when Marketo has answered.
+    ///
+    /// # Errors
+    /// [`UsageError::UnknownAction`] when no action has that id (nothing is recorded).
+    pub fn handle_event(
+        &mut self,
+        now: Millis,
+        action_id: &str,
+        event: &Value,
+        event_id: Option<String>,
+    ) -> Result<EventKey, UsageError> {
+        let now = self.clamp(now);
+        let settings = Arc::clone(&self.settings);
+        let action =
+            settings.action(action_id).ok_or_else(|| UsageError::UnknownAction(action_id.to_string()))?;
+        let key = self.accept(now, &*family(&action.action), action_id, event, event_id, false);
+        self.pump(now);
+        Ok(key)
+    }
+
+    /// Accepts an event the host could not turn into JSON (cyclic, holding a BigInt, a getter
+    /// that throws, nested too deep: `why` says which) and fails it at once with
+    /// [`EventError::NotJson`] (`INVALID_EVENT`), so it still gets exactly one outcome.
+    ///
+    /// # Errors
+    /// [`UsageError::UnknownAction`] when no action has that id (nothing is recorded).
+    pub fn handle_unreadable_event(
+        &mut self,
+        now: Millis,
+        action_id: &str,
+        why: &str,
+        event_id: Option<String>,
+    ) -> Result<EventKey, UsageError> {
+        let now = self.clamp(now);
+        if self.settings.action(action_id).is_none() {
+            return Err(UsageError::UnknownAction(action_id.to_string()));
+        }
+        self.next_event += 1;
+        let key = EventKey(self.next_event);
+        let event_id = event_id.unwrap_or_else(|| format!("{}-{}", self.event_prefix, self.next_event));
+        let event = Value::Null;
+        let pending = PendingEvent {
+            event_id: event_id.clone(),
+            action_id: action_id.into(),
+            event,
+            accepted_at: now,
+            batched: false,
+            replayed: false,
+        };
+        self.admit(key, pending);
+        let ev = EventRef { key, event_id, action_id: action_id.to_string() };
+        let e = EventError::NotJson(why.to_string());
+        let reason = Reason::local(e.code(), e.to_string());
+        self.emit(key, ev.with_reason(Status::Failed, &reason, None));
+        Ok(key)
+    }
+
+    /// Records an event and queues or starts its delivery; `accepted_at` is when it first
+    /// arrived (earlier than now for restored events, so batch ages carry over); `replayed`
+    /// when a restored event's call was in flight (it may have been applied).
+    pub(super) fn accept(
+        &mut self,
+        accepted_at: Millis,
+        family: &dyn Family,
+        action_id: &str,
+        event: &Value,
+        event_id: Option<String>,
+        replayed: bool,
+    ) -> EventKey {
+        self.next_event += 1;
+        let key = EventKey(self.next_event);
+        let event_id = event_id.unwrap_or_else(|| format!("{}-{}", self.event_prefix, self.next_event));
+        let pending = PendingEvent {
+            event_id: event_id.clone(),
+            action_id: action_id.to_string(),
+            event: event.clone(),
+            accepted_at,
+            batched: family.thresholds().is_some(),
+            replayed,
+        };
+        self.admit(key, pending);
+        let ev = EventRef { key, event_id, action_id: action_id.to_string() };
+        if family.needs_schema()
+            && family.thresholds().is_none()
+            && (self.schema.wants_read() || self.schema.reading.is_some())
+        {
+            // Formatting needs the field types: the event waits for the schema (one read),
+            // unless it fails without them. Queued events wait only when their batch goes out.
+            let fmt = Format { schema: None, on_too_long: self.settings.on_too_long };
+            if let Err(e) = family.prepare(event, &fmt, &mut Vec::new()) {
+                let reason = Reason::local(e.code(), e.to_string());
+                self.emit(key, ev.with_reason(Status::Failed, &reason, None));
+                return key;
+            }
+            if self.schema_pending() {
+                self.parked.push(key);
+                if let Some(job) = self.schema.reading {
+                    self.job_of.insert(key, job);
+                }
+                return key;
+            }
+        }
+        self.deliver(accepted_at, family, ev, event);
+        key
+    }
+
+    /// Prepares an accepted event with the schema as known now, then queues it or starts its
+    /// delivery.
+    pub(super) fn deliver(&mut self, accepted_at: Millis, family: &dyn Family, ev: EventRef, event: &Value) {
+        let key = ev.key;
+        let mut warnings = Vec::new();
+        let fmt = Format { schema: self.schema.schema.as_ref(), on_too_long: self.settings.on_too_long };
+        let prepared = match family.prepare(event, &fmt, &mut warnings) {
+            Ok(p) => p,
+            Err(e) => {
+                let reason = Reason::local(e.code(), e.to_string());
+                self.emit(key, ev.with_reason(Status::Failed, &reason, None));
+                return;
+            }
+        };
+        if !warnings.is_empty() {
+            self.notes.push((key, warnings.join("; ")));
+        }
+        if family.needs_schema()
+            && ((self.schema.schema.is_none() && self.schema.error.is_none()) || self.schema.stale)
+        {
+            // Formatted without the schema, or with one a 1006 made stale: again when the batch
+            // goes out, after the (re-)read.
+            self.unformatted.insert(key);
+        }
+        let action_id = ev.action_id.clone();
+        match family.thresholds() {
+            Some(limits) => {
+                let size = prepared.size;
+                self.queues.entry(action_id).or_insert_with(|| Queue::new(limits, family.overhead())).push(
+                    accepted_at,
+                    (ev, prepared),
+                    size,
+                );
+            }
+            None => {
+                self.start_prepared(family, vec![(ev, prepared)]);
+            }
+        }
+    }
+
+    /// Sends whatever is queued now, ignoring batch thresholds.
+    pub fn flush(&mut self, now: Millis) {
+        let now = self.clamp(now);
+        for q in self.queues.values_mut() {
+            q.seal();
+        }
+        self.pump(now);
+    }
+
+    pub(super) fn emit(&mut self, key: EventKey, mut outcome: Outcome) {
+        // Removing from `pending` is the once-only gate: a second final outcome is dropped.
+        if !outcome.status.is_final() {
+            return;
+        }
+        if let Some(p) = self.pending.remove(&key) {
+            self.forget(key, &p);
+            self.unformatted.remove(&key);
+            let note = self.notes.iter().position(|(k, _)| *k == key).map(|i| self.notes.swap_remove(i).1);
+            self.schema.noted(&mut outcome, note);
+            self.outcomes_out.push_back((key, outcome));
+        }
+    }
+
+    /// Records a pending event, with the counts `stats()` reads.
+    pub(super) fn admit(&mut self, key: EventKey, pending: PendingEvent) {
+        let (accepted_at, action_id) = (pending.accepted_at, pending.action_id.clone());
+        if let Some(old) = self.pending.insert(key, pending) {
+            self.forget(key, &old); // keys are never reused; were one, its old counts go
+        }
+        self.arrivals.insert((accepted_at, key));
+        *self.pending_by_action.entry(action_id).or_insert(0) += 1;
+    }
+
+    /// Takes a pending event that left `pending` out of the counts `stats()` reads.
+    pub(super) fn forget(&mut self, key: EventKey, p: &PendingEvent) {
+        self.arrivals.remove(&(p.accepted_at, key));
+        if let Some(n) = self.pending_by_action.get_mut(&p.action_id) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                self.pending_by_action.remove(&p.action_id);
+            }
+        }
+    }
+
+    /// Starts the jobs delivering prepared `items` of `family`; the last job's id, `None` when
+    /// every event finished at once.
+    pub(super) fn start_prepared(
+        &mut self,
+        family: &dyn Family,
+        items: Vec<(EventRef, Prepared)>,
+    ) -> Option<u64> {
+        let replayed: BTreeSet<EventKey> = items
+            .iter()
+            .map(|(ev, _)| ev.key)
+            .filter(|k| self.pending.get(k).is_some_and(|p| p.replayed))
+            .collect();
+        let mut cx = Context {
+            now: self.now,
+            rest_len: self.settings.rest_base.len(),
+            format: Format { schema: self.schema.schema.as_ref(), on_too_long: self.settings.on_too_long },
+            cache: &self.cache,
+            replayed: &replayed,
+            jitter: &mut self.jitter,
+        };
+        let start = family.start(items, &mut cx);
+        self.started(start)
+    }
+
+    /// Fails the events a family could not start, then registers and starts its jobs; the last
+    /// job's id.
+    pub(super) fn started(&mut self, start: Start) -> Option<u64> {
+        for (ev, e) in start.failed {
+            let reason = Reason::local(e.code(), e.to_string());
+            self.emit(ev.key, ev.with_reason(Status::Failed, &reason, None));
+        }
+        let mut last = None;
+        for new in start.jobs {
+            last = self.start_job(new.job, new.progress, new.lookup, new.events);
+        }
+        last
+    }
+
+    /// Seals due queues and starts the batches whose action has no batch in flight.
+    pub(super) fn dispatch_queues(&mut self, now: Millis) {
+        let mut ready: Vec<(String, Vec<(EventRef, Prepared)>)> = Vec::new();
+        for (action_id, q) in self.queues.iter_mut() {
+            q.seal_if_due(now);
+            if let Some(batch) = q.take_ready() {
+                ready.push((action_id.clone(), batch));
+            }
+        }
+        for (action_id, batch) in ready {
+            let settings = Arc::clone(&self.settings);
+            let Some(action) = settings.action(&action_id) else { continue };
+            let family = family(&action.action);
+            let mut batch = batch;
+            if family.needs_schema() && batch.iter().any(|(ev, _)| self.unformatted.contains(&ev.key)) {
+                if self.schema_pending() {
+                    // The batch's call needs the field types: it goes out once they are read,
+                    // and its action sends no other batch meanwhile.
+                    let reading = self.schema.reading;
+                    for (ev, _) in &batch {
+                        if let Some(job) = reading {
+                            self.job_of.insert(ev.key, job);
+                        }
+                    }
+                    if let Some(q) = self.queues.get_mut(&action_id) {
+                        q.busy = reading;
+                    }
+                    self.held.push((action_id, batch));
+                    continue;
+                }
+                batch = self.reformat(&*family, batch);
+            }
+            let job = self.start_prepared(&*family, batch);
+            if let Some(q) = self.queues.get_mut(&action_id) {
+                q.busy = job;
+            }
+        }
+    }
+
+    /// The batch's events prepared before the schema was known, prepared again with it (an
+    /// event the field types refuse fails here).
+    pub(super) fn reformat(
+        &mut self,
+        family: &dyn Family,
+        batch: Vec<(EventRef, Prepared)>,
+    ) -> Vec<(EventRef, Prepared)> {
+        let mut out = Vec::with_capacity(batch.len());
+        for (ev, prepared) in batch {
+            if !self.unformatted.remove(&ev.key) {
+                out.push((ev, prepared));
+                continue;
+            }
+            let Some(event) = self.pending.get(&ev.key).map(|p| p.event.clone()) else { continue };
+            let mut warnings = Vec::new();
+            let fmt = Format { schema: self.schema.schema.as_ref(), on_too_long: self.settings.on_too_long };
+            match family.prepare(&event, &fmt, &mut warnings) {
+                Ok(p) => {
+                    if !warnings.is_empty() {
+                        self.notes.push((ev.key, warnings.join("; ")));
+                    }
+                    out.push((ev, p));
+                }
+                Err(e) => {
+                    let reason = Reason::local(e.code(), e.to_string());
+                    self.emit(ev.key, ev.with_reason(Status::Failed, &reason, None));
+                }
+            }
+        }
+        out
+    }
+}

@@ -1,0 +1,198 @@
+//! The engine: a sans-IO state machine. Inputs come in through `handle_*` (an event for an
+//! action, an HTTP answer for a request id, a transport error, a timeout, a flush), each with
+//! `now`; outputs go out through `poll_*` (requests to send, outcomes, the next wake-up time).
+//!
+//! After every input, drain [`Engine::poll_request`] and [`Engine::poll_outcome`] until they
+//! return `None`, then call [`Engine::handle_timeout`] at or after [`Engine::poll_timeout`].
+//! Early or repeated timeouts are harmless.
+//!
+//! The host clock is trusted only so far (see [`Engine::handle_timeout`] and friends, which all
+//! read `now` through one guard): a reading up to [`CLOCK_STEP_TOLERANCE_MS`] behind the last
+//! accepted one is read as that one; a larger step back is accepted, and every wait computed
+//! from the later time (retries, call timeouts, batch ages, the rate window, a quota day) is
+//! moved back with it, so nothing waits on time that has not come; a reading more than
+//! [`CLOCK_JUMP_MS`] ahead is held until the next reading confirms it, so one bad reading
+//! (`1e15`) cannot age every batch and retry to the year 9999.
+
+mod answers;
+mod clock;
+mod events;
+mod preview;
+mod reads;
+mod restore;
+mod send;
+mod state;
+mod timer;
+
+pub use preview::PreviewRequest;
+pub use state::{Engine, Stats, CALL_TIMEOUT_MS, CLOCK_JUMP_MS, CLOCK_STEP_TOLERANCE_MS, MAX_NOW};
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::Arc;
+
+use crate::core::auth::Auth;
+use crate::core::cache::LeadCache;
+use crate::core::config::Settings;
+use crate::core::ids::EventKey;
+use crate::core::limits::Limiter;
+use crate::core::outcome::{Outcome, Status};
+use crate::core::pace::Pace;
+use crate::core::retry::Jitter;
+use crate::core::schema::SchemaSlot;
+use crate::core::time::Millis;
+
+impl Engine {
+    /// A new engine. `seed` drives retry jitter and generated event ids; `now` is the host's clock.
+    pub fn new(settings: Settings, seed: u64, now: Millis) -> Engine {
+        // Mixed, not XORed: a host that seeds with its clock must not cancel the clock out.
+        let mut jitter = Jitter::new(Jitter::new(seed).next_u64() ^ now);
+        let event_prefix = format!("{:012x}", jitter.next_u64() >> 16);
+        let id = format!("{:016x}", jitter.next_u64());
+        Engine {
+            stats: Stats { pace: Pace::new(&settings.limits).stats(), ..Stats::default() },
+            limiter: Limiter::new(settings.limits),
+            settings: Arc::new(settings),
+            auth: Auth::default(),
+            jitter,
+            jobs: BTreeMap::new(),
+            job_of: BTreeMap::new(),
+            ready: VecDeque::new(),
+            follow: VecDeque::new(),
+            delayed: Vec::new(),
+            in_flight: BTreeMap::new(),
+            identity_deadline: None,
+            limiter_wake: None,
+            pending: BTreeMap::new(),
+            pending_by_action: BTreeMap::new(),
+            arrivals: BTreeSet::new(),
+            requests_out: VecDeque::new(),
+            outcomes_out: VecDeque::new(),
+            listings_out: VecDeque::new(),
+            listing_jobs: BTreeMap::new(),
+            next_listing: 0,
+            queues: BTreeMap::new(),
+            cache: LeadCache::default(),
+            next_request: 0,
+            next_job: 0,
+            next_event: 0,
+            event_prefix,
+            now: now.min(MAX_NOW),
+            suspect_now: None,
+            needs_pump: false,
+            epoch: 0,
+            id,
+            generation: 0,
+            schema: SchemaSlot::default(),
+            parked: Vec::new(),
+            unformatted: BTreeSet::new(),
+            held: Vec::new(),
+            notes: Vec::new(),
+            checks_waiting: Vec::new(),
+            check_jobs: Vec::new(),
+            checks_out: VecDeque::new(),
+            next_check: 0,
+        }
+    }
+
+    /// The validated settings.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// Counters since construction, with the queues as of the last host clock reading.
+    pub fn stats(&self) -> Stats {
+        self.stats_at(self.now)
+    }
+
+    /// Counters since construction, the events without a final outcome by action, and the age
+    /// of the oldest of them at `now` (the host's clock; never less than the last reading, so
+    /// a clock that stepped back gives no negative age). Reads; changes nothing.
+    pub fn stats_at(&self, now: Millis) -> Stats {
+        let now = now.min(MAX_NOW).max(self.now);
+        let mut queues: BTreeMap<String, u64> =
+            self.settings.actions.iter().map(|a| (a.id.clone(), 0)).collect();
+        for (action_id, n) in &self.pending_by_action {
+            queues.insert(action_id.clone(), *n);
+        }
+        let oldest_queued_age_ms = self.arrivals.first().map(|(t, _)| now.saturating_sub(*t));
+        Stats { queues, oldest_queued_age_ms, ..self.stats.clone() }
+    }
+
+    /// The snapshot identity: `(id, generation)`.
+    pub fn identity(&self) -> (&str, u64) {
+        (&self.id, self.generation)
+    }
+
+    /// Whether the event has had its final outcome.
+    pub fn is_final(&self, key: EventKey) -> bool {
+        !self.pending.contains_key(&key)
+    }
+
+    /// Whether a host call waiting for event `key` should keep waiting for its final outcome:
+    /// the event is not final, its action sends on arrival (a batched event answers `queued` at
+    /// once), and a call carrying it is in flight or about to be sent — not waiting for a retry
+    /// time, a bulk job's next poll, the rate window, the daily quota or a new token after an
+    /// identity failure. O(log n).
+    pub fn awaits_answer(&self, key: EventKey) -> bool {
+        self.pending.get(&key).is_some_and(|p| !p.batched) && self.in_progress(key)
+    }
+
+    /// Whether event `key` is on its way to a final outcome without waiting on time: a call
+    /// carrying it is in flight, or waiting to be sent while neither the rate window, the daily
+    /// quota nor an identity backoff holds calls back, or (batched) it sits in a sealed batch
+    /// behind its action's batch in flight. What `flush()` waits for.
+    pub fn in_progress(&self, key: EventKey) -> bool {
+        let Some(p) = self.pending.get(&key) else { return false };
+        let time_blocked = self.limiter_wake.is_some() || self.auth.wake_at().is_some();
+        match self.job_of.get(&key) {
+            Some(job) => {
+                let sending = self.jobs.get(job).map_or(0, |e| e.sending);
+                sending > 0 && (!time_blocked || self.in_flight.values().any(|f| f.call.job == *job))
+            }
+            None => p.batched && !time_blocked,
+        }
+    }
+
+    /// A counter that rises whenever an event may have stopped being [`Engine::in_progress`]
+    /// without finishing. A host call waiting for an event need only be looked at again when
+    /// its event finished or this changed: settling waiters then costs what changed, not what
+    /// waits.
+    pub fn stall_epoch(&self) -> u64 {
+        self.epoch
+    }
+
+    /// The events without a final outcome.
+    pub fn pending_keys(&self) -> impl Iterator<Item = EventKey> + '_ {
+        self.pending.keys().copied()
+    }
+
+    /// A `queued` outcome for an event still pending, for hosts that report progress.
+    pub fn queued_outcome(&self, key: EventKey) -> Option<Outcome> {
+        self.pending.get(&key).map(|p| Outcome {
+            event_id: p.event_id.clone(),
+            action_id: p.action_id.clone(),
+            status: Status::Queued,
+            lead_ids: Vec::new(),
+            code: None,
+            message: None,
+            request_id: None,
+        })
+    }
+
+    /// Requests sent and not yet answered (identity included).
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.len() + usize::from(self.auth.is_fetching())
+    }
+
+    /// Events accepted and without a final outcome yet.
+    pub fn pending_events(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// `text` without the client secret or any token issued, in any form it can take
+    /// ([`crate::core::redact`]): for whatever the host shows from outside text (log entries
+    /// of transport errors, messages).
+    pub fn redact(&self, text: &str) -> String {
+        self.auth.redact(text)
+    }
+}

@@ -1,0 +1,221 @@
+//! Snapshots out, restores in: pending events, resume data, lookups, the rate window and quota.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use crate::core::config::FilterType;
+use crate::core::config::Settings;
+use crate::core::families::family;
+use crate::core::ids::EventKey;
+use crate::core::job::{Context, EventRef, Family};
+use crate::core::outcome::Status;
+use crate::core::reason::Reason;
+use crate::core::schema::Format;
+use crate::core::snapshot::{
+    CachedLookup, PendingEntry, QuotaState, ResumeData, Snapshot, VERSION as SNAPSHOT_VERSION,
+};
+use crate::core::time::Millis;
+
+use super::send::marketo_timeout_ms;
+use super::state::{Engine, PendingEvent, CALL_TIMEOUT_MS};
+
+impl Engine {
+    /// The pending state, for a restart: every event without a final outcome, the lookups
+    /// made, the calls in flight and the rate and quota counts. No secret, no token. Final
+    /// outcomes already polled are not in it: a host adds those it has not yet handed out
+    /// ([`crate::core::report::Reporter::snapshot`] does).
+    pub fn snapshot(&self) -> Snapshot {
+        let mut in_flight: BTreeSet<EventKey> = BTreeSet::new();
+        for f in self.in_flight.values() {
+            if let Some(job) = self.jobs.get(&f.call.job) {
+                in_flight.extend(job.events.iter().copied());
+            }
+        }
+        let mut progress: BTreeMap<EventKey, ResumeData> = BTreeMap::new();
+        for job in self.jobs.values() {
+            for key in &job.events {
+                if let Some(p) = job.job.progress(*key) {
+                    progress.insert(*key, p);
+                }
+            }
+        }
+        let (day, used) = self.limiter.quota_state();
+        Snapshot {
+            version: SNAPSHOT_VERSION,
+            taken_at: self.now,
+            events: self
+                .pending
+                .iter()
+                .map(|(key, p)| PendingEntry {
+                    event_id: p.event_id.clone(),
+                    action_id: p.action_id.clone(),
+                    event: p.event.clone(),
+                    accepted_at: p.accepted_at,
+                    // A replayed call not yet answered may still have been applied.
+                    in_flight: in_flight.contains(key) || p.replayed,
+                    progress: progress.get(key).cloned(),
+                })
+                .collect(),
+            quota: QuotaState { day, used },
+            recent_calls: self.limiter.recent_calls(),
+            id_prefix: self.event_prefix.clone(),
+            next_event: self.next_event,
+            id: self.id.clone(),
+            generation: self.generation,
+            finished: Vec::new(),
+            in_flight_until: self
+                .in_flight
+                .values()
+                .map(|f| {
+                    let sent = f.deadline.saturating_sub(CALL_TIMEOUT_MS);
+                    sent.saturating_add(marketo_timeout_ms(&f.call.spec)).min(f.deadline)
+                })
+                .chain(self.limiter.inherited().iter().copied())
+                .collect(),
+            lookups: self
+                .cache
+                .entries(self.now)
+                .into_iter()
+                .map(|(filter, value, ids, at)| CachedLookup {
+                    filter_type: filter.as_str().to_string(),
+                    value,
+                    ids,
+                    at,
+                })
+                .collect(),
+            schema: self.schema.schema.as_ref().map(crate::core::schema::LeadSchema::to_describe2),
+        }
+    }
+
+    /// An engine carrying on from `snapshot`: its events are queued or sent again (an event
+    /// whose non-idempotent call was in flight is reported `uncertain` instead), and the quota
+    /// count carries over. Events for actions no longer configured fail with `UNKNOWN_ACTION`.
+    ///
+    /// The snapshot's identity is kept and its generation rises by one. State later than the
+    /// host's `now` (a snapshot from a clock ahead of this one) is dropped: rate-window calls,
+    /// a quota day, arrival and lookup times are brought back to `now`, so nothing waits on
+    /// time that has not come. Generated event ids take a prefix drawn from `seed` and `now`,
+    /// so two restores of one snapshot with distinct seeds or clocks never generate the same id.
+    /// The snapshot's `finished` outcomes are not the engine's: see
+    /// [`crate::core::report::Reporter::restore`].
+    pub fn restore(settings: Settings, seed: u64, now: Millis, snapshot: &Snapshot) -> Engine {
+        let mut engine = Engine::new(settings, seed, now);
+        let now = engine.now;
+        if !snapshot.id.is_empty() {
+            engine.id = snapshot.id.clone();
+        }
+        engine.generation = snapshot.generation.saturating_add(1);
+        if snapshot.quota.day <= crate::core::time::quota_day(now) {
+            engine.limiter.restore_quota(snapshot.quota.day, snapshot.quota.used);
+        }
+        let recent: Vec<Millis> = snapshot.recent_calls.iter().copied().filter(|t| *t <= now).collect();
+        engine.limiter.restore_recent_calls(&recent);
+        engine.limiter.inherit_in_flight(&snapshot.in_flight_until, now, now.saturating_add(CALL_TIMEOUT_MS));
+        for l in &snapshot.lookups {
+            if let Some(filter) = FilterType::parse(&l.filter_type) {
+                engine.cache.insert(filter, &l.value, l.ids.clone(), l.at.min(now));
+            }
+        }
+        engine.schema.schema = snapshot
+            .schema
+            .as_ref()
+            .and_then(|s| crate::core::schema::LeadSchema::from_describe2(std::slice::from_ref(s)));
+        // Restored events take keys after the snapshot's counter.
+        engine.next_event = snapshot.next_event;
+        engine.restore_events(&snapshot.events);
+        // Nothing is sent until the host's next input (SPEC §7: it may store this engine's
+        // snapshot, with the new generation, first); `poll_timeout` asks for it now.
+        engine.needs_pump = true;
+        engine
+    }
+
+    /// Takes a snapshot's events back: each is queued or sent again from the start, resumed
+    /// from where its family's resume data says it was (bulk imports sharing a batch resume
+    /// together, after the others), or given its final outcome when it cannot go on.
+    pub(super) fn restore_events(&mut self, entries: &[PendingEntry]) {
+        let settings = Arc::clone(&self.settings);
+        let mut grouped: BTreeMap<(&str, i64), (Vec<&PendingEntry>, &ResumeData)> = BTreeMap::new();
+        for entry in entries {
+            let Some(action) = settings.action(&entry.action_id) else {
+                let reason = format!("action `{}` is no longer configured", entry.action_id);
+                self.restore_failed(entry, Status::Failed, "UNKNOWN_ACTION", reason);
+                continue;
+            };
+            let family = family(&action.action);
+            if entry.in_flight && !family.idempotent() {
+                let reason = "the connector restarted while this event's call was in flight; Marketo may or may not have applied it";
+                self.restore_failed(entry, Status::Uncertain, "RESTARTED_IN_FLIGHT", reason.into());
+                continue;
+            }
+            match entry.progress.as_ref().filter(|r| family.resumes(r)) {
+                Some(resume) => match resume.group() {
+                    Some(group) => {
+                        grouped.entry((&entry.action_id, group)).or_insert((Vec::new(), resume)).0.push(entry)
+                    }
+                    None => self.resume(&*family, &[entry], resume),
+                },
+                None => {
+                    let accepted_at = entry.accepted_at.min(self.now);
+                    let id = Some(entry.event_id.clone());
+                    self.accept(accepted_at, &*family, &entry.action_id, &entry.event, id, entry.in_flight);
+                }
+            }
+        }
+        for ((action_id, _), (entries, resume)) in grouped {
+            if let Some(action) = settings.action(action_id) {
+                self.resume(&*family(&action.action), &entries, resume);
+            }
+        }
+    }
+
+    /// A restored event that cannot go on gets its final outcome now.
+    pub(super) fn restore_failed(
+        &mut self,
+        entry: &PendingEntry,
+        status: Status,
+        code: &'static str,
+        message: String,
+    ) {
+        let ev = self.readmit(entry);
+        let reason = Reason::local(code, message);
+        self.emit(ev.key, ev.with_reason(status, &reason, None));
+    }
+
+    /// Restored `entries` resume from `resume` (their family [`Family::resumes`] it).
+    pub(super) fn resume(&mut self, family: &dyn Family, entries: &[&PendingEntry], resume: &ResumeData) {
+        let events: Vec<(EventRef, &Value)> = entries.iter().map(|e| (self.readmit(e), &e.event)).collect();
+        let replayed = BTreeSet::new();
+        let mut cx = Context {
+            now: self.now,
+            rest_len: self.settings.rest_base.len(),
+            format: Format { schema: self.schema.schema.as_ref(), on_too_long: self.settings.on_too_long },
+            cache: &self.cache,
+            replayed: &replayed,
+            jitter: &mut self.jitter,
+        };
+        let start = family.resume(events, resume, &mut cx);
+        self.started(start);
+    }
+
+    /// Registers a snapshot's event as pending again, under a new key.
+    pub(super) fn readmit(&mut self, entry: &PendingEntry) -> EventRef {
+        self.next_event += 1;
+        let key = EventKey(self.next_event);
+        let batched =
+            self.settings.action(&entry.action_id).is_some_and(|a| family(&a.action).thresholds().is_some());
+        self.admit(
+            key,
+            PendingEvent {
+                event_id: entry.event_id.clone(),
+                action_id: entry.action_id.clone(),
+                event: entry.event.clone(),
+                accepted_at: entry.accepted_at.min(self.now),
+                batched,
+                replayed: entry.in_flight,
+            },
+        );
+        EventRef { key, event_id: entry.event_id.clone(), action_id: entry.action_id.clone() }
+    }
+}

@@ -1,0 +1,191 @@
+//! The engine's state: every field the input and output halves share, and the limits it keeps.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::Arc;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::core::auth::Auth;
+use crate::core::batch::Queue;
+use crate::core::cache::LeadCache;
+use crate::core::check::CheckResult;
+use crate::core::config::FilterType;
+use crate::core::config::Settings;
+use crate::core::ids::{CheckKey, EventKey, ListingKey};
+use crate::core::job::{CallSpec, Delivery, EventRef, Prepared};
+use crate::core::limits::Limiter;
+use crate::core::listing::Named;
+use crate::core::outcome::Outcome;
+use crate::core::pace::PaceStats;
+use crate::core::reason::Reason;
+use crate::core::retry::Jitter;
+use crate::core::schema::SchemaSlot;
+use crate::core::time::Millis;
+use crate::core::wire::HttpRequest;
+
+/// Waits for a full bulk import queue before its events fail (about 75 minutes at the 120 s
+/// backoff cap): the queue drains at Marketo's pace, not ours.
+pub(super) const MAX_QUEUE_ATTEMPTS: u32 = 40;
+
+/// The latest time the engine accepts (9999-12-31T23:59:59.999Z): a host clock beyond it is
+/// read as this, leaving centuries of headroom for every deadline added to it.
+pub const MAX_NOW: Millis = 253_402_300_799_999;
+
+/// A host clock reading more than this ahead of the last accepted one (24 h) is held until the
+/// following reading confirms it: one bad reading must not age every batch and retry at once,
+/// while a host restored days later is legitimate.
+pub const CLOCK_JUMP_MS: Millis = 24 * 60 * 60 * 1000;
+
+/// A reading at most this far behind the last accepted one is jitter and read as that one; a
+/// larger step back is a clock that was set back, and the engine's waits move back with it.
+pub const CLOCK_STEP_TOLERANCE_MS: Millis = 1_000;
+
+/// A call gets no answer within this long → treated as a transport failure. Marketo's own
+/// slowest documented endpoint (merge) times out at 180 s.
+pub const CALL_TIMEOUT_MS: Millis = 200_000;
+
+#[derive(Debug)]
+pub(super) struct Call {
+    pub(super) job: u64,
+    pub(super) spec: CallSpec,
+    /// Attempts made so far.
+    pub(super) attempts: u32,
+    /// Token refreshes made for this call (601/602).
+    pub(super) refreshes: u32,
+    /// Waits for a full bulk import queue (1016/1019/1029), beyond the ordinary attempts.
+    pub(super) queue_waits: u32,
+    /// Refused with 606/615 since (host time), and how many times: such refusals cost no
+    /// attempt and are bounded by `limits.deliveryDeadlineMs` instead.
+    pub(super) rate_limited: Option<(Millis, u32)>,
+}
+
+#[derive(Debug)]
+pub(super) struct InFlight {
+    pub(super) call: Call,
+    pub(super) token: String,
+    pub(super) deadline: Millis,
+}
+
+#[derive(Debug)]
+pub(super) struct JobEntry {
+    pub(super) job: Box<dyn Delivery>,
+    /// Calls issued and not yet finally answered.
+    pub(super) outstanding: usize,
+    /// Of those, the calls in flight or waiting to be sent (not waiting for a retry time).
+    pub(super) sending: usize,
+    /// Whether Marketo has answered one of its calls: its next calls go before new jobs' first
+    /// calls, so work already started finishes first (a restore restarts every job at once).
+    pub(super) started: bool,
+    /// The lookup type of a list job, for the lead cache.
+    pub(super) lookup: Option<FilterType>,
+    /// The events it delivers.
+    pub(super) events: Vec<EventKey>,
+}
+
+#[derive(Debug)]
+pub(super) struct PendingEvent {
+    pub(super) event_id: String,
+    pub(super) action_id: String,
+    /// Kept until the final outcome, for snapshots.
+    pub(super) event: Value,
+    pub(super) accepted_at: Millis,
+    /// Its action queues events (a `…Batched` action or bulk import).
+    pub(super) batched: bool,
+    /// Restored while a call for it was in flight: the call may have been applied already.
+    pub(super) replayed: bool,
+}
+
+/// Counters for the host (`stats`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Stats {
+    /// Marketo calls started (identity calls excluded, as Marketo does not count them).
+    pub calls: u64,
+    /// Identity calls started.
+    pub identity_calls: u64,
+    /// Calls retried after a transient failure.
+    pub retries: u64,
+    /// Times Marketo answered 606 or 615 (the limiter aims to keep this at zero).
+    pub rate_limited: u64,
+    /// The current pace within `limits` (lowered on 606/615, raised as calls go through).
+    pub pace: PaceStats,
+    /// Events without a final outcome, by action id: every configured action (0 when none),
+    /// counting events in a batch, waiting for a retry, a limiter slot or a bulk job, or in a
+    /// call in flight.
+    pub queues: BTreeMap<String, u64>,
+    /// The age of the oldest event without a final outcome at the time asked for (see
+    /// [`Engine::stats_at`]); `None` when there is none.
+    pub oldest_queued_age_ms: Option<Millis>,
+}
+
+/// The connector's state machine.
+#[derive(Debug)]
+pub struct Engine {
+    pub(super) settings: Arc<Settings>,
+    pub(super) auth: Auth,
+    pub(super) limiter: Limiter,
+    pub(super) jitter: Jitter,
+    pub(super) jobs: BTreeMap<u64, JobEntry>,
+    /// The job delivering each event, while it runs.
+    pub(super) job_of: BTreeMap<EventKey, u64>,
+    /// First calls of new jobs waiting to be sent, in order.
+    pub(super) ready: VecDeque<Call>,
+    /// Calls of jobs already started (and retries) waiting to be sent: they go first.
+    pub(super) follow: VecDeque<Call>,
+    /// Calls waiting for a retry time.
+    pub(super) delayed: Vec<(Millis, Call)>,
+    pub(super) in_flight: BTreeMap<u32, InFlight>,
+    pub(super) identity_deadline: Option<(u32, Millis)>,
+    /// Wake-up for calls held back by the limiter's window or quota.
+    pub(super) limiter_wake: Option<Millis>,
+    pub(super) pending: BTreeMap<EventKey, PendingEvent>,
+    /// `pending` counted by action id, and its arrival times in order: `stats()` is called
+    /// often (a progress line per event) and must not walk every pending event.
+    pub(super) pending_by_action: BTreeMap<String, u64>,
+    pub(super) arrivals: BTreeSet<(Millis, EventKey)>,
+    pub(super) requests_out: VecDeque<HttpRequest>,
+    pub(super) outcomes_out: VecDeque<(EventKey, Outcome)>,
+    pub(super) listings_out: VecDeque<(ListingKey, Result<Vec<Named>, Reason>)>,
+    /// Listing job → its key.
+    pub(super) listing_jobs: BTreeMap<u64, ListingKey>,
+    pub(super) next_listing: u64,
+    /// Batched actions' queues, by action id.
+    pub(super) queues: BTreeMap<String, Queue<(EventRef, Prepared)>>,
+    pub(super) cache: LeadCache,
+    pub(super) next_request: u32,
+    pub(super) next_job: u64,
+    pub(super) next_event: u64,
+    pub(super) event_prefix: String,
+    /// The last accepted host time.
+    pub(super) now: Millis,
+    /// A reading far ahead of `now`, held until the next reading confirms it.
+    pub(super) suspect_now: Option<Millis>,
+    /// Restored and not yet driven: nothing is sent before the host's next input.
+    pub(super) needs_pump: bool,
+    /// Rises whenever an event may have stopped being [`Engine::in_progress`] other than by
+    /// finishing (a call waits for a retry time, the limiter or an identity backoff holds
+    /// calls): see [`Engine::stall_epoch`].
+    pub(super) epoch: u64,
+    /// This connector's identity (kept across restores) and its restore count.
+    pub(super) id: String,
+    pub(super) generation: u64,
+    pub(super) stats: Stats,
+    /// The lead schema (README "Field types"), read lazily, and the work waiting for it.
+    pub(super) schema: SchemaSlot,
+    /// Events waiting for the schema before they are formatted (mapped to the schema job in
+    /// `job_of` meanwhile, so they count as in progress).
+    pub(super) parked: Vec<EventKey>,
+    /// Queued events prepared before the schema was known: formatted again when their batch
+    /// is sent (batches read the schema when they go out, not when events arrive).
+    pub(super) unformatted: BTreeSet<EventKey>,
+    /// Batches due while the schema is being read, by action id.
+    pub(super) held: Vec<(String, Vec<(EventRef, Prepared)>)>,
+    /// Warnings for events (values cut to their field's length), attached to their outcome.
+    pub(super) notes: Vec<(EventKey, String)>,
+    /// `check()`s waiting for the schema; check jobs by job id; finished checks.
+    pub(super) checks_waiting: Vec<CheckKey>,
+    pub(super) check_jobs: Vec<(u64, CheckKey)>,
+    pub(super) checks_out: VecDeque<(CheckKey, CheckResult)>,
+    pub(super) next_check: u64,
+}
