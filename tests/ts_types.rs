@@ -1,4 +1,4 @@
-//! The package's TypeScript types (`src/ts_types.rs`) name every code the connector can put in an
+//! The package's TypeScript types (`src/wasm/types.rs`) name every code the connector can put in an
 //! outcome or an error, so a TypeScript user's `switch (outcome.code)` or `error.code` check is
 //! complete: a code added in the Rust source without its line in the `ConnectorCode` or
 //! `ErrorCode` union fails here, naming the file. Codes are recognised by their form: capitals with
@@ -47,12 +47,12 @@ fn code_literals(text: &str) -> Vec<String> {
 #[test]
 fn every_code_the_connector_emits_is_in_the_typescript_unions() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let ts = fs::read_to_string(root.join("src/ts_types.rs")).unwrap();
+    let ts = fs::read_to_string(root.join("src/wasm/types.rs")).unwrap();
     let mut files = Vec::new();
     rust_files(&root.join("src"), &mut files);
     let mut missing = Vec::new();
     let mut seen = 0;
-    for file in files.iter().filter(|f| !f.ends_with("ts_types.rs")) {
+    for file in files.iter().filter(|f| !f.ends_with("wasm/types.rs")) {
         for code in code_literals(&fs::read_to_string(file).unwrap()) {
             if NOT_CODES.contains(&code.as_str()) {
                 continue;
@@ -67,6 +67,6 @@ fn every_code_the_connector_emits_is_in_the_typescript_unions() {
     assert!(seen >= 20, "found only {seen} codes: the scan is broken");
     assert!(
         missing.is_empty(),
-        "codes missing from src/ts_types.rs (ConnectorCode or ErrorCode): {missing:?}"
+        "codes missing from src/wasm/types.rs (ConnectorCode or ErrorCode): {missing:?}"
     );
 }

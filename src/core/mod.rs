@@ -45,10 +45,11 @@ pub mod time;
 pub mod wire;
 
 pub use config::Settings;
-pub use engine::Engine;
+pub use engine::{Accepted, Engine, Input, Output};
 pub use error::{ConfigError, EventError, UsageError};
 pub use ids::{CheckKey, EventKey, ListingKey};
 pub use listing::{Listing, Named};
 pub use outcome::{Outcome, Status};
+pub use reason::{Code, Reason};
 pub use time::Millis;
 pub use wire::{Body, HttpRequest, Method};

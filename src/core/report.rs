@@ -23,11 +23,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::check::CheckResult;
-use super::engine::Engine;
+use super::engine::{Engine, Output};
 use super::ids::{CheckKey, EventKey, ListingKey};
 use super::outcome::Outcome;
 use super::reason::Reason;
 use super::snapshot::Snapshot;
+use super::time::Millis;
+use super::wire::HttpRequest;
 use crate::core::listing::Named;
 
 /// What a waiter settles with.
@@ -61,6 +63,23 @@ pub struct Reporter<W> {
     fresh: Vec<EventKey>,
     /// The engine's [`Engine::stall_epoch`] at the last full look at every waiter.
     seen_epoch: Option<u64>,
+    /// Requests drained from the engine and not yet handed to the host.
+    requests: Vec<HttpRequest>,
+    /// The wake-up time the host last accepted (`setTimer` returned), if any.
+    armed: Option<Millis>,
+}
+
+/// What the host must do after an input: send the requests, settle the waiters, and ask for a
+/// wake-up at `set_timer` (when `Some`: the time asked for before, if any, no longer stands).
+#[derive(Debug)]
+pub struct Step<W> {
+    /// Requests to send, in order.
+    pub requests: Vec<HttpRequest>,
+    /// Waiters that settle now, with what.
+    pub settled: Vec<(W, Settled)>,
+    /// Ask the host for a wake-up at this time (epoch ms); report back with
+    /// [`Reporter::timer_set`].
+    pub set_timer: Option<Millis>,
 }
 
 impl<W> Default for Reporter<W> {
@@ -74,6 +93,8 @@ impl<W> Default for Reporter<W> {
             finished: Vec::new(),
             fresh: Vec::new(),
             seen_epoch: None,
+            requests: Vec::new(),
+            armed: None,
         }
     }
 }
@@ -114,30 +135,70 @@ impl<W> Reporter<W> {
         self.checks.push((key, waiter));
     }
 
+    /// One drive step after an input at `now`: every output of the engine, sorted into requests
+    /// to send, waiters that settle, and the wake-up to ask for. `rearm`: ask for the wake-up
+    /// even if the host accepted that time before (a `wake()` may have come early, or the host
+    /// may have lost the timer). Finished outcomes no call will return ask for a wake-up now.
+    pub fn step(&mut self, engine: &mut Engine, now: Millis, rearm: bool) -> Step<W> {
+        let (settled, next) = self.take_in(engine);
+        let next = if self.wants_wake() { Some(now) } else { next };
+        let set_timer = next.filter(|at| rearm || Some(*at) != self.armed);
+        Step { requests: std::mem::take(&mut self.requests), settled, set_timer }
+    }
+
+    /// The host's answer to [`Step::set_timer`]: `Some(at)` once it accepted a wake-up at `at`,
+    /// `None` when it refused (threw): the next step asks again.
+    pub fn timer_set(&mut self, armed: Option<Millis>) {
+        self.armed = armed;
+    }
+
     /// Drains the engine's outcomes and listings and returns the waiters that settle now.
+    /// Requests the engine wanted sent meanwhile wait for the next [`Reporter::step`].
     ///
     /// Costs what changed, not what waits: a `process` waiter is looked at when it is new,
     /// when its event finished, or when the engine's stall epoch moved (some call now waits on
     /// time); otherwise its event is still on its way.
     pub fn collect(&mut self, engine: &mut Engine) -> Vec<(W, Settled)> {
+        self.take_in(engine).0
+    }
+
+    /// Every output of the engine taken in; the waiters that settle, and the next wake-up.
+    fn take_in(&mut self, engine: &mut Engine) -> (Vec<(W, Settled)>, Option<Millis>) {
         let before = self.finished.len();
-        while let Some((key, outcome)) = engine.poll_outcome() {
-            self.finished.push((Some(key), outcome));
-        }
         let mut out = Vec::new();
-        while let Some((key, result)) = engine.poll_listing() {
-            if let Some(w) = self.listings.remove(&key) {
-                out.push((w, Settled::Listing(result)));
+        let next = loop {
+            match engine.poll_output() {
+                Output::Request(request) => self.requests.push(request),
+                Output::Outcome(key, outcome) => self.finished.push((Some(key), outcome)),
+                Output::Listing(key, result) => {
+                    if let Some(w) = self.listings.remove(&key) {
+                        out.push((w, Settled::Listing(result)));
+                    }
+                }
+                Output::Check(key, result) => {
+                    if let Some(i) = self.checks.iter().position(|(k, _)| *k == key) {
+                        out.push((self.checks.swap_remove(i).1, Settled::Check(result)));
+                    }
+                }
+                Output::Timeout(next) => break next,
             }
-        }
-        while let Some((key, result)) = engine.poll_check() {
-            if let Some(i) = self.checks.iter().position(|(k, _)| *k == key) {
-                out.push((self.checks.swap_remove(i).1, Settled::Check(result)));
-            }
-        }
+        };
         let epoch = engine.stall_epoch();
         let full = self.seen_epoch != Some(epoch);
         self.seen_epoch = Some(epoch);
+        self.settle_events(engine, full, before, &mut out);
+        for w in std::mem::take(&mut self.wakes) {
+            out.push((w, Settled::Outcomes(self.take_unowned())));
+        }
+        let changed = full || self.finished.len() > before || !out.is_empty();
+        self.settle_flushes(engine, changed, &mut out);
+        (out, next)
+    }
+
+    /// The `process` waiters whose event is final or no longer waits for an answer settle: all
+    /// of them are looked at when `full`, otherwise only new ones and those whose outcome came
+    /// after `before`. The first to settle also takes the outcomes no waiter owns.
+    fn settle_events(&mut self, engine: &Engine, full: bool, before: usize, out: &mut Vec<(W, Settled)>) {
         let fresh = std::mem::take(&mut self.fresh);
         let events = &self.events;
         let mut settle: BTreeSet<EventKey> = BTreeSet::new();
@@ -165,10 +226,11 @@ impl<W> Reporter<W> {
             }
             out.push((w, Settled::Outcomes(outcomes)));
         }
-        for w in std::mem::take(&mut self.wakes) {
-            out.push((w, Settled::Outcomes(self.take_unowned())));
-        }
-        let changed = full || self.finished.len() > before || !out.is_empty();
+    }
+
+    /// The `flush` waiters whose events are all final or waiting on time settle (looked at only
+    /// when something `changed`).
+    fn settle_flushes(&mut self, engine: &Engine, changed: bool, out: &mut Vec<(W, Settled)>) {
         let flushes = std::mem::take(&mut self.flushes);
         for (w, mut keys) in flushes {
             if changed {
@@ -180,7 +242,6 @@ impl<W> Reporter<W> {
                 self.flushes.push((w, keys));
             }
         }
-        out
     }
 
     /// The finished outcomes no pending `process` waits for, removed.

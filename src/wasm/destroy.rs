@@ -12,7 +12,9 @@ use std::rc::Rc;
 
 use wasm_bindgen::prelude::*;
 
-use super::{coded, Connector, Shared};
+use super::connector::Connector;
+use super::convert::coded;
+use super::drive::Shared;
 
 impl Connector {
     /// The connector's state, or the `DESTROYED` error once `free()` ran.

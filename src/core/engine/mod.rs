@@ -1,14 +1,13 @@
-//! The engine: a sans-IO state machine. Inputs come in through `handle_*` (an event for an
-//! action, an HTTP answer for a request id, a transport error, a timeout, a flush), each with
-//! `now`; outputs go out through `poll_*` (requests to send, outcomes, the next wake-up time).
+//! The engine: a sans-IO state machine. The host hands it [`Input`]s (an event for an action,
+//! an HTTP answer for a request id, a transport error, a timeout, a flush, a listing, a check),
+//! each with `now`, through [`Engine::handle_input`]; after each, it drains
+//! [`Engine::poll_output`] — requests to send, outcomes, listing and check results — until
+//! [`Output::Timeout`] says when to wake the engine next. Early or repeated timeouts are
+//! harmless. The per-kind methods (`handle_event`, `poll_request`…) are what `handle_input`
+//! and `poll_output` dispatch to.
 //!
-//! After every input, drain [`Engine::poll_request`] and [`Engine::poll_outcome`] until they
-//! return `None`, then call [`Engine::handle_timeout`] at or after [`Engine::poll_timeout`].
-//! Early or repeated timeouts are harmless.
-//!
-//! The host clock is trusted only so far (see [`Engine::handle_timeout`] and friends, which all
-//! read `now` through one guard): a reading up to [`CLOCK_STEP_TOLERANCE_MS`] behind the last
-//! accepted one is read as that one; a larger step back is accepted, and every wait computed
+//! The host clock is trusted only so far (every input reads `now` through one guard): a
+//! reading up to [`CLOCK_STEP_TOLERANCE_MS`] behind the last accepted one is read as that one; a larger step back is accepted, and every wait computed
 //! from the later time (retries, call timeouts, batch ages, the rate window, a quota day) is
 //! moved back with it, so nothing waits on time that has not come; a reading more than
 //! [`CLOCK_JUMP_MS`] ahead is held until the next reading confirms it, so one bad reading
@@ -17,6 +16,7 @@
 mod answers;
 mod clock;
 mod events;
+mod io;
 mod preview;
 mod reads;
 mod restore;
@@ -24,8 +24,10 @@ mod send;
 mod state;
 mod timer;
 
+pub use io::{Accepted, Input, Output};
 pub use preview::PreviewRequest;
 pub use state::{Engine, Stats, CALL_TIMEOUT_MS, CLOCK_JUMP_MS, CLOCK_STEP_TOLERANCE_MS, MAX_NOW};
+pub use timer::{Timer, Timers};
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
@@ -33,6 +35,7 @@ use std::sync::Arc;
 use crate::core::auth::Auth;
 use crate::core::cache::LeadCache;
 use crate::core::config::Settings;
+use crate::core::error::UsageError;
 use crate::core::ids::EventKey;
 use crate::core::limits::Limiter;
 use crate::core::outcome::{Outcome, Status};
@@ -194,5 +197,59 @@ impl Engine {
     /// of transport errors, messages).
     pub fn redact(&self, text: &str) -> String {
         self.auth.redact(text)
+    }
+
+    /// Hands the engine one input at the host's time `now` (epoch ms). Then drain
+    /// [`Engine::poll_output`] until it returns [`Output::Timeout`].
+    ///
+    /// # Errors
+    /// [`UsageError::UnknownAction`] for an event of an action no one configured (nothing is
+    /// recorded); [`UsageError::UnknownRequest`] for an answer to a request that is not waiting
+    /// for one (answered already, or given up after [`CALL_TIMEOUT_MS`]): it is ignored.
+    pub fn handle_input(&mut self, now: Millis, input: Input<'_>) -> Result<Accepted, UsageError> {
+        Ok(match input {
+            Input::Event { action_id, event, event_id } => {
+                Accepted::Event(self.handle_event(now, action_id, event, event_id.map(str::to_owned))?)
+            }
+            Input::UnreadableEvent { action_id, why, event_id } => Accepted::Event(
+                self.handle_unreadable_event(now, action_id, why, event_id.map(str::to_owned))?,
+            ),
+            Input::Response { id, status, body } => {
+                self.handle_response(now, id, status, body)?;
+                Accepted::Nothing
+            }
+            Input::TransportError { id, message } => {
+                self.handle_transport_error(now, id, message)?;
+                Accepted::Nothing
+            }
+            Input::Timeout => {
+                self.handle_timeout(now);
+                Accepted::Nothing
+            }
+            Input::Flush => {
+                self.flush(now);
+                Accepted::Nothing
+            }
+            Input::Listing(kind) => Accepted::Listing(self.handle_listing(now, kind)),
+            Input::Check => Accepted::Check(self.handle_check(now)),
+        })
+    }
+
+    /// The next thing the host must do: requests to send first, then outcomes, listings and
+    /// checks in the order they finished, and last [`Output::Timeout`] with the next wake-up.
+    pub fn poll_output(&mut self) -> Output {
+        if let Some(request) = self.poll_request() {
+            return Output::Request(request);
+        }
+        if let Some((key, outcome)) = self.poll_outcome() {
+            return Output::Outcome(key, outcome);
+        }
+        if let Some((key, result)) = self.poll_listing() {
+            return Output::Listing(key, result);
+        }
+        if let Some((key, result)) = self.poll_check() {
+            return Output::Check(key, result);
+        }
+        Output::Timeout(self.poll_timeout())
     }
 }

@@ -1,7 +1,7 @@
 //! The TypeScript declarations of the package, written for its users: wasm-bindgen appends this
 //! section to every generated `.d.ts`, next to the `Connector` class.
 //!
-//! They follow the configuration parser (`src/core/actions/mod.rs`, `settings.rs`, `source.rs`):
+//! They follow the configuration parser (`src/core/config/actions.rs`, `settings.rs`, `source.rs`):
 //! the nine action types as a union discriminated on `type`, each with exactly the parameters
 //! the parser takes, so a misspelled parameter or value is a compile error rather than an
 //! `INVALID_ACTION` at run time. Keep the two in step: a parameter added there is added here.

@@ -1,0 +1,210 @@
+//! Values between JavaScript and Rust: events and settings in (through `JSON.stringify`, with
+//! the non-finite numbers it hides put back and a reason for what it cannot carry), outcomes
+//! out, arguments checked, errors as JS `Error`s with a stable `code`.
+
+use js_sys::{Function, Object, Promise, Reflect, JSON};
+use wasm_bindgen::prelude::*;
+
+use crate::core::source::non_finite_marker;
+
+/// A real JS `Error` with a stable `code` property.
+pub(super) fn coded(message: &str, code: &str) -> JsValue {
+    let err = js_sys::Error::new(message);
+    let _ = Reflect::set(&err, &JsValue::from_str("code"), &JsValue::from_str(code));
+    err.into()
+}
+
+pub(super) fn to_js(v: &impl serde::Serialize) -> JsValue {
+    serde_json::to_string(v).ok().and_then(|s| JSON::parse(&s).ok()).unwrap_or(JsValue::NULL)
+}
+
+/// Nesting serde_json reads (its recursion limit): an event nested deeper is refused.
+const MAX_NESTING: usize = 127;
+
+/// JS value → serde_json via `JSON.stringify` (faster than walking the object from Rust).
+///
+/// `JSON.stringify` writes `NaN`, `±Infinity` and an invalid `Date` as `null`, which would clear
+/// a Marketo field: each `null` it wrote is checked against the JS value at the same place and
+/// such a number becomes [`non_finite_marker`], which fails the event that maps it. When
+/// `JSON.stringify` throws (a cycle, a BigInt, a getter or `toJSON` that throws) or the JSON is
+/// nested too deep, the error says which and where.
+pub(super) fn from_js(v: &JsValue) -> Result<serde_json::Value, String> {
+    if v.is_undefined() {
+        return Err("it is undefined".into());
+    }
+    let text = match JSON::stringify(v) {
+        Ok(t) => t.as_string().ok_or("it is a function or a symbol, which JSON cannot carry")?,
+        Err(e) => return Err(diagnose(v, &mut Vec::new(), &mut Vec::new()).unwrap_or_else(|| js_message(&e))),
+    };
+    let mut value: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+        if e.to_string().contains("recursion limit") {
+            format!("it is nested more than {MAX_NESTING} levels deep")
+        } else {
+            e.to_string()
+        }
+    })?;
+    if text.contains("null") {
+        restore_non_finite(v, &mut value);
+    }
+    Ok(value)
+}
+
+/// `NaN`, `Infinity`, `-Infinity` or `an invalid Date` when `js` is one.
+fn non_finite_kind(js: &JsValue) -> Option<&'static str> {
+    match js.as_f64() {
+        Some(f) if f.is_nan() => Some("NaN"),
+        Some(f) if f == f64::INFINITY => Some("Infinity"),
+        Some(f) if f == f64::NEG_INFINITY => Some("-Infinity"),
+        Some(_) => None,
+        None => js.dyn_ref::<js_sys::Date>().filter(|d| d.get_time().is_nan()).map(|_| "an invalid Date"),
+    }
+}
+
+fn has_null(v: &serde_json::Value) -> bool {
+    match v {
+        serde_json::Value::Null => true,
+        serde_json::Value::Array(items) => items.iter().any(has_null),
+        serde_json::Value::Object(map) => map.values().any(has_null),
+        _ => false,
+    }
+}
+
+/// Whether `js` has its own JSON form (`toJSON`): what JSON holds then is not its properties.
+fn has_to_json(js: &JsValue) -> bool {
+    Reflect::get(js, &JsValue::from_str("toJSON")).is_ok_and(|f| f.is_function())
+}
+
+/// Puts [`non_finite_marker`]s where `JSON.stringify` wrote `null` for a non-finite number.
+fn restore_non_finite(js: &JsValue, value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Null => {
+            if let Some(what) = non_finite_kind(js) {
+                *value = non_finite_marker(what);
+            }
+        }
+        serde_json::Value::Array(items) if !has_to_json(js) => {
+            for (i, item) in items.iter_mut().enumerate() {
+                if has_null(item) {
+                    if let Ok(child) = Reflect::get(js, &JsValue::from_f64(i as f64)) {
+                        restore_non_finite(&child, item);
+                    }
+                }
+            }
+        }
+        serde_json::Value::Object(map) if !has_to_json(js) => {
+            for (key, item) in map.iter_mut() {
+                if has_null(item) {
+                    if let Ok(child) = Reflect::get(js, &JsValue::from_str(key)) {
+                        restore_non_finite(&child, item);
+                    }
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Where a problem is: `the event` or `the attribute \`a.b.0\``.
+fn place(path: &[String]) -> String {
+    if path.is_empty() {
+        "the event itself".into()
+    } else {
+        format!("`{}`", path.join("."))
+    }
+}
+
+/// Why `JSON.stringify` threw for `v`: a BigInt, a cycle, a getter or `toJSON` that throws, or
+/// nesting past [`MAX_NESTING`], with the attribute path where it is.
+fn diagnose(v: &JsValue, path: &mut Vec<String>, ancestors: &mut Vec<JsValue>) -> Option<String> {
+    if v.is_bigint() {
+        return Some(format!("it holds a BigInt at {}, which JSON cannot carry", place(path)));
+    }
+    if !v.is_object() {
+        return None;
+    }
+    let to_json = match Reflect::get(v, &JsValue::from_str("toJSON")) {
+        Ok(f) => f,
+        Err(e) => return Some(format!("reading {}.toJSON threw: {}", place(path), js_message(&e))),
+    };
+    let v = match to_json.dyn_ref::<Function>() {
+        Some(f) => {
+            let key = JsValue::from_str(path.last().map_or("", String::as_str));
+            match f.call1(v, &key) {
+                Ok(r) => r,
+                Err(e) => return Some(format!("{}.toJSON() threw: {}", place(path), js_message(&e))),
+            }
+        }
+        None => v.clone(),
+    };
+    if v.is_bigint() {
+        return Some(format!("it holds a BigInt at {}, which JSON cannot carry", place(path)));
+    }
+    if !v.is_object() {
+        return None;
+    }
+    if ancestors.iter().any(|a| Object::is(a, &v)) {
+        return Some(format!("it is cyclic: {} refers back to an object that contains it", place(path)));
+    }
+    if ancestors.len() >= MAX_NESTING {
+        return Some(format!("it is nested more than {MAX_NESTING} levels deep (at {})", place(path)));
+    }
+    // Keys as JS values and as text (array indexes formatted as integers: no float formatting
+    // code in the .wasm for this).
+    let keys: Vec<(JsValue, String)> = match v.dyn_ref::<js_sys::Array>() {
+        Some(list) => (0..list.length()).map(|i| (JsValue::from_f64(f64::from(i)), i.to_string())).collect(),
+        None => Object::keys(v.unchecked_ref::<Object>())
+            .iter()
+            .map(|k| {
+                let name = k.as_string().unwrap_or_default();
+                (k, name)
+            })
+            .collect(),
+    };
+    ancestors.push(v.clone());
+    for (key, name) in keys {
+        path.push(name);
+        let child = match Reflect::get(&v, &key) {
+            Ok(c) => c,
+            Err(e) => return Some(format!("reading {} threw: {}", place(path), js_message(&e))),
+        };
+        if let Some(found) = diagnose(&child, path, ancestors) {
+            return Some(found);
+        }
+        path.pop();
+    }
+    ancestors.pop();
+    None
+}
+
+pub(super) fn js_message(e: &JsValue) -> String {
+    Reflect::get(e, &JsValue::from_str("message"))
+        .ok()
+        .and_then(|m| m.as_string())
+        .or_else(|| e.as_string())
+        .unwrap_or_else(|| "unknown error".into())
+}
+
+/// A string argument; anything else is misuse with `code` (wasm-bindgen would trap on it).
+pub(super) fn text_arg(v: &JsValue, name: &str, code: &str) -> Result<String, JsValue> {
+    v.as_string().ok_or_else(|| coded(&format!("{name} must be a string"), code))
+}
+
+/// `eventId`: a string, a finite integer (database ids; sent as its decimal text), or absent.
+pub(super) fn event_id_arg(v: &JsValue) -> Result<Option<String>, JsValue> {
+    if v.is_undefined() || v.is_null() {
+        return Ok(None);
+    }
+    if let Some(s) = v.as_string() {
+        return Ok(Some(s));
+    }
+    match v.as_f64() {
+        Some(n) if n.is_finite() && n.fract() == 0.0 && n.abs() < 9_007_199_254_740_992.0 => {
+            Ok(Some(format!("{}", n as i64)))
+        }
+        _ => Err(coded("eventId must be a string, an integer or undefined", "INVALID_EVENT_ID")),
+    }
+}
+
+pub(super) fn busy() -> Promise {
+    Promise::reject(&coded("connector is busy (re-entered from a host callback)", "BUSY"))
+}

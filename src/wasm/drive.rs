@@ -1,0 +1,119 @@
+//! Driving the engine with the host: one shared state (engine and reporter) borrowed only
+//! between awaits, each drive step's effects performed after the borrow ends, requests sent
+//! through `host.fetch` and their answers handed back as inputs.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use js_sys::Function;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::spawn_local;
+
+use crate::core::report::{Reporter, Settled};
+use crate::core::{Engine, HttpRequest, Input};
+
+use super::convert::{coded, to_js};
+use super::host::{fetch, Host};
+
+/// A pending promise's settlers.
+pub(super) struct Waiter {
+    pub(super) resolve: Function,
+    pub(super) reject: Function,
+}
+
+pub(super) struct State {
+    pub(super) engine: Engine,
+    /// Which promise returns which outcome (natively tested in `core::report`).
+    pub(super) reporter: Reporter<Waiter>,
+}
+
+pub(super) struct Shared {
+    pub(super) state: RefCell<State>,
+    pub(super) host: Host,
+    /// Inside `host.setTimer`: a host may call `wake()` from it synchronously, whose own
+    /// request for a timer is then kept here and made once setTimer returned (no recursion).
+    pub(super) arming: std::cell::Cell<bool>,
+    pub(super) asked_while_arming: std::cell::Cell<Option<u64>>,
+}
+
+/// Calls `host.setTimer(at)`. A timer counts as set only once setTimer returned; one that threw
+/// is asked again at the next step. A `wake()` made from inside setTimer asks for its timer
+/// after this call returns, at most a few times over, instead of recursing.
+pub(super) fn arm(shared: &Rc<Shared>, at: u64) {
+    if shared.arming.get() {
+        shared.asked_while_arming.set(Some(at));
+        return;
+    }
+    shared.arming.set(true);
+    let mut at = at;
+    for _ in 0..4 {
+        let armed = shared.host.set_timer.call1(&shared.host.this, &JsValue::from_f64(at as f64)).is_ok();
+        if let Ok(mut st) = shared.state.try_borrow_mut() {
+            st.reporter.timer_set(armed.then_some(at));
+        }
+        match shared.asked_while_arming.take() {
+            Some(next) if next != at => at = next,
+            _ => break,
+        }
+    }
+    shared.arming.set(false);
+}
+
+/// Runs one drive step and performs its effects outside the borrow: the requests are sent, the
+/// wake-up asked for, the settled promises resolved or rejected (what settles with what is the
+/// core's [`Reporter`]; this only converts).
+pub(super) fn drive(shared: &Rc<Shared>, rearm: bool) {
+    let now = shared.host.now();
+    let step = match shared.state.try_borrow_mut() {
+        Ok(mut st) => {
+            let State { engine, reporter } = &mut *st;
+            reporter.step(engine, now, rearm)
+        }
+        Err(_) => return, // cannot happen (no borrow is held across a callback); never trap
+    };
+    for req in step.requests {
+        shared.host.log(&serde_json::json!({"type": "request", "id": req.id, "method": req.method.as_str(), "url": req.url}));
+        spawn_local(send(Rc::clone(shared), req));
+    }
+    if let Some(at) = step.set_timer {
+        arm(shared, at);
+    }
+    for (w, settled) in step.settled {
+        let (settle, value) = match settled {
+            Settled::Outcomes(outcomes) => (w.resolve, to_js(&outcomes)),
+            Settled::Listing(Ok(items)) => (w.resolve, to_js(&items)),
+            Settled::Listing(Err(e)) => (
+                w.reject,
+                coded(&format!("Marketo did not list them: {} {}", e.code(), e.message()), "LISTING_FAILED"),
+            ),
+            Settled::Check(result) => (w.resolve, to_js(&result)),
+        };
+        let _ = settle.call1(&JsValue::NULL, &value);
+    }
+}
+
+async fn send(shared: Rc<Shared>, req: HttpRequest) {
+    let id = req.id;
+    let result = fetch(&shared.host, req).await;
+    let now = shared.host.now();
+    match &result {
+        Ok((status, _)) => {
+            shared.host.log(&serde_json::json!({"type": "response", "id": id, "status": status}))
+        }
+        Err(m) => {
+            // A host fetch error may quote the request's headers: never log the token.
+            let m =
+                shared.state.try_borrow().map_or_else(|_| "(withheld)".to_string(), |st| st.engine.redact(m));
+            shared.host.log(&serde_json::json!({"type": "transportError", "id": id, "message": m}))
+        }
+    }
+    if let Ok(mut st) = shared.state.try_borrow_mut() {
+        // An unknown id means the engine gave up on this request already: ignore the answer.
+        let input = match &result {
+            Ok((status, body)) => Input::Response { id, status: *status, body },
+            Err(message) => Input::TransportError { id, message },
+        };
+        let _ = st.engine.handle_input(now, input);
+    }
+    drive(&shared, false);
+}

@@ -1,0 +1,97 @@
+//! The host object (`{fetch, now, setTimer, seed?, log?}`, SPEC §7) and the calls into it.
+
+use js_sys::{Function, Object, Promise, Reflect, Uint8Array};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+
+use crate::core::{Body, HttpRequest};
+
+use super::convert::{coded, js_message, to_js};
+
+pub(super) struct Host {
+    pub(super) this: JsValue,
+    pub(super) fetch: Function,
+    pub(super) now: Function,
+    pub(super) set_timer: Function,
+    pub(super) log: Option<Function>,
+}
+
+impl Host {
+    pub(super) fn from_js(host: &JsValue) -> Result<Host, JsValue> {
+        let func = |name: &str, required: bool| -> Result<Option<Function>, JsValue> {
+            let v = Reflect::get(host, &JsValue::from_str(name)).unwrap_or(JsValue::UNDEFINED);
+            if v.is_undefined() && !required {
+                return Ok(None);
+            }
+            v.dyn_into::<Function>()
+                .map(Some)
+                .map_err(|_| coded(&format!("host.{name} must be a function"), "INVALID_HOST"))
+        };
+        if !host.is_object() {
+            return Err(coded("host must be an object {fetch, now, setTimer, seed?, log?}", "INVALID_HOST"));
+        }
+        let missing = || coded("host.fetch, host.now and host.setTimer are required", "INVALID_HOST");
+        Ok(Host {
+            this: host.clone(),
+            fetch: func("fetch", true)?.ok_or_else(missing)?,
+            now: func("now", true)?.ok_or_else(missing)?,
+            set_timer: func("setTimer", true)?.ok_or_else(missing)?,
+            log: func("log", false)?,
+        })
+    }
+
+    pub(super) fn now(&self) -> u64 {
+        let v = self.now.call0(&self.this).ok().and_then(|v| v.as_f64()).unwrap_or(0.0);
+        if v.is_finite() && v > 0.0 {
+            v as u64
+        } else {
+            0
+        }
+    }
+
+    pub(super) fn seed(host: &JsValue) -> Option<u64> {
+        Reflect::get(host, &JsValue::from_str("seed")).ok().and_then(|v| v.as_f64()).map(|f| f as u64)
+    }
+
+    pub(super) fn log(&self, entry: &serde_json::Value) {
+        if let Some(log) = &self.log {
+            // A throwing logger must not break delivery.
+            let _ = log.call1(&self.this, &to_js(entry));
+        }
+    }
+}
+
+/// Calls `host.fetch` and reads status and text; any throw or rejection is a transport error.
+pub(super) async fn fetch(host: &Host, req: HttpRequest) -> Result<(u16, String), String> {
+    let init = Object::new();
+    let headers = Object::new();
+    for (k, v) in &req.headers {
+        let _ = Reflect::set(&headers, &JsValue::from_str(k), &JsValue::from_str(v));
+    }
+    let _ = Reflect::set(&init, &JsValue::from_str("method"), &JsValue::from_str(req.method.as_str()));
+    let _ = Reflect::set(&init, &JsValue::from_str("headers"), &headers);
+    match &req.body {
+        Some(Body::Text(t)) => {
+            let _ = Reflect::set(&init, &JsValue::from_str("body"), &JsValue::from_str(t));
+        }
+        Some(Body::Bytes(b)) => {
+            let _ = Reflect::set(&init, &JsValue::from_str("body"), &Uint8Array::from(b.as_slice()));
+        }
+        None => {}
+    }
+    let pending =
+        host.fetch.call2(&host.this, &JsValue::from_str(&req.url), &init).map_err(|e| js_message(&e))?;
+    let response = JsFuture::from(Promise::resolve(&pending)).await.map_err(|e| js_message(&e))?;
+    let status = Reflect::get(&response, &JsValue::from_str("status"))
+        .ok()
+        .and_then(|s| s.as_f64())
+        .filter(|s| (0.0..1000.0).contains(s))
+        .ok_or("fetch resolved without a numeric status")? as u16;
+    let text_fn = Reflect::get(&response, &JsValue::from_str("text"))
+        .ok()
+        .and_then(|f| f.dyn_into::<Function>().ok())
+        .ok_or("fetch response has no text() method")?;
+    let text_promise = text_fn.call0(&response).map_err(|e| js_message(&e))?;
+    let text = JsFuture::from(Promise::resolve(&text_promise)).await.map_err(|e| js_message(&e))?;
+    Ok((status, text.as_string().unwrap_or_default()))
+}
