@@ -1,16 +1,14 @@
 //! The failure classes of the classification table that change the request: 413 splits the
 //! batch, 414 resends a lookup as `POST …?_method=GET`, and Marketo's table is the README's.
 
-mod common;
-
-use common::*;
 use marketo_connector::core::classify::{HTTP_RULES, RESPONSE_CODES};
 use marketo_connector::core::Status;
+use marketo_connector_testkit::*;
 use serde_json::json;
 
 #[test]
 fn a_413_splits_the_batch_and_each_half_is_delivered() {
-    let mut h = Harness::new(settings(json!([
+    let mut h = Driver::new(settings(json!([
         {"id": "up", "type": "createOrUpdateLeadBatched", "updateStrategy": "createOrUpdate",
          "leadData": [{"field": "email", "source": {"attribute": "email"}}]}
     ])));
@@ -18,8 +16,7 @@ fn a_413_splits_the_batch_and_each_half_is_delivered() {
         h.event_with_id("up", &json!({"email": format!("s{i}@example.com")}), &format!("s{i}"));
     }
     h.fake.script.push_back(Reply::Http(413, "<html>413 Request Entity Too Large</html>".into()));
-    h.engine.flush(h.now);
-    h.drain();
+    h.flush();
     h.run_until_idle();
     let sizes: Vec<usize> =
         h.rest_sent().iter().map(|r| body_json(r)["input"].as_array().map_or(0, Vec::len)).collect();
@@ -31,7 +28,7 @@ fn a_413_splits_the_batch_and_each_half_is_delivered() {
 
 #[test]
 fn a_single_record_too_large_fails_with_413() {
-    let mut h = Harness::new(settings(json!([
+    let mut h = Driver::new(settings(json!([
         {"id": "up", "type": "createOrUpdateLead", "updateStrategy": "createOrUpdate",
          "leadData": [{"field": "email", "source": {"attribute": "email"}}]}
     ])));
@@ -44,7 +41,7 @@ fn a_single_record_too_large_fails_with_413() {
 
 #[test]
 fn a_414_resends_the_lookup_as_post_method_get() {
-    let mut h = Harness::new(settings(json!([
+    let mut h = Driver::new(settings(json!([
         {"id": "add", "type": "addLeadToList", "targetStaticList": 5,
          "leadIdLookup": {"filterType": "email", "source": {"attribute": "email"}}}
     ])));
