@@ -504,7 +504,11 @@ impl World {
         d.auto_describe = false;
         d.fake = marketo();
         d.faults = case.fates.iter().cloned().collect();
-        d.checks_on = Checks { concurrency: Some(case.limits.concurrency as usize), no_resend: true };
+        d.checks_on = Checks {
+            concurrency: Some(case.limits.concurrency as usize),
+            no_resend: true,
+            ..Checks::default()
+        };
         World { d, limits: case.limits, seed: case.seed, next_event: 0 }
     }
 
