@@ -325,7 +325,7 @@ fn transient_failures_are_retried_after_the_backoff_poll_timeout_reports() {
         let delay = at - T0;
         assert!((base / 2..=base).contains(&delay), "{name}: delay {delay} outside [{}, {base}]", base / 2);
         // Deterministic for a fixed seed.
-        assert_eq!(failed_once(SEED, reply).engine.poll_timeout(), Some(at), "{name}");
+        assert_eq!(failed_once(SEED, reply).timeout(), Some(at), "{name}");
 
         let first = h.rest_sent()[0].clone();
         h.advance_to(at - 1);
@@ -345,14 +345,10 @@ fn transient_failures_are_retried_after_the_backoff_poll_timeout_reports() {
 #[test]
 fn the_jitter_comes_from_the_seed() {
     let delays: Vec<Millis> = (1..=6)
-        .map(|seed| {
-            failed_once(seed, Reply::error("604", "Request time-out")).engine.poll_timeout().unwrap() - T0
-        })
+        .map(|seed| failed_once(seed, Reply::error("604", "Request time-out")).timeout().unwrap() - T0)
         .collect();
     let again: Vec<Millis> = (1..=6)
-        .map(|seed| {
-            failed_once(seed, Reply::error("604", "Request time-out")).engine.poll_timeout().unwrap() - T0
-        })
+        .map(|seed| failed_once(seed, Reply::error("604", "Request time-out")).timeout().unwrap() - T0)
         .collect();
     assert_eq!(delays, again);
     assert!(delays.iter().any(|d| *d != delays[0]), "different seeds, different jitter: {delays:?}");

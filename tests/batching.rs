@@ -1,8 +1,7 @@
 //! Batching (SPEC §4): threshold decisions at their exact boundaries on virtual time, split
 //! points, merged updates, per-lead order, batched lookups and the lead-id cache.
 
-use marketo_connector::core::snapshot::Snapshot;
-use marketo_connector::core::{Engine, Settings, Status};
+use marketo_connector::core::Status;
 use marketo_connector_testkit::*;
 use serde_json::{json, Value};
 
@@ -235,8 +234,7 @@ fn a_lookup_past_8_kb_goes_as_one_post_with_method_get_not_several_gets() {
 fn stats_show_each_actions_events_without_a_final_outcome_and_the_oldest_ones_age() {
     let upsert = json!({"id": "now", "type": "createOrUpdateLead", "updateStrategy": "createOrUpdate",
                         "leadData": [{"field": "email", "source": {"attribute": "email"}}]});
-    let h_settings = settings(json!([list_batched(false), upsert_batched("createOrUpdate"), upsert]));
-    let mut h = Driver::new(h_settings.clone());
+    let mut h = Driver::new(settings(json!([list_batched(false), upsert_batched("createOrUpdate"), upsert])));
     let stats = serde_json::to_value(h.engine.stats()).unwrap();
     assert_eq!(stats["queues"], json!({"add": 0, "up": 0, "now": 0}), "every action, none waiting");
     assert_eq!(stats["oldestQueuedAgeMs"], Value::Null);
@@ -254,10 +252,7 @@ fn stats_show_each_actions_events_without_a_final_outcome_and_the_oldest_ones_ag
     assert_eq!(h.engine.stats_at(T0).oldest_queued_age_ms, Some(2 * MINUTE), "never before the last reading");
 
     // A restore carries the queues and the arrival times over.
-    let snap = Snapshot::parse(&serde_json::to_string(&h.engine.snapshot()).unwrap()).unwrap();
-    let settings = Settings::from_value(&h_settings).unwrap();
-    h.engine = Engine::restore(settings, 7, h.now, &snap);
-    h.drain();
+    h.restore(7);
     let restored = h.engine.stats_at(T0 + 5 * MINUTE);
     assert_eq!((restored.queues.get("add"), restored.queues.get("up")), (Some(&2), Some(&1)));
     assert_eq!(restored.oldest_queued_age_ms, Some(5 * MINUTE));

@@ -388,8 +388,6 @@ fn a_file_refused_as_too_large_is_sent_again_in_halves() {
 
 #[test]
 fn a_restore_while_the_job_is_polled_polls_the_same_import_instead_of_uploading_again() {
-    use marketo_connector::core::snapshot::Snapshot;
-    use marketo_connector::core::{Engine, Settings};
     let action = bulk_action(default_data());
     let mut h = harness(action.clone());
     h.event("bulk", &json!({"e": "one@example.com", "n": "One"}));
@@ -399,10 +397,7 @@ fn a_restore_while_the_job_is_polled_polls_the_same_import_instead_of_uploading_
     assert_eq!(h.rest_sent().iter().filter(|r| is_upload(r)).count(), 1);
     let text = serde_json::to_string(&h.engine.snapshot()).unwrap();
     assert!(text.contains("\"batchId\""), "{text}");
-    let snap = Snapshot::parse(&text).unwrap();
-    let settings = Settings::from_value(&settings(json!([action]))).unwrap();
-    h.engine = Engine::restore(settings, SEED, h.now, &snap);
-    h.drain();
+    h.restore(SEED);
     h.run_until_idle();
     assert_eq!(h.rest_sent().iter().filter(|r| is_upload(r)).count(), 1, "not uploaded again");
     assert!(h.rest_sent().iter().any(|r| is_status(r)), "the restored engine polls the import");

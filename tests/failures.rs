@@ -67,16 +67,17 @@ fn the_readme_failure_table_lists_every_rule() {
 
 #[test]
 fn a_host_clock_at_the_end_of_time_does_not_overflow_a_deadline() {
-    use marketo_connector::core::{Engine, Settings};
-    let s = Settings::from_value(&settings(json!([
-        {"id": "up", "type": "createOrUpdateLead", "updateStrategy": "createOrUpdate",
-         "leadData": [{"field": "email", "source": {"attribute": "email"}}]}
-    ])))
-    .unwrap();
-    let mut e = Engine::new(s, 1, u64::MAX);
-    e.handle_event(u64::MAX, "up", &json!({"email": "late@example.com"}), None).unwrap();
-    let identity = e.poll_request().expect("an identity call");
-    e.handle_transport_error(u64::MAX, identity.id, "down").unwrap();
-    assert!(e.poll_timeout().is_some_and(|t| t > marketo_connector::core::engine::MAX_NOW));
-    e.handle_timeout(u64::MAX);
+    let mut h = Driver::with_seed(
+        settings(json!([
+            {"id": "up", "type": "createOrUpdateLead", "updateStrategy": "createOrUpdate",
+             "leadData": [{"field": "email", "source": {"attribute": "email"}}]}
+        ])),
+        1,
+        u64::MAX,
+    );
+    h.event_generated("up", &json!({"email": "late@example.com"}));
+    let identity = h.inbox.front().cloned().expect("an identity call");
+    h.transport_error(identity.id, "down");
+    assert!(h.timeout().is_some_and(|t| t > marketo_connector::core::engine::MAX_NOW));
+    h.wake();
 }

@@ -5,7 +5,7 @@
 //! and the fallback when the API user may not read it.
 
 use marketo_connector::core::snapshot::Snapshot;
-use marketo_connector::core::{Engine, Settings, Status};
+use marketo_connector::core::Status;
 use marketo_connector_testkit::*;
 use serde_json::{json, Value};
 
@@ -252,13 +252,9 @@ fn the_schema_is_read_once_lazily_and_kept_in_the_snapshot() {
         snap.schema.as_ref().and_then(|s| s["fields"].as_array()).expect("the schema is in the snapshot");
     assert!(fields.iter().any(|f| f["name"] == "visits" && f["dataType"] == "integer"));
     let text = serde_json::to_string(&snap).unwrap();
-    let restored = Engine::restore(
-        Settings::from_value(&upsert_settings(json!({}))).unwrap(),
-        SEED,
-        h.now,
-        &Snapshot::parse(&text).unwrap(),
-    );
-    let preview = restored.preview("up", &json!({"email": "a@example.com", "visits": "3"})).unwrap();
+    let mut restored = Driver::with_seed(upsert_settings(json!({})), SEED, h.now);
+    restored.restore_from(&Snapshot::parse(&text).unwrap(), SEED);
+    let preview = restored.engine.preview("up", &json!({"email": "a@example.com", "visits": "3"})).unwrap();
     assert!(
         preview[0].body.as_deref().unwrap().contains(r#""visits":3"#),
         "restored connectors format at once"
@@ -271,10 +267,8 @@ fn a_restored_connector_with_the_schema_does_not_read_it_again() {
     h.event("up", &json!({"email": "a@example.com"}));
     h.run_until_idle();
     let snap = h.engine.snapshot();
-    let mut h2 = Driver::new(upsert_settings(json!({})));
-    h2.engine =
-        Engine::restore(Settings::from_value(&upsert_settings(json!({}))).unwrap(), SEED, h.now, &snap);
-    h2.now = h.now;
+    let mut h2 = Driver::with_seed(upsert_settings(json!({})), SEED, h.now);
+    h2.restore_from(&snap, SEED);
     h2.event("up", &json!({"email": "b@example.com", "visits": "2"}));
     h2.run_until_idle();
     assert!(h2.describe_sent().is_empty());

@@ -2,7 +2,7 @@
 //! previews, snapshots, stats or debug output: every path, settings errors and failed identity
 //! calls included.
 
-use marketo_connector::core::{Engine, Settings};
+use marketo_connector::core::Settings;
 use marketo_connector_testkit::*;
 use serde_json::json;
 
@@ -96,6 +96,7 @@ fn a_restored_engine_has_no_secret_until_it_is_given_settings() {
     let snap = h.engine.snapshot();
     let text = serde_json::to_string(&snap).unwrap();
     assert_clean("snapshot", &text, None);
-    let restored = Engine::restore(Settings::from_value(&settings(actions())).unwrap(), SEED, h.now, &snap);
-    assert_eq!(restored.pending_events(), 1);
+    let mut restored = Driver::with_seed(settings(actions()), SEED, h.now);
+    restored.restore_from(&snap, SEED);
+    assert_eq!(restored.engine.pending_events(), 1);
 }

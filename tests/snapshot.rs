@@ -2,7 +2,7 @@
 //! no secret or token is written, and every event is delivered exactly once.
 
 use marketo_connector::core::snapshot::{Snapshot, SnapshotError};
-use marketo_connector::core::{Engine, Settings, Status};
+use marketo_connector::core::Status;
 use marketo_connector_testkit::*;
 use serde_json::{json, Value};
 
@@ -18,15 +18,11 @@ fn actions() -> Value {
 
 /// Moves the engine's pending state to a fresh engine, as a host restoring from storage does.
 fn restart(h: &mut Driver) -> String {
-    let text = serde_json::to_string(&h.engine.snapshot()).expect("snapshot serializes");
-    let snap = Snapshot::parse(&text).expect("own snapshot parses");
-    let settings = Settings::from_value(&settings(actions())).expect("valid");
+    let text = h.snapshot_text();
     let sent_before = h.sent.len();
-    h.engine = Engine::restore(settings, SEED, h.now, &snap);
-    h.inbox.clear(); // answers to the old engine's requests never arrive
-    h.drain();
-    // A restored engine sends nothing until the host's next input; its poll_timeout asks for
-    // one now, and the host wakes it.
+    h.restore(SEED); // answers to the old engine's requests never arrive
+                     // A restored engine sends nothing until the host's next input; its poll_timeout asks for
+                     // one now, and the host wakes it.
     assert_eq!(h.timeout(), Some(h.now), "a restored engine asks to be woken at once");
     assert_eq!(h.sent.len(), sent_before, "nothing sent before the host's next call");
     h.wake();
