@@ -8,7 +8,7 @@ use marketo_connector::core::{Listing, Status};
 use marketo_connector_testkit::*;
 use serde_json::{json, Value};
 
-/// The first token the fake issues (see tests/common: `cdf01657-…a1:ab`).
+/// The first token the fake issues (see the testkit's `FakeMarketo`: `cdf01657-…a1:ab`).
 const TOKEN: &str = "cdf01657-110d-4155-99a7-f986b2ff13a1:ab";
 /// The part of a Marketo token before its `:`, recognisable on its own.
 const TOKEN_HEAD: &str = "cdf01657-110d-4155-99a7-f986b2ff13a1";

@@ -3,9 +3,10 @@
 //! Marketo (or a fault schedule) answer, wakes the engine at its timeout, snapshots and
 //! restores it, and checks invariants after every step.
 //!
-//! Every call into the engine's input and output API is in three functions: [`Driver::feed`]
-//! (inputs), [`Driver::drain`] (outputs) and [`Driver::timeout`] (when to wake), plus
-//! [`Driver::start`] for construction and restore. A change of that API is an edit there.
+//! Every call into the engine's input and output API is in four functions: [`Driver::start`]
+//! (construction and restore), [`Driver::feed`] (inputs), [`Driver::drain`] (outputs) and
+//! [`Driver::timeout`] (when to wake). A change of that API is an edit there; everything else,
+//! tests included, speaks in behaviour terms (`event`, `answer_next`, `advance_to`, `restore`…).
 //!
 //! Outcomes reach the test in one of two ways ([`Delivery`]): `Direct`, every outcome as the
 //! engine emits it (the core's own contract), or `Calls`, only in what a settled host call
@@ -15,10 +16,11 @@
 //! Nothing here reads a clock or a random source: time starts where the test says and only
 //! moves when the test (or [`Driver::run_until_idle`]) moves it.
 //!
-//! Checked after every step: never two identity calls in flight; the client secret in no REST
+//! Checked after every step: never two identity calls in flight (that the engine has not given
+//! up on); the client secret in no REST
 //! request, outcome or snapshot, no token in a URL or snapshot; at most one final outcome per
 //! event, none for an event never accepted, `queued` only for a `process` call's own event.
-//! Opt-in ([`Driver::checks`]): REST calls in flight (counting calls a dead instance left in
+//! Opt-in ([`Driver::checks_on`]): REST calls in flight (counting calls a dead instance left in
 //! flight until Marketo's own timeout) ≤ a concurrency limit; a non-idempotent call that may
 //! have reached Marketo is never sent again.
 

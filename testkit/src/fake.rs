@@ -1,5 +1,5 @@
 //! The one fake Marketo: a small in-memory instance answering requests the way Adobe documents
-//! them, under https://experienceleague.adobe.com/en/docs/marketo-developer/marketo/rest/:
+//! them, under <https://experienceleague.adobe.com/en/docs/marketo-developer/marketo/rest/>:
 //! `authentication`, `lead-database/leads`, `assets/static-lists`, `bulk-import`, `error-codes`.
 //!
 //! Its behaviours are switched by public fields: scripted answers ([`FakeMarketo::script`],
