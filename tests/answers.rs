@@ -1,14 +1,12 @@
 //! Answers without a code or message (issue 9, case 5): every failed or skipped outcome carries
 //! a `code` and a `message` that says what Marketo answered, whatever shape `errors` has.
 
-mod common;
-
-use common::*;
 use marketo_connector::core::Status;
+use marketo_connector_testkit::*;
 use serde_json::{json, Value};
 
-fn upsert_harness() -> Harness {
-    Harness::new(settings(
+fn upsert_harness() -> Driver {
+    Driver::new(settings(
         json!([{"id": "upsert", "type": "createOrUpdateLead", "updateStrategy": "createOrUpdate",
         "leadData": [{"field": "email", "source": {"attribute": "email"}}]}]),
     ))

@@ -3,12 +3,10 @@
 //! reports, retries running out, the client-side limiter (concurrency, calls per 20 s, daily
 //! quota), and every event getting exactly one final outcome.
 
-mod common;
-
-use common::*;
 use marketo_connector::core::auth::REFRESH_MARGIN_MS;
 use marketo_connector::core::engine::CALL_TIMEOUT_MS;
 use marketo_connector::core::{Millis, Status, UsageError};
+use marketo_connector_testkit::*;
 use serde_json::{json, Value};
 
 fn upsert_action() -> Value {
@@ -31,7 +29,7 @@ const NEXT_CST_MIDNIGHT: Millis = 1_764_396_000_000;
 
 #[test]
 fn events_arriving_together_share_one_identity_call() {
-    let mut h = Harness::new(settings(json!([upsert_action()])));
+    let mut h = Driver::new(settings(json!([upsert_action()])));
     for i in 0..5 {
         h.event("upsert", &person(i));
     }
@@ -69,7 +67,7 @@ fn events_arriving_together_share_one_identity_call() {
 
 #[test]
 fn the_token_is_reused_until_60_s_before_it_expires_then_refreshed() {
-    let mut h = Harness::new(settings(json!([upsert_action()])));
+    let mut h = Driver::new(settings(json!([upsert_action()])));
     h.fake.same_token_until_expiry = false; // this instance hands out a new token on every call
     h.event("upsert", &person(0));
     h.run_until_idle();
@@ -97,7 +95,7 @@ fn a_refresh_answered_with_the_same_short_lived_token_does_not_loop() {
     // Marketo answers an identity call made before the token expires with the same token and
     // its remaining life (https://experienceleague.adobe.com/en/docs/marketo-developer/marketo/rest/authentication), so a refresh inside the margin gets back a
     // token that is still inside the margin.
-    let mut h = Harness::new(settings(json!([upsert_action()])));
+    let mut h = Driver::new(settings(json!([upsert_action()])));
     h.event("upsert", &person(0));
     h.run_until_idle();
     let expires_at = T0 + 3_600_000;
@@ -127,7 +125,7 @@ fn a_refresh_answered_with_the_same_short_lived_token_does_not_loop() {
 
 #[test]
 fn a_token_handed_out_in_its_last_second_is_not_asked_for_in_a_tight_loop() {
-    let mut h = Harness::new(settings(json!([upsert_action()])));
+    let mut h = Driver::new(settings(json!([upsert_action()])));
     h.event("upsert", &person(0));
     h.run_until_idle();
     let expires_at = T0 + 3_600_000;
@@ -149,7 +147,7 @@ fn a_token_handed_out_in_its_last_second_is_not_asked_for_in_a_tight_loop() {
 #[test]
 fn code_601_or_602_refreshes_the_token_once_and_replays_the_call() {
     for code in ["601", "602"] {
-        let mut h = Harness::new(settings(json!([upsert_action()])));
+        let mut h = Driver::new(settings(json!([upsert_action()])));
         h.event("upsert", &person(0));
         h.run_until_idle();
         match code {
@@ -177,7 +175,7 @@ fn code_601_or_602_refreshes_the_token_once_and_replays_the_call() {
 
 #[test]
 fn calls_refused_together_with_601_cause_a_single_refresh() {
-    let mut h = Harness::new(settings(json!([upsert_action()])));
+    let mut h = Driver::new(settings(json!([upsert_action()])));
     for i in 0..3 {
         h.event("upsert", &person(i));
     }
@@ -199,7 +197,7 @@ fn calls_refused_together_with_601_cause_a_single_refresh() {
 
 #[test]
 fn a_token_marketo_keeps_refusing_fails_the_event_after_a_bounded_number_of_refreshes() {
-    let mut h = Harness::new(settings(json!([upsert_action()])));
+    let mut h = Driver::new(settings(json!([upsert_action()])));
     h.fake.script.extend((0..20).map(|_| Reply::error("601", "Access token invalid")));
     h.event("upsert", &person(0));
     h.run_until_idle();
@@ -215,7 +213,7 @@ fn a_token_marketo_keeps_refusing_fails_the_event_after_a_bounded_number_of_refr
 
 #[test]
 fn rejected_credentials_fail_every_waiting_event_and_never_leak_the_secret() {
-    let mut h = Harness::new(settings(json!([upsert_action()])));
+    let mut h = Driver::new(settings(json!([upsert_action()])));
     h.fake.client_secret = "the-secret-marketo-expects".into();
     for i in 0..3 {
         h.event("upsert", &person(i));
@@ -234,7 +232,7 @@ fn rejected_credentials_fail_every_waiting_event_and_never_leak_the_secret() {
     assert!(!format!("{:?}", h.engine).contains(CLIENT_SECRET), "the engine's Debug output hides the secret");
     let preview = serde_json::to_string(&h.engine.preview("upsert", &person(9)).unwrap()).unwrap();
     assert!(!preview.contains(CLIENT_SECRET) && !preview.contains("Authorization"), "{preview}");
-    assert_eq!(h.engine.poll_timeout(), None, "nothing left waiting");
+    assert_eq!(h.timeout(), None, "nothing left waiting");
     h.assert_all_final();
 
     // A later event tries again (the credentials may have been fixed in Marketo).
@@ -246,12 +244,12 @@ fn rejected_credentials_fail_every_waiting_event_and_never_leak_the_secret() {
 
 #[test]
 fn an_identity_call_that_fails_in_transport_is_retried_after_a_backoff() {
-    let mut h = Harness::new(settings(json!([upsert_action()])));
+    let mut h = Driver::new(settings(json!([upsert_action()])));
     h.fake.identity_script.push_back(Reply::Transport("connection reset by peer".into()));
     h.fake.identity_script.push_back(Reply::Http(503, "<html>Service Unavailable</html>".into()));
     h.event("upsert", &person(0));
     h.answer_next();
-    let first = h.engine.poll_timeout().expect("a retry is scheduled");
+    let first = h.timeout().expect("a retry is scheduled");
     assert!((T0 + 500..=T0 + 1_000).contains(&first), "{}", first - T0);
     h.advance_to(first - 1);
     assert_eq!(h.sent.len(), 1, "nothing before the backoff is over");
@@ -273,7 +271,7 @@ fn garbage_identity_answers_are_survived_and_delivery_carries_on() {
         Reply::Http(200, "<html><body>Gateway</body></html>".into()),
     ];
     for reply in garbage {
-        let mut h = Harness::new(settings(json!([upsert_action()])));
+        let mut h = Driver::new(settings(json!([upsert_action()])));
         h.fake.identity_script.push_back(reply.clone());
         h.event("upsert", &person(0));
         h.run_until_idle();
@@ -286,8 +284,8 @@ fn garbage_identity_answers_are_survived_and_delivery_carries_on() {
 // ---- transient failures -------------------------------------------------------------------------
 
 /// A harness whose one upsert call got `reply` at [`T0`] (after the token).
-fn failed_once(seed: u64, reply: Reply) -> Harness {
-    let mut h = Harness::with_seed(settings(json!([upsert_action()])), seed, T0);
+fn failed_once(seed: u64, reply: Reply) -> Driver {
+    let mut h = Driver::with_seed(settings(json!([upsert_action()])), seed, T0);
     h.event("upsert", &person(0));
     h.answer_next(); // identity
     let call = h.inbox.front().cloned().expect("the upsert call is out");
@@ -323,11 +321,11 @@ fn transient_failures_are_retried_after_the_backoff_poll_timeout_reports() {
     for (name, reply, base) in transient_cases() {
         let mut h = failed_once(SEED, reply.clone());
         assert!(h.outcomes.is_empty(), "{name}: not final yet");
-        let at = h.engine.poll_timeout().expect("a retry is scheduled");
+        let at = h.timeout().expect("a retry is scheduled");
         let delay = at - T0;
         assert!((base / 2..=base).contains(&delay), "{name}: delay {delay} outside [{}, {base}]", base / 2);
         // Deterministic for a fixed seed.
-        assert_eq!(failed_once(SEED, reply).engine.poll_timeout(), Some(at), "{name}");
+        assert_eq!(failed_once(SEED, reply).timeout(), Some(at), "{name}");
 
         let first = h.rest_sent()[0].clone();
         h.advance_to(at - 1);
@@ -347,14 +345,10 @@ fn transient_failures_are_retried_after_the_backoff_poll_timeout_reports() {
 #[test]
 fn the_jitter_comes_from_the_seed() {
     let delays: Vec<Millis> = (1..=6)
-        .map(|seed| {
-            failed_once(seed, Reply::error("604", "Request time-out")).engine.poll_timeout().unwrap() - T0
-        })
+        .map(|seed| failed_once(seed, Reply::error("604", "Request time-out")).timeout().unwrap() - T0)
         .collect();
     let again: Vec<Millis> = (1..=6)
-        .map(|seed| {
-            failed_once(seed, Reply::error("604", "Request time-out")).engine.poll_timeout().unwrap() - T0
-        })
+        .map(|seed| failed_once(seed, Reply::error("604", "Request time-out")).timeout().unwrap() - T0)
         .collect();
     assert_eq!(delays, again);
     assert!(delays.iter().any(|d| *d != delays[0]), "different seeds, different jitter: {delays:?}");
@@ -362,7 +356,7 @@ fn the_jitter_comes_from_the_seed() {
 
 #[test]
 fn when_retries_run_out_the_event_fails_with_marketos_code() {
-    let mut h = Harness::new(settings(json!([upsert_action()])));
+    let mut h = Driver::new(settings(json!([upsert_action()])));
     h.fake.script.extend((0..10).map(|_| Reply::error("604", "Request time-out")));
     h.event("upsert", &person(0));
     h.run_until_idle();
@@ -383,13 +377,13 @@ fn when_retries_run_out_the_event_fails_with_marketos_code() {
     assert_eq!(o["requestId"], json!("e42b#14272d07d78"));
     let message = o["message"].as_str().unwrap();
     assert!(message.contains("Request time-out") && message.contains("6 attempts"), "{message}");
-    assert_eq!(h.engine.poll_timeout(), None);
+    assert_eq!(h.timeout(), None);
     h.assert_all_final();
 }
 
 #[test]
 fn a_non_retryable_error_fails_at_once() {
-    let mut h = Harness::new(settings(json!([upsert_action()])));
+    let mut h = Driver::new(settings(json!([upsert_action()])));
     h.fake.script.push_back(Reply::error("1003", "Invalid data"));
     h.event("upsert", &person(0));
     h.run_until_idle();
@@ -408,7 +402,7 @@ fn a_create_duplicate_call_that_may_have_reached_marketo_is_uncertain_not_retrie
     for reply in
         [Reply::Http(502, "<html>Bad Gateway</html>".into()), Reply::Transport("socket hang up".into())]
     {
-        let mut h = Harness::new(settings(json!([action.clone()])));
+        let mut h = Driver::new(settings(json!([action.clone()])));
         h.fake.script.push_back(reply.clone());
         h.event("dup", &person(0));
         h.run_until_idle();
@@ -416,7 +410,7 @@ fn a_create_duplicate_call_that_may_have_reached_marketo_is_uncertain_not_retrie
         assert_eq!(h.outcome("ev-1").status, Status::Uncertain, "{reply:?}");
     }
     // A 6xx error means Marketo did not execute the call: safe to retry.
-    let mut h = Harness::new(settings(json!([action])));
+    let mut h = Driver::new(settings(json!([action])));
     h.fake.script.push_back(Reply::error("604", "Request time-out"));
     h.event("dup", &person(0));
     h.run_until_idle();
@@ -428,7 +422,7 @@ fn a_create_duplicate_call_that_may_have_reached_marketo_is_uncertain_not_retrie
 
 #[test]
 fn never_more_calls_in_flight_than_the_concurrency_limit() {
-    let mut h = Harness::new(settings_with_limits(json!([upsert_action()]), json!({"concurrency": 2})));
+    let mut h = Driver::new(settings_with_limits(json!([upsert_action()]), json!({"concurrency": 2})));
     for i in 0..5 {
         h.event("upsert", &person(i));
     }
@@ -445,14 +439,14 @@ fn never_more_calls_in_flight_than_the_concurrency_limit() {
 #[test]
 fn the_fourth_call_waits_until_20_s_after_the_first() {
     // callsPer20s 4: the lead schema's read at T0 is the first call of the window.
-    let mut h = Harness::new(settings_with_limits(json!([upsert_action()]), json!({"callsPer20s": 4})));
+    let mut h = Driver::new(settings_with_limits(json!([upsert_action()]), json!({"callsPer20s": 4})));
     for (i, t) in [T0, T0 + 5_000, T0 + 10_000, T0 + 12_000].into_iter().enumerate() {
         h.advance_to(t);
         h.event("upsert", &person(i));
         h.answer_all();
     }
     assert_eq!(h.rest_sent_at(), vec![T0, T0 + 5_000, T0 + 10_000]);
-    assert_eq!(h.engine.poll_timeout(), Some(T0 + 20_000));
+    assert_eq!(h.timeout(), Some(T0 + 20_000));
     h.advance_to(T0 + 19_999);
     assert_eq!(h.rest_sent().len(), 3);
     h.run_until_idle();
@@ -467,7 +461,7 @@ fn the_fourth_call_waits_until_20_s_after_the_first() {
 fn lookups_count_against_the_call_limit() {
     let action = json!({"id": "add", "type": "addLeadToList", "targetStaticList": 1089,
                         "leadIdLookup": {"filterType": "email", "source": {"attribute": "email"}}});
-    let mut h = Harness::new(settings_with_limits(json!([action]), json!({"callsPer20s": 3})));
+    let mut h = Driver::new(settings_with_limits(json!([action]), json!({"callsPer20s": 3})));
     h.fake.add_lead(json!({"id": 1, "email": "person0@example.com"}));
     h.fake.add_lead(json!({"id": 2, "email": "person1@example.com"}));
     h.event("add", &person(0));
@@ -481,13 +475,13 @@ fn lookups_count_against_the_call_limit() {
 #[test]
 fn the_daily_quota_holds_calls_until_midnight_central_time() {
     // dailyQuota 3: the lead schema's read and two upserts.
-    let mut h = Harness::new(settings_with_limits(json!([upsert_action()]), json!({"dailyQuota": 3})));
+    let mut h = Driver::new(settings_with_limits(json!([upsert_action()]), json!({"dailyQuota": 3})));
     for i in 0..3 {
         h.event("upsert", &person(i));
     }
     h.answer_all();
     assert_eq!(h.rest_sent().len(), 2);
-    assert_eq!(h.engine.poll_timeout(), Some(NEXT_CST_MIDNIGHT));
+    assert_eq!(h.timeout(), Some(NEXT_CST_MIDNIGHT));
     h.run_until_idle();
     assert_eq!(h.rest_sent_at(), vec![T0, T0, NEXT_CST_MIDNIGHT]);
     assert!(h.outcomes.iter().all(|o| o.status == Status::Delivered));
@@ -496,12 +490,12 @@ fn the_daily_quota_holds_calls_until_midnight_central_time() {
 
 #[test]
 fn marketo_saying_607_pauses_traffic_until_the_quota_resets_without_losing_the_event() {
-    let mut h = Harness::new(settings(json!([upsert_action()])));
+    let mut h = Driver::new(settings(json!([upsert_action()])));
     h.fake.script.push_back(Reply::error("607", "Daily quota reached"));
     h.event("upsert", &person(0));
     h.answer_all();
     assert!(h.outcomes.is_empty());
-    assert_eq!(h.engine.poll_timeout(), Some(NEXT_CST_MIDNIGHT));
+    assert_eq!(h.timeout(), Some(NEXT_CST_MIDNIGHT));
     h.event("upsert", &person(1));
     assert_eq!(h.rest_sent().len(), 1, "other events wait too");
     h.run_until_idle();
@@ -514,32 +508,30 @@ fn marketo_saying_607_pauses_traffic_until_the_quota_resets_without_losing_the_e
 
 #[test]
 fn a_call_without_an_answer_is_given_up_retried_and_its_late_answer_ignored() {
-    let mut h = Harness::new(settings(json!([upsert_action()])));
+    let mut h = Driver::new(settings(json!([upsert_action()])));
     h.event("upsert", &person(0));
     h.answer_next(); // identity
     let lost = h.inbox.front().cloned().unwrap();
-    assert_eq!(h.engine.poll_timeout(), Some(T0 + CALL_TIMEOUT_MS));
+    assert_eq!(h.timeout(), Some(T0 + CALL_TIMEOUT_MS));
     h.advance_to(T0 + CALL_TIMEOUT_MS);
     assert!(h.outcomes.is_empty(), "an idempotent call is retried, not failed");
-    let retry_at = h.engine.poll_timeout().unwrap();
+    let retry_at = h.timeout().unwrap();
     h.advance_to(retry_at);
     assert_eq!(h.rest_sent().len(), 2);
 
     // The first call's answer turns up late: refused, and no second outcome.
-    let late = h.engine.handle_response(
-        h.now,
+    let late = h.late_answer(
         lost.id,
-        200,
-        r#"{"success":true,"result":[{"id":1,"status":"created"}]}"#,
+        Reply::Http(200, r#"{"success":true,"result":[{"id":1,"status":"created"}]}"#.into()),
     );
     assert_eq!(late, Err(UsageError::UnknownRequest(lost.id)));
     h.inbox.retain(|r| r.id != lost.id);
     h.run_until_idle();
     assert_eq!(h.outcomes.len(), 1);
     assert_eq!(h.outcome("ev-1").status, Status::Delivered);
-    let again = h.engine.handle_transport_error(h.now, lost.id, "late");
+    let again = h.late_answer(lost.id, Reply::Transport("late".into()));
     assert_eq!(again, Err(UsageError::UnknownRequest(lost.id)));
-    assert!(h.engine.poll_outcome().is_none());
+    assert_eq!(h.outcomes.len(), 1, "the refused late answer emitted no outcome");
     h.assert_all_final();
 }
 
@@ -547,7 +539,7 @@ fn a_call_without_an_answer_is_given_up_retried_and_its_late_answer_ignored() {
 fn every_event_gets_exactly_one_final_outcome() {
     let list = json!({"id": "add", "type": "addLeadToList", "targetStaticList": 1089,
                       "leadIdLookup": {"filterType": "email", "source": {"attribute": "email"}}, "addLead": true});
-    let mut h = Harness::new(settings_with_limits(
+    let mut h = Driver::new(settings_with_limits(
         json!([upsert_action(), list]),
         json!({"concurrency": 2, "callsPer20s": 4}),
     ));

@@ -1,11 +1,8 @@
 //! Batching (SPEC §4): threshold decisions at their exact boundaries on virtual time, split
 //! points, merged updates, per-lead order, batched lookups and the lead-id cache.
 
-mod common;
-
-use common::*;
-use marketo_connector::core::snapshot::Snapshot;
-use marketo_connector::core::{Engine, Settings, Status};
+use marketo_connector::core::Status;
+use marketo_connector_testkit::*;
 use serde_json::{json, Value};
 
 const MINUTE: u64 = 60_000;
@@ -23,13 +20,13 @@ fn list_batched(add_lead: bool) -> Value {
            "leadIdLookup": {"filterType": "email", "source": {"attribute": "email"}}})
 }
 
-fn sync_calls(h: &Harness) -> Vec<Value> {
+fn sync_calls(h: &Driver) -> Vec<Value> {
     h.rest_sent().iter().filter(|r| r.url.ends_with("/v1/leads.json")).map(|r| body_json(r)).collect()
 }
 
 #[test]
 fn a_queue_is_sent_at_exactly_300_events_and_not_before() {
-    let mut h = Harness::new(settings(json!([upsert_batched("createOrUpdate")])));
+    let mut h = Driver::new(settings(json!([upsert_batched("createOrUpdate")])));
     for i in 0..299 {
         h.event("up", &json!({"email": format!("p{i}@example.com")}));
     }
@@ -47,11 +44,11 @@ fn a_queue_is_sent_at_exactly_300_events_and_not_before() {
 
 #[test]
 fn a_queue_is_sent_when_its_oldest_event_is_30_minutes_old() {
-    let mut h = Harness::new(settings(json!([upsert_batched("createOrUpdate")])));
+    let mut h = Driver::new(settings(json!([upsert_batched("createOrUpdate")])));
     h.event("up", &json!({"email": "old@example.com"}));
     h.advance_to(T0 + 10 * MINUTE);
     h.event("up", &json!({"email": "young@example.com"}));
-    assert_eq!(h.engine.poll_timeout(), Some(T0 + 30 * MINUTE), "the host is told when to wake");
+    assert_eq!(h.timeout(), Some(T0 + 30 * MINUTE), "the host is told when to wake");
     h.advance_to(T0 + 30 * MINUTE - 1);
     h.answer_all();
     assert!(h.rest_sent().is_empty());
@@ -63,10 +60,9 @@ fn a_queue_is_sent_when_its_oldest_event_is_30_minutes_old() {
 
 #[test]
 fn flush_sends_a_partial_batch_now() {
-    let mut h = Harness::new(settings(json!([upsert_batched("createOrUpdate")])));
+    let mut h = Driver::new(settings(json!([upsert_batched("createOrUpdate")])));
     h.event("up", &json!({"email": "a@example.com"}));
-    h.engine.flush(h.now);
-    h.drain();
+    h.flush();
     h.answer_all();
     assert_eq!(sync_calls(&h).len(), 1);
     h.assert_all_final();
@@ -74,14 +70,13 @@ fn flush_sends_a_partial_batch_now() {
 
 #[test]
 fn bodies_never_exceed_1_mb_and_use_the_fewest_calls() {
-    let mut h = Harness::new(settings(json!([upsert_batched("createOrUpdate")])));
+    let mut h = Driver::new(settings(json!([upsert_batched("createOrUpdate")])));
     let notes = "x".repeat(9_000);
     let n = 250; // 250 × ~9 KB ≈ 2.2 MB: at least 3 calls
     for i in 0..n {
         h.event("up", &json!({"email": format!("big{i}@example.com"), "notes": notes}));
     }
-    h.engine.flush(h.now);
-    h.drain();
+    h.flush();
     h.run_until_idle();
     let bodies: Vec<usize> = h.rest_sent().iter().map(|r| body_text(r).len()).collect();
     assert!(bodies.iter().all(|b| *b <= 1_048_576), "{bodies:?}");
@@ -94,12 +89,11 @@ fn bodies_never_exceed_1_mb_and_use_the_fewest_calls() {
 
 #[test]
 fn repeated_updates_of_one_lead_merge_into_one_record_later_values_winning() {
-    let mut h = Harness::new(settings(json!([upsert_batched("createOrUpdate")])));
+    let mut h = Driver::new(settings(json!([upsert_batched("createOrUpdate")])));
     h.event_with_id("up", &json!({"email": "Jane@Example.com", "first": "J", "title": "Dev"}), "1");
     h.event_with_id("up", &json!({"email": "other@example.com", "first": "O"}), "2");
     h.event_with_id("up", &json!({"email": "jane@example.com", "first": "Jane"}), "3");
-    h.engine.flush(h.now);
-    h.drain();
+    h.flush();
     h.answer_all();
     let calls = sync_calls(&h);
     assert_eq!(
@@ -114,11 +108,10 @@ fn repeated_updates_of_one_lead_merge_into_one_record_later_values_winning() {
 #[test]
 fn create_duplicate_and_create_only_are_never_merged() {
     for strategy in ["createDuplicate", "createOnly"] {
-        let mut h = Harness::new(settings(json!([upsert_batched(strategy)])));
+        let mut h = Driver::new(settings(json!([upsert_batched(strategy)])));
         h.event("up", &json!({"email": "dup@example.com", "first": "A"}));
         h.event("up", &json!({"email": "dup@example.com", "first": "B"}));
-        h.engine.flush(h.now);
-        h.drain();
+        h.flush();
         h.answer_all();
         assert_eq!(sync_calls(&h)[0]["input"].as_array().map(Vec::len), Some(2), "{strategy}");
     }
@@ -126,7 +119,7 @@ fn create_duplicate_and_create_only_are_never_merged() {
 
 #[test]
 fn one_batch_of_an_action_at_a_time_keeps_each_leads_order() {
-    let mut h = Harness::new(settings(json!([upsert_batched("createOrUpdate")])));
+    let mut h = Driver::new(settings(json!([upsert_batched("createOrUpdate")])));
     for i in 0..300 {
         h.event("up", &json!({"email": format!("p{i}@example.com"), "title": "first"}));
     }
@@ -153,15 +146,14 @@ fn one_batch_of_an_action_at_a_time_keeps_each_leads_order() {
 
 #[test]
 fn batched_list_adds_deduplicate_lookups_and_ids_and_cache_them() {
-    let mut h = Harness::new(settings(json!([list_batched(false)])));
+    let mut h = Driver::new(settings(json!([list_batched(false)])));
     let known: Vec<i64> =
         (0..4).map(|i| h.fake.add_lead(json!({"email": format!("k{i}@example.com")}))).collect();
     let emails = ["k0", "k1", "k2", "k3", "k0", "K1", "ghost1", "ghost2", "k2", "ghost1"];
     for (i, e) in emails.iter().enumerate() {
         h.event_with_id("add", &json!({"email": format!("{e}@example.com")}), &format!("e{i}"));
     }
-    h.engine.flush(h.now);
-    h.drain();
+    h.flush();
     h.run_until_idle();
     let rest = h.rest_sent();
     assert_eq!(
@@ -190,8 +182,7 @@ fn batched_list_adds_deduplicate_lookups_and_ids_and_cache_them() {
     for (i, e) in ["k0", "k3"].iter().enumerate() {
         h.event_with_id("add", &json!({"email": format!("{e}@example.com")}), &format!("again{i}"));
     }
-    h.engine.flush(h.now);
-    h.drain();
+    h.flush();
     h.run_until_idle();
     let rest = h.rest_sent();
     assert_eq!(rest.len(), 3, "no second lookup");
@@ -200,29 +191,26 @@ fn batched_list_adds_deduplicate_lookups_and_ids_and_cache_them() {
 
 #[test]
 fn a_cached_id_marketo_no_longer_knows_is_looked_up_again() {
-    let mut h = Harness::new(settings(json!([list_batched(false)])));
+    let mut h = Driver::new(settings(json!([list_batched(false)])));
     let id = h.fake.add_lead(json!({"email": "gone@example.com"}));
     h.event("add", &json!({"email": "gone@example.com"}));
-    h.engine.flush(h.now);
-    h.drain();
+    h.flush();
     h.run_until_idle();
     h.fake.leads.retain(|l| l.id != id); // deleted in Marketo
     let new_id = h.fake.add_lead(json!({"email": "gone@example.com"}));
     h.event_with_id("add", &json!({"email": "gone@example.com"}), "second");
-    h.engine.flush(h.now);
-    h.drain();
+    h.flush();
     h.run_until_idle();
     assert_eq!(h.outcome("second").status, Status::Skipped, "the stale id is reported");
     h.event_with_id("add", &json!({"email": "gone@example.com"}), "third");
-    h.engine.flush(h.now);
-    h.drain();
+    h.flush();
     h.run_until_idle();
     assert_eq!(h.outcome("third").lead_ids, vec![new_id], "looked up afresh after the 1004");
 }
 
 #[test]
 fn a_lookup_past_8_kb_goes_as_one_post_with_method_get_not_several_gets() {
-    let mut h = Harness::new(settings(json!([list_batched(false)])));
+    let mut h = Driver::new(settings(json!([list_batched(false)])));
     let long = "a-rather-long-mailbox-name-for-testing";
     for i in 0..300 {
         let email = format!("{long}.{i}@example.com");
@@ -246,8 +234,7 @@ fn a_lookup_past_8_kb_goes_as_one_post_with_method_get_not_several_gets() {
 fn stats_show_each_actions_events_without_a_final_outcome_and_the_oldest_ones_age() {
     let upsert = json!({"id": "now", "type": "createOrUpdateLead", "updateStrategy": "createOrUpdate",
                         "leadData": [{"field": "email", "source": {"attribute": "email"}}]});
-    let h_settings = settings(json!([list_batched(false), upsert_batched("createOrUpdate"), upsert]));
-    let mut h = Harness::new(h_settings.clone());
+    let mut h = Driver::new(settings(json!([list_batched(false), upsert_batched("createOrUpdate"), upsert])));
     let stats = serde_json::to_value(h.engine.stats()).unwrap();
     assert_eq!(stats["queues"], json!({"add": 0, "up": 0, "now": 0}), "every action, none waiting");
     assert_eq!(stats["oldestQueuedAgeMs"], Value::Null);
@@ -265,16 +252,12 @@ fn stats_show_each_actions_events_without_a_final_outcome_and_the_oldest_ones_ag
     assert_eq!(h.engine.stats_at(T0).oldest_queued_age_ms, Some(2 * MINUTE), "never before the last reading");
 
     // A restore carries the queues and the arrival times over.
-    let snap = Snapshot::parse(&serde_json::to_string(&h.engine.snapshot()).unwrap()).unwrap();
-    let settings = Settings::from_value(&h_settings).unwrap();
-    h.engine = Engine::restore(settings, 7, h.now, &snap);
-    h.drain();
+    h.restore(7);
     let restored = h.engine.stats_at(T0 + 5 * MINUTE);
     assert_eq!((restored.queues.get("add"), restored.queues.get("up")), (Some(&2), Some(&1)));
     assert_eq!(restored.oldest_queued_age_ms, Some(5 * MINUTE));
 
-    h.engine.flush(h.now);
-    h.drain();
+    h.flush();
     h.answer_all();
     assert_eq!(h.engine.pending_events(), 0, "every event final");
     let stats = h.engine.stats_at(T0 + 5 * MINUTE);

@@ -3,17 +3,15 @@
 //! fake instance; a user without a permission gets the permission named, and the check falls
 //! back to the other documented endpoint where there is one.
 
-mod common;
-
-use common::*;
 use marketo_connector::core::check::{CheckResult, Problem};
+use marketo_connector_testkit::*;
 use serde_json::{json, Value};
 
 /// A harness whose instance has list 1001, campaign 77 (active, requestable, program 500 with
 /// tokens `message` and `offer`), campaign 78 (inactive), 79 (active, batch) and partitions
 /// Default and Europe.
-fn instance(actions: Value) -> Harness {
-    let mut h = Harness::new(settings(actions));
+fn instance(actions: Value) -> Driver {
+    let mut h = Driver::new(settings(actions));
     h.fake.lists.insert(1001, Vec::new());
     h.fake.campaigns.insert(77, (true, true, 500));
     h.fake.campaigns.insert(78, (false, true, 500));
@@ -23,12 +21,11 @@ fn instance(actions: Value) -> Harness {
     h
 }
 
-fn run_check(h: &mut Harness) -> CheckResult {
-    let key = h.engine.handle_check(h.now);
-    h.drain();
+fn run_check(h: &mut Driver) -> CheckResult {
+    let key = h.start_check("check");
     h.run_until_idle();
-    let (k, result) = h.engine.poll_check().expect("the check finished");
-    assert_eq!(k, key);
+    let (k, result) = h.take_check().expect("the check finished");
+    assert_eq!(k, Some(key));
     assert_eq!(result.ok, result.problems.is_empty());
     result
 }
@@ -267,22 +264,19 @@ fn without_the_lead_permission_lists_are_checked_through_the_asset_api_or_the_pe
 
 #[test]
 fn the_reporter_settles_a_check_call_with_its_result_and_nothing_else() {
-    use marketo_connector::core::report::{Reporter, Settled};
     let mut h = instance(json!([list_add(4242, "email")]));
-    let mut reporter: Reporter<&str> = Reporter::default();
-    let key = h.engine.handle_check(h.now);
-    reporter.wait_check(key, "check");
-    h.drain();
-    assert!(reporter.collect(&mut h.engine).is_empty(), "not before Marketo answered");
-    assert_eq!(reporter.waiting(), 1);
+    h.delivery = Delivery::Calls;
+    h.start_check("check");
+    assert!(h.checks.is_empty() && h.returned.is_empty(), "not before Marketo answered");
+    assert_eq!(h.reporter.waiting(), 1);
     h.run_until_idle();
-    let settled = reporter.collect(&mut h.engine);
-    assert_eq!(settled.len(), 1);
-    match &settled[0] {
-        ("check", Settled::Check(r)) => {
+    assert_eq!(h.checks.len(), 1);
+    assert!(h.returned.is_empty() && h.listings.is_empty(), "the check call settled, nothing else");
+    match &h.checks[0] {
+        (_, name, r) if name == "check" => {
             assert_eq!(codes(r), vec![("add", "targetStaticList", "UNKNOWN_LIST")])
         }
         other => panic!("unexpected {other:?}"),
     }
-    assert_eq!(reporter.waiting(), 0);
+    assert_eq!(h.reporter.waiting(), 0);
 }

@@ -3,15 +3,13 @@
 //! `null`) for a value that is not a date or not a finite number, in every place a mapped value
 //! goes: lead fields, campaign tokens, bulk cells, ids.
 
-mod common;
-
-use common::*;
 use marketo_connector::core::source::non_finite_marker;
 use marketo_connector::core::Status;
+use marketo_connector_testkit::*;
 use serde_json::{json, Value};
 
-fn upsert_harness() -> Harness {
-    Harness::new(settings(
+fn upsert_harness() -> Driver {
+    Driver::new(settings(
         json!([{"id": "upsert", "type": "createOrUpdateLead", "updateStrategy": "createOrUpdate",
         "leadData": [{"field": "email", "source": {"attribute": "email"}},
                      {"field": "score", "source": {"attribute": "score"}},
@@ -77,7 +75,7 @@ fn nan_and_infinity_fail_the_event_instead_of_clearing_the_field() {
 
 #[test]
 fn a_nan_token_value_bulk_cell_or_id_fails_its_event() {
-    let mut h = Harness::new(settings(json!([
+    let mut h = Driver::new(settings(json!([
         {"id": "email", "type": "sendTransactionalEmail", "targetEmailCampaign": 3712,
          "targetLeadId": {"attribute": "lead"},
          "tokens": [{"name": "{{my.amount}}", "source": {"attribute": "amount"}}]},

@@ -2,10 +2,8 @@
 //! receives, polling on the host's timers (5 s, 10 s, 20 s, then every 30 s), and the outcome of
 //! each event for a job that completes, one that fails, rows that fail or warn, and a full queue.
 
-mod common;
-
-use common::*;
 use marketo_connector::core::{HttpRequest, Method, Status};
+use marketo_connector_testkit::*;
 use serde_json::{json, Value};
 
 const UPLOAD_URL: &str =
@@ -26,8 +24,8 @@ fn default_data() -> Value {
 }
 
 /// A harness whose instance has the static list the action imports into.
-fn harness(action: Value) -> Harness {
-    let mut h = Harness::new(settings(json!([action])));
+fn harness(action: Value) -> Driver {
+    let mut h = Driver::new(settings(json!([action])));
     h.fake.lists.insert(LIST, Vec::new());
     h
 }
@@ -41,7 +39,7 @@ fn is_status(r: &HttpRequest) -> bool {
 }
 
 /// The `requestId`s the fake gave its status answers (the fake numbers REST answers in order).
-fn status_request_ids(h: &Harness) -> Vec<String> {
+fn status_request_ids(h: &Driver) -> Vec<String> {
     h.rest_sent()
         .iter()
         .enumerate()
@@ -51,7 +49,7 @@ fn status_request_ids(h: &Harness) -> Vec<String> {
 }
 
 /// An outcome as JSON without its `requestId`, which is checked separately.
-fn outcome_without_request_id(h: &Harness, event_id: &str) -> Value {
+fn outcome_without_request_id(h: &Driver, event_id: &str) -> Value {
     let mut o = h.outcome_json(event_id);
     let req = o.as_object_mut().unwrap().remove("requestId");
     let req = req.and_then(|r| r.as_str().map(str::to_owned)).expect("a Marketo outcome carries requestId");
@@ -117,7 +115,7 @@ fn the_upload_is_the_exact_multipart_csv_request() {
         (Some("leads.csv"), "email", Some(LIST))
     );
     assert_eq!(job.part.headers[1], ("Content-Type".into(), "text/csv".into()));
-    assert_eq!(h.engine.poll_timeout(), Some(h.now + 5_000), "first status call 5 s after the upload");
+    assert_eq!(h.timeout(), Some(h.now + 5_000), "first status call 5 s after the upload");
     assert_eq!(h.outcomes, vec![], "nothing final before the job has run");
 
     h.run_until_idle();
@@ -158,7 +156,7 @@ fn the_job_is_polled_after_5_10_20_then_every_30_seconds() {
     let uploaded_at = h.now;
     let mut waits = Vec::new();
     while h.outcomes.is_empty() {
-        let next = h.engine.poll_timeout().expect("a status call is scheduled");
+        let next = h.timeout().expect("a status call is scheduled");
         waits.push(next - h.now);
         h.advance_to(next);
         h.answer_all();
@@ -181,7 +179,7 @@ fn the_job_is_polled_after_5_10_20_then_every_30_seconds() {
         h.outcome_json("ev-1"),
         json!({"eventId": "ev-1", "actionId": "bulk", "status": "delivered", "requestId": FakeMarketo::request_id(6)})
     );
-    assert_eq!(h.engine.poll_timeout(), None, "nothing left to wait for");
+    assert_eq!(h.timeout(), None, "nothing left to wait for");
     h.assert_all_final();
 }
 
@@ -283,7 +281,7 @@ fn a_full_bulk_queue_1016_or_a_busy_list_1019_is_retried_after_about_30_seconds(
         h.flush();
         h.answer_all();
         let first_at = h.now;
-        let retry_at = h.engine.poll_timeout().unwrap();
+        let retry_at = h.timeout().unwrap();
         assert!(
             (first_at + 15_000..=first_at + 30_000).contains(&retry_at),
             "{code}: {}",
@@ -390,8 +388,6 @@ fn a_file_refused_as_too_large_is_sent_again_in_halves() {
 
 #[test]
 fn a_restore_while_the_job_is_polled_polls_the_same_import_instead_of_uploading_again() {
-    use marketo_connector::core::snapshot::Snapshot;
-    use marketo_connector::core::{Engine, Settings};
     let action = bulk_action(default_data());
     let mut h = harness(action.clone());
     h.event("bulk", &json!({"e": "one@example.com", "n": "One"}));
@@ -401,10 +397,7 @@ fn a_restore_while_the_job_is_polled_polls_the_same_import_instead_of_uploading_
     assert_eq!(h.rest_sent().iter().filter(|r| is_upload(r)).count(), 1);
     let text = serde_json::to_string(&h.engine.snapshot()).unwrap();
     assert!(text.contains("\"batchId\""), "{text}");
-    let snap = Snapshot::parse(&text).unwrap();
-    let settings = Settings::from_value(&settings(json!([action]))).unwrap();
-    h.engine = Engine::restore(settings, SEED, h.now, &snap);
-    h.drain();
+    h.restore(SEED);
     h.run_until_idle();
     assert_eq!(h.rest_sent().iter().filter(|r| is_upload(r)).count(), 1, "not uploaded again");
     assert!(h.rest_sent().iter().any(|r| is_status(r)), "the restored engine polls the import");

@@ -2,10 +2,8 @@
 //! looked up by each of the eleven filter types, the exact lookup, create and list calls, and the
 //! per-event outcomes (`leadIds`, Marketo's skip codes).
 
-mod common;
-
-use common::*;
 use marketo_connector::core::{HttpRequest, Method, Settings, Status};
+use marketo_connector_testkit::*;
 use serde_json::{json, Value};
 
 const LIST: i64 = 1089;
@@ -61,7 +59,7 @@ fn target_lead_id_number_or_numeric_string_is_sent_as_an_integer() {
         (eventstream(), "data.udo.marketo_lead_id"),
         (json!({"id": " 318594 "}), "id"),
     ] {
-        let mut h = Harness::new(settings(json!([add_by_id(path)])));
+        let mut h = Driver::new(settings(json!([add_by_id(path)])));
         h.fake.add_lead(json!({"id": 318594, "email": "jane.doe@example.com"}));
         h.event("add", &event);
         h.run_until_idle();
@@ -80,7 +78,7 @@ fn target_lead_id_number_or_numeric_string_is_sent_as_an_integer() {
 
 #[test]
 fn a_target_lead_id_that_is_not_an_integer_fails_the_event_without_any_request() {
-    let mut h = Harness::new(settings(json!([add_by_id("lead")])));
+    let mut h = Driver::new(settings(json!([add_by_id("lead")])));
     let bad =
         [json!(null), json!(true), json!("abc"), json!(1.5), json!(-3), json!(""), json!([1]), json!("1e3")];
     for (i, value) in bad.iter().enumerate() {
@@ -97,7 +95,7 @@ fn a_target_lead_id_that_is_not_an_integer_fails_the_event_without_any_request()
     h.event_with_id("add", &json!({"other": 1}), "absent");
     assert_eq!(h.outcome_json("absent")["code"], json!("MISSING_ATTRIBUTE"));
     assert!(h.sent.is_empty(), "{:#?}", h.sent);
-    assert_eq!(h.engine.poll_timeout(), None);
+    assert_eq!(h.timeout(), None);
     h.assert_all_final();
 }
 
@@ -124,7 +122,7 @@ fn every_lookup_filter_type_finds_the_lead_then_adds_it() {
         ("sfdcOpptyId", json!("0065g00000OpPtY34"), json!("0065g00000OpPtY34"), "0065g00000OpPtY34"),
     ];
     for (filter, value, stored, encoded) in cases {
-        let mut h = Harness::new(settings(json!([add_by_lookup(filter, "lookup.value", false)])));
+        let mut h = Driver::new(settings(json!([add_by_lookup(filter, "lookup.value", false)])));
         // A decoy, so a lookup that ignored its filter would find the wrong lead.
         h.fake.add_lead(json!({"id": 7, "email": "someone.else@example.com"}));
         let mut lead = json!({"id": 318594, "email": "jane.doe@example.com"});
@@ -153,7 +151,7 @@ fn every_lookup_filter_type_finds_the_lead_then_adds_it() {
 
 #[test]
 fn the_munchkin_cookie_from_an_eventstream_event_reaches_marketo_url_encoded() {
-    let mut h = Harness::new(settings(json!([add_by_lookup(
+    let mut h = Driver::new(settings(json!([add_by_lookup(
         "cookies",
         "data.firstparty_tealium_cookies._mkto_trk",
         false
@@ -173,7 +171,7 @@ fn the_munchkin_cookie_from_an_eventstream_event_reaches_marketo_url_encoded() {
 
 #[test]
 fn an_audiencestream_email_lookup_adds_the_lead() {
-    let mut h = Harness::new(settings(json!([add_by_lookup("email", "visitor.properties.5124", false)])));
+    let mut h = Driver::new(settings(json!([add_by_lookup("email", "visitor.properties.5124", false)])));
     h.fake.add_lead(json!({"id": 318594, "email": "Jane.Doe@Example.com"}));
     h.event("add", &audiencestream());
     h.run_until_idle();
@@ -189,7 +187,7 @@ fn an_audiencestream_email_lookup_adds_the_lead() {
 
 #[test]
 fn lookup_values_are_percent_encoded_so_marketo_reads_them_intact() {
-    let mut h = Harness::new(settings(json!([add_by_lookup("email", "email", false)])));
+    let mut h = Driver::new(settings(json!([add_by_lookup("email", "email", false)])));
     h.fake.add_lead(json!({"id": 42, "email": "jane+news@example.com"}));
     h.fake.add_lead(json!({"id": 43, "email": "jane news@example.com"}));
     h.event("add", &json!({"email": "jane+news@example.com"}));
@@ -200,7 +198,7 @@ fn lookup_values_are_percent_encoded_so_marketo_reads_them_intact() {
 
 #[test]
 fn several_matching_leads_are_all_added_and_all_reported() {
-    let mut h = Harness::new(settings(json!([add_by_lookup("email", "email", false)])));
+    let mut h = Driver::new(settings(json!([add_by_lookup("email", "email", false)])));
     h.fake.add_lead(json!({"id": 501, "email": "shared@example.com"}));
     h.fake.add_lead(json!({"id": 502, "email": "shared@example.com"}));
     h.fake.add_lead(json!({"id": 503, "email": "other@example.com"}));
@@ -219,7 +217,7 @@ fn several_matching_leads_are_all_added_and_all_reported() {
 
 #[test]
 fn a_lookup_that_finds_nothing_is_skipped_with_1004_and_no_list_call() {
-    let mut h = Harness::new(settings(json!([add_by_lookup("email", "email", false)])));
+    let mut h = Driver::new(settings(json!([add_by_lookup("email", "email", false)])));
     h.fake.add_lead(json!({"id": 501, "email": "someone@example.com"}));
     h.event("add", &json!({"email": "ghost@example.com"}));
     h.run_until_idle();
@@ -239,7 +237,7 @@ fn a_lookup_that_finds_nothing_is_skipped_with_1004_and_no_list_call() {
 #[test]
 fn add_lead_creates_the_missing_lead_then_adds_the_new_id() {
     for (filter, value) in [("email", "new.person@example.com"), ("twitterId", "newbie_tw")] {
-        let mut h = Harness::new(settings(json!([add_by_lookup(filter, "v", true)])));
+        let mut h = Driver::new(settings(json!([add_by_lookup(filter, "v", true)])));
         h.event("add", &json!({"v": value}));
         h.run_until_idle();
         let token = h.token(1);
@@ -270,7 +268,7 @@ fn add_lead_creates_the_missing_lead_then_adds_the_new_id() {
 
 #[test]
 fn marketo_skipping_the_list_add_gives_a_skipped_outcome() {
-    let mut h = Harness::new(settings(json!([add_by_id("lead")])));
+    let mut h = Driver::new(settings(json!([add_by_id("lead")])));
     h.event("add", &json!({"lead": 777}));
     h.run_until_idle();
     assert_list_call(h.rest_sent()[0], Method::Post, r#"{"input":[{"id":777}]}"#, &h.token(1));
@@ -285,7 +283,7 @@ fn marketo_skipping_the_list_add_gives_a_skipped_outcome() {
 #[test]
 fn a_recorded_list_answer_maps_back_to_each_event() {
     // https://experienceleague.adobe.com/en/docs/marketo-developer/marketo/rest/assets/static-lists: 318594 added, 318595 skipped with 1004.
-    let mut h = Harness::new(settings(json!([add_by_lookup("email", "email", false)])));
+    let mut h = Driver::new(settings(json!([add_by_lookup("email", "email", false)])));
     h.event("add", &json!({"email": "pair@example.com"}));
     h.answer_next(); // identity
     let lookup = h.inbox.front().cloned().unwrap();
@@ -312,7 +310,7 @@ fn a_recorded_list_answer_maps_back_to_each_event() {
 fn remove_from_list_sends_delete_and_reports_1015_for_non_members() {
     let action = json!({"id": "remove", "type": "removeLeadFromList", "targetStaticList": LIST,
                         "targetLeadId": {"attribute": "lead"}});
-    let mut h = Harness::new(settings(json!([action])));
+    let mut h = Driver::new(settings(json!([action])));
     h.fake.add_lead(json!({"id": 109}));
     h.fake.add_lead(json!({"id": 110}));
     h.fake.lists.insert(LIST, vec![109]);
@@ -349,7 +347,7 @@ fn add_lead_with_a_filter_marketo_cannot_create_by_is_a_configuration_error() {
 
 #[test]
 fn a_lead_created_by_an_attempt_whose_answer_was_lost_is_looked_up_and_added() {
-    let mut h = Harness::new(settings(json!([add_by_lookup("email", "email", true)])));
+    let mut h = Driver::new(settings(json!([add_by_lookup("email", "email", true)])));
     h.event_with_id("add", &json!({"email": "new@example.com"}), "e");
     // identity, lookup (nothing found)
     h.answer_next();
@@ -371,7 +369,7 @@ fn a_lead_created_by_an_attempt_whose_answer_was_lost_is_looked_up_and_added() {
 #[test]
 fn a_removal_retried_after_a_lost_answer_is_delivered_not_skipped_1015() {
     let remove = json!({"id": "rm", "type": "removeLeadFromList", "targetStaticList": LIST, "targetLeadId": {"attribute": "id"}});
-    let mut h = Harness::new(settings(json!([remove])));
+    let mut h = Driver::new(settings(json!([remove])));
     let id = h.fake.add_lead(json!({"email": "member@example.com"}));
     h.fake.lists.entry(LIST).or_default().push(id);
     h.event_with_id("rm", &json!({"id": id}), "r");

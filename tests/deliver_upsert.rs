@@ -2,10 +2,8 @@
 //! receives, how event values become lead fields, bad events failing alone without a call, and
 //! the per-record outcomes.
 
-mod common;
-
-use common::*;
 use marketo_connector::core::{Method, Settings, Status};
+use marketo_connector_testkit::*;
 use serde_json::{json, Value};
 
 const SYNC_URL: &str = "https://123-ABC-123.mktorest.com/rest/v1/leads.json";
@@ -30,7 +28,7 @@ fn date_field(field: &str, path: &str) -> Value {
 }
 
 /// The one Sync Leads request of a harness that delivered one event.
-fn only_sync_call(h: &Harness) -> HttpRequestView {
+fn only_sync_call(h: &Driver) -> HttpRequestView {
     let rest = h.rest_sent();
     assert_eq!(rest.len(), 1, "expected one Sync Leads call, got {rest:#?}");
     HttpRequestView::of(rest[0])
@@ -102,7 +100,7 @@ fn each_update_strategy_sends_the_exact_sync_leads_request() {
         ),
     ];
     for (strategy, extra, existing, body, status) in cases {
-        let mut h = Harness::new(settings(json!([upsert(strategy, data.clone(), extra)])));
+        let mut h = Driver::new(settings(json!([upsert(strategy, data.clone(), extra)])));
         let existing_id =
             existing.then(|| h.fake.add_lead(json!({"id": 318594, "email": "jane.doe@example.com"})));
         h.event("upsert", &eventstream());
@@ -139,7 +137,7 @@ fn each_update_strategy_sends_the_exact_sync_leads_request() {
 #[test]
 fn custom_lookup_field_is_sent_as_lookup_field() {
     let data = json!([field("email", "e"), field("sfdcContactId", "c")]);
-    let mut h = Harness::new(settings(json!([upsert(
+    let mut h = Driver::new(settings(json!([upsert(
         "updateOnly",
         data,
         json!({"leadLookupFilter": "sfdcContactId"})
@@ -188,7 +186,7 @@ fn audiencestream_visitor_profile_maps_to_lead_fields() {
         {"field": "leadSource", "source": {"value": "AudienceStream"}},
         field("notInProfile", "visitor.properties.no such attribute"),
     ]);
-    let mut h = Harness::new(settings(json!([upsert("createOrUpdate", data, json!({}))])));
+    let mut h = Driver::new(settings(json!([upsert("createOrUpdate", data, json!({}))])));
     h.event("upsert", &audiencestream());
     h.run_until_idle();
 
@@ -230,7 +228,7 @@ fn eventstream_event_maps_to_lead_fields_byte_for_byte() {
         field("orderTotal", "data.udo.order_total"),
         date_field("signupDate", "data.udo.signup_date"),
     ]);
-    let mut h = Harness::new(settings(json!([upsert("createOrUpdate", data, json!({}))])));
+    let mut h = Driver::new(settings(json!([upsert("createOrUpdate", data, json!({}))])));
     h.event("upsert", &eventstream());
     h.run_until_idle();
     // Non-ASCII stays UTF-8, the newline is escaped, `0` and `false` are kept as JSON values,
@@ -255,7 +253,7 @@ fn date_fields_become_iso_8601_in_utc() {
         date_field("g_dateOnly", "day"),
         date_field("h_cleared", "nothing"),
     ]);
-    let mut h = Harness::new(settings(json!([upsert("createOrUpdate", data, json!({}))])));
+    let mut h = Driver::new(settings(json!([upsert("createOrUpdate", data, json!({}))])));
     h.event(
         "upsert",
         &json!({
@@ -298,7 +296,7 @@ fn values_keep_their_json_types_and_null_clears() {
         field("h_list", "list"),
         field("phone", "phone"),
     ]);
-    let mut h = Harness::new(settings(json!([upsert("createOrUpdate", data, json!({}))])));
+    let mut h = Driver::new(settings(json!([upsert("createOrUpdate", data, json!({}))])));
     h.fake.add_lead(json!({"id": 5, "email": "types@example.com", "phone": "+1 555 0100"}));
     h.event(
         "upsert",
@@ -333,7 +331,7 @@ fn values_keep_their_json_types_and_null_clears() {
 #[test]
 fn a_value_that_is_not_a_date_fails_that_event_without_any_request() {
     let data = json!([field("email", "email"), date_field("signupDate", "when")]);
-    let mut h = Harness::new(settings(json!([upsert("createOrUpdate", data, json!({}))])));
+    let mut h = Driver::new(settings(json!([upsert("createOrUpdate", data, json!({}))])));
     let bad = [json!("next tuesday"), json!(true), json!({"at": 1}), json!("2026-13-45"), json!(1e300)];
     for (i, when) in bad.iter().enumerate() {
         let id = format!("bad-{i}");
@@ -345,7 +343,7 @@ fn a_value_that_is_not_a_date_fails_that_event_without_any_request() {
         assert_eq!(o.get("requestId"), None);
     }
     assert!(h.sent.is_empty(), "no call (not even identity) for events that cannot be sent: {:#?}", h.sent);
-    assert_eq!(h.engine.poll_timeout(), None);
+    assert_eq!(h.timeout(), None);
 
     // The bad events do not hold up a good one.
     h.event_with_id("upsert", &json!({"email": "jane@example.com", "when": "2026-11-28"}), "good");
@@ -368,7 +366,7 @@ fn a_missing_lookup_field_fails_that_event_without_any_request() {
     ] {
         let data = json!([field("email", "email"), field("firstName", "name"), field("sfdcLeadId", "sfdc")]);
         let mut h =
-            Harness::new(settings(json!([upsert(strategy, data, json!({"leadLookupFilter": lookup}))])));
+            Driver::new(settings(json!([upsert(strategy, data, json!({"leadLookupFilter": lookup}))])));
         h.event("upsert", &event);
         let o = h.outcome_json("ev-1");
         assert_eq!(o["status"], json!("failed"), "{strategy} {event}");
@@ -383,7 +381,7 @@ fn a_missing_lookup_field_fails_that_event_without_any_request() {
 #[test]
 fn per_record_results_become_per_event_outcomes() {
     let data = json!([field("email", "email"), field("firstName", "name")]);
-    let mut h = Harness::new(settings(json!([
+    let mut h = Driver::new(settings(json!([
         upsert("createOrUpdate", data.clone(), json!({})),
         {"id": "createOnly", "type": "createOrUpdateLead", "updateStrategy": "createOnly", "leadData": data.clone()},
         {"id": "updateOnly", "type": "createOrUpdateLead", "updateStrategy": "updateOnly", "leadData": data},
@@ -436,7 +434,7 @@ fn per_record_results_become_per_event_outcomes() {
 #[test]
 fn a_recorded_skipped_record_keeps_marketos_code_message_request_id_and_lead_id() {
     let data = json!([field("email", "email")]);
-    let mut h = Harness::new(settings(json!([upsert("createOrUpdate", data, json!({}))])));
+    let mut h = Driver::new(settings(json!([upsert("createOrUpdate", data, json!({}))])));
     h.event("upsert", &json!({"email": "jane@example.com"}));
     h.answer_next(); // identity
     let call = h.inbox.front().cloned().unwrap();
@@ -451,6 +449,6 @@ fn a_recorded_skipped_record_keeps_marketos_code_message_request_id_and_lead_id(
         json!({"eventId": "ev-1", "actionId": "upsert", "status": "skipped", "leadIds": [514], "code": "1008",
                "message": "Access denied to partition 'Europe'", "requestId": "1ddd0#1fd5f0ssss64d"})
     );
-    assert_eq!(h.engine.poll_timeout(), None);
+    assert_eq!(h.timeout(), None);
     h.assert_all_final();
 }

@@ -4,19 +4,17 @@
 //! after redaction, so no fragment survives. A token that is not a plain header value is never
 //! placed in a header.
 
-mod common;
-
-use common::*;
 use marketo_connector::core::{Listing, Status};
+use marketo_connector_testkit::*;
 use serde_json::{json, Value};
 
-/// The first token the fake issues (see tests/common: `cdf01657-…a1:ab`).
+/// The first token the fake issues (see the testkit's `FakeMarketo`: `cdf01657-…a1:ab`).
 const TOKEN: &str = "cdf01657-110d-4155-99a7-f986b2ff13a1:ab";
 /// The part of a Marketo token before its `:`, recognisable on its own.
 const TOKEN_HEAD: &str = "cdf01657-110d-4155-99a7-f986b2ff13a1";
 
-fn upsert() -> Harness {
-    Harness::new(settings(
+fn upsert() -> Driver {
+    Driver::new(settings(
         json!([{"id": "upsert", "type": "createOrUpdateLead", "updateStrategy": "createOrUpdate",
         "leadData": [{"field": "email", "source": {"attribute": "email"}}]}]),
     ))
@@ -119,7 +117,7 @@ fn a_host_fetch_error_quoting_the_headers_is_masked() {
         );
         assert_no_secret("redact()", &h.engine.redact(&message));
         h.transport_error(req.id, &message);
-        if let Some(t) = h.engine.poll_timeout() {
+        if let Some(t) = h.timeout() {
             h.advance_to(t);
         }
     }
@@ -154,10 +152,9 @@ fn an_identity_401_echoing_the_form_body_does_not_show_the_secret() {
 fn a_listing_rejection_quoting_the_token_is_masked() {
     let mut h = upsert();
     h.fake.script.push_back(Reply::error("603", &format!("Access denied for {TOKEN}")));
-    h.engine.handle_listing(h.now, Listing::StaticLists);
-    h.drain();
+    h.start_listing(Listing::StaticLists, "staticLists");
     h.run_until_idle();
-    let (_, result) = h.engine.poll_listing().expect("listing finished");
+    let (_, result) = h.take_listing().expect("listing finished");
     let err = result.expect_err("Marketo refused");
     assert_eq!((err.code().as_ref(), err.message()), ("603", "Access denied for ***"));
 }

@@ -18,6 +18,10 @@
 //! pending calls, as a dying process or an evicted Durable Object does, so an outcome finished
 //! but not yet returned must survive in the snapshot.
 //!
+//! The fake Marketo, the driver and the invariants checked on every step are the testkit's
+//! (`marketo-connector-testkit`: `FakeMarketo`, `Driver` with `Delivery::Calls`, a `Fault` per
+//! request): this file draws the cases and reads them as steps.
+//!
 //! Checked on every step: at most one final outcome per event id returned (over the whole run,
 //! restores included), none for an id never accepted, `queued` only for a `process()` call's own
 //! event; REST calls in flight ≤ `limits.concurrency`, counting calls a dead instance left in
@@ -37,52 +41,28 @@
 //! at the end of the file as plain regression tests.
 #![cfg(not(target_arch = "wasm32"))]
 
-mod common;
-
-use std::collections::{BTreeMap, BTreeSet};
-
-use common::{header, is_identity, settings_with_limits, FakeMarketo, Reply, CLIENT_SECRET, REST};
-use marketo_connector::core::engine::{CALL_TIMEOUT_MS, CLOCK_JUMP_MS};
+use marketo_connector::core::engine::CLOCK_JUMP_MS;
 use marketo_connector::core::limits::WINDOW_MS;
-use marketo_connector::core::report::{Reporter, Settled};
-use marketo_connector::core::snapshot::Snapshot;
-use marketo_connector::core::time::quota_day;
-use marketo_connector::core::{
-    Body, Engine, EventKey, HttpRequest, Method, Millis, Outcome, Settings, UsageError,
+use marketo_connector::core::{Millis, UsageError};
+use marketo_connector_testkit::{
+    settings, settings_with_limits, Checks, Delivery, Driver, FakeMarketo, Fault, Input, Reply, SEED, T0,
 };
 use proptest::prelude::*;
-use proptest::test_runner::TestCaseError;
 use serde_json::{json, Value};
 
 /// Virtual start time: 2025-11-28T12:00:00Z.
-const START: Millis = common::T0;
-/// The bulk API base of the fake instance.
-const BULK: &str = "https://123-ABC-123.mktorest.com/bulk";
+const START: Millis = T0;
 /// The static list every list action and bulk import uses.
 const LIST: i64 = 77;
 /// The campaign every `sendTransactionalEmail` triggers.
 const CAMPAIGN: i64 = 9;
 /// Leads the fake knows at the start: an event's `pool` 0–5 names an existing lead, 6–7 none.
 const KNOWN: u64 = 6;
-/// The property once had to step around a bug ([`merge_progress_is_lost_by_a_restore`]); it is
-/// fixed, and this stays `false` so the property checks it too.
-const TOLERATE_MERGE_RESTART_BUG: bool = false;
 /// Bounds the final drive to quiescence (answers plus wake-ups).
 const MAX_SETTLE_STEPS: usize = 60_000;
 /// Progress: once faults stop, every event is final within this much virtual time (a daily
 /// quota pause of up to 25 h, bulk polling, the longest retry chains).
 const MAX_SETTLE_MS: Millis = 2 * 24 * 3_600_000;
-
-/// A pending host call.
-#[derive(Debug)]
-enum Waiter {
-    /// `process()` for this event.
-    Process(EventKey),
-    /// `wake()` or `flush()`.
-    Collect,
-}
-
-type R = Result<(), TestCaseError>;
 
 // ---- the random case ------------------------------------------------------------------------
 
@@ -197,32 +177,14 @@ enum Step {
     },
 }
 
-/// What happens to one request.
-#[derive(Debug, Clone)]
-enum Fate {
-    /// The fake Marketo's own answer.
-    Normal,
-    /// HTTP 200, `success:false` with this code.
-    Marketo(&'static str),
-    /// This HTTP status, empty body.
-    Http(u16),
-    /// An HTML error page with this status.
-    Html(u16),
-    /// HTTP 200 with this body.
-    Garbage(&'static str),
-    /// `fetch` failed.
-    Transport,
-    /// Never answered: the call timeout must fire.
-    NoAnswer,
-}
-
 #[derive(Debug, Clone)]
 struct Case {
     seed: u64,
     limits: Limits,
     actions: Vec<ActionSpec>,
     steps: Vec<Step>,
-    fates: Vec<Fate>,
+    /// What happens to each request the engine emits, in order.
+    fates: Vec<Fault>,
 }
 
 const CODES: &[&str] = &[
@@ -319,15 +281,15 @@ fn step() -> impl Strategy<Value = Step> {
     ]
 }
 
-fn fate() -> impl Strategy<Value = Fate> {
+fn fate() -> impl Strategy<Value = Fault> {
     prop_oneof![
-        10 => Just(Fate::Normal),
-        4 => prop::sample::select(CODES).prop_map(Fate::Marketo),
-        2 => prop::sample::select(&[500u16, 502, 503, 413, 414, 404, 400, 429, 302, 0][..]).prop_map(Fate::Http),
-        1 => prop::sample::select(&[200u16, 502, 503, 404][..]).prop_map(Fate::Html),
-        1 => prop::sample::select(GARBAGE).prop_map(Fate::Garbage),
-        2 => Just(Fate::Transport),
-        1 => Just(Fate::NoAnswer),
+        10 => Just(Fault::Normal),
+        4 => prop::sample::select(CODES).prop_map(Fault::Marketo),
+        2 => prop::sample::select(&[500u16, 502, 503, 413, 414, 404, 400, 429, 302, 0][..]).prop_map(Fault::Http),
+        1 => prop::sample::select(&[200u16, 502, 503, 404][..]).prop_map(Fault::Html),
+        1 => prop::sample::select(GARBAGE).prop_map(Fault::Garbage),
+        2 => Just(Fault::Transport),
+        1 => Just(Fault::NoAnswer),
     ]
 }
 
@@ -503,746 +465,215 @@ fn event_json(ev: &Ev, n: u64) -> Value {
     }
 }
 
-// ---- the fake Marketo, completed ------------------------------------------------------------
+// ---- the fake Marketo and the world -----------------------------------------------------------
 
-/// `common::FakeMarketo` answers identity, leads and lists; this adds campaign triggers,
-/// merges, the bulk import API and Marketo's 1 MB / 10 MB body limits.
-struct Marketo {
-    fake: FakeMarketo,
-    imports: BTreeMap<i64, Import>,
-    next_batch: i64,
+/// The testkit's fake with the property's instance: leads 1000–1005 (`u0`…`u5`, with cookies
+/// and Twitter ids), list 77 holding two of them, bulk jobs that finish at their second status
+/// poll, bulk rows of lead u3 failing and of lead u4 warned, no cap on running imports.
+fn marketo() -> FakeMarketo {
+    let mut fake = FakeMarketo::default();
+    for k in 0..KNOWN {
+        fake.add_lead(json!({"id": 1000 + k, "email": format!("u{k}@example.com"),
+                             "cookies": format!("_mch-example.com-{k}"), "twitterId": format!("tw{k}")}));
+    }
+    fake.lists.insert(LIST, vec![1000, 1001]);
+    fake.bulk_status_polls = Some(1);
+    fake.bulk_row_rules = vec![
+        ("u3@".into(), true, "1006, Field 'x' not found".into()),
+        ("u4@".into(), false, "Value truncated".into()),
+    ];
+    fake.bulk_max_running = usize::MAX;
+    fake
 }
 
-struct Import {
-    header: Vec<String>,
-    rows: Vec<Vec<String>>,
-    polls: u32,
-}
-
-fn body_len(req: &HttpRequest) -> usize {
-    req.body.as_ref().map_or(0, Body::len)
-}
-
-fn csv_text(records: &[Vec<String>]) -> String {
-    let mut w = csv::WriterBuilder::new().flexible(true).from_writer(Vec::new());
-    for r in records {
-        let _ = w.write_record(r);
-    }
-    String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()
-}
-
-impl Marketo {
-    fn new() -> Marketo {
-        let mut fake = FakeMarketo::default();
-        for k in 0..KNOWN {
-            fake.add_lead(json!({"id": 1000 + k, "email": format!("u{k}@example.com"),
-                                 "cookies": format!("_mch-example.com-{k}"), "twitterId": format!("tw{k}")}));
-        }
-        fake.lists.insert(LIST, vec![1000, 1001]);
-        Marketo { fake, imports: BTreeMap::new(), next_batch: 5000 }
-    }
-
-    fn ok(&self, result: Value) -> Reply {
-        Reply::ok(
-            json!({"requestId": format!("r#{}", self.fake.rest_calls), "success": true, "result": result}),
-        )
-    }
-
-    fn token_problem(&self, req: &HttpRequest, now: Millis) -> Option<Reply> {
-        let token = header(req, "Authorization").and_then(|a| a.strip_prefix("Bearer "));
-        match token.and_then(|t| self.fake.tokens.iter().find(|x| x.value == t)) {
-            None => Some(Reply::error("601", "Access token invalid")),
-            Some(t) if t.revoked => Some(Reply::error("601", "Access token invalid")),
-            Some(t) if now >= t.expires_at => Some(Reply::error("602", "Access token expired")),
-            Some(_) => None,
-        }
-    }
-
-    fn answer(&mut self, req: &HttpRequest, now: Millis) -> Reply {
-        if is_identity(req) {
-            return self.fake.handle(req, now);
-        }
-        let path = req.url.split('?').next().unwrap_or("").to_string();
-        if let Some(bulk) = path.strip_prefix(BULK) {
-            self.fake.rest_calls += 1;
-            if let Some(r) = self.token_problem(req, now) {
-                return r;
-            }
-            return self.bulk(req, bulk);
-        }
-        if body_len(req) > 1_048_576 {
-            self.fake.rest_calls += 1;
-            return Reply::Http(413, "<html><body>413 Request Entity Too Large</body></html>".into());
-        }
-        if path.ends_with("/trigger.json") || path.ends_with("/merge.json") {
-            self.fake.rest_calls += 1;
-            if let Some(r) = self.token_problem(req, now) {
-                return r;
-            }
-            if path.ends_with("/trigger.json") {
-                return self.ok(json!([{"id": CAMPAIGN}]));
-            }
-            return self.ok(json!([]));
-        }
-        self.fake.handle(req, now)
-    }
-
-    fn bulk(&mut self, req: &HttpRequest, path: &str) -> Reply {
-        if path == "/v1/leads.json" && req.method == Method::Post {
-            if body_len(req) >= 10_485_760 {
-                return Reply::Http(413, "<html><body>413 Request Entity Too Large</body></html>".into());
-            }
-            let text = match &req.body {
-                Some(Body::Bytes(b)) => String::from_utf8_lossy(b).into_owned(),
-                Some(Body::Text(t)) => t.clone(),
-                None => String::new(),
-            };
-            let file = text.find("\r\n\r\n").and_then(|s| text.rfind("\r\n--").map(|e| (s + 4, e)));
-            let Some((start, end)) = file.filter(|(s, e)| s <= e) else {
-                return Reply::error("613", "Invalid Multipart Request");
-            };
-            let mut rdr = csv::ReaderBuilder::new()
-                .has_headers(false)
-                .flexible(true)
-                .from_reader(&text.as_bytes()[start..end]);
-            let mut records =
-                rdr.records().filter_map(Result::ok).map(|r| r.iter().map(str::to_owned).collect());
-            let header: Vec<String> = records.next().unwrap_or_default();
-            let rows: Vec<Vec<String>> = records.collect();
-            self.next_batch += 1;
-            let batch = self.next_batch;
-            self.imports.insert(batch, Import { header, rows, polls: 0 });
-            return self.ok(json!([{"batchId": batch, "importId": batch.to_string(), "status": "Queued"}]));
-        }
-        let Some(rest) = path.strip_prefix("/v1/leads/batch/") else {
-            return Reply::Http(404, "<html><body>Not Found</body></html>".into());
-        };
-        let (id, what) = match rest.split_once('/') {
-            Some((id, what)) => (id.to_string(), what.to_string()),
-            None => (rest.trim_end_matches(".json").to_string(), String::new()),
-        };
-        let Some(batch) = id.parse::<i64>().ok() else {
-            return Reply::error("1003", "Invalid batch id");
-        };
-        let request_id = format!("r#{}", self.fake.rest_calls);
-        let Some(import) = self.imports.get_mut(&batch) else {
-            return Reply::error("1003", "Invalid batch id");
-        };
-        let email = import.header.iter().position(|h| h == "email").unwrap_or(0);
-        let flagged = |prefix: &str, row: &Vec<String>| {
-            row.get(email).is_some_and(|e| e.to_lowercase().starts_with(prefix))
-        };
-        // Rows of lead u3 fail, rows of lead u4 get a warning.
-        let failed: Vec<Vec<String>> = import.rows.iter().filter(|r| flagged("u3@", r)).cloned().collect();
-        let warned: Vec<Vec<String>> = import.rows.iter().filter(|r| flagged("u4@", r)).cloned().collect();
-        let report = |column: &str, reason: &str, rows: Vec<Vec<String>>, header: &[String]| {
-            let mut h = header.to_vec();
-            h.push(column.to_string());
-            let mut all = vec![h];
-            all.extend(rows.into_iter().map(|mut r| {
-                r.push(reason.to_string());
-                r
-            }));
-            Reply::Http(200, csv_text(&all))
-        };
-        match what.as_str() {
-            "" => {
-                import.polls += 1;
-                let status = if import.polls == 1 { "Importing" } else { "Complete" };
-                Reply::ok(json!({"requestId": request_id, "success": true, "result": [{
-                    "batchId": batch, "importId": batch.to_string(), "status": status,
-                    "numOfLeadsProcessed": import.rows.len() - failed.len(),
-                    "numOfRowsFailed": failed.len(), "numOfRowsWithWarning": warned.len(),
-                    "message": "Import completed"}]}))
-            }
-            "failures.json" => {
-                report("Import Failure Reason", "1006, Field 'x' not found", failed, &import.header)
-            }
-            "warnings.json" => report("Import Warning Reason", "Value truncated", warned, &import.header),
-            _ => Reply::Http(404, "<html><body>Not Found</body></html>".into()),
-        }
-    }
-}
-
-// ---- the driver -----------------------------------------------------------------------------
-
-/// How a non-idempotent call may have reached Marketo.
-struct Taint {
-    why: String,
-    /// Marketo answered it with `success:true`.
-    success: bool,
-    /// Restores before it.
-    restores: u64,
-}
-
-/// A request the engine emitted and still waits on (by its own reckoning: it has not answered
-/// it and not given it up after the call timeout).
-struct Sent {
-    req: HttpRequest,
-    at: Millis,
-    fate: Fate,
-}
-
-/// Calls that must not be sent twice, as comparable keys: one per lead of a campaign trigger,
-/// one per merge call, one per `createDuplicate` record (by its unique email).
-fn non_idempotent_units(req: &HttpRequest) -> Vec<String> {
-    if is_identity(req) {
-        return Vec::new();
-    }
-    let path = req.url.split('?').next().unwrap_or("");
-    let body: Option<Value> = match &req.body {
-        Some(Body::Text(t)) => serde_json::from_str(t).ok(),
-        _ => None,
-    };
-    if path.ends_with("/trigger.json") {
-        let leads = body.as_ref().and_then(|b| b["input"]["leads"].as_array().cloned()).unwrap_or_default();
-        return leads.iter().map(|l| format!("trigger {path} lead {}", l["id"])).collect();
-    }
-    if path.ends_with("/merge.json") {
-        return vec![format!("merge {}", req.url)];
-    }
-    if path == format!("{REST}/v1/leads.json") && req.method == Method::Post {
-        if let Some(b) = body.filter(|b| b["action"] == "createDuplicate") {
-            let input = b["input"].as_array().cloned().unwrap_or_default();
-            return input
-                .iter()
-                .filter_map(|r| r["email"].as_str().map(|e| format!("createDuplicate {e}")))
-                .collect();
-        }
-    }
-    Vec::new()
-}
-
-/// Whether Marketo may have applied a call answered this way: not for `success:false` (the
-/// request was not executed) or a 4xx; for anything else, success included.
-fn may_have_applied(reply: &Reply) -> bool {
-    match reply {
-        Reply::Transport(_) => true,
-        Reply::Http(status, _) if (400..500).contains(status) => false,
-        Reply::Http(status, body) if (200..300).contains(status) => {
-            serde_json::from_str::<Value>(body).map_or(true, |v| v.get("success") != Some(&json!(false)))
-        }
-        Reply::Http(..) => true,
-    }
-}
-
-/// How long Marketo may run a call (its documented per-endpoint timeouts): a call a dead
-/// instance left in flight holds a slot at Marketo until then.
-fn marketo_timeout_ms(req: &HttpRequest) -> Millis {
-    let path = req.url.split('?').next().unwrap_or("");
-    if path.ends_with("/merge.json") {
-        180_000
-    } else if path.ends_with("/rest/v1/leads.json")
-        && req.method == Method::Post
-        && !req.url.contains("_method=GET")
-    {
-        90_000
-    } else if path.ends_with("/rest/v1/leads.json") {
-        60_000
-    } else {
-        30_000
-    }
-}
-
-fn contains_secret(req: &HttpRequest) -> bool {
-    req.url.contains(CLIENT_SECRET)
-        || req.headers.iter().any(|(k, v)| k.contains(CLIENT_SECRET) || v.contains(CLIENT_SECRET))
-        || match &req.body {
-            Some(Body::Text(t)) => t.contains(CLIENT_SECRET),
-            Some(Body::Bytes(b)) => String::from_utf8_lossy(b).contains(CLIENT_SECRET),
-            None => false,
-        }
-}
-
-fn short(req: &HttpRequest) -> String {
-    let url: String = req.url.chars().take(160).collect();
-    format!("#{} {} {url}", req.id, req.method.as_str())
-}
-
+/// A case's steps on the testkit's driver: outcomes only in what settled host calls return,
+/// each request answered as its fault says, the opt-in invariants on (`concurrency`, no resend
+/// of a non-idempotent call).
 struct World {
-    settings: Value,
+    d: Driver,
     limits: Limits,
     seed: u64,
-    engine: Engine,
-    now: Millis,
-    marketo: Marketo,
-    fates: Vec<Fate>,
-    next_fate: usize,
-    /// Fates apply while the steps run; the final drive answers normally.
-    faults: bool,
-    outstanding: Vec<Sent>,
-    /// Which host call returns which outcome, as in the binding.
-    reporter: Reporter<Waiter>,
-    /// Calls dead instances left in flight: until their call timeout, Marketo may still run
-    /// them, so they count against `concurrency`.
-    zombies: Vec<Millis>,
-    /// Ids of requests the engine gave up on (timed out), this engine only.
-    late: Vec<u32>,
     next_event: u64,
-    accepted: BTreeSet<String>,
-    outcomes: BTreeMap<String, Outcome>,
-    /// An event accepted with a generated id and finished at once: its id comes with its outcome.
-    fresh_key: Option<EventKey>,
-    /// REST call start times, one list per engine (restores start a new one).
-    starts: Vec<Vec<Millis>>,
-    /// Non-idempotent call → how it may have reached Marketo.
-    tainted: BTreeMap<String, Taint>,
-    /// Resends tolerated as the known bug of [`merge_progress_is_lost_by_a_restore`].
-    known_bug_resends: u64,
-    restores: u64,
 }
 
 impl World {
-    fn new(case: &Case) -> Result<World, TestCaseError> {
-        let settings = settings_json(case);
-        let parsed = Settings::from_value(&settings)
-            .map_err(|e| TestCaseError::fail(format!("the generated settings are invalid: {e}")))?;
-        Ok(World {
-            engine: Engine::new(parsed, case.seed, START),
-            settings,
-            limits: case.limits,
-            seed: case.seed,
-            now: START,
-            marketo: Marketo::new(),
-            fates: case.fates.clone(),
-            next_fate: 0,
-            faults: true,
-            outstanding: Vec::new(),
-            reporter: Reporter::default(),
-            zombies: Vec::new(),
-            late: Vec::new(),
-            next_event: 0,
-            accepted: BTreeSet::new(),
-            outcomes: BTreeMap::new(),
-            fresh_key: None,
-            starts: vec![Vec::new()],
-            tainted: BTreeMap::new(),
-            known_bug_resends: 0,
-            restores: 0,
-        })
-    }
-
-    fn next_fate(&mut self) -> Fate {
-        if !self.faults {
-            return Fate::Normal;
-        }
-        let f = self.fates.get(self.next_fate).cloned().unwrap_or(Fate::Normal);
-        self.next_fate += 1;
-        f
-    }
-
-    fn taint(&mut self, req: &HttpRequest, why: &str, success: bool) {
-        for unit in non_idempotent_units(req) {
-            self.tainted.entry(unit).or_insert_with(|| Taint {
-                why: format!("{why} (request {})", short(req)),
-                success,
-                restores: self.restores,
-            });
-        }
-    }
-
-    /// Collects what the engine emitted, checking the per-step invariants.
-    fn drain(&mut self) -> R {
-        while let Some(req) = self.engine.poll_request() {
-            prop_assert!(!req.url.contains(CLIENT_SECRET), "secret in a URL: {}", short(&req));
-            if !is_identity(&req) {
-                prop_assert!(!contains_secret(&req), "secret in a REST request: {}", short(&req));
-                if let Some(list) = self.starts.last_mut() {
-                    list.push(self.now);
-                }
-                for unit in non_idempotent_units(&req) {
-                    let Some(taint) = self.tainted.get(&unit) else { continue };
-                    // Known bug, pinned by `merge_progress_is_lost_by_a_restore`: a restore
-                    // restarts a partly done merge from its first group.
-                    if TOLERATE_MERGE_RESTART_BUG
-                        && unit.starts_with("merge ")
-                        && taint.success
-                        && self.restores > taint.restores
-                    {
-                        self.known_bug_resends += 1;
-                        continue;
-                    }
-                    prop_assert!(
-                        false,
-                        "non-idempotent call sent again: {} ({unit}) after {}",
-                        short(&req),
-                        taint.why
-                    );
-                }
-            }
-            let fate = self.next_fate();
-            self.outstanding.push(Sent { req, at: self.now, fate });
-        }
-        let identity = self.outstanding.iter().filter(|s| is_identity(&s.req)).count();
-        prop_assert!(identity <= 1, "{identity} identity calls in flight at once");
-        let rest = self.outstanding.len() - identity;
-        let now = self.now;
-        self.zombies.retain(|deadline| *deadline > now);
-        prop_assert!(
-            rest + self.zombies.len() <= self.limits.concurrency as usize,
-            "{rest} REST calls in flight and {} left by a dead instance, limits.concurrency is {}",
-            self.zombies.len(),
-            self.limits.concurrency
-        );
-        for (waiter, settled) in self.reporter.collect(&mut self.engine) {
-            let Settled::Outcomes(outcomes) = settled else {
-                return Err(TestCaseError::fail("a listing settled; none was started"));
-            };
-            for (i, o) in outcomes.into_iter().enumerate() {
-                let own = matches!(waiter, Waiter::Process(_)) && i == 0;
-                if let (true, Waiter::Process(key)) = (own, &waiter) {
-                    if self.fresh_key == Some(*key) {
-                        self.fresh_key = None;
-                        prop_assert!(
-                            self.accepted.insert(o.event_id.clone()),
-                            "generated event id {} collides",
-                            o.event_id
-                        );
-                    }
-                }
-                if !o.status.is_final() {
-                    prop_assert!(own, "a call returned another event's non-final outcome: {o:?}");
-                    continue;
-                }
-                self.record(o)?;
-            }
-        }
-        Ok(())
-    }
-
-    /// A final outcome a settled host call returned.
-    fn record(&mut self, o: Outcome) -> R {
-        prop_assert!(self.accepted.contains(&o.event_id), "outcome for an event never accepted: {o:?}");
-        let text = serde_json::to_string(&o).expect("outcomes serialize");
-        prop_assert!(!text.contains(CLIENT_SECRET), "secret in an outcome: {text}");
-        if let Some(first) = self.outcomes.get(&o.event_id) {
-            prop_assert!(false, "second final outcome for {}: first {first:?}, then {o:?}", o.event_id);
-        }
-        self.outcomes.insert(o.event_id.clone(), o);
-        Ok(())
-    }
-
-    fn send(&mut self, action: usize, ev: &Ev, generated_id: bool) -> R {
-        self.next_event += 1;
-        let n = self.next_event;
-        let action_id = format!("a{}", action % self.action_count());
-        let event = event_json(ev, n);
-        let given = (!generated_id).then(|| format!("e{n}"));
-        let key = match self.engine.handle_event(self.now, &action_id, &event, given.clone()) {
-            Ok(key) => key,
-            Err(e) => return Err(TestCaseError::fail(format!("configured action {action_id} refused: {e}"))),
+    fn new(case: &Case) -> World {
+        let mut d = Driver::with_seed(settings_json(case), case.seed, START);
+        d.delivery = Delivery::Calls;
+        // Describe calls get their fault like any call.
+        d.auto_describe = false;
+        d.fake = marketo();
+        d.faults = case.fates.iter().cloned().collect();
+        d.checks_on = Checks {
+            concurrency: Some(case.limits.concurrency as usize),
+            no_resend: true,
+            ..Checks::default()
         };
-        self.reporter.wait_event(key, Waiter::Process(key));
-        match given.or_else(|| self.engine.queued_outcome(key).map(|o| o.event_id)) {
-            Some(id) => prop_assert!(self.accepted.insert(id.clone()), "event id {id} accepted twice"),
-            None => self.fresh_key = Some(key),
-        }
-        self.drain()?;
-        prop_assert!(self.fresh_key.is_none(), "an event was accepted, but is neither pending nor finished");
-        Ok(())
+        World { d, limits: case.limits, seed: case.seed, next_event: 0 }
     }
 
-    fn action_count(&self) -> usize {
-        self.settings["actions"].as_array().map_or(1, Vec::len)
-    }
-
-    fn send_unknown(&mut self) -> R {
-        self.next_event += 1;
-        let id = format!("unknown-{}", self.next_event);
-        let r = self.engine.handle_event(self.now, "no-such-action", &json!({"email": "x@y.z"}), Some(id));
-        prop_assert!(matches!(r, Err(UsageError::UnknownAction(_))), "unknown action accepted: {r:?}");
-        self.drain()
-    }
-
-    fn answerable(&self) -> Vec<usize> {
-        (0..self.outstanding.len()).filter(|i| !matches!(self.outstanding[*i].fate, Fate::NoAnswer)).collect()
-    }
-
-    fn answer(&mut self, i: usize) -> R {
-        let sent = self.outstanding.remove(i);
-        let reply = match sent.fate {
-            Fate::Normal | Fate::NoAnswer => self.marketo.answer(&sent.req, self.now),
-            Fate::Marketo(code) => Reply::error(code, "scripted Marketo error"),
-            Fate::Http(status) => Reply::Http(status, String::new()),
-            Fate::Html(status) => Reply::Http(
-                status,
-                format!("<html><head><title>{status}</title></head><body>oops</body></html>"),
-            ),
-            Fate::Garbage(body) => Reply::Http(200, body.to_string()),
-            Fate::Transport => Reply::Transport("connection reset by peer".into()),
-        };
-        if may_have_applied(&reply) {
-            let (why, success) = match &reply {
-                Reply::Transport(_) => ("a transport error".to_string(), false),
-                Reply::Http(s, body) if (200..300).contains(s) => {
-                    let ok = serde_json::from_str::<Value>(body).is_ok_and(|v| v["success"] == json!(true));
-                    let what = if ok { "a success answer" } else { "an unreadable answer" };
-                    (format!("HTTP {s} with {what}"), ok)
-                }
-                Reply::Http(s, _) => (format!("an HTTP {s} answer"), false),
-            };
-            self.taint(&sent.req, &why, success);
-        }
-        let id = sent.req.id;
-        let r = match reply {
-            Reply::Http(status, body) => self.engine.handle_response(self.now, id, status, &body),
-            Reply::Transport(message) => self.engine.handle_transport_error(self.now, id, &message),
-        };
-        prop_assert!(
-            r.is_ok(),
-            "the engine refused the answer to {} sent at +{} ms (now +{} ms): {r:?}",
-            short(&sent.req),
-            sent.at - START,
-            self.now - START
-        );
-        self.drain()
-    }
-
-    /// `handle_timeout` at `now`; first drops what the engine gives up on (the call timeout).
-    fn wake(&mut self) -> R {
-        let now = self.now;
-        let mut i = 0;
-        while i < self.outstanding.len() {
-            if self.outstanding[i].at + CALL_TIMEOUT_MS <= now {
-                let s = self.outstanding.remove(i);
-                self.taint(&s.req, "no answer within the call timeout", false);
-                self.late.push(s.req.id);
-            } else {
-                i += 1;
-            }
-        }
-        self.engine.handle_timeout(now);
-        self.reporter.wait_wake(Waiter::Collect);
-        self.drain()
-    }
-
-    fn late_answer(&mut self, pick: usize) -> R {
-        if self.late.is_empty() {
-            return Ok(());
-        }
-        let id = self.late[pick % self.late.len()];
-        let r = self.engine.handle_response(
-            self.now,
-            id,
-            200,
-            r#"{"requestId":"x#1","success":true,"result":[]}"#,
-        );
-        prop_assert!(matches!(r, Err(UsageError::UnknownRequest(_))), "a late answer was taken: {r:?}");
-        self.drain()
-    }
-
-    fn restore(&mut self) -> R {
-        let snapshot = self.reporter.snapshot(&self.engine);
-        let text = serde_json::to_string(&snapshot).expect("snapshots serialize");
-        prop_assert!(!text.contains(CLIENT_SECRET), "secret in a snapshot");
-        for t in &self.marketo.fake.tokens {
-            prop_assert!(!text.contains(&t.value), "token in a snapshot");
-        }
-        let pending: BTreeSet<String> =
-            self.accepted.iter().filter(|id| !self.outcomes.contains_key(*id)).cloned().collect();
-        let ids: Vec<String> = snapshot
-            .events
-            .iter()
-            .map(|e| e.event_id.clone())
-            .chain(snapshot.finished.iter().map(|o| o.event_id.clone()))
-            .collect();
-        let in_snapshot: BTreeSet<String> = ids.iter().cloned().collect();
-        prop_assert_eq!(in_snapshot.len(), ids.len(), "an event twice in one snapshot: {:?}", ids);
-        prop_assert_eq!(
-            &in_snapshot,
-            &pending,
-            "a snapshot must hold exactly the accepted events whose final outcome no settled call returned"
-        );
-        let (id, generation) = (snapshot.id.clone(), snapshot.generation);
-        let parsed =
-            Snapshot::parse(&text).map_err(|e| TestCaseError::fail(format!("own snapshot refused: {e}")))?;
-        // Requests in flight are lost with the old engine; they may have reached Marketo, and
-        // may still be running there until their call timeout.
-        for s in std::mem::take(&mut self.outstanding) {
-            self.taint(&s.req, "it was in flight when the connector restarted", false);
-            if !is_identity(&s.req) {
-                self.zombies.push(s.at + marketo_timeout_ms(&s.req));
-            }
-        }
-        self.late.clear();
-        self.starts.push(Vec::new());
-        self.restores += 1;
-        let settings = Settings::from_value(&self.settings).expect("valid settings");
-        self.engine = Engine::restore(settings, self.seed.wrapping_add(self.restores), self.now, &parsed);
-        // The old instance's pending calls die with it.
-        self.reporter = Reporter::restore(&parsed);
-        prop_assert_eq!(
-            self.engine.identity(),
-            (id.as_str(), generation + 1),
-            "identity kept, generation up"
-        );
-        prop_assert!(
-            self.engine.poll_request().is_none(),
-            "a restored engine sent before the host's next call"
-        );
-        self.drain()
-    }
-
-    fn step(&mut self, step: &Step) -> R {
+    fn step(&mut self, step: &Step) {
         match step {
             Step::Send { action, event, generated_id } => self.send(*action, event, *generated_id),
             Step::Burst { action, count, pool } => {
                 for i in 0..*count {
                     let event = Ev::Valid { pool: pool.wrapping_add(i), losers: i, alt: i % 3 == 0 };
-                    self.send(*action, &event, false)?;
+                    self.send(*action, &event, false);
                 }
-                Ok(())
             }
-            Step::SendUnknownAction => self.send_unknown(),
+            Step::SendUnknownAction => {
+                self.next_event += 1;
+                let id = format!("unknown-{}", self.next_event);
+                let r = self.d.process_as("process", "no-such-action", &json!({"email": "x@y.z"}), Some(&id));
+                assert!(matches!(r, Err(UsageError::UnknownAction(_))), "unknown action accepted: {r:?}");
+                self.d.drain();
+            }
             Step::Answer { n } => {
                 for _ in 0..*n {
-                    let Some(&i) = self.answerable().first() else { break };
-                    self.answer(i)?;
+                    let Some(&id) = self.d.answerable().first() else { break };
+                    self.d.answer(id);
                 }
-                Ok(())
             }
             Step::AnswerOne { pick } => {
-                let open = self.answerable();
-                if open.is_empty() {
-                    return Ok(());
+                let open = self.d.answerable();
+                if !open.is_empty() {
+                    self.d.answer(open[pick % open.len()]);
                 }
-                self.answer(open[pick % open.len()])
             }
             Step::Advance { ms, wake } => {
-                self.now += ms;
+                self.d.now += ms;
                 if *ms > CLOCK_JUMP_MS {
                     // A jump of more than a day is held until a second reading confirms it:
                     // the host's first input after it (here a wake-up) only reads the clock.
-                    self.engine.handle_timeout(self.now);
-                    self.drain()?;
+                    self.d.wake_silently();
                 }
                 if *wake {
-                    self.wake()
-                } else {
-                    Ok(())
+                    self.wake();
                 }
             }
             Step::WakeAtTimeout => {
-                if let Some(t) = self.engine.poll_timeout() {
-                    self.now = self.now.max(t);
+                if let Some(t) = self.d.timeout() {
+                    self.d.now = self.d.now.max(t);
                 }
-                self.wake()
+                self.wake();
             }
-            Step::Flush => {
-                self.engine.flush(self.now);
-                self.reporter.wait_flush(&self.engine, Waiter::Collect);
-                self.drain()
+            Step::Flush => self.d.flush_named("flush"),
+            Step::Restore => {
+                let seed = self.seed.wrapping_add(self.d.restores + 1);
+                self.d.restore(seed);
             }
-            Step::Restore => self.restore(),
-            Step::LateAnswer { pick } => self.late_answer(*pick),
+            Step::LateAnswer { pick } => {
+                if !self.d.late.is_empty() {
+                    let id = self.d.late[pick % self.d.late.len()];
+                    let ok = Reply::Http(200, r#"{"requestId":"x#1","success":true,"result":[]}"#.into());
+                    let r = self.d.late_answer(id, ok);
+                    assert!(
+                        matches!(r, Err(UsageError::UnknownRequest(_))),
+                        "a late answer was taken: {r:?}"
+                    );
+                }
+            }
+        }
+        assert!(
+            self.d.listings.is_empty() && self.d.checks.is_empty(),
+            "a listing settled; none was started"
+        );
+    }
+
+    fn send(&mut self, action: usize, ev: &Ev, generated_id: bool) {
+        self.next_event += 1;
+        let n = self.next_event;
+        let action_id = format!("a{}", action % self.action_count());
+        let given = (!generated_id).then(|| format!("e{n}"));
+        if let Err(e) = self.d.process_as("process", &action_id, &event_json(ev, n), given.as_deref()) {
+            panic!("configured action {action_id} refused: {e}");
         }
     }
 
-    /// Answers everything normally and follows `poll_timeout()` until the engine is idle.
-    fn settle(&mut self) -> R {
-        self.faults = false;
-        let from = self.now;
+    fn action_count(&self) -> usize {
+        self.d.settings["actions"].as_array().map_or(1, Vec::len)
+    }
+
+    /// `wake()` at `now`; first drops what the engine gives up on (the call timeout).
+    fn wake(&mut self) {
+        self.d.expire_calls();
+        self.d.wake_named("wake");
+    }
+
+    /// Answers everything normally and follows the engine's timer until it is idle.
+    fn settle(&mut self) {
+        self.d.faulty = false;
+        let from = self.d.now;
         for _ in 0..MAX_SETTLE_STEPS {
-            if let Some(&i) = self.answerable().first() {
-                self.answer(i)?;
+            if let Some(&id) = self.d.answerable().first() {
+                self.d.answer(id);
                 continue;
             }
             // Outcomes finished with no call to return them ask for a wake-up now.
-            let wake_at = self.engine.poll_timeout().or(self.reporter.wants_wake().then_some(self.now));
+            let wake_at = self.d.wake_at();
             // A small daily quota spreads the calls over days: one more day per quota's worth.
             let quota_days = self.limits.daily_quota.map_or(0, |q| {
-                let calls = self.starts.iter().flatten().filter(|t| **t >= from).count() as u64;
+                let calls = self.d.starts.iter().flatten().filter(|t| **t >= from).count() as u64;
                 calls / u64::from(q.max(1)) + 1
             });
-            prop_assert!(
-                self.now - from <= MAX_SETTLE_MS + quota_days * 86_400_000,
+            assert!(
+                self.d.now - from <= MAX_SETTLE_MS + quota_days * 86_400_000,
                 "no progress: still busy {} ms after the faults stopped ({} pending)",
-                self.now - from,
-                self.engine.pending_events()
+                self.d.now - from,
+                self.d.engine.pending_events()
             );
             match wake_at {
                 Some(t) => {
-                    self.now = self.now.max(t);
-                    self.wake()?;
+                    self.d.now = self.d.now.max(t);
+                    self.wake();
                 }
                 None => {
-                    prop_assert!(
-                        self.outstanding.is_empty(),
+                    assert!(
+                        self.d.inbox.is_empty(),
                         "requests in flight ({}) but poll_timeout() is None",
-                        self.outstanding.len()
+                        self.d.inbox.len()
                     );
-                    return Ok(());
+                    return;
                 }
             }
         }
-        Err(TestCaseError::fail(format!(
+        panic!(
             "not idle after {MAX_SETTLE_STEPS} steps: now +{} ms, poll_timeout {:?}, {} pending, {} in flight",
-            self.now - START,
-            self.engine.poll_timeout().map(|t| t as i128 - self.now as i128),
-            self.engine.pending_events(),
-            self.engine.in_flight()
-        )))
+            self.d.now - START,
+            self.d.timeout().map(|t| t as i128 - self.d.now as i128),
+            self.d.engine.pending_events(),
+            self.d.engine.in_flight()
+        );
     }
 
-    fn final_checks(&self) -> R {
-        let missing: Vec<&String> =
-            self.accepted.iter().filter(|id| !self.outcomes.contains_key(*id)).collect();
-        prop_assert!(
-            missing.is_empty(),
-            "accepted events without a final outcome: {missing:?} ({} pending in the engine, poll_timeout {:?})",
-            self.engine.pending_events(),
-            self.engine.poll_timeout()
-        );
-        prop_assert_eq!(self.engine.pending_events(), 0, "events still pending");
-        prop_assert_eq!(self.engine.poll_timeout(), None, "idle, yet waiting on time");
-        prop_assert_eq!(self.engine.in_flight(), 0, "idle, yet calls in flight");
-        prop_assert_eq!(self.outcomes.len(), self.accepted.len());
-        let limit = self.limits.calls_per_20s as usize;
-        // Across restores: the snapshot carries the window.
-        let mut starts: Vec<Millis> = self.starts.iter().flatten().copied().collect();
-        starts.sort_unstable();
-        let mut lo = 0;
-        for hi in 0..starts.len() {
-            while starts[lo] + WINDOW_MS <= starts[hi] {
-                lo += 1;
-            }
-            prop_assert!(
-                hi - lo < limit,
-                "{} REST calls started within 20 s (from +{} ms, {} restores), callsPer20s is {limit}",
-                hi - lo + 1,
-                starts[lo] - START,
-                self.restores
-            );
-        }
+    /// Every accepted event has its one returned outcome, nothing pending or waiting on time;
+    /// REST call starts within `callsPer20s` per 20 s and `dailyQuota` per Marketo day, across
+    /// restores.
+    fn final_checks(&self) {
+        self.d.assert_idle_and_all_final();
+        self.d.assert_rate_window(self.limits.calls_per_20s as usize);
         if let Some(quota) = self.limits.daily_quota {
-            let mut per_day: BTreeMap<i64, u32> = BTreeMap::new();
-            for t in self.starts.iter().flatten() {
-                *per_day.entry(quota_day(*t)).or_default() += 1;
-            }
-            for (day, n) in per_day {
-                prop_assert!(n <= quota, "{n} REST calls on Marketo day {day}, dailyQuota is {quota}");
-            }
+            self.d.assert_daily_quota(quota);
         }
-        Ok(())
     }
 }
 
-fn run(case: &Case) -> R {
-    let mut w = World::new(case)?;
-    w.drain()?;
+fn run(case: &Case) {
+    let mut w = World::new(case);
+    w.d.drain();
     for step in &case.steps {
-        w.step(step)?;
+        w.step(step);
     }
-    w.settle()?;
+    w.settle();
     // A flush with nothing queued changes nothing.
-    w.engine.flush(w.now);
-    w.drain()?;
-    w.settle()?;
-    w.final_checks()
+    w.d.input(Input::Flush).expect("a flush is always taken");
+    w.settle();
+    w.final_checks();
 }
 
 proptest! {
-    // No regression files: a failure is turned into a plain #[test] below.
+    // No regression files: a failure is turned into a plain #[test] below. The driver's checks
+    // panic; proptest catches the panic and shrinks the case like a failed `prop_assert!`.
     #![proptest_config(ProptestConfig {
         max_shrink_iters: 4_096,
         failure_persistence: None,
@@ -1251,25 +682,11 @@ proptest! {
 
     #[test]
     fn every_event_gets_exactly_one_final_outcome(case in case()) {
-        run(&case)?;
+        run(&case);
     }
 }
 
 // ---- bugs the property found, minimised ------------------------------------------------------
-
-/// Moves the pending state to a fresh engine, as a host restoring from storage does; answers
-/// to the old engine's requests never arrive. Event keys are per engine, so the harness's
-/// key-based bookkeeping starts again (outcomes are kept).
-fn restart(h: &mut common::Harness, settings: &Value) {
-    let text = serde_json::to_string(&h.engine.snapshot()).expect("snapshot serializes");
-    let snapshot = Snapshot::parse(&text).expect("own snapshot parses");
-    let settings = Settings::from_value(settings).expect("valid settings");
-    h.engine = Engine::restore(settings, common::SEED + 1, h.now, &snapshot);
-    h.inbox.clear();
-    h.outcome_keys.clear();
-    h.accepted.clear();
-    h.drain();
-}
 
 /// A merge of 26 losers is two calls (≤ 25 losing ids each). The first is applied (`success`),
 /// the second is answered `604` and waits for its retry — nothing is in flight — when the host
@@ -1283,11 +700,11 @@ fn restart(h: &mut common::Harness, settings: &Value) {
 /// the event `uncertain` / with the partial merge, without resending the first group.
 #[test]
 fn merge_progress_is_lost_by_a_restore() {
-    let settings = common::settings(json!([
+    let settings = settings(json!([
         {"id": "merge", "type": "mergeLead", "winningLeadId": {"attribute": "winner"},
          "losingLeadIds": {"attribute": "losers"}}
     ]));
-    let mut h = common::Harness::new(settings.clone());
+    let mut h = Driver::new(settings);
     let losers: Vec<u64> = (2001..=2026).collect();
     h.event_with_id("merge", &json!({"winner": 1000, "losers": losers}), "m1");
     h.answer_next(); // identity
@@ -1304,7 +721,7 @@ fn merge_progress_is_lost_by_a_restore() {
     );
     assert!(h.inbox.is_empty(), "nothing in flight: the second call waits for its retry");
 
-    restart(&mut h, &settings);
+    h.restore(SEED + 1);
     let before = h.sent.len();
     h.answer_next(); // identity of the new engine
     let resent: Vec<String> =
@@ -1325,16 +742,16 @@ fn merge_progress_is_lost_by_a_restore() {
 /// (the snapshot carries the recent call start times, as it carries the daily quota count).
 #[test]
 fn the_rate_window_survives_a_restore() {
-    let settings = common::settings_with_limits(
+    let settings = settings_with_limits(
         json!([{"id": "now", "type": "createOrUpdateLead", "updateStrategy": "createOrUpdate",
                 "leadData": [{"field": "email", "source": {"attribute": "email"}}]}]),
         json!({"callsPer20s": 2}),
     );
-    let mut h = common::Harness::new(settings.clone());
+    let mut h = Driver::new(settings);
     h.event_with_id("now", &json!({"email": "a@example.com"}), "a");
     h.event_with_id("now", &json!({"email": "b@example.com"}), "b");
     h.answer_all();
-    restart(&mut h, &settings);
+    h.restore(SEED + 1);
     h.event_with_id("now", &json!({"email": "c@example.com"}), "c");
     h.event_with_id("now", &json!({"email": "d@example.com"}), "d");
     h.answer_all();
@@ -1358,21 +775,20 @@ fn the_rate_window_survives_a_restore() {
 /// starting the counter past the restored events or deriving the prefix from the snapshot.
 #[test]
 fn generated_event_ids_do_not_repeat_after_a_restore() {
-    let settings = Settings::from_value(&common::settings(json!([
+    let settings = settings(json!([
         {"id": "up", "type": "createOrUpdateLeadBatched", "updateStrategy": "createOrUpdate",
          "leadData": [{"field": "email", "source": {"attribute": "email"}}]}
-    ])))
-    .expect("valid settings");
-    let mut old = Engine::new(settings.clone(), 7, START);
-    let _bad = old.handle_event(START, "up", &json!({"no email": 1}), None).expect("known action");
-    let queued =
-        old.handle_event(START, "up", &json!({"email": "a@example.com"}), None).expect("known action");
-    let finished: Vec<String> = std::iter::from_fn(|| old.poll_outcome()).map(|(_, o)| o.event_id).collect();
-    let pending = old.queued_outcome(queued).expect("queued in its batch").event_id;
+    ]));
+    let mut old = Driver::with_seed(settings.clone(), 7, START);
+    let _bad = old.event_generated("up", &json!({"no email": 1}));
+    let queued = old.event_generated("up", &json!({"email": "a@example.com"}));
+    let finished: Vec<String> = old.outcomes.iter().map(|o| o.event_id.clone()).collect();
+    let pending = old.engine.queued_outcome(queued).expect("queued in its batch").event_id;
 
-    let mut new = Engine::restore(settings, 7, START, &old.snapshot());
-    let key = new.handle_event(START, "up", &json!({"email": "b@example.com"}), None).expect("known action");
-    let id = new.queued_outcome(key).expect("queued in its batch").event_id;
+    let mut new = Driver::with_seed(settings, 7, START);
+    new.restore_from(&old.engine.snapshot(), 7);
+    let key = new.event_generated("up", &json!({"email": "b@example.com"}));
+    let id = new.engine.queued_outcome(key).expect("queued in its batch").event_id;
     assert!(
         id != pending && !finished.contains(&id),
         "the new event got id {id}; the restored, still pending event has {pending}, finished ones {finished:?}"

@@ -1,16 +1,14 @@
 //! The failure classes of the classification table that change the request: 413 splits the
 //! batch, 414 resends a lookup as `POST …?_method=GET`, and Marketo's table is the README's.
 
-mod common;
-
-use common::*;
 use marketo_connector::core::classify::{HTTP_RULES, RESPONSE_CODES};
 use marketo_connector::core::Status;
+use marketo_connector_testkit::*;
 use serde_json::json;
 
 #[test]
 fn a_413_splits_the_batch_and_each_half_is_delivered() {
-    let mut h = Harness::new(settings(json!([
+    let mut h = Driver::new(settings(json!([
         {"id": "up", "type": "createOrUpdateLeadBatched", "updateStrategy": "createOrUpdate",
          "leadData": [{"field": "email", "source": {"attribute": "email"}}]}
     ])));
@@ -18,8 +16,7 @@ fn a_413_splits_the_batch_and_each_half_is_delivered() {
         h.event_with_id("up", &json!({"email": format!("s{i}@example.com")}), &format!("s{i}"));
     }
     h.fake.script.push_back(Reply::Http(413, "<html>413 Request Entity Too Large</html>".into()));
-    h.engine.flush(h.now);
-    h.drain();
+    h.flush();
     h.run_until_idle();
     let sizes: Vec<usize> =
         h.rest_sent().iter().map(|r| body_json(r)["input"].as_array().map_or(0, Vec::len)).collect();
@@ -31,7 +28,7 @@ fn a_413_splits_the_batch_and_each_half_is_delivered() {
 
 #[test]
 fn a_single_record_too_large_fails_with_413() {
-    let mut h = Harness::new(settings(json!([
+    let mut h = Driver::new(settings(json!([
         {"id": "up", "type": "createOrUpdateLead", "updateStrategy": "createOrUpdate",
          "leadData": [{"field": "email", "source": {"attribute": "email"}}]}
     ])));
@@ -44,7 +41,7 @@ fn a_single_record_too_large_fails_with_413() {
 
 #[test]
 fn a_414_resends_the_lookup_as_post_method_get() {
-    let mut h = Harness::new(settings(json!([
+    let mut h = Driver::new(settings(json!([
         {"id": "add", "type": "addLeadToList", "targetStaticList": 5,
          "leadIdLookup": {"filterType": "email", "source": {"attribute": "email"}}}
     ])));
@@ -70,16 +67,17 @@ fn the_readme_failure_table_lists_every_rule() {
 
 #[test]
 fn a_host_clock_at_the_end_of_time_does_not_overflow_a_deadline() {
-    use marketo_connector::core::{Engine, Settings};
-    let s = Settings::from_value(&settings(json!([
-        {"id": "up", "type": "createOrUpdateLead", "updateStrategy": "createOrUpdate",
-         "leadData": [{"field": "email", "source": {"attribute": "email"}}]}
-    ])))
-    .unwrap();
-    let mut e = Engine::new(s, 1, u64::MAX);
-    e.handle_event(u64::MAX, "up", &json!({"email": "late@example.com"}), None).unwrap();
-    let identity = e.poll_request().expect("an identity call");
-    e.handle_transport_error(u64::MAX, identity.id, "down").unwrap();
-    assert!(e.poll_timeout().is_some_and(|t| t > marketo_connector::core::engine::MAX_NOW));
-    e.handle_timeout(u64::MAX);
+    let mut h = Driver::with_seed(
+        settings(json!([
+            {"id": "up", "type": "createOrUpdateLead", "updateStrategy": "createOrUpdate",
+             "leadData": [{"field": "email", "source": {"attribute": "email"}}]}
+        ])),
+        1,
+        u64::MAX,
+    );
+    h.event_generated("up", &json!({"email": "late@example.com"}));
+    let identity = h.inbox.front().cloned().expect("an identity call");
+    h.transport_error(identity.id, "down");
+    assert!(h.timeout().is_some_and(|t| t > marketo_connector::core::engine::MAX_NOW));
+    h.wake();
 }

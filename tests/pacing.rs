@@ -4,57 +4,30 @@
 //! above `limits`; refusals are bounded by `limits.deliveryDeadlineMs`, then the event fails
 //! saying so.
 
-mod common;
-
-use std::collections::VecDeque;
-
-use common::*;
 use marketo_connector::core::{Millis, Status};
+use marketo_connector_testkit::*;
 use serde_json::json;
 
 const RATE_606: &str = "Max rate limit '100' exceeded with in '20' secs";
 
-fn upserts(limits: serde_json::Value) -> Harness {
-    Harness::new(settings_with_limits(
+fn upserts(limits: serde_json::Value) -> Driver {
+    Driver::new(settings_with_limits(
         json!([{"id": "upsert", "type": "createOrUpdateLead", "updateStrategy": "createOrUpdate",
                 "leadData": [{"field": "email", "source": {"attribute": "email"}}]}]),
         limits,
     ))
 }
 
-/// Runs the harness against an instance where other apps make `other` of the 100 calls allowed
+/// Runs the driver against an instance where other apps make `other` of the 100 calls allowed
 /// per 20 s: a call that would make it 100 or more is refused with 606. Returns the 606 count
 /// and the lowest pace seen.
-fn run_shared(h: &mut Harness, other: usize) -> (usize, u32) {
-    let mut admitted: VecDeque<Millis> = VecDeque::new();
-    let (mut refused, mut lowest) = (0, u32::MAX);
-    for _ in 0..200_000 {
-        h.drain();
-        lowest = lowest.min(h.engine.stats().pace.calls_per_20s);
-        if let Some(req) = h.inbox.front().cloned() {
-            let reply = if is_identity(&req) {
-                h.fake.handle(&req, h.now)
-            } else {
-                while admitted.front().is_some_and(|t| t + 20_000 <= h.now) {
-                    admitted.pop_front();
-                }
-                if admitted.len() + other >= 100 {
-                    refused += 1;
-                    Reply::error("606", RATE_606)
-                } else {
-                    admitted.push_back(h.now);
-                    h.fake.handle(&req, h.now)
-                }
-            };
-            h.reply(req.id, reply);
-            continue;
-        }
-        match h.engine.poll_timeout() {
-            Some(t) => h.advance_to(t),
-            None => return (refused, lowest),
-        }
-    }
-    panic!("did not become idle");
+fn run_shared(h: &mut Driver, other: usize) -> (usize, u32) {
+    h.fake.shared_rate = Some(other);
+    h.fake.admitted.clear();
+    let before = h.fake.rate_refused;
+    let mut lowest = u32::MAX;
+    h.run_until_idle_with(200_000, |h| lowest = lowest.min(h.engine.stats().pace.calls_per_20s));
+    (h.fake.rate_refused - before, lowest)
 }
 
 #[test]

@@ -2,10 +2,8 @@
 //! and the page is not empty, whether or not the page says `moreResult` (Adobe's Swagger models
 //! for these endpoints have none), and stop on a token that repeats (issue 9, case 4).
 
-mod common;
-
-use common::*;
 use marketo_connector::core::{Listing, Named};
+use marketo_connector_testkit::*;
 use serde_json::{json, Value};
 
 fn page(first_id: i64, n: i64, token: Option<&str>, more: Option<bool>) -> Reply {
@@ -23,13 +21,12 @@ fn page(first_id: i64, n: i64, token: Option<&str>, more: Option<bool>) -> Reply
 
 /// Runs a listing against scripted pages; returns the listing and the REST URLs asked for.
 fn list(kind: Listing, pages: Vec<Reply>) -> (Vec<Named>, Vec<String>) {
-    let mut h = Harness::new(settings(json!([])));
+    let mut h = Driver::new(settings(json!([])));
     h.fake.script = pages.into();
-    let key = h.engine.handle_listing(h.now, kind);
-    h.drain();
+    let key = h.start_listing(kind, "listing");
     h.run_until_idle();
-    let (got, result) = h.engine.poll_listing().expect("the listing finished");
-    assert_eq!(got, key);
+    let (got, result) = h.take_listing().expect("the listing finished");
+    assert_eq!(got, Some(key));
     let urls = h.rest_sent().iter().map(|r| r.url.clone()).collect();
     (result.expect("listing succeeded"), urls)
 }

@@ -3,10 +3,8 @@
 //! candidate reset (Central local midnight), and if Marketo still answers `607` then, at CST
 //! midnight: at most one call lost.
 
-mod common;
-
-use common::*;
 use marketo_connector::core::{Millis, Status};
+use marketo_connector_testkit::*;
 use serde_json::json;
 
 const H: Millis = 3_600_000;
@@ -17,8 +15,8 @@ const CDT_MIDNIGHT: Millis = JULY + 17 * H;
 /// 2026-11-28T12:00:00Z: 06:00 CST.
 const NOVEMBER: Millis = 1_795_867_200_000;
 
-fn harness(now: Millis, quota: u32) -> Harness {
-    Harness::with_seed(
+fn harness(now: Millis, quota: u32) -> Driver {
+    Driver::with_seed(
         settings_with_limits(
             json!([{"id": "upsert", "type": "createOrUpdateLead", "updateStrategy": "createOrUpdate",
                     "leadData": [{"field": "email", "source": {"attribute": "email"}}]}]),

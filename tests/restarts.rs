@@ -4,155 +4,22 @@
 //! this is `exactly_once.rs`.
 #![cfg(not(target_arch = "wasm32"))]
 
-mod common;
-
-use common::*;
 use marketo_connector::core::engine::{CALL_TIMEOUT_MS, CLOCK_JUMP_MS};
-use marketo_connector::core::report::{Reporter, Settled};
-use marketo_connector::core::snapshot::Snapshot;
-use marketo_connector::core::{Engine, HttpRequest, Millis, Outcome, Settings, Status};
+use marketo_connector::core::{HttpRequest, Millis, Status};
+use marketo_connector_testkit::*;
 use serde_json::{json, Value};
 
 const LIST: i64 = 77;
 
-/// A host in virtual time: an engine, the reporter the binding uses, a fake Marketo, and what
-/// each named host call returned.
-struct Host {
-    settings: Value,
-    engine: Engine,
-    reporter: Reporter<&'static str>,
-    fake: FakeMarketo,
-    now: Millis,
-    inbox: Vec<HttpRequest>,
-    sent: Vec<HttpRequest>,
-    /// Host call name → the outcomes its settled promise returned.
-    returned: Vec<(&'static str, Vec<Outcome>)>,
+/// A host in virtual time whose outcomes arrive only in what its calls return (`Delivery::Calls`).
+fn host(actions: Value) -> Driver {
+    host_with(settings(actions))
 }
 
-impl Host {
-    fn new(actions: Value) -> Host {
-        let settings = settings(actions);
-        let parsed = Settings::from_value(&settings).expect("valid settings");
-        let mut fake = FakeMarketo::default();
-        fake.lists.insert(LIST, Vec::new());
-        Host {
-            engine: Engine::new(parsed, SEED, T0),
-            settings,
-            reporter: Reporter::default(),
-            fake,
-            now: T0,
-            inbox: Vec::new(),
-            sent: Vec::new(),
-            returned: Vec::new(),
-        }
-    }
-
-    fn step(&mut self) {
-        loop {
-            while let Some(r) = self.engine.poll_request() {
-                self.sent.push(r.clone());
-                self.inbox.push(r);
-            }
-            // The lead schema's read is answered at once (as `Harness` does): these tests
-            // step through the other calls.
-            let Some(i) = self.inbox.iter().position(is_describe) else { break };
-            let req = self.inbox.remove(i);
-            let reply = self.fake.handle(&req, self.now);
-            match reply {
-                Reply::Http(status, body) => self.engine.handle_response(self.now, req.id, status, &body),
-                Reply::Transport(m) => self.engine.handle_transport_error(self.now, req.id, &m),
-            }
-            .expect("the engine waits for this answer");
-        }
-        for (name, settled) in self.reporter.collect(&mut self.engine) {
-            if let Settled::Outcomes(o) = settled {
-                self.returned.push((name, o));
-            }
-        }
-    }
-
-    fn process(&mut self, name: &'static str, action: &str, event: Value) {
-        let key =
-            self.engine.handle_event(self.now, action, &event, Some(name.to_string())).expect("known action");
-        self.reporter.wait_event(key, name);
-        self.step();
-    }
-
-    fn wake(&mut self, name: &'static str) {
-        self.engine.handle_timeout(self.now);
-        self.reporter.wait_wake(name);
-        self.step();
-    }
-
-    fn flush(&mut self, name: &'static str) {
-        self.engine.flush(self.now);
-        self.reporter.wait_flush(&self.engine, name);
-        self.step();
-    }
-
-    /// The fake answers the first request in flight that `pick` selects.
-    fn answer(&mut self, pick: impl Fn(&HttpRequest) -> bool) {
-        let i = self.inbox.iter().position(pick).expect("such a request is in flight");
-        let req = self.inbox.remove(i);
-        let reply = self.fake.handle(&req, self.now);
-        self.deliver(&req, reply);
-    }
-
-    fn deliver(&mut self, req: &HttpRequest, reply: Reply) {
-        match reply {
-            Reply::Http(status, body) => self.engine.handle_response(self.now, req.id, status, &body),
-            Reply::Transport(m) => self.engine.handle_transport_error(self.now, req.id, &m),
-        }
-        .expect("the engine waits for this answer");
-        self.step();
-    }
-
-    /// Answers everything (fake Marketo) and follows the engine's timer, as a host would,
-    /// waking whenever outcomes finished with no call to return them.
-    fn run_until_idle(&mut self) {
-        for _ in 0..20_000 {
-            if !self.inbox.is_empty() {
-                self.answer(|_| true);
-                continue;
-            }
-            let at = self.engine.poll_timeout().or(self.reporter.wants_wake().then_some(self.now));
-            match at {
-                Some(t) => {
-                    self.now = self.now.max(t);
-                    self.wake("timer");
-                }
-                None => return,
-            }
-        }
-        panic!("not idle after 20,000 steps");
-    }
-
-    /// `snapshot()` → `Connector.restore()`; the old instance (its calls in flight and pending
-    /// promises) is gone.
-    fn restore(&mut self, seed: u64) -> Snapshot {
-        let text = serde_json::to_string(&self.reporter.snapshot(&self.engine)).expect("serializes");
-        let snap = Snapshot::parse(&text).expect("own snapshot parses");
-        let settings = Settings::from_value(&self.settings).expect("valid");
-        self.engine = Engine::restore(settings, seed, self.now, &snap);
-        self.reporter = Reporter::restore(&snap);
-        self.inbox.clear();
-        self.step();
-        assert!(self.inbox.is_empty(), "a restored connector sends nothing before the host's next call");
-        snap
-    }
-
-    /// Every final outcome returned, by event id.
-    fn finals(&self, event_id: &str) -> Vec<&Outcome> {
-        self.returned
-            .iter()
-            .flat_map(|(_, o)| o)
-            .filter(|o| o.event_id == event_id && o.status != Status::Queued)
-            .collect()
-    }
-
-    fn returned_by(&self, name: &str) -> Vec<&Outcome> {
-        self.returned.iter().filter(|(n, _)| *n == name).flat_map(|(_, o)| o).collect()
-    }
+fn host_with(settings: Value) -> Driver {
+    let mut h = Driver::with_calls(settings);
+    h.fake.lists.insert(LIST, Vec::new());
+    h
 }
 
 fn list_add_batched() -> Value {
@@ -180,15 +47,15 @@ fn is_upsert(r: &HttpRequest) -> bool {
 /// must be in the snapshot, and the restored connector hands it out first.
 #[test]
 fn an_outcome_finished_but_not_returned_is_in_the_snapshot_and_handed_out_after_a_restore() {
-    let mut h = Host::new(json!([list_add_batched(), upsert()]));
+    let mut h = host(json!([list_add_batched(), upsert()]));
     h.fake.add_lead(json!({"id": 42, "email": "a@example.com"}));
     h.process("A", "addb", json!({"id": 42}));
     assert_eq!(h.returned_by("A").iter().map(|o| o.status).collect::<Vec<_>>(), vec![Status::Queued]);
     h.process("B", "up", json!({"email": "b@example.com"}));
-    h.answer(is_identity);
+    h.answer_where(is_identity);
     assert!(h.inbox.iter().any(is_upsert), "B's call is in flight");
-    h.flush("F");
-    h.answer(is_list_call);
+    h.flush_named("F");
+    h.answer_where(is_list_call);
     assert!(h.finals("A").is_empty(), "no promise returned A yet (B and the flush still wait)");
     let snap = h.restore(SEED + 1);
     assert_eq!(
@@ -198,7 +65,7 @@ fn an_outcome_finished_but_not_returned_is_in_the_snapshot_and_handed_out_after_
     );
     assert_eq!(snap.events.iter().map(|e| e.event_id.as_str()).collect::<Vec<_>>(), vec!["B"]);
     // The restored connector's first call returns A, then B is sent again and delivered.
-    h.wake("W1");
+    h.wake_named("W1");
     assert_eq!(h.returned_by("W1").iter().map(|o| o.event_id.as_str()).collect::<Vec<_>>(), vec!["A"]);
     h.run_until_idle();
     assert_eq!(h.finals("A").len(), 1);
@@ -209,18 +76,18 @@ fn an_outcome_finished_but_not_returned_is_in_the_snapshot_and_handed_out_after_
 
 #[test]
 fn wake_returns_what_has_finished_without_waiting_for_calls_in_flight() {
-    let mut h = Host::new(json!([list_add_batched(), upsert()]));
+    let mut h = host(json!([list_add_batched(), upsert()]));
     h.fake.add_lead(json!({"id": 42}));
     h.process("A", "addb", json!({"id": 42}));
     h.process("B", "up", json!({"email": "b@example.com"}));
-    h.answer(is_identity);
-    h.flush("F");
-    h.answer(is_list_call);
-    h.wake("W");
+    h.answer_where(is_identity);
+    h.flush_named("F");
+    h.answer_where(is_list_call);
+    h.wake_named("W");
     let w: Vec<(&str, Status)> = h.returned_by("W").iter().map(|o| (o.event_id.as_str(), o.status)).collect();
     assert_eq!(w, vec![("A", Status::Delivered)], "B's call is still in flight; wake() does not wait for it");
     assert!(h.returned_by("F").is_empty(), "flush() waits for B, which it sent");
-    h.answer(is_upsert);
+    h.answer_where(is_upsert);
     assert_eq!(h.returned_by("B").iter().map(|o| o.status).collect::<Vec<_>>(), vec![Status::Delivered]);
     assert_eq!(h.returned_by("F").len(), 0, "B's own promise returned B");
     assert_eq!(h.returned.iter().filter(|(n, _)| *n == "F").count(), 1, "flush() settled");
@@ -228,9 +95,9 @@ fn wake_returns_what_has_finished_without_waiting_for_calls_in_flight() {
 
 #[test]
 fn process_of_a_batched_event_answers_queued_at_once_while_another_call_hangs() {
-    let mut h = Host::new(json!([list_add_batched(), upsert()]));
+    let mut h = host(json!([list_add_batched(), upsert()]));
     h.process("B", "up", json!({"email": "b@example.com"}));
-    h.answer(is_identity);
+    h.answer_where(is_identity);
     assert!(h.returned_by("B").is_empty(), "B waits for its own call");
     h.process("A", "addb", json!({"id": 42}));
     let a: Vec<Status> = h.returned_by("A").iter().map(|o| o.status).collect();
@@ -239,31 +106,31 @@ fn process_of_a_batched_event_answers_queued_at_once_while_another_call_hangs() 
 
 #[test]
 fn an_outcome_that_finishes_with_no_call_waiting_asks_for_a_wake_up() {
-    let mut h = Host::new(json!([upsert()]));
+    let mut h = host(json!([upsert()]));
     h.process("B", "up", json!({"email": "b@example.com"}));
-    h.answer(is_identity);
+    h.answer_where(is_identity);
     h.fake.script.push_back(Reply::error("604", "Request time-out"));
-    h.answer(is_upsert);
+    h.answer_where(is_upsert);
     assert_eq!(h.returned_by("B").iter().map(|o| o.status).collect::<Vec<_>>(), vec![Status::Queued]);
-    h.now = h.engine.poll_timeout().expect("a retry is due");
-    h.wake("W1");
+    h.now = h.timeout().expect("a retry is due");
+    h.wake_named("W1");
     assert!(h.returned_by("W1").is_empty());
     assert!(!h.reporter.wants_wake());
-    h.answer(is_upsert);
+    h.answer_where(is_upsert);
     assert!(h.reporter.wants_wake(), "B finished and no call will return it: the host must wake now");
-    h.wake("W2");
+    h.wake_named("W2");
     assert_eq!(h.returned_by("W2").iter().map(|o| o.status).collect::<Vec<_>>(), vec![Status::Delivered]);
     assert!(!h.reporter.wants_wake());
 }
 
 #[test]
 fn restarted_in_flight_outcomes_survive_a_second_restore_before_anyone_returned_them() {
-    let mut h = Host::new(json!([
+    let mut h = host(json!([
         {"id": "mail", "type": "sendTransactionalEmail", "targetEmailCampaign": 9,
          "targetLeadId": {"attribute": "lead"}}
     ]));
     h.process("M", "mail", json!({"lead": 5}));
-    h.answer(is_identity);
+    h.answer_where(is_identity);
     assert!(h.inbox.iter().any(|r| r.url.contains("/trigger.json")), "the trigger is in flight");
     h.restore(SEED + 1); // the trigger becomes uncertain: finished, not yet returned
     let again = h.restore(SEED + 2); // a crash loop: restored twice before any host call
@@ -282,21 +149,16 @@ fn restarted_in_flight_outcomes_survive_a_second_restore_before_anyone_returned_
 /// the calls it had in flight, not every job's lookup again.
 #[test]
 fn restores_under_a_backlog_resume_started_work_and_keep_lookups() {
-    let mut h = Host::new(json!([
+    let mut h = host(json!([
         {"id": "add", "type": "addLeadToList", "targetStaticList": LIST,
          "leadIdLookup": {"filterType": "email", "source": {"attribute": "email"}}}
     ]));
     for i in 0..600 {
         h.fake.add_lead(json!({"email": format!("p{i}@example.com")}));
     }
-    const NAMES: [&str; 1] = ["p"];
     for i in 0..600 {
-        let key = h
-            .engine
-            .handle_event(h.now, "add", &json!({"email": format!("p{i}@example.com")}), Some(format!("e{i}")))
+        h.process_as("p", "add", &json!({"email": format!("p{i}@example.com")}), Some(&format!("e{i}")))
             .expect("known action");
-        h.reporter.wait_event(key, NAMES[0]);
-        h.step();
     }
     let mut answers = 0;
     let mut restores = 0;
@@ -306,7 +168,7 @@ fn restores_under_a_backlog_resume_started_work_and_keep_lookups() {
             first_final_at = Some(h.now);
         }
         if !h.inbox.is_empty() {
-            h.answer(|_| true);
+            h.answer_next();
             answers += 1;
             if answers % 20 == 0 && restores < 40 {
                 restores += 1;
@@ -314,10 +176,10 @@ fn restores_under_a_backlog_resume_started_work_and_keep_lookups() {
             }
             continue;
         }
-        match h.engine.poll_timeout().or(h.reporter.wants_wake().then_some(h.now)) {
+        match h.wake_at() {
             Some(t) => {
                 h.now = h.now.max(t);
-                h.wake("timer");
+                h.wake_named("timer");
             }
             None => break,
         }
@@ -342,17 +204,18 @@ fn restores_under_a_backlog_resume_started_work_and_keep_lookups() {
 /// restored connector sends the list call again, not the lookup (the snapshot carries it).
 #[test]
 fn a_restore_does_not_look_up_again_what_was_looked_up() {
-    let mut h = Host::new(json!([
+    let mut h = host(json!([
         {"id": "addb", "type": "addLeadToListBatched", "targetStaticList": LIST,
          "leadIdLookup": {"filterType": "email", "source": {"attribute": "email"}}}
     ]));
     for i in 0..3 {
         h.fake.add_lead(json!({"email": format!("p{i}@example.com")}));
-        h.process("p", "addb", json!({"email": format!("P{i}@Example.com")}));
+        h.process_as("p", "addb", &json!({"email": format!("P{i}@Example.com")}), Some(&format!("p{i}")))
+            .expect("known action");
     }
-    h.flush("F");
-    h.answer(is_identity);
-    h.answer(|r| r.url.contains("filterType=email"));
+    h.flush_named("F");
+    h.answer_where(is_identity);
+    h.answer_where(|r| r.url.contains("filterType=email"));
     assert!(h.inbox.iter().any(is_list_call), "the list call is in flight");
     let snap = h.restore(SEED + 1);
     assert_eq!(snap.lookups.len(), 3, "{:?}", snap.lookups);
@@ -366,7 +229,7 @@ fn a_restore_does_not_look_up_again_what_was_looked_up() {
 
 #[test]
 fn one_wild_clock_reading_does_not_wedge_the_connector() {
-    let mut h = Harness::new(settings(json!([upsert(),
+    let mut h = Driver::new(settings(json!([upsert(),
         {"id": "upb", "type": "createOrUpdateLeadBatched", "updateStrategy": "createOrUpdate",
          "leadData": [{"field": "email", "source": {"attribute": "email"}}]}])));
     for i in 0..60 {
@@ -375,8 +238,7 @@ fn one_wild_clock_reading_does_not_wedge_the_connector() {
         h.answer_next();
     }
     // One reading of 1e15 ms (year 33658): held, not believed.
-    h.engine.handle_timeout(1_000_000_000_000_000);
-    h.drain();
+    h.clock_reading(1_000_000_000_000_000);
     let snap = h.engine.snapshot();
     assert!(snap.taken_at < T0 + CLOCK_JUMP_MS, "the snapshot carries a held reading: {}", snap.taken_at);
     for i in 60..120 {
@@ -391,23 +253,21 @@ fn one_wild_clock_reading_does_not_wedge_the_connector() {
 
 #[test]
 fn a_jump_of_days_counts_once_a_second_reading_confirms_it() {
-    let mut h = Harness::new(settings(json!([
+    let mut h = Driver::new(settings(json!([
         {"id": "upb", "type": "createOrUpdateLeadBatched", "updateStrategy": "createOrUpdate",
          "leadData": [{"field": "email", "source": {"attribute": "email"}}]}])));
     h.event("upb", &json!({"email": "a@example.com"}));
     let later = T0 + 3 * 86_400_000;
-    h.engine.handle_timeout(later);
-    h.drain();
+    h.clock_reading(later);
     assert!(h.sent.is_empty(), "held: nothing sent on one reading three days ahead");
-    assert_eq!(h.engine.poll_timeout(), Some(T0), "and the engine asks for another reading at once");
-    h.engine.handle_timeout(later + 5);
-    h.drain();
+    assert_eq!(h.timeout(), Some(T0), "and the engine asks for another reading at once");
+    h.clock_reading(later + 5);
     assert_eq!(h.sent.len(), 1, "confirmed: the 30-minute-old batch goes (first the identity call)");
 }
 
 #[test]
 fn a_clock_set_back_an_hour_moves_batch_ages_and_retries_back_with_it() {
-    let mut h = Harness::new(settings(json!([upsert(),
+    let mut h = Driver::new(settings(json!([upsert(),
         {"id": "upb", "type": "createOrUpdateLeadBatched", "updateStrategy": "createOrUpdate",
          "leadData": [{"field": "email", "source": {"attribute": "email"}}]}])));
     let t = T0 + 2 * 3_600_000;
@@ -417,13 +277,12 @@ fn a_clock_set_back_an_hour_moves_batch_ages_and_retries_back_with_it() {
     h.answer_next(); // identity
     h.fake.script.push_back(Reply::error("604", "Request time-out"));
     h.answer_next(); // the upsert: 604, retried in about 2 s
-    let retry_in = h.engine.poll_timeout().expect("a retry") - t;
+    let retry_in = h.timeout().expect("a retry") - t;
     assert!(retry_in <= 4_000, "{retry_in}");
     let back = t - 3_600_000;
     h.now = back;
-    h.engine.handle_timeout(back);
-    h.drain();
-    let next = h.engine.poll_timeout().expect("still waiting");
+    h.wake();
+    let next = h.timeout().expect("still waiting");
     assert!(next <= back + 4_000, "the retry stays seconds away, not an hour: {} ms", next - back);
     h.run_until_idle();
     assert!(h.now <= back + 30 * 60_000, "the batch went within its 30 minutes of the new clock");
@@ -432,22 +291,18 @@ fn a_clock_set_back_an_hour_moves_batch_ages_and_retries_back_with_it() {
 
 #[test]
 fn a_snapshot_from_a_clock_ahead_does_not_hold_the_restored_connector() {
-    let mut h = Harness::new(settings(json!([upsert()])));
+    let mut h = Driver::new(settings(json!([upsert()])));
     let ahead = T0 + 86_400_000;
     h.now = ahead;
     h.event("up", &json!({"email": "a@example.com"}));
     h.answer_all();
     h.event("up", &json!({"email": "b@example.com"})); // in flight at the snapshot
-    let snap = Snapshot::parse(&serde_json::to_string(&h.engine.snapshot()).unwrap()).unwrap();
-    assert!(!snap.recent_calls.is_empty());
-    let settings = Settings::from_value(&settings(json!([upsert()]))).unwrap();
-    // The host that restores it reads a clock a day behind the one that took it.
-    h.engine = Engine::restore(settings, SEED, T0, &snap);
+                                                       // The host that restores it reads a clock a day behind the one that took it.
     h.now = T0;
-    h.inbox.clear();
-    h.engine.handle_timeout(T0);
-    h.drain();
-    let next = h.engine.poll_timeout();
+    let snap = h.restore(SEED);
+    assert!(!snap.recent_calls.is_empty());
+    h.wake();
+    let next = h.timeout();
     assert!(next.is_none_or(|t| t <= T0 + CALL_TIMEOUT_MS), "waits on the future: {next:?}");
     h.run_until_idle();
     assert!(h.now <= T0 + CALL_TIMEOUT_MS + 60_000, "delivered without waiting a day");
@@ -458,13 +313,13 @@ fn a_snapshot_from_a_clock_ahead_does_not_hold_the_restored_connector() {
 
 #[test]
 fn a_list_removal_replayed_after_a_restore_is_delivered_not_skipped_1015() {
-    let mut h = Host::new(json!([
+    let mut h = host(json!([
         {"id": "rm", "type": "removeLeadFromList", "targetStaticList": LIST, "targetLeadId": {"attribute": "id"}}
     ]));
     h.fake.add_lead(json!({"id": 42}));
     h.fake.lists.insert(LIST, vec![42]);
     h.process("R", "rm", json!({"id": 42}));
-    h.answer(is_identity);
+    h.answer_where(is_identity);
     // Marketo removes the lead, and the answer is lost with the dying instance.
     let call = h.inbox.iter().find(|r| is_list_call(r)).cloned().expect("the removal is in flight");
     let _lost = h.fake.handle(&call, h.now);
@@ -478,15 +333,14 @@ fn a_list_removal_replayed_after_a_restore_is_delivered_not_skipped_1015() {
 
 #[test]
 fn an_html_page_for_the_bulk_failures_file_is_retried_like_a_502() {
-    let mut h = Harness::new(settings(json!([
+    let mut h = Driver::new(settings(json!([
         {"id": "bulk", "type": "bulkImportLeads", "targetStaticList": LIST, "leadLookupField": "email",
          "leadData": [{"field": "email", "source": {"attribute": "e"}}]}
     ])));
     h.fake.lists.insert(LIST, Vec::new());
     h.event("bulk", &json!({"e": "ok@example.com"}));
     h.event("bulk", &json!({"e": "not-an-email"}));
-    h.engine.flush(h.now);
-    h.drain();
+    h.flush();
     let mut pages = 0;
     for _ in 0..500 {
         if let Some(req) = h.inbox.front().cloned() {
@@ -498,7 +352,7 @@ fn an_html_page_for_the_bulk_failures_file_is_retried_like_a_502() {
             }
             continue;
         }
-        match h.engine.poll_timeout() {
+        match h.timeout() {
             Some(t) => h.advance_to(t),
             None => break,
         }
@@ -514,7 +368,7 @@ fn an_html_page_for_the_bulk_failures_file_is_retried_like_a_502() {
 
 #[test]
 fn a_snapshot_names_its_connector_and_each_restore_raises_the_generation() {
-    let mut h = Host::new(json!([list_add_batched()]));
+    let mut h = host(json!([list_add_batched()]));
     h.process("A", "addb", json!({"id": 42}));
     let first = h.reporter.snapshot(&h.engine);
     assert_eq!(first.id.len(), 16, "{}", first.id);
@@ -525,20 +379,20 @@ fn a_snapshot_names_its_connector_and_each_restore_raises_the_generation() {
     assert_eq!((again.id.as_str(), again.generation), (first.id.as_str(), 1));
     h.restore(2);
     assert_eq!(h.reporter.snapshot(&h.engine).info().generation, 2);
-    let other = Host::new(json!([list_add_batched()]));
+    let other = host(json!([list_add_batched()]));
     assert_ne!(other.reporter.snapshot(&other.engine).id, String::new());
 }
 
 #[test]
 fn generated_event_ids_differ_between_two_restores_of_one_snapshot_with_distinct_seeds() {
-    let h = Host::new(json!([list_add_batched()]));
+    let h = host(json!([list_add_batched()]));
     let snap = h.reporter.snapshot(&h.engine);
-    let settings = Settings::from_value(&h.settings).unwrap();
     let mut ids = Vec::new();
     for seed in [1, 2] {
-        let mut e = Engine::restore(settings.clone(), seed, T0, &snap);
-        let key = e.handle_event(T0, "addb", &json!({"id": 42}), None).unwrap();
-        ids.push(e.queued_outcome(key).unwrap().event_id);
+        let mut e = host(json!([list_add_batched()]));
+        e.restore_from(&snap, seed);
+        let key = e.process_as("x", "addb", &json!({"id": 42}), None).unwrap();
+        ids.push(e.engine.queued_outcome(key).unwrap().event_id);
     }
     assert_ne!(ids[0], ids[1]);
 }
@@ -547,23 +401,20 @@ fn generated_event_ids_differ_between_two_restores_of_one_snapshot_with_distinct
 
 #[test]
 fn calls_in_flight_at_the_snapshot_hold_concurrency_until_their_timeout() {
-    let actions = json!([upsert()]);
-    let mut h = Host::new(actions.clone());
-    h.settings = settings_with_limits(actions, json!({"concurrency": 2}));
-    h.engine = Engine::new(Settings::from_value(&h.settings).unwrap(), SEED, T0);
+    let mut h = host_with(settings_with_limits(json!([upsert()]), json!({"concurrency": 2})));
     h.process("B1", "up", json!({"email": "1@example.com"}));
-    h.answer(is_identity);
+    h.answer_where(is_identity);
     h.process("B2", "up", json!({"email": "2@example.com"}));
     assert_eq!(h.inbox.len(), 2, "two calls in flight");
     let sent_at = h.now;
     h.restore(SEED + 1);
     h.process("B3", "up", json!({"email": "3@example.com"}));
-    h.answer(is_identity);
+    h.answer_where(is_identity);
     assert!(h.inbox.is_empty(), "the dead instance's two calls may still run at Marketo");
     // Marketo's own timeout for Sync Leads: 90 s after they were sent.
-    assert_eq!(h.engine.poll_timeout(), Some(sent_at + 90_000));
+    assert_eq!(h.timeout(), Some(sent_at + 90_000));
     h.now = sent_at + 90_000;
-    h.wake("W");
+    h.wake_named("W");
     assert!(!h.inbox.is_empty(), "their timeout passed: calls go again");
     h.run_until_idle();
     for id in ["B1", "B2", "B3"] {

@@ -4,11 +4,9 @@
 //! and the schema read itself: once, lazily, kept in the snapshot, refreshed once on a `1006`,
 //! and the fallback when the API user may not read it.
 
-mod common;
-
-use common::*;
 use marketo_connector::core::snapshot::Snapshot;
-use marketo_connector::core::{Engine, Settings, Status};
+use marketo_connector::core::Status;
+use marketo_connector_testkit::*;
 use serde_json::{json, Value};
 
 /// Custom fields of every data type, with the standard ones.
@@ -51,8 +49,8 @@ fn upsert_settings(extra: Value) -> Value {
     s
 }
 
-fn harness(extra: Value) -> Harness {
-    let mut h = Harness::new(upsert_settings(extra));
+fn harness(extra: Value) -> Driver {
+    let mut h = Driver::new(upsert_settings(extra));
     h.fake.fields = typed_fields();
     h
 }
@@ -159,7 +157,7 @@ fn a_lookup_value_longer_than_its_field_is_never_cut() {
 
 #[test]
 fn an_explicit_type_says_how_to_read_what_is_sent_follows_the_marketo_type() {
-    let mut h = Harness::new(settings(
+    let mut h = Driver::new(settings(
         json!([{"id": "up", "type": "createOrUpdateLead", "updateStrategy": "createOrUpdate",
         "leadData": [{"field": "email", "source": {"attribute": "email"}},
                      {"field": "birthday", "source": {"attribute": "b"}, "type": "date"},
@@ -184,7 +182,7 @@ fn bulk_cells_follow_the_same_rules() {
                      {"field": "vip", "source": {"attribute": "vip"}},
                      {"field": "spend", "source": {"attribute": "spend"}},
                      {"field": "nickname", "source": {"attribute": "nickname"}}]});
-    let mut h = Harness::new(settings(json!([action])));
+    let mut h = Driver::new(settings(json!([action])));
     h.fake.fields = typed_fields();
     h.event(
         "bulk",
@@ -192,8 +190,7 @@ fn bulk_cells_follow_the_same_rules() {
                             "nickname": "abcdefghijklmno"}),
     );
     let bad = h.event("bulk", &json!({"email": "b@example.com", "spend": "five"}));
-    h.engine.flush(h.now);
-    h.drain();
+    h.flush();
     h.run_until_idle();
     let rows = parse_csv(&h.fake.bulk_jobs[0].csv);
     assert_eq!(rows[0], vec!["email", "birthday", "vip", "spend", "nickname"]);
@@ -215,7 +212,7 @@ fn tokens_are_read_by_their_configured_type_and_sent_as_its_string_form() {
                    {"name": "{{my.flag}}", "source": {"attribute": "flag"}, "type": "boolean"},
                    {"name": "{{my.day}}", "source": {"attribute": "day"}, "type": "date"},
                    {"name": "{{my.when}}", "source": {"attribute": "when"}, "type": "datetime"}]});
-    let mut h = Harness::new(settings(json!([action])));
+    let mut h = Driver::new(settings(json!([action])));
     h.fake.script.push_back(Reply::ok(json!({"requestId": "r#1", "success": true, "result": [{"id": 77}]})));
     h.event("mail", &json!({"id": 5, "count": "42", "flag": 1, "day": "2026-11-28", "when": 1764307800}));
     let bad = h.event("mail", &json!({"id": 6, "count": "many"}));
@@ -255,13 +252,9 @@ fn the_schema_is_read_once_lazily_and_kept_in_the_snapshot() {
         snap.schema.as_ref().and_then(|s| s["fields"].as_array()).expect("the schema is in the snapshot");
     assert!(fields.iter().any(|f| f["name"] == "visits" && f["dataType"] == "integer"));
     let text = serde_json::to_string(&snap).unwrap();
-    let restored = Engine::restore(
-        Settings::from_value(&upsert_settings(json!({}))).unwrap(),
-        SEED,
-        h.now,
-        &Snapshot::parse(&text).unwrap(),
-    );
-    let preview = restored.preview("up", &json!({"email": "a@example.com", "visits": "3"})).unwrap();
+    let mut restored = Driver::with_seed(upsert_settings(json!({})), SEED, h.now);
+    restored.restore_from(&Snapshot::parse(&text).unwrap(), SEED);
+    let preview = restored.engine.preview("up", &json!({"email": "a@example.com", "visits": "3"})).unwrap();
     assert!(
         preview[0].body.as_deref().unwrap().contains(r#""visits":3"#),
         "restored connectors format at once"
@@ -274,10 +267,8 @@ fn a_restored_connector_with_the_schema_does_not_read_it_again() {
     h.event("up", &json!({"email": "a@example.com"}));
     h.run_until_idle();
     let snap = h.engine.snapshot();
-    let mut h2 = Harness::new(upsert_settings(json!({})));
-    h2.engine =
-        Engine::restore(Settings::from_value(&upsert_settings(json!({}))).unwrap(), SEED, h.now, &snap);
-    h2.now = h.now;
+    let mut h2 = Driver::with_seed(upsert_settings(json!({})), SEED, h.now);
+    h2.restore_from(&snap, SEED);
     h2.event("up", &json!({"email": "b@example.com", "visits": "2"}));
     h2.run_until_idle();
     assert!(h2.describe_sent().is_empty());
@@ -332,11 +323,10 @@ fn without_permission_to_read_the_schema_events_go_as_configured_and_check_says_
     assert_eq!(h.describe_sent().len(), 1);
     // check() asks again (a permission may have been granted); still refused, it says which.
     h.fake.describe_script.push_back(Reply::error("603", "Access denied"));
-    let key = h.engine.handle_check(h.now);
-    h.drain();
+    let key = h.start_check("check");
     h.run_until_idle();
-    let (k, result) = h.engine.poll_check().expect("check finished");
-    assert_eq!(k, key);
+    let (k, result) = h.take_check().expect("check finished");
+    assert_eq!(k, Some(key));
     assert!(!result.ok);
     let p = &result.problems[0];
     assert_eq!(
@@ -373,14 +363,13 @@ fn a_transient_failure_of_the_schema_read_is_retried_like_any_call() {
 
 #[test]
 fn a_batched_upsert_reads_the_schema_when_its_batch_goes_out() {
-    let mut h = Harness::new(settings(json!([{"id": "upb", "type": "createOrUpdateLeadBatched",
+    let mut h = Driver::new(settings(json!([{"id": "upb", "type": "createOrUpdateLeadBatched",
         "updateStrategy": "createOrUpdate", "leadData": mapping()}])));
     h.fake.fields = typed_fields();
     h.event("upb", &json!({"email": "a@example.com", "visits": "1"}));
     h.event("upb", &json!({"email": "b@example.com", "visits": "x"}));
     assert!(h.sent.is_empty(), "queued events send nothing");
-    h.engine.flush(h.now);
-    h.drain();
+    h.flush();
     h.run_until_idle();
     assert_eq!(h.describe_sent().len(), 1);
     assert_eq!(body_json(h.rest_sent()[0])["input"], json!([{"email": "a@example.com", "visits": 1}]));
@@ -390,12 +379,11 @@ fn a_batched_upsert_reads_the_schema_when_its_batch_goes_out() {
 
 #[test]
 fn a_1006_in_a_batched_action_refreshes_the_schema_once_when_the_next_batch_goes_out() {
-    let mut h = Harness::new(settings(json!([{"id": "upb", "type": "createOrUpdateLeadBatched",
+    let mut h = Driver::new(settings(json!([{"id": "upb", "type": "createOrUpdateLeadBatched",
         "updateStrategy": "createOrUpdate", "leadData": mapping()}])));
     h.fake.fields = typed_fields();
     h.event("upb", &json!({"email": "a@example.com", "visits": "1"}));
-    h.engine.flush(h.now);
-    h.drain();
+    h.flush();
     h.run_until_idle();
     h.fake.fields.retain(|f| f.0 != "visits");
     h.fake
@@ -403,14 +391,12 @@ fn a_1006_in_a_batched_action_refreshes_the_schema_once_when_the_next_batch_goes
         .push_back(Reply::ok(json!({"requestId": "r#2", "success": true, "result": [{"status": "skipped",
         "reasons": [{"code": "1006", "message": "Field 'visits' not found"}]}]})));
     h.event("upb", &json!({"email": "b@example.com", "visits": "2"}));
-    h.engine.flush(h.now);
-    h.drain();
+    h.flush();
     h.run_until_idle();
     assert_eq!(h.outcome_json("ev-2")["code"], "1006");
     for (i, email) in ["c@example.com", "d@example.com"].iter().enumerate() {
         h.event("upb", &json!({"email": email, "visits": "3"}));
-        h.engine.flush(h.now);
-        h.drain();
+        h.flush();
         h.run_until_idle();
         assert_eq!(h.describe_sent().len(), 2, "batch {i}: one re-read after the 1006, not one per batch");
     }

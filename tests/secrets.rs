@@ -2,10 +2,8 @@
 //! previews, snapshots, stats or debug output: every path, settings errors and failed identity
 //! calls included.
 
-mod common;
-
-use common::*;
-use marketo_connector::core::{Engine, Settings};
+use marketo_connector::core::Settings;
+use marketo_connector_testkit::*;
 use serde_json::json;
 
 fn actions() -> serde_json::Value {
@@ -47,7 +45,7 @@ fn settings_errors_never_echo_the_secret() {
 
 #[test]
 fn requests_outcomes_previews_snapshots_and_debug_output_are_clean() {
-    let mut h = Harness::new(settings(actions()));
+    let mut h = Driver::new(settings(actions()));
     h.event("up", &json!({"email": "a@example.com"}));
     h.event("add", &json!({"email": "a@example.com"}));
     h.run_until_idle();
@@ -78,7 +76,7 @@ fn failed_identity_calls_report_without_the_secret() {
         Reply::Http(503, "<html>Service Unavailable</html>".into()),
         Reply::Transport("connection refused".into()),
     ] {
-        let mut h = Harness::new(settings(actions()));
+        let mut h = Driver::new(settings(actions()));
         for _ in 0..8 {
             h.fake.identity_script.push_back(reply.clone());
         }
@@ -93,11 +91,12 @@ fn failed_identity_calls_report_without_the_secret() {
 
 #[test]
 fn a_restored_engine_has_no_secret_until_it_is_given_settings() {
-    let mut h = Harness::new(settings(actions()));
+    let mut h = Driver::new(settings(actions()));
     h.event("add", &json!({"email": "q@example.com"}));
     let snap = h.engine.snapshot();
     let text = serde_json::to_string(&snap).unwrap();
     assert_clean("snapshot", &text, None);
-    let restored = Engine::restore(Settings::from_value(&settings(actions())).unwrap(), SEED, h.now, &snap);
-    assert_eq!(restored.pending_events(), 1);
+    let mut restored = Driver::with_seed(settings(actions()), SEED, h.now);
+    restored.restore_from(&snap, SEED);
+    assert_eq!(restored.engine.pending_events(), 1);
 }

@@ -1,11 +1,9 @@
 //! `snapshot()` / restore: queues, events in flight and the quota pause survive a restart,
 //! no secret or token is written, and every event is delivered exactly once.
 
-mod common;
-
-use common::*;
 use marketo_connector::core::snapshot::{Snapshot, SnapshotError};
-use marketo_connector::core::{Engine, Settings, Status};
+use marketo_connector::core::Status;
+use marketo_connector_testkit::*;
 use serde_json::{json, Value};
 
 fn actions() -> Value {
@@ -19,26 +17,21 @@ fn actions() -> Value {
 }
 
 /// Moves the engine's pending state to a fresh engine, as a host restoring from storage does.
-fn restart(h: &mut Harness) -> String {
-    let text = serde_json::to_string(&h.engine.snapshot()).expect("snapshot serializes");
-    let snap = Snapshot::parse(&text).expect("own snapshot parses");
-    let settings = Settings::from_value(&settings(actions())).expect("valid");
+fn restart(h: &mut Driver) -> String {
+    let text = h.snapshot_text();
     let sent_before = h.sent.len();
-    h.engine = Engine::restore(settings, SEED, h.now, &snap);
-    h.inbox.clear(); // answers to the old engine's requests never arrive
-    h.drain();
-    // A restored engine sends nothing until the host's next input; its poll_timeout asks for
-    // one now, and the host wakes it.
-    assert_eq!(h.engine.poll_timeout(), Some(h.now), "a restored engine asks to be woken at once");
+    h.restore(SEED); // answers to the old engine's requests never arrive
+                     // A restored engine sends nothing until the host's next input; its poll_timeout asks for
+                     // one now, and the host wakes it.
+    assert_eq!(h.timeout(), Some(h.now), "a restored engine asks to be woken at once");
     assert_eq!(h.sent.len(), sent_before, "nothing sent before the host's next call");
-    h.engine.handle_timeout(h.now);
-    h.drain();
+    h.wake();
     text
 }
 
 #[test]
 fn queued_and_in_flight_events_are_delivered_exactly_once_after_a_restore() {
-    let mut h = Harness::new(settings(actions()));
+    let mut h = Driver::new(settings(actions()));
     for i in 0..5 {
         h.event_with_id("up", &json!({"email": format!("q{i}@example.com")}), &format!("q{i}"));
     }
@@ -51,8 +44,7 @@ fn queued_and_in_flight_events_are_delivered_exactly_once_after_a_restore() {
     assert_eq!(snap["version"], 1);
     assert_eq!(snap["events"].as_array().map(Vec::len), Some(6));
 
-    h.engine.flush(h.now);
-    h.drain();
+    h.flush();
     h.run_until_idle();
     for id in ["q0", "q1", "q2", "q3", "q4", "flying"] {
         assert_eq!(h.outcomes.iter().filter(|o| o.event_id == id).count(), 1, "{id}: exactly one outcome");
@@ -63,16 +55,16 @@ fn queued_and_in_flight_events_are_delivered_exactly_once_after_a_restore() {
 
 #[test]
 fn a_restored_batch_keeps_its_age() {
-    let mut h = Harness::new(settings(actions()));
+    let mut h = Driver::new(settings(actions()));
     h.event("up", &json!({"email": "old@example.com"}));
     h.advance_to(T0 + 20 * 60_000);
     restart(&mut h);
-    assert_eq!(h.engine.poll_timeout(), Some(T0 + 30 * 60_000), "the 30 minutes count from arrival");
+    assert_eq!(h.timeout(), Some(T0 + 30 * 60_000), "the 30 minutes count from arrival");
 }
 
 #[test]
 fn a_campaign_trigger_in_flight_at_restart_is_uncertain_not_resent() {
-    let mut h = Harness::new(settings(actions()));
+    let mut h = Driver::new(settings(actions()));
     h.event_with_id("mail", &json!({"lead": 5}), "mail-1");
     h.answer_next(); // identity answered; the trigger is now in flight
     assert!(h.inbox.iter().any(|r| r.url.ends_with("/campaigns/9/trigger.json")));
@@ -86,11 +78,11 @@ fn a_campaign_trigger_in_flight_at_restart_is_uncertain_not_resent() {
 
 #[test]
 fn a_quota_pause_survives_a_restore() {
-    let mut h = Harness::new(settings(actions()));
+    let mut h = Driver::new(settings(actions()));
     h.fake.script.push_back(Reply::error("607", "Daily quota reached"));
     h.event_with_id("now", &json!({"email": "late@example.com"}), "late");
     h.answer_all();
-    assert!(h.engine.poll_timeout().is_some_and(|t| t > h.now + 3_600_000), "paused until the reset");
+    assert!(h.timeout().is_some_and(|t| t > h.now + 3_600_000), "paused until the reset");
     let sent = h.rest_sent().len();
     restart(&mut h);
     h.answer_all();

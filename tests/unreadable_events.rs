@@ -3,27 +3,20 @@
 //! "the event must be a JSON object: …" (`INVALID_EVENT`), exactly one outcome, nothing sent.
 //! (host-example/test/field-faults.test.mjs checks the JavaScript side finds each case.)
 
-mod common;
-
-use common::*;
 use marketo_connector::core::{Status, UsageError};
+use marketo_connector_testkit::*;
 use serde_json::json;
 
 #[test]
 fn an_unreadable_event_fails_at_once_saying_why() {
-    let mut h = Harness::new(settings(json!([{"id": "upsert", "type": "createOrUpdateLead",
+    let mut h = Driver::new(settings(json!([{"id": "upsert", "type": "createOrUpdateLead",
         "updateStrategy": "createOrUpdate", "leadData": [{"field": "email", "source": {"attribute": "email"}}]}])));
-    let key = h
-        .engine
-        .handle_unreadable_event(
-            h.now,
-            "upsert",
-            "it is cyclic: `a.self` refers back to an object that contains it",
-            Some("e1".into()),
-        )
-        .expect("known action");
-    h.accepted.push(key);
-    h.drain();
+    h.unreadable_event(
+        "upsert",
+        "it is cyclic: `a.self` refers back to an object that contains it",
+        Some("e1"),
+    )
+    .expect("known action");
     h.run_until_idle();
     h.assert_all_final();
     let o = h.outcome("e1");
@@ -35,7 +28,7 @@ fn an_unreadable_event_fails_at_once_saying_why() {
     assert!(h.sent.is_empty());
     assert!(h.engine.snapshot().events.is_empty());
     assert_eq!(
-        h.engine.handle_unreadable_event(h.now, "nope", "it holds a BigInt", None),
+        h.unreadable_event("nope", "it holds a BigInt", None),
         Err(UsageError::UnknownAction("nope".into()))
     );
 }

@@ -5,9 +5,8 @@
 //! when it asks, a bounded number of times.
 #![no_main]
 
-use fuzz_support::{lenient_event, settings, Bytes, Host, ACTION_IDS, MAX_ROUNDS, T0};
+use fuzz_support::{driver, lenient_event, run_canned, Bytes, ACTION_IDS, MAX_ROUNDS, T0};
 use libfuzzer_sys::fuzz_target;
-use marketo_connector::core::Engine;
 
 fuzz_target!(|data: &[u8]| {
     let mut input = Bytes::new(data);
@@ -16,18 +15,14 @@ fuzz_target!(|data: &[u8]| {
     let seed = u64::from(input.u8());
     let event = lenient_event(input.rest());
 
-    let engine = Engine::new(settings(config), seed, T0);
-    let mut host = Host::new(engine, T0);
-    let _ = host.engine.preview(action, &event);
-    let key = host.engine.handle_event(T0, action, &event, None).expect("the action is configured");
-    host.accepted.insert(key);
-    host.drain();
-    host.check_snapshot();
+    let mut d = driver(config, seed);
+    let _ = d.engine.preview(action, &event);
+    d.event_generated(action, &event);
+    d.check_snapshot();
     // The same event again with a caller-given id, then a flush: batched actions send now.
-    let key = host.engine.handle_event(T0 + 1, action, &event, Some("given-id".into())).expect("configured");
-    host.accepted.insert(key);
-    host.engine.flush(T0 + 1);
-    host.drain();
-    host.run_canned(MAX_ROUNDS);
-    host.check_snapshot();
+    d.now = T0 + 1;
+    d.event_with_id(action, &event, "given-id");
+    d.flush();
+    run_canned(&mut d, MAX_ROUNDS);
+    d.check_snapshot();
 });

@@ -7,9 +7,9 @@
 //! upload and status answers, failures/warnings CSV files, listings.
 #![no_main]
 
-use fuzz_support::{sample_events, settings, Bytes, Host, ACTION_IDS, MAX_ROUNDS, SEED, T0};
+use fuzz_support::{driver, run_canned, sample_events, Bytes, Driver, Reply, ACTION_IDS, MAX_ROUNDS, SEED};
 use libfuzzer_sys::fuzz_target;
-use marketo_connector::core::{Engine, Listing};
+use marketo_connector::core::Listing;
 
 /// Statuses worth hitting; a byte with the high bit set picks a raw status instead.
 const STATUSES: [u16; 16] = [200, 200, 200, 201, 204, 299, 400, 401, 403, 404, 413, 414, 429, 500, 502, 503];
@@ -19,18 +19,14 @@ const MAX_OPS: usize = 512;
 fuzz_target!(|data: &[u8]| {
     let mut input = Bytes::new(data);
     let config = usize::from(input.u8() % 3);
-    let engine = Engine::new(settings(config), SEED, T0);
-    let mut host = Host::new(engine, T0);
+    let mut d = driver(config, SEED);
     let events = sample_events();
     for (i, action) in ACTION_IDS.iter().enumerate() {
-        let ev = &events[i % 2];
-        let key = host.engine.handle_event(T0, action, ev, None).expect("configured");
-        host.accepted.insert(key);
+        d.event_generated(action, &events[i % 2]);
     }
-    host.engine.handle_listing(T0, Listing::StaticLists);
-    host.engine.handle_listing(T0, Listing::TriggerableCampaigns);
-    host.engine.flush(T0);
-    host.drain();
+    d.start_listing(Listing::StaticLists, "staticLists");
+    d.start_listing(Listing::TriggerableCampaigns, "triggerableCampaigns");
+    d.flush();
 
     let mut ops = 0;
     while !input.is_empty() && ops < MAX_OPS {
@@ -44,26 +40,28 @@ fuzz_target!(|data: &[u8]| {
                 let status =
                     if s & 0x80 != 0 { input.u16() } else { STATUSES[usize::from(s) % STATUSES.len()] };
                 let body = String::from_utf8_lossy(input.chunk()).into_owned();
-                host.respond(index, status, &body);
+                reply(&mut d, index, Reply::Http(status, body));
             }
             // A plausible success, to get past a step cheaply.
-            4 | 5 => host.respond_canned(index),
+            4 | 5 => {
+                if let Some(id) = d.nth_in_flight(index) {
+                    let _ = d.try_answer(id);
+                }
+            }
             6 => {
                 let message = String::from_utf8_lossy(input.chunk()).into_owned();
-                host.transport_error(index, &message);
+                reply(&mut d, index, Reply::Transport(message));
             }
             // Time passes: a little, or up to ~50 days.
             7 => {
                 let delta =
                     if index & 1 == 0 { u64::from(input.u16()) * 100 } else { u64::from(input.u32()) };
-                host.advance(delta);
+                d.advance_to(d.now.saturating_add(delta));
             }
             // Wake exactly when the engine asked.
             8 => {
-                if let Some(t) = host.engine.poll_timeout() {
-                    host.now = host.now.max(t);
-                    host.engine.handle_timeout(host.now);
-                    host.drain();
+                if let Some(t) = d.timeout() {
+                    d.advance_to(t);
                 }
             }
             // Another event, fixed or from the input.
@@ -74,25 +72,19 @@ fuzz_target!(|data: &[u8]| {
                 } else {
                     fuzz_support::lenient_event(input.chunk())
                 };
-                let key = host.engine.handle_event(host.now, action, &ev, None).expect("configured");
-                host.accepted.insert(key);
-                host.drain();
+                d.event_generated(action, &ev);
             }
             10 => match index % 4 {
-                0 => {
-                    host.engine.flush(host.now);
-                    host.drain();
-                }
+                0 => d.flush(),
                 1 => {
-                    host.engine.handle_listing(host.now, Listing::StaticLists);
-                    host.drain();
+                    d.start_listing(Listing::StaticLists, "staticLists");
                 }
-                2 => host.check_snapshot(),
+                2 => d.check_snapshot(),
                 _ => {
                     // A request id nobody is waiting for.
                     let id = input.u32();
-                    if !host.pending.iter().any(|(r, _)| r.id == id) {
-                        assert!(host.engine.handle_response(host.now, id, 200, "{}").is_err());
+                    if !d.inbox.iter().any(|r| r.id == id) {
+                        assert!(d.late_answer(id, Reply::Http(200, "{}".into())).is_err());
                     }
                 }
             },
@@ -118,19 +110,27 @@ fuzz_target!(|data: &[u8]| {
                     4 => format!("email,firstName,Import Failure Reason\r\n{text}"),
                     _ => format!(r#"{{"access_token":"{text}","token_type":"bearer","expires_in":{n}}}"#),
                 };
-                host.respond(index, 200, &body);
+                reply(&mut d, index, Reply::Http(200, body));
             }
             // A request left unanswered: it moves to the back (answered later, or timed out).
             _ => {
-                if !host.pending.is_empty() {
-                    let i = index % host.pending.len();
-                    if let Some(r) = host.pending.remove(i) {
-                        host.pending.push_back(r);
+                if !d.inbox.is_empty() {
+                    let i = index % d.inbox.len();
+                    if let Some(r) = d.inbox.remove(i) {
+                        d.inbox.push_back(r);
                     }
                 }
             }
         }
     }
-    host.check_snapshot();
-    host.run_canned(MAX_ROUNDS);
+    d.check_snapshot();
+    run_canned(&mut d, MAX_ROUNDS);
 });
+
+/// Answers the request in flight at `index` (modulo their number), if any; the driver checks
+/// that a refusal only meets a request past its call timeout.
+fn reply(d: &mut Driver, index: usize, reply: Reply) {
+    if let Some(id) = d.nth_in_flight(index) {
+        let _ = d.try_reply(id, reply);
+    }
+}

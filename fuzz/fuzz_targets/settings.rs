@@ -10,8 +10,9 @@ fuzz_target!(|data: &[u8]| {
     match Settings::from_json(text) {
         Ok(settings) => {
             // Whatever validates must be usable: an engine starts and can snapshot.
-            let engine = marketo_connector::core::Engine::new(settings, fuzz_support::SEED, fuzz_support::T0);
-            let _ = engine.snapshot();
+            let json = serde_json::from_str(text).unwrap_or_default();
+            let d = fuzz_support::Driver::from_settings(settings, json, fuzz_support::SEED, fuzz_support::T0);
+            let _ = d.engine.snapshot();
         }
         Err(e) => {
             let _ = (e.code(), e.to_string());

@@ -1,19 +1,13 @@
 //! Shared pieces of the fuzz targets: fixed valid configurations covering the nine action
-//! types, canned Marketo answers, a byte reader, and a bounded driver that runs an engine the
-//! way a host does (drain requests and outcomes, answer, wake at `poll_timeout`) while checking
-//! the invariants every host relies on.
+//! types, a byte reader, the seed corpus, and the bounded drive of the testkit's driver
+//! (`marketo-connector-testkit`: the one driver and fake Marketo the Rust tests use, here with
+//! the fake's canned answers and the invariants every host relies on checked after each step).
 
-use std::collections::{BTreeSet, VecDeque};
 use std::sync::OnceLock;
 
-use marketo_connector::core::engine::CALL_TIMEOUT_MS;
-use marketo_connector::core::{Engine, EventKey, HttpRequest, Millis, Settings, UsageError};
+use marketo_connector::core::Settings;
+pub use marketo_connector_testkit::{canned, Checks, Driver, Reply, SEED, T0};
 use serde_json::{json, Value};
-
-/// Virtual start time: 2025-11-28T12:00:00Z.
-pub const T0: Millis = 1_764_331_200_000;
-/// Jitter seed.
-pub const SEED: u64 = 42;
 /// The action ids every configuration uses, one per action type, in this order.
 pub const ACTION_IDS: [&str; 9] =
     ["add", "addB", "remove", "removeB", "email", "upsert", "upsertB", "merge", "bulk"];
@@ -126,17 +120,55 @@ pub fn configs() -> Vec<String> {
     vec![a.to_string(), b.to_string(), c.to_string()]
 }
 
-/// The parsed settings of configuration `i` (modulo the number of configurations), parsed
-/// once per process.
-pub fn settings(i: usize) -> Settings {
-    static PARSED: OnceLock<Vec<Settings>> = OnceLock::new();
+/// Configuration `i` (modulo the number of configurations), parsed once per process, and its
+/// JSON.
+pub fn config(i: usize) -> (Settings, Value) {
+    static PARSED: OnceLock<Vec<(Settings, Value)>> = OnceLock::new();
     let all = PARSED.get_or_init(|| {
         configs()
             .iter()
-            .map(|text| Settings::from_json(text).expect("the fuzz configurations are valid"))
+            .map(|text| {
+                let settings = Settings::from_json(text).expect("the fuzz configurations are valid");
+                (settings, serde_json::from_str(text).expect("JSON"))
+            })
             .collect()
     });
     all[i % all.len()].clone()
+}
+
+/// The parsed settings of configuration `i` (modulo the number of configurations).
+pub fn settings(i: usize) -> Settings {
+    config(i).0
+}
+
+/// A driver for configuration `config` at [`T0`]: the fake answers with canned successes, the
+/// lead schema's describe calls wait their turn like any call, and the checks of what requests,
+/// outcomes and snapshots contain are off (fuzzed events hold any text, the secret included).
+pub fn driver(config_index: usize, seed: u64) -> Driver {
+    let (parsed, json) = config(config_index);
+    let mut d = Driver::from_settings(parsed, json, seed, T0);
+    d.fake.canned = true;
+    d.auto_describe = false;
+    d.checks_on = Checks { events_may_hold_secrets: true, ..Checks::default() };
+    d
+}
+
+/// Answers everything with canned successes and wakes the engine when it asks, for at most
+/// `rounds` rounds (up to 256 answers each), never more: a target can never hang.
+pub fn run_canned(d: &mut Driver, rounds: usize) {
+    for _ in 0..rounds {
+        if d.inbox.is_empty() {
+            match d.timeout() {
+                Some(t) => d.advance_to(t),
+                None => break,
+            }
+        }
+        for _ in 0..256 {
+            let Some(&id) = d.answerable().first() else { break };
+            // Refused only when the engine gave up on it (the driver checks that).
+            let _ = d.try_answer(id);
+        }
+    }
 }
 
 /// Events that every configuration can deliver (keys used by the configurations above).
@@ -167,35 +199,6 @@ pub fn lenient_event(bytes: &[u8]) -> Value {
            "winner": v, "losers": v, "score": v,
            "data": {"udo": {"marketo_lead_id": v, "sfdc": v, "customer_email": v, "notes": v,
                             "signup_date": v, "company": v}, "losers": v}})
-}
-
-/// Whether a request is the identity (token) call.
-pub fn is_identity(req: &HttpRequest) -> bool {
-    req.url.contains("/identity/oauth/token")
-}
-
-/// A plausible successful answer to `req`, by its URL: a token, an upload's batch id, a
-/// completed import with failed and warned rows, report files, records, listings.
-pub fn canned(req: &HttpRequest) -> (u16, String) {
-    let url = req.url.as_str();
-    let body = if is_identity(req) {
-        r#"{"access_token":"fuzz-token","token_type":"bearer","expires_in":3599,"scope":"s"}"#
-    } else if url.contains("/failures.json") {
-        "email,firstName,Import Failure Reason\r\njane@example.com,Jane,bad value\r\nnobody@x,,\"quoted, reason\"\r\n"
-    } else if url.contains("/warnings.json") {
-        "email,firstName,Import Warning Reason\r\nJANE@example.com,Jane,truncated\r\n"
-    } else if url.contains("/bulk/v1/leads/batch/") {
-        r#"{"requestId":"b#2","success":true,"result":[{"batchId":17,"status":"Complete","numOfLeadsProcessed":2,"numOfRowsFailed":1,"numOfRowsWithWarning":"1"}]}"#
-    } else if url.contains("/bulk/v1/leads.json") {
-        r#"{"requestId":"b#1","success":true,"result":[{"batchId":17,"status":"Queued"}]}"#
-    } else if url.contains("/v1/lists.json") || url.contains("/v1/campaigns.json") {
-        r#"{"requestId":"l#1","success":true,"result":[{"id":1,"name":"One"},{"id":2,"name":"Two"}],"moreResult":false}"#
-    } else if url.contains("/v1/lists/") {
-        r#"{"requestId":"l#2","success":true,"result":[{"id":318594,"status":"added"},{"id":1,"status":"skipped","reasons":[{"code":"1015","message":"Lead not in list"}]}]}"#
-    } else {
-        r#"{"requestId":"r#1","success":true,"result":[{"id":318594,"status":"updated","email":"jane@example.com","twitterId":"jane@example.com","cookies":"id:123-ABC-123&token:_mch-x","sfdcLeadId":"00Q5g00000AbC"},{"id":1,"status":"skipped","reasons":[{"code":"1004","message":"Lead not found"}]}]}"#
-    };
-    (200, body.to_string())
 }
 
 /// Reads an input front to back; every read past the end yields zeros / empty slices.
@@ -252,137 +255,6 @@ impl<'a> Bytes<'a> {
     /// Everything left.
     pub fn rest(&mut self) -> &'a [u8] {
         self.take(usize::MAX)
-    }
-}
-
-/// An engine plus what a host keeps: requests sent and not answered, virtual time, and the
-/// events that have had their final outcome.
-pub struct Host {
-    /// The engine under test.
-    pub engine: Engine,
-    /// Virtual time.
-    pub now: Millis,
-    /// Requests sent and not yet answered, oldest first, with the time they were sent.
-    pub pending: VecDeque<(HttpRequest, Millis)>,
-    /// Events with a final outcome.
-    pub finals: BTreeSet<EventKey>,
-    /// Events accepted by `handle_event` (restored ones are not known by key).
-    pub accepted: BTreeSet<EventKey>,
-}
-
-impl Host {
-    /// Wraps an engine at time `now`, draining what it emitted on construction.
-    pub fn new(engine: Engine, now: Millis) -> Host {
-        let mut h = Host {
-            engine,
-            now,
-            pending: VecDeque::new(),
-            finals: BTreeSet::new(),
-            accepted: BTreeSet::new(),
-        };
-        h.drain();
-        h
-    }
-
-    /// Drains requests and outcomes, checking that no event gets two final outcomes and that
-    /// outcomes serialize.
-    pub fn drain(&mut self) {
-        while let Some(req) = self.engine.poll_request() {
-            self.pending.push_back((req, self.now));
-        }
-        while let Some((key, outcome)) = self.engine.poll_outcome() {
-            serde_json::to_string(&outcome).expect("outcomes serialize");
-            if outcome.status.is_final() {
-                assert!(self.finals.insert(key), "event {key:?} got a second final outcome: {outcome:?}");
-                assert!(self.engine.is_final(key), "event {key:?} has a final outcome but is pending");
-            }
-        }
-        while self.engine.poll_listing().is_some() {}
-    }
-
-    /// Advances virtual time by `delta` and wakes the engine.
-    pub fn advance(&mut self, delta: Millis) {
-        self.now = self.now.saturating_add(delta);
-        self.engine.handle_timeout(self.now);
-        self.drain();
-    }
-
-    /// Answers the pending request at `index` (modulo the count) with HTTP `status` and `body`.
-    pub fn respond(&mut self, index: usize, status: u16, body: &str) {
-        if let Some((req, sent)) = self.take(index) {
-            let r = self.engine.handle_response(self.now, req.id, status, body);
-            self.check_known(r, sent);
-        }
-    }
-
-    /// Answers the pending request at `index` (modulo the count) with its canned success.
-    pub fn respond_canned(&mut self, index: usize) {
-        if let Some((req, sent)) = self.take(index) {
-            let (status, body) = canned(&req);
-            let r = self.engine.handle_response(self.now, req.id, status, &body);
-            self.check_known(r, sent);
-        }
-    }
-
-    /// Fails the pending request at `index` (modulo the count) in transport.
-    pub fn transport_error(&mut self, index: usize, message: &str) {
-        if let Some((req, sent)) = self.take(index) {
-            let r = self.engine.handle_transport_error(self.now, req.id, message);
-            self.check_known(r, sent);
-        }
-    }
-
-    /// An answer may be refused only for a request the engine gave up on after its timeout.
-    fn check_known(&mut self, r: Result<(), UsageError>, sent: Millis) {
-        if let Err(e) = r {
-            assert!(
-                self.now >= sent.saturating_add(CALL_TIMEOUT_MS),
-                "an answer {} ms after its request was refused: {e}",
-                self.now - sent
-            );
-        }
-        self.drain();
-    }
-
-    fn take(&mut self, index: usize) -> Option<(HttpRequest, Millis)> {
-        if self.pending.is_empty() {
-            return None;
-        }
-        let i = index % self.pending.len();
-        self.pending.remove(i)
-    }
-
-    /// Answers everything with canned successes and wakes the engine when it asks, for at
-    /// most `rounds` rounds.
-    pub fn run_canned(&mut self, rounds: usize) {
-        for _ in 0..rounds {
-            if self.pending.is_empty() {
-                match self.engine.poll_timeout() {
-                    Some(t) => {
-                        self.now = self.now.max(t);
-                        self.engine.handle_timeout(self.now);
-                        self.drain();
-                    }
-                    None => break,
-                }
-            }
-            for _ in 0..256 {
-                if self.pending.is_empty() {
-                    break;
-                }
-                self.respond_canned(0);
-            }
-        }
-    }
-
-    /// Takes a snapshot and checks that it survives its own text form.
-    pub fn check_snapshot(&self) {
-        let snap = self.engine.snapshot();
-        let text = serde_json::to_string(&snap).expect("snapshots serialize");
-        let back = marketo_connector::core::snapshot::Snapshot::parse(&text)
-            .unwrap_or_else(|e| panic!("a snapshot does not parse back: {e}\n{text}"));
-        assert_eq!(back.events.len(), snap.events.len());
-        assert_eq!(back.events.len(), self.engine.pending_events());
     }
 }
 
