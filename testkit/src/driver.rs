@@ -32,10 +32,9 @@ use marketo_connector::core::limits::WINDOW_MS;
 use marketo_connector::core::report::{Reporter, Settled};
 use marketo_connector::core::snapshot::Snapshot;
 use marketo_connector::core::time::quota_day;
-use marketo_connector::core::wire::ApiError;
 use marketo_connector::core::{
-    Body, CheckKey, Engine, EventKey, HttpRequest, Listing, ListingKey, Method, Millis, Named, Outcome,
-    Settings, Status, UsageError,
+    self, Accepted, Body, CheckKey, Engine, EventKey, HttpRequest, Listing, ListingKey, Method, Millis,
+    Named, Outcome, Output, Reason, Settings, Status, UsageError,
 };
 use serde_json::{json, Value};
 
@@ -77,7 +76,7 @@ pub enum Handled {
 }
 
 /// A picker listing's entries, or why Marketo refused it.
-pub type ListingResult = Result<Vec<Named>, ApiError>;
+pub type ListingResult = Result<Vec<Named>, Reason>;
 
 /// How outcomes reach the test (see the module documentation).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -272,33 +271,25 @@ impl Driver {
 
     /// Hands one input to the engine at `now` (nothing is drained: see [`Driver::input`]).
     pub fn feed(&mut self, input: Input) -> Result<Handled, UsageError> {
-        let (e, now) = (&mut self.engine, self.now);
-        let own = |id: Option<&str>| id.map(str::to_string);
-        Ok(match input {
+        let input = match input {
             Input::Event { action, event, id } => {
-                Handled::Event(e.handle_event(now, action, event, own(id))?)
+                core::Input::Event { action_id: action, event, event_id: id }
             }
             Input::Unreadable { action, why, id } => {
-                Handled::Event(e.handle_unreadable_event(now, action, why, own(id))?)
+                core::Input::UnreadableEvent { action_id: action, why, event_id: id }
             }
-            Input::Response { id, status, body } => {
-                e.handle_response(now, id, status, body)?;
-                Handled::Done
-            }
-            Input::TransportError { id, message } => {
-                e.handle_transport_error(now, id, message)?;
-                Handled::Done
-            }
-            Input::Timeout => {
-                e.handle_timeout(now);
-                Handled::Done
-            }
-            Input::Flush => {
-                e.flush(now);
-                Handled::Done
-            }
-            Input::Listing(kind) => Handled::Listing(e.handle_listing(now, kind)),
-            Input::Check => Handled::Check(e.handle_check(now)),
+            Input::Response { id, status, body } => core::Input::Response { id, status, body },
+            Input::TransportError { id, message } => core::Input::TransportError { id, message },
+            Input::Timeout => core::Input::Timeout,
+            Input::Flush => core::Input::Flush,
+            Input::Listing(kind) => core::Input::Listing(kind),
+            Input::Check => core::Input::Check,
+        };
+        Ok(match self.engine.handle_input(self.now, input)? {
+            Accepted::Event(key) => Handled::Event(key),
+            Accepted::Listing(key) => Handled::Listing(key),
+            Accepted::Check(key) => Handled::Check(key),
+            Accepted::Nothing => Handled::Done,
         })
     }
 
@@ -310,29 +301,35 @@ impl Driver {
     /// Collects every request, outcome, listing and check result the engine has ready,
     /// checking the invariants; answers describe calls at once under `auto_describe`.
     pub fn drain(&mut self) {
-        while let Some(req) = self.engine.poll_request() {
-            self.on_request(req);
-        }
         match self.delivery {
-            Delivery::Direct => {
-                while let Some((key, o)) = self.engine.poll_outcome() {
-                    assert!(o.status != Status::Queued, "poll_outcome gave a non-final outcome: {o:?}");
-                    assert!(!self.outcome_keys.contains(&key), "second final outcome for {key:?}: {o:?}");
-                    self.outcome_keys.push(key);
-                    self.record(o, false);
+            Delivery::Direct => loop {
+                match self.engine.poll_output() {
+                    Output::Request(req) => self.on_request(req),
+                    Output::Outcome(key, o) => {
+                        assert!(o.status != Status::Queued, "poll_output gave a non-final outcome: {o:?}");
+                        assert!(!self.outcome_keys.contains(&key), "second final outcome for {key:?}: {o:?}");
+                        self.outcome_keys.push(key);
+                        self.record(o, false);
+                    }
+                    Output::Listing(key, result) => self.listings.push((Some(key), String::new(), result)),
+                    Output::Check(key, result) => self.checks.push((Some(key), String::new(), result)),
+                    Output::Timeout(_) => break,
                 }
-                while let Some((key, result)) = self.engine.poll_listing() {
-                    self.listings.push((Some(key), String::new(), result));
+            },
+            Delivery::Calls => loop {
+                // What the host's promises settle with is the core's reporter's decision.
+                let step = self.reporter.step(&mut self.engine, self.now, false);
+                let sent = !step.requests.is_empty();
+                for req in step.requests {
+                    self.on_request(req);
                 }
-                while let Some((key, result)) = self.engine.poll_check() {
-                    self.checks.push((Some(key), String::new(), result));
-                }
-            }
-            Delivery::Calls => {
-                for (call, settled) in self.reporter.collect(&mut self.engine) {
+                for (call, settled) in step.settled {
                     self.settled(call, settled);
                 }
-            }
+                if !sent {
+                    break;
+                }
+            },
         }
         self.after_step();
     }

@@ -26,7 +26,7 @@ impl Engine {
     /// # Errors
     /// [`UsageError::UnknownRequest`] when `id` is not waiting for an answer (answered already,
     /// or given up after [`CALL_TIMEOUT_MS`]); the answer is ignored.
-    pub fn handle_response(
+    pub(crate) fn handle_response(
         &mut self,
         now: Millis,
         id: u32,
@@ -174,7 +174,12 @@ impl Engine {
     ///
     /// # Errors
     /// [`UsageError::UnknownRequest`] when `id` is not waiting for an answer.
-    pub fn handle_transport_error(&mut self, now: Millis, id: u32, message: &str) -> Result<(), UsageError> {
+    pub(crate) fn handle_transport_error(
+        &mut self,
+        now: Millis,
+        id: u32,
+        message: &str,
+    ) -> Result<(), UsageError> {
         let now = self.clamp(now);
         if self.auth.owns(id) {
             self.identity_deadline = None;
@@ -196,7 +201,7 @@ impl Engine {
 
     /// Wakes the engine: due retries and held calls are sent, calls without an answer for
     /// [`CALL_TIMEOUT_MS`] are given up as transport failures.
-    pub fn handle_timeout(&mut self, now: Millis) {
+    pub(crate) fn handle_timeout(&mut self, now: Millis) {
         let now = self.clamp(now);
         let expired: Vec<u32> =
             self.in_flight.iter().filter(|(_, f)| f.deadline <= now).map(|(id, _)| *id).collect();

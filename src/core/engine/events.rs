@@ -24,7 +24,7 @@ impl Engine {
     ///
     /// # Errors
     /// [`UsageError::UnknownAction`] when no action has that id (nothing is recorded).
-    pub fn handle_event(
+    pub(crate) fn handle_event(
         &mut self,
         now: Millis,
         action_id: &str,
@@ -46,7 +46,7 @@ impl Engine {
     ///
     /// # Errors
     /// [`UsageError::UnknownAction`] when no action has that id (nothing is recorded).
-    pub fn handle_unreadable_event(
+    pub(crate) fn handle_unreadable_event(
         &mut self,
         now: Millis,
         action_id: &str,
@@ -167,7 +167,7 @@ impl Engine {
     }
 
     /// Sends whatever is queued now, ignoring batch thresholds.
-    pub fn flush(&mut self, now: Millis) {
+    pub(crate) fn flush(&mut self, now: Millis) {
         let now = self.clamp(now);
         for q in self.queues.values_mut() {
             q.seal();

@@ -77,7 +77,7 @@ impl Engine {
 
     /// Starts listing every static list or requestable campaign, all pages. The result comes
     /// out of [`Engine::poll_listing`] with the returned key.
-    pub fn handle_listing(&mut self, now: Millis, kind: Listing) -> ListingKey {
+    pub(crate) fn handle_listing(&mut self, now: Millis, kind: Listing) -> ListingKey {
         let now = self.clamp(now);
         self.next_listing += 1;
         let key = ListingKey(self.next_listing);
@@ -92,7 +92,7 @@ impl Engine {
     }
 
     /// A finished listing: every entry, or Marketo's error (redacted like outcomes).
-    pub fn poll_listing(&mut self) -> Option<(ListingKey, Result<Vec<Named>, Reason>)> {
+    pub(crate) fn poll_listing(&mut self) -> Option<(ListingKey, Result<Vec<Named>, Reason>)> {
         let (key, result) = self.listings_out.pop_front()?;
         Some((
             key,
@@ -111,7 +111,7 @@ impl Engine {
     /// first when unknown, or again when it could not be read before), lists, campaigns,
     /// program tokens and partitions ([`super::check`]). The result comes out of
     /// [`Engine::poll_check`] with the returned key.
-    pub fn handle_check(&mut self, now: Millis) -> CheckKey {
+    pub(crate) fn handle_check(&mut self, now: Millis) -> CheckKey {
         let now = self.clamp(now);
         self.next_check += 1;
         let key = CheckKey(self.next_check);
@@ -129,7 +129,7 @@ impl Engine {
     }
 
     /// A finished `check()` (messages redacted like outcomes).
-    pub fn poll_check(&mut self) -> Option<(CheckKey, CheckResult)> {
+    pub(crate) fn poll_check(&mut self) -> Option<(CheckKey, CheckResult)> {
         let (key, mut result) = self.checks_out.pop_front()?;
         for p in &mut result.problems {
             p.message = self.redact_message(&p.message);

@@ -159,13 +159,13 @@ impl Engine {
     }
 
     /// The next request to send.
-    pub fn poll_request(&mut self) -> Option<HttpRequest> {
+    pub(crate) fn poll_request(&mut self) -> Option<HttpRequest> {
         self.requests_out.pop_front()
     }
 
     /// The next outcome: final ones exactly once per event. Its code, message and request id
     /// never carry the client secret or a token issued (see [`Engine::redact`]).
-    pub fn poll_outcome(&mut self) -> Option<(EventKey, Outcome)> {
+    pub(crate) fn poll_outcome(&mut self) -> Option<(EventKey, Outcome)> {
         let (key, mut o) = self.outcomes_out.pop_front()?;
         for text in [&mut o.code, &mut o.message, &mut o.request_id].into_iter().flatten() {
             *text = self.redact_message(text);
