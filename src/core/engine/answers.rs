@@ -5,12 +5,12 @@ use crate::core::auth::AuthEvent;
 use crate::core::check::CheckResult;
 use crate::core::classify::{classify_code, classify_http, Class};
 use crate::core::error::UsageError;
-use crate::core::job::{Delivery, EventRef, Failure, Progress};
+use crate::core::job::{CallSpec, Delivery, EventRef, Failure, Progress};
 use crate::core::outcome::Status;
 use crate::core::reason::{Code, Reason};
 use crate::core::retry::{backoff, MAX_ATTEMPTS};
 use crate::core::time::Millis;
-use crate::core::wire::{query_string, Body, Envelope, Method};
+use crate::core::wire::{Envelope, Method};
 
 use super::state::{Call, Engine, InFlight, CALL_TIMEOUT_MS, MAX_QUEUE_ATTEMPTS};
 
@@ -38,10 +38,17 @@ impl Engine {
             self.identity_deadline = None;
             let ev = self.auth.handle_response(now, status, body, &mut self.jitter);
             self.after_auth(ev);
-            self.pump(now);
-            return Ok(());
+        } else {
+            let flight = self.in_flight.remove(&id).ok_or(UsageError::UnknownRequest(id))?;
+            self.answered(now, flight, status, body);
         }
-        let flight = self.in_flight.remove(&id).ok_or(UsageError::UnknownRequest(id))?;
+        self.pump(now);
+        Ok(())
+    }
+
+    /// A call got its answer: its job gets the result (a success or a file), or the refusal is
+    /// classified ([`Engine::refused`]). The pace learns from every answer.
+    fn answered(&mut self, now: Millis, flight: InFlight, status: u16, body: &str) {
         self.limiter.finish();
         let InFlight { call, token, deadline } = flight;
         self.left_queue(call.job);
@@ -49,124 +56,114 @@ impl Engine {
             entry.started = true;
         }
         let parsed = Envelope::parse(body);
-        // The pace learns from every answer: 606/615 lower it, anything else raises it.
+        // 606/615 lower the pace, anything else raises it.
         let answer_code = match &parsed {
             Ok(env) if !env.success => env.errors.first().map(|e| e.code.as_str()),
             _ => None,
         };
         self.limiter.observe(answer_code, deadline.saturating_sub(CALL_TIMEOUT_MS), now);
         self.stats.pace = self.limiter.pace().stats();
-        let page = call.spec.raw && (200..=299).contains(&status) && looks_like_html(body);
-        if call.spec.raw
-            && !page
-            && (200..=299).contains(&status)
-            && !matches!(&parsed, Ok(env) if !env.success)
-        {
+        let ok = (200..=299).contains(&status);
+        let page = call.spec.raw && ok && looks_like_html(body);
+        match (status, parsed) {
             // A file answer (CSV); a JSON error envelope still goes through the checks below.
-            let step = call.spec.step;
-            self.with_job(&call, |job, p| job.on_raw(step, body, p));
-            self.pump(now);
-            return Ok(());
-        }
-        let (class, reason, request_id) = match (status, parsed) {
-            (200..=299, Ok(env)) if env.success => {
-                self.call_succeeded(call, &env);
-                self.pump(now);
-                return Ok(());
+            (_, parsed) if call.spec.raw && ok && !page && !matches!(&parsed, Ok(env) if !env.success) => {
+                let step = call.spec.step;
+                self.with_job(&call, |job, p| job.on_raw(step, body, p));
             }
+            (200..=299, Ok(env)) if env.success => self.call_succeeded(call, &env),
             (200..=299, Ok(env)) => {
                 let mut err = env.first_error();
                 err.message = self.redact_message(&err.message);
                 let reason = Reason::from(err);
                 let class = reason.marketo_code().map_or(Class::Fail, classify_code);
-                (class, reason, env.request_id)
+                self.refused(now, call, &token, class, Failure::new(Status::Failed, reason, env.request_id));
             }
-            (200..=299, Err(e)) => (
-                Class::Retry { base_ms: 2_000 },
-                Reason::local(
-                    "BAD_RESPONSE",
-                    if page {
-                        "Marketo answered with a web page instead of the file".into()
-                    } else {
-                        e.message(|t| self.auth.redact(t))
-                    },
-                ),
-                None,
-            ),
-            (status, _) => (classify_http(status), Reason::http(status), None),
-        };
-        let failure = |status| Failure::new(status, reason.clone(), request_id.clone());
+            (200..=299, Err(e)) => {
+                let message = if page {
+                    "Marketo answered with a web page instead of the file".into()
+                } else {
+                    e.message(|t| self.auth.redact(t))
+                };
+                let failure = Failure::new(Status::Failed, Reason::local("BAD_RESPONSE", message), None);
+                self.refused(now, call, &token, Class::Retry { base_ms: 2_000 }, failure);
+            }
+            (status, _) => {
+                let failure = Failure::new(Status::Failed, Reason::http(status), None);
+                self.refused(now, call, &token, classify_http(status), failure);
+            }
+        }
+    }
+
+    /// A call Marketo did not carry out, by the class of its answer (the failure-handling
+    /// table, [`crate::core::classify`]): sent again with a fresh token, held for the quota
+    /// reset, retried, paced, split, resent as a POST, or failed for good.
+    fn refused(&mut self, now: Millis, mut call: Call, token: &str, class: Class, failure: Failure) {
         match class {
             Class::Success => {}
             Class::RefreshToken if call.refreshes < 2 => {
-                self.auth.invalidate(&token);
-                let mut call = call;
+                self.auth.invalidate(token);
                 call.refreshes += 1;
                 self.enqueue_front(call);
             }
             Class::WaitForQuota => {
                 // Hold this call and all others until the reset; nothing is lost.
                 self.limiter.quota_exhausted(now);
-                let mut call = call;
                 call.rate_limited = None;
                 self.enqueue_front(call);
             }
             Class::Retry { base_ms }
-                if matches!(reason.marketo_code().map(Code::as_str), Some("606" | "615")) =>
+                if matches!(failure.reason.marketo_code().map(Code::as_str), Some("606" | "615")) =>
             {
                 self.stats.rate_limited += 1;
-                self.wait_for_pace(now, call, base_ms, failure(Status::Failed));
+                self.wait_for_pace(now, call, base_ms, failure);
             }
-            Class::Retry { base_ms } => {
-                // 6xx codes mean "not executed"; an HTTP error or garbled answer may hide an
-                // applied call.
-                self.retry_transient(now, call, base_ms, failure(Status::Failed));
-            }
-            Class::WaitForBulkQueue => {
-                // Marketo's import queue drains at its own pace: wait longer than for an error.
-                let mut call = call;
-                call.rate_limited = None;
-                if call.attempts >= MAX_ATTEMPTS {
-                    call.attempts = MAX_ATTEMPTS - 1;
-                    call.queue_waits += 1;
-                }
-                if call.queue_waits > MAX_QUEUE_ATTEMPTS {
-                    self.call_failed(call, failure(Status::Failed));
-                } else {
-                    self.retry(now, call, 30_000, failure(Status::Failed));
-                }
-            }
-            Class::Split => {
-                let step = call.spec.step;
-                let mut progress = Progress::default();
-                let split = match self.jobs.get_mut(&call.job) {
-                    Some(entry) => entry.job.split(step, &mut progress),
-                    None => false,
-                };
-                if split {
-                    // The halves replace this call in the job's count of outstanding calls.
-                    if let Some(entry) = self.jobs.get_mut(&call.job) {
-                        entry.outstanding = entry.outstanding.saturating_sub(1);
-                    }
-                    self.apply(call.job, progress);
-                } else {
-                    self.call_failed(call, failure(Status::Failed));
-                }
-            }
+            // 6xx codes mean "not executed"; an HTTP error or garbled answer may hide an
+            // applied call.
+            Class::Retry { base_ms } => self.retry_transient(now, call, base_ms, failure),
+            Class::WaitForBulkQueue => self.wait_for_bulk_queue(now, call, failure),
+            Class::Split => self.split(call, failure),
             Class::MethodGet if call.spec.method == Method::Get => {
-                let mut call = call;
-                let form = query_string(&call.spec.query);
-                call.spec.method = Method::Post;
-                call.spec.query = vec![("_method".into(), "GET".into())];
-                call.spec.body = Some((Body::Text(form), "application/x-www-form-urlencoded".into()));
+                call.spec = call.spec.into_post_form();
                 self.enqueue_front(call);
             }
-            Class::RefreshToken | Class::MethodGet | Class::Fail => {
-                self.call_failed(call, failure(Status::Failed))
-            }
+            Class::RefreshToken | Class::MethodGet | Class::Fail => self.call_failed(call, failure),
         }
-        self.pump(now);
-        Ok(())
+    }
+
+    /// Marketo's import queue is full (1016/1019): it drains at its own pace, so the call waits
+    /// longer than for an error, and fails after [`MAX_QUEUE_ATTEMPTS`] such waits.
+    fn wait_for_bulk_queue(&mut self, now: Millis, mut call: Call, failure: Failure) {
+        call.rate_limited = None;
+        if call.attempts >= MAX_ATTEMPTS {
+            call.attempts = MAX_ATTEMPTS - 1;
+            call.queue_waits += 1;
+        }
+        if call.queue_waits > MAX_QUEUE_ATTEMPTS {
+            self.call_failed(call, failure);
+        } else {
+            self.retry(now, call, 30_000, failure);
+        }
+    }
+
+    /// Marketo refused the call as too large (413): its job replaces it by smaller calls, or it
+    /// fails when it cannot be split.
+    fn split(&mut self, call: Call, failure: Failure) {
+        let step = call.spec.step;
+        let mut progress = Progress::default();
+        let split = match self.jobs.get_mut(&call.job) {
+            Some(entry) => entry.job.split(step, &mut progress),
+            None => false,
+        };
+        if split {
+            // The halves replace this call in the job's count of outstanding calls.
+            if let Some(entry) = self.jobs.get_mut(&call.job) {
+                entry.outstanding = entry.outstanding.saturating_sub(1);
+            }
+            self.apply(call.job, progress);
+        } else {
+            self.call_failed(call, failure);
+        }
     }
 
     /// Handles a transport failure of request `id` (network error, connection dropped, host
@@ -257,9 +254,18 @@ impl Engine {
         for id in progress.forget {
             self.cache.forget(id);
         }
-        let n = progress.calls.len();
+        self.issue(job, progress.calls);
+        if let Some(result) = schema {
+            self.schema_read(result);
+        }
+    }
+
+    /// Job `job`'s new calls go to their queues (or wait for their delay); a job with no call
+    /// left outstanding ends ([`Engine::end_job`]).
+    fn issue(&mut self, job: u64, calls: Vec<CallSpec>) {
+        let n = calls.len();
         let started = self.jobs.get(&job).is_some_and(|j| j.started);
-        for spec in progress.calls {
+        for spec in calls {
             let delay = spec.delay_ms;
             let call = Call { job, spec, attempts: 0, refreshes: 0, queue_waits: 0, rate_limited: None };
             if delay > 0 {
@@ -279,31 +285,33 @@ impl Engine {
             None => false,
         };
         if done {
-            if let Some(entry) = self.jobs.remove(&job) {
-                for key in &entry.events {
-                    self.job_of.remove(key);
-                }
-                // Safety net for the invariant: a job that ends owes every event an outcome.
-                for key in entry.events {
-                    if let Some(p) = self.pending.get(&key) {
-                        let ev =
-                            EventRef { key, event_id: p.event_id.clone(), action_id: p.action_id.clone() };
-                        let reason = Reason::local(
-                            "INTERNAL",
-                            "the connector finished this event without a result; please report this",
-                        );
-                        self.emit(key, ev.with_reason(Status::Failed, &reason, None));
-                    }
-                }
+            self.end_job(job);
+        }
+    }
+
+    /// Job `job` has no call left: it is forgotten, its queue may send its next batch, and an
+    /// event it left without an outcome fails (`INTERNAL`: a bug, never silence).
+    fn end_job(&mut self, job: u64) {
+        if let Some(entry) = self.jobs.remove(&job) {
+            for key in &entry.events {
+                self.job_of.remove(key);
             }
-            for q in self.queues.values_mut() {
-                if q.busy == Some(job) {
-                    q.busy = None;
+            // Safety net for the invariant: a job that ends owes every event an outcome.
+            for key in entry.events {
+                if let Some(p) = self.pending.get(&key) {
+                    let ev = EventRef { key, event_id: p.event_id.clone(), action_id: p.action_id.clone() };
+                    let reason = Reason::local(
+                        "INTERNAL",
+                        "the connector finished this event without a result; please report this",
+                    );
+                    self.emit(key, ev.with_reason(Status::Failed, &reason, None));
                 }
             }
         }
-        if let Some(result) = schema {
-            self.schema_read(result);
+        for q in self.queues.values_mut() {
+            if q.busy == Some(job) {
+                q.busy = None;
+            }
         }
     }
 

@@ -27,37 +27,11 @@ impl Engine {
     /// outcomes already polled are not in it: a host adds those it has not yet handed out
     /// ([`crate::core::report::Reporter::snapshot`] does).
     pub fn snapshot(&self) -> Snapshot {
-        let mut in_flight: BTreeSet<EventKey> = BTreeSet::new();
-        for f in self.in_flight.values() {
-            if let Some(job) = self.jobs.get(&f.call.job) {
-                in_flight.extend(job.events.iter().copied());
-            }
-        }
-        let mut progress: BTreeMap<EventKey, ResumeData> = BTreeMap::new();
-        for job in self.jobs.values() {
-            for key in &job.events {
-                if let Some(p) = job.job.progress(*key) {
-                    progress.insert(*key, p);
-                }
-            }
-        }
         let (day, used) = self.limiter.quota_state();
         Snapshot {
             version: SNAPSHOT_VERSION,
             taken_at: self.now,
-            events: self
-                .pending
-                .iter()
-                .map(|(key, p)| PendingEntry {
-                    event_id: p.event_id.clone(),
-                    action_id: p.action_id.clone(),
-                    event: p.event.clone(),
-                    accepted_at: p.accepted_at,
-                    // A replayed call not yet answered may still have been applied.
-                    in_flight: in_flight.contains(key) || p.replayed,
-                    progress: progress.get(key).cloned(),
-                })
-                .collect(),
+            events: self.pending_entries(),
             quota: QuotaState { day, used },
             recent_calls: self.limiter.recent_calls(),
             id_prefix: self.event_prefix.clone(),
@@ -87,6 +61,37 @@ impl Engine {
                 .collect(),
             schema: self.schema.schema.as_ref().map(crate::core::schema::LeadSchema::to_describe2),
         }
+    }
+
+    /// Every pending event as the snapshot keeps it: whether a call that may have reached
+    /// Marketo was in flight for it, and what of its delivery its job already did.
+    fn pending_entries(&self) -> Vec<PendingEntry> {
+        let mut in_flight: BTreeSet<EventKey> = BTreeSet::new();
+        for f in self.in_flight.values() {
+            if let Some(job) = self.jobs.get(&f.call.job) {
+                in_flight.extend(job.events.iter().copied());
+            }
+        }
+        let mut progress: BTreeMap<EventKey, ResumeData> = BTreeMap::new();
+        for job in self.jobs.values() {
+            for key in &job.events {
+                if let Some(p) = job.job.progress(*key) {
+                    progress.insert(*key, p);
+                }
+            }
+        }
+        self.pending
+            .iter()
+            .map(|(key, p)| PendingEntry {
+                event_id: p.event_id.clone(),
+                action_id: p.action_id.clone(),
+                event: p.event.clone(),
+                accepted_at: p.accepted_at,
+                // A replayed call not yet answered may still have been applied.
+                in_flight: in_flight.contains(key) || p.replayed,
+                progress: progress.get(key).cloned(),
+            })
+            .collect()
     }
 
     /// An engine carrying on from `snapshot`: its events are queued or sent again (an event

@@ -133,29 +133,35 @@ impl Engine {
                     break;
                 }
             }
-            let Some(mut call) = self.follow.pop_front().or_else(|| self.ready.pop_front()) else { break };
-            self.limiter.start(now);
-            self.stats.calls += 1;
-            call.attempts += 1;
-            let id = self.next_request_id();
-            let mut headers = vec![
-                ("Authorization".to_string(), format!("Bearer {token}")),
-                ("Accept".to_string(), "application/json".to_string()),
-            ];
-            let body = call.spec.body.as_ref().map(|(b, ct)| {
-                headers.push(("Content-Type".to_string(), ct.clone()));
-                b.clone()
-            });
-            self.requests_out.push_back(HttpRequest {
-                id,
-                method: call.spec.method,
-                url: self.url_of(&call.spec),
-                headers,
-                body,
-            });
-            self.in_flight
-                .insert(id, InFlight { call, token: token.clone(), deadline: now + CALL_TIMEOUT_MS });
+            let Some(call) = self.follow.pop_front().or_else(|| self.ready.pop_front()) else { break };
+            self.send(now, call, &token);
         }
+    }
+
+    /// Sends `call` now with `token`: it counts against the limits and waits for its answer
+    /// until [`CALL_TIMEOUT_MS`].
+    fn send(&mut self, now: Millis, mut call: Call, token: &str) {
+        self.limiter.start(now);
+        self.stats.calls += 1;
+        call.attempts += 1;
+        let id = self.next_request_id();
+        let mut headers = vec![
+            ("Authorization".to_string(), format!("Bearer {token}")),
+            ("Accept".to_string(), "application/json".to_string()),
+        ];
+        let body = call.spec.body.as_ref().map(|(b, ct)| {
+            headers.push(("Content-Type".to_string(), ct.clone()));
+            b.clone()
+        });
+        self.requests_out.push_back(HttpRequest {
+            id,
+            method: call.spec.method,
+            url: self.url_of(&call.spec),
+            headers,
+            body,
+        });
+        self.in_flight
+            .insert(id, InFlight { call, token: token.to_string(), deadline: now + CALL_TIMEOUT_MS });
     }
 
     /// The next request to send.

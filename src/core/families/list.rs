@@ -22,7 +22,7 @@ use crate::core::outcome::Status;
 use crate::core::reason::Reason;
 use crate::core::schema::Format;
 use crate::core::source::to_id;
-use crate::core::wire::{encode_query_value, query_string, Body, Envelope, Method, RecordResult};
+use crate::core::wire::{encode_query_value, query_string, Envelope, Method, RecordResult};
 
 /// Add to or remove from the list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -158,9 +158,7 @@ impl ListJob {
         let form = query_string(&query);
         let mut call = CallSpec::get(self.tags.next(), Api::Rest, LOOKUP_PATH.into(), query);
         if form.len() + 1 > self.url_room {
-            call.method = Method::Post;
-            call.query = vec![("_method".to_string(), "GET".to_string())];
-            call.body = Some((Body::Text(form), "application/x-www-form-urlencoded".into()));
+            call = call.into_post_form();
         }
         call
     }
