@@ -224,7 +224,7 @@ const KNOWN_DEVIATIONS = [
   {
     operation: "DELETE /rest/v1/lists/{listId}/leads.json (removeLeadsFromListUsingDELETE)",
     problems: ['required query parameter "id" is missing'],
-    why: "src/core/actions/list.rs sends Remove from List with the JSON body {input:[{id}]} only; swagger-mapi.json marks " +
+    why: "src/core/families/list.rs sends Remove from List with the JSON body {input:[{id}]} only; swagger-mapi.json marks " +
       "both that body and the `id` query parameter (multi, int32) as required (https://experienceleague.adobe.com/en/docs/marketo-developer/marketo/rest/assets/static-lists: clients send either)",
   },
 ];
