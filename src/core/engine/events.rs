@@ -222,16 +222,21 @@ impl Engine {
             .map(|(ev, _)| ev.key)
             .filter(|k| self.pending.get(k).is_some_and(|p| p.replayed))
             .collect();
-        let mut cx = Context {
+        let mut cx = self.context(&replayed);
+        let start = family.start(items, &mut cx);
+        self.started(start)
+    }
+
+    /// What the engine lends a family starting or resuming jobs now.
+    pub(super) fn context<'a>(&'a mut self, replayed: &'a BTreeSet<EventKey>) -> Context<'a> {
+        Context {
             now: self.now,
             rest_len: self.settings.rest_base.len(),
             format: Format { schema: self.schema.schema.as_ref(), on_too_long: self.settings.on_too_long },
             cache: &self.cache,
-            replayed: &replayed,
+            replayed,
             jitter: &mut self.jitter,
-        };
-        let start = family.start(items, &mut cx);
-        self.started(start)
+        }
     }
 
     /// Fails the events a family could not start, then registers and starts its jobs; the last

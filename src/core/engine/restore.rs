@@ -9,10 +9,9 @@ use crate::core::config::FilterType;
 use crate::core::config::Settings;
 use crate::core::families::family;
 use crate::core::ids::EventKey;
-use crate::core::job::{Context, EventRef, Family};
+use crate::core::job::{EventRef, Family};
 use crate::core::outcome::Status;
 use crate::core::reason::Reason;
-use crate::core::schema::Format;
 use crate::core::snapshot::{
     CachedLookup, PendingEntry, QuotaState, ResumeData, Snapshot, VERSION as SNAPSHOT_VERSION,
 };
@@ -192,14 +191,7 @@ impl Engine {
     pub(super) fn resume(&mut self, family: &dyn Family, entries: &[&PendingEntry], resume: &ResumeData) {
         let events: Vec<(EventRef, &Value)> = entries.iter().map(|e| (self.readmit(e), &e.event)).collect();
         let replayed = BTreeSet::new();
-        let mut cx = Context {
-            now: self.now,
-            rest_len: self.settings.rest_base.len(),
-            format: Format { schema: self.schema.schema.as_ref(), on_too_long: self.settings.on_too_long },
-            cache: &self.cache,
-            replayed: &replayed,
-            jitter: &mut self.jitter,
-        };
+        let mut cx = self.context(&replayed);
         let start = family.resume(events, resume, &mut cx);
         self.started(start);
     }

@@ -10,7 +10,7 @@ use serde_json::Value;
 use crate::core::config::EmailParams;
 use crate::core::error::EventError;
 use crate::core::job::{chunk_by, CallSpec, Delivery, EventRef, Failure, Progress, Steps};
-use crate::core::job::{items_of, Context, Family, NewJob, Prepared, Start};
+use crate::core::job::{items_of, whole_event, Context, Family, NewJob, Prepared, Start};
 use crate::core::outcome::Status;
 use crate::core::reason::Reason;
 use crate::core::schema::Format;
@@ -207,11 +207,7 @@ pub(crate) struct CampaignFamily<'a> {
 impl Family for CampaignFamily<'_> {
     /// The job reads the event itself; it waits in no queue, so it adds no bytes to count.
     fn prepare(&self, event: &Value, _: &Format<'_>, _: &mut Vec<String>) -> Result<Prepared, EventError> {
-        if event.is_object() {
-            Ok(Prepared::new(event.clone(), 0))
-        } else {
-            Err(EventError::NotAnObject)
-        }
+        whole_event(event)
     }
 
     /// A trigger sent twice sends the email twice.

@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use crate::core::config::MergeParams;
 use crate::core::error::EventError;
-use crate::core::job::{items_of, Context, Family, NewJob, Prepared, Start};
+use crate::core::job::{items_of, whole_event, Context, Family, NewJob, Prepared, Start};
 use crate::core::job::{Api, CallSpec, Delivery, EventRef, Failure, Progress, Steps};
 use crate::core::outcome::Status;
 use crate::core::schema::Format;
@@ -216,11 +216,7 @@ pub(crate) struct MergeFamily<'a> {
 impl Family for MergeFamily<'_> {
     /// The job reads the event itself; it waits in no queue, so it adds no bytes to count.
     fn prepare(&self, event: &Value, _: &Format<'_>, _: &mut Vec<String>) -> Result<Prepared, EventError> {
-        if event.is_object() {
-            Ok(Prepared::new(event.clone(), 0))
-        } else {
-            Err(EventError::NotAnObject)
-        }
+        whole_event(event)
     }
 
     fn idempotent(&self) -> bool {
