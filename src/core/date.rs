@@ -310,7 +310,47 @@ fn numeric_offset(c: &mut Cur<'_>, form: &str) -> Result<i64, String> {
 /// RFC 2822 (`[Thu,] 26 Sep 2013 06:56:35 +0000`) or JavaScript's `Date.prototype.toString()`
 /// (`Thu Sep 26 2013 06:56:35 GMT+0000 (…)`).
 fn parse_rfc2822(s: &str) -> Result<i64, String> {
-    let not_a_date = || format!("not a date; expected {FORMS}");
+    let f = rfc2822_fields(s)?;
+    let form = f.form;
+    let bad = |what: &str| rfc2822_error(form, what);
+    let d = small_number(f.day, 2).ok_or_else(|| bad("a day that is not 1 or 2 digits"))?;
+    let m = name_index(f.month, &MONTHS).map_or(0, |i| i + 1);
+    let y = rfc2822_year(f.year).ok_or_else(|| bad("a year that is not 2 to 4 digits"))?;
+    let days = date_days(i64::from(y), m, d, form)?;
+    check_day_name(f.day_name, days, form, (y, m, d))?;
+    let (h, mi, sec) = clock_time(f.time).ok_or_else(|| bad("a time that is not hh:mm or hh:mm:ss"))?;
+    let time = time_secs(h, mi, sec, form)?;
+    let offset = match f.zone {
+        None => 0,
+        Some(z) => {
+            zone_offset(z).ok_or_else(|| bad("a zone that is not ±hhmm, UT, GMT, Z or a US zone name"))?
+        }
+    };
+    Ok(days * DAY_S + time - offset)
+}
+
+/// The parts of an RFC 2822 or JavaScript date string, still as text.
+struct Rfc2822Fields<'a> {
+    /// Which of the two forms it is, as error messages name it.
+    form: &'static str,
+    /// The leading day name's index in [`DAYS`], when there is one.
+    day_name: Option<u32>,
+    day: &'a str,
+    month: &'a str,
+    year: &'a str,
+    time: &'a str,
+    zone: Option<&'a str>,
+}
+
+/// The error for a date string of form `form` with `what` wrong.
+fn rfc2822_error(form: &str, what: &str) -> String {
+    format!("{form} with {what}; expected {FORMS}")
+}
+
+/// Splits `s` into its parts: drops a trailing `(…)` comment and a leading day name, then tells
+/// the RFC 2822 order (day month year) from JavaScript's (month day year) by where the month
+/// name is. Fails when neither order fits or text follows the zone.
+fn rfc2822_fields(s: &str) -> Result<Rfc2822Fields<'_>, String> {
     // JavaScript appends the zone's name in parentheses; RFC 2822 allows a comment there too.
     let s = match s.find('(') {
         Some(i) if s.ends_with(')') => s.get(..i).unwrap_or(s).trim_end(),
@@ -336,53 +376,52 @@ fn parse_rfc2822(s: &str) -> Result<i64, String> {
         [mo, d, y, t, rest @ ..] if name_index(mo, &MONTHS).is_some() => {
             ("JavaScript date string", *d, *mo, *y, *t, rest.first().copied())
         }
-        _ => return Err(not_a_date()),
+        _ => return Err(format!("not a date; expected {FORMS}")),
     };
-    let bad = |what: &str| format!("{form} with {what}; expected {FORMS}");
     if tokens.len() > 5 {
-        return Err(bad("unexpected text after the zone"));
+        return Err(rfc2822_error(form, "unexpected text after the zone"));
     }
-    let d = small_number(day, 2).ok_or_else(|| bad("a day that is not 1 or 2 digits"))?;
-    let m = name_index(month, &MONTHS).map_or(0, |i| i + 1);
-    let y = match (small_number(year, 4), year.len()) {
-        // RFC 2822 §4.3: two-digit years 00–49 are 2000–2049, 50–99 are 1950–1999; three-digit
-        // years add 1900.
-        (Some(y), 2) if y < 50 => 2000 + y,
-        (Some(y), 2) => 1900 + y,
-        (Some(y), 3) => 1900 + y,
-        (Some(y), 4) => y,
-        _ => return Err(bad("a year that is not 2 to 4 digits")),
-    };
-    let days = date_days(i64::from(y), m, d, form)?;
-    if let Some(named) = day_name {
-        let actual = weekday(days);
-        if named != actual {
-            let name = |i: u32| DAYS.get(i as usize).copied().unwrap_or("?");
-            return Err(format!(
-                "{form} whose day name ({}) is not the date's ({}): {y:04}-{m:02}-{d:02}",
-                name(named),
-                name(actual)
-            ));
-        }
+    Ok(Rfc2822Fields { form, day_name, day, month, year, time, zone })
+}
+
+/// An RFC 2822 year of 2 to 4 digits as a full year: §4.3 reads two-digit years 00–49 as
+/// 2000–2049 and 50–99 as 1950–1999, and adds 1900 to three-digit years.
+fn rfc2822_year(year: &str) -> Option<u32> {
+    match (small_number(year, 4), year.len()) {
+        (Some(y), 2) if y < 50 => Some(2000 + y),
+        (Some(y), 2) => Some(1900 + y),
+        (Some(y), 3) => Some(1900 + y),
+        (Some(y), 4) => Some(y),
+        _ => None,
     }
+}
+
+/// Fails when the day name given (`named`, an index in [`DAYS`]) is not the weekday of `days`
+/// (days since 1970-01-01, the date `ymd`).
+fn check_day_name(named: Option<u32>, days: i64, form: &str, ymd: (u32, u32, u32)) -> Result<(), String> {
+    let Some(named) = named else { return Ok(()) };
+    let actual = weekday(days);
+    if named == actual {
+        return Ok(());
+    }
+    let (y, m, d) = ymd;
+    let name = |i: u32| DAYS.get(i as usize).copied().unwrap_or("?");
+    Err(format!(
+        "{form} whose day name ({}) is not the date's ({}): {y:04}-{m:02}-{d:02}",
+        name(named),
+        name(actual)
+    ))
+}
+
+/// `hh:mm` or `hh:mm:ss` (two digits each) as hours, minutes and seconds, unchecked in range.
+fn clock_time(time: &str) -> Option<(u32, u32, u32)> {
     let parts: Vec<&str> = time.split(':').collect();
     let part = |i: usize| parts.get(i).and_then(|p| small_number(p, 2).filter(|_| p.len() == 2));
-    let (h, mi, sec) = match parts.len() {
-        2 => (part(0), part(1), Some(0)),
-        3 => (part(0), part(1), part(2)),
-        _ => (None, None, None),
-    };
-    let (Some(h), Some(mi), Some(sec)) = (h, mi, sec) else {
-        return Err(bad("a time that is not hh:mm or hh:mm:ss"));
-    };
-    let time = time_secs(h, mi, sec, form)?;
-    let offset = match zone {
-        None => 0,
-        Some(z) => {
-            zone_offset(z).ok_or_else(|| bad("a zone that is not ±hhmm, UT, GMT, Z or a US zone name"))?
-        }
-    };
-    Ok(days * DAY_S + time - offset)
+    match parts.len() {
+        2 => Some((part(0)?, part(1)?, 0)),
+        3 => Some((part(0)?, part(1)?, part(2)?)),
+        _ => None,
+    }
 }
 
 /// RFC 2822 §3.3 zones (`±hhmm`, `UT`, `GMT`, `Z`, the US names of §4.3) and JavaScript's

@@ -18,9 +18,10 @@
 use serde::Serialize;
 
 use super::reason::Reason;
-use super::schema::{DataType, LeadSchema};
+use super::schema::{DataType, FieldInfo, LeadSchema};
 use crate::core::config::Settings;
 use crate::core::config::{Action, FilterType, LeadSelector};
+use crate::core::source::FieldMapping;
 
 /// One problem `check()` found.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -122,109 +123,163 @@ pub fn schema_problems(
 ) -> Vec<Problem> {
     let mut out = Vec::new();
     for a in &settings.actions {
+        let Some(uses) = lead_field_use(&a.action) else { continue };
         let id = a.id.as_str();
-        let (mapping, lookup, lookup_param, bulk) = match &a.action {
-            Action::CreateOrUpdateLead(p) | Action::CreateOrUpdateLeadBatched(p) => {
-                (Some(&p.lead_data), Some(p.lookup_field.as_str()), "leadLookupFilter", false)
+        match schema {
+            None => out.push(schema_unknown(id, &uses, error)),
+            Some(schema) => {
+                mapping_problems(id, schema, &uses, &mut out);
+                lookup_problems(id, schema, &uses, &mut out);
             }
-            Action::BulkImportLeads(p) => {
-                (Some(&p.lead_data), Some(p.lookup_field.as_str()), "leadLookupField", true)
+        }
+    }
+    out
+}
+
+/// The lead fields one action relies on: those it maps and the one it looks leads up by.
+struct LeadFieldUse<'a> {
+    /// `leadData`, for the actions that write lead fields.
+    mapping: Option<&'a [FieldMapping]>,
+    /// The field leads are looked up by, when the action looks them up by a lead field.
+    lookup: Option<&'a str>,
+    /// The parameter naming `lookup`.
+    lookup_param: &'static str,
+    /// Bulk Lead Import, whose lookup field must be one it can dedupe by.
+    bulk: bool,
+}
+
+/// The lead fields `action` relies on, or `None` when it relies on none (list actions that
+/// name leads by id or cookie, merges, emails).
+fn lead_field_use(action: &Action) -> Option<LeadFieldUse<'_>> {
+    let (mapping, lookup, lookup_param, bulk) = match action {
+        Action::CreateOrUpdateLead(p) | Action::CreateOrUpdateLeadBatched(p) => {
+            (Some(p.lead_data.as_slice()), Some(p.lookup_field.as_str()), "leadLookupFilter", false)
+        }
+        Action::BulkImportLeads(p) => {
+            (Some(p.lead_data.as_slice()), Some(p.lookup_field.as_str()), "leadLookupField", true)
+        }
+        Action::AddLeadToList(p)
+        | Action::AddLeadToListBatched(p)
+        | Action::RemoveLeadFromList(p)
+        | Action::RemoveLeadFromListBatched(p) => match &p.lead {
+            LeadSelector::Lookup { filter, .. }
+                if !matches!(filter, FilterType::Id | FilterType::Cookies) =>
+            {
+                (None, Some(filter.as_str()), "leadIdLookup.filterType", false)
             }
-            Action::AddLeadToList(p)
-            | Action::AddLeadToListBatched(p)
-            | Action::RemoveLeadFromList(p)
-            | Action::RemoveLeadFromListBatched(p) => match &p.lead {
-                LeadSelector::Lookup { filter, .. }
-                    if !matches!(filter, FilterType::Id | FilterType::Cookies) =>
-                {
-                    (None, Some(filter.as_str()), "leadIdLookup.filterType", false)
-                }
-                _ => (None, None, "", false),
-            },
             _ => (None, None, "", false),
-        };
-        if mapping.is_none() && lookup.is_none() {
-            continue;
-        }
-        let Some(schema) = schema else {
-            let param = if mapping.is_some() { "leadData" } else { lookup_param };
-            out.push(match error {
-                Some(e) if e.marketo_code().is_some_and(|c| c.as_str() == "603") => denied(
-                    id,
-                    param,
-                    "/v1/leads/describe2.json",
-                    "the lead fields (values are sent as configured, without formatting by field type)",
-                ),
-                Some(e) => problem(
-                    id,
-                    param,
-                    "SCHEMA_UNKNOWN",
-                    format!(
-                        "the lead schema could not be read ({} {}): the lead fields were not checked and values are sent as configured, without formatting by field type",
-                        e.code(),
-                        e.message()
-                    ),
-                ),
-                None => problem(id, param, "SCHEMA_UNKNOWN", "the lead schema has not been read"),
-            });
-            continue;
-        };
-        let unknown = |parameter: String, field: &str| {
-            let mut p = problem(
+        },
+        _ => (None, None, "", false),
+    };
+    if mapping.is_none() && lookup.is_none() {
+        return None;
+    }
+    Some(LeadFieldUse { mapping, lookup, lookup_param, bulk })
+}
+
+/// The problem for an action whose lead fields could not be checked because the schema is
+/// unknown: access denied, another error `error`, or not read at all.
+fn schema_unknown(id: &str, uses: &LeadFieldUse<'_>, error: Option<&Reason>) -> Problem {
+    let param = if uses.mapping.is_some() { "leadData" } else { uses.lookup_param };
+    match error {
+        Some(e) if e.marketo_code().is_some_and(|c| c.as_str() == "603") => denied(
+            id,
+            param,
+            "/v1/leads/describe2.json",
+            "the lead fields (values are sent as configured, without formatting by field type)",
+        ),
+        Some(e) => problem(
+            id,
+            param,
+            "SCHEMA_UNKNOWN",
+            format!(
+                "the lead schema could not be read ({} {}): the lead fields were not checked and values are sent as configured, without formatting by field type",
+                e.code(),
+                e.message()
+            ),
+        ),
+        None => problem(id, param, "SCHEMA_UNKNOWN", "the lead schema has not been read"),
+    }
+}
+
+/// The `UNKNOWN_FIELD` problem for `field`, with the right spelling when only its case is
+/// wrong.
+fn unknown_field(id: &str, schema: &LeadSchema, parameter: String, field: &str) -> Problem {
+    let mut p = problem(
+        id,
+        parameter,
+        "UNKNOWN_FIELD",
+        format!("the instance has no lead field `{field}` usable through the REST API"),
+    );
+    if let Some(right) = schema.spelled(field) {
+        p.message = format!(
+            "the instance has no lead field `{field}`; REST field names are case-sensitive and it has `{right}`"
+        );
+        p.suggestion = Some(right.to_string());
+    }
+    p
+}
+
+/// The problems of `leadData`: fields the instance lacks, and read-only fields (other than
+/// the lookup field, which Marketo only matches on).
+fn mapping_problems(id: &str, schema: &LeadSchema, uses: &LeadFieldUse<'_>, out: &mut Vec<Problem>) {
+    for (i, m) in uses.mapping.into_iter().flatten().enumerate() {
+        match schema.field(&m.field) {
+            None => out.push(unknown_field(id, schema, format!("leadData[{i}].field"), &m.field)),
+            Some(f) if f.read_only && Some(m.field.as_str()) != uses.lookup => out.push(problem(
                 id,
-                parameter,
-                "UNKNOWN_FIELD",
-                format!("the instance has no lead field `{field}` usable through the REST API"),
-            );
-            if let Some(right) = schema.spelled(field) {
-                p.message = format!(
-                    "the instance has no lead field `{field}`; REST field names are case-sensitive and it has `{right}`"
-                );
-                p.suggestion = Some(right.to_string());
-            }
-            p
-        };
-        for (i, m) in mapping.into_iter().flatten().enumerate() {
-            match schema.field(&m.field) {
-                None => out.push(unknown(format!("leadData[{i}].field"), &m.field)),
-                Some(f) if f.read_only && Some(m.field.as_str()) != lookup => out.push(problem(
-                    id,
-                    format!("leadData[{i}].field"),
-                    "READ_ONLY_FIELD",
-                    format!("lead field `{}` is read-only through the API: Marketo would refuse it", m.field),
-                )),
-                Some(_) => {}
-            }
-        }
-        let Some(lookup) = lookup else { continue };
-        let mapped = mapping.is_some_and(|m| m.iter().any(|f| f.field == lookup));
-        match schema.field(lookup) {
-            None if !mapped || bulk => out.push(unknown(lookup_param.into(), lookup)),
-            None => {}
-            Some(f) if bulk => {
-                let custom_ok = matches!(f.kind(), DataType::String | DataType::Email | DataType::Integer)
-                    && schema.is_searchable(lookup) != Some(false);
-                if !BULK_DEDUPE.contains(&lookup) && !custom_ok {
-                    out.push(problem(
-                        id,
-                        lookup_param,
-                        "CANNOT_DEDUPE",
-                        format!(
-                            "Bulk Lead Import cannot dedupe by `{lookup}` ({}): use one of {} or a searchable custom string, email or integer field",
-                            f.data_type,
-                            BULK_DEDUPE.join(", ")
-                        ),
-                    ));
-                }
-            }
-            Some(_) if schema.is_searchable(lookup) == Some(false) => out.push(problem(
-                id,
-                lookup_param,
-                "NOT_SEARCHABLE",
-                format!("lead field `{lookup}` is not searchable, so Marketo cannot find leads by it (describe2 searchableFields)"),
+                format!("leadData[{i}].field"),
+                "READ_ONLY_FIELD",
+                format!("lead field `{}` is read-only through the API: Marketo would refuse it", m.field),
             )),
             Some(_) => {}
         }
     }
-    out
+}
+
+/// The problems of the lookup field: missing (unless `leadData` maps it, which already says
+/// so), one Bulk Lead Import cannot dedupe by, or not searchable.
+fn lookup_problems(id: &str, schema: &LeadSchema, uses: &LeadFieldUse<'_>, out: &mut Vec<Problem>) {
+    let Some(lookup) = uses.lookup else { return };
+    let lookup_param = uses.lookup_param;
+    let mapped = uses.mapping.is_some_and(|m| m.iter().any(|f| f.field == lookup));
+    match schema.field(lookup) {
+        None if !mapped || uses.bulk => out.push(unknown_field(id, schema, lookup_param.into(), lookup)),
+        None => {}
+        Some(f) if uses.bulk => out.extend(dedupe_problem(id, schema, lookup_param, lookup, f)),
+        Some(_) if schema.is_searchable(lookup) == Some(false) => out.push(problem(
+            id,
+            lookup_param,
+            "NOT_SEARCHABLE",
+            format!("lead field `{lookup}` is not searchable, so Marketo cannot find leads by it (describe2 searchableFields)"),
+        )),
+        Some(_) => {}
+    }
+}
+
+/// The `CANNOT_DEDUPE` problem when Bulk Lead Import cannot dedupe by `lookup` (whose schema
+/// entry is `field`): neither one of [`BULK_DEDUPE`] nor a searchable custom string, email or
+/// integer field.
+fn dedupe_problem(
+    id: &str,
+    schema: &LeadSchema,
+    lookup_param: &str,
+    lookup: &str,
+    field: &FieldInfo,
+) -> Option<Problem> {
+    let custom_ok = matches!(field.kind(), DataType::String | DataType::Email | DataType::Integer)
+        && schema.is_searchable(lookup) != Some(false);
+    if BULK_DEDUPE.contains(&lookup) || custom_ok {
+        return None;
+    }
+    Some(problem(
+        id,
+        lookup_param,
+        "CANNOT_DEDUPE",
+        format!(
+            "Bulk Lead Import cannot dedupe by `{lookup}` ({}): use one of {} or a searchable custom string, email or integer field",
+            field.data_type,
+            BULK_DEDUPE.join(", ")
+        ),
+    ))
 }

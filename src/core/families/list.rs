@@ -82,6 +82,18 @@ pub(crate) struct ListJob {
 
 const LOOKUP_PATH: &str = "/v1/leads.json";
 
+impl Step {
+    /// The phase this call belongs to. (A re-lookup after a `1005` is a lookup call sent in the
+    /// create phase.)
+    fn phase(&self) -> Phase {
+        match self {
+            Step::Lookup { .. } => Phase::Lookup,
+            Step::Create { .. } => Phase::Create,
+            Step::List { .. } => Phase::List,
+        }
+    }
+}
+
 impl ListJob {
     /// A job for events already read (see [`resolve`]). `known` holds lookup values whose ids
     /// the lead cache already has: they cost no lookup call.
@@ -128,18 +140,114 @@ impl ListJob {
         self
     }
 
-    /// Whether lead `id`'s list call repeats one that may have been applied: the call was
-    /// retried after an ambiguous failure, or an event for this lead was replayed by a restore.
-    fn may_repeat(&self, step: u32, id: Option<i64>) -> bool {
-        self.retried.contains(&step)
-            || id.is_some_and(|id| {
-                self.items.iter().any(|it| it.ids.contains(&id) && self.replayed.contains(&it.ev.key))
-            })
+    /// Whether a call of `phase` is still waiting for its answer.
+    fn outstanding(&self, phase: Phase) -> bool {
+        self.steps.values().any(|s| s.phase() == phase)
     }
 
-    fn lookup_groups(&self, values: Vec<String>) -> Vec<Vec<String>> {
-        // 300 values a call whatever their length: a URL over 8 KB goes as `_method=GET`.
-        chunk_by(values, MAX_RECORDS, 0, usize::MAX, |_| 0)
+    /// Gives every unfinished item matching `pred` the outcome `status` for `reason`.
+    fn finish_where(
+        &mut self,
+        progress: &mut Progress,
+        pred: impl Fn(&Item) -> bool,
+        status: Status,
+        reason: &Reason,
+        request_id: Option<&str>,
+    ) {
+        for item in self.items.iter_mut().filter(|i| !i.done && pred(i)) {
+            item.done = true;
+            let mut o = item.ev.with_reason(status, reason, request_id);
+            o.lead_ids = item.ids.clone();
+            progress.outcome(&item.ev, o);
+        }
+    }
+
+    /// Moves to the next phase once the current one has no calls outstanding: lookups end
+    /// in creates (when `addLead` has leads to create), creates in the list calls, and the
+    /// list calls in the last outcomes.
+    fn advance(&mut self, progress: &mut Progress) {
+        if self.outstanding(self.phase) {
+            return;
+        }
+        if self.phase == Phase::Lookup {
+            self.phase = Phase::Create;
+            if self.end_lookups(progress) {
+                return;
+            }
+        }
+        if self.phase == Phase::Create {
+            // A re-lookup after a 1005 runs in this phase too.
+            if self.outstanding(Phase::Create) || self.outstanding(Phase::Lookup) {
+                return;
+            }
+            self.phase = Phase::List;
+            self.start_list_calls(progress);
+            return;
+        }
+        // List phase over: anything not yet settled has no answer.
+        self.settle_list_items(progress, true);
+    }
+
+    /// The requests one event would cause alone (lookups shown as the lookup call, later calls
+    /// with a placeholder where the looked-up id goes).
+    pub fn preview(
+        params: &ListParams,
+        op: ListOp,
+        event: &Value,
+        rest_base_len: usize,
+    ) -> Result<Vec<CallSpec>, EventError> {
+        let input = resolve(params, event)?;
+        let lookup = input.lookup.clone();
+        let ev = EventRef {
+            key: crate::core::ids::EventKey(0),
+            event_id: String::new(),
+            action_id: String::new(),
+        };
+        let mut job = ListJob::new(params, op, vec![(ev, input)], rest_base_len, BTreeMap::new());
+        let mut progress = Progress::default();
+        job.start(&mut progress);
+        let mut calls = progress.calls;
+        if lookup.is_some() && job.filter.is_some() {
+            let method = if op == ListOp::Add { Method::Post } else { Method::Delete };
+            let body = serde_json::json!({"input": [{"id": "<lead id found by the lookup>"}]});
+            let mut list_call =
+                CallSpec::json(0, method, format!("/v1/lists/{}/leads.json", params.list_id), &body);
+            list_call.step = calls.len() as u32 + 1;
+            calls.push(list_call);
+        }
+        Ok(calls)
+    }
+}
+
+/// Phase 1: looking the leads up by filter (Get Leads by Filter).
+impl ListJob {
+    /// Starts the job: lookup calls for the distinct values the lead cache does not know, or,
+    /// with nothing to look up, straight on to the next phase.
+    fn start_lookups(&mut self, progress: &mut Progress) {
+        // Distinct values as Marketo compares them; those the lead cache knows cost no lookup.
+        let mut distinct: BTreeMap<String, String> = BTreeMap::new();
+        for item in &self.items {
+            if let (Some(v), Some(k)) = (&item.lookup, &item.key) {
+                if !self.found.contains_key(k) {
+                    distinct.entry(k.clone()).or_insert_with(|| v.clone());
+                }
+            }
+        }
+        let values: Vec<String> = distinct.into_values().collect();
+        match self.filter {
+            Some(filter) if !values.is_empty() => self.send_lookups(filter, values, progress),
+            _ => self.advance(progress),
+        }
+    }
+
+    /// Lookup calls for `values`, 300 values a call whatever their length (a URL over 8 KB
+    /// goes as `_method=GET`).
+    fn send_lookups(&mut self, filter: FilterType, values: Vec<String>, progress: &mut Progress) {
+        for group in chunk_by(values, MAX_RECORDS, 0, usize::MAX, |_| 0) {
+            let call = self.lookup_call(filter, &group, None);
+            self.steps.insert(call.step, Step::Lookup { values: group });
+            progress.calls.push(call);
+        }
     }
 
     /// A Get Leads by Filter call. When the URL would pass Marketo's 8 KB limit it is sent as
@@ -163,20 +271,230 @@ impl ListJob {
         call
     }
 
-    fn finish_where(
-        &mut self,
-        progress: &mut Progress,
-        pred: impl Fn(&Item) -> bool,
-        status: Status,
-        reason: &Reason,
-        request_id: Option<&str>,
-    ) {
-        for item in self.items.iter_mut().filter(|i| !i.done && pred(i)) {
-            item.done = true;
-            let mut o = item.ev.with_reason(status, reason, request_id);
-            o.lead_ids = item.ids.clone();
-            progress.outcome(&item.ev, o);
+    /// A lookup call's answer: the ids found for each value are kept (and passed on for the
+    /// lead cache), and the next page is asked for when there is one.
+    fn on_lookup_answer(&mut self, values: Vec<String>, env: &Envelope, progress: &mut Progress) {
+        self.record_lookup_rows(&values, &env.result);
+        for v in &values {
+            if let Some(ids) = self.found.get(&norm(self.filter, v)) {
+                progress.learned.push((v.clone(), ids.clone()));
+            }
         }
+        if env.more_result {
+            if let (Some(token), Some(filter)) = (env.next_page_token.as_deref(), self.filter) {
+                let call = self.lookup_call(filter, &values, Some(token));
+                self.steps.insert(call.step, Step::Lookup { values });
+                progress.calls.push(call);
+            }
+        }
+    }
+
+    /// Files each result row's id under the looked-up value it matches (any row, when only one
+    /// value was looked up).
+    fn record_lookup_rows(&mut self, values: &[String], rows: &[Value]) {
+        for row in rows {
+            let Some(id) = row.get("id").and_then(Value::as_i64) else { continue };
+            for v in values {
+                if values.len() == 1 || self.filter.is_some_and(|f| row_matches(f, v, row)) {
+                    let ids = self.found.entry(norm(self.filter, v)).or_default();
+                    if !ids.contains(&id) {
+                        ids.push(id);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Ends the lookup phase: items whose lead was found take its ids, those not found are
+    /// skipped unless `addLead` creates them. Returns whether create calls were sent.
+    fn end_lookups(&mut self, progress: &mut Progress) -> bool {
+        let missing = self.take_found_ids();
+        let filter_name = self.filter.map(FilterType::as_str).unwrap_or("id");
+        let not_found =
+            Reason::marketo("1004", format!("Lead not found: no lead matches the {filter_name} lookup"));
+        self.finish_where(
+            progress,
+            |i| i.key.as_ref().is_some_and(|k| !missing.contains_key(k)) && i.ids.is_empty(),
+            Status::Skipped,
+            &not_found,
+            None,
+        );
+        match (self.filter, missing.is_empty()) {
+            (Some(filter), false) => {
+                self.send_creates(filter, missing, progress);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Gives each looked-up item the ids found for its value, and returns the values found
+    /// for none that `addLead` asks to create (normalised value → the spelling to create the
+    /// lead with).
+    fn take_found_ids(&mut self) -> BTreeMap<String, String> {
+        let mut missing: BTreeMap<String, String> = BTreeMap::new();
+        for item in self.items.iter_mut().filter(|i| !i.done) {
+            let (Some(value), Some(key)) = (&item.lookup, &item.key) else { continue };
+            match self.found.get(key) {
+                Some(ids) if !ids.is_empty() => item.ids = ids.clone(),
+                _ if self.add_lead => {
+                    missing.entry(key.clone()).or_insert_with(|| value.clone());
+                }
+                _ => {}
+            }
+        }
+        missing
+    }
+}
+
+/// Phase 2: creating the leads not found (`addLead`), one `createOnly` call per 300.
+impl ListJob {
+    /// Create calls for the `missing` leads, each with only its lookup field.
+    fn send_creates(
+        &mut self,
+        filter: FilterType,
+        missing: BTreeMap<String, String>,
+        progress: &mut Progress,
+    ) {
+        for values in chunk_by(missing.into_values().collect(), MAX_RECORDS, 0, usize::MAX, |_| 0) {
+            let input: Vec<Value> =
+                values.iter().map(|v| serde_json::json!({ filter.as_str(): v })).collect();
+            let body = SyncBody { action: "createOnly", lookup_field: filter.as_str(), input };
+            let call = CallSpec::json(self.tags.next(), Method::Post, LOOKUP_PATH.into(), &body);
+            self.steps.insert(call.step, Step::Create { values });
+            progress.calls.push(call);
+        }
+    }
+
+    /// A create call's answer, one record per value in order. Leads that exist after all
+    /// (created meanwhile, or by our own earlier attempt whose answer was lost) are looked up
+    /// again instead of given up.
+    fn on_create_answer(&mut self, values: Vec<String>, env: &Envelope, progress: &mut Progress) {
+        let mut exists: Vec<String> = Vec::new();
+        for (i, value) in values.iter().enumerate() {
+            let rec = env.result.get(i).map(RecordResult::from_value);
+            if self.record_created(value, rec, env.request_id.as_deref(), progress) {
+                exists.push(value.clone());
+            }
+        }
+        if let (Some(filter), false) = (self.filter, exists.is_empty()) {
+            self.send_lookups(filter, exists, progress);
+        }
+    }
+
+    /// Marketo's record `rec` for the lead created for `value`: its id is kept, or the items
+    /// looking it up end (skipped when refused, failed when the record is missing). Returns
+    /// whether the lead already exists (`1005`) and should be looked up again.
+    fn record_created(
+        &mut self,
+        value: &str,
+        rec: Option<RecordResult>,
+        request_id: Option<&str>,
+        progress: &mut Progress,
+    ) -> bool {
+        let key = norm(self.filter, value);
+        let (status, reason) = match rec {
+            Some(RecordResult { id: Some(id), ref status, .. })
+                if status == "created" || status == "updated" =>
+            {
+                self.found.insert(norm(self.filter, value), vec![id]);
+                progress.learned.push((value.to_string(), vec![id]));
+                return false;
+            }
+            Some(rec) if rec.reasons.iter().any(|r| r.code == "1005") => return true,
+            Some(rec) => (Status::Skipped, create_refusal(&rec)),
+            None => (
+                Status::Failed,
+                Reason::local("NO_RESULT", "Marketo's answer had no result for the lead to create"),
+            ),
+        };
+        self.finish_where(progress, |i| i.key.as_deref() == Some(key.as_str()), status, &reason, request_id);
+        false
+    }
+}
+
+/// Why Marketo did not create a lead: its first reason, or its status.
+fn create_refusal(rec: &RecordResult) -> Reason {
+    rec.reasons.first().cloned().map(Reason::from).unwrap_or_else(|| {
+        Reason::marketo("", format!("Marketo did not create the lead (status `{}`)", rec.status))
+    })
+}
+
+/// Phase 3: the list calls (Add to / Remove from List), ≤ 300 lead ids each.
+impl ListJob {
+    /// Starts the list phase: items still without ids take those found or created, those
+    /// with none are skipped, and each distinct id goes in one list call.
+    fn start_list_calls(&mut self, progress: &mut Progress) {
+        for item in self.items.iter_mut().filter(|i| !i.done && i.ids.is_empty()) {
+            if let Some(ids) = item.key.as_ref().and_then(|k| self.found.get(k)) {
+                item.ids = ids.clone();
+            }
+        }
+        let not_found = Reason::marketo(
+            "1004",
+            "Lead not found: Marketo reported it as existing but the lookup found none",
+        );
+        self.finish_where(progress, |i| i.ids.is_empty(), Status::Skipped, &not_found, None);
+        let mut seen = BTreeSet::new();
+        let ids: Vec<i64> = self
+            .items
+            .iter()
+            .filter(|i| !i.done)
+            .flat_map(|i| i.ids.iter().copied())
+            .filter(|id| seen.insert(*id))
+            .collect();
+        self.send_list_calls(ids, progress);
+    }
+
+    /// List calls for `ids`, 300 a call: `POST` to add, `DELETE` to remove.
+    fn send_list_calls(&mut self, ids: Vec<i64>, progress: &mut Progress) {
+        let method = match self.op {
+            ListOp::Add => Method::Post,
+            ListOp::Remove => Method::Delete,
+        };
+        for group in chunk_by(ids, MAX_RECORDS, 0, usize::MAX, |_| 0) {
+            let body = ListBody { input: group.iter().map(|id| LeadId { id: *id }).collect() };
+            let call = CallSpec::json(
+                self.tags.next(),
+                method,
+                format!("/v1/lists/{}/leads.json", self.list_id),
+                &body,
+            );
+            self.steps.insert(call.step, Step::List { ids: group });
+            progress.calls.push(call);
+        }
+    }
+
+    /// A list call's answer: each record for one of its `ids` is kept, and the items whose
+    /// ids all have one get their outcome.
+    fn on_list_answer(&mut self, step: u32, ids: &[i64], env: &Envelope, progress: &mut Progress) {
+        for row in &env.result {
+            let mut rec = RecordResult::from_value(row);
+            let retried = self.may_repeat(step, rec.id);
+            if retried && self.op == ListOp::Remove && rec.reasons.iter().any(|r| r.code == "1015") {
+                // An earlier attempt of this very call may have removed it (its answer was
+                // lost): the lead is out of the list either way.
+                rec.status = "removed".into();
+                rec.reasons.clear();
+            }
+            if let Some(id) = rec.id.filter(|id| ids.contains(id)) {
+                if rec.reasons.iter().any(|r| r.code == "1004") {
+                    // Marketo no longer knows this id (deleted or merged away).
+                    progress.forget.push(id);
+                }
+                self.results.insert(id, (rec, env.request_id.clone()));
+            }
+        }
+        self.settle_list_items(progress, false);
+    }
+
+    /// Whether lead `id`'s list call repeats one that may have been applied: the call was
+    /// retried after an ambiguous failure, or an event for this lead was replayed by a restore.
+    fn may_repeat(&self, step: u32, id: Option<i64>) -> bool {
+        self.retried.contains(&step)
+            || id.is_some_and(|id| {
+                self.items.iter().any(|it| it.ids.contains(&id) && self.replayed.contains(&it.ev.key))
+            })
     }
 
     /// Gives every item whose ids all have a list answer its outcome. With `all`, items still
@@ -218,129 +536,6 @@ impl ListJob {
             progress.outcome(&item.ev, o);
         }
     }
-
-    /// Moves to the next phase once the current one has no calls outstanding.
-    fn advance(&mut self, progress: &mut Progress) {
-        let outstanding = |steps: &BTreeMap<u32, Step>, phase: Phase| {
-            steps.values().any(|s| match s {
-                Step::Lookup { .. } => phase == Phase::Lookup,
-                Step::Create { .. } => phase == Phase::Create,
-                Step::List { .. } => phase == Phase::List,
-            })
-        };
-        if outstanding(&self.steps, self.phase) {
-            return;
-        }
-        if self.phase == Phase::Lookup {
-            self.phase = Phase::Create;
-            // Normalised value → the spelling to create the lead with.
-            let mut missing: BTreeMap<String, String> = BTreeMap::new();
-            for item in self.items.iter_mut().filter(|i| !i.done) {
-                let (Some(value), Some(key)) = (&item.lookup, &item.key) else { continue };
-                match self.found.get(key) {
-                    Some(ids) if !ids.is_empty() => item.ids = ids.clone(),
-                    _ if self.add_lead => {
-                        missing.entry(key.clone()).or_insert_with(|| value.clone());
-                    }
-                    _ => {}
-                }
-            }
-            let filter_name = self.filter.map(FilterType::as_str).unwrap_or("id");
-            let not_found =
-                Reason::marketo("1004", format!("Lead not found: no lead matches the {filter_name} lookup"));
-            self.finish_where(
-                progress,
-                |i| i.key.as_ref().is_some_and(|k| !missing.contains_key(k)) && i.ids.is_empty(),
-                Status::Skipped,
-                &not_found,
-                None,
-            );
-            if let (Some(filter), false) = (self.filter, missing.is_empty()) {
-                for values in chunk_by(missing.into_values().collect(), MAX_RECORDS, 0, usize::MAX, |_| 0) {
-                    let input: Vec<Value> =
-                        values.iter().map(|v| serde_json::json!({ filter.as_str(): v })).collect();
-                    let body = SyncBody { action: "createOnly", lookup_field: filter.as_str(), input };
-                    let call = CallSpec::json(self.tags.next(), Method::Post, LOOKUP_PATH.into(), &body);
-                    self.steps.insert(call.step, Step::Create { values });
-                    progress.calls.push(call);
-                }
-                return;
-            }
-        }
-        if self.phase == Phase::Create {
-            // A re-lookup after a 1005 runs in this phase too.
-            if outstanding(&self.steps, Phase::Create) || outstanding(&self.steps, Phase::Lookup) {
-                return;
-            }
-            self.phase = Phase::List;
-            for item in self.items.iter_mut().filter(|i| !i.done && i.ids.is_empty()) {
-                if let Some(ids) = item.key.as_ref().and_then(|k| self.found.get(k)) {
-                    item.ids = ids.clone();
-                }
-            }
-            let not_found = Reason::marketo(
-                "1004",
-                "Lead not found: Marketo reported it as existing but the lookup found none",
-            );
-            self.finish_where(progress, |i| i.ids.is_empty(), Status::Skipped, &not_found, None);
-            let mut seen = BTreeSet::new();
-            let ids: Vec<i64> = self
-                .items
-                .iter()
-                .filter(|i| !i.done)
-                .flat_map(|i| i.ids.iter().copied())
-                .filter(|id| seen.insert(*id))
-                .collect();
-            let method = match self.op {
-                ListOp::Add => Method::Post,
-                ListOp::Remove => Method::Delete,
-            };
-            for group in chunk_by(ids, MAX_RECORDS, 0, usize::MAX, |_| 0) {
-                let body = ListBody { input: group.iter().map(|id| LeadId { id: *id }).collect() };
-                let call = CallSpec::json(
-                    self.tags.next(),
-                    method,
-                    format!("/v1/lists/{}/leads.json", self.list_id),
-                    &body,
-                );
-                self.steps.insert(call.step, Step::List { ids: group });
-                progress.calls.push(call);
-            }
-            return;
-        }
-        // List phase over: anything not yet settled has no answer.
-        self.settle_list_items(progress, true);
-    }
-
-    /// The requests one event would cause alone (lookups shown as the lookup call, later calls
-    /// with a placeholder where the looked-up id goes).
-    pub fn preview(
-        params: &ListParams,
-        op: ListOp,
-        event: &Value,
-        rest_base_len: usize,
-    ) -> Result<Vec<CallSpec>, EventError> {
-        let input = resolve(params, event)?;
-        let lookup = input.lookup.clone();
-        let ev = EventRef {
-            key: crate::core::ids::EventKey(0),
-            event_id: String::new(),
-            action_id: String::new(),
-        };
-        let mut job = ListJob::new(params, op, vec![(ev, input)], rest_base_len, BTreeMap::new());
-        let mut progress = Progress::default();
-        job.start(&mut progress);
-        let mut calls = progress.calls;
-        if lookup.is_some() && job.filter.is_some() {
-            let method = if op == ListOp::Add { Method::Post } else { Method::Delete };
-            let body = serde_json::json!({"input": [{"id": "<lead id found by the lookup>"}]});
-            let mut list_call =
-                CallSpec::json(0, method, format!("/v1/lists/{}/leads.json", params.list_id), &body);
-            list_call.step = calls.len() as u32 + 1;
-            calls.push(list_call);
-        }
-        Ok(calls)
-    }
 }
 
 impl Delivery for ListJob {
@@ -350,135 +545,21 @@ impl Delivery for ListJob {
 
     /// The first calls.
     fn start(&mut self, progress: &mut Progress) {
-        // Distinct values as Marketo compares them; those the lead cache knows cost no lookup.
-        let mut distinct: BTreeMap<String, String> = BTreeMap::new();
-        for item in &self.items {
-            if let (Some(v), Some(k)) = (&item.lookup, &item.key) {
-                if !self.found.contains_key(k) {
-                    distinct.entry(k.clone()).or_insert_with(|| v.clone());
-                }
-            }
-        }
-        let values: Vec<String> = distinct.into_values().collect();
-        match self.filter {
-            Some(filter) if !values.is_empty() => {
-                for group in self.lookup_groups(values) {
-                    let call = self.lookup_call(filter, &group, None);
-                    self.steps.insert(call.step, Step::Lookup { values: group });
-                    progress.calls.push(call);
-                }
-            }
-            _ => self.advance(progress),
-        }
+        self.start_lookups(progress);
     }
-    /// Marketo answered a call with `success: true`.
+
+    /// Marketo answered a call with `success: true`: the answer goes to its phase, then the
+    /// job moves on when that phase is over.
     fn on_success(&mut self, step: u32, env: &Envelope, progress: &mut Progress) {
         let Some(kind) = self.steps.remove(&step) else { return };
         match kind {
-            Step::Lookup { values } => {
-                for row in &env.result {
-                    let Some(id) = row.get("id").and_then(Value::as_i64) else { continue };
-                    for v in &values {
-                        if values.len() == 1 || self.filter.is_some_and(|f| row_matches(f, v, row)) {
-                            let ids = self.found.entry(norm(self.filter, v)).or_default();
-                            if !ids.contains(&id) {
-                                ids.push(id);
-                            }
-                        }
-                    }
-                }
-                for v in &values {
-                    if let Some(ids) = self.found.get(&norm(self.filter, v)) {
-                        progress.learned.push((v.clone(), ids.clone()));
-                    }
-                }
-                if env.more_result {
-                    if let (Some(token), Some(filter)) = (env.next_page_token.as_deref(), self.filter) {
-                        let call = self.lookup_call(filter, &values, Some(token));
-                        self.steps.insert(call.step, Step::Lookup { values });
-                        progress.calls.push(call);
-                    }
-                }
-            }
-            Step::Create { values } => {
-                // Leads that exist after all (created meanwhile, or by our own earlier attempt
-                // whose answer was lost): look them up again instead of giving up.
-                let mut exists: Vec<String> = Vec::new();
-                for (i, value) in values.iter().enumerate() {
-                    let key = norm(self.filter, value);
-                    let rec = env.result.get(i).map(RecordResult::from_value);
-                    match rec {
-                        Some(RecordResult { id: Some(id), ref status, .. })
-                            if status == "created" || status == "updated" =>
-                        {
-                            self.found.insert(norm(self.filter, value), vec![id]);
-                            progress.learned.push((value.clone(), vec![id]));
-                        }
-                        Some(rec) if rec.reasons.iter().any(|r| r.code == "1005") => {
-                            exists.push(value.clone())
-                        }
-                        Some(rec) => {
-                            let reason =
-                                rec.reasons.first().cloned().map(Reason::from).unwrap_or_else(|| {
-                                    Reason::marketo(
-                                        "",
-                                        format!("Marketo did not create the lead (status `{}`)", rec.status),
-                                    )
-                                });
-                            self.finish_where(
-                                progress,
-                                |i| i.key.as_deref() == Some(key.as_str()),
-                                Status::Skipped,
-                                &reason,
-                                env.request_id.as_deref(),
-                            );
-                        }
-                        None => {
-                            let reason = Reason::local(
-                                "NO_RESULT",
-                                "Marketo's answer had no result for the lead to create",
-                            );
-                            self.finish_where(
-                                progress,
-                                |i| i.key.as_deref() == Some(key.as_str()),
-                                Status::Failed,
-                                &reason,
-                                env.request_id.as_deref(),
-                            );
-                        }
-                    }
-                }
-                if let (Some(filter), false) = (self.filter, exists.is_empty()) {
-                    for group in self.lookup_groups(exists) {
-                        let call = self.lookup_call(filter, &group, None);
-                        self.steps.insert(call.step, Step::Lookup { values: group });
-                        progress.calls.push(call);
-                    }
-                }
-            }
-            Step::List { ids } => {
-                for row in &env.result {
-                    let mut rec = RecordResult::from_value(row);
-                    let retried = self.may_repeat(step, rec.id);
-                    if retried && self.op == ListOp::Remove && rec.reasons.iter().any(|r| r.code == "1015") {
-                        // An earlier attempt of this very call may have removed it (its answer was
-                        // lost): the lead is out of the list either way.
-                        rec.status = "removed".into();
-                        rec.reasons.clear();
-                    }
-                    if let Some(id) = rec.id.filter(|id| ids.contains(id)) {
-                        if rec.reasons.iter().any(|r| r.code == "1004") {
-                            // Marketo no longer knows this id (deleted or merged away).
-                            progress.forget.push(id);
-                        }
-                        self.results.insert(id, (rec, env.request_id.clone()));
-                    }
-                }
-                self.settle_list_items(progress, false);
-            }
+            Step::Lookup { values } => self.on_lookup_answer(values, env, progress),
+            Step::Create { values } => self.on_create_answer(values, env, progress),
+            Step::List { ids } => self.on_list_answer(step, &ids, env, progress),
         }
         self.advance(progress);
     }
+
     /// A call failed for good (after any retries).
     fn on_failure(&mut self, step: u32, failure: &Failure, progress: &mut Progress) {
         let Some(kind) = self.steps.remove(&step) else { return };

@@ -209,79 +209,10 @@ impl Delivery for CheckJob {
         let Some(at) = self.steps.iter().position(|(s, _)| *s == step) else { return };
         let (_, pending) = self.steps.swap_remove(at);
         match pending {
-            Pending::List { id, .. } => {
-                if first(env).is_none() {
-                    self.each_list(id, "UNKNOWN_LIST", &format!("the instance has no static list {id}"));
-                }
-            }
-            Pending::Campaign { id, asset } => match first(env) {
-                None => {
-                    self.each_campaign(id, "UNKNOWN_CAMPAIGN", &format!("the instance has no campaign {id}"))
-                }
-                Some(c) if asset => {
-                    let active = c.get("isActive").and_then(Value::as_bool).unwrap_or(false);
-                    let requestable = c.get("isRequestable").and_then(Value::as_bool).unwrap_or(false);
-                    let program = c.get("parentProgramId").and_then(Value::as_i64);
-                    self.campaign_found(id, active, requestable, program, p);
-                }
-                Some(c) => {
-                    let active = c.get("active").and_then(Value::as_bool).unwrap_or(false);
-                    let requestable = c.get("type").and_then(Value::as_str) == Some("trigger");
-                    let program = c.get("programId").and_then(Value::as_i64);
-                    self.campaign_found(id, active, requestable, program, p);
-                }
-            },
-            Pending::Tokens { campaign, program } => {
-                let defined: Vec<String> = env
-                    .result
-                    .iter()
-                    .filter_map(|r| r.get("tokens").and_then(Value::as_array))
-                    .flatten()
-                    .filter_map(|t| t.get("name").and_then(Value::as_str))
-                    .map(|n| {
-                        n.trim_start_matches("{{")
-                            .trim_start_matches("my.")
-                            .trim_end_matches("}}")
-                            .to_string()
-                    })
-                    .collect();
-                for (action, names) in self.campaign_users(campaign) {
-                    for (i, name) in names.iter().enumerate() {
-                        if !defined.iter().any(|d| d == name) {
-                            let mut pr = problem(
-                                &action,
-                                format!("tokens[{i}].name"),
-                                "UNKNOWN_TOKEN",
-                                format!("program {program} (campaign {campaign}'s program) defines no token {{{{my.{name}}}}}"),
-                            );
-                            if let Some(right) = defined.iter().find(|d| d.eq_ignore_ascii_case(name)) {
-                                pr.suggestion = Some(format!("{{{{my.{right}}}}}"));
-                            }
-                            self.problems.push(pr);
-                        }
-                    }
-                }
-            }
-            Pending::Partitions => {
-                let names: Vec<&str> =
-                    env.result.iter().filter_map(|r| r.get("name").and_then(Value::as_str)).collect();
-                for (action, name) in &self.partitions {
-                    if !names.contains(&name.as_str()) {
-                        let mut pr = problem(
-                            action,
-                            "partitionName",
-                            "UNKNOWN_PARTITION",
-                            format!(
-                                "the instance has no lead partition `{name}` (it has: {})",
-                                names.join(", ")
-                            ),
-                        );
-                        pr.suggestion =
-                            names.iter().find(|n| n.eq_ignore_ascii_case(name)).map(|n| n.to_string());
-                        self.problems.push(pr);
-                    }
-                }
-            }
+            Pending::List { id, .. } => self.list_answered(id, env),
+            Pending::Campaign { id, asset } => self.campaign_answered(id, asset, env, p),
+            Pending::Tokens { campaign, program } => self.tokens_answered(campaign, program, env),
+            Pending::Partitions => self.partitions_answered(env),
         }
         self.finish_if_done(p);
     }
@@ -291,10 +222,6 @@ impl Delivery for CheckJob {
         let (_, pending) = self.steps.swap_remove(at);
         let code = failure.reason.code();
         let code = code.as_ref();
-        let path = CheckJob::path_of(&pending);
-        let could_not = |what: &str| {
-            format!("{what} could not be checked: Marketo answered {code} {}", failure.reason.message())
-        };
         match pending {
             Pending::List { id, asset: false } if code == "603" => {
                 self.call(Pending::List { id, asset: true }, p)
@@ -308,56 +235,132 @@ impl Delivery for CheckJob {
             Pending::Campaign { id, .. } if is_not_found(code) => {
                 self.each_campaign(id, "UNKNOWN_CAMPAIGN", &format!("the instance has no campaign {id}"))
             }
-            Pending::List { id, .. } => {
-                for action in self.list_users(id) {
-                    self.problems.push(if code == "603" {
-                        denied(&action, "targetStaticList", &path, &format!("static list {id}"))
-                    } else {
-                        problem(
-                            &action,
-                            "targetStaticList",
-                            "CHECK_FAILED",
-                            could_not(&format!("static list {id}")),
-                        )
-                    });
-                }
+            other => self.check_failed(&other, failure),
+        }
+        self.finish_if_done(p);
+    }
+}
+
+impl CheckJob {
+    /// A static list's answer: no result means the instance has no such list.
+    fn list_answered(&mut self, id: i64, env: &Envelope) {
+        if first(env).is_none() {
+            self.each_list(id, "UNKNOWN_LIST", &format!("the instance has no static list {id}"));
+        }
+    }
+
+    /// A campaign's answer, from the Asset API (`asset`) or the Lead Database API, whose
+    /// fields differ: none means no such campaign, else its state is checked.
+    fn campaign_answered(&mut self, id: i64, asset: bool, env: &Envelope, p: &mut Progress) {
+        match first(env) {
+            None => self.each_campaign(id, "UNKNOWN_CAMPAIGN", &format!("the instance has no campaign {id}")),
+            Some(c) if asset => {
+                let active = c.get("isActive").and_then(Value::as_bool).unwrap_or(false);
+                let requestable = c.get("isRequestable").and_then(Value::as_bool).unwrap_or(false);
+                let program = c.get("parentProgramId").and_then(Value::as_i64);
+                self.campaign_found(id, active, requestable, program, p);
             }
-            Pending::Campaign { id, .. } => {
-                for (action, _) in self.campaign_users(id) {
-                    self.problems.push(if code == "603" {
-                        denied(&action, "targetEmailCampaign", &path, &format!("campaign {id}"))
-                    } else {
-                        problem(
-                            &action,
-                            "targetEmailCampaign",
-                            "CHECK_FAILED",
-                            could_not(&format!("campaign {id}")),
-                        )
-                    });
-                }
+            Some(c) => {
+                let active = c.get("active").and_then(Value::as_bool).unwrap_or(false);
+                let requestable = c.get("type").and_then(Value::as_str) == Some("trigger");
+                let program = c.get("programId").and_then(Value::as_i64);
+                self.campaign_found(id, active, requestable, program, p);
             }
-            Pending::Tokens { campaign, program } => {
-                for (action, _) in self.campaign_users(campaign).iter().filter(|(_, n)| !n.is_empty()) {
-                    let what = format!("the tokens of program {program}");
-                    self.problems.push(if code == "603" {
-                        denied(action, "tokens", &path, &what)
-                    } else {
-                        problem(action, "tokens", "CHECK_FAILED", could_not(&what))
-                    });
-                }
-            }
-            Pending::Partitions => {
-                let users = self.partitions.clone();
-                for (action, name) in users {
-                    let what = format!("partition `{name}`");
-                    self.problems.push(if code == "603" {
-                        denied(&action, "partitionName", &path, &what)
-                    } else {
-                        problem(&action, "partitionName", "CHECK_FAILED", could_not(&what))
-                    });
+        }
+    }
+
+    /// The tokens of `campaign`'s program: each configured token name the program does not
+    /// define is a problem (with the right spelling when only the case differs).
+    fn tokens_answered(&mut self, campaign: i64, program: i64, env: &Envelope) {
+        let defined: Vec<String> = env
+            .result
+            .iter()
+            .filter_map(|r| r.get("tokens").and_then(Value::as_array))
+            .flatten()
+            .filter_map(|t| t.get("name").and_then(Value::as_str))
+            .map(|n| n.trim_start_matches("{{").trim_start_matches("my.").trim_end_matches("}}").to_string())
+            .collect();
+        for (action, names) in self.campaign_users(campaign) {
+            for (i, name) in names.iter().enumerate() {
+                if !defined.iter().any(|d| d == name) {
+                    let mut pr = problem(
+                        &action,
+                        format!("tokens[{i}].name"),
+                        "UNKNOWN_TOKEN",
+                        format!("program {program} (campaign {campaign}'s program) defines no token {{{{my.{name}}}}}"),
+                    );
+                    if let Some(right) = defined.iter().find(|d| d.eq_ignore_ascii_case(name)) {
+                        pr.suggestion = Some(format!("{{{{my.{right}}}}}"));
+                    }
+                    self.problems.push(pr);
                 }
             }
         }
-        self.finish_if_done(p);
+    }
+
+    /// The instance's lead partitions: each configured partition it lacks is a problem (with
+    /// the right spelling when only the case differs).
+    fn partitions_answered(&mut self, env: &Envelope) {
+        let names: Vec<&str> =
+            env.result.iter().filter_map(|r| r.get("name").and_then(Value::as_str)).collect();
+        for (action, name) in &self.partitions {
+            if !names.contains(&name.as_str()) {
+                let mut pr = problem(
+                    action,
+                    "partitionName",
+                    "UNKNOWN_PARTITION",
+                    format!("the instance has no lead partition `{name}` (it has: {})", names.join(", ")),
+                );
+                pr.suggestion = names.iter().find(|n| n.eq_ignore_ascii_case(name)).map(|n| n.to_string());
+                self.problems.push(pr);
+            }
+        }
+    }
+
+    /// A call that failed for another reason than a missing id or a 603 with a fallback
+    /// endpoint left: one problem for each thing it was to check, `PERMISSION_DENIED` on a
+    /// 603 and `CHECK_FAILED` otherwise.
+    fn check_failed(&mut self, pending: &Pending, failure: &Failure) {
+        let code = failure.reason.code();
+        let code = code.as_ref();
+        let path = CheckJob::path_of(pending);
+        for (action, parameter, what) in self.unchecked(pending) {
+            self.problems.push(if code == "603" {
+                denied(&action, parameter, &path, &what)
+            } else {
+                let message = format!(
+                    "{what} could not be checked: Marketo answered {code} {}",
+                    failure.reason.message()
+                );
+                problem(&action, parameter, "CHECK_FAILED", message)
+            });
+        }
+    }
+
+    /// What `pending` was to check, as `(action, parameter, what)` for each action concerned.
+    fn unchecked(&self, pending: &Pending) -> Vec<(String, &'static str, String)> {
+        match *pending {
+            Pending::List { id, .. } => self
+                .list_users(id)
+                .into_iter()
+                .map(|action| (action, "targetStaticList", format!("static list {id}")))
+                .collect(),
+            Pending::Campaign { id, .. } => self
+                .campaign_users(id)
+                .into_iter()
+                .map(|(action, _)| (action, "targetEmailCampaign", format!("campaign {id}")))
+                .collect(),
+            Pending::Tokens { campaign, program } => self
+                .campaign_users(campaign)
+                .into_iter()
+                .filter(|(_, names)| !names.is_empty())
+                .map(|(action, _)| (action, "tokens", format!("the tokens of program {program}")))
+                .collect(),
+            Pending::Partitions => self
+                .partitions
+                .iter()
+                .map(|(action, name)| (action.clone(), "partitionName", format!("partition `{name}`")))
+                .collect(),
+        }
     }
 }
