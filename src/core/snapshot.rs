@@ -10,6 +10,7 @@
 //! refuse a snapshot from a connector restored from an older one (SPEC §7).
 
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::Value;
 
 use super::outcome::Outcome;
@@ -90,15 +91,15 @@ pub struct SnapshotInfo {
 }
 
 /// One pending event.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PendingEntry {
     /// The event's id.
     pub event_id: String,
     /// The action it was given to.
     pub action_id: String,
-    /// The event itself.
-    pub event: Value,
+    /// The event itself, as JSON text (kept and written as it is; parsed when restored).
+    pub event: Box<RawValue>,
     /// When it was accepted (batch ages count from here).
     pub accepted_at: Millis,
     /// A call that may have reached Marketo was in flight for it. After a restore such an
@@ -109,6 +110,18 @@ pub struct PendingEntry {
     /// does not redo it.
     #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "lenient_resume")]
     pub progress: Option<ResumeData>,
+}
+
+impl PartialEq for PendingEntry {
+    /// Equal when every field is, the event compared as its JSON text.
+    fn eq(&self, other: &PendingEntry) -> bool {
+        self.event_id == other.event_id
+            && self.action_id == other.action_id
+            && self.event.get() == other.event.get()
+            && self.accepted_at == other.accepted_at
+            && self.in_flight == other.in_flight
+            && self.progress == other.progress
+    }
 }
 
 /// What of an event's delivery a previous instance already did, so a restore carries on from
@@ -212,22 +225,44 @@ impl Snapshot {
         if nesting_depth(text) > MAX_NESTING {
             return Err(SnapshotError::Malformed(format!("nested more than {MAX_NESTING} levels deep")));
         }
-        let mut de = serde_json::Deserializer::from_str(text);
-        de.disable_recursion_limit();
-        let v = Value::deserialize(&mut de)
-            .and_then(|v| de.end().map(|()| v))
-            .map_err(|e| SnapshotError::Malformed(e.to_string()))?;
-        let version = v.get("version").and_then(Value::as_u64).unwrap_or(0) as u32;
+        // The version first (a snapshot of another version may not read as this one), then the
+        // whole, straight from the text: events stay JSON text (`RawValue`).
+        #[derive(Deserialize)]
+        struct Versioned {
+            #[serde(default)]
+            version: Value,
+        }
+        let versioned: Versioned = read_unbounded(text)?;
+        let version = versioned.version.as_u64().unwrap_or(0) as u32;
         if version != VERSION {
             return Err(SnapshotError::Version(version));
         }
-        serde_json::from_value(v).map_err(|e| SnapshotError::Malformed(e.to_string()))
+        read_unbounded(text)
     }
 
     /// The identity and generation (`Connector.snapshotInfo`).
     pub fn info(&self) -> SnapshotInfo {
         SnapshotInfo { id: self.id.clone(), generation: self.generation }
     }
+}
+
+/// Reads `text` as a `T` without serde_json's recursion limit (the caller bounds the depth).
+fn read_unbounded<'de, T: Deserialize<'de>>(text: &'de str) -> Result<T, SnapshotError> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    de.disable_recursion_limit();
+    T::deserialize(&mut de)
+        .and_then(|v| de.end().map(|()| v))
+        .map_err(|e| SnapshotError::Malformed(e.to_string()))
+}
+
+/// An event as the engine keeps it: its compact JSON text.
+pub(crate) fn event_text(event: &Value) -> Box<RawValue> {
+    serde_json::value::to_raw_value(event).unwrap_or_else(|_| RawValue::NULL.to_owned())
+}
+
+/// An event kept as text, parsed (`null` if it does not read, which fails the event).
+pub(crate) fn event_value(text: &RawValue) -> Value {
+    read_unbounded(text.get()).unwrap_or(Value::Null)
 }
 
 #[cfg(test)]
@@ -253,7 +288,7 @@ mod tests {
         for depth in [2, 124, 125, 127] {
             let event: Value = serde_json::from_str(&nested(depth)).unwrap();
             let snap = Snapshot::parse(&with_event(&event.to_string())).unwrap();
-            assert_eq!(snap.events[0].event, event, "depth {depth}");
+            assert_eq!(event_value(&snap.events[0].event), event, "depth {depth}");
         }
         assert!(serde_json::from_str::<Value>(&nested(128)).is_err(), "serde_json's own limit");
         let too_deep = Snapshot::parse(&with_event(&nested(128)));

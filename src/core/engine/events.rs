@@ -13,6 +13,7 @@ use crate::core::job::{Context, EventRef, Family, Prepared, Start};
 use crate::core::outcome::{Outcome, Status};
 use crate::core::reason::Reason;
 use crate::core::schema::Format;
+use crate::core::snapshot::{event_text, event_value};
 use crate::core::time::Millis;
 
 use super::state::{Engine, PendingEvent};
@@ -60,7 +61,7 @@ impl Engine {
         self.next_event += 1;
         let key = EventKey(self.next_event);
         let event_id = event_id.unwrap_or_else(|| format!("{}-{}", self.event_prefix, self.next_event));
-        let event = Value::Null;
+        let event = serde_json::value::RawValue::NULL.to_owned();
         let pending = PendingEvent {
             event_id: event_id.clone(),
             action_id: action_id.into(),
@@ -95,7 +96,7 @@ impl Engine {
         let pending = PendingEvent {
             event_id: event_id.clone(),
             action_id: action_id.to_string(),
-            event: event.clone(),
+            event: event_text(event),
             accepted_at,
             batched: family.thresholds().is_some(),
             replayed,
@@ -305,7 +306,7 @@ impl Engine {
                 out.push((ev, prepared));
                 continue;
             }
-            let Some(event) = self.pending.get(&ev.key).map(|p| p.event.clone()) else { continue };
+            let Some(event) = self.pending.get(&ev.key).map(|p| event_value(&p.event)) else { continue };
             let mut warnings = Vec::new();
             let fmt = Format { schema: self.schema.schema.as_ref(), on_too_long: self.settings.on_too_long };
             match family.prepare(&event, &fmt, &mut warnings) {

@@ -12,6 +12,7 @@ use crate::core::reads::check::CheckJob;
 use crate::core::reads::pickers::ListingJob;
 use crate::core::reads::schema::SchemaJob;
 use crate::core::reason::Reason;
+use crate::core::snapshot::event_value;
 use crate::core::time::Millis;
 
 use super::state::Engine;
@@ -42,7 +43,7 @@ impl Engine {
                 self.emit(key, ev.with_reason(Status::Failed, reason, None));
                 continue;
             }
-            let (event, accepted_at) = (p.event.clone(), p.accepted_at);
+            let (event, accepted_at) = (event_value(&p.event), p.accepted_at);
             let settings = Arc::clone(&self.settings);
             if let Some(action) = settings.action(&ev.action_id) {
                 self.deliver(accepted_at, &*family(&action.action), ev, &event);

@@ -13,7 +13,7 @@ use crate::core::job::{EventRef, Family};
 use crate::core::outcome::Status;
 use crate::core::reason::Reason;
 use crate::core::snapshot::{
-    CachedLookup, PendingEntry, QuotaState, ResumeData, Snapshot, VERSION as SNAPSHOT_VERSION,
+    event_value, CachedLookup, PendingEntry, QuotaState, ResumeData, Snapshot, VERSION as SNAPSHOT_VERSION,
 };
 use crate::core::time::Millis;
 
@@ -163,7 +163,8 @@ impl Engine {
                 None => {
                     let accepted_at = entry.accepted_at.min(self.now);
                     let id = Some(entry.event_id.clone());
-                    self.accept(accepted_at, &*family, &entry.action_id, &entry.event, id, entry.in_flight);
+                    let event = event_value(&entry.event);
+                    self.accept(accepted_at, &*family, &entry.action_id, &event, id, entry.in_flight);
                 }
             }
         }
@@ -189,7 +190,9 @@ impl Engine {
 
     /// Restored `entries` resume from `resume` (their family [`Family::resumes`] it).
     pub(super) fn resume(&mut self, family: &dyn Family, entries: &[&PendingEntry], resume: &ResumeData) {
-        let events: Vec<(EventRef, &Value)> = entries.iter().map(|e| (self.readmit(e), &e.event)).collect();
+        let values: Vec<Value> = entries.iter().map(|e| event_value(&e.event)).collect();
+        let events: Vec<(EventRef, &Value)> =
+            entries.iter().zip(&values).map(|(e, v)| (self.readmit(e), v)).collect();
         let replayed = BTreeSet::new();
         let mut cx = self.context(&replayed);
         let start = family.resume(events, resume, &mut cx);

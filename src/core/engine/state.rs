@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 
 use serde::Serialize;
-use serde_json::Value;
+use serde_json::value::RawValue;
 
 use crate::core::auth::Auth;
 use crate::core::batch::Queue;
@@ -87,8 +87,9 @@ pub(super) struct JobEntry {
 pub(super) struct PendingEvent {
     pub(super) event_id: String,
     pub(super) action_id: String,
-    /// Kept until the final outcome, for snapshots.
-    pub(super) event: Value,
+    /// The event, as its compact JSON text: a fraction of the memory of a parsed tree, written
+    /// into snapshots as it is, parsed again only when it must be prepared again.
+    pub(super) event: Box<RawValue>,
     pub(super) accepted_at: Millis,
     /// Its action queues events (a `…Batched` action or bulk import).
     pub(super) batched: bool,
