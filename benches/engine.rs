@@ -14,7 +14,8 @@
 //!   cargo bench --bench engine -- bulk         (one group)
 //!
 //! The bench profile is the release one (opt-level "s", LTO), as the .wasm is built.
-//! Criterion prints times; the ratios are the event rows over their baselines in one group.
+//! Criterion prints times; `node benches/ratios.mjs` prints the ratios (each bench over its
+//! group's baselines) from target/criterion.
 
 #[cfg(not(target_arch = "wasm32"))]
 mod support;
