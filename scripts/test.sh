@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every test: formatting, lints, native core tests, wasm-bindgen tests in Node, the package
-# build, the Node integration tests against the simulator over loopback, and the packed package
-# installed outside the repository and used in Node, TypeScript, Deno, workerd and Chromium.
+# build, the performance budget, the Node integration tests against the simulator over loopback,
+# and the packed package installed outside the repository and used in Node, TypeScript, Deno,
+# workerd and Chromium.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -20,6 +21,8 @@ CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
   cargo test --target wasm32-unknown-unknown --test wasm
 echo "== package build"
 bash scripts/build.sh
+echo "== performance budget (ratios to same-run baselines against host-example/bench/budgets.json; about a minute)"
+bash scripts/perf-budget.sh
 echo "== Node integration tests (simulator over loopback)"
 node --test host-example/test/*.test.mjs
 echo "== the packed package from a folder outside the repository (Node, tsc, publint, attw, Deno, workerd, Chromium)"
