@@ -2,14 +2,14 @@
 //! (inputs, outputs, snapshot), this file is the one to edit. The benches themselves only see
 //! [`Connector`], [`event`] and the action configurations.
 //!
-//! The engine is driven the way the package drives it (src/wasm.rs): an event in, then the
+//! The engine is driven the way the package drives it (src/wasm/): an event in, then the
 //! requests and outcomes it produced drained. Requests are never answered during a measurement
 //! (no batch is due, or calls stay in flight), except in [`Connector::new`], which answers the
 //! identity call and the lead schema read (describe2) so the measured events are formatted with
 //! the schema known, as they are in a running connector.
 
 use marketo_connector::core::snapshot::Snapshot;
-use marketo_connector::core::{Engine, Millis, Settings};
+use marketo_connector::core::{Engine, Input, Millis, Output, Settings};
 use serde_json::{json, Value};
 
 /// Virtual time: 2025-11-28T12:00:00Z. Never moves, so no batch grows old.
@@ -143,22 +143,27 @@ impl Connector {
     /// Answers the identity call and the schema read; other requests stay in flight.
     fn answer_setup(&mut self) {
         for _ in 0..4 {
-            let mut answered = false;
-            while let Some(req) = self.engine.poll_request() {
-                let body = if req.url.contains("/identity/") {
-                    r#"{"access_token":"t:ab","token_type":"bearer","expires_in":3600,"scope":"s"}"#
-                        .to_string()
-                } else if req.url.contains("/leads/describe2.json") {
-                    describe2()
-                } else {
-                    continue;
+            let mut answers = Vec::new();
+            loop {
+                let req = match self.engine.poll_output() {
+                    Output::Request(req) => req,
+                    Output::Timeout(_) => break,
+                    _ => continue,
                 };
-                self.engine.handle_response(T0, req.id, 200, &body).expect("a request the engine sent");
-                answered = true;
+                if req.url.contains("/identity/") {
+                    let token =
+                        r#"{"access_token":"t:ab","token_type":"bearer","expires_in":3600,"scope":"s"}"#;
+                    answers.push((req.id, token.to_string()));
+                } else if req.url.contains("/leads/describe2.json") {
+                    answers.push((req.id, describe2()));
+                }
             }
-            while self.engine.poll_outcome().is_some() {}
-            if !answered {
+            if answers.is_empty() {
                 break;
+            }
+            for (id, body) in answers {
+                let answer = Input::Response { id, status: 200, body: &body };
+                let _ = self.engine.handle_input(T0, answer).expect("a request the engine sent");
             }
         }
     }
@@ -168,13 +173,20 @@ impl Connector {
     /// boundary.
     pub fn process(&mut self, action: &str, event: &Value) {
         self.next += 1;
-        let key = self.engine.handle_event(T0, action, event, Some(format!("e{}", self.next)));
-        std::hint::black_box(key.expect("a configured action"));
-        while let Some(req) = self.engine.poll_request() {
-            std::hint::black_box(&req);
-        }
-        while let Some(o) = self.engine.poll_outcome() {
-            std::hint::black_box(&o);
+        let id = format!("e{}", self.next);
+        let input = Input::Event { action_id: action, event, event_id: Some(&id) };
+        let key = self.engine.handle_input(T0, input);
+        let _ = std::hint::black_box(key.expect("a configured action"));
+        loop {
+            match self.engine.poll_output() {
+                Output::Timeout(at) => {
+                    std::hint::black_box(at);
+                    break;
+                }
+                other => {
+                    std::hint::black_box(&other);
+                }
+            }
         }
     }
 
