@@ -204,7 +204,7 @@ impl Connector {
     pub fn restore(&self, text: &str) -> Connector {
         let snap = Snapshot::parse(text).expect("a snapshot this engine wrote");
         Connector {
-            engine: Engine::restore(settings(&self.actions), SEED + 1, T0, &snap),
+            engine: Engine::restore(settings(&self.actions), SEED + 1, T0, snap),
             actions: self.actions.clone(),
             next: self.next,
         }

@@ -65,7 +65,8 @@ impl Connector {
             None => (Engine::new(settings, seed, now), Reporter::default()),
             Some(text) => {
                 let snap = Snapshot::parse(text).map_err(|e| coded(&e.to_string(), "INVALID_SNAPSHOT"))?;
-                (Engine::restore(settings, seed, now, &snap), Reporter::restore(&snap))
+                let reporter = Reporter::restore(&snap);
+                (Engine::restore(settings, seed, now, snap), reporter)
             }
         };
         let state = State { engine, reporter };

@@ -265,7 +265,7 @@ impl Driver {
         let settings = settings.clone();
         match snapshot {
             None => Engine::new(settings, seed, now),
-            Some(s) => Engine::restore(settings, seed, now, s),
+            Some(s) => Engine::restore(settings, seed, now, s.clone()),
         }
     }
 

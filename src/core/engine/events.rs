@@ -15,6 +15,7 @@ use crate::core::reason::Reason;
 use crate::core::schema::Format;
 use crate::core::snapshot::{event_text, event_value};
 use crate::core::time::Millis;
+use serde_json::value::RawValue;
 
 use super::state::{Engine, PendingEvent};
 
@@ -36,7 +37,8 @@ impl Engine {
         let settings = Arc::clone(&self.settings);
         let action =
             settings.action(action_id).ok_or_else(|| UsageError::UnknownAction(action_id.to_string()))?;
-        let key = self.accept(now, &*family(&action.action), action_id, event, event_id, false);
+        let text = event_text(event);
+        let key = self.accept(now, &*family(&action.action), action_id, (event, text), event_id, false);
         self.pump(now);
         Ok(key)
     }
@@ -86,7 +88,7 @@ impl Engine {
         accepted_at: Millis,
         family: &dyn Family,
         action_id: &str,
-        event: &Value,
+        (event, text): (&Value, Box<RawValue>),
         event_id: Option<String>,
         replayed: bool,
     ) -> EventKey {
@@ -96,7 +98,7 @@ impl Engine {
         let pending = PendingEvent {
             event_id: event_id.clone(),
             action_id: action_id.to_string(),
-            event: event_text(event),
+            event: text,
             accepted_at,
             batched: family.thresholds().is_some(),
             replayed,

@@ -104,7 +104,7 @@ impl Engine {
     /// so two restores of one snapshot with distinct seeds or clocks never generate the same id.
     /// The snapshot's `finished` outcomes are not the engine's: see
     /// [`crate::core::report::Reporter::restore`].
-    pub fn restore(settings: Settings, seed: u64, now: Millis, snapshot: &Snapshot) -> Engine {
+    pub fn restore(settings: Settings, seed: u64, now: Millis, snapshot: Snapshot) -> Engine {
         let mut engine = Engine::new(settings, seed, now);
         let now = engine.now;
         if !snapshot.id.is_empty() {
@@ -128,7 +128,7 @@ impl Engine {
             .and_then(|s| crate::core::schema::LeadSchema::from_describe2(std::slice::from_ref(s)));
         // Restored events take keys after the snapshot's counter.
         engine.next_event = snapshot.next_event;
-        engine.restore_events(&snapshot.events);
+        engine.restore_events(snapshot.events);
         // Nothing is sent until the host's next input (SPEC §7: it may store this engine's
         // snapshot, with the new generation, first); `poll_timeout` asks for it now.
         engine.needs_pump = true;
@@ -138,10 +138,10 @@ impl Engine {
     /// Takes a snapshot's events back: each is queued or sent again from the start, resumed
     /// from where its family's resume data says it was (bulk imports sharing a batch resume
     /// together, after the others), or given its final outcome when it cannot go on.
-    pub(super) fn restore_events(&mut self, entries: &[PendingEntry]) {
+    pub(super) fn restore_events(&mut self, entries: Vec<PendingEntry>) {
         let settings = Arc::clone(&self.settings);
-        let mut grouped: BTreeMap<(&str, i64), (Vec<&PendingEntry>, &ResumeData)> = BTreeMap::new();
-        for entry in entries {
+        let mut grouped: BTreeMap<(String, i64), (Vec<PendingEntry>, ResumeData)> = BTreeMap::new();
+        for mut entry in entries {
             let Some(action) = settings.action(&entry.action_id) else {
                 let reason = format!("action `{}` is no longer configured", entry.action_id);
                 self.restore_failed(entry, Status::Failed, "UNKNOWN_ACTION", reason);
@@ -153,24 +153,25 @@ impl Engine {
                 self.restore_failed(entry, Status::Uncertain, "RESTARTED_IN_FLIGHT", reason.into());
                 continue;
             }
-            match entry.progress.as_ref().filter(|r| family.resumes(r)) {
+            match entry.progress.take().filter(|r| family.resumes(r)) {
                 Some(resume) => match resume.group() {
                     Some(group) => {
-                        grouped.entry((&entry.action_id, group)).or_insert((Vec::new(), resume)).0.push(entry)
+                        let key = (entry.action_id.clone(), group);
+                        grouped.entry(key).or_insert_with(|| (Vec::new(), resume)).0.push(entry)
                     }
-                    None => self.resume(&*family, &[entry], resume),
+                    None => self.resume(&*family, vec![entry], &resume),
                 },
                 None => {
                     let accepted_at = entry.accepted_at.min(self.now);
-                    let id = Some(entry.event_id.clone());
                     let event = event_value(&entry.event);
-                    self.accept(accepted_at, &*family, &entry.action_id, &event, id, entry.in_flight);
+                    let PendingEntry { event_id, action_id, event: text, in_flight, .. } = entry;
+                    self.accept(accepted_at, &*family, &action_id, (&event, text), Some(event_id), in_flight);
                 }
             }
         }
         for ((action_id, _), (entries, resume)) in grouped {
-            if let Some(action) = settings.action(action_id) {
-                self.resume(&*family(&action.action), &entries, resume);
+            if let Some(action) = settings.action(&action_id) {
+                self.resume(&*family(&action.action), entries, &resume);
             }
         }
     }
@@ -178,7 +179,7 @@ impl Engine {
     /// A restored event that cannot go on gets its final outcome now.
     pub(super) fn restore_failed(
         &mut self,
-        entry: &PendingEntry,
+        entry: PendingEntry,
         status: Status,
         code: &'static str,
         message: String,
@@ -189,10 +190,10 @@ impl Engine {
     }
 
     /// Restored `entries` resume from `resume` (their family [`Family::resumes`] it).
-    pub(super) fn resume(&mut self, family: &dyn Family, entries: &[&PendingEntry], resume: &ResumeData) {
+    pub(super) fn resume(&mut self, family: &dyn Family, entries: Vec<PendingEntry>, resume: &ResumeData) {
         let values: Vec<Value> = entries.iter().map(|e| event_value(&e.event)).collect();
         let events: Vec<(EventRef, &Value)> =
-            entries.iter().zip(&values).map(|(e, v)| (self.readmit(e), v)).collect();
+            entries.into_iter().zip(&values).map(|(e, v)| (self.readmit(e), v)).collect();
         let replayed = BTreeSet::new();
         let mut cx = self.context(&replayed);
         let start = family.resume(events, resume, &mut cx);
@@ -200,22 +201,23 @@ impl Engine {
     }
 
     /// Registers a snapshot's event as pending again, under a new key.
-    pub(super) fn readmit(&mut self, entry: &PendingEntry) -> EventRef {
+    pub(super) fn readmit(&mut self, entry: PendingEntry) -> EventRef {
         self.next_event += 1;
         let key = EventKey(self.next_event);
         let batched =
             self.settings.action(&entry.action_id).is_some_and(|a| family(&a.action).thresholds().is_some());
+        let ev = EventRef { key, event_id: entry.event_id.clone(), action_id: entry.action_id.clone() };
         self.admit(
             key,
             PendingEvent {
-                event_id: entry.event_id.clone(),
-                action_id: entry.action_id.clone(),
-                event: entry.event.clone(),
+                event_id: entry.event_id,
+                action_id: entry.action_id,
+                event: entry.event,
                 accepted_at: entry.accepted_at.min(self.now),
                 batched,
                 replayed: entry.in_flight,
             },
         );
-        EventRef { key, event_id: entry.event_id.clone(), action_id: entry.action_id.clone() }
+        ev
     }
 }
