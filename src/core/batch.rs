@@ -3,6 +3,7 @@
 //! send — or when the host flushes. Sealed batches of one action go out one after the other,
 //! so a lead's operations within an action keep their order.
 
+use crate::core::ids::JobId;
 use std::collections::VecDeque;
 
 use super::time::Millis;
@@ -37,7 +38,7 @@ pub struct Queue<T> {
     oldest: Option<Millis>,
     sealed: VecDeque<Vec<T>>,
     /// The job delivering this action's previous batch, while it runs.
-    pub busy: Option<u64>,
+    pub busy: Option<JobId>,
 }
 
 impl<T> Queue<T> {
@@ -167,7 +168,7 @@ mod tests {
         for c in ['a', 'b', 'c', 'd', 'e', 'f'] {
             q.push(0, c, 1);
         }
-        q.busy = Some(1);
+        q.busy = Some(JobId(1));
         assert_eq!(q.take_ready(), None);
         q.busy = None;
         assert_eq!(q.take_ready(), Some(vec!['a', 'b', 'c']));

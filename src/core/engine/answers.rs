@@ -5,6 +5,7 @@ use crate::core::auth::AuthEvent;
 use crate::core::check::CheckResult;
 use crate::core::classify::{classify_code, classify_http, Class};
 use crate::core::error::UsageError;
+use crate::core::ids::JobId;
 use crate::core::job::{CallSpec, Delivery, EventRef, Failure, Progress};
 use crate::core::outcome::Status;
 use crate::core::reason::{Code, Reason};
@@ -230,7 +231,7 @@ impl Engine {
         self.pump(now);
     }
 
-    pub(super) fn apply(&mut self, job: u64, mut progress: Progress) {
+    pub(super) fn apply(&mut self, job: JobId, mut progress: Progress) {
         let schema = progress.schema.take();
         if let Some(problems) = progress.check.take() {
             if let Some(i) = self.check_jobs.iter().position(|(j, _)| *j == job) {
@@ -262,7 +263,7 @@ impl Engine {
 
     /// Job `job`'s new calls go to their queues (or wait for their delay); a job with no call
     /// left outstanding ends ([`Engine::end_job`]).
-    fn issue(&mut self, job: u64, calls: Vec<CallSpec>) {
+    fn issue(&mut self, job: JobId, calls: Vec<CallSpec>) {
         let n = calls.len();
         let started = self.jobs.get(&job).is_some_and(|j| j.started);
         for spec in calls {
@@ -291,7 +292,7 @@ impl Engine {
 
     /// Job `job` has no call left: it is forgotten, its queue may send its next batch, and an
     /// event it left without an outcome fails (`INTERNAL`: a bug, never silence).
-    fn end_job(&mut self, job: u64) {
+    fn end_job(&mut self, job: JobId) {
         if let Some(entry) = self.jobs.remove(&job) {
             for key in &entry.events {
                 self.job_of.remove(key);

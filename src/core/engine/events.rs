@@ -8,7 +8,7 @@ use serde_json::Value;
 use crate::core::batch::Queue;
 use crate::core::error::{EventError, UsageError};
 use crate::core::families::family;
-use crate::core::ids::EventKey;
+use crate::core::ids::{EventKey, JobId};
 use crate::core::job::{Context, EventRef, Family, Prepared, Start};
 use crate::core::outcome::{Outcome, Status};
 use crate::core::reason::Reason;
@@ -219,7 +219,7 @@ impl Engine {
         &mut self,
         family: &dyn Family,
         items: Vec<(EventRef, Prepared)>,
-    ) -> Option<u64> {
+    ) -> Option<JobId> {
         let replayed: BTreeSet<EventKey> = items
             .iter()
             .map(|(ev, _)| ev.key)
@@ -244,7 +244,7 @@ impl Engine {
 
     /// Fails the events a family could not start, then registers and starts its jobs; the last
     /// job's id.
-    pub(super) fn started(&mut self, start: Start) -> Option<u64> {
+    pub(super) fn started(&mut self, start: Start) -> Option<JobId> {
         for (ev, e) in start.failed {
             let reason = Reason::local(e.code(), e.to_string());
             self.emit(ev.key, ev.with_reason(Status::Failed, &reason, None));

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use crate::core::check::{schema_problems, CheckResult};
 use crate::core::families::family;
-use crate::core::ids::{CheckKey, ListingKey};
+use crate::core::ids::{CheckKey, JobId, ListingKey};
 use crate::core::job::{EventRef, Progress};
 use crate::core::listing::{Listing, Named};
 use crate::core::outcome::Status;
@@ -23,7 +23,7 @@ impl Engine {
     pub(super) fn schema_pending(&mut self) -> bool {
         if self.schema.wants_read() {
             // `start_job` gives the job the next id; the slot knows it before the job starts.
-            self.schema.reading = Some(self.next_job + 1);
+            self.schema.reading = Some(JobId(self.next_job + 1));
             self.start_job(Box::new(SchemaJob::default()), Progress::default(), None, Vec::new());
         }
         self.schema.reading.is_some()
@@ -72,7 +72,7 @@ impl Engine {
     pub(super) fn start_check(&mut self, key: CheckKey) {
         let first = schema_problems(&self.settings, self.schema.schema.as_ref(), self.schema.error.as_ref());
         let job = CheckJob::new(&self.settings, first);
-        self.check_jobs.push((self.next_job + 1, key));
+        self.check_jobs.push((JobId(self.next_job + 1), key));
         self.start_job(Box::new(job), Progress::default(), None, Vec::new());
     }
 

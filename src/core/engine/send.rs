@@ -2,7 +2,7 @@
 //! and the requests and outcomes the host polls.
 
 use crate::core::config::FilterType;
-use crate::core::ids::EventKey;
+use crate::core::ids::{EventKey, JobId};
 use crate::core::job::{Api, CallSpec, Delivery, Progress};
 use crate::core::limits::Blocked;
 use crate::core::outcome::Outcome;
@@ -33,9 +33,9 @@ impl Engine {
         mut progress: Progress,
         lookup: Option<FilterType>,
         events: Vec<EventKey>,
-    ) -> Option<u64> {
+    ) -> Option<JobId> {
         self.next_job += 1;
-        let id = self.next_job;
+        let id = JobId(self.next_job);
         job.start(&mut progress);
         for key in &events {
             self.job_of.insert(*key, id);
@@ -63,14 +63,14 @@ impl Engine {
         self.follow.push_front(call);
     }
 
-    pub(super) fn count_sending(&mut self, job: u64) {
+    pub(super) fn count_sending(&mut self, job: JobId) {
         if let Some(entry) = self.jobs.get_mut(&job) {
             entry.sending += 1;
         }
     }
 
     /// A call left the queues for good (answered, failed in transport, or failed unsent).
-    pub(super) fn left_queue(&mut self, job: u64) {
+    pub(super) fn left_queue(&mut self, job: JobId) {
         if let Some(entry) = self.jobs.get_mut(&job) {
             entry.sending = entry.sending.saturating_sub(1);
         }

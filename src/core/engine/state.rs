@@ -12,7 +12,7 @@ use crate::core::cache::LeadCache;
 use crate::core::check::CheckResult;
 use crate::core::config::FilterType;
 use crate::core::config::Settings;
-use crate::core::ids::{CheckKey, EventKey, ListingKey};
+use crate::core::ids::{CheckKey, EventKey, JobId, ListingKey};
 use crate::core::job::{CallSpec, Delivery, EventRef, Prepared};
 use crate::core::limits::Limiter;
 use crate::core::listing::Named;
@@ -47,7 +47,7 @@ pub const CALL_TIMEOUT_MS: Millis = 200_000;
 
 #[derive(Debug)]
 pub(super) struct Call {
-    pub(super) job: u64,
+    pub(super) job: JobId,
     pub(super) spec: CallSpec,
     /// Attempts made so far.
     pub(super) attempts: u32,
@@ -127,9 +127,9 @@ pub struct Engine {
     pub(super) auth: Auth,
     pub(super) limiter: Limiter,
     pub(super) jitter: Jitter,
-    pub(super) jobs: BTreeMap<u64, JobEntry>,
+    pub(super) jobs: BTreeMap<JobId, JobEntry>,
     /// The job delivering each event, while it runs.
-    pub(super) job_of: BTreeMap<EventKey, u64>,
+    pub(super) job_of: BTreeMap<EventKey, JobId>,
     /// First calls of new jobs waiting to be sent, in order.
     pub(super) ready: VecDeque<Call>,
     /// Calls of jobs already started (and retries) waiting to be sent: they go first.
@@ -149,7 +149,7 @@ pub struct Engine {
     pub(super) outcomes_out: VecDeque<(EventKey, Outcome)>,
     pub(super) listings_out: VecDeque<(ListingKey, Result<Vec<Named>, Reason>)>,
     /// Listing job → its key.
-    pub(super) listing_jobs: BTreeMap<u64, ListingKey>,
+    pub(super) listing_jobs: BTreeMap<JobId, ListingKey>,
     pub(super) next_listing: u64,
     /// Batched actions' queues, by action id.
     pub(super) queues: BTreeMap<String, Queue<(EventRef, Prepared)>>,
@@ -186,7 +186,7 @@ pub struct Engine {
     pub(super) notes: Vec<(EventKey, String)>,
     /// `check()`s waiting for the schema; check jobs by job id; finished checks.
     pub(super) checks_waiting: Vec<CheckKey>,
-    pub(super) check_jobs: Vec<(u64, CheckKey)>,
+    pub(super) check_jobs: Vec<(JobId, CheckKey)>,
     pub(super) checks_out: VecDeque<(CheckKey, CheckResult)>,
     pub(super) next_check: u64,
 }

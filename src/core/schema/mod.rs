@@ -12,6 +12,7 @@
 //! `string`, `email`, `phone`, `url`, `text` → text of at most the field's `length` characters.
 //! Dates are read by the rules of [`crate::core::date`].
 
+use crate::core::ids::JobId;
 use serde_json::Value;
 
 use super::date::to_iso8601;
@@ -368,7 +369,7 @@ pub(crate) struct SchemaSlot {
     /// Why it could not be read, when the last attempt failed.
     pub error: Option<Reason>,
     /// The job reading it, while one runs.
-    pub reading: Option<u64>,
+    pub reading: Option<JobId>,
     /// Marketo answered 1006 for a field the schema has: read it again at the next need.
     pub stale: bool,
     /// Fields a 1006 already caused a refresh for (each refreshes once).
