@@ -9,6 +9,7 @@
 
 use fuzz_support::{driver, run_canned, sample_events, Bytes, Driver, Reply, ACTION_IDS, MAX_ROUNDS, SEED};
 use libfuzzer_sys::fuzz_target;
+use marketo_connector::core::ids::RequestId;
 use marketo_connector::core::Listing;
 
 /// Statuses worth hitting; a byte with the high bit set picks a raw status instead.
@@ -82,7 +83,7 @@ fuzz_target!(|data: &[u8]| {
                 2 => d.check_snapshot(),
                 _ => {
                     // A request id nobody is waiting for.
-                    let id = input.u32();
+                    let id = RequestId(input.u32());
                     if !d.inbox.iter().any(|r| r.id == id) {
                         assert!(d.late_answer(id, Reply::Http(200, "{}".into())).is_err());
                     }

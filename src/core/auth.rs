@@ -5,6 +5,7 @@
 //! URL (and so never in a proxy or host log line). Marketo accepts the three parameters as
 //! query or form fields.
 
+use crate::core::ids::RequestId;
 use serde_json::Value;
 
 use super::redact::Redactor;
@@ -22,7 +23,7 @@ pub const REFRESH_MARGIN_MS: Millis = 60_000;
 enum State {
     Empty,
     Fetching {
-        request: u32,
+        request: RequestId,
     },
     Valid {
         token: String,
@@ -117,7 +118,7 @@ impl Auth {
     }
 
     /// The identity request with engine id `id`; marks the call as in flight.
-    pub fn identity_request(&mut self, id: u32, settings: &Settings) -> HttpRequest {
+    pub fn identity_request(&mut self, id: RequestId, settings: &Settings) -> HttpRequest {
         // The secret leaves the connector only in this body: from now on it may come back.
         self.redactor.learn_secret(settings.client_secret.expose());
         self.state = State::Fetching { request: id };
@@ -139,7 +140,7 @@ impl Auth {
     }
 
     /// Whether `id` is the identity call in flight.
-    pub fn owns(&self, id: u32) -> bool {
+    pub fn owns(&self, id: RequestId) -> bool {
         matches!(self.state, State::Fetching { request } if request == id)
     }
 

@@ -1,6 +1,7 @@
 //! Error types. Our side (bad settings, bad calls) is an error; Marketo's answers and bad
 //! events are outcomes (see [`crate::core::outcome`]), never errors that stop the connector.
 
+use crate::core::ids::RequestId;
 use thiserror::Error;
 
 /// Invalid settings or action configuration, found when the connector is constructed.
@@ -72,7 +73,7 @@ pub enum UsageError {
     /// A response or transport error was reported for a request id the engine is not waiting
     /// for (already answered, timed out, or never issued).
     #[error("no request with id {0} is waiting for an answer")]
-    UnknownRequest(u32),
+    UnknownRequest(RequestId),
 }
 
 impl UsageError {

@@ -1,6 +1,7 @@
 //! Marketo wire types: the HTTP requests the engine hands to the host, and the response
 //! envelope Marketo answers with (`{requestId, success, result, errors, warnings, ...}`).
 
+use crate::core::ids::RequestId;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde::Serialize;
 use serde_json::Value;
@@ -58,7 +59,7 @@ impl Body {
 #[must_use]
 pub struct HttpRequest {
     /// Engine-assigned id, echoed back with the answer.
-    pub id: u32,
+    pub id: RequestId,
     /// HTTP method.
     pub method: Method,
     /// Absolute URL.

@@ -72,7 +72,7 @@ pub(super) fn drive(shared: &Rc<Shared>, rearm: bool) {
         Err(_) => return, // cannot happen (no borrow is held across a callback); never trap
     };
     for req in step.requests {
-        shared.host.log(&serde_json::json!({"type": "request", "id": req.id, "method": req.method.as_str(), "url": req.url}));
+        shared.host.log(&serde_json::json!({"type": "request", "id": req.id.0, "method": req.method.as_str(), "url": req.url}));
         spawn_local(send(Rc::clone(shared), req));
     }
     if let Some(at) = step.set_timer {
@@ -98,13 +98,13 @@ async fn send(shared: Rc<Shared>, req: HttpRequest) {
     let now = shared.host.now();
     match &result {
         Ok((status, _)) => {
-            shared.host.log(&serde_json::json!({"type": "response", "id": id, "status": status}))
+            shared.host.log(&serde_json::json!({"type": "response", "id": id.0, "status": status}))
         }
         Err(m) => {
             // A host fetch error may quote the request's headers: never log the token.
             let m =
                 shared.state.try_borrow().map_or_else(|_| "(withheld)".to_string(), |st| st.engine.redact(m));
-            shared.host.log(&serde_json::json!({"type": "transportError", "id": id, "message": m}))
+            shared.host.log(&serde_json::json!({"type": "transportError", "id": id.0, "message": m}))
         }
     }
     if let Ok(mut st) = shared.state.try_borrow_mut() {

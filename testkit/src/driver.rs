@@ -28,6 +28,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use marketo_connector::core::check::CheckResult;
 use marketo_connector::core::engine::CALL_TIMEOUT_MS;
+pub use marketo_connector::core::ids::RequestId;
 use marketo_connector::core::limits::WINDOW_MS;
 use marketo_connector::core::report::{Reporter, Settled};
 use marketo_connector::core::snapshot::Snapshot;
@@ -53,9 +54,9 @@ pub enum Input<'a> {
     /// An event the host could not read as JSON, and why.
     Unreadable { action: &'a str, why: &'a str, id: Option<&'a str> },
     /// An HTTP answer to request `id`.
-    Response { id: u32, status: u16, body: &'a str },
+    Response { id: RequestId, status: u16, body: &'a str },
     /// The host's `fetch` failed for request `id`.
-    TransportError { id: u32, message: &'a str },
+    TransportError { id: RequestId, message: &'a str },
     /// A wake-up (the host's timer fired).
     Timeout,
     /// Send every queue now.
@@ -168,9 +169,9 @@ pub struct Driver {
     /// Requests emitted and not yet answered, oldest first.
     pub inbox: VecDeque<HttpRequest>,
     /// When each request of `inbox` was sent and its fault, by request id.
-    pub in_flight: BTreeMap<u32, InFlight>,
+    pub in_flight: BTreeMap<RequestId, InFlight>,
     /// Ids of requests given up on after the call timeout ([`Driver::expire_calls`]).
-    pub late: Vec<u32>,
+    pub late: Vec<RequestId>,
     /// Most REST (non-identity) requests seen in flight at once.
     pub max_rest_in_flight: usize,
     /// Let the fake answer the lead schema's describe calls as soon as they are sent (true by
@@ -490,23 +491,23 @@ impl Driver {
     // ---- answers ----------------------------------------------------------------------------
 
     /// Answers request `id` with an HTTP status and body (a scripted Marketo).
-    pub fn respond(&mut self, id: u32, status: u16, body: &str) {
+    pub fn respond(&mut self, id: RequestId, status: u16, body: &str) {
         self.reply(id, Reply::Http(status, body.to_string()));
     }
 
     /// Reports a transport failure for request `id`.
-    pub fn transport_error(&mut self, id: u32, message: &str) {
+    pub fn transport_error(&mut self, id: RequestId, message: &str) {
         self.reply(id, Reply::Transport(message.to_string()));
     }
 
     /// Delivers a reply for request `id`, which must be waiting for one.
-    pub fn reply(&mut self, id: u32, reply: Reply) {
+    pub fn reply(&mut self, id: RequestId, reply: Reply) {
         let r = self.try_reply(id, reply);
         r.expect("the engine was waiting for this answer");
     }
 
     /// Delivers a reply for request `id`; the engine's refusal, if any, is returned.
-    pub fn try_reply(&mut self, id: u32, reply: Reply) -> Result<(), UsageError> {
+    pub fn try_reply(&mut self, id: RequestId, reply: Reply) -> Result<(), UsageError> {
         let before = self.inbox.len();
         let req = self.inbox.iter().find(|r| r.id == id).cloned();
         self.inbox.retain(|r| r.id != id);
@@ -532,7 +533,7 @@ impl Driver {
     }
 
     /// Answers a request no one waits for any more (given up on, or from a dead instance).
-    pub fn late_answer(&mut self, id: u32, reply: Reply) -> Result<(), UsageError> {
+    pub fn late_answer(&mut self, id: RequestId, reply: Reply) -> Result<(), UsageError> {
         let r = match &reply {
             Reply::Http(status, body) => self.feed(Input::Response { id, status: *status, body }),
             Reply::Transport(message) => self.feed(Input::TransportError { id, message }),
@@ -558,18 +559,18 @@ impl Driver {
     }
 
     /// The id of the request in flight at `index` (modulo their number), if any.
-    pub fn nth_in_flight(&self, index: usize) -> Option<u32> {
+    pub fn nth_in_flight(&self, index: usize) -> Option<RequestId> {
         (!self.inbox.is_empty()).then(|| self.inbox[index % self.inbox.len()].id)
     }
 
     /// Answers request `id` as its fault (or the fake) says.
-    pub fn answer(&mut self, id: u32) {
+    pub fn answer(&mut self, id: RequestId) {
         self.try_answer(id).expect("the engine was waiting for this answer");
     }
 
     /// [`Driver::answer`], the engine's refusal returned (allowed only for a request past its
     /// call timeout: [`Driver::try_reply`]).
-    pub fn try_answer(&mut self, id: u32) -> Result<(), UsageError> {
+    pub fn try_answer(&mut self, id: RequestId) -> Result<(), UsageError> {
         let req = self.inbox.iter().find(|r| r.id == id).cloned().expect("such a request is in flight");
         let reply = self.answer_for(&req);
         self.try_reply(id, reply)
@@ -582,7 +583,7 @@ impl Driver {
     }
 
     /// Requests in flight that will get an answer (their fault is not `NoAnswer`), oldest first.
-    pub fn answerable(&self) -> Vec<u32> {
+    pub fn answerable(&self) -> Vec<RequestId> {
         self.inbox
             .iter()
             .filter(|r| self.in_flight.get(&r.id).is_none_or(|f| f.fault != Fault::NoAnswer))

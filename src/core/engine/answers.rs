@@ -5,7 +5,7 @@ use crate::core::auth::AuthEvent;
 use crate::core::check::CheckResult;
 use crate::core::classify::{classify_code, classify_http, Class};
 use crate::core::error::UsageError;
-use crate::core::ids::JobId;
+use crate::core::ids::{JobId, RequestId};
 use crate::core::job::{CallSpec, Delivery, EventRef, Failure, Progress};
 use crate::core::outcome::Status;
 use crate::core::reason::{Code, Reason};
@@ -30,7 +30,7 @@ impl Engine {
     pub(crate) fn handle_response(
         &mut self,
         now: Millis,
-        id: u32,
+        id: RequestId,
         status: u16,
         body: &str,
     ) -> Result<(), UsageError> {
@@ -175,7 +175,7 @@ impl Engine {
     pub(crate) fn handle_transport_error(
         &mut self,
         now: Millis,
-        id: u32,
+        id: RequestId,
         message: &str,
     ) -> Result<(), UsageError> {
         let now = self.clamp(now);
@@ -201,7 +201,7 @@ impl Engine {
     /// [`CALL_TIMEOUT_MS`] are given up as transport failures.
     pub(crate) fn handle_timeout(&mut self, now: Millis) {
         let now = self.clamp(now);
-        let expired: Vec<u32> =
+        let expired: Vec<RequestId> =
             self.in_flight.iter().filter(|(_, f)| f.deadline <= now).map(|(id, _)| *id).collect();
         for id in expired {
             let _ = self.handle_transport_error(now, id, "no answer within the call timeout");

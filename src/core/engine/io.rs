@@ -6,7 +6,7 @@
 use serde_json::Value;
 
 use crate::core::check::CheckResult;
-use crate::core::ids::{CheckKey, EventKey, ListingKey};
+use crate::core::ids::{CheckKey, EventKey, ListingKey, RequestId};
 use crate::core::listing::{Listing, Named};
 use crate::core::outcome::Outcome;
 use crate::core::reason::Reason;
@@ -40,7 +40,7 @@ pub enum Input<'a> {
     /// The HTTP answer to request `id` (status and body text).
     Response {
         /// [`HttpRequest::id`] of the request answered.
-        id: u32,
+        id: RequestId,
         /// The HTTP status.
         status: u16,
         /// The body, as text.
@@ -50,7 +50,7 @@ pub enum Input<'a> {
     /// `message` ends up in outcomes and must not contain secrets.
     TransportError {
         /// [`HttpRequest::id`] of the request.
-        id: u32,
+        id: RequestId,
         /// What happened.
         message: &'a str,
     },

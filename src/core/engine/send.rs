@@ -2,7 +2,7 @@
 //! and the requests and outcomes the host polls.
 
 use crate::core::config::FilterType;
-use crate::core::ids::{EventKey, JobId};
+use crate::core::ids::{EventKey, JobId, RequestId};
 use crate::core::job::{Api, CallSpec, Delivery, Progress};
 use crate::core::limits::Blocked;
 use crate::core::outcome::Outcome;
@@ -88,9 +88,10 @@ impl Engine {
         }
     }
 
-    pub(super) fn next_request_id(&mut self) -> u32 {
+    /// The next request's id (never 0: hosts may read 0 as "none").
+    pub(super) fn next_request_id(&mut self) -> RequestId {
         self.next_request = self.next_request.wrapping_add(1).max(1);
-        self.next_request
+        RequestId(self.next_request)
     }
 
     /// Sends what may be sent: due batches become jobs, a token comes first, then calls go

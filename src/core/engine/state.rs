@@ -12,7 +12,7 @@ use crate::core::cache::LeadCache;
 use crate::core::check::CheckResult;
 use crate::core::config::FilterType;
 use crate::core::config::Settings;
-use crate::core::ids::{CheckKey, EventKey, JobId, ListingKey};
+use crate::core::ids::{CheckKey, EventKey, JobId, ListingKey, RequestId};
 use crate::core::job::{CallSpec, Delivery, EventRef, Prepared};
 use crate::core::limits::Limiter;
 use crate::core::listing::Named;
@@ -136,8 +136,8 @@ pub struct Engine {
     pub(super) follow: VecDeque<Call>,
     /// Calls waiting for a retry time.
     pub(super) delayed: Vec<(Millis, Call)>,
-    pub(super) in_flight: BTreeMap<u32, InFlight>,
-    pub(super) identity_deadline: Option<(u32, Millis)>,
+    pub(super) in_flight: BTreeMap<RequestId, InFlight>,
+    pub(super) identity_deadline: Option<(RequestId, Millis)>,
     /// Wake-up for calls held back by the limiter's window or quota.
     pub(super) limiter_wake: Option<Millis>,
     pub(super) pending: BTreeMap<EventKey, PendingEvent>,
