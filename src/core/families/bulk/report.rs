@@ -15,9 +15,9 @@ pub(crate) struct Report {
 }
 
 pub(crate) fn parse_report(body: &str, lookup_field: &str, reason_column: &str) -> Option<Report> {
-    let mut rdr = csv::ReaderBuilder::new().has_headers(true).flexible(true).from_reader(body.as_bytes());
     let text = |b: &[u8]| String::from_utf8_lossy(b).trim().trim_start_matches('\u{feff}').to_string();
-    let header: Vec<String> = rdr.byte_headers().ok()?.iter().map(text).collect();
+    let mut records = csv_records(body.as_bytes()).into_iter();
+    let header: Vec<String> = records.next().unwrap_or_default().iter().map(|c| text(c)).collect();
     let key_col = header
         .iter()
         .position(|h| h == lookup_field)
@@ -27,17 +27,50 @@ pub(crate) fn parse_report(body: &str, lookup_field: &str, reason_column: &str) 
         .position(|h| h.eq_ignore_ascii_case(reason_column))
         .or_else(|| header.len().checked_sub(1))?;
     let mut report = Report { rows: Vec::new(), unreadable: 0 };
-    for rec in rdr.byte_records() {
-        let key = rec.as_ref().ok().and_then(|r| r.get(key_col)).map(text).filter(|k| !k.is_empty());
-        match (key, rec) {
-            (Some(key), Ok(rec)) => {
-                let reason = rec.get(reason_col).map(text).unwrap_or_default();
+    for rec in records {
+        match rec.get(key_col).map(|c| text(c)).filter(|k| !k.is_empty()) {
+            Some(key) => {
+                let reason = rec.get(reason_col).map(|c| text(c)).unwrap_or_default();
                 report.rows.push((match_key(lookup_field, &key), reason));
             }
-            _ => report.unreadable += 1,
+            None => report.unreadable += 1,
         }
     }
     Some(report)
+}
+
+/// The records of a CSV file, each a list of cells, read by `csv-core` with the configuration
+/// the `csv` crate's reader gives it (RFC 4180; CR, LF or CRLF line breaks; blank lines
+/// skipped; records of any length).
+fn csv_records(mut input: &[u8]) -> Vec<Vec<Vec<u8>>> {
+    use csv_core::ReadRecordResult;
+    let mut rdr = csv_core::Reader::new();
+    let mut records = Vec::new();
+    let (mut out, mut ends) = (vec![0u8; 1024], vec![0usize; 16]);
+    let (mut outlen, mut endlen) = (0, 0);
+    while let (Some(out_rest), Some(ends_rest)) = (out.get_mut(outlen..), ends.get_mut(endlen..)) {
+        let (res, nin, nout, nend) = rdr.read_record(input, out_rest, ends_rest);
+        input = input.get(nin..).unwrap_or_default();
+        outlen += nout;
+        endlen += nend;
+        match res {
+            ReadRecordResult::InputEmpty => {}
+            ReadRecordResult::OutputFull => out.resize(out.len() * 2, 0),
+            ReadRecordResult::OutputEndsFull => ends.resize(ends.len() * 2, 0),
+            ReadRecordResult::Record => {
+                let mut start = 0;
+                let cells = ends.iter().take(endlen).map(|&end| {
+                    let cell = out.get(start..end).unwrap_or_default().to_vec();
+                    start = end;
+                    cell
+                });
+                records.push(cells.collect());
+                (outlen, endlen) = (0, 0);
+            }
+            ReadRecordResult::End => break,
+        }
+    }
+    records
 }
 
 /// For each report row, in order, the position in `keys` it belongs to: the k-th report row

@@ -1,5 +1,5 @@
 //! Rows: one event becomes one CSV record under a header of the REST field names (the rules are
-//! in [`super`]'s docs). Written by the `csv` crate (RFC 4180 quoting, CRLF line breaks).
+//! in [`super`]'s docs). RFC 4180 quoting, CRLF line breaks ([`csv_record`]).
 
 use serde_json::Value;
 
@@ -31,26 +31,38 @@ pub(crate) fn match_key(lookup_field: &str, value: &str) -> String {
     }
 }
 
-/// One CSV record (RFC 4180, CRLF-terminated), written by the `csv` crate.
-pub(crate) fn csv_record<I, T>(cells: I) -> Option<String>
+/// One CSV record (RFC 4180, CRLF-terminated), with the rules of the `csv` crate's writer
+/// (`QuoteStyle::Necessary`): a cell holding `,`, `"`, CR or LF is quoted, its quotes doubled;
+/// a record whose only cell is empty (or that has none) is `""`, so it is not a blank line.
+pub(crate) fn csv_record<I, T>(cells: I) -> String
 where
     I: IntoIterator<Item = T>,
-    T: AsRef<[u8]>,
+    T: AsRef<str>,
 {
-    let mut w = csv::WriterBuilder::new().terminator(csv::Terminator::CRLF).from_writer(Vec::new());
-    w.write_record(cells).ok()?;
-    let bytes = w.into_inner().ok()?;
-    String::from_utf8(bytes).ok()
+    let mut line = String::new();
+    for (i, cell) in cells.into_iter().enumerate() {
+        let cell = cell.as_ref();
+        if i > 0 {
+            line.push(',');
+        }
+        if cell.contains([',', '"', '\r', '\n']) {
+            line.push('"');
+            line.push_str(&cell.replace('"', "\"\""));
+            line.push('"');
+        } else {
+            line.push_str(cell);
+        }
+    }
+    if line.is_empty() {
+        line.push_str("\"\"");
+    }
+    line.push_str("\r\n");
+    line
 }
 
-pub(crate) fn unwritable(parameter: &str) -> EventError {
-    EventError::InvalidValue { parameter: parameter.into(), problem: "could not be written as CSV".into() }
-}
-
-/// The CSV header: the REST field names in `leadData` order. (Writing into memory cannot fail;
-/// were it to, the empty header would make Marketo fail the job rather than the connector panic.)
+/// The CSV header: the REST field names in `leadData` order.
 pub(crate) fn header_record(params: &BulkParams) -> String {
-    csv_record(params.lead_data.iter().map(|m| m.field.as_str())).unwrap_or_default()
+    csv_record(params.lead_data.iter().map(|m| m.field.as_str()))
 }
 
 /// An event turned into its CSV row: what a bulk batch holds for the event until it is sent.
@@ -112,6 +124,5 @@ pub(crate) fn prepare_row(
         parameter: format!("leadData field {} (the lookup field)", params.lookup_field),
         path: "(not mapped)".into(),
     })?;
-    let line = csv_record(&cells).ok_or_else(|| unwritable("leadData"))?;
-    Ok(BulkRow { line, key })
+    Ok(BulkRow { line: csv_record(&cells), key })
 }
