@@ -11,7 +11,7 @@ use crate::core::batch::Thresholds;
 use crate::core::cache::LeadCache;
 use crate::core::config::FilterType;
 use crate::core::error::EventError;
-use crate::core::ids::EventKey;
+use crate::core::ids::{EventKey, Step};
 use crate::core::outcome::{Outcome, Status};
 use crate::core::reason::Reason;
 use crate::core::retry::Jitter;
@@ -75,7 +75,7 @@ pub(crate) enum Api {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct CallSpec {
     /// Job-defined tag, handed back with the answer.
-    pub step: u32,
+    pub step: Step,
     pub method: Method,
     pub api: Api,
     /// Path under the base, starting with `/`.
@@ -94,7 +94,7 @@ pub(crate) struct CallSpec {
 }
 
 impl CallSpec {
-    pub fn json(step: u32, method: Method, path: String, body: &impl serde::Serialize) -> CallSpec {
+    pub fn json(step: Step, method: Method, path: String, body: &impl serde::Serialize) -> CallSpec {
         // Serializing plain data (strings, numbers, maps) cannot fail; fall back to "{}" rather
         // than panic if it ever did.
         let text = serde_json::to_string(body).unwrap_or_else(|_| "{}".into());
@@ -111,7 +111,7 @@ impl CallSpec {
         }
     }
 
-    pub fn get(step: u32, api: Api, path: String, query: Vec<(String, String)>) -> CallSpec {
+    pub fn get(step: Step, api: Api, path: String, query: Vec<(String, String)>) -> CallSpec {
         CallSpec {
             step,
             method: Method::Get,
@@ -199,9 +199,9 @@ pub(crate) fn value_text(v: &Value) -> Option<String> {
 pub(crate) struct Steps(u32);
 
 impl Steps {
-    pub fn next(&mut self) -> u32 {
+    pub fn next(&mut self) -> Step {
         self.0 += 1;
-        self.0
+        Step(self.0)
     }
 }
 
@@ -246,16 +246,16 @@ pub(crate) trait Delivery: std::fmt::Debug {
     /// The first calls (and outcomes for events that need none).
     fn start(&mut self, p: &mut Progress);
     /// Marketo answered call `step` with `success: true`.
-    fn on_success(&mut self, step: u32, env: &crate::core::wire::Envelope, p: &mut Progress);
+    fn on_success(&mut self, step: Step, env: &crate::core::wire::Envelope, p: &mut Progress);
     /// Call `step` (a `raw` call) answered with a file.
-    fn on_raw(&mut self, step: u32, body: &str, p: &mut Progress) {
+    fn on_raw(&mut self, step: Step, body: &str, p: &mut Progress) {
         let _ = (step, body, p);
     }
     /// Call `step` failed for good.
-    fn on_failure(&mut self, step: u32, failure: &Failure, p: &mut Progress);
+    fn on_failure(&mut self, step: Step, failure: &Failure, p: &mut Progress);
     /// Call `step` failed in a way that may or may not have been applied and will be sent
     /// again: an answer to the retry may reflect the first attempt's effect.
-    fn on_retry(&mut self, step: u32) {
+    fn on_retry(&mut self, step: Step) {
         let _ = step;
     }
     /// What of event `key`'s delivery is already done and must not be redone after a restore
@@ -266,7 +266,7 @@ pub(crate) trait Delivery: std::fmt::Debug {
     }
     /// Marketo refused call `step` as too large (413): replace it by smaller calls in `p`.
     /// Returns false when it cannot be split (the call then fails).
-    fn split(&mut self, step: u32, p: &mut Progress) -> bool {
+    fn split(&mut self, step: Step, p: &mut Progress) -> bool {
         let _ = (step, p);
         false
     }

@@ -2,6 +2,7 @@
 //! with the lead and `{{my.token}}` values. Not idempotent: a call that may have reached
 //! Marketo is never sent again (the email could go out twice); its events become `uncertain`.
 
+use crate::core::ids::Step;
 use std::collections::BTreeMap;
 
 use serde::Serialize;
@@ -39,7 +40,7 @@ struct Item {
 pub(crate) struct CampaignJob {
     campaign_id: i64,
     items: Vec<Item>,
-    steps: BTreeMap<u32, Vec<usize>>,
+    steps: BTreeMap<Step, Vec<usize>>,
     tags: Steps,
 }
 
@@ -174,7 +175,7 @@ impl Delivery for CampaignJob {
         }
     }
 
-    fn on_success(&mut self, step: u32, env: &Envelope, p: &mut Progress) {
+    fn on_success(&mut self, step: Step, env: &Envelope, p: &mut Progress) {
         for idx in self.steps.remove(&step).unwrap_or_default() {
             let Some(item) = self.items.get_mut(idx).filter(|i| !i.done) else { continue };
             item.done = true;
@@ -185,7 +186,7 @@ impl Delivery for CampaignJob {
         }
     }
 
-    fn on_failure(&mut self, step: u32, failure: &Failure, p: &mut Progress) {
+    fn on_failure(&mut self, step: Step, failure: &Failure, p: &mut Progress) {
         for idx in self.steps.remove(&step).unwrap_or_default() {
             let Some(item) = self.items.get_mut(idx).filter(|i| !i.done) else { continue };
             item.done = true;

@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 use crate::core::batch::{Thresholds, BATCHED};
 use crate::core::config::{UpdateStrategy, UpsertParams};
 use crate::core::error::EventError;
-use crate::core::ids::EventKey;
+use crate::core::ids::{EventKey, Step};
 use crate::core::job::{
     chunk_by, CallSpec, Delivery, EventRef, Failure, Progress, Steps, MAX_BODY_BYTES, MAX_RECORDS,
 };
@@ -43,7 +43,7 @@ pub(crate) struct SyncJob {
     items: Vec<Item>,
     records: Vec<Record>,
     /// Step → indexes of the records it carries, in input order.
-    steps: BTreeMap<u32, Vec<usize>>,
+    steps: BTreeMap<Step, Vec<usize>>,
     tags: Steps,
 }
 
@@ -180,7 +180,7 @@ impl Delivery for SyncJob {
     }
 
     /// Marketo answered with `success: true`: one result per record, in input order.
-    fn on_success(&mut self, step: u32, env: &Envelope, progress: &mut Progress) {
+    fn on_success(&mut self, step: Step, env: &Envelope, progress: &mut Progress) {
         let Some(group) = self.steps.remove(&step) else { return };
         let req = env.request_id.clone();
         for (pos, record) in group.into_iter().enumerate() {
@@ -227,7 +227,7 @@ impl Delivery for SyncJob {
     }
 
     /// Marketo refused a body as too large (413): send each half on its own.
-    fn split(&mut self, step: u32, progress: &mut Progress) -> bool {
+    fn split(&mut self, step: Step, progress: &mut Progress) -> bool {
         match self.steps.remove(&step) {
             Some(group) if group.len() > 1 => {
                 let (a, b) = group.split_at(group.len() / 2);
@@ -253,7 +253,7 @@ impl Delivery for SyncJob {
     }
 
     /// A call failed for good: every record it carried fails with the reason.
-    fn on_failure(&mut self, step: u32, failure: &Failure, progress: &mut Progress) {
+    fn on_failure(&mut self, step: Step, failure: &Failure, progress: &mut Progress) {
         let Some(group) = self.steps.remove(&step) else { return };
         for record in group {
             self.finish(

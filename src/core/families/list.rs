@@ -12,7 +12,7 @@ use serde_json::Value;
 use crate::core::batch::{Thresholds, BATCHED};
 use crate::core::config::{FilterType, LeadSelector, ListParams};
 use crate::core::error::EventError;
-use crate::core::ids::EventKey;
+use crate::core::ids::{EventKey, Step};
 use crate::core::job::{
     chunk_by, value_text, Api, CallSpec, Delivery, EventRef, Failure, Progress, Steps, MAX_RECORDS,
     MAX_URL_BYTES,
@@ -42,8 +42,9 @@ struct Item {
     done: bool,
 }
 
+/// What one of the job's calls is for (its phase and the values or ids it carries).
 #[derive(Debug)]
-enum Step {
+enum CallFor {
     Lookup { values: Vec<String> },
     Create { values: Vec<String> },
     List { ids: Vec<i64> },
@@ -66,13 +67,13 @@ pub(crate) struct ListJob {
     /// Room left for query parameters in an 8 KB GET URL, after the base URL and path.
     url_room: usize,
     items: Vec<Item>,
-    steps: BTreeMap<u32, Step>,
+    steps: BTreeMap<Step, CallFor>,
     tags: Steps,
     phase: Phase,
     /// Lookup value → lead ids found (or created).
     found: BTreeMap<String, Vec<i64>>,
     /// Steps sent again after a failure that may have been applied.
-    retried: BTreeSet<u32>,
+    retried: BTreeSet<Step>,
     /// Lead id → Marketo's per-record answer from the list call.
     results: BTreeMap<i64, (RecordResult, Option<String>)>,
     /// Events restored while their call was in flight: that call may have been applied, so
@@ -82,14 +83,14 @@ pub(crate) struct ListJob {
 
 const LOOKUP_PATH: &str = "/v1/leads.json";
 
-impl Step {
+impl CallFor {
     /// The phase this call belongs to. (A re-lookup after a `1005` is a lookup call sent in the
     /// create phase.)
     fn phase(&self) -> Phase {
         match self {
-            Step::Lookup { .. } => Phase::Lookup,
-            Step::Create { .. } => Phase::Create,
-            Step::List { .. } => Phase::List,
+            CallFor::Lookup { .. } => Phase::Lookup,
+            CallFor::Create { .. } => Phase::Create,
+            CallFor::List { .. } => Phase::List,
         }
     }
 }
@@ -210,9 +211,9 @@ impl ListJob {
         if lookup.is_some() && job.filter.is_some() {
             let method = if op == ListOp::Add { Method::Post } else { Method::Delete };
             let body = serde_json::json!({"input": [{"id": "<lead id found by the lookup>"}]});
-            let mut list_call =
-                CallSpec::json(0, method, format!("/v1/lists/{}/leads.json", params.list_id), &body);
-            list_call.step = calls.len() as u32 + 1;
+            let step = Step(u32::try_from(calls.len()).unwrap_or(u32::MAX).saturating_add(1));
+            let list_call =
+                CallSpec::json(step, method, format!("/v1/lists/{}/leads.json", params.list_id), &body);
             calls.push(list_call);
         }
         Ok(calls)
@@ -245,7 +246,7 @@ impl ListJob {
     fn send_lookups(&mut self, filter: FilterType, values: Vec<String>, progress: &mut Progress) {
         for group in chunk_by(values, MAX_RECORDS, 0, usize::MAX, |_| 0) {
             let call = self.lookup_call(filter, &group, None);
-            self.steps.insert(call.step, Step::Lookup { values: group });
+            self.steps.insert(call.step, CallFor::Lookup { values: group });
             progress.calls.push(call);
         }
     }
@@ -283,7 +284,7 @@ impl ListJob {
         if env.more_result {
             if let (Some(token), Some(filter)) = (env.next_page_token.as_deref(), self.filter) {
                 let call = self.lookup_call(filter, &values, Some(token));
-                self.steps.insert(call.step, Step::Lookup { values });
+                self.steps.insert(call.step, CallFor::Lookup { values });
                 progress.calls.push(call);
             }
         }
@@ -361,7 +362,7 @@ impl ListJob {
                 values.iter().map(|v| serde_json::json!({ filter.as_str(): v })).collect();
             let body = SyncBody { action: "createOnly", lookup_field: filter.as_str(), input };
             let call = CallSpec::json(self.tags.next(), Method::Post, LOOKUP_PATH.into(), &body);
-            self.steps.insert(call.step, Step::Create { values });
+            self.steps.insert(call.step, CallFor::Create { values });
             progress.calls.push(call);
         }
     }
@@ -460,14 +461,14 @@ impl ListJob {
                 format!("/v1/lists/{}/leads.json", self.list_id),
                 &body,
             );
-            self.steps.insert(call.step, Step::List { ids: group });
+            self.steps.insert(call.step, CallFor::List { ids: group });
             progress.calls.push(call);
         }
     }
 
     /// A list call's answer: each record for one of its `ids` is kept, and the items whose
     /// ids all have one get their outcome.
-    fn on_list_answer(&mut self, step: u32, ids: &[i64], env: &Envelope, progress: &mut Progress) {
+    fn on_list_answer(&mut self, step: Step, ids: &[i64], env: &Envelope, progress: &mut Progress) {
         for row in &env.result {
             let mut rec = RecordResult::from_value(row);
             let retried = self.may_repeat(step, rec.id);
@@ -490,7 +491,7 @@ impl ListJob {
 
     /// Whether lead `id`'s list call repeats one that may have been applied: the call was
     /// retried after an ambiguous failure, or an event for this lead was replayed by a restore.
-    fn may_repeat(&self, step: u32, id: Option<i64>) -> bool {
+    fn may_repeat(&self, step: Step, id: Option<i64>) -> bool {
         self.retried.contains(&step)
             || id.is_some_and(|id| {
                 self.items.iter().any(|it| it.ids.contains(&id) && self.replayed.contains(&it.ev.key))
@@ -539,7 +540,7 @@ impl ListJob {
 }
 
 impl Delivery for ListJob {
-    fn on_retry(&mut self, step: u32) {
+    fn on_retry(&mut self, step: Step) {
         self.retried.insert(step);
     }
 
@@ -550,22 +551,22 @@ impl Delivery for ListJob {
 
     /// Marketo answered a call with `success: true`: the answer goes to its phase, then the
     /// job moves on when that phase is over.
-    fn on_success(&mut self, step: u32, env: &Envelope, progress: &mut Progress) {
+    fn on_success(&mut self, step: Step, env: &Envelope, progress: &mut Progress) {
         let Some(kind) = self.steps.remove(&step) else { return };
         match kind {
-            Step::Lookup { values } => self.on_lookup_answer(values, env, progress),
-            Step::Create { values } => self.on_create_answer(values, env, progress),
-            Step::List { ids } => self.on_list_answer(step, &ids, env, progress),
+            CallFor::Lookup { values } => self.on_lookup_answer(values, env, progress),
+            CallFor::Create { values } => self.on_create_answer(values, env, progress),
+            CallFor::List { ids } => self.on_list_answer(step, &ids, env, progress),
         }
         self.advance(progress);
     }
 
     /// A call failed for good (after any retries).
-    fn on_failure(&mut self, step: u32, failure: &Failure, progress: &mut Progress) {
+    fn on_failure(&mut self, step: Step, failure: &Failure, progress: &mut Progress) {
         let Some(kind) = self.steps.remove(&step) else { return };
         let req = failure.request_id.as_deref();
         match kind {
-            Step::Lookup { values } | Step::Create { values } => {
+            CallFor::Lookup { values } | CallFor::Create { values } => {
                 let filter = self.filter;
                 self.finish_where(
                     progress,
@@ -575,7 +576,7 @@ impl Delivery for ListJob {
                     req,
                 );
             }
-            Step::List { ids } => {
+            CallFor::List { ids } => {
                 self.finish_where(
                     progress,
                     |i| i.ids.iter().any(|id| ids.contains(id)),

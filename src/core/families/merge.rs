@@ -2,6 +2,7 @@
 //! Marketo takes at most 25 losing ids per call, so more losers mean more calls, sent one after
 //! the other in the given order. Not idempotent: an ambiguous failure is `uncertain`.
 
+use crate::core::ids::Step;
 use serde_json::Value;
 
 use crate::core::config::MergeParams;
@@ -174,7 +175,7 @@ impl Delivery for MergeJob {
         })
     }
 
-    fn on_success(&mut self, _step: u32, env: &Envelope, p: &mut Progress) {
+    fn on_success(&mut self, _step: Step, env: &Envelope, p: &mut Progress) {
         self.merged += 1;
         if let Some(next) = self.call(self.merged) {
             p.calls.push(next);
@@ -187,7 +188,7 @@ impl Delivery for MergeJob {
         }
     }
 
-    fn on_failure(&mut self, _step: u32, failure: &Failure, p: &mut Progress) {
+    fn on_failure(&mut self, _step: Step, failure: &Failure, p: &mut Progress) {
         if self.done {
             return;
         }

@@ -2,6 +2,7 @@
 //! names, looked up on the instance. The problems found from the lead schema alone are
 //! [`crate::core::check::schema_problems`].
 
+use crate::core::ids::Step;
 use serde_json::Value;
 
 use crate::core::check::{denied, problem, Problem};
@@ -29,7 +30,7 @@ pub(crate) struct CheckJob {
     partitions: Vec<(String, String)>,
     /// The calls waiting for an answer, by step. (Vectors, not maps: a few entries, and each
     /// map type costs the `.wasm` several KB.)
-    steps: Vec<(u32, Pending)>,
+    steps: Vec<(Step, Pending)>,
     tags: Steps,
     problems: Vec<Problem>,
     /// Problems found before any call (the schema's); they come first.
@@ -205,7 +206,7 @@ impl Delivery for CheckJob {
         self.finish_if_done(p);
     }
 
-    fn on_success(&mut self, step: u32, env: &Envelope, p: &mut Progress) {
+    fn on_success(&mut self, step: Step, env: &Envelope, p: &mut Progress) {
         let Some(at) = self.steps.iter().position(|(s, _)| *s == step) else { return };
         let (_, pending) = self.steps.swap_remove(at);
         match pending {
@@ -217,7 +218,7 @@ impl Delivery for CheckJob {
         self.finish_if_done(p);
     }
 
-    fn on_failure(&mut self, step: u32, failure: &Failure, p: &mut Progress) {
+    fn on_failure(&mut self, step: Step, failure: &Failure, p: &mut Progress) {
         let Some(at) = self.steps.iter().position(|(s, _)| *s == step) else { return };
         let (_, pending) = self.steps.swap_remove(at);
         let code = failure.reason.code();

@@ -9,6 +9,7 @@
 //! <https://github.com/AdobeDocs/marketo-apis/blob/main/static/swagger-mapi.json>). A token
 //! that was already followed ends the listing, so a server that repeats itself cannot loop it.
 
+use crate::core::ids::Step;
 use serde_json::Value;
 
 use crate::core::job::{Api, CallSpec, Delivery, Failure, Progress, Steps};
@@ -50,7 +51,7 @@ impl Delivery for ListingJob {
         p.calls.push(self.call(None));
     }
 
-    fn on_success(&mut self, _step: u32, env: &Envelope, p: &mut Progress) {
+    fn on_success(&mut self, _step: Step, env: &Envelope, p: &mut Progress) {
         for row in &env.result {
             if let (Some(id), Some(name)) =
                 (row.get("id").and_then(Value::as_i64), row.get("name").and_then(Value::as_str))
@@ -72,7 +73,7 @@ impl Delivery for ListingJob {
         }
     }
 
-    fn on_failure(&mut self, _step: u32, failure: &Failure, p: &mut Progress) {
+    fn on_failure(&mut self, _step: Step, failure: &Failure, p: &mut Progress) {
         p.listing = Some(Err(failure.reason.clone()));
     }
 }

@@ -4,6 +4,7 @@
 //! <https://github.com/AdobeDocs/marketo-apis/blob/main/static/swagger-mapi.json>. The schema
 //! itself and the formatting by field type are in [`crate::core::schema`].
 
+use crate::core::ids::Step;
 use crate::core::job::{Api, CallSpec, Delivery, Failure, Progress};
 use crate::core::reason::Reason;
 use crate::core::schema::LeadSchema;
@@ -17,8 +18,8 @@ pub(crate) struct SchemaJob {
     first_error: Option<Reason>,
 }
 
-const STEP_DESCRIBE2: u32 = 1;
-const STEP_DESCRIBE: u32 = 2;
+const STEP_DESCRIBE2: Step = Step(1);
+const STEP_DESCRIBE: Step = Step(2);
 
 impl SchemaJob {
     fn describe(p: &mut Progress) {
@@ -31,7 +32,7 @@ impl Delivery for SchemaJob {
         p.calls.push(CallSpec::get(STEP_DESCRIBE2, Api::Rest, "/v1/leads/describe2.json".into(), Vec::new()));
     }
 
-    fn on_success(&mut self, step: u32, env: &Envelope, p: &mut Progress) {
+    fn on_success(&mut self, step: Step, env: &Envelope, p: &mut Progress) {
         let parsed = if step == STEP_DESCRIBE2 {
             LeadSchema::from_describe2(&env.result)
         } else {
@@ -52,7 +53,7 @@ impl Delivery for SchemaJob {
         }
     }
 
-    fn on_failure(&mut self, step: u32, failure: &Failure, p: &mut Progress) {
+    fn on_failure(&mut self, step: Step, failure: &Failure, p: &mut Progress) {
         // describe.json is asked when describe2 itself is refused (an endpoint this instance
         // does not serve, an unreadable answer), not for a missing permission, refused
         // credentials or a network that retries could not get through.

@@ -5,6 +5,7 @@ use serde_json::Value;
 
 use crate::core::config::BulkParams;
 use crate::core::error::EventError;
+use crate::core::ids::Step;
 use crate::core::job::{Api, CallSpec, Delivery, EventRef, Failure, Progress, Steps};
 use crate::core::outcome::Status;
 use crate::core::reason::Reason;
@@ -101,7 +102,7 @@ pub(crate) struct BulkJob {
     files: Vec<ImportFile>,
     /// Calls awaiting an answer: (step, file index, what the call is for). A handful per file,
     /// so a list (a map type of its own would cost the wasm more than it saves).
-    steps: Vec<(u32, usize, StepKind)>,
+    steps: Vec<(Step, usize, StepKind)>,
     tags: Steps,
 }
 
@@ -179,7 +180,7 @@ impl BulkJob {
     }
 
     /// The file and purpose of call `step`, which is no longer awaited.
-    fn take_step(&mut self, step: u32) -> Option<(usize, StepKind)> {
+    fn take_step(&mut self, step: Step) -> Option<(usize, StepKind)> {
         let at = self.steps.iter().position(|(s, _, _)| *s == step)?;
         let (_, f, kind) = self.steps.swap_remove(at);
         Some((f, kind))
@@ -486,7 +487,7 @@ impl Delivery for BulkJob {
 
     /// Marketo refused an upload as too large (413): upload each half of its rows as a file of
     /// its own. A file of one row cannot be split (its event then fails with the 413).
-    fn split(&mut self, step: u32, p: &mut Progress) -> bool {
+    fn split(&mut self, step: Step, p: &mut Progress) -> bool {
         let Some((f, kind)) = self.take_step(step) else { return false };
         let rows = self.files.get(f).map(|file| file.rows.clone()).unwrap_or_default();
         if kind != StepKind::Upload || rows.len() < 2 {
@@ -503,7 +504,7 @@ impl Delivery for BulkJob {
         true
     }
 
-    fn on_success(&mut self, step: u32, env: &Envelope, p: &mut Progress) {
+    fn on_success(&mut self, step: Step, env: &Envelope, p: &mut Progress) {
         let Some((f, kind)) = self.take_step(step) else { return };
         match kind {
             StepKind::Upload => self.on_upload(f, env, p),
@@ -513,7 +514,7 @@ impl Delivery for BulkJob {
         }
     }
 
-    fn on_raw(&mut self, step: u32, body: &str, p: &mut Progress) {
+    fn on_raw(&mut self, step: Step, body: &str, p: &mut Progress) {
         let Some((f, kind)) = self.take_step(step) else { return };
         match kind {
             StepKind::Failures | StepKind::Warnings => self.on_report(f, kind, body, p),
@@ -530,7 +531,7 @@ impl Delivery for BulkJob {
         }
     }
 
-    fn on_failure(&mut self, step: u32, failure: &Failure, p: &mut Progress) {
+    fn on_failure(&mut self, step: Step, failure: &Failure, p: &mut Progress) {
         let Some((f, kind)) = self.take_step(step) else { return };
         let req = failure.request_id.as_deref();
         match kind {
