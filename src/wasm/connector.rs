@@ -12,7 +12,7 @@ use crate::core::report::Reporter;
 use crate::core::snapshot::Snapshot;
 use crate::core::{Engine, Input, Listing, Settings};
 
-use super::convert::{busy, coded, event_id_arg, from_js, text_arg, to_js};
+use super::convert::{busy, coded, event_id_arg, from_js, json_from_js, text_arg, to_js};
 use super::drive::{drive, Shared, State, Waiter};
 use super::host::Host;
 
@@ -144,12 +144,13 @@ impl Connector {
         let now = shared.host.now();
         // Read before the borrow: getters and toJSON are host code. An event JSON cannot carry
         // fails with why (cyclic, BigInt, a throwing getter, too deep).
-        let value = from_js(&event);
+        let value = json_from_js(&event);
         let event_id = event_id.as_deref();
         let accepted = match shared.state.try_borrow_mut() {
             Ok(mut st) => match &value {
-                Ok(event) => {
-                    st.engine.handle_input(now, Input::Event { action_id: &action_id, event, event_id })
+                Ok((event, json)) => {
+                    let json = json.as_deref();
+                    st.engine.handle_input(now, Input::Event { action_id: &action_id, event, event_id, json })
                 }
                 Err(why) => st
                     .engine

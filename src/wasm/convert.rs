@@ -29,6 +29,12 @@ const MAX_NESTING: usize = 127;
 /// `JSON.stringify` throws (a cycle, a BigInt, a getter or `toJSON` that throws) or the JSON is
 /// nested too deep, the error says which and where.
 pub(super) fn from_js(v: &JsValue) -> Result<serde_json::Value, String> {
+    json_from_js(v).map(|(value, _)| value)
+}
+
+/// [`from_js`], with `JSON.stringify`'s text when it is the same JSON as the value (no
+/// non-finite number was put back), for the engine to keep instead of writing its own.
+pub(super) fn json_from_js(v: &JsValue) -> Result<(serde_json::Value, Option<String>), String> {
     if v.is_undefined() {
         return Err("it is undefined".into());
     }
@@ -45,8 +51,9 @@ pub(super) fn from_js(v: &JsValue) -> Result<serde_json::Value, String> {
     })?;
     if text.contains("null") {
         restore_non_finite(v, &mut value);
+        return Ok((value, None));
     }
-    Ok(value)
+    Ok((value, Some(text)))
 }
 
 /// `NaN`, `Infinity`, `-Infinity` or `an invalid Date` when `js` is one.

@@ -272,9 +272,14 @@ impl Driver {
 
     /// Hands one input to the engine at `now` (nothing is drained: see [`Driver::input`]).
     pub fn feed(&mut self, input: Input) -> Result<Handled, UsageError> {
+        // The event's text, as the package's binding hands it over (JSON.stringify's output).
+        let json = match &input {
+            Input::Event { event, .. } => serde_json::to_string(event).ok(),
+            _ => None,
+        };
         let input = match input {
             Input::Event { action, event, id } => {
-                core::Input::Event { action_id: action, event, event_id: id }
+                core::Input::Event { action_id: action, event, event_id: id, json: json.as_deref() }
             }
             Input::Unreadable { action, why, id } => {
                 core::Input::UnreadableEvent { action_id: action, why, event_id: id }

@@ -26,6 +26,10 @@ pub enum Input<'a> {
         event: &'a Value,
         /// The event's id.
         event_id: Option<&'a str>,
+        /// `event` as JSON text, when the host has it at hand (it read the event from it, or
+        /// wrote it): the engine keeps this text instead of writing its own. It must be the
+        /// same JSON as `event`; text that is not JSON is ignored.
+        json: Option<&'a str>,
     },
     /// An event the host could not turn into JSON (cyclic, a BigInt, a throwing getter, nested
     /// too deep): it fails at once with `INVALID_EVENT`, `why` saying which.
