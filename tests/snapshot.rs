@@ -97,3 +97,12 @@ fn unknown_versions_and_garbage_are_refused() {
     assert!(matches!(Snapshot::parse("not json"), Err(SnapshotError::Malformed(_))));
     assert!(Snapshot::parse(r#"{"version": 1}"#).is_err());
 }
+
+#[test]
+fn text_that_is_not_a_snapshot_says_what_a_snapshot_is() {
+    for text in ["null", "[]", "\"text\"", "{}", r#"{"events": []}"#] {
+        let message = Snapshot::parse(text).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(message.contains("Connector.snapshot()"), "{text}: {message}");
+        assert!(!message.contains("struct"), "{text}: a Rust type name leaks: {message}");
+    }
+}

@@ -375,3 +375,26 @@ test("a setTimer that calls wake() synchronously neither recurses nor loses the 
   for (const out of await Promise.all(woken)) assert.ok(Array.isArray(out));
   assert.equal(asked.at(-1), START + 30 * 60_000);
 });
+
+test("a host clock that is not epoch milliseconds is refused, and a later bad reading logged and replaced", async () => {
+  const settings = {
+    clientId: sim.clientId, clientSecret: "secret", endpointUrl: sim.endpointUrl, identityUrl: sim.identityUrl,
+    actions: [{ id: "ub", type: "createOrUpdateLeadBatched", updateStrategy: "createOrUpdate",
+      leadData: [{ field: "email", source: { attribute: "email" } }] }],
+  };
+  for (const now of [() => new Date(), () => "1764331200000", () => NaN, () => { throw new Error("no clock"); }]) {
+    assert.throws(() => new Connector(settings, { fetch: net.fetch, now, setTimer() {} }),
+      (e) => e.code === "INVALID_HOST" && /host\.now\(\) must return the time in epoch milliseconds/.test(e.message),
+      String(now));
+  }
+  let reading = START;
+  const seen = [];
+  const c = new Connector(settings,
+    { fetch: net.fetch, now: () => reading, setTimer: (at) => seen.push(at), seed: 1, log: (e) => logs.push(e) });
+  reading = undefined;
+  await c.process("ub", { email: "a@example.com" }, "e1");
+  assert.ok(logs.some((e) => e.type === "hostError" && /host\.now\(\) returned/.test(e.message)), JSON.stringify(logs));
+  // The batch ages from the last good reading, not from 1970.
+  assert.ok(seen.every((at) => at >= START), JSON.stringify(seen));
+  c.free();
+});

@@ -227,13 +227,22 @@ impl Snapshot {
         }
         // The version first (a snapshot of another version may not read as this one), then the
         // whole, straight from the text: events stay JSON text (`RawValue`).
-        #[derive(Deserialize)]
-        struct Versioned {
-            #[serde(default)]
-            version: Value,
+        if !text.trim_start().starts_with('{') {
+            return Err(SnapshotError::Malformed(
+                "expected the JSON object Connector.snapshot() returns, got other text".into(),
+            ));
         }
-        let versioned: Versioned = read_unbounded(text)?;
-        let version = versioned.version.as_u64().unwrap_or(0) as u32;
+        #[derive(Deserialize)]
+        struct Head {
+            version: Option<Value>,
+        }
+        let Head { version } = read_unbounded(text)?;
+        let Some(version) = version else {
+            return Err(SnapshotError::Malformed(
+                "the object has no `version`: it is not the text Connector.snapshot() returns".into(),
+            ));
+        };
+        let version = version.as_u64().unwrap_or(0) as u32;
         if version != VERSION {
             return Err(SnapshotError::Version(version));
         }

@@ -14,6 +14,9 @@ pub(super) struct Host {
     pub(super) now: Function,
     pub(super) set_timer: Function,
     pub(super) log: Option<Function>,
+    /// The last reading of `host.now()` that was a time: used (and the bad reading logged)
+    /// when a later call returns something else.
+    last_now: std::cell::Cell<u64>,
 }
 
 impl Host {
@@ -31,21 +34,54 @@ impl Host {
             return Err(coded("host must be an object {fetch, now, setTimer, seed?, log?}", "INVALID_HOST"));
         }
         let missing = || coded("host.fetch, host.now and host.setTimer are required", "INVALID_HOST");
-        Ok(Host {
+        let host = Host {
             this: host.clone(),
             fetch: func("fetch", true)?.ok_or_else(missing)?,
             now: func("now", true)?.ok_or_else(missing)?,
             set_timer: func("setTimer", true)?.ok_or_else(missing)?,
             log: func("log", false)?,
-        })
+            last_now: std::cell::Cell::new(0),
+        };
+        // A clock that is not one would put every wait in 1970 (a batch never ages out, a
+        // timer fires at once, again and again): refuse it now rather than run on it.
+        let first = host.reading().map_err(|got| {
+            let message =
+                format!("host.now() must return the time in epoch milliseconds (like Date.now()); it {got}");
+            coded(&message, "INVALID_HOST")
+        })?;
+        host.last_now.set(first);
+        Ok(host)
     }
 
+    /// `host.now()` as epoch milliseconds, or what it returned instead.
+    fn reading(&self) -> Result<u64, String> {
+        let v = match self.now.call0(&self.this) {
+            Ok(v) => v,
+            Err(e) => return Err(format!("threw: {}", js_message(&e))),
+        };
+        match v.as_f64() {
+            Some(ms) if ms.is_finite() && ms >= 1.0 => Ok(ms as u64),
+            Some(ms) => Err(format!("returned {ms}")),
+            None => Err(format!(
+                "returned a value of type {}, not a number",
+                v.js_typeof().as_string().unwrap_or_default()
+            )),
+        }
+    }
+
+    /// The host's time (epoch ms). A reading that is not a time is logged (`hostError`) and the
+    /// last good one is used instead.
     pub(super) fn now(&self) -> u64 {
-        let v = self.now.call0(&self.this).ok().and_then(|v| v.as_f64()).unwrap_or(0.0);
-        if v.is_finite() && v > 0.0 {
-            v as u64
-        } else {
-            0
+        match self.reading() {
+            Ok(ms) => {
+                self.last_now.set(ms);
+                ms
+            }
+            Err(got) => {
+                let message = format!("host.now() {got}; the last reading is used instead");
+                self.log(&serde_json::json!({"type": "hostError", "message": message}));
+                self.last_now.get()
+            }
         }
     }
 

@@ -223,7 +223,9 @@ export interface Host {
 export type LogEntry =
   | { type: "request"; id: number; method: "GET" | "POST" | "DELETE"; url: string }
   | { type: "response"; id: number; status: number }
-  | { type: "transportError"; id: number; message: string };
+  | { type: "transportError"; id: number; message: string }
+  /** `host.now()` returned something that is not a time; the last reading was used. */
+  | { type: "hostError"; message: string };
 
 /** Where an event stands; every status but `queued` is final. */
 export type OutcomeStatus = "queued" | "delivered" | "skipped" | "failed" | "uncertain";
