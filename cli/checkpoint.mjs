@@ -13,7 +13,8 @@ import { UsageError } from "./config.mjs";
 
 const VERSION = 1;
 
-/** @returns {{snapshot: string, line: number, outcomeBytes: number, action: string} | undefined} */
+/** @returns {{snapshot: string, line: number, outcomeBytes: number, action: string,
+ *   input?: {name: string, head: string}} | undefined} */
 export function readCheckpoint(path) {
   let text;
   try {
@@ -34,11 +35,11 @@ export function readCheckpoint(path) {
   return cp;
 }
 
-export function writeCheckpoint(path, { snapshot, line, outcomeBytes, action }) {
+export function writeCheckpoint(path, { snapshot, line, outcomeBytes, action, input }) {
   const tmp = `${path}.tmp-${process.pid}`;
   const fd = openSync(tmp, "w");
   try {
-    writeSync(fd, JSON.stringify({ version: VERSION, action, line, outcomeBytes, snapshot }));
+    writeSync(fd, JSON.stringify({ version: VERSION, action, input, line, outcomeBytes, snapshot }));
     fsyncSync(fd);
   } finally {
     closeSync(fd);

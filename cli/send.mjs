@@ -2,6 +2,8 @@
 // progress on stderr, resumable from a checkpoint.
 import { createReadStream, ftruncateSync, openSync, readSync, statSync, writeSync, closeSync } from "node:fs";
 import { createInterface } from "node:readline";
+import { createHash } from "node:crypto";
+import { resolve } from "node:path";
 import { Connector } from "marketo-connector";
 import { UsageError, readPath } from "./config.mjs";
 import { readCheckpoint, writeCheckpoint } from "./checkpoint.mjs";
@@ -37,6 +39,12 @@ export async function send(o) {
   const cp = o.checkpoint ? readCheckpoint(o.checkpoint) : undefined;
   if (cp && cp.action !== o.action) {
     throw new UsageError(`--checkpoint ${o.checkpoint} was written for --action ${cp.action}, not ${o.action}`);
+  }
+  const inputId = identifyInput(o.input);
+  if (cp?.input && (cp.input.name !== inputId.name || cp.input.head !== inputId.head)) {
+    // Resuming would skip this input's first lines as if they were the other's: refuse.
+    throw new UsageError(`--checkpoint ${o.checkpoint} belongs to another input (${cp.input.name}), not ${inputId.name}: ` +
+      "use a new checkpoint path for a new backfill, or delete this one to start over");
   }
   const out = openOutcomes(o.outcomes, cp);
 
@@ -97,7 +105,7 @@ export async function send(o) {
     });
   }
   const save = () => {
-    if (o.checkpoint) writeCheckpoint(o.checkpoint, { snapshot: connector.snapshot(), line: read, outcomeBytes: out.bytes(), action: o.action });
+    if (o.checkpoint) writeCheckpoint(o.checkpoint, { snapshot: connector.snapshot(), line: read, outcomeBytes: out.bytes(), action: o.action, input: inputId });
   };
   const saver = o.checkpoint ? setInterval(save, CHECKPOINT_EVERY_MS) : undefined;
   const onSignal = (signal, status) => () => {
@@ -250,4 +258,18 @@ async function dryRun(o, input) {
     }
   }
   return 0;
+}
+
+/** Which input a checkpoint belongs to: the file's absolute path and a hash of its first 64 KiB
+ * (stdin: only its name; it cannot be checked). */
+function identifyInput(input) {
+  if (!input || input === "-") return { name: "stdin", head: "" };
+  const fd = openSync(input, "r");
+  try {
+    const buf = Buffer.alloc(65536);
+    const n = readSync(fd, buf, 0, buf.length, 0);
+    return { name: resolve(input), head: createHash("sha256").update(buf.subarray(0, n)).digest("hex") };
+  } finally {
+    closeSync(fd);
+  }
 }

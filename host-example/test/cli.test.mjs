@@ -223,6 +223,11 @@ test("send --checkpoint: a non-batched action killed mid-run loses no outcome an
     const again = await run(args);
     assert.equal(again.status, 0, "a finished checkpoint: nothing to send, the kept outcomes decide");
     assert.match(again.stderr, new RegExp(`summary: ${n} events, delivered ${n}; Marketo calls 0`));
+    // The same checkpoint path reused for the next backfill is refused, not read as done.
+    const next = eventsFile("single-next.ndjson", [{ user: { id: "next", lead: 7000 } }]);
+    const other = await run(["send", "--config", config, "--action", "add", "--event-id", "user.id", "--outcomes", outcomes, "--checkpoint", checkpoint, next]);
+    assert.equal(other.status, 2, other.stderr);
+    assert.match(other.stderr, /belongs to another input .*single\.ndjson.*use a new checkpoint path/);
   }
 });
 
