@@ -15,8 +15,12 @@ const leadData = [
   ["orderTotal", "data.udo.order_total"], ["notes", "data.udo.notes"],
 ];
 
+// The lead schema the instance describes (describe2): the mapped fields, as text or a number.
+const describe2 = JSON.stringify({ requestId: "d#1", success: true, result: leadData.map(([field], i) => ({
+  id: i + 1, displayName: field, dataType: field === "orderTotal" ? "float" : "string", length: 255,
+  rest: { name: field, readOnly: false }, soap: { name: field, readOnly: false } })) });
 const fetch = async (url, init) => {
-  const body = url.includes("oauth")
+  const body = url.includes("/leads/describe2.json") ? describe2 : url.includes("oauth")
     ? '{"access_token":"t","token_type":"bearer","expires_in":3600,"scope":"s"}'
     : JSON.stringify({ requestId: "r#1", success: true,
       result: JSON.parse(init.body).input.map((_, i) => ({ id: i + 1, status: "updated" })) });
