@@ -398,3 +398,20 @@ test("a host clock that is not epoch milliseconds is refused, and a later bad re
   assert.ok(seen.every((at) => at >= START), JSON.stringify(seen));
   c.free();
 });
+
+test("an identity service that cannot be reached fails events with AUTH_UNAVAILABLE naming the cause", async () => {
+  const c = new Connector({ clientId: sim.clientId, clientSecret: "secret", endpointUrl: sim.endpointUrl,
+    identityUrl: "http://127.0.0.1:1/identity", actions: [upsert("createOrUpdate")] },
+  { fetch: globalThis.fetch.bind(globalThis), now: () => t, setTimer: (at) => timers.push(at), seed: 5 });
+  let outcomes = await c.process("upsert-createOrUpdate", ev("down@example.com"), "down");
+  for (let i = 0; i < 40 && !outcomes.some((o) => o.status !== "queued"); i++) {
+    await new Promise((resolve) => setTimeout(resolve, 20)); // the refused connection's rejection
+    t = Math.max(t, timers.at(-1) ?? t);
+    outcomes = await c.wake();
+  }
+  const done = outcomes.find((o) => o.eventId === "down");
+  assert.equal(done?.status, "failed", JSON.stringify(outcomes));
+  assert.equal(done.code, "AUTH_UNAVAILABLE");
+  assert.match(done.message, /identity call failed: fetch failed \(.*ECONNREFUSED/, done.message);
+  c.free();
+});

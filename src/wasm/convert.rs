@@ -184,11 +184,22 @@ fn diagnose(v: &JsValue, path: &mut Vec<String>, ancestors: &mut Vec<JsValue>) -
 }
 
 pub(super) fn js_message(e: &JsValue) -> String {
-    Reflect::get(e, &JsValue::from_str("message"))
+    let message = own_message(e).unwrap_or_else(|| "unknown error".into());
+    // Node's fetch says only "fetch failed"; what failed (ECONNREFUSED 127.0.0.1:1, ENOTFOUND…)
+    // is in its `cause`.
+    match Reflect::get(e, &JsValue::from_str("cause"))
         .ok()
-        .and_then(|m| m.as_string())
-        .or_else(|| e.as_string())
-        .unwrap_or_else(|| "unknown error".into())
+        .filter(JsValue::is_object)
+        .and_then(|c| own_message(&c))
+    {
+        Some(cause) if !message.contains(&cause) => format!("{message} ({cause})"),
+        _ => message,
+    }
+}
+
+/// An error's `message`, or the value itself when it is a string.
+fn own_message(e: &JsValue) -> Option<String> {
+    Reflect::get(e, &JsValue::from_str("message")).ok().and_then(|m| m.as_string()).or_else(|| e.as_string())
 }
 
 /// A string argument; anything else is misuse with `code` (wasm-bindgen would trap on it).
