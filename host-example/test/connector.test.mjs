@@ -7,6 +7,7 @@ import { Connector } from "../../pkg/nodejs/marketo_connector.js";
 import { startSimulator } from "../simulator/marketo-sim.mjs";
 import { demoActions, demoSeed } from "../demo-config.mjs";
 import { trackingFetch } from "./tracking-fetch.mjs";
+import { createServer } from "node:net";
 
 const START = Date.UTC(2026, 10, 28, 12, 0, 0);
 let t;
@@ -400,8 +401,13 @@ test("a host clock that is not epoch milliseconds is refused, and a later bad re
 });
 
 test("an identity service that cannot be reached fails events with AUTH_UNAVAILABLE naming the cause", async () => {
+  // A loopback port nothing listens on (fetch refuses port 1 outright as a "bad port").
+  const probe = createServer();
+  await new Promise((resolve) => probe.listen(0, "127.0.0.1", resolve));
+  const { port } = probe.address();
+  await new Promise((resolve) => probe.close(resolve));
   const c = new Connector({ clientId: sim.clientId, clientSecret: "secret", endpointUrl: sim.endpointUrl,
-    identityUrl: "http://127.0.0.1:1/identity", actions: [upsert("createOrUpdate")] },
+    identityUrl: `http://127.0.0.1:${port}/identity`, actions: [upsert("createOrUpdate")] },
   { fetch: globalThis.fetch.bind(globalThis), now: () => t, setTimer: (at) => timers.push(at), seed: 5 });
   let outcomes = await c.process("upsert-createOrUpdate", ev("down@example.com"), "down");
   for (let i = 0; i < 40 && !outcomes.some((o) => o.status !== "queued"); i++) {
