@@ -32,3 +32,31 @@ fn an_unreadable_event_fails_at_once_saying_why() {
         Err(UsageError::UnknownAction("nope".into()))
     );
 }
+
+#[test]
+fn an_event_that_is_json_but_not_an_object_says_what_it_is() {
+    let upsert = json!({"id": "upsert", "type": "createOrUpdateLead", "updateStrategy": "createOrUpdate",
+        "leadData": [{"field": "email", "source": {"attribute": "email"}}]});
+    let list = json!({"id": "add", "type": "addLeadToList", "targetStaticList": 1001,
+        "targetLeadId": {"attribute": "id"}});
+    let mut h = Driver::new(settings(json!([upsert, list])));
+    let cases = [
+        (json!("{\"email\":\"a@example.com\"}"), "a string (JSON text must be parsed first)"),
+        (json!([{"email": "a@example.com"}]), "an array (give its events one by one)"),
+        (json!(7), "a number"),
+        (json!(null), "null"),
+    ];
+    for (i, (event, what)) in cases.iter().enumerate() {
+        for action in ["upsert", "add"] {
+            let id = h.event(action, event);
+            h.run_until_idle();
+            let o = h.outcome(&id);
+            assert_eq!((o.status, o.code.as_deref()), (Status::Failed, Some("INVALID_EVENT")), "case {i}");
+            assert_eq!(
+                o.message.as_deref(),
+                Some(format!("the event must be a JSON object: it is {what}").as_str())
+            );
+        }
+    }
+    assert!(h.rest_sent().is_empty(), "nothing sent for them");
+}

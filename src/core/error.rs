@@ -107,8 +107,8 @@ pub enum EventError {
         problem: String,
     },
     /// The event is not a JSON object.
-    #[error("the event must be a JSON object")]
-    NotAnObject,
+    #[error("the event must be a JSON object: it is {0}")]
+    NotAnObject(&'static str),
     /// The event cannot be read as JSON at all: it is cyclic, holds a BigInt, has a getter or
     /// `toJSON` that throws, or is nested past the limit. The text says which, and where.
     #[error("the event must be a JSON object: {0}")]
@@ -116,12 +116,25 @@ pub enum EventError {
 }
 
 impl EventError {
+    /// The error for an event that is JSON but not an object, naming what it is instead.
+    pub fn not_an_object(event: &serde_json::Value) -> EventError {
+        use serde_json::Value;
+        EventError::NotAnObject(match event {
+            Value::Null => "null",
+            Value::Bool(_) => "a boolean",
+            Value::Number(_) => "a number",
+            Value::String(_) => "a string (JSON text must be parsed first)",
+            Value::Array(_) => "an array (give its events one by one)",
+            Value::Object(_) => "an object",
+        })
+    }
+
     /// The outcome code for an event that failed this way.
     pub fn code(&self) -> &'static str {
         match self {
             EventError::MissingAttribute { .. } => "MISSING_ATTRIBUTE",
             EventError::InvalidValue { .. } => "INVALID_VALUE",
-            EventError::NotAnObject | EventError::NotJson(_) => "INVALID_EVENT",
+            EventError::NotAnObject(_) | EventError::NotJson(_) => "INVALID_EVENT",
         }
     }
 }

@@ -304,7 +304,7 @@ pub(crate) fn whole_event(event: &Value) -> Result<Prepared, EventError> {
     if event.is_object() {
         Ok(Prepared::new(event.clone(), 0))
     } else {
-        Err(EventError::NotAnObject)
+        Err(EventError::not_an_object(event))
     }
 }
 

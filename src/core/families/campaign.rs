@@ -89,7 +89,7 @@ fn typed(problem: String, kind: FieldType) -> String {
 
 fn read(params: &EmailParams, event: &Value) -> Result<(i64, Vec<Token>), EventError> {
     if !event.is_object() {
-        return Err(EventError::NotAnObject);
+        return Err(EventError::not_an_object(event));
     }
     let lead = to_id(params.lead.require(event, "targetLeadId")?, "targetLeadId")?;
     let mut tokens = Vec::with_capacity(params.tokens.len());

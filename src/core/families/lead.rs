@@ -66,7 +66,7 @@ pub(crate) fn record_for(
     warnings: &mut Vec<String>,
 ) -> Result<Map<String, Value>, EventError> {
     if !event.is_object() {
-        return Err(EventError::NotAnObject);
+        return Err(EventError::not_an_object(event));
     }
     let record = map_record(&params.lead_data, event, fmt, &params.lookup_field, warnings)?;
     if record.is_empty() {

@@ -629,7 +629,7 @@ impl ListInput {
 /// Reads the lead reference out of an event.
 pub(crate) fn resolve(params: &ListParams, event: &Value) -> Result<ListInput, EventError> {
     if !event.is_object() {
-        return Err(EventError::NotAnObject);
+        return Err(EventError::not_an_object(event));
     }
     match &params.lead {
         LeadSelector::Id(source) => {

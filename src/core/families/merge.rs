@@ -59,7 +59,7 @@ fn losers(v: &Value) -> Result<Vec<i64>, EventError> {
 
 fn read(params: &MergeParams, event: &Value) -> Result<(i64, Vec<i64>), EventError> {
     if !event.is_object() {
-        return Err(EventError::NotAnObject);
+        return Err(EventError::not_an_object(event));
     }
     let winner = to_id(params.winner.require(event, "winningLeadId")?, "winningLeadId")?;
     let losers = losers(params.losers.require(event, "losingLeadIds")?)?;

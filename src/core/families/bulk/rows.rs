@@ -90,7 +90,7 @@ pub(crate) fn prepare_row(
     warnings: &mut Vec<String>,
 ) -> Result<BulkRow, EventError> {
     if !event.is_object() {
-        return Err(EventError::NotAnObject);
+        return Err(EventError::not_an_object(event));
     }
     let mut cells: Vec<String> = Vec::with_capacity(params.lead_data.len());
     let mut key: Option<String> = None;
