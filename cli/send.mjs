@@ -136,6 +136,12 @@ export async function send(o) {
       write({ eventId: id, actionId: o.action, status: "failed", code: "INVALID_EVENT", message: `line ${line} is not a JSON object` });
       continue;
     }
+    const badId = badEventId(event, o.eventId, line);
+    if (badId) {
+      expected++;
+      write({ eventId: id, actionId: o.action, status: "failed", code: "INVALID_EVENT", message: badId });
+      continue;
+    }
     expected++;
     settle(connector.process(o.action, event, id));
     while (open >= MAX_OPEN) await new Promise((r) => setTimeout(r, 5));
@@ -176,10 +182,23 @@ function countLines(path) {
   });
 }
 
+/** The event's id: the `--event-id` attribute when it is a string or an integer (as
+ * `process()` takes them), else `line-N`. */
 function eventIdOf(event, path, line) {
   if (!path) return `line-${line}`;
   const v = event !== null && typeof event === "object" ? readPath(event, path) : undefined;
-  return typeof v === "string" || typeof v === "number" ? String(v) : `line-${line}`;
+  return typeof v === "string" || Number.isSafeInteger(v) ? String(v) : `line-${line}`;
+}
+
+/** Why the `--event-id` attribute cannot be the event's id (present, but neither a string nor an
+ * integer), or undefined. An absent attribute is not an error: the id is `line-N`. */
+function badEventId(event, path, line) {
+  if (!path) return undefined;
+  const v = readPath(event, path);
+  if (v === undefined || v === null || typeof v === "string" || Number.isSafeInteger(v)) return undefined;
+  const what = Array.isArray(v) ? "an array" : typeof v === "number" ? `the number ${v}`
+    : typeof v === "object" ? "an object" : `a ${typeof v}`;
+  return `line ${line}: --event-id ${path} is ${what}; an event id is a string or an integer`;
 }
 
 /** Events a snapshot holds without an outcome returned (pending, or finished and unreported). */

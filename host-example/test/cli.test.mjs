@@ -101,6 +101,24 @@ test("send: a malformed line fails naming its line number and the run goes on; a
   assert.equal(byId["line-5"].code, "MISSING_ATTRIBUTE");
   assert.equal(byId["line-6"].status, "delivered");
   assert.match(r.stderr, /summary: 5 events, (?=.*delivered 2)(?=.*failed 3)/);
+
+  // --event-id takes strings and integers, as process() does; another value fails its line.
+  const ids = eventsFile("ids.ndjson", [
+    { user: { id: "u1", email: "c@example.com" } },
+    { user: { id: 42, email: "d@example.com" } },
+    { user: { id: 2.5, email: "e@example.com" } },
+    { user: { id: { x: 1 }, email: "f@example.com" } },
+    { user: { email: "g@example.com" } },
+  ]);
+  const r2 = await run(["send", "--config", config, "--action", "upsert", "--event-id", "user.id", ids]);
+  assert.equal(r2.status, 1, r2.stderr);
+  const outs2 = Object.fromEntries(r2.stdout.split("\n").filter(Boolean).map((l) => JSON.parse(l)).map((o) => [o.eventId, o]));
+  assert.deepEqual(Object.keys(outs2).sort(), ["42", "line-3", "line-4", "line-5", "u1"]);
+  assert.equal(outs2.u1.status, "delivered");
+  assert.equal(outs2["42"].status, "delivered");
+  assert.equal(outs2["line-5"].status, "delivered", "an absent attribute: the line number is the id");
+  assert.match(outs2["line-3"].message, /^line 3: --event-id user\.id is the number 2\.5; an event id is a string or an integer/);
+  assert.match(outs2["line-4"].message, /^line 4: --event-id user\.id is an object/);
 });
 
 test("send: usage and configuration errors exit 2 naming the option or setting", async (t) => {
