@@ -1,5 +1,5 @@
 //! What the pickers of a configuration UI list (static lists, triggerable campaigns) and the
-//! entries they return. The calls that page through them are [`crate::core::reads::pickers`].
+//! entries they return. The calls that page through them are `core::reads::pickers`.
 
 use serde::Serialize;
 

@@ -11,9 +11,9 @@
 //! 4. Policies over config: [`cache`] (lead ids), [`batch`] (queues, SPEC §4), [`pace`],
 //!    [`limits`] (calls per 20 s, concurrency, daily quota), [`auth`] (the identity call),
 //!    [`check`] (problems found from the schema), [`snapshot`] (the restart format).
-//! 5. [`job`]: what a job is (a sequence of Marketo calls for some events).
-//! 6. [`families`]: one module per action family, each owning its whole life cycle behind one
-//!    trait; [`reads`]: the jobs that read the instance (schema, pickers, `check()`).
+//! 5. `job`: what a job is (a sequence of Marketo calls for some events).
+//! 6. `families`: one module per action family, each owning its whole life cycle behind one
+//!    trait; `reads`: the jobs that read the instance (schema, pickers, `check()`).
 //! 7. [`engine`]: the state machine (`Input` in, `Output` out); [`report`]: which host call
 //!    (promise) returns which outcome.
 

@@ -1,5 +1,5 @@
 //! The nine action types' configuration (SPEC §3), validated at construction: what each
-//! action is told to do. How each is delivered is its family's, in [`crate::core::families`].
+//! action is told to do. How each is delivered is its family's, in `core::families`.
 
 use serde_json::{Map, Value};
 

@@ -82,8 +82,9 @@ pub enum Accepted {
     Nothing,
 }
 
-/// Something the engine wants the host to do, in order. Drain [`Engine::poll_output`]
-/// (super::Engine::poll_output) after every input until it returns [`Output::Timeout`].
+/// Something the engine wants the host to do, in order. Drain
+/// [`Engine::poll_output`](super::Engine::poll_output) after every input until it returns
+/// [`Output::Timeout`].
 #[derive(Debug, Clone, PartialEq)]
 #[must_use]
 pub enum Output {
