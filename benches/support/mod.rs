@@ -197,7 +197,7 @@ impl Connector {
 
     /// `Connector.snapshot()`: the pending state as the text a host stores.
     pub fn snapshot(&self) -> String {
-        serde_json::to_string(&self.engine.snapshot()).expect("snapshots serialize")
+        self.engine.snapshot().to_json().expect("snapshots serialize")
     }
 
     /// `Connector.restore()` from that text, with the same actions.

@@ -102,8 +102,7 @@ impl Connector {
     pub fn snapshot(&self) -> Result<String, JsValue> {
         let shared = self.live()?;
         let st = shared.state.try_borrow().map_err(|_| coded("connector is busy", "BUSY"))?;
-        serde_json::to_string(&st.reporter.snapshot(&st.engine))
-            .map_err(|e| coded(&e.to_string(), "INTERNAL"))
+        st.reporter.snapshot(&st.engine).to_json().map_err(|e| coded(&e.to_string(), "INTERNAL"))
     }
 
     /// The identity and generation a snapshot carries, without restoring it: `{id,

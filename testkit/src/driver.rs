@@ -687,7 +687,7 @@ impl Driver {
             Delivery::Direct => self.engine.snapshot(),
             Delivery::Calls => self.reporter.snapshot(&self.engine),
         };
-        let text = serde_json::to_string(&snap).expect("snapshots serialize");
+        let text = snap.to_json().expect("snapshots serialize");
         if !self.checks_on.events_may_hold_secrets {
             assert!(!text.contains(&self.secret), "secret in a snapshot");
             for t in &self.fake.tokens {
@@ -700,7 +700,7 @@ impl Driver {
     /// Checks that a snapshot survives its own text form and holds every pending event.
     pub fn check_snapshot(&self) {
         let snap = self.engine.snapshot();
-        let text = serde_json::to_string(&snap).expect("snapshots serialize");
+        let text = snap.to_json().expect("snapshots serialize");
         let back =
             Snapshot::parse(&text).unwrap_or_else(|e| panic!("a snapshot does not parse back: {e}\n{text}"));
         assert_eq!(back.events.len(), snap.events.len());
