@@ -163,10 +163,13 @@ test("send --dry-run prints each event's preview and sends nothing", async (t) =
 });
 
 test("send --checkpoint: killed with SIGKILL halfway and resumed, each event once, no lead created twice", async (t) => {
-  const sim = await startSimulator({ latencyMs: 150 });
+  const sim = await startSimulator({ latencyMs: 400 });
   t.after(() => sim.close());
   // createDuplicate is not idempotent: a call in flight at the kill ends `uncertain`, never
   // sent again, so the simulator holding two leads for one email would show a repeat.
+  // The action sends one batch at a time: 30 batches of 400 ms take about 12 s, so the kill
+  // lands mid-run even when a loaded machine runs the poll below seconds late (at 150 ms the
+  // whole run once ended between two polls).
   const config = settingsFile(sim, [{ ...upsertBatched("createDuplicate") }]);
   const n = 9_000;
   const events = eventsFile("kill.ndjson", Array.from({ length: n }, (_, i) => ({ user: { id: `k${i}`, email: `k${i}@example.com` } })));
