@@ -22,18 +22,19 @@
 //! ```
 //! use marketo_connector::core::{Engine, Input, Output, Settings, Status};
 //!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let settings = Settings::from_json(r#"{
 //!     "clientId": "id", "clientSecret": "secret",
 //!     "endpointUrl": "https://123-ABC-456.mktorest.com/rest",
 //!     "identityUrl": "https://123-ABC-456.mktorest.com/identity",
 //!     "actions": [{"id": "vip", "type": "addLeadToList", "targetStaticList": 1001,
 //!                  "targetLeadId": {"attribute": "leadId"}}]
-//! }"#).unwrap();
+//! }"#)?;
 //! let mut now = 1_764_331_200_000; // epoch ms, from the host's clock
 //! let mut engine = Engine::new(settings, 42, now);
 //! let event = serde_json::json!({"leadId": 7});
 //! let input = Input::Event { action_id: "vip", event: &event, event_id: Some("e1"), json: None };
-//! engine.handle_input(now, input).unwrap();
+//! engine.handle_input(now, input)?;
 //! let mut outcomes = Vec::new();
 //! loop {
 //!     // Drain every output; answer each request (a real host sends it with fetch).
@@ -55,7 +56,7 @@
 //!     };
 //!     if !answers.is_empty() {
 //!         for (id, body) in answers {
-//!             engine.handle_input(now, Input::Response { id, status: 200, body }).unwrap();
+//!             engine.handle_input(now, Input::Response { id, status: 200, body })?;
 //!         }
 //!     } else if let Some(at) = wake {
 //!         now = now.max(at); // a host sets a timer for `at`; here time jumps there
@@ -66,6 +67,8 @@
 //! }
 //! assert_eq!(outcomes.len(), 1);
 //! assert_eq!(outcomes[0].status, Status::Delivered);
+//! # Ok(())
+//! # }
 //! ```
 //!
 //! # Errors, outcomes and bugs

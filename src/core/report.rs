@@ -3,7 +3,7 @@
 //!
 //! A host calls `process`, `wake`, `flush`, `staticLists` and `triggerableCampaigns`; each call
 //! is a *waiter* of type `W` (in the binding, a promise's resolve and reject functions). After
-//! every input to the engine, [`Reporter::collect`] drains the engine's outcomes and listings and
+//! every input to the engine, [`Reporter::step`] drains the engine's outputs and
 //! says which waiters settle now, and with what:
 //!
 //! - `process(event)` settles with the event's final outcome, or with `queued` as soon as the
@@ -114,7 +114,7 @@ impl<W> Reporter<W> {
         self.fresh.push(key);
     }
 
-    /// A `wake` call: settles at the next [`Reporter::collect`].
+    /// A `wake` call: settles at the next [`Reporter::step`].
     pub fn wait_wake(&mut self, waiter: W) {
         self.wakes.push(waiter);
     }
@@ -152,17 +152,11 @@ impl<W> Reporter<W> {
         self.armed = armed;
     }
 
-    /// Drains the engine's outcomes and listings and returns the waiters that settle now.
-    /// Requests the engine wanted sent meanwhile wait for the next [`Reporter::step`].
-    ///
-    /// Costs what changed, not what waits: a `process` waiter is looked at when it is new,
-    /// when its event finished, or when the engine's stall epoch moved (some call now waits on
-    /// time); otherwise its event is still on its way.
-    pub fn collect(&mut self, engine: &mut Engine) -> Vec<(W, Settled)> {
-        self.take_in(engine).0
-    }
-
     /// Every output of the engine taken in; the waiters that settle, and the next wake-up.
+    ///
+    /// Costs what changed, not what waits: a `process` waiter is looked at when it is new, when
+    /// its event finished, or when the engine's stall epoch moved (some call now waits on
+    /// time); otherwise its event is still on its way.
     fn take_in(&mut self, engine: &mut Engine) -> (Vec<(W, Settled)>, Option<Millis>) {
         let before = self.finished.len();
         let mut out = Vec::new();

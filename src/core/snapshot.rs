@@ -260,8 +260,8 @@ impl Snapshot {
             self.events.iter().map(|e| e.event.get().len() + e.event_id.len() + e.action_id.len() + 96).sum();
         let mut out = Vec::with_capacity(events + 4096 + 160 * (self.finished.len() + self.lookups.len()));
         serde_json::to_writer(&mut out, self)?;
-        // serde_json writes UTF-8 only.
-        Ok(String::from_utf8(out).unwrap_or_default())
+        // serde_json writes UTF-8 only; were it not, say so rather than store an empty snapshot.
+        String::from_utf8(out).map_err(<serde_json::Error as serde::ser::Error>::custom)
     }
 
     /// The identity and generation (`Connector.snapshotInfo`).
