@@ -151,6 +151,8 @@ pub struct Driver {
     /// The client secret of `settings`, which must not leak.
     pub secret: String,
     pub now: Millis,
+    /// The clock reading the engine was last given (by [`Driver::feed`] or a restore).
+    pub read_at: Millis,
     pub fake: FakeMarketo,
     /// Every request the engine emitted, in order (across restores).
     pub sent: Vec<HttpRequest>,
@@ -224,6 +226,7 @@ impl Driver {
             parsed,
             secret,
             now,
+            read_at: now,
             fake: FakeMarketo::default(),
             sent: Vec::new(),
             sent_at: Vec::new(),
@@ -291,6 +294,7 @@ impl Driver {
             Input::Listing(kind) => core::Input::Listing(kind),
             Input::Check => core::Input::Check,
         };
+        self.read_at = self.now;
         Ok(match self.engine.handle_input(self.now, input)? {
             Accepted::Event(key) => Handled::Event(key),
             Accepted::Listing(key) => Handled::Listing(key),
@@ -753,6 +757,7 @@ impl Driver {
         self.restores += 1;
         self.seed = seed;
         self.engine = Driver::start(&self.parsed, seed, self.now, Some(snap));
+        self.read_at = self.now;
         self.reporter = Reporter::restore(snap);
         self.outcome_keys.clear();
         self.accepted.clear();
