@@ -33,7 +33,7 @@
 //! let mut now = 1_764_331_200_000; // epoch ms, from the host's clock
 //! let mut engine = Engine::new(settings, 42, now);
 //! let event = serde_json::json!({"leadId": 7});
-//! let input = Input::Event { action_id: "vip", event: &event, event_id: Some("e1"), json: None };
+//! let input = Input::Event { action_id: "vip", event: &event, event_id: Some("e1") };
 //! engine.handle_input(now, input)?;
 //! let mut outcomes = Vec::new();
 //! loop {

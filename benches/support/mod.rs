@@ -174,7 +174,7 @@ impl Connector {
     pub fn process(&mut self, action: &str, event: &Value) {
         self.next += 1;
         let id = format!("e{}", self.next);
-        let input = Input::Event { action_id: action, event, event_id: Some(&id), json: None };
+        let input = Input::Event { action_id: action, event, event_id: Some(&id) };
         let key = self.engine.handle_input(T0, input);
         let _ = std::hint::black_box(key.expect("a configured action"));
         loop {

@@ -343,13 +343,16 @@ test("on a key-value-backed object the snapshot goes in pieces of 60,000 charact
   sim.seed({ lists: [{ id: 1001, name: "Newsletter", members: [] }] });
   const w = await startWorker({ sqlite: false });
   try {
-    const body = Array.from({ length: 250 }, (_, i) => JSON.stringify({ data: { udo: { customer_email: `kv.${i}@example.com`, event_id: `kv-${i}`, note: "n".repeat(800) } } })).join("\n");
+    // A queued event keeps what its action reads (the email) and its id: long ids make 250
+    // events (under the batch's 300) over 200,000 characters of snapshot.
+    const N = 250;
+    const body = Array.from({ length: N }, (_, i) => JSON.stringify({ data: { udo: { customer_email: `kv.${i}@example.com`, event_id: `kv-${i}-${"n".repeat(800)}`, note: "not read" } } })).join("\n");
     assert.equal((await w.call("POST", "/events/newsletter", body)).status, 202);
     const health = (await w.call("GET", "/health")).body;
     assert.ok(health.storage.chars > 200_000, `${health.storage.chars} characters`);
     assert.equal(health.storage.pieces, Math.ceil(health.storage.chars / 60_000));
     await w.call("POST", "/test/evict");
-    assert.equal((await w.call("GET", "/health")).body.stats.queues.newsletter, 250, "put back together on restore");
+    assert.equal((await w.call("GET", "/health")).body.stats.queues.newsletter, N, "put back together on restore");
   } finally {
     await w.dispose();
   }

@@ -26,6 +26,7 @@ pub mod config;
 pub mod date;
 pub mod engine;
 pub mod error;
+pub mod event_paths;
 pub(crate) mod families;
 pub mod ids;
 pub(crate) mod job;

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::Value;
 
+use super::event_paths::nesting_depth;
 use super::outcome::Outcome;
 use super::time::Millis;
 
@@ -173,34 +174,6 @@ pub struct QuotaState {
 /// Nesting a snapshot may have: the deepest event serde_json reads (127 levels) under the
 /// snapshot object, its `events` list and the entry object.
 const MAX_NESTING: usize = 127 + 3;
-
-/// The deepest nesting of `[`/`{` in JSON text (brackets inside strings do not count). For text
-/// that is not JSON it is at least the nesting a parser reaches before it finds the error.
-fn nesting_depth(text: &str) -> usize {
-    let (mut depth, mut max) = (0usize, 0usize);
-    let (mut in_string, mut escaped) = (false, false);
-    for b in text.bytes() {
-        if in_string {
-            match b {
-                _ if escaped => escaped = false,
-                b'\\' => escaped = true,
-                b'"' => in_string = false,
-                _ => {}
-            }
-            continue;
-        }
-        match b {
-            b'"' => in_string = true,
-            b'[' | b'{' => {
-                depth += 1;
-                max = max.max(depth);
-            }
-            b']' | b'}' => depth = depth.saturating_sub(1),
-            _ => {}
-        }
-    }
-    max
-}
 
 /// Why a snapshot cannot be restored.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

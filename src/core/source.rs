@@ -276,7 +276,9 @@ impl FieldMapping {
     ) -> Result<Option<Value>, EventError> {
         let Some(v) = self.source.resolve(event) else { return Ok(None) };
         let parameter = || format!("leadData field {}", self.field);
-        require_finite(v, &parameter())?;
+        if non_finite(v).is_some() {
+            require_finite(v, &parameter())?;
+        }
         let invalid = |problem: String| EventError::InvalidValue { parameter: parameter(), problem };
         let read = self.kind.read(v).map_err(|problem| match self.kind {
             FieldType::Typed(t) => {

@@ -3,16 +3,18 @@
 
 use std::cell::RefCell;
 use std::rc::Rc;
+use std::sync::Arc;
 
 use js_sys::{Function, Promise};
 use wasm_bindgen::prelude::*;
 
 use crate::core::engine::Accepted;
+use crate::core::event_paths::EventPaths;
 use crate::core::report::Reporter;
 use crate::core::snapshot::Snapshot;
 use crate::core::{Engine, Input, Listing, Settings};
 
-use super::convert::{busy, coded, event_id_arg, from_js, json_from_js, text_arg, to_js};
+use super::convert::{busy, coded, event_id_arg, from_js, read_js, text_arg, to_js};
 use super::drive::{drive, Shared, State, Waiter};
 use super::host::Host;
 
@@ -141,15 +143,20 @@ impl Connector {
                 (Err(e), _) | (_, Err(e)) => return Promise::reject(&e),
             };
         let now = shared.host.now();
+        // Only what the action reads crosses into the engine (an unknown action reads nothing:
+        // the engine refuses it).
+        let paths = match shared.state.try_borrow() {
+            Ok(st) => st.engine.settings().action(&action_id).map(|a| Arc::clone(&a.reads)),
+            Err(_) => return busy(),
+        };
         // Read before the borrow: getters and toJSON are host code. An event JSON cannot carry
         // fails with why (cyclic, BigInt, a throwing getter, too deep).
-        let value = json_from_js(&event);
+        let value = read_js(&event, paths.as_deref().unwrap_or(&EventPaths::default()));
         let event_id = event_id.as_deref();
         let accepted = match shared.state.try_borrow_mut() {
             Ok(mut st) => match &value {
-                Ok((event, json)) => {
-                    let json = json.as_deref();
-                    st.engine.handle_input(now, Input::Event { action_id: &action_id, event, event_id, json })
+                Ok(event) => {
+                    st.engine.handle_input(now, Input::Event { action_id: &action_id, event, event_id })
                 }
                 Err(why) => st
                     .engine

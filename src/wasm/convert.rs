@@ -2,9 +2,11 @@
 //! the non-finite numbers it hides put back and a reason for what it cannot carry), outcomes
 //! out, arguments checked, errors as JS `Error`s with a stable `code`.
 
-use js_sys::{Function, Object, Promise, Reflect, JSON};
+use js_sys::{Array, Function, Object, Promise, Reflect, JSON};
 use wasm_bindgen::prelude::*;
 
+use crate::core::event_paths::{EventPaths, MAX_NESTING};
+use crate::core::outcome::{Outcome, Status};
 use crate::core::source::non_finite_marker;
 
 /// A real JS `Error` with a stable `code` property.
@@ -14,12 +16,54 @@ pub(super) fn coded(message: &str, code: &str) -> JsValue {
     err.into()
 }
 
+/// Outcomes as an array of plain objects, built property by property with the property names
+/// and statuses made once per thread: the same objects `to_js` gives (same keys, same order),
+/// without writing JSON text and parsing it again (README "Performance": the boundary
+/// crossings).
+pub(super) fn outcomes_to_js(outcomes: &[Outcome]) -> JsValue {
+    struct Names {
+        keys: [JsValue; 7],
+        statuses: [JsValue; 5],
+    }
+    thread_local! {
+        static NAMES: Names = Names {
+            keys: ["eventId", "actionId", "status", "leadIds", "code", "message", "requestId"].map(JsValue::from_str),
+            // In `Status` order: indexed by `status as usize`.
+            statuses: [Status::Queued, Status::Delivered, Status::Skipped, Status::Failed, Status::Uncertain]
+                .map(|s| JsValue::from_str(s.as_str())),
+        };
+    }
+    NAMES.with(|n| {
+        let list = Array::new();
+        for o in outcomes {
+            let obj = Object::new();
+            let [event_id, action_id, status, lead_ids, code, message, request_id] = &n.keys;
+            let set = |key: &JsValue, value: &JsValue| {
+                let _ = Reflect::set(&obj, key, value);
+            };
+            set(event_id, &JsValue::from_str(&o.event_id));
+            set(action_id, &JsValue::from_str(&o.action_id));
+            if let Some(s) = n.statuses.get(o.status as usize) {
+                set(status, s);
+            }
+            if !o.lead_ids.is_empty() {
+                let ids: Array = o.lead_ids.iter().map(|id| JsValue::from_f64(*id as f64)).collect();
+                set(lead_ids, &ids);
+            }
+            for (key, value) in [(code, &o.code), (message, &o.message), (request_id, &o.request_id)] {
+                if let Some(v) = value {
+                    set(key, &JsValue::from_str(v));
+                }
+            }
+            list.push(&obj);
+        }
+        list.into()
+    })
+}
+
 pub(super) fn to_js(v: &impl serde::Serialize) -> JsValue {
     serde_json::to_string(v).ok().and_then(|s| JSON::parse(&s).ok()).unwrap_or(JsValue::NULL)
 }
-
-/// Nesting serde_json reads (its recursion limit): an event nested deeper is refused.
-const MAX_NESTING: usize = 127;
 
 /// JS value → serde_json via `JSON.stringify` (faster than walking the object from Rust).
 ///
@@ -29,12 +73,12 @@ const MAX_NESTING: usize = 127;
 /// `JSON.stringify` throws (a cycle, a BigInt, a getter or `toJSON` that throws) or the JSON is
 /// nested too deep, the error says which and where.
 pub(super) fn from_js(v: &JsValue) -> Result<serde_json::Value, String> {
-    json_from_js(v).map(|(value, _)| value)
+    read_js(v, &EventPaths::everything())
 }
 
-/// [`from_js`], with `JSON.stringify`'s text when it is the same JSON as the value (no
-/// non-finite number was put back), for the engine to keep instead of writing its own.
-pub(super) fn json_from_js(v: &JsValue) -> Result<(serde_json::Value, Option<String>), String> {
+/// [`from_js`] keeping only the values on `paths` (an event as its action reads it): the parts
+/// of the text off the paths are skipped, not built.
+pub(super) fn read_js(v: &JsValue, paths: &EventPaths) -> Result<serde_json::Value, String> {
     if v.is_undefined() {
         return Err("it is undefined".into());
     }
@@ -42,18 +86,11 @@ pub(super) fn json_from_js(v: &JsValue) -> Result<(serde_json::Value, Option<Str
         Ok(t) => t.as_string().ok_or("it is a function or a symbol, which JSON cannot carry")?,
         Err(e) => return Err(diagnose(v, &mut Vec::new(), &mut Vec::new()).unwrap_or_else(|| js_message(&e))),
     };
-    let mut value: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
-        if e.to_string().contains("recursion limit") {
-            format!("it is nested more than {MAX_NESTING} levels deep")
-        } else {
-            e.to_string()
-        }
-    })?;
+    let mut value = paths.read(&text).map_err(|e| e.to_string())?;
     if text.contains("null") {
         restore_non_finite(v, &mut value);
-        return Ok((value, None));
     }
-    Ok((value, Some(text)))
+    Ok(value)
 }
 
 /// `NaN`, `Infinity`, `-Infinity` or `an invalid Date` when `js` is one.

@@ -12,7 +12,7 @@ use wasm_bindgen_futures::spawn_local;
 use crate::core::report::{Reporter, Settled};
 use crate::core::{Engine, HttpRequest, Input};
 
-use super::convert::{coded, to_js};
+use super::convert::{coded, outcomes_to_js, to_js};
 use super::host::{fetch, Host};
 
 /// A pending promise's settlers.
@@ -80,7 +80,7 @@ pub(super) fn drive(shared: &Rc<Shared>, rearm: bool) {
     }
     for (w, settled) in step.settled {
         let (settle, value) = match settled {
-            Settled::Outcomes(outcomes) => (w.resolve, to_js(&outcomes)),
+            Settled::Outcomes(outcomes) => (w.resolve, outcomes_to_js(&outcomes)),
             Settled::Listing(Ok(items)) => (w.resolve, to_js(&items)),
             Settled::Listing(Err(e)) => (
                 w.reject,

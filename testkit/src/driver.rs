@@ -275,14 +275,18 @@ impl Driver {
 
     /// Hands one input to the engine at `now` (nothing is drained: see [`Driver::input`]).
     pub fn feed(&mut self, input: Input) -> Result<Handled, UsageError> {
-        // The event's text, as the package's binding hands it over (JSON.stringify's output).
-        let json = match &input {
-            Input::Event { event, .. } => serde_json::to_string(event).ok(),
+        // The event as the package's binding hands it over: its JSON text (JSON.stringify's
+        // output) read through the action's paths, so only what the action reads goes in.
+        let read = match &input {
+            Input::Event { action, event, .. } => self.engine.settings().action(action).map(|a| {
+                let text = serde_json::to_string(event).expect("a Value writes as JSON");
+                a.reads.read(&text).expect("an event the binding could read")
+            }),
             _ => None,
         };
         let input = match input {
             Input::Event { action, event, id } => {
-                core::Input::Event { action_id: action, event, event_id: id, json: json.as_deref() }
+                core::Input::Event { action_id: action, event: read.as_ref().unwrap_or(event), event_id: id }
             }
             Input::Unreadable { action, why, id } => {
                 core::Input::UnreadableEvent { action_id: action, why, event_id: id }

@@ -1,9 +1,12 @@
 //! The nine action types' configuration (SPEC §3), validated at construction: what each
 //! action is told to do. How each is delivered is its family's, in `core::families`.
 
+use std::sync::Arc;
+
 use serde_json::{Map, Value};
 
 use crate::core::error::ConfigError;
+use crate::core::event_paths::EventPaths;
 use crate::core::source::{FieldMapping, FieldType, Source};
 
 /// Lead id lookup filter types (SPEC §3).
@@ -230,6 +233,9 @@ pub struct ActionConfig {
     pub id: String,
     /// The action and its validated parameters.
     pub action: Action,
+    /// The attribute paths its sources read: what of an event it keeps
+    /// ([`EventPaths::read`]).
+    pub reads: Arc<EventPaths>,
 }
 
 /// Reads one action object, remembering which keys were used so unknown ones are reported.
@@ -340,7 +346,7 @@ pub fn parse_actions(v: &Value) -> Result<Vec<ActionConfig>, ConfigError> {
             }
         };
         p.finish()?;
-        out.push(ActionConfig { id, action });
+        out.push(ActionConfig { id, action, reads: Arc::new(EventPaths::of_config(entry)) });
     }
     Ok(out)
 }

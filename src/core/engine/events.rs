@@ -30,16 +30,14 @@ impl Engine {
         &mut self,
         now: Millis,
         action_id: &str,
-        (event, json): (&Value, Option<&str>),
+        event: &Value,
         event_id: Option<String>,
     ) -> Result<EventKey, UsageError> {
         let now = self.clamp(now);
         let settings = Arc::clone(&self.settings);
         let action =
             settings.action(action_id).ok_or_else(|| UsageError::UnknownAction(action_id.to_string()))?;
-        // The host's own text when it has it: checking it is cheaper than writing it.
-        let text =
-            json.and_then(|j| RawValue::from_string(j.to_owned()).ok()).unwrap_or_else(|| event_text(event));
+        let text = event_text(event);
         let key = self.accept(now, &*family(&action.action), action_id, (event, text), event_id, false);
         self.pump(now);
         Ok(key)

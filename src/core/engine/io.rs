@@ -22,14 +22,13 @@ pub enum Input<'a> {
     Event {
         /// The configured action's id.
         action_id: &'a str,
-        /// The event (a JSON object).
+        /// The event (a JSON object). It may be the whole event, or what the action reads
+        /// of it: a host with the event as JSON text reads it with the action's
+        /// [`ActionConfig::reads`](crate::core::config::ActionConfig::reads) (cheaper to parse,
+        /// and the engine then keeps only that).
         event: &'a Value,
         /// The event's id.
         event_id: Option<&'a str>,
-        /// `event` as JSON text, when the host has it at hand (it read the event from it, or
-        /// wrote it): the engine keeps this text instead of writing its own. It must be the
-        /// same JSON as `event`; text that is not JSON is ignored.
-        json: Option<&'a str>,
     },
     /// An event the host could not turn into JSON (cyclic, a BigInt, a throwing getter, nested
     /// too deep): it fails at once with `INVALID_EVENT`, `why` saying which.

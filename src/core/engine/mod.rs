@@ -208,12 +208,9 @@ impl Engine {
     /// for one (answered already, or given up after [`CALL_TIMEOUT_MS`]): it is ignored.
     pub fn handle_input(&mut self, now: Millis, input: Input<'_>) -> Result<Accepted, UsageError> {
         Ok(match input {
-            Input::Event { action_id, event, event_id, json } => Accepted::Event(self.handle_event(
-                now,
-                action_id,
-                (event, json),
-                event_id.map(str::to_owned),
-            )?),
+            Input::Event { action_id, event, event_id } => {
+                Accepted::Event(self.handle_event(now, action_id, event, event_id.map(str::to_owned))?)
+            }
             Input::UnreadableEvent { action_id, why, event_id } => Accepted::Event(
                 self.handle_unreadable_event(now, action_id, why, event_id.map(str::to_owned))?,
             ),

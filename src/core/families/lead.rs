@@ -91,7 +91,22 @@ pub(crate) fn record_for(
 
 /// The bytes a record adds to a Sync Leads body (its JSON and a separating comma).
 pub(crate) fn record_size(record: &Map<String, Value>) -> usize {
-    serde_json::to_string(record).map(|s| s.len() + 1).unwrap_or(0)
+    /// Counts the bytes written to it (the record is measured, not kept).
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(1);
+    match serde_json::to_writer(&mut count, record) {
+        Ok(()) => count.0,
+        Err(_) => 0,
+    }
 }
 
 impl SyncJob {

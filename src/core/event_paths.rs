@@ -1,0 +1,428 @@
+//! What an action reads from its events, and reading an event's JSON text for it.
+//!
+//! Every value an action takes from an event comes from an attribute path in its
+//! configuration (`{"attribute": "data.udo.email"}`, [`crate::core::source::Source`]). The
+//! paths of one action form an [`EventPaths`] tree. [`EventPaths::read`] parses an event's
+//! JSON text into a `serde_json::Value` holding only the values on those paths: the rest of the
+//! event is skipped by the parser without being built (no maps, no strings), so a host that has
+//! the event as text hands the engine only what the action will use, and the engine keeps (and
+//! snapshots) only that. Reading the full event and reading it through `EventPaths` give every
+//! source of the action the same value (see the tests).
+//!
+//! A restored connector reads the events its snapshot carries through its own settings: an
+//! attribute the new settings read that the old ones did not is absent from those events.
+
+use std::fmt;
+
+use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize;
+use serde_json::{Map, Number, Value};
+
+/// Nesting serde_json reads in one value (its recursion limit): an event nested deeper is
+/// refused, whichever part of it an action reads.
+pub const MAX_NESTING: usize = 127;
+
+/// The attribute paths one action reads, as a tree of keys. The root of an action that reads
+/// no attribute keeps nothing of an event but its type (an object stays an empty object).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EventPaths {
+    /// The keys read below this point (object keys, or array indices as decimal text).
+    children: Vec<(String, EventPaths)>,
+    /// A path ends here: the whole value at this point is read.
+    whole: bool,
+}
+
+/// Why an event's text cannot be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReadError {
+    /// Nested deeper than [`MAX_NESTING`] levels.
+    #[error("it is nested more than {MAX_NESTING} levels deep")]
+    TooDeep,
+    /// Not JSON (the parser's message).
+    #[error("{0}")]
+    NotJson(String),
+}
+
+impl EventPaths {
+    /// Paths that keep the whole event (an action whose reads are not known).
+    pub fn everything() -> EventPaths {
+        EventPaths { children: Vec::new(), whole: true }
+    }
+
+    /// The paths of every source in an action's configuration (`{"attribute": "a.b"}` or
+    /// `{"attribute": ["a", "b"]}`, at any depth), read the way `Source::parse` reads them. A
+    /// literal `value` that happens to hold such an object adds a path no source reads, which
+    /// only keeps a little more of each event.
+    pub fn of_config(action: &Value) -> EventPaths {
+        let mut paths = EventPaths::default();
+        paths.collect(action);
+        paths
+    }
+
+    fn collect(&mut self, v: &Value) {
+        match v {
+            Value::Object(map) => {
+                match map.get("attribute") {
+                    Some(Value::String(path)) => self.add(path.split('.')),
+                    Some(Value::Array(keys)) => {
+                        let keys: Option<Vec<&str>> = keys.iter().map(Value::as_str).collect();
+                        if let Some(keys) = keys {
+                            self.add(keys.into_iter());
+                        }
+                    }
+                    _ => {}
+                }
+                map.values().for_each(|v| self.collect(v));
+            }
+            Value::Array(items) => items.iter().for_each(|v| self.collect(v)),
+            _ => {}
+        }
+    }
+
+    /// Adds one path (its keys, outermost first).
+    pub fn add<'k>(&mut self, keys: impl Iterator<Item = &'k str>) {
+        let mut node = self;
+        for key in keys {
+            if node.whole {
+                return;
+            }
+            let at = match node.children.iter().position(|(k, _)| k == key) {
+                Some(at) => at,
+                None => {
+                    node.children.push((key.to_owned(), EventPaths::default()));
+                    node.children.len() - 1
+                }
+            };
+            match node.children.get_mut(at) {
+                Some((_, child)) => node = child,
+                None => return,
+            }
+        }
+        node.whole = true;
+        node.children.clear();
+    }
+
+    /// Whether the whole event is kept.
+    pub fn keeps_everything(&self) -> bool {
+        self.whole
+    }
+
+    /// Parses an event's JSON text keeping only the values on these paths (object keys off
+    /// the paths are left out; array elements off them become `null`, so indices hold).
+    ///
+    /// # Errors
+    /// [`ReadError::TooDeep`] past [`MAX_NESTING`] levels (anywhere in the text, as a full
+    /// parse would: the parts skipped are walked through serde_json's recursion limit too),
+    /// [`ReadError::NotJson`] for text that is not one JSON value.
+    pub fn read(&self, text: &str) -> Result<Value, ReadError> {
+        let mut de = serde_json::Deserializer::from_str(text);
+        let read = Node(self).deserialize(&mut de).and_then(|v| de.end().map(|()| v));
+        read.map_err(|e| {
+            if e.to_string().starts_with("recursion limit exceeded") {
+                ReadError::TooDeep
+            } else {
+                ReadError::NotJson(e.to_string())
+            }
+        })
+    }
+
+    /// The child for `key`, if a path goes through it.
+    fn child(&self, key: &str) -> Option<&(String, EventPaths)> {
+        self.children.iter().find(|(k, _)| k == key)
+    }
+
+    /// The child for array index `i`, if a path goes through it.
+    fn index(&self, i: usize) -> Option<&EventPaths> {
+        self.children.iter().find(|(k, _)| k.parse::<usize>().ok() == Some(i)).map(|(_, c)| c)
+    }
+}
+
+/// The deepest nesting of `[`/`{` in JSON text (brackets inside strings do not count). For text
+/// that is not JSON it is at least the nesting a parser reaches before it finds the error.
+pub fn nesting_depth(text: &str) -> usize {
+    let (mut depth, mut max) = (0usize, 0usize);
+    let (mut in_string, mut escaped) = (false, false);
+    for b in text.bytes() {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                max = max.max(depth);
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    max
+}
+
+/// Reads the value at one point of the tree.
+struct Node<'p>(&'p EventPaths);
+
+impl<'de> DeserializeSeed<'de> for Node<'_> {
+    type Value = Value;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        if self.0.whole {
+            Value::deserialize(d)
+        } else {
+            d.deserialize_any(self)
+        }
+    }
+}
+
+impl<'de> Visitor<'de> for Node<'_> {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, b: bool) -> Result<Value, E> {
+        Ok(Value::Bool(b))
+    }
+
+    fn visit_i64<E>(self, n: i64) -> Result<Value, E> {
+        Ok(Value::Number(n.into()))
+    }
+
+    fn visit_u64<E>(self, n: u64) -> Result<Value, E> {
+        Ok(Value::Number(n.into()))
+    }
+
+    fn visit_f64<E>(self, n: f64) -> Result<Value, E> {
+        Ok(Number::from_f64(n).map_or(Value::Null, Value::Number))
+    }
+
+    fn visit_str<E>(self, s: &str) -> Result<Value, E> {
+        Ok(Value::String(s.to_owned()))
+    }
+
+    fn visit_string<E>(self, s: String) -> Result<Value, E> {
+        Ok(Value::String(s))
+    }
+
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_none<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::new();
+        loop {
+            let item = match self.0.index(items.len()) {
+                Some(child) => seq.next_element_seed(Node(child))?,
+                None => seq.next_element_seed(Skip)?.map(|()| Value::Null),
+            };
+            match item {
+                Some(v) => items.push(v),
+                None => break,
+            }
+        }
+        Ok(Value::Array(items))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut out = Map::new();
+        while let Some(child) = map.next_key_seed(Key(self.0))? {
+            match child {
+                Some((key, paths)) => {
+                    let v = map.next_value_seed(Node(paths))?;
+                    out.insert(key.clone(), v);
+                }
+                None => map.next_value_seed(Skip)?,
+            }
+        }
+        Ok(Value::Object(out))
+    }
+}
+
+/// Skips a value off the paths without building it. Unlike `IgnoredAny` (serde_json skips that
+/// in one loop, with no depth limit) it walks nested values through `deserialize_any`, so the
+/// parser's recursion limit holds in the parts skipped as in the parts read.
+struct Skip;
+
+impl<'de> DeserializeSeed<'de> for Skip {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Skip {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while seq.next_element_seed(Skip)?.is_some() {}
+        Ok(())
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while map.next_key::<IgnoredAny>()?.is_some() {
+            map.next_value_seed(Skip)?;
+        }
+        Ok(())
+    }
+}
+
+/// Reads an object key: the child a path takes through it, if any (no key is copied to find
+/// out).
+struct Key<'p>(&'p EventPaths);
+
+impl<'de, 'p> DeserializeSeed<'de> for Key<'p> {
+    type Value = Option<&'p (String, EventPaths)>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de, 'p> Visitor<'de> for Key<'p> {
+    type Value = Option<&'p (String, EventPaths)>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an object key")
+    }
+
+    fn visit_str<E>(self, key: &str) -> Result<Self::Value, E> {
+        Ok(self.0.child(key))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn paths(list: &[&str]) -> EventPaths {
+        let mut p = EventPaths::default();
+        for path in list {
+            p.add(path.split('.'));
+        }
+        p
+    }
+
+    #[test]
+    fn keeps_only_the_values_on_the_paths() {
+        let text = r#"{"data":{"udo":{"email":"a@b.c","name":"A","big":{"x":[1,2,3]}},"other":"o"},"id":7,"items":[{"sku":"s0","q":1},{"sku":"s1"}]}"#;
+        let p = paths(&["data.udo.email", "id", "items.1.sku", "missing.path"]);
+        assert_eq!(
+            p.read(text).unwrap(),
+            json!({"data": {"udo": {"email": "a@b.c"}}, "id": 7, "items": [null, {"sku": "s1"}]})
+        );
+    }
+
+    #[test]
+    fn a_path_to_an_object_keeps_all_of_it() {
+        let text = r#"{"a":{"b":{"c":1,"d":[true,null]},"e":2}}"#;
+        assert_eq!(
+            paths(&["a.b", "a.b.c"]).read(text).unwrap(),
+            json!({"a": {"b": {"c": 1, "d": [true, null]}}})
+        );
+        assert_eq!(
+            EventPaths::everything().read(text).unwrap(),
+            serde_json::from_str::<Value>(text).unwrap()
+        );
+    }
+
+    #[test]
+    fn values_that_are_not_objects_stay_as_they_are() {
+        let p = paths(&["a.b"]);
+        assert_eq!(p.read(r#"{"a":"text"}"#).unwrap(), json!({"a": "text"}));
+        assert_eq!(p.read("42").unwrap(), json!(42));
+        assert_eq!(p.read(r#""s""#).unwrap(), json!("s"));
+        assert_eq!(p.read("[1,2]").unwrap(), json!([null, null]));
+        assert_eq!(EventPaths::default().read(r#"{"a":1}"#).unwrap(), json!({}));
+    }
+
+    #[test]
+    fn numbers_and_escapes_read_as_serde_json_reads_them() {
+        let text = r#"{"n":[-1,18446744073709551615,1.5e3,0.1],"s\u00e9":"\"q\"\n","k.dot":1}"#;
+        let p = paths(&["n", "sé"]);
+        let full: Value = serde_json::from_str(text).unwrap();
+        let read = p.read(text).unwrap();
+        assert_eq!(read["n"], full["n"]);
+        assert_eq!(read["sé"], full["sé"]);
+        let mut dotted = EventPaths::default();
+        dotted.add(["k.dot"].into_iter());
+        assert_eq!(dotted.read(text).unwrap(), json!({"k.dot": 1}));
+    }
+
+    #[test]
+    fn a_duplicate_key_reads_as_its_last_value_like_a_full_parse() {
+        assert_eq!(paths(&["a"]).read(r#"{"a":1,"a":2}"#).unwrap(), json!({"a": 2}));
+    }
+
+    #[test]
+    fn too_deep_anywhere_is_refused_as_a_full_parse_refuses_it() {
+        let deep = |n: usize| format!(r#"{{"a":1,"skip":{}1{}}}"#, "[".repeat(n), "]".repeat(n));
+        let p = paths(&["a"]);
+        // The event object is one level: 126 arrays inside it are 127 levels.
+        assert_eq!(p.read(&deep(126)).unwrap(), json!({"a": 1}));
+        assert!(serde_json::from_str::<Value>(&deep(126)).is_ok());
+        assert_eq!(p.read(&deep(127)), Err(ReadError::TooDeep));
+        assert!(serde_json::from_str::<Value>(&deep(127))
+            .unwrap_err()
+            .to_string()
+            .contains("recursion limit"));
+    }
+
+    #[test]
+    fn text_that_is_not_json_is_refused() {
+        assert!(matches!(paths(&["a"]).read(r#"{"a":1"#), Err(ReadError::NotJson(_))));
+        assert!(matches!(paths(&["a"]).read(r#"{"a":1} x"#), Err(ReadError::NotJson(_))));
+    }
+
+    #[test]
+    fn the_paths_of_an_action_are_its_attribute_sources() {
+        let action = json!({"id": "a", "type": "createOrUpdateLeadBatched", "leadData": [
+            {"field": "email", "source": {"attribute": "data.udo.email"}},
+            {"field": "x", "source": {"attribute": ["data", "udo", "plan.tier"]}},
+            {"field": "y", "source": {"value": "lit"}}]});
+        let mut expected = EventPaths::default();
+        expected.add(["data", "udo", "email"].into_iter());
+        expected.add(["data", "udo", "plan.tier"].into_iter());
+        assert_eq!(EventPaths::of_config(&action), expected);
+    }
+}
