@@ -180,3 +180,25 @@ async fn check_resolves_with_the_problems_it_found() {
         r#"{"ok":false,"problems":[{"actionId":"upsert","parameter":"leadData[1].field","code":"UNKNOWN_FIELD","message":"the instance has no lead field `Signup`; REST field names are case-sensitive and it has `signup`","suggestion":"signup"}]}"#
     );
 }
+
+/// Linear memory grows by at least a sixteenth of its size at a time (src/wasm/alloc.rs): every
+/// grow makes V8 count the whole memory again as new external memory and collect the JS heap,
+/// so growing one page at a time made `process()` slower the more events it held.
+#[wasm_bindgen_test]
+fn linear_memory_grows_geometrically() {
+    use core::arch::wasm32::memory_size;
+    let start = memory_size(0);
+    let mut held: Vec<Vec<u8>> = Vec::new();
+    let (mut grows, mut last) = (0, start);
+    for i in 0..20_000u32 {
+        held.push(vec![(i % 251) as u8; 2 * 1024]); // 40 MB in all, 2 KB at a time
+        if memory_size(0) != last {
+            grows += 1;
+            last = memory_size(0);
+        }
+    }
+    let needed = 20_000 * 2 * 1024 / (64 * 1024); // pages: 625
+    assert!(grows <= 100, "{grows} grows for {needed} pages from {start} (a page at a time: about {needed})");
+    assert!(last - start <= needed + needed / 8 + 64, "grew {} pages for {needed}", last - start);
+    assert!(held.iter().enumerate().all(|(i, v)| v.len() == 2048 && v[2047] == (i % 251) as u8));
+}

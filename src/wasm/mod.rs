@@ -7,6 +7,7 @@
 //! callbacks (fetch, setTimer, log, promise resolvers) are called only after the borrow ends,
 //! so a host that re-enters the connector from a callback cannot trip a double borrow.
 
+mod alloc;
 mod connector;
 mod convert;
 mod destroy;
