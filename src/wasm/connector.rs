@@ -47,10 +47,10 @@ impl Connector {
         #[wasm_bindgen(unchecked_param_type = "string")] snapshot: JsValue,
     ) -> Result<Connector, JsValue> {
         let snapshot = text_arg(&snapshot, "snapshot", "INVALID_SNAPSHOT")?;
-        Connector::build(settings, host, Some(&snapshot))
+        Connector::build(settings, host, Some(snapshot))
     }
 
-    fn build(settings: JsValue, host: JsValue, snapshot: Option<&str>) -> Result<Connector, JsValue> {
+    fn build(settings: JsValue, host: JsValue, snapshot: Option<String>) -> Result<Connector, JsValue> {
         let value = from_js(&settings)
             .map_err(|e| coded(&format!("settings: not representable as JSON: {e}"), "INVALID_SETTINGS"))?;
         let settings = Settings::from_value(&value).map_err(|e| coded(&e.to_string(), e.code()))?;
@@ -66,7 +66,10 @@ impl Connector {
         let (engine, reporter) = match snapshot {
             None => (Engine::new(settings, seed, now), Reporter::default()),
             Some(text) => {
-                let snap = Snapshot::parse(text).map_err(|e| coded(&e.to_string(), "INVALID_SNAPSHOT"))?;
+                let snap = Snapshot::parse(&text).map_err(|e| coded(&e.to_string(), "INVALID_SNAPSHOT"))?;
+                // The text's memory goes back to the allocator before the engine is built from
+                // the parsed snapshot, which can then reuse it (a restore's high-water mark).
+                drop(text);
                 let reporter = Reporter::restore(&snap);
                 (Engine::restore(settings, seed, now, snap), reporter)
             }
