@@ -58,6 +58,8 @@ fn kind(v: &Value) -> &'static str {
     }
 }
 
+const OUT_OF_RANGE: &str = "epoch value out of range (years 0000–9999)";
+
 /// Seconds since the epoch (floored) of an epoch number read by magnitude.
 fn from_epoch(n: f64) -> Result<i64, String> {
     if !n.is_finite() {
@@ -66,7 +68,7 @@ fn from_epoch(n: f64) -> Result<i64, String> {
     let secs = if n.abs() >= SECONDS_MS_CUTOFF { n / 1000.0 } else { n };
     // Years 0000–9999 are within ±3e11 s; a wider check keeps the cast below exact.
     if secs.abs() > 1e12 {
-        return Err("epoch value out of range (years 0000–9999)".into());
+        return Err(OUT_OF_RANGE.into());
     }
     Ok(secs.floor() as i64)
 }
@@ -154,8 +156,12 @@ fn parse_date_string(s: &str) -> Result<i64, String> {
             let days = date_days(i64::from(part(0..4)), part(4..6), part(6..8), "YYYYMMDD date")?;
             return Ok(days * DAY_S);
         }
-        let n: f64 = s.parse().map_err(|_| "not a number".to_string())?;
-        return from_epoch(n);
+        // As an integer, not `str::parse::<f64>` (core's float parser is about 15 KB of .wasm):
+        // `i as f64` rounds as that parse does, and past i64 it is out of range either way.
+        return match s.parse::<i64>() {
+            Ok(n) => from_epoch(n as f64),
+            Err(_) => Err(OUT_OF_RANGE.into()),
+        };
     }
     let b = s.as_bytes();
     if b.get(..4).is_some_and(|p| p.iter().all(u8::is_ascii_digit)) {
@@ -608,6 +614,12 @@ mod tests {
             assert!(to_iso8601(&v).unwrap_err().starts_with("expected a date string or epoch number"));
         }
         assert!(to_iso8601(&json!(1e300)).unwrap_err().contains("out of range"));
+        // Digit strings past i64 are out of range; leading zeros do not count.
+        for s in ["123456789012345678901234", "-99999999999999999999999", "10000000000000000"] {
+            assert_eq!(to_iso8601(&json!(s)), Err(OUT_OF_RANGE.to_string()), "{s}");
+        }
+        assert_eq!(to_iso8601(&json!("000000000000000000001764331200")), Ok("2025-11-28T12:00:00Z".into()));
+        assert_eq!(to_iso8601(&json!("-0")), Ok("1970-01-01T00:00:00Z".into()));
     }
 
     #[test]

@@ -19,7 +19,6 @@ use crate::core::wire::{Envelope, Method};
 pub(crate) const MAX_LOSERS: usize = 25;
 
 /// Merges the losers of one event into its winner.
-#[derive(Debug)]
 pub(crate) struct MergeJob {
     ev: EventRef,
     winner: i64,
@@ -30,6 +29,14 @@ pub(crate) struct MergeJob {
     merged: usize,
     tags: Steps,
     done: bool,
+}
+
+// By hand, not derived: every job is a `dyn Delivery`, whose vtable keeps its `Debug` (and that
+// of each field type) in the .wasm though nothing prints a job outside tests.
+impl std::fmt::Debug for MergeJob {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MergeJob").finish_non_exhaustive()
+    }
 }
 
 /// Reads `losingLeadIds`: a number, a list of ids, or a comma-separated string.

@@ -13,9 +13,17 @@ use crate::core::wire::Envelope;
 /// Reads the schema: describe2 first; describe.json when describe2 fails for any reason but a
 /// missing permission (`603`: the same permission guards both, Swagger `describeUsingGET_2`,
 /// `describeUsingGET_6`) or answers without fields.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub(crate) struct SchemaJob {
     first_error: Option<Reason>,
+}
+
+// By hand, not derived: every job is a `dyn Delivery`, whose vtable keeps its `Debug` (and that
+// of each field type) in the .wasm though nothing prints a job outside tests.
+impl std::fmt::Debug for SchemaJob {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SchemaJob").finish_non_exhaustive()
+    }
 }
 
 const STEP_DESCRIBE2: Step = Step(1);

@@ -16,6 +16,8 @@ use crate::core::ids::JobId;
 use serde_json::Value;
 
 use super::date::to_iso8601;
+
+mod float;
 use super::outcome::{Outcome, Status};
 use super::reason::Reason;
 
@@ -343,8 +345,20 @@ fn decimal(s: &str) -> Option<Value> {
             return Some(Value::from(i));
         }
     }
-    let f = s.strip_prefix('+').unwrap_or(s).parse::<f64>().ok().filter(|f| f.is_finite())?;
-    serde_json::Number::from_f64(f).map(Value::Number)
+    // What `str::parse::<f64>` takes: digits after the exponent's one sign (`1e+5`, not `1e++5`).
+    let exp_digits = exponent.strip_prefix(['+', '-']).unwrap_or(exponent);
+    if !exp_digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    // digits × 10^exp, with at most 15 significant digits (checked above).
+    let (lead, trail) = (digits.trim_start_matches('0'), digits.trim_end_matches('0'));
+    let zeros = digits.len() - trail.len();
+    let value = lead.get(..lead.len().saturating_sub(zeros)).unwrap_or("").parse::<u64>().unwrap_or(0);
+    let exp = i32::from(exp_digits.parse::<u16>().ok()?);
+    let exp = if exponent.starts_with('-') { -exp } else { exp };
+    let exp = exp - i32::try_from(frac.len()).ok()? + i32::try_from(zeros).ok()?;
+    let f = float::from_decimal(s.starts_with('-'), value, exp);
+    serde_json::Number::from_f64(f).map(Value::Number) // None when infinite
 }
 
 /// `text` cut to at most `limit` characters (on a character boundary).
@@ -490,5 +504,65 @@ mod tests {
         assert_eq!(s.fields.len(), 1);
         assert_eq!(s.is_searchable("company"), None);
         assert_eq!(field_not_found("Field 'fooBar' not found"), Some("fooBar"));
+    }
+
+    /// `decimal` as it was with `str::parse::<f64>`: the same answer for every string.
+    #[test]
+    fn decimal_as_std_parse() {
+        fn reference(s: &str) -> Option<Value> {
+            let body = s.strip_prefix(['+', '-']).unwrap_or(s);
+            let (mantissa, exponent) = match body.find(['e', 'E']) {
+                Some(i) => (body.get(..i)?, body.get(i + 1..)?),
+                None => (body, "0"),
+            };
+            exponent.strip_prefix(['+', '-']).unwrap_or(exponent).parse::<u16>().ok()?;
+            let mut parts = mantissa.splitn(2, '.');
+            let (int, frac) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+            if (int.is_empty() && frac.is_empty())
+                || !int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit())
+            {
+                return None;
+            }
+            let digits = format!("{int}{frac}");
+            if digits.trim_start_matches('0').trim_end_matches('0').len() > 15 {
+                return None;
+            }
+            if frac.is_empty() && exponent == "0" {
+                if let Ok(i) = s.strip_prefix('+').unwrap_or(s).parse::<i64>() {
+                    return Some(Value::from(i));
+                }
+            }
+            let f = s.strip_prefix('+').unwrap_or(s).parse::<f64>().ok().filter(|f| f.is_finite())?;
+            serde_json::Number::from_f64(f).map(Value::Number)
+        }
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = move |n: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % n
+        };
+        let pick = |i: u64, from: &[&str]| from[i as usize % from.len()].to_string();
+        for fixed in [
+            "1e++5", "1e-+5", "1e", "1.", ".5", "-0.0", "0e5", "-0", "+.0e-0", "1e65535", "1e65536", "1e-400",
+        ] {
+            assert_eq!(decimal(fixed), reference(fixed), "{fixed}");
+        }
+        fn digits(next: &mut impl FnMut(u64) -> u64) -> String {
+            let n = next(12);
+            (0..n).map(|_| char::from(b'0' + next(10) as u8)).collect()
+        }
+        for _ in 0..50_000 {
+            let mut s = pick(next(3), &["", "+", "-"]);
+            s += &digits(&mut next);
+            s += &pick(next(3), &["", ".", "."]);
+            s += &digits(&mut next);
+            if next(2) == 0 {
+                s += &pick(next(2), &["e", "E"]);
+                s += &pick(next(5), &["", "+", "-", "++", "-"]);
+                s += &next(400).to_string();
+            }
+            assert_eq!(decimal(&s), reference(&s), "{s}");
+        }
     }
 }
