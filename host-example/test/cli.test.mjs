@@ -167,9 +167,11 @@ test("send --checkpoint: killed with SIGKILL halfway and resumed, each event onc
   t.after(() => sim.close());
   // createDuplicate is not idempotent: a call in flight at the kill ends `uncertain`, never
   // sent again, so the simulator holding two leads for one email would show a repeat.
-  // The action sends one batch at a time: 30 batches of 400 ms take about 12 s, so the kill
-  // lands mid-run even when a loaded machine runs the poll below seconds late (at 150 ms the
-  // whole run once ended between two polls).
+  // The action sends one batch at a time. After the eighth, every Sync Leads call is held 20 s,
+  // and the kill comes once one is held: mid-run however late a loaded machine runs the poll
+  // below (with 400 ms calls alone, the whole run once ended between two polls).
+  sim.inject({ path: "/rest/v1/leads.json", method: "POST", slowMs: 0, times: 8 });
+  const held = sim.inject({ path: "/rest/v1/leads.json", method: "POST", slowMs: 20_000, times: 1_000 });
   const config = settingsFile(sim, [{ ...upsertBatched("createDuplicate") }]);
   const n = 9_000;
   const events = eventsFile("kill.ndjson", Array.from({ length: n }, (_, i) => ({ user: { id: `k${i}`, email: `k${i}@example.com` } })));
@@ -179,8 +181,7 @@ test("send --checkpoint: killed with SIGKILL halfway and resumed, each event onc
   const first = await run(args, {
     onSpawn: (child) => {
       const poll = setInterval(() => {
-        const lines = existsSync(outcomes) ? readFileSync(outcomes, "utf8").split("\n").length - 1 : 0;
-        if (existsSync(checkpoint) && lines >= 2_400) {
+        if (existsSync(checkpoint) && held.hits > 0) {
           clearInterval(poll);
           child.kill("SIGKILL");
         }
@@ -191,6 +192,7 @@ test("send --checkpoint: killed with SIGKILL halfway and resumed, each event onc
   const before = readOutcomes(outcomes).length;
   assert.ok(before < n, `killed before the end (${before} outcomes)`);
 
+  sim.clearFaults();
   const second = await run(args);
   const outs = readOutcomes(outcomes);
   const anyBad = outs.some((o) => o.status === "failed" || o.status === "uncertain");
