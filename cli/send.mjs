@@ -270,6 +270,12 @@ async function dryRun(o, input) {
       continue;
     }
     const eventId = eventIdOf(event, o.eventId, line);
+    // The line fails as `send` would fail it: an --event-id attribute that cannot be an id.
+    const badId = event !== null && typeof event === "object" && !Array.isArray(event) ? badEventId(event, o.eventId, line) : undefined;
+    if (badId) {
+      process.stdout.write(`${JSON.stringify({ line, eventId, error: { code: "INVALID_EVENT", message: badId } })}\n`);
+      continue;
+    }
     try {
       process.stdout.write(`${JSON.stringify({ line, eventId, requests: connector.preview(o.action, event) })}\n`);
     } catch (e) {

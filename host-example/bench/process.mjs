@@ -15,10 +15,12 @@ const leadData = [
   ["orderTotal", "data.udo.order_total"], ["notes", "data.udo.notes"],
 ];
 
-// The lead schema the instance describes (describe2): the mapped fields, as text or a number.
-const describe2 = JSON.stringify({ requestId: "d#1", success: true, result: leadData.map(([field], i) => ({
-  id: i + 1, displayName: field, dataType: field === "orderTotal" ? "float" : "string", length: 255,
-  rest: { name: field, readOnly: false }, soap: { name: field, readOnly: false } })) });
+// The lead schema the instance describes (describe2, Adobe's shape: one lead object with its
+// fields): the mapped fields, as text or a number. A shape the connector did not read left the
+// batch waiting for the schema read's retry, which this host's setTimer never wakes.
+const describe2 = JSON.stringify({ requestId: "d#1", success: true, result: [{ name: "API Lead", searchableFields: [["email"]],
+  fields: leadData.map(([field]) => ({ name: field, displayName: field, dataType: field === "orderTotal" ? "float" : "string",
+    updateable: true, crmManaged: false, ...(field === "orderTotal" ? {} : { length: 255 }) })) }] });
 const fetch = async (url, init) => {
   const body = url.includes("/leads/describe2.json") ? describe2 : url.includes("oauth")
     ? '{"access_token":"t","token_type":"bearer","expires_in":3600,"scope":"s"}'

@@ -160,6 +160,13 @@ test("send --dry-run prints each event's preview and sends nothing", async (t) =
   assert.deepEqual(JSON.parse(first.requests[0].body).input, [{ email: "d@example.com", firstName: "D" }]);
   assert.equal(second.error.code, "MISSING_ATTRIBUTE");
   assert.equal(sim.requests.length, 0, "no network, no token");
+  // An --event-id attribute that cannot be an id fails the line, as `send` fails it.
+  const ids = eventsFile("dry-ids.ndjson", [{ user: { email: "e@example.com", name: "E", id: 1.5 } }, { user: { email: "f@example.com", name: "F", id: "f" } }]);
+  const byId = await run(["send", "--config", config, "--action", "upsert", "--dry-run", "--event-id", "user.id", ids]);
+  const [bad, good] = byId.stdout.split("\n").filter(Boolean).map((l) => JSON.parse(l));
+  assert.deepEqual([bad.error?.code, bad.requests], ["INVALID_EVENT", undefined], JSON.stringify(bad));
+  assert.equal(good.eventId, "f");
+  assert.ok(good.requests.length > 0);
 });
 
 test("send --checkpoint: killed with SIGKILL halfway and resumed, each event once, no lead created twice", async (t) => {

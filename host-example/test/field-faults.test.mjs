@@ -327,6 +327,9 @@ test("cyclic, BigInt, throwing getters and deep nesting fail saying which", asyn
       ["getter", getter, "reading `visitor.plan` threw: plan is not loaded"],
       ["tojson", { email: "a@example.com", when: { toJSON() { throw new Error("bad clock"); } } }, "`when`.toJSON() threw: bad clock"],
       ["deep", deep, "it is nested more than 127 levels deep"],
+      ["date", new Date(0), "it is a Date, not an object of attributes"],
+      ["map", new Map([["email", "a@example.com"]]), "it is a Map (Object.fromEntries(map) makes an object of it), not an object of attributes"],
+      ["surrogate", { email: "a@example.com\ud83d" }, "a string it holds has half of a character (a lone UTF-16 surrogate"],
     ];
     const before = s.sim.requests.length;
     for (const [id, ev, why] of cases) {
@@ -342,6 +345,10 @@ test("cyclic, BigInt, throwing getters and deep nesting fail saying which", asyn
     for (let i = 0; i < 20000; i++) deeper = { next: deeper };
     s.outcomes.push(...await s.c.process("upsert", deeper, "deeper"));
     assert.match(s.final("deeper").message, /nested more than 127 levels deep/);
+    // Half a character where the action does not read is skipped like the rest of what it
+    // does not read.
+    s.outcomes.push(...await s.c.process("upsert", { email: "half@example.com", note: "cut \ud83d", ["\udc00"]: 1 }, "half"));
+    assert.equal(s.final("half").status, "delivered");
   } finally {
     await s.sim.close();
   }

@@ -108,32 +108,27 @@ impl EventPaths {
     }
 
     /// Parses an event's JSON text keeping only the values on these paths (object keys off
-    /// the paths are left out; array elements off them become `null`, so indices hold).
+    /// the paths are left out; a list a path goes into is kept whole).
     ///
     /// # Errors
     /// [`ReadError::TooDeep`] past [`MAX_NESTING`] levels (anywhere in the text, as a full
-    /// parse would: the parts skipped are walked through serde_json's recursion limit too),
-    /// [`ReadError::NotJson`] for text that is not one JSON value.
+    /// parse would), [`ReadError::NotJson`] for text that is not one JSON value, or whose read
+    /// part holds a string JSON cannot carry (a lone UTF-16 surrogate escape; skipped parts are
+    /// not decoded).
     pub fn read(&self, text: &str) -> Result<Value, ReadError> {
+        // serde_json skips unread values in one loop, without its recursion limit: the depth
+        // is measured apart, so the rule is the same whatever the action reads.
+        if nesting_depth(text) > MAX_NESTING {
+            return Err(ReadError::TooDeep);
+        }
         let mut de = serde_json::Deserializer::from_str(text);
         let read = Node(self).deserialize(&mut de).and_then(|v| de.end().map(|()| v));
-        read.map_err(|e| {
-            if e.to_string().starts_with("recursion limit exceeded") {
-                ReadError::TooDeep
-            } else {
-                ReadError::NotJson(e.to_string())
-            }
-        })
+        read.map_err(|e| ReadError::NotJson(e.to_string()))
     }
 
     /// The child for `key`, if a path goes through it.
     fn child(&self, key: &str) -> Option<&(String, EventPaths)> {
         self.children.iter().find(|(k, _)| k == key)
-    }
-
-    /// The child for array index `i`, if a path goes through it.
-    fn index(&self, i: usize) -> Option<&EventPaths> {
-        self.children.iter().find(|(k, _)| k.parse::<usize>().ok() == Some(i)).map(|(_, c)| c)
     }
 }
 
@@ -219,17 +214,13 @@ impl<'de> Visitor<'de> for Node<'_> {
         Ok(Value::Null)
     }
 
+    /// A list a path goes into (`items.1.sku`) is kept whole: an element left out would have to
+    /// leave a placeholder to keep the indices, which a restored connector reading another
+    /// index would take for a value.
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
         let mut items = Vec::new();
-        loop {
-            let item = match self.0.index(items.len()) {
-                Some(child) => seq.next_element_seed(Node(child))?,
-                None => seq.next_element_seed(Skip)?.map(|()| Value::Null),
-            };
-            match item {
-                Some(v) => items.push(v),
-                None => break,
-            }
+        while let Some(v) = seq.next_element::<Value>()? {
+            items.push(v);
         }
         Ok(Value::Array(items))
     }
@@ -242,67 +233,12 @@ impl<'de> Visitor<'de> for Node<'_> {
                     let v = map.next_value_seed(Node(paths))?;
                     out.insert(key.clone(), v);
                 }
-                None => map.next_value_seed(Skip)?,
+                None => {
+                    map.next_value::<IgnoredAny>()?;
+                }
             }
         }
         Ok(Value::Object(out))
-    }
-}
-
-/// Skips a value off the paths without building it. Unlike `IgnoredAny` (serde_json skips that
-/// in one loop, with no depth limit) it walks nested values through `deserialize_any`, so the
-/// parser's recursion limit holds in the parts skipped as in the parts read.
-struct Skip;
-
-impl<'de> DeserializeSeed<'de> for Skip {
-    type Value = ();
-
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for Skip {
-    type Value = ();
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON value")
-    }
-
-    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
-        Ok(())
-    }
-
-    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
-        Ok(())
-    }
-
-    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
-        Ok(())
-    }
-
-    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
-        Ok(())
-    }
-
-    fn visit_str<E>(self, _: &str) -> Result<(), E> {
-        Ok(())
-    }
-
-    fn visit_unit<E>(self) -> Result<(), E> {
-        Ok(())
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        while seq.next_element_seed(Skip)?.is_some() {}
-        Ok(())
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        while map.next_key::<IgnoredAny>()?.is_some() {
-            map.next_value_seed(Skip)?;
-        }
-        Ok(())
     }
 }
 
@@ -313,8 +249,10 @@ struct Key<'p>(&'p EventPaths);
 impl<'de, 'p> DeserializeSeed<'de> for Key<'p> {
     type Value = Option<&'p (String, EventPaths)>;
 
+    /// As bytes: serde_json hands a key over unchecked that way, so a key holding a lone
+    /// surrogate (no path can name one) is skipped rather than refused.
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_str(self)
+        d.deserialize_bytes(self)
     }
 }
 
@@ -327,6 +265,10 @@ impl<'de, 'p> Visitor<'de> for Key<'p> {
 
     fn visit_str<E>(self, key: &str) -> Result<Self::Value, E> {
         Ok(self.0.child(key))
+    }
+
+    fn visit_bytes<E>(self, key: &[u8]) -> Result<Self::Value, E> {
+        Ok(self.0.children.iter().find(|(k, _)| k.as_bytes() == key))
     }
 }
 
@@ -349,7 +291,7 @@ mod tests {
         let p = paths(&["data.udo.email", "id", "items.1.sku", "missing.path"]);
         assert_eq!(
             p.read(text).unwrap(),
-            json!({"data": {"udo": {"email": "a@b.c"}}, "id": 7, "items": [null, {"sku": "s1"}]})
+            json!({"data": {"udo": {"email": "a@b.c"}}, "id": 7, "items": [{"sku": "s0", "q": 1}, {"sku": "s1"}]})
         );
     }
 
@@ -372,7 +314,7 @@ mod tests {
         assert_eq!(p.read(r#"{"a":"text"}"#).unwrap(), json!({"a": "text"}));
         assert_eq!(p.read("42").unwrap(), json!(42));
         assert_eq!(p.read(r#""s""#).unwrap(), json!("s"));
-        assert_eq!(p.read("[1,2]").unwrap(), json!([null, null]));
+        assert_eq!(p.read("[1,2]").unwrap(), json!([1, 2]));
         assert_eq!(EventPaths::default().read(r#"{"a":1}"#).unwrap(), json!({}));
     }
 
@@ -406,6 +348,13 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("recursion limit"));
+    }
+
+    #[test]
+    fn a_lone_surrogate_is_refused_where_it_is_read_and_skipped_elsewhere() {
+        let text = r#"{"a":"ok","junk":"\ud800","\udc00":1}"#;
+        assert_eq!(paths(&["a"]).read(text).unwrap(), json!({"a": "ok"}));
+        assert!(matches!(paths(&["junk"]).read(text), Err(ReadError::NotJson(_))));
     }
 
     #[test]

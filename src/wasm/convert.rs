@@ -5,7 +5,7 @@
 use js_sys::{Function, Object, Promise, Reflect, JSON};
 use wasm_bindgen::prelude::*;
 
-use crate::core::event_paths::{EventPaths, MAX_NESTING};
+use crate::core::event_paths::{EventPaths, ReadError, MAX_NESTING};
 use crate::core::outcome::Outcome;
 use crate::core::source::non_finite_marker;
 
@@ -52,11 +52,38 @@ pub(super) fn read_js(v: &JsValue, paths: &EventPaths) -> Result<serde_json::Val
         Ok(t) => t.as_string().ok_or("it is a function or a symbol, which JSON cannot carry")?,
         Err(e) => return Err(diagnose(v, &mut Vec::new(), &mut Vec::new()).unwrap_or_else(|| js_message(&e))),
     };
-    let mut value = paths.read(&text).map_err(|e| e.to_string())?;
+    if !text.starts_with('{') || text == "{}" {
+        if let Some(kind) = hidden_kind(v) {
+            return Err(format!("it is {kind}, not an object of attributes"));
+        }
+    }
+    let mut value = paths.read(&text).map_err(|e| match e {
+        ReadError::NotJson(m) if m.contains("surrogate") || m.contains("hex escape") => {
+            "a string it holds has half of a character (a lone UTF-16 surrogate, as a string cut \
+             with slice() in the middle of an emoji leaves), which JSON cannot carry"
+                .to_string()
+        }
+        e => e.to_string(),
+    })?;
     if text.contains("null") {
         restore_non_finite(v, &mut value);
     }
     Ok(value)
+}
+
+/// What `JSON.stringify` makes look like something else: a `Date` (a string) or a `Map` or
+/// `Set` (`{}`: their entries are not properties). Looked at only when the text is not an
+/// object, or an empty one.
+fn hidden_kind(js: &JsValue) -> Option<&'static str> {
+    if js.is_instance_of::<js_sys::Date>() {
+        Some("a Date")
+    } else if js.is_instance_of::<js_sys::Map>() {
+        Some("a Map (Object.fromEntries(map) makes an object of it)")
+    } else if js.is_instance_of::<js_sys::Set>() {
+        Some("a Set")
+    } else {
+        None
+    }
 }
 
 /// `NaN`, `Infinity`, `-Infinity` or `an invalid Date` when `js` is one.
