@@ -10,13 +10,16 @@
 //! source of the action the same value (see the tests).
 //!
 //! A restored connector reads the events its snapshot carries through its own settings: an
-//! attribute the new settings read that the old ones did not is absent from those events.
+//! attribute the new settings read that the old ones did not is absent from those events (and
+//! an object the old ones read parts of holds only those parts).
 
 use std::fmt;
 
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 use serde_json::{Map, Number, Value};
+
+use crate::core::source::Source;
 
 /// Nesting serde_json reads in one value (its recursion limit): an event nested deeper is
 /// refused, whichever part of it an action reads.
@@ -38,6 +41,13 @@ pub enum ReadError {
     /// Nested deeper than [`MAX_NESTING`] levels.
     #[error("it is nested more than {MAX_NESTING} levels deep")]
     TooDeep,
+    /// A string the action reads holds a lone UTF-16 surrogate escape (`JSON.stringify` writes
+    /// one for half a character, as `slice()` leaves when it cuts an emoji).
+    #[error(
+        "a string it holds has half of a character (a lone UTF-16 surrogate, as a string cut with \
+         slice() in the middle of an emoji leaves), which JSON cannot carry"
+    )]
+    HalfCharacter,
     /// Not JSON (the parser's message).
     #[error("{0}")]
     NotJson(String),
@@ -50,9 +60,9 @@ impl EventPaths {
     }
 
     /// The paths of every source in an action's configuration (`{"attribute": "a.b"}` or
-    /// `{"attribute": ["a", "b"]}`, at any depth), read the way `Source::parse` reads them. A
-    /// literal `value` that happens to hold such an object adds a path no source reads, which
-    /// only keeps a little more of each event.
+    /// `{"attribute": ["a", "b"]}`, at any depth), read by [`Source::parse`]. A literal `value`
+    /// that happens to hold such an object adds a path no source reads, which only keeps a
+    /// little more of each event.
     pub fn of_config(action: &Value) -> EventPaths {
         let mut paths = EventPaths::default();
         paths.collect(action);
@@ -62,15 +72,10 @@ impl EventPaths {
     fn collect(&mut self, v: &Value) {
         match v {
             Value::Object(map) => {
-                match map.get("attribute") {
-                    Some(Value::String(path)) => self.add(path.split('.')),
-                    Some(Value::Array(keys)) => {
-                        let keys: Option<Vec<&str>> = keys.iter().map(Value::as_str).collect();
-                        if let Some(keys) = keys {
-                            self.add(keys.into_iter());
-                        }
+                if map.contains_key("attribute") {
+                    if let Ok(Source::Attribute(path)) = Source::parse(v) {
+                        self.add(path.iter().map(String::as_str));
                     }
-                    _ => {}
                 }
                 map.values().for_each(|v| self.collect(v));
             }
@@ -102,19 +107,14 @@ impl EventPaths {
         node.children.clear();
     }
 
-    /// Whether the whole event is kept.
-    pub fn keeps_everything(&self) -> bool {
-        self.whole
-    }
-
     /// Parses an event's JSON text keeping only the values on these paths (object keys off
     /// the paths are left out; a list a path goes into is kept whole).
     ///
     /// # Errors
     /// [`ReadError::TooDeep`] past [`MAX_NESTING`] levels (anywhere in the text, as a full
-    /// parse would), [`ReadError::NotJson`] for text that is not one JSON value, or whose read
-    /// part holds a string JSON cannot carry (a lone UTF-16 surrogate escape; skipped parts are
-    /// not decoded).
+    /// parse would), [`ReadError::HalfCharacter`] for a lone surrogate escape in a read string
+    /// (skipped parts are not decoded), [`ReadError::NotJson`] for text that is not one JSON
+    /// value.
     pub fn read(&self, text: &str) -> Result<Value, ReadError> {
         // serde_json skips unread values in one loop, without its recursion limit: the depth
         // is measured apart, so the rule is the same whatever the action reads.
@@ -123,12 +123,15 @@ impl EventPaths {
         }
         let mut de = serde_json::Deserializer::from_str(text);
         let read = Node(self).deserialize(&mut de).and_then(|v| de.end().map(|()| v));
-        read.map_err(|e| ReadError::NotJson(e.to_string()))
-    }
-
-    /// The child for `key`, if a path goes through it.
-    fn child(&self, key: &str) -> Option<&(String, EventPaths)> {
-        self.children.iter().find(|(k, _)| k == key)
+        read.map_err(|e| {
+            let message = e.to_string();
+            // serde_json has no error kind for it: its messages name the surrogate or the escape.
+            if message.contains("surrogate") || message.contains("hex escape") {
+                ReadError::HalfCharacter
+            } else {
+                ReadError::NotJson(message)
+            }
+        })
     }
 }
 
@@ -263,8 +266,8 @@ impl<'de, 'p> Visitor<'de> for Key<'p> {
         f.write_str("an object key")
     }
 
-    fn visit_str<E>(self, key: &str) -> Result<Self::Value, E> {
-        Ok(self.0.child(key))
+    fn visit_str<E: serde::de::Error>(self, key: &str) -> Result<Self::Value, E> {
+        self.visit_bytes(key.as_bytes())
     }
 
     fn visit_bytes<E>(self, key: &[u8]) -> Result<Self::Value, E> {
@@ -354,7 +357,7 @@ mod tests {
     fn a_lone_surrogate_is_refused_where_it_is_read_and_skipped_elsewhere() {
         let text = r#"{"a":"ok","junk":"\ud800","\udc00":1}"#;
         assert_eq!(paths(&["a"]).read(text).unwrap(), json!({"a": "ok"}));
-        assert!(matches!(paths(&["junk"]).read(text), Err(ReadError::NotJson(_))));
+        assert_eq!(paths(&["junk"]).read(text), Err(ReadError::HalfCharacter));
     }
 
     #[test]

@@ -38,15 +38,16 @@ pub fn non_finite(v: &Value) -> Option<&str> {
     None
 }
 
-/// Fails when `v` holds a non-finite number (see [`NON_FINITE_MARK`]).
+/// Fails when `v` holds a non-finite number (see [`NON_FINITE_MARK`]). `parameter` names the
+/// parameter, and is only called when it fails (mapping calls this for every field).
 ///
 /// # Errors
 /// [`EventError::InvalidValue`] naming the parameter.
-pub fn require_finite(v: &Value, parameter: &str) -> Result<(), EventError> {
+pub fn require_finite(v: &Value, parameter: impl FnOnce() -> String) -> Result<(), EventError> {
     match non_finite(v) {
         None => Ok(()),
         Some(what) => Err(EventError::InvalidValue {
-            parameter: parameter.into(),
+            parameter: parameter(),
             problem: format!(
                 "the value is {what}, not a finite number (JSON would carry it as null, which clears the field in Marketo)"
             ),
@@ -124,7 +125,7 @@ impl Source {
             Some(Value::Null) | None => {
                 Err(EventError::MissingAttribute { parameter: parameter.into(), path: self.describe() })
             }
-            Some(v) => require_finite(v, parameter).map(|()| v),
+            Some(v) => require_finite(v, || parameter.into()).map(|()| v),
         }
     }
 }
@@ -276,9 +277,7 @@ impl FieldMapping {
     ) -> Result<Option<Value>, EventError> {
         let Some(v) = self.source.resolve(event) else { return Ok(None) };
         let parameter = || format!("leadData field {}", self.field);
-        if non_finite(v).is_some() {
-            require_finite(v, &parameter())?;
-        }
+        require_finite(v, parameter)?;
         let invalid = |problem: String| EventError::InvalidValue { parameter: parameter(), problem };
         let read = self.kind.read(v).map_err(|problem| match self.kind {
             FieldType::Typed(t) => {

@@ -5,7 +5,7 @@
 use js_sys::{Function, Object, Promise, Reflect, JSON};
 use wasm_bindgen::prelude::*;
 
-use crate::core::event_paths::{EventPaths, ReadError, MAX_NESTING};
+use crate::core::event_paths::{EventPaths, MAX_NESTING};
 use crate::core::outcome::Outcome;
 use crate::core::source::non_finite_marker;
 
@@ -57,14 +57,7 @@ pub(super) fn read_js(v: &JsValue, paths: &EventPaths) -> Result<serde_json::Val
             return Err(format!("it is {kind}, not an object of attributes"));
         }
     }
-    let mut value = paths.read(&text).map_err(|e| match e {
-        ReadError::NotJson(m) if m.contains("surrogate") || m.contains("hex escape") => {
-            "a string it holds has half of a character (a lone UTF-16 surrogate, as a string cut \
-             with slice() in the middle of an emoji leaves), which JSON cannot carry"
-                .to_string()
-        }
-        e => e.to_string(),
-    })?;
+    let mut value = paths.read(&text).map_err(|e| e.to_string())?;
     if text.contains("null") {
         restore_non_finite(v, &mut value);
     }

@@ -72,7 +72,7 @@ struct TriggerBody<'a> {
 /// the campaign's own value applies.
 fn token_value(v: &Value, kind: FieldType, name: &str) -> Result<Option<String>, EventError> {
     let invalid = |problem: String| EventError::InvalidValue { parameter: format!("tokens {name}"), problem };
-    crate::core::source::require_finite(v, &format!("tokens {name}"))?;
+    crate::core::source::require_finite(v, || format!("tokens {name}"))?;
     // The configured `type` reads the value (README "Field types"); the string form of the
     // result is sent.
     Ok(match kind.read(v).map_err(|problem| invalid(typed(problem, kind)))? {
