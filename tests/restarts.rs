@@ -63,7 +63,7 @@ fn an_outcome_finished_but_not_returned_is_in_the_snapshot_and_handed_out_after_
         vec![("A", Status::Delivered)],
         "the snapshot carries A's finished outcome"
     );
-    assert_eq!(snap.events.iter().map(|e| e.event_id.as_str()).collect::<Vec<_>>(), vec!["B"]);
+    assert_eq!(snap.events.iter().map(|e| e.event_id.as_ref()).collect::<Vec<_>>(), vec!["B"]);
     // The restored connector's first call returns A, then B is sent again and delivered.
     h.wake_named("W1");
     assert_eq!(h.returned_by("W1").iter().map(|o| o.event_id.as_str()).collect::<Vec<_>>(), vec!["A"]);
@@ -370,7 +370,7 @@ fn an_html_page_for_the_bulk_failures_file_is_retried_like_a_502() {
 fn a_snapshot_names_its_connector_and_each_restore_raises_the_generation() {
     let mut h = host(json!([list_add_batched()]));
     h.process("A", "addb", json!({"id": 42}));
-    let first = h.reporter.snapshot(&h.engine);
+    let first = h.reporter.snapshot(&h.engine).info();
     assert_eq!(first.id.len(), 16, "{}", first.id);
     assert_eq!(first.generation, 0);
     let one = h.restore(1);

@@ -269,7 +269,7 @@ impl<W> Reporter<W> {
 
     /// The engine's snapshot plus the outcomes finished but not yet returned: every event whose
     /// final outcome no settled call has returned.
-    pub fn snapshot(&self, engine: &Engine) -> Snapshot {
+    pub fn snapshot<'e>(&self, engine: &'e Engine) -> Snapshot<'e> {
         let mut snap = engine.snapshot();
         snap.finished = self.finished.iter().map(|(_, o)| o.clone()).collect();
         snap

@@ -9,6 +9,8 @@
 //! (0 at construction, one more at each restore), so a host with a compare-and-set store can
 //! refuse a snapshot from a connector restored from an older one (SPEC §7).
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::Value;
@@ -20,16 +22,18 @@ use super::time::Millis;
 /// The current format version.
 pub const VERSION: u32 = 1;
 
-/// A connector's pending state.
+/// A connector's pending state. `'a` is the engine's when it is written
+/// ([`crate::core::Engine::snapshot`] borrows the events' text rather than copying a backlog of
+/// tens of MB into wasm memory, which never shrinks); [`Snapshot::parse`] gives an owned one.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Snapshot {
+pub struct Snapshot<'a> {
     /// Format version; a connector refuses versions it does not know.
     pub version: u32,
     /// When it was taken (host clock).
     pub taken_at: Millis,
     /// Events without a final outcome, in arrival order.
-    pub events: Vec<PendingEntry>,
+    pub events: Vec<PendingEntry<'a>>,
     /// Marketo-day quota accounting, so a restored connector neither overspends nor forgets a
     /// 607 pause.
     pub quota: QuotaState,
@@ -91,16 +95,16 @@ pub struct SnapshotInfo {
     pub generation: u64,
 }
 
-/// One pending event.
+/// One pending event: borrowed from the engine when written, owned when parsed.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct PendingEntry {
+pub struct PendingEntry<'a> {
     /// The event's id.
-    pub event_id: String,
+    pub event_id: Cow<'a, str>,
     /// The action it was given to.
-    pub action_id: String,
+    pub action_id: Cow<'a, str>,
     /// The event itself, as JSON text (kept and written as it is; parsed when restored).
-    pub event: Box<RawValue>,
+    pub event: Cow<'a, RawValue>,
     /// When it was accepted (batch ages count from here).
     pub accepted_at: Millis,
     /// A call that may have reached Marketo was in flight for it. After a restore such an
@@ -113,9 +117,9 @@ pub struct PendingEntry {
     pub progress: Option<ResumeData>,
 }
 
-impl PartialEq for PendingEntry {
+impl PartialEq for PendingEntry<'_> {
     /// Equal when every field is, the event compared as its JSON text.
-    fn eq(&self, other: &PendingEntry) -> bool {
+    fn eq(&self, other: &PendingEntry<'_>) -> bool {
         self.event_id == other.event_id
             && self.action_id == other.action_id
             && self.event.get() == other.event.get()
@@ -186,12 +190,13 @@ pub enum SnapshotError {
     Version(u32),
 }
 
-impl Snapshot {
-    /// Parses a snapshot.
+impl Snapshot<'_> {
+    /// Parses a snapshot (owned: nothing borrows `text`, which can be dropped before the
+    /// engine is built from it).
     ///
     /// # Errors
     /// [`SnapshotError`] for malformed text or an unknown version.
-    pub fn parse(text: &str) -> Result<Snapshot, SnapshotError> {
+    pub fn parse(text: &str) -> Result<Snapshot<'static>, SnapshotError> {
         // Events reach the connector through serde_json, which reads at most 127 nested levels,
         // and a snapshot holds each event 3 levels down: read that much nesting (serde_json's own
         // limit would refuse the snapshot of such an event), and no more (the parser recurses).

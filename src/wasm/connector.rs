@@ -14,7 +14,7 @@ use crate::core::report::Reporter;
 use crate::core::snapshot::Snapshot;
 use crate::core::{Engine, Input, Listing, Settings};
 
-use super::convert::{busy, coded, event_id_arg, from_js, read_js, text_arg, to_js};
+use super::convert::{busy, coded, event_id_arg, from_js, large_text_arg, read_js, text_arg, to_js};
 use super::drive::{drive, Shared, State, Waiter};
 use super::host::Host;
 
@@ -46,7 +46,7 @@ impl Connector {
         #[wasm_bindgen(unchecked_param_type = "Host")] host: JsValue,
         #[wasm_bindgen(unchecked_param_type = "string")] snapshot: JsValue,
     ) -> Result<Connector, JsValue> {
-        let snapshot = text_arg(&snapshot, "snapshot", "INVALID_SNAPSHOT")?;
+        let snapshot = large_text_arg(&snapshot, "snapshot", "INVALID_SNAPSHOT")?;
         Connector::build(settings, host, Some(snapshot))
     }
 
@@ -119,7 +119,7 @@ impl Connector {
     pub fn snapshot_info(
         #[wasm_bindgen(unchecked_param_type = "string")] snapshot: JsValue,
     ) -> Result<JsValue, JsValue> {
-        let snapshot = text_arg(&snapshot, "snapshot", "INVALID_SNAPSHOT")?;
+        let snapshot = large_text_arg(&snapshot, "snapshot", "INVALID_SNAPSHOT")?;
         let snap = Snapshot::parse(&snapshot).map_err(|e| coded(&e.to_string(), "INVALID_SNAPSHOT"))?;
         Ok(to_js(&snap.info()))
     }

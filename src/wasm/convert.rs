@@ -230,6 +230,42 @@ pub(super) fn text_arg(v: &JsValue, name: &str, code: &str) -> Result<String, Js
     v.as_string().ok_or_else(|| coded(&format!("{name} must be a string"), code))
 }
 
+/// UTF-16 units copied into wasm at a time by [`large_text_arg`].
+const PIECE_UNITS: u32 = 1 << 16;
+
+/// [`text_arg`] for text of any size (a snapshot of tens of MB), copied into wasm in pieces of
+/// 64 Ki UTF-16 units. wasm-bindgen copies a string whole and, from its first non-ASCII
+/// character on, reserves 3 bytes per unit (UTF-8's worst case): a 15 MB snapshot holding one
+/// "Ü" near its start took 45 MB of wasm memory for a moment, and wasm memory never shrinks.
+/// Here the text takes its own UTF-8 size plus at most a sixteenth, and one piece.
+pub(super) fn large_text_arg(v: &JsValue, name: &str, code: &str) -> Result<String, JsValue> {
+    let Some(js) = v.dyn_ref::<js_sys::JsString>() else {
+        return Err(coded(&format!("{name} must be a string"), code));
+    };
+    let len = js.length();
+    if len <= PIECE_UNITS {
+        return text_arg(v, name, code);
+    }
+    let headroom = (len / 16) as usize;
+    let mut out = String::with_capacity(len as usize + headroom);
+    let mut start = 0;
+    while start < len {
+        let mut end = start.saturating_add(PIECE_UNITS).min(len);
+        // A surrogate pair is never cut in two (each half would read as U+FFFD).
+        let last = js.char_code_at(end - 1);
+        if end < len && (55_296.0..56_320.0).contains(&last) {
+            end += 1;
+        }
+        let piece = text_arg(&js.slice(start, end), name, code)?;
+        if out.capacity() - out.len() < piece.len() {
+            out.reserve_exact(piece.len() + headroom);
+        }
+        out.push_str(&piece);
+        start = end;
+    }
+    Ok(out)
+}
+
 /// `eventId`: a string, a finite integer (database ids; sent as its decimal text), or absent.
 pub(super) fn event_id_arg(v: &JsValue) -> Result<Option<String>, JsValue> {
     if v.is_undefined() || v.is_null() {

@@ -719,7 +719,7 @@ impl Driver {
     /// storage does: the old instance, its calls in flight and (`Calls`) its pending calls are
     /// gone; answers to its requests never arrive. Event keys are per engine, so the key-based
     /// bookkeeping starts again (outcomes are kept). Returns the snapshot.
-    pub fn restore(&mut self, seed: u64) -> Snapshot {
+    pub fn restore(&mut self, seed: u64) -> Snapshot<'static> {
         let text = self.snapshot_text();
         let snap = Snapshot::parse(&text).expect("own snapshot parses");
         self.restore_from(&snap, seed);
@@ -735,7 +735,7 @@ impl Driver {
             let ids: Vec<String> = snap
                 .events
                 .iter()
-                .map(|e| e.event_id.clone())
+                .map(|e| e.event_id.to_string())
                 .chain(snap.finished.iter().map(|o| o.event_id.clone()))
                 .collect();
             let in_snapshot: BTreeSet<String> = ids.iter().cloned().collect();

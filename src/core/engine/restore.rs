@@ -1,5 +1,6 @@
 //! Snapshots out, restores in: pending events, resume data, lookups, the rate window and quota.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
@@ -25,7 +26,7 @@ impl Engine {
     /// made, the calls in flight and the rate and quota counts. No secret, no token. Final
     /// outcomes already polled are not in it: a host adds those it has not yet handed out
     /// ([`crate::core::report::Reporter::snapshot`] does).
-    pub fn snapshot(&self) -> Snapshot {
+    pub fn snapshot(&self) -> Snapshot<'_> {
         let (day, used) = self.limiter.quota_state();
         Snapshot {
             version: SNAPSHOT_VERSION,
@@ -64,7 +65,7 @@ impl Engine {
 
     /// Every pending event as the snapshot keeps it: whether a call that may have reached
     /// Marketo was in flight for it, and what of its delivery its job already did.
-    fn pending_entries(&self) -> Vec<PendingEntry> {
+    fn pending_entries(&self) -> Vec<PendingEntry<'_>> {
         let mut in_flight: BTreeSet<EventKey> = BTreeSet::new();
         for f in self.in_flight.values() {
             if let Some(job) = self.jobs.get(&f.call.job) {
@@ -82,9 +83,9 @@ impl Engine {
         self.pending
             .iter()
             .map(|(key, p)| PendingEntry {
-                event_id: p.event_id.clone(),
-                action_id: p.action_id.clone(),
-                event: p.event.clone(),
+                event_id: Cow::Borrowed(&p.event_id),
+                action_id: Cow::Borrowed(&p.action_id),
+                event: Cow::Borrowed(&p.event),
                 accepted_at: p.accepted_at,
                 // A replayed call not yet answered may still have been applied.
                 in_flight: in_flight.contains(key) || p.replayed,
@@ -104,7 +105,7 @@ impl Engine {
     /// so two restores of one snapshot with distinct seeds or clocks never generate the same id.
     /// The snapshot's `finished` outcomes are not the engine's: see
     /// [`crate::core::report::Reporter::restore`].
-    pub fn restore(settings: Settings, seed: u64, now: Millis, snapshot: Snapshot) -> Engine {
+    pub fn restore(settings: Settings, seed: u64, now: Millis, snapshot: Snapshot<'_>) -> Engine {
         let mut engine = Engine::new(settings, seed, now);
         let now = engine.now;
         if !snapshot.id.is_empty() {
@@ -138,9 +139,9 @@ impl Engine {
     /// Takes a snapshot's events back: each is queued or sent again from the start, resumed
     /// from where its family's resume data says it was (bulk imports sharing a batch resume
     /// together, after the others), or given its final outcome when it cannot go on.
-    pub(super) fn restore_events(&mut self, entries: Vec<PendingEntry>) {
+    pub(super) fn restore_events(&mut self, entries: Vec<PendingEntry<'_>>) {
         let settings = Arc::clone(&self.settings);
-        let mut grouped: BTreeMap<(String, i64), (Vec<PendingEntry>, ResumeData)> = BTreeMap::new();
+        let mut grouped: BTreeMap<(String, i64), (Vec<PendingEntry<'_>>, ResumeData)> = BTreeMap::new();
         for mut entry in entries {
             let Some(action) = settings.action(&entry.action_id) else {
                 let reason = format!("action `{}` is no longer configured", entry.action_id);
@@ -156,7 +157,7 @@ impl Engine {
             match entry.progress.take().filter(|r| family.resumes(r)) {
                 Some(resume) => match resume.group() {
                     Some(group) => {
-                        let key = (entry.action_id.clone(), group);
+                        let key = (entry.action_id.to_string(), group);
                         grouped.entry(key).or_insert_with(|| (Vec::new(), resume)).0.push(entry)
                     }
                     None => self.resume(&*family, vec![entry], &resume),
@@ -165,6 +166,7 @@ impl Engine {
                     let accepted_at = entry.accepted_at.min(self.now);
                     let event = event_value(&entry.event);
                     let PendingEntry { event_id, action_id, event: text, in_flight, .. } = entry;
+                    let (text, event_id) = (text.into_owned(), event_id.into_owned());
                     self.accept(accepted_at, &*family, &action_id, (&event, text), Some(event_id), in_flight);
                 }
             }
@@ -179,7 +181,7 @@ impl Engine {
     /// A restored event that cannot go on gets its final outcome now.
     pub(super) fn restore_failed(
         &mut self,
-        entry: PendingEntry,
+        entry: PendingEntry<'_>,
         status: Status,
         code: &'static str,
         message: String,
@@ -190,7 +192,12 @@ impl Engine {
     }
 
     /// Restored `entries` resume from `resume` (their family [`Family::resumes`] it).
-    pub(super) fn resume(&mut self, family: &dyn Family, entries: Vec<PendingEntry>, resume: &ResumeData) {
+    pub(super) fn resume(
+        &mut self,
+        family: &dyn Family,
+        entries: Vec<PendingEntry<'_>>,
+        resume: &ResumeData,
+    ) {
         let values: Vec<Value> = entries.iter().map(|e| event_value(&e.event)).collect();
         let events: Vec<(EventRef, &Value)> =
             entries.into_iter().zip(&values).map(|(e, v)| (self.readmit(e), v)).collect();
@@ -201,18 +208,19 @@ impl Engine {
     }
 
     /// Registers a snapshot's event as pending again, under a new key.
-    pub(super) fn readmit(&mut self, entry: PendingEntry) -> EventRef {
+    pub(super) fn readmit(&mut self, entry: PendingEntry<'_>) -> EventRef {
         self.next_event += 1;
         let key = EventKey(self.next_event);
         let batched =
             self.settings.action(&entry.action_id).is_some_and(|a| family(&a.action).thresholds().is_some());
-        let ev = EventRef { key, event_id: entry.event_id.clone(), action_id: entry.action_id.clone() };
+        let (event_id, action_id) = (entry.event_id.into_owned(), entry.action_id.into_owned());
+        let ev = EventRef { key, event_id: event_id.clone(), action_id: action_id.clone() };
         self.admit(
             key,
             PendingEvent {
-                event_id: entry.event_id,
-                action_id: entry.action_id,
-                event: entry.event,
+                event_id,
+                action_id,
+                event: entry.event.into_owned(),
                 accepted_at: entry.accepted_at.min(self.now),
                 batched,
                 replayed: entry.in_flight,
