@@ -1,6 +1,8 @@
 //! Marketo wire types: the HTTP requests the engine hands to the host, and the response
 //! envelope Marketo answers with (`{requestId, success, result, errors, warnings, ...}`).
 
+use std::sync::Arc;
+
 use crate::core::ids::RequestId;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde::Serialize;
@@ -34,8 +36,9 @@ impl Method {
 pub enum Body {
     /// JSON or form text.
     Text(String),
-    /// Binary (multipart with a CSV file).
-    Bytes(Vec<u8>),
+    /// Binary (multipart with a CSV file, up to 10 MB): shared, not copied, between the call
+    /// kept for a retry and each request sending it.
+    Bytes(Arc<Vec<u8>>),
 }
 
 impl Body {

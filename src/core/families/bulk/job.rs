@@ -1,6 +1,8 @@
 //! The import job: uploads the files, polls each import until Marketo has read it, fetches its
 //! reports and gives every event its outcome.
 
+use std::sync::Arc;
+
 use serde_json::Value;
 
 use crate::core::config::BulkParams;
@@ -15,7 +17,7 @@ use crate::core::snapshot::ResumeData;
 use crate::core::time::Millis;
 use crate::core::wire::{Body, Envelope, Method};
 
-use super::multipart::{boundary, file_overhead, multipart_body, split_files};
+use super::multipart::{boundary_avoiding, file_overhead, multipart_body_of, split_files};
 use super::report::{as_count, match_rows, parse_report, reason};
 use super::rows::{header_record, prepare_row, BulkRow};
 
@@ -195,17 +197,14 @@ impl BulkJob {
 
     /// A new file of these rows and the call that uploads it.
     fn upload(&mut self, rows: Vec<usize>, p: &mut Progress) {
-        let size: usize = rows.iter().filter_map(|i| self.rows.get(*i)).map(|r| r.row.size()).sum();
-        let mut csv = Vec::with_capacity(self.header.len() + size);
-        csv.extend_from_slice(self.header.as_bytes());
-        for row in rows.iter().filter_map(|i| self.rows.get(*i)) {
-            csv.extend_from_slice(row.row.line.as_bytes());
-        }
+        let mut records: Vec<&[u8]> = Vec::with_capacity(rows.len() + 1);
+        records.push(self.header.as_bytes());
+        records.extend(rows.iter().filter_map(|i| self.rows.get(*i)).map(|r| r.row.line.as_bytes()));
         // Each file its own draw, all from the job's seed.
         let n = self.files.len() as u64;
         let mut jitter = Jitter::new(self.seed ^ n.wrapping_mul(0xD1B5_4A32_D192_ED03));
-        let b = boundary(&mut jitter, &csv);
-        let body = multipart_body(&b, &csv);
+        let b = boundary_avoiding(&mut jitter, &records);
+        let body = Arc::new(multipart_body_of(&b, &records));
         let f = self.files.len();
         self.files.push(ImportFile { rows, ..ImportFile::default() });
         let step = self.tags.next();
@@ -608,7 +607,7 @@ mod tests {
 
     fn bytes(call: &CallSpec) -> &[u8] {
         match &call.body {
-            Some((Body::Bytes(b), _)) => b,
+            Some((Body::Bytes(b), _)) => b.as_slice(),
             other => panic!("no bytes body: {other:?}"),
         }
     }

@@ -14,14 +14,16 @@ pub(crate) const MAX_FILE_ROWS: usize = 25_000;
 /// The file name Marketo sees.
 const FILE_NAME: &str = "leads.csv";
 
-/// A multipart boundary that does not occur in `csv`, derived from the jitter stream.
-pub(crate) fn boundary(jitter: &mut Jitter, csv: &[u8]) -> String {
+/// A multipart boundary that occurs in none of `records` (a CSV file's CRLF-terminated records:
+/// a boundary holds no CR or LF, so it cannot run from one record into the next, and this is
+/// the boundary of the file they make), derived from the jitter stream.
+pub(crate) fn boundary_avoiding(jitter: &mut Jitter, records: &[&[u8]]) -> String {
     let mut b = String::new();
     // A 128-bit random boundary in real data is practically impossible; the bound keeps this
     // total even for hostile input (a clash then fails the upload with Marketo's 613).
     for _ in 0..16 {
         b = format!("MarketoConnectorBoundary{:016x}{:016x}", jitter.next_u64(), jitter.next_u64());
-        if !contains(csv, b.as_bytes()) {
+        if !records.iter().any(|r| contains(r, b.as_bytes())) {
             break;
         }
     }
@@ -43,12 +45,16 @@ pub(crate) fn multipart_parts(boundary: &str) -> (String, String) {
     )
 }
 
-/// The multipart/form-data body carrying `csv` as the `file` part.
-pub(crate) fn multipart_body(boundary: &str, csv: &[u8]) -> Vec<u8> {
+/// The multipart/form-data body whose `file` part is the concatenation of `records`, written
+/// once into a buffer of its exact size (a 10 MB upload is not first assembled as a file).
+pub(crate) fn multipart_body_of(boundary: &str, records: &[&[u8]]) -> Vec<u8> {
     let (head, tail) = multipart_parts(boundary);
-    let mut body = Vec::with_capacity(head.len() + csv.len() + tail.len());
+    let file: usize = records.iter().map(|r| r.len()).sum();
+    let mut body = Vec::with_capacity(head.len() + file + tail.len());
     body.extend_from_slice(head.as_bytes());
-    body.extend_from_slice(csv);
+    for r in records {
+        body.extend_from_slice(r);
+    }
     body.extend_from_slice(tail.as_bytes());
     body
 }
