@@ -20,19 +20,20 @@ use crate::core::snapshot::ResumeData;
 use crate::core::time::Millis;
 use crate::core::wire::{Body, Method};
 
-/// The event a job works for.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The event a job works for: its key only. Its id and action id stay in the engine's pending
+/// entry (one copy per event), which fills them into the event's outcome when it is emitted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct EventRef {
     pub key: EventKey,
-    pub event_id: String,
-    pub action_id: String,
 }
 
 impl EventRef {
+    /// An outcome for this event, its `eventId` and `actionId` left empty: the engine fills
+    /// them in as it emits the outcome ([`crate::core::Engine`]'s `emit`).
     pub fn outcome(&self, status: Status) -> Outcome {
         Outcome {
-            event_id: self.event_id.clone(),
-            action_id: self.action_id.clone(),
+            event_id: String::new(),
+            action_id: String::new(),
             status,
             lead_ids: Vec::new(),
             code: None,

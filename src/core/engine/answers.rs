@@ -299,8 +299,8 @@ impl Engine {
             }
             // Safety net for the invariant: a job that ends owes every event an outcome.
             for key in entry.events {
-                if let Some(p) = self.pending.get(&key) {
-                    let ev = EventRef { key, event_id: p.event_id.clone(), action_id: p.action_id.clone() };
+                if self.pending.contains_key(&key) {
+                    let ev = EventRef { key };
                     let reason = Reason::local(
                         "INTERNAL",
                         "the connector finished this event without a result; please report this",

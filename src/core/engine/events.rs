@@ -65,7 +65,7 @@ impl Engine {
         let event_id = event_id.unwrap_or_else(|| format!("{}-{}", self.event_prefix, self.next_event));
         let event = serde_json::value::RawValue::NULL.to_owned();
         let pending = PendingEvent {
-            event_id: event_id.clone(),
+            event_id,
             action_id: action_id.into(),
             event,
             accepted_at: now,
@@ -73,7 +73,7 @@ impl Engine {
             replayed: false,
         };
         self.admit(key, pending);
-        let ev = EventRef { key, event_id, action_id: action_id.to_string() };
+        let ev = EventRef { key };
         let e = EventError::NotJson(why.to_string());
         let reason = Reason::local(e.code(), e.to_string());
         self.emit(key, ev.with_reason(Status::Failed, &reason, None));
@@ -96,7 +96,7 @@ impl Engine {
         let key = EventKey(self.next_event);
         let event_id = event_id.unwrap_or_else(|| format!("{}-{}", self.event_prefix, self.next_event));
         let pending = PendingEvent {
-            event_id: event_id.clone(),
+            event_id,
             action_id: action_id.to_string(),
             event: text,
             accepted_at,
@@ -104,7 +104,7 @@ impl Engine {
             replayed,
         };
         self.admit(key, pending);
-        let ev = EventRef { key, event_id, action_id: action_id.to_string() };
+        let ev = EventRef { key };
         if family.needs_schema()
             && family.thresholds().is_none()
             && (self.schema.wants_read() || self.schema.reading.is_some())
@@ -153,15 +153,18 @@ impl Engine {
             // goes out, after the (re-)read.
             self.unformatted.insert(key);
         }
-        let action_id = ev.action_id.clone();
         match family.thresholds() {
             Some(limits) => {
                 let size = prepared.size;
-                self.queues.entry(action_id).or_insert_with(|| Queue::new(limits, family.overhead())).push(
-                    accepted_at,
-                    (ev, prepared),
-                    size,
-                );
+                let Some(action_id) = self.pending.get(&key).map(|p| p.action_id.as_str()) else { return };
+                let queue = match self.queues.get_mut(action_id) {
+                    Some(q) => q,
+                    None => self
+                        .queues
+                        .entry(action_id.to_string())
+                        .or_insert_with(|| Queue::new(limits, family.overhead())),
+                };
+                queue.push(accepted_at, (ev, prepared), size);
             }
             None => {
                 self.start_prepared(family, vec![(ev, prepared)]);
@@ -185,6 +188,7 @@ impl Engine {
         }
         if let Some(p) = self.pending.remove(&key) {
             self.forget(key, &p);
+            (outcome.event_id, outcome.action_id) = (p.event_id, p.action_id);
             self.unformatted.remove(&key);
             let note = self.notes.iter().position(|(k, _)| *k == key).map(|i| self.notes.swap_remove(i).1);
             self.schema.noted(&mut outcome, note);

@@ -38,14 +38,15 @@ impl Engine {
         for key in std::mem::take(&mut self.parked) {
             self.job_of.remove(&key);
             let Some(p) = self.pending.get(&key) else { continue };
-            let ev = EventRef { key, event_id: p.event_id.clone(), action_id: p.action_id.clone() };
+            let ev = EventRef { key };
+            let action_id = p.action_id.clone();
             if let Some(reason) = &auth {
                 self.emit(key, ev.with_reason(Status::Failed, reason, None));
                 continue;
             }
             let (event, accepted_at) = (event_value(&p.event), p.accepted_at);
             let settings = Arc::clone(&self.settings);
-            if let Some(action) = settings.action(&ev.action_id) {
+            if let Some(action) = settings.action(&action_id) {
                 self.deliver(accepted_at, &*family(&action.action), ev, &event);
             }
         }

@@ -214,7 +214,7 @@ impl Engine {
         let batched =
             self.settings.action(&entry.action_id).is_some_and(|a| family(&a.action).thresholds().is_some());
         let (event_id, action_id) = (entry.event_id.into_owned(), entry.action_id.into_owned());
-        let ev = EventRef { key, event_id: event_id.clone(), action_id: action_id.clone() };
+        let ev = EventRef { key };
         self.admit(
             key,
             PendingEvent {

@@ -151,11 +151,7 @@ impl CampaignJob {
     /// The request one event would cause alone.
     pub fn preview(params: &EmailParams, event: &Value) -> Result<Vec<CallSpec>, EventError> {
         let (lead, tokens) = read(params, event)?;
-        let ev = EventRef {
-            key: crate::core::ids::EventKey(0),
-            event_id: String::new(),
-            action_id: String::new(),
-        };
+        let ev = EventRef { key: crate::core::ids::EventKey(0) };
         let mut job = CampaignJob {
             campaign_id: params.campaign_id,
             items: vec![Item { ev, lead, tokens, done: false }],
@@ -230,8 +226,7 @@ impl Family for CampaignFamily<'_> {
     fn start(&self, items: Vec<(EventRef, Prepared)>, _: &mut Context<'_>) -> Start {
         let events: Vec<(EventRef, Value)> = items_of(items);
         let keys = events.iter().map(|(ev, _)| ev.key).collect();
-        let (job, progress) =
-            CampaignJob::new(self.params, events.iter().map(|(ev, v)| (ev.clone(), v)).collect());
+        let (job, progress) = CampaignJob::new(self.params, events.iter().map(|(ev, v)| (*ev, v)).collect());
         Start {
             jobs: vec![NewJob { job: Box::new(job), progress, lookup: None, events: keys }],
             failed: Vec::new(),

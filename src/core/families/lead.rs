@@ -323,7 +323,7 @@ impl Family for LeadFamily<'_> {
     }
 
     fn preview(&self, event: &Value, format: &Format<'_>, _: usize) -> Result<Vec<CallSpec>, EventError> {
-        let ev = EventRef { key: EventKey(0), event_id: String::new(), action_id: String::new() };
+        let ev = EventRef { key: EventKey(0) };
         let record = record_for(self.params, event, format, &mut Vec::new())?;
         let mut job = SyncJob::new(self.params, vec![(ev, record)]);
         let mut progress = Progress::default();

@@ -206,11 +206,7 @@ impl ListJob {
     ) -> Result<Vec<CallSpec>, EventError> {
         let input = resolve(params, event)?;
         let lookup = input.lookup.clone();
-        let ev = EventRef {
-            key: crate::core::ids::EventKey(0),
-            event_id: String::new(),
-            action_id: String::new(),
-        };
+        let ev = EventRef { key: crate::core::ids::EventKey(0) };
         let mut job = ListJob::new(params, op, vec![(ev, input)], rest_base_len, BTreeMap::new());
         let mut progress = Progress::default();
         job.start(&mut progress);

@@ -152,11 +152,7 @@ impl MergeJob {
 
     /// The requests one event would cause alone, in order.
     pub fn preview(params: &MergeParams, event: &Value) -> Result<Vec<CallSpec>, EventError> {
-        let ev = EventRef {
-            key: crate::core::ids::EventKey(0),
-            event_id: String::new(),
-            action_id: String::new(),
-        };
+        let ev = EventRef { key: crate::core::ids::EventKey(0) };
         let mut job = MergeJob::new(params, ev, event).map_err(|(_, e)| e)?;
         Ok((0..job.groups.len()).filter_map(|g| job.call(g)).collect())
     }

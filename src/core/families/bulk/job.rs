@@ -169,11 +169,7 @@ impl BulkJob {
         fmt: &Format<'_>,
     ) -> Result<Vec<CallSpec>, EventError> {
         let row = prepare_row(params, event, fmt, &mut Vec::new())?;
-        let ev = EventRef {
-            key: crate::core::ids::EventKey(0),
-            event_id: String::new(),
-            action_id: String::new(),
-        };
+        let ev = EventRef { key: crate::core::ids::EventKey(0) };
         let mut job = BulkJob::from_rows(params, vec![(ev, row)], 0);
         let mut progress = Progress::default();
         job.start(&mut progress);
@@ -602,7 +598,7 @@ mod tests {
     }
 
     fn ev(n: u64) -> EventRef {
-        EventRef { key: EventKey(n), event_id: format!("ev-{n}"), action_id: "bulk".into() }
+        EventRef { key: EventKey(n) }
     }
 
     fn bytes(call: &CallSpec) -> &[u8] {
@@ -632,7 +628,13 @@ mod tests {
     }
 
     fn outcome_json(p: &Progress) -> Vec<Value> {
-        p.outcomes.iter().map(|(_, o)| serde_json::to_value(o).unwrap()).collect()
+        // The engine fills in the ids as it emits an outcome; here, as it would for keys `n`.
+        let filled = |k: &EventKey, o: &crate::core::outcome::Outcome| crate::core::outcome::Outcome {
+            event_id: format!("ev-{}", k.0),
+            action_id: "bulk".into(),
+            ..o.clone()
+        };
+        p.outcomes.iter().map(|(k, o)| serde_json::to_value(filled(k, o)).unwrap()).collect()
     }
 
     #[test]
@@ -696,7 +698,7 @@ mod tests {
         let codes: Vec<(String, String)> = progress
             .outcomes
             .iter()
-            .map(|(_, o)| (o.event_id.clone(), o.code.clone().unwrap_or_default()))
+            .map(|(k, o)| (format!("ev-{}", k.0), o.code.clone().unwrap_or_default()))
             .collect();
         let want = [
             ("ev-1", "MISSING_ATTRIBUTE"),
@@ -844,7 +846,7 @@ mod tests {
         let too_large = Failure::new(Status::Failed, Reason::http(413), None);
         job.on_failure(halves.calls[0].step, &too_large, &mut quarters);
         assert_eq!(quarters.outcomes.len(), 1);
-        assert_eq!(quarters.outcomes[0].1.event_id, "ev-1");
+        assert_eq!(quarters.outcomes[0].0, EventKey(1));
         assert_eq!(quarters.outcomes[0].1.code.as_deref(), Some("HTTP_413"));
         // Answered uploads no longer hold their rows' CSV.
         let mut done = Progress::default();
