@@ -437,3 +437,121 @@ impl Family for LeadFamily<'_> {
         Start { jobs: vec![NewJob::plain(SyncJob::new(self.params, records), events)], failed: Vec::new() }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::source::FieldMapping;
+    use crate::core::wire::Body;
+    use serde_json::json;
+
+    fn params(strategy: UpdateStrategy) -> UpsertParams {
+        let lead_data = json!([
+            {"field": "email", "source": {"attribute": "email"}},
+            {"field": "firstName", "source": {"attribute": "first"}},
+            {"field": "score", "source": {"attribute": "score"}},
+        ]);
+        UpsertParams {
+            strategy,
+            lookup_field: "email".into(),
+            lead_data: FieldMapping::parse_list(&lead_data, "leadData").unwrap(),
+            partition: Some("Default".into()),
+        }
+    }
+
+    fn ev(n: u64) -> EventRef {
+        EventRef { key: EventKey(n), event_id: format!("e{n}"), action_id: "a".into() }
+    }
+
+    fn map(v: Value) -> Map<String, Value> {
+        v.as_object().unwrap().clone()
+    }
+
+    /// The bodies of the calls a job for `records` makes.
+    fn bodies(params: &UpsertParams, records: &[Map<String, Value>]) -> Vec<String> {
+        let prepared = records
+            .iter()
+            .enumerate()
+            .map(|(n, r)| (ev(n as u64), write_record(params, r).unwrap()))
+            .collect();
+        let mut job = SyncJob::new(params, prepared);
+        let mut progress = Progress::default();
+        job.start(&mut progress);
+        progress
+            .calls
+            .into_iter()
+            .map(|c| match c.body {
+                Some((Body::Text(t), _)) => t,
+                other => panic!("not a text body: {other:?}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn records_of_one_lead_are_merged_as_the_map_based_job_merged_them() {
+        let p = params(UpdateStrategy::CreateOrUpdate);
+        let records = [
+            map(
+                json!({"email": "jane@example.com", "firstName": "Jane", "score": 1.5, "title": "A \"b\" é\n"}),
+            ),
+            map(json!({"email": "bob@example.com", "firstName": "Bob"})),
+            map(
+                json!({"email": "  Jane@Example.COM ", "city": "Zürich", "score": 2, "nested": {"z": 1, "a": [1e+300]}}),
+            ),
+        ];
+        let expected = concat!(
+            r#"{"action":"createOrUpdate","lookupField":"email","partitionName":"Default","input":["#,
+            r#"{"city":"Zürich","email":"  Jane@Example.COM ","firstName":"Jane","nested":{"a":[1e+300],"z":1},"#,
+            r#""score":2,"title":"A \"b\" é\n"},"#,
+            r#"{"email":"bob@example.com","firstName":"Bob"}]}"#,
+        );
+        assert_eq!(bodies(&p, &records), vec![expected.to_string()]);
+
+        // What the Map-based job wrote: `Map::extend` into the first record, the envelope
+        // serialised around the maps.
+        #[derive(Serialize)]
+        struct OldBody<'a> {
+            action: &'a str,
+            #[serde(rename = "lookupField")]
+            lookup_field: &'a str,
+            #[serde(rename = "partitionName")]
+            partition: &'a str,
+            input: Vec<&'a Map<String, Value>>,
+        }
+        let mut jane = records[0].clone();
+        jane.extend(records[2].clone());
+        let old = OldBody {
+            action: "createOrUpdate",
+            lookup_field: "email",
+            partition: "Default",
+            input: vec![&jane, &records[1]],
+        };
+        assert_eq!(serde_json::to_string(&old).unwrap(), expected);
+    }
+
+    #[test]
+    fn records_are_not_merged_when_the_strategy_creates() {
+        let p = params(UpdateStrategy::CreateDuplicate);
+        let records =
+            [map(json!({"email": "a@x.com", "score": 1})), map(json!({"email": "A@x.com", "score": 2}))];
+        let expected = concat!(
+            r#"{"action":"createDuplicate","lookupField":"email","partitionName":"Default","input":["#,
+            r#"{"email":"a@x.com","score":1},{"email":"A@x.com","score":2}]}"#,
+        );
+        assert_eq!(bodies(&p, &records), vec![expected.to_string()]);
+    }
+
+    #[test]
+    fn the_prepared_size_is_what_the_record_adds_to_a_body() {
+        let p = params(UpdateStrategy::CreateOrUpdate);
+        let family = LeadFamily { params: &p, batched: true };
+        let event = json!({"email": "Zoë@example.com", "first": "Zoë \"Z\"", "score": 12.25});
+        let prepared = family.prepare(&event, &Format::default(), &mut Vec::new()).unwrap();
+        let record = record_for(&p, &event, &Format::default(), &mut Vec::new()).unwrap();
+        let other = map(json!({"email": "bob@example.com"}));
+        let one = bodies(&p, std::slice::from_ref(&other));
+        let two = bodies(&p, &[other, record.clone()]);
+        assert_eq!(prepared.size, two[0].len() - one[0].len());
+        assert_eq!(prepared.size, serde_json::to_string(&record).unwrap().len() + 1);
+    }
+}
