@@ -140,21 +140,68 @@ pub(crate) fn write_record(
     params: &UpsertParams,
     record: &Map<String, Value>,
 ) -> Result<Written, EventError> {
-    let mut buf = serde_json::to_string(record).map_err(|e| EventError::InvalidValue {
-        parameter: "leadData".into(),
-        problem: format!("the record cannot be written as JSON: {e}"),
-    })?;
-    let text_len = buf.len();
     let key = record.get(&params.lookup_field).filter(|_| mergeable(params.strategy)).map(|v| match v {
         Value::String(s) if params.lookup_field == "email" => s.trim().to_lowercase(),
         other => other.to_string(),
     });
+    let mut buf = String::with_capacity(json_capacity(record) + key.as_ref().map_or(0, String::len));
+    write_json(&mut buf, record).map_err(|_| EventError::InvalidValue {
+        parameter: "leadData".into(),
+        problem: "the record cannot be written as JSON".into(),
+    })?;
+    let text_len = buf.len();
     let keyed = key.is_some();
     if let Some(key) = key {
-        buf.reserve_exact(key.len());
         buf.push_str(&key);
     }
     Ok(Written { buf: buf.into_boxed_str(), text_len, keyed })
+}
+
+/// Bytes to reserve for `record`'s text: enough when its strings need no escape and it nests no
+/// array or object (24 bytes for any other value: the longest number serde_json writes,
+/// `-1.7976931348623157e+308`); otherwise the text grows once. The spare bytes are given back
+/// when the text is boxed.
+fn json_capacity(record: &Map<String, Value>) -> usize {
+    let value = |v: &Value| match v {
+        Value::String(s) => s.len() + 2,
+        _ => 24,
+    };
+    record.iter().map(|(k, v)| k.len() + 4 + value(v)).sum::<usize>() + 1
+}
+
+/// Writes `record` as compact JSON to `out`: byte for byte what `serde_json::to_string` writes
+/// (keys in `Map`'s order, values as serde_json writes them), with the strings that need no
+/// escape (no `"`, `\` or control character, the characters serde_json escapes) copied whole
+/// rather than through serde's writer.
+fn write_json(out: &mut String, record: &Map<String, Value>) -> std::fmt::Result {
+    use std::fmt::Write;
+    out.push('{');
+    for (n, (k, v)) in record.iter().enumerate() {
+        if n > 0 {
+            out.push(',');
+        }
+        write_json_str(out, k)?;
+        out.push(':');
+        match v {
+            Value::String(s) => write_json_str(out, s)?,
+            // `Value`'s Display is serde_json's compact writer.
+            other => write!(out, "{other}")?,
+        }
+    }
+    out.push('}');
+    Ok(())
+}
+
+/// Writes `s` as a JSON string to `out`, as serde_json writes it.
+fn write_json_str(out: &mut String, s: &str) -> std::fmt::Result {
+    if s.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+        out.push_str(&serde_json::to_string(s).map_err(|_| std::fmt::Error)?);
+    } else {
+        out.push('"');
+        out.push_str(s);
+        out.push('"');
+    }
+    Ok(())
 }
 
 /// The records' events: indexes into `prepared` of each record's events, records in order of
@@ -539,6 +586,31 @@ mod tests {
             r#"{"email":"a@x.com","score":1},{"email":"A@x.com","score":2}]}"#,
         );
         assert_eq!(bodies(&p, &records), vec![expected.to_string()]);
+    }
+
+    #[test]
+    fn records_are_written_as_serde_json_writes_them() {
+        let record = map(json!({
+            "email": "a@x.com",
+            "quote\"d key": "say \"hi\" \\ back/slash",
+            "controls": "\u{0}\u{1}\u{8}\t\n\u{b}\u{c}\r\u{1f}\u{7f}",
+            "unicode": "Zoë 東京 🎉 \u{2028}",
+            "ints": [0, -1, i64::MIN, u64::MAX],
+            "floats": [0.1, -0.0, 1e300, -1.7976931348623157e308, 5e-324, 12.25],
+            "other": [true, false, null, {"b": "\"", "a": {}}, []],
+            "empty": "",
+            "n": 42,
+            "f": 2.5,
+            "longest": -1.7976931348623157e308,
+            "min": i64::MIN,
+            "null": null,
+        }));
+        let written = write_record(&params(UpdateStrategy::CreateOnly), &record).unwrap();
+        assert_eq!(written.text(), serde_json::to_string(&record).unwrap());
+        assert_eq!(written.key(), None);
+        let written = write_record(&params(UpdateStrategy::UpdateOnly), &record).unwrap();
+        assert_eq!(written.text(), serde_json::to_string(&record).unwrap());
+        assert_eq!(written.key(), Some("a@x.com"));
     }
 
     #[test]
