@@ -99,6 +99,11 @@ impl CallSpec {
         // Serializing plain data (strings, numbers, maps) cannot fail; fall back to "{}" rather
         // than panic if it ever did.
         let text = serde_json::to_string(body).unwrap_or_else(|_| "{}".into());
+        CallSpec::json_text(step, method, path, text)
+    }
+
+    /// A call whose JSON body the job has already written (`text` is sent as it is).
+    pub fn json_text(step: Step, method: Method, path: String, text: String) -> CallSpec {
         CallSpec {
             step,
             method,

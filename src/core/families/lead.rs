@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use serde::Serialize;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use crate::core::batch::{Thresholds, BATCHED};
@@ -26,10 +27,48 @@ struct Item {
     done: bool,
 }
 
-/// One record sent: one event's fields, or several events' for the same lead merged.
+/// One lead record as it waits in a queue: written once to its compact JSON text (an object,
+/// exactly what serde_json writes for the mapped `Map`, so with its keys in `Map`'s order), and
+/// the lookup key the job merges records of the same lead by. Text and key share one allocation:
+/// a queued event holds a few bytes more than its record's text, not a tree of fields.
+#[derive(Debug)]
+pub(crate) struct Written {
+    /// The record's text, followed by its key when it has one.
+    buf: Box<str>,
+    /// Bytes of `buf` that are the record's text.
+    text_len: usize,
+    /// Whether `buf` goes on with a key after the text.
+    keyed: bool,
+}
+
+impl Written {
+    /// A record's text with no key (a merged record: it is merged with nothing more).
+    fn unkeyed(text: String) -> Written {
+        Written { text_len: text.len(), buf: text.into_boxed_str(), keyed: false }
+    }
+
+    /// The record's compact JSON text (an object).
+    fn text(&self) -> &str {
+        self.buf.get(..self.text_len).unwrap_or_default()
+    }
+
+    /// What records of the same lead share: the lookup field's value (an email trimmed and
+    /// lower-cased, as Marketo compares them; any other value as its JSON text). `None` when the
+    /// strategy does not merge (`createOnly`, `createDuplicate`) or the field is absent.
+    fn key(&self) -> Option<&str> {
+        self.keyed.then(|| self.buf.get(self.text_len..)).flatten()
+    }
+
+    /// The bytes it adds to a Sync Leads body: its text and a separating comma.
+    fn size(&self) -> usize {
+        self.text_len + 1
+    }
+}
+
+/// One record sent: one event's, or several events' for the same lead merged.
 #[derive(Debug)]
 struct Record {
-    fields: Map<String, Value>,
+    written: Written,
     /// The events merged into it, in arrival order.
     items: Vec<usize>,
 }
@@ -38,8 +77,8 @@ struct Record {
 #[derive(Debug)]
 pub(crate) struct SyncJob {
     strategy: UpdateStrategy,
-    lookup_field: String,
-    partition: Option<String>,
+    /// Every body's start: `{"action":…,"lookupField":…,["partitionName":…,]"input":[`.
+    head: String,
     items: Vec<Item>,
     records: Vec<Record>,
     /// Step → indexes of the records it carries, in input order.
@@ -47,14 +86,21 @@ pub(crate) struct SyncJob {
     tags: Steps,
 }
 
+/// A Sync Leads body with no records, `{"action":…,…,"input":[]}`: the envelope the records'
+/// texts are written into (Swagger `SyncLeadRequest`), keys in this order.
 #[derive(Serialize)]
-struct SyncBody<'a> {
+struct SyncHead<'a> {
     action: &'a str,
     #[serde(rename = "lookupField")]
     lookup_field: &'a str,
     #[serde(rename = "partitionName", skip_serializing_if = "Option::is_none")]
     partition: Option<&'a str>,
-    input: Vec<&'a Map<String, Value>>,
+    input: [(); 0],
+}
+
+/// Whether `strategy` merges records of the same lead (it finds leads by the lookup field).
+fn mergeable(strategy: UpdateStrategy) -> bool {
+    matches!(strategy, UpdateStrategy::CreateOrUpdate | UpdateStrategy::UpdateOnly)
 }
 
 /// Maps one event to its lead record, formatted by `fmt` (values cut are reported in
@@ -73,8 +119,7 @@ pub(crate) fn record_for(
         let paths: Vec<String> = params.lead_data.iter().map(|m| m.source.describe()).collect();
         return Err(EventError::MissingAttribute { parameter: "leadData".into(), path: paths.join(", ") });
     }
-    let needs_key = matches!(params.strategy, UpdateStrategy::CreateOrUpdate | UpdateStrategy::UpdateOnly);
-    if needs_key && record.get(&params.lookup_field).is_none_or(Value::is_null) {
+    if mergeable(params.strategy) && record.get(&params.lookup_field).is_none_or(Value::is_null) {
         let path = params
             .lead_data
             .iter()
@@ -89,62 +134,156 @@ pub(crate) fn record_for(
     Ok(record)
 }
 
-/// The bytes a record adds to a Sync Leads body (its JSON and a separating comma).
-pub(crate) fn record_size(record: &Map<String, Value>) -> usize {
-    /// Counts the bytes written to it (the record is measured, not kept).
-    struct Count(usize);
-    impl std::io::Write for Count {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0 += buf.len();
-            Ok(buf.len())
+/// A record from [`record_for`] in the form it waits and is sent in: its compact JSON text and
+/// its merge key (see [`Written::key`]).
+pub(crate) fn write_record(
+    params: &UpsertParams,
+    record: &Map<String, Value>,
+) -> Result<Written, EventError> {
+    let key = record.get(&params.lookup_field).filter(|_| mergeable(params.strategy)).map(|v| match v {
+        Value::String(s) if params.lookup_field == "email" => s.trim().to_lowercase(),
+        other => other.to_string(),
+    });
+    let mut buf = String::with_capacity(json_capacity(record) + key.as_ref().map_or(0, String::len));
+    write_json(&mut buf, record).map_err(|_| EventError::InvalidValue {
+        parameter: "leadData".into(),
+        problem: "the record cannot be written as JSON".into(),
+    })?;
+    let text_len = buf.len();
+    let keyed = key.is_some();
+    if let Some(key) = key {
+        buf.push_str(&key);
+    }
+    Ok(Written { buf: buf.into_boxed_str(), text_len, keyed })
+}
+
+/// Bytes to reserve for `record`'s text: enough when its strings need no escape and it nests no
+/// array or object (24 bytes for any other value: the longest number serde_json writes,
+/// `-1.7976931348623157e+308`); otherwise the text grows once. The spare bytes are given back
+/// when the text is boxed.
+fn json_capacity(record: &Map<String, Value>) -> usize {
+    let value = |v: &Value| match v {
+        Value::String(s) => s.len() + 2,
+        _ => 24,
+    };
+    record.iter().map(|(k, v)| k.len() + 4 + value(v)).sum::<usize>() + 1
+}
+
+/// Writes `record` as compact JSON to `out`: byte for byte what `serde_json::to_string` writes
+/// (keys in `Map`'s order, values as serde_json writes them), with the strings that need no
+/// escape (no `"`, `\` or control character, the characters serde_json escapes) copied whole
+/// rather than through serde's writer.
+fn write_json(out: &mut String, record: &Map<String, Value>) -> std::fmt::Result {
+    use std::fmt::Write;
+    out.push('{');
+    for (n, (k, v)) in record.iter().enumerate() {
+        if n > 0 {
+            out.push(',');
         }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
+        write_json_str(out, k)?;
+        out.push(':');
+        match v {
+            Value::String(s) => write_json_str(out, s)?,
+            // `Value`'s Display is serde_json's compact writer.
+            other => write!(out, "{other}")?,
         }
     }
-    let mut count = Count(1);
-    match serde_json::to_writer(&mut count, record) {
-        Ok(()) => count.0,
-        Err(_) => 0,
+    out.push('}');
+    Ok(())
+}
+
+/// Writes `s` as a JSON string to `out`, as serde_json writes it.
+fn write_json_str(out: &mut String, s: &str) -> std::fmt::Result {
+    if s.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+        out.push_str(&serde_json::to_string(s).map_err(|_| std::fmt::Error)?);
+    } else {
+        out.push('"');
+        out.push_str(s);
+        out.push('"');
+    }
+    Ok(())
+}
+
+/// The records' events: indexes into `prepared` of each record's events, records in order of
+/// their first event; events with the same key (see [`Written::key`]) in one record.
+fn same_leads(prepared: &[(EventRef, Written)]) -> Vec<Vec<usize>> {
+    let mut groups: Vec<Vec<usize>> = Vec::with_capacity(prepared.len());
+    let mut by_key: BTreeMap<&str, usize> = BTreeMap::new();
+    for (i, (_, written)) in prepared.iter().enumerate() {
+        let key = written.key();
+        match key.and_then(|k| by_key.get(k)).and_then(|g| groups.get_mut(*g)) {
+            Some(group) => group.push(i),
+            None => {
+                if let Some(k) = key {
+                    by_key.insert(k, groups.len());
+                }
+                groups.push(vec![i]);
+            }
+        }
+    }
+    groups
+}
+
+/// Records of one lead merged into one text: later values win per field, keys in `Map`'s order
+/// (serde_json is built without `preserve_order`: sorted), as `Map::extend` merged them. The
+/// values are copied as written, never parsed. `None` if a text is not a JSON object.
+fn merge<'a>(texts: impl Iterator<Item = &'a str>) -> Option<String> {
+    let mut fields: BTreeMap<String, &RawValue> = BTreeMap::new();
+    for text in texts {
+        let record: BTreeMap<String, &RawValue> = serde_json::from_str(text).ok()?;
+        fields.extend(record);
+    }
+    serde_json::to_string(&fields).ok()
+}
+
+/// Adds the record of the events `group` (indexes into `written`, whose records are taken) to
+/// `records`: the event's own record, or the merged record of several.
+fn add_record(records: &mut Vec<Record>, group: Vec<usize>, written: &mut [Option<Written>]) {
+    if group.len() > 1 {
+        let texts = group.iter().filter_map(|i| written.get(*i).and_then(Option::as_ref)).map(Written::text);
+        if let Some(text) = merge(texts) {
+            records.push(Record { written: Written::unkeyed(text), items: group });
+            return;
+        }
+    }
+    // One event, or texts that could not be merged (cannot happen: each is a written `Map`).
+    for i in group {
+        if let Some(w) = written.get_mut(i).and_then(Option::take) {
+            records.push(Record { written: w, items: vec![i] });
+        }
     }
 }
 
 impl SyncJob {
-    /// A job for events already mapped to records (see [`record_for`]).
+    /// A job for events already written as records (see [`write_record`]).
     ///
     /// With `createOrUpdate` and `updateOnly`, records of the same lead (same lookup value;
     /// emails compared case-insensitively, as Marketo does) are merged into one, later values
     /// winning per field: one record instead of several, and the lead's updates applied in
     /// order. `createOnly` and `createDuplicate` keep every record.
-    pub fn new(params: &UpsertParams, prepared: Vec<(EventRef, Map<String, Value>)>) -> SyncJob {
-        let mergeable =
-            matches!(params.strategy, UpdateStrategy::CreateOrUpdate | UpdateStrategy::UpdateOnly);
+    pub fn new(params: &UpsertParams, prepared: Vec<(EventRef, Written)>) -> SyncJob {
+        let groups = same_leads(&prepared);
         let mut items = Vec::with_capacity(prepared.len());
-        let mut records: Vec<Record> = Vec::with_capacity(prepared.len());
-        let mut by_key: BTreeMap<String, usize> = BTreeMap::new();
-        for (i, (ev, fields)) in prepared.into_iter().enumerate() {
+        let mut written = Vec::with_capacity(prepared.len());
+        for (ev, w) in prepared {
             items.push(Item { ev, done: false });
-            let key = fields.get(&params.lookup_field).filter(|_| mergeable).map(|v| match v {
-                Value::String(s) if params.lookup_field == "email" => s.trim().to_lowercase(),
-                other => other.to_string(),
-            });
-            match key.as_ref().and_then(|k| by_key.get(k)).and_then(|r| records.get_mut(*r)) {
-                Some(record) => {
-                    record.fields.extend(fields);
-                    record.items.push(i);
-                }
-                None => {
-                    if let Some(k) = key {
-                        by_key.insert(k, records.len());
-                    }
-                    records.push(Record { fields, items: vec![i] });
-                }
-            }
+            written.push(Some(w));
         }
+        let mut records = Vec::with_capacity(groups.len());
+        for group in groups {
+            add_record(&mut records, group, &mut written);
+        }
+        let head = SyncHead {
+            action: params.strategy.as_str(),
+            lookup_field: &params.lookup_field,
+            partition: params.partition.as_deref(),
+            input: [],
+        };
+        // Serializing strings cannot fail; the empty body ends with `]}` (see `SyncHead`).
+        let empty = serde_json::to_string(&head).unwrap_or_default();
         SyncJob {
             strategy: params.strategy,
-            lookup_field: params.lookup_field.clone(),
-            partition: params.partition.clone(),
+            head: empty.strip_suffix("]}").unwrap_or(&empty).to_owned(),
             items,
             records,
             steps: BTreeMap::new(),
@@ -166,30 +305,44 @@ impl SyncJob {
         }
     }
 
-    fn body(&self, idx: &[usize]) -> SyncBody<'_> {
-        SyncBody {
-            action: self.strategy.as_str(),
-            lookup_field: &self.lookup_field,
-            partition: self.partition.as_deref(),
-            input: idx.iter().filter_map(|i| self.records.get(*i)).map(|r| &r.fields).collect(),
+    /// The Sync Leads body for records `idx`: the head, their texts joined by `,`, and `]}`
+    /// (byte for byte what serde_json writes for the envelope holding the records).
+    fn body(&self, idx: &[usize]) -> String {
+        let records = || idx.iter().filter_map(|i| self.records.get(*i)).map(|r| r.written.text());
+        let len = self.head.len() + 2 + records().map(|t| t.len() + 1).sum::<usize>();
+        let mut body = String::with_capacity(len);
+        body.push_str(&self.head);
+        for (n, text) in records().enumerate() {
+            if n > 0 {
+                body.push(',');
+            }
+            body.push_str(text);
         }
+        body.push_str("]}");
+        body
+    }
+
+    /// The call sending records `group`.
+    fn call(&mut self, group: Vec<usize>) -> CallSpec {
+        let mut call =
+            CallSpec::json_text(self.tags.next(), Method::Post, "/v1/leads.json".into(), self.body(&group));
+        // A retried createDuplicate after a lost answer would create the lead twice.
+        call.idempotent = self.strategy != UpdateStrategy::CreateDuplicate;
+        self.steps.insert(call.step, group);
+        call
     }
 }
 
 impl Delivery for SyncJob {
     /// The calls: ≤ 300 records and ≤ 1 MB per body.
     fn start(&mut self, progress: &mut Progress) {
-        let overhead = serde_json::to_string(&self.body(&[])).map(|s| s.len()).unwrap_or(0);
-        let sizes: Vec<usize> = self.records.iter().map(|r| record_size(&r.fields)).collect();
+        let overhead = self.head.len() + 2;
+        let sizes: Vec<usize> = self.records.iter().map(|r| r.written.size()).collect();
         let idx: Vec<usize> = (0..self.records.len()).collect();
         for group in
             chunk_by(idx, MAX_RECORDS, overhead, MAX_BODY_BYTES, |i| sizes.get(*i).copied().unwrap_or(0))
         {
-            let mut call =
-                CallSpec::json(self.tags.next(), Method::Post, "/v1/leads.json".into(), &self.body(&group));
-            // A retried createDuplicate after a lost answer would create the lead twice.
-            call.idempotent = self.strategy != UpdateStrategy::CreateDuplicate;
-            self.steps.insert(call.step, group);
+            let call = self.call(group);
             progress.calls.push(call);
         }
     }
@@ -247,14 +400,7 @@ impl Delivery for SyncJob {
             Some(group) if group.len() > 1 => {
                 let (a, b) = group.split_at(group.len() / 2);
                 for half in [a.to_vec(), b.to_vec()] {
-                    let mut call = CallSpec::json(
-                        self.tags.next(),
-                        Method::Post,
-                        "/v1/leads.json".into(),
-                        &self.body(&half),
-                    );
-                    call.idempotent = self.strategy != UpdateStrategy::CreateDuplicate;
-                    self.steps.insert(call.step, half);
+                    let call = self.call(half);
                     progress.calls.push(call);
                 }
                 true
@@ -297,8 +443,9 @@ impl Family for LeadFamily<'_> {
         warnings: &mut Vec<String>,
     ) -> Result<Prepared, EventError> {
         let record = record_for(self.params, event, format, warnings)?;
-        let size = record_size(&record);
-        Ok(Prepared::new(record, size))
+        let written = write_record(self.params, &record)?;
+        let size = written.size();
+        Ok(Prepared::new(written, size))
     }
 
     fn thresholds(&self) -> Option<Thresholds> {
@@ -325,15 +472,158 @@ impl Family for LeadFamily<'_> {
     fn preview(&self, event: &Value, format: &Format<'_>, _: usize) -> Result<Vec<CallSpec>, EventError> {
         let ev = EventRef { key: EventKey(0) };
         let record = record_for(self.params, event, format, &mut Vec::new())?;
-        let mut job = SyncJob::new(self.params, vec![(ev, record)]);
+        let mut job = SyncJob::new(self.params, vec![(ev, write_record(self.params, &record)?)]);
         let mut progress = Progress::default();
         job.start(&mut progress);
         Ok(progress.calls)
     }
 
     fn start(&self, items: Vec<(EventRef, Prepared)>, _: &mut Context<'_>) -> Start {
-        let records: Vec<(EventRef, Map<String, Value>)> = items_of(items);
+        let records: Vec<(EventRef, Written)> = items_of(items);
         let events = records.iter().map(|(ev, _)| ev.key).collect();
         Start { jobs: vec![NewJob::plain(SyncJob::new(self.params, records), events)], failed: Vec::new() }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::source::FieldMapping;
+    use crate::core::wire::Body;
+    use serde_json::json;
+
+    fn params(strategy: UpdateStrategy) -> UpsertParams {
+        let lead_data = json!([
+            {"field": "email", "source": {"attribute": "email"}},
+            {"field": "firstName", "source": {"attribute": "first"}},
+            {"field": "score", "source": {"attribute": "score"}},
+        ]);
+        UpsertParams {
+            strategy,
+            lookup_field: "email".into(),
+            lead_data: FieldMapping::parse_list(&lead_data, "leadData").unwrap(),
+            partition: Some("Default".into()),
+        }
+    }
+
+    fn ev(n: u64) -> EventRef {
+        EventRef { key: EventKey(n), event_id: format!("e{n}"), action_id: "a".into() }
+    }
+
+    fn map(v: Value) -> Map<String, Value> {
+        v.as_object().unwrap().clone()
+    }
+
+    /// The bodies of the calls a job for `records` makes.
+    fn bodies(params: &UpsertParams, records: &[Map<String, Value>]) -> Vec<String> {
+        let prepared = records
+            .iter()
+            .enumerate()
+            .map(|(n, r)| (ev(n as u64), write_record(params, r).unwrap()))
+            .collect();
+        let mut job = SyncJob::new(params, prepared);
+        let mut progress = Progress::default();
+        job.start(&mut progress);
+        progress
+            .calls
+            .into_iter()
+            .map(|c| match c.body {
+                Some((Body::Text(t), _)) => t,
+                other => panic!("not a text body: {other:?}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn records_of_one_lead_are_merged_as_the_map_based_job_merged_them() {
+        let p = params(UpdateStrategy::CreateOrUpdate);
+        let records = [
+            map(
+                json!({"email": "jane@example.com", "firstName": "Jane", "score": 1.5, "title": "A \"b\" é\n"}),
+            ),
+            map(json!({"email": "bob@example.com", "firstName": "Bob"})),
+            map(
+                json!({"email": "  Jane@Example.COM ", "city": "Zürich", "score": 2, "nested": {"z": 1, "a": [1e+300]}}),
+            ),
+        ];
+        let expected = concat!(
+            r#"{"action":"createOrUpdate","lookupField":"email","partitionName":"Default","input":["#,
+            r#"{"city":"Zürich","email":"  Jane@Example.COM ","firstName":"Jane","nested":{"a":[1e+300],"z":1},"#,
+            r#""score":2,"title":"A \"b\" é\n"},"#,
+            r#"{"email":"bob@example.com","firstName":"Bob"}]}"#,
+        );
+        assert_eq!(bodies(&p, &records), vec![expected.to_string()]);
+
+        // What the Map-based job wrote: `Map::extend` into the first record, the envelope
+        // serialised around the maps.
+        #[derive(Serialize)]
+        struct OldBody<'a> {
+            action: &'a str,
+            #[serde(rename = "lookupField")]
+            lookup_field: &'a str,
+            #[serde(rename = "partitionName")]
+            partition: &'a str,
+            input: Vec<&'a Map<String, Value>>,
+        }
+        let mut jane = records[0].clone();
+        jane.extend(records[2].clone());
+        let old = OldBody {
+            action: "createOrUpdate",
+            lookup_field: "email",
+            partition: "Default",
+            input: vec![&jane, &records[1]],
+        };
+        assert_eq!(serde_json::to_string(&old).unwrap(), expected);
+    }
+
+    #[test]
+    fn records_are_not_merged_when_the_strategy_creates() {
+        let p = params(UpdateStrategy::CreateDuplicate);
+        let records =
+            [map(json!({"email": "a@x.com", "score": 1})), map(json!({"email": "A@x.com", "score": 2}))];
+        let expected = concat!(
+            r#"{"action":"createDuplicate","lookupField":"email","partitionName":"Default","input":["#,
+            r#"{"email":"a@x.com","score":1},{"email":"A@x.com","score":2}]}"#,
+        );
+        assert_eq!(bodies(&p, &records), vec![expected.to_string()]);
+    }
+
+    #[test]
+    fn records_are_written_as_serde_json_writes_them() {
+        let record = map(json!({
+            "email": "a@x.com",
+            "quote\"d key": "say \"hi\" \\ back/slash",
+            "controls": "\u{0}\u{1}\u{8}\t\n\u{b}\u{c}\r\u{1f}\u{7f}",
+            "unicode": "Zoë 東京 🎉 \u{2028}",
+            "ints": [0, -1, i64::MIN, u64::MAX],
+            "floats": [0.1, -0.0, 1e300, -1.7976931348623157e308, 5e-324, 12.25],
+            "other": [true, false, null, {"b": "\"", "a": {}}, []],
+            "empty": "",
+            "n": 42,
+            "f": 2.5,
+            "longest": -1.7976931348623157e308,
+            "min": i64::MIN,
+            "null": null,
+        }));
+        let written = write_record(&params(UpdateStrategy::CreateOnly), &record).unwrap();
+        assert_eq!(written.text(), serde_json::to_string(&record).unwrap());
+        assert_eq!(written.key(), None);
+        let written = write_record(&params(UpdateStrategy::UpdateOnly), &record).unwrap();
+        assert_eq!(written.text(), serde_json::to_string(&record).unwrap());
+        assert_eq!(written.key(), Some("a@x.com"));
+    }
+
+    #[test]
+    fn the_prepared_size_is_what_the_record_adds_to_a_body() {
+        let p = params(UpdateStrategy::CreateOrUpdate);
+        let family = LeadFamily { params: &p, batched: true };
+        let event = json!({"email": "Zoë@example.com", "first": "Zoë \"Z\"", "score": 12.25});
+        let prepared = family.prepare(&event, &Format::default(), &mut Vec::new()).unwrap();
+        let record = record_for(&p, &event, &Format::default(), &mut Vec::new()).unwrap();
+        let other = map(json!({"email": "bob@example.com"}));
+        let one = bodies(&p, std::slice::from_ref(&other));
+        let two = bodies(&p, &[other, record.clone()]);
+        assert_eq!(prepared.size, two[0].len() - one[0].len());
+        assert_eq!(prepared.size, serde_json::to_string(&record).unwrap().len() + 1);
     }
 }
