@@ -507,7 +507,7 @@ mod tests {
     }
 
     fn ev(n: u64) -> EventRef {
-        EventRef { key: EventKey(n), event_id: format!("e{n}"), action_id: "a".into() }
+        EventRef { key: EventKey(n) }
     }
 
     fn map(v: Value) -> Map<String, Value> {
