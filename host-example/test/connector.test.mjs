@@ -254,6 +254,37 @@ test("snapshot → Connector.restore → flush delivers every queued event exact
   (e) => e.code === "INVALID_SNAPSHOT");
 });
 
+test("free() sends nothing more: the call in flight settles its event, the events waiting for a call reject with DESTROYED", async () => {
+  // One call at a time: three unbatched upserts, the first one's Sync Leads call held until the
+  // connector is freed (a host that restored another connector from a snapshot must not see
+  // this one send the other two as well).
+  let release;
+  const held = new Promise((resolve) => { release = resolve; });
+  const sent = [];
+  const host = {
+    now: () => t, setTimer: (at) => timers.push(at), seed: 3,
+    fetch: async (url, init) => {
+      sent.push(url);
+      if (url.endsWith("/leads.json") && sent.filter((u) => u.endsWith("/leads.json")).length === 1) await held;
+      return globalThis.fetch(url, init);
+    },
+  };
+  const c = new Connector({ clientId: sim.clientId, clientSecret: sim.clientSecret, endpointUrl: sim.endpointUrl,
+    identityUrl: sim.identityUrl, limits: { concurrency: 1 },
+    actions: [{ id: "up", type: "createOrUpdateLead", updateStrategy: "createOrUpdate",
+      leadData: [{ field: "email", source: { attribute: "email" } }] }] }, host);
+  const settled = ["f1", "f2", "f3"].map((id) => c.process("up", { email: `${id}@example.com` }, id)
+    .then((o) => o.map((x) => `${x.eventId} ${x.status}`), (e) => [`${id} ${e.code}`]));
+  while (!sent.some((u) => u.endsWith("/leads.json"))) await new Promise((r) => setImmediate(r));
+  c.free();
+  release();
+  const results = (await Promise.all(settled)).flat().sort();
+  assert.deepEqual(results, ["f1 delivered", "f2 DESTROYED", "f3 DESTROYED"]);
+  for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+  assert.equal(sent.filter((u) => u.endsWith("/leads.json")).length, 1, `calls after free(): ${sent.join(", ")}`);
+  assert.equal(rest().filter((r) => r.path === "/rest/v1/leads.json").length, 1, "Marketo got one Sync Leads call");
+});
+
 // ---- timers and restores (issue 8) --------------------------------------------------------
 
 const batchedUpsert = () => ({ ...upsert("createOrUpdate"), id: "upb", type: "createOrUpdateLeadBatched" });

@@ -80,6 +80,8 @@ impl Connector {
             host,
             arming: std::cell::Cell::new(false),
             asked_while_arming: std::cell::Cell::new(None),
+            sending: std::cell::Cell::new(0),
+            freed: std::cell::Cell::new(false),
         });
         // A restored engine sends nothing until the host's next call (SPEC §7); this only asks
         // the host, through setTimer(now), to make one (wake) once it has stored the snapshot.

@@ -14,7 +14,7 @@ use wasm_bindgen::prelude::*;
 
 use super::connector::Connector;
 use super::convert::coded;
-use super::drive::Shared;
+use super::drive::{release_waiters, Shared};
 
 impl Connector {
     /// The connector's state, or the `DESTROYED` error once `free()` ran.
@@ -34,12 +34,19 @@ fn destroyed() -> JsValue {
 #[wasm_bindgen]
 impl Connector {
     /// Releases the connector. Afterwards every method throws, or rejects its promise with, an
-    /// `Error` whose `code` is `DESTROYED`. Calls already in flight still settle their promises.
-    /// Calling it again does nothing.
+    /// `Error` whose `code` is `DESTROYED`. Calls already in flight still settle their promises;
+    /// nothing new is sent (a host that restored another connector from a snapshot must not
+    /// see this one send its events too), and once those calls have answered, every promise
+    /// still pending rejects with `DESTROYED`. Calling it again does nothing.
     #[wasm_bindgen(js_name = "free", skip_typescript)]
     pub fn destroy(&self) {
-        if let Ok(mut slot) = self.shared.try_borrow_mut() {
-            slot.take();
+        let shared = match self.shared.try_borrow_mut() {
+            Ok(mut slot) => slot.take(),
+            Err(_) => None,
+        };
+        if let Some(shared) = shared {
+            shared.freed.set(true);
+            release_waiters(&shared);
         }
     }
 }

@@ -34,6 +34,35 @@ pub(super) struct Shared {
     /// request for a timer is then kept here and made once setTimer returned (no recursion).
     pub(super) arming: std::cell::Cell<bool>,
     pub(super) asked_while_arming: std::cell::Cell<Option<u64>>,
+    /// Calls handed to `host.fetch` and not yet answered.
+    pub(super) sending: std::cell::Cell<usize>,
+    /// `free()` ran: the answers of calls in flight are still taken (their events' promises
+    /// settle), but nothing new is sent and no timer asked for; once the last of them has
+    /// answered, the promises still pending reject with `DESTROYED` ([`release_waiters`]).
+    pub(super) freed: std::cell::Cell<bool>,
+}
+
+/// After `free()`, once no call is in flight: every promise still pending rejects with
+/// `DESTROYED` (its event will not be delivered by this connector: restore a snapshot taken
+/// before `free()` to deliver it).
+pub(super) fn release_waiters(shared: &Rc<Shared>) {
+    if !shared.freed.get() || shared.sending.get() > 0 {
+        return;
+    }
+    let waiters = match shared.state.try_borrow_mut() {
+        Ok(mut st) => st.reporter.drain(),
+        Err(_) => return,
+    };
+    if waiters.is_empty() {
+        return;
+    }
+    let error = coded(
+        "this connector was freed before this delivery finished: nothing more is sent; restore a snapshot taken before free() to deliver it",
+        "DESTROYED",
+    );
+    for w in waiters {
+        let _ = w.reject.call1(&JsValue::NULL, &error);
+    }
 }
 
 /// Calls `host.setTimer(at)`. A timer counts as set only once setTimer returned; one that threw
@@ -71,11 +100,13 @@ pub(super) fn drive(shared: &Rc<Shared>, rearm: bool) {
         }
         Err(_) => return, // cannot happen (no borrow is held across a callback); never trap
     };
-    for req in step.requests {
+    let freed = shared.freed.get();
+    for req in step.requests.into_iter().filter(|_| !freed) {
         shared.host.log(&serde_json::json!({"type": "request", "id": req.id.0, "method": req.method.as_str(), "url": req.url}));
+        shared.sending.set(shared.sending.get() + 1);
         spawn_local(send(Rc::clone(shared), req));
     }
-    if let Some(at) = step.set_timer {
+    if let Some(at) = step.set_timer.filter(|_| !freed) {
         arm(shared, at);
     }
     for (w, settled) in step.settled {
@@ -90,11 +121,13 @@ pub(super) fn drive(shared: &Rc<Shared>, rearm: bool) {
         };
         let _ = settle.call1(&JsValue::NULL, &value);
     }
+    release_waiters(shared);
 }
 
 async fn send(shared: Rc<Shared>, req: HttpRequest) {
     let id = req.id;
     let result = fetch(&shared.host, req).await;
+    shared.sending.set(shared.sending.get().saturating_sub(1));
     let now = shared.host.now();
     match &result {
         Ok((status, _)) => {
