@@ -125,13 +125,20 @@ impl Engine {
                 return key;
             }
         }
-        self.deliver(accepted_at, family, ev, event);
+        self.deliver(accepted_at, family, action_id, ev, event);
         key
     }
 
-    /// Prepares an accepted event with the schema as known now, then queues it or starts its
-    /// delivery.
-    pub(super) fn deliver(&mut self, accepted_at: Millis, family: &dyn Family, ev: EventRef, event: &Value) {
+    /// Prepares an accepted event of the action `action_id` with the schema as known now, then
+    /// queues it or starts its delivery.
+    pub(super) fn deliver(
+        &mut self,
+        accepted_at: Millis,
+        family: &dyn Family,
+        action_id: &str,
+        ev: EventRef,
+        event: &Value,
+    ) {
         let key = ev.key;
         let mut warnings = Vec::new();
         let fmt = Format { schema: self.schema.schema.as_ref(), on_too_long: self.settings.on_too_long };
@@ -156,7 +163,6 @@ impl Engine {
         match family.thresholds() {
             Some(limits) => {
                 let size = prepared.size;
-                let Some(action_id) = self.pending.get(&key).map(|p| p.action_id.as_str()) else { return };
                 let queue = match self.queues.get_mut(action_id) {
                     Some(q) => q,
                     None => self

@@ -47,7 +47,7 @@ impl Engine {
             let (event, accepted_at) = (event_value(&p.event), p.accepted_at);
             let settings = Arc::clone(&self.settings);
             if let Some(action) = settings.action(&action_id) {
-                self.deliver(accepted_at, &*family(&action.action), ev, &event);
+                self.deliver(accepted_at, &*family(&action.action), &action_id, ev, &event);
             }
         }
         for (action_id, batch) in std::mem::take(&mut self.held) {
