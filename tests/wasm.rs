@@ -236,3 +236,80 @@ fn a_long_snapshot_with_a_surrogate_pair_across_a_piece_restores_whole() {
     }
     panic!("neither pad put a surrogate pair across unit 65,535");
 }
+
+/// Random events made in JavaScript: strings (with non-ASCII, escapes, U+FFFD itself, half of a
+/// character), numbers
+/// of every kind (random bit patterns, integers around 2^53, 2^63 and 2^64, -0, NaN, ±Infinity),
+/// booleans, `null`, `undefined`, functions, symbols, lists, `Date`s (valid and not), objects
+/// with `toJSON`, class instances (getters on the prototype), objects without a prototype and
+/// properties that are not enumerable. Seeded: the same events every run.
+const MAKE_EVENTS: &str = r#"
+  let seed = 20261130;
+  const rnd = () => { // mulberry32
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const pick = (xs) => xs[Math.floor(rnd() * xs.length)];
+  const keys = ["a", "b", "email", "d.e", "ü", "", "0", "1", "toJSON"];
+  const bits = () => { const d = new DataView(new ArrayBuffer(8)); d.setUint32(0, rnd() * 2 ** 32); d.setUint32(4, rnd() * 2 ** 32); return d.getFloat64(0); };
+  const numbers = () => pick([0, -0, 1, -7, 0.1, 123.456, 1e20, 1e21, 2 ** 53, 2 ** 53 + 2, 2 ** 63, -(2 ** 63), -(2 ** 63) - 2048,
+    2 ** 64, 2 ** 64 - 2048, 1.7976931348623157e308, 5e-324, NaN, Infinity, -Infinity, bits(), bits(),
+    Math.round(rnd() * 2 ** 53) * pick([1, 1000, 2 ** 11, 2 ** 20]), -Math.round(rnd() * 2 ** 53) * 4096]);
+  const strings = () => pick(["", "x", "Ümlaut & Söhne", "line\none", "\"q\" \\ /", "😀", "\u2028", "a\u0000b", "\ufffd", "2026-11-28T09:30:00Z", "cut \ud83d"]);
+  class Lead { constructor() { this.email = "own@example.com"; } get first() { return "from the prototype"; } }
+  function value(depth) {
+    const kinds = depth > 3 ? ["s", "n", "b", "null"] : ["s", "s", "n", "n", "b", "null", "undef", "fn", "sym", "list", "obj", "obj", "obj", "date", "badDate", "toJSON", "lead", "bare", "hidden"];
+    switch (pick(kinds)) {
+      case "s": return strings();
+      case "n": return numbers();
+      case "b": return rnd() < 0.5;
+      case "null": return null;
+      case "undef": return undefined;
+      case "fn": return () => 1;
+      case "sym": return Symbol("s");
+      case "list": return Array.from({ length: Math.floor(rnd() * 3) }, () => value(depth + 1));
+      case "date": return new Date(Math.floor(rnd() * 2e12));
+      case "badDate": return new Date(NaN);
+      case "toJSON": { const inner = value(depth + 1); return { x: 1, toJSON() { return inner; } }; }
+      case "lead": return new Lead();
+      case "bare": { const o = Object.create(null); o.email = strings(); o.n = numbers(); return o; }
+      case "hidden": { const o = { shown: strings() }; Object.defineProperty(o, "email", { value: "hidden", enumerable: false }); return o; }
+      default: { const o = {}; for (let i = Math.floor(rnd() * 4); i > 0; i--) o[pick(keys)] = value(depth + 1); return o; }
+    }
+  }
+  const events = [];
+  for (let i = 0; i < 3000; i++) {
+    const e = {};
+    for (let k = 1 + Math.floor(rnd() * 4); k > 0; k--) e[pick(keys)] = value(1);
+    const paths = Array.from({ length: 1 + Math.floor(rnd() * 4) }, () => Array.from({ length: 1 + Math.floor(rnd() * 3) }, () => pick(["a", "b", "email", "ü", "0", "1", "first", "shown", "n", "x"])).join("."));
+    events.push([e, paths]);
+  }
+  return events;
+"#;
+
+/// `process()` reads an event from the JS object, one attribute path at a time; the engine
+/// gets the same value it got when the whole event went through `JSON.stringify` and its text
+/// was read through the paths (what is compared is the value each action's sources see).
+#[wasm_bindgen_test]
+fn reading_an_event_from_the_object_gives_what_its_json_text_gives() {
+    let events: Array = Function::new_no_args(MAKE_EVENTS).call0(&JsValue::NULL).unwrap().unchecked_into();
+    let mut compared = 0;
+    for pair in events.iter() {
+        let pair: Array = pair.unchecked_into();
+        let event = pair.get(0);
+        let paths: Vec<String> =
+            pair.get(1).unchecked_into::<Array>().iter().filter_map(|p| p.as_string()).collect();
+        let paths: Vec<&str> = paths.iter().map(String::as_str).collect();
+        let (from_object, from_text) = marketo_connector::wasm::read_event_both_ways(&paths, &event);
+        assert_eq!(from_object, from_text, "paths {paths:?} of {}", stringify(&event));
+        // The same kind of number too (u64, i64 or f64): it is written back as it was read.
+        assert_eq!(
+            from_object.as_ref().map(ToString::to_string).ok(),
+            from_text.as_ref().map(ToString::to_string).ok()
+        );
+        compared += usize::from(from_object.is_ok());
+    }
+    assert!(compared > 2_500, "{compared} events read");
+}

@@ -315,18 +315,19 @@ test("an identity 401 echoing client_secret=… does not show the secret", async
 test("cyclic, BigInt, throwing getters and deep nesting fail saying which", async () => {
   const s = await setup({ actions: [UPSERT] });
   try {
-    const cyclic = { email: "a@example.com", data: { udo: {} } };
-    cyclic.data.udo.self = cyclic.data;
-    const getter = { email: "a@example.com", visitor: {} };
-    Object.defineProperty(getter.visitor, "plan", { enumerable: true, get() { throw new Error("plan is not loaded"); } });
+    // Each fault sits on an attribute the action reads (`email`, `score`, `born`).
+    const cyclic = { email: "a@example.com", score: { udo: {} } };
+    cyclic.score.udo.self = cyclic.score;
+    const getter = { email: "a@example.com" };
+    Object.defineProperty(getter, "score", { enumerable: true, get() { throw new Error("plan is not loaded"); } });
     let deep = { email: "a@example.com" };
     for (let i = 0; i < 200; i++) deep = { next: deep };
     const cases = [
-      ["cyclic", cyclic, "it is cyclic: `data.udo.self` refers back to an object that contains it"],
-      ["bigint", { email: "a@example.com", data: { count: 10n } }, "it holds a BigInt at `data.count`, which JSON cannot carry"],
-      ["getter", getter, "reading `visitor.plan` threw: plan is not loaded"],
-      ["tojson", { email: "a@example.com", when: { toJSON() { throw new Error("bad clock"); } } }, "`when`.toJSON() threw: bad clock"],
-      ["deep", deep, "it is nested more than 127 levels deep"],
+      ["cyclic", cyclic, "it is cyclic: `score.udo.self` refers back to an object that contains it"],
+      ["bigint", { email: "a@example.com", score: 10n }, "it holds a BigInt at `score`, which JSON cannot carry"],
+      ["getter", getter, "reading `score` threw: plan is not loaded"],
+      ["tojson", { email: "a@example.com", born: { toJSON() { throw new Error("bad clock"); } } }, "`born`.toJSON() threw: bad clock"],
+      ["deep", { email: "a@example.com", score: deep }, "it is nested more than 127 levels deep"],
       ["date", new Date(0), "it is a Date, not an object of attributes"],
       ["map", new Map([["email", "a@example.com"]]), "it is a Map (Object.fromEntries(map) makes an object of it), not an object of attributes"],
       ["surrogate", { email: "a@example.com\ud83d" }, "a string it holds has half of a character (a lone UTF-16 surrogate"],
@@ -340,15 +341,20 @@ test("cyclic, BigInt, throwing getters and deep nesting fail saying which", asyn
     }
     assert.equal(s.sim.requests.length, before, "nothing was sent");
     assert.throws(() => s.c.preview("upsert", cyclic), { code: "INVALID_EVENT", message: /cyclic/ });
-    // A deep event JSON.stringify itself cannot handle (it overflows the stack) says the same.
+    // A deep value JSON.stringify itself cannot handle (it overflows the stack) says the same.
     let deeper = {};
     for (let i = 0; i < 20000; i++) deeper = { next: deeper };
-    s.outcomes.push(...await s.c.process("upsert", deeper, "deeper"));
+    s.outcomes.push(...await s.c.process("upsert", { email: "a@example.com", score: deeper }, "deeper"));
     assert.match(s.final("deeper").message, /nested more than 127 levels deep/);
-    // Half a character where the action does not read is skipped like the rest of what it
-    // does not read.
-    s.outcomes.push(...await s.c.process("upsert", { email: "half@example.com", note: "cut \ud83d", ["\udc00"]: 1 }, "half"));
+    // Only what the action reads is read: the same faults where no source reads, and half a
+    // character there, are skipped like the rest of what it does not read.
+    const elsewhere = { email: "half@example.com", note: "cut \ud83d", ["\udc00"]: 1, count: 10n, deep, deeper, data: {} };
+    elsewhere.data.self = elsewhere;
+    Object.defineProperty(elsewhere, "plan", { enumerable: true, get() { throw new Error("plan is not loaded"); } });
+    elsewhere.when = { toJSON() { throw new Error("bad clock"); } };
+    s.outcomes.push(...await s.c.process("upsert", elsewhere, "half"));
     assert.equal(s.final("half").status, "delivered");
+    assert.deepEqual(s.c.preview("upsert", elsewhere).map((r) => JSON.parse(r.body).input), [[{ email: "half@example.com" }]]);
   } finally {
     await s.sim.close();
   }

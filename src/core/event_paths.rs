@@ -107,6 +107,16 @@ impl EventPaths {
         node.children.clear();
     }
 
+    /// Whether a path ends here: the whole value at this point is read.
+    pub fn is_whole(&self) -> bool {
+        self.whole
+    }
+
+    /// The keys read below this point and the paths below each, in the order they were added.
+    pub fn children(&self) -> impl Iterator<Item = (&str, &EventPaths)> {
+        self.children.iter().map(|(key, paths)| (key.as_str(), paths))
+    }
+
     /// Parses an event's JSON text keeping only the values on these paths (object keys off
     /// the paths are left out; a list a path goes into is kept whole).
     ///
@@ -116,9 +126,18 @@ impl EventPaths {
     /// (skipped parts are not decoded), [`ReadError::NotJson`] for text that is not one JSON
     /// value.
     pub fn read(&self, text: &str) -> Result<Value, ReadError> {
+        self.read_nested(text, 0)
+    }
+
+    /// [`EventPaths::read`] for the JSON text of a value `above` levels inside an event (the
+    /// keys of the path that leads to it): the depth rule counts them too.
+    ///
+    /// # Errors
+    /// As [`EventPaths::read`].
+    pub fn read_nested(&self, text: &str, above: usize) -> Result<Value, ReadError> {
         // serde_json skips unread values in one loop, without its recursion limit: the depth
         // is measured apart, so the rule is the same whatever the action reads.
-        if nesting_depth(text) > MAX_NESTING {
+        if above.saturating_add(nesting_depth(text)) > MAX_NESTING {
             return Err(ReadError::TooDeep);
         }
         let mut de = serde_json::Deserializer::from_str(text);
@@ -133,6 +152,72 @@ impl EventPaths {
             }
         })
     }
+}
+
+/// The value serde_json reads from the text `JSON.stringify` writes for the JavaScript number
+/// `n`, without the text: an integer below 2^64 in magnitude is written as its digits (below
+/// 10^21 JavaScript writes no exponent), which serde_json reads as a `u64` (or an `i64` when
+/// negative and in range); any other finite number is read as the same `f64` (serde_json reads
+/// with `float_roundtrip`, and JavaScript writes the shortest text that reads back as it). -0
+/// is written `0`. A non-finite number (written `null`) is [`crate::core::source::non_finite_marker`].
+pub fn js_number(n: f64) -> Value {
+    const TWO_TO_64: f64 = 18_446_744_073_709_551_616.0;
+    if !n.is_finite() {
+        let what = if n.is_nan() {
+            "NaN"
+        } else if n > 0.0 {
+            "Infinity"
+        } else {
+            "-Infinity"
+        };
+        return crate::core::source::non_finite_marker(what);
+    }
+    if n.fract() == 0.0 && n.abs() < TWO_TO_64 {
+        // serde_json reads the digits JavaScript writes as a u64, or an i64 when negative,
+        // when they fit.
+        let digits = js_digits(n.abs() as u64, n.abs());
+        if n >= 0.0 {
+            if let Ok(d) = u64::try_from(digits) {
+                return Value::Number(d.into());
+            }
+        } else if let Ok(d) = i64::try_from(-(digits as i128)) {
+            return Value::Number(d.into());
+        }
+    }
+    Number::from_f64(n).map_or(Value::Null, Value::Number)
+}
+
+/// The digits JavaScript writes for the whole number `exact` (= `n` ≥ 0, below 2^64): above
+/// 2^53 the fewest significant digits that still read back as `n`, then zeros
+/// (`18446744073709549568` is written `18446744073709550000`); of two such, the one nearer `n`,
+/// and of two as near, the even one (ECMA-262 `Number::toString`).
+fn js_digits(exact: u64, n: f64) -> u128 {
+    let m = u128::from(exact);
+    if exact <= 1 << 53 {
+        return m;
+    }
+    let reads_back = |q: u128| (q as f64) == n;
+    let mut power: u128 = 10_u128.pow(19);
+    while power > 1 {
+        let down = m / power * power;
+        let up = down + power;
+        let pick = match (reads_back(down), reads_back(up)) {
+            (true, true) => Some(match (m - down).cmp(&(up - m)) {
+                std::cmp::Ordering::Less => down,
+                std::cmp::Ordering::Greater => up,
+                std::cmp::Ordering::Equal if (down / power) % 2 == 0 => down,
+                std::cmp::Ordering::Equal => up,
+            }),
+            (true, false) => Some(down),
+            (false, true) => Some(up),
+            (false, false) => None,
+        };
+        if let Some(q) = pick {
+            return q;
+        }
+        power /= 10;
+    }
+    m
 }
 
 /// The deepest nesting of `[`/`{` in JSON text (brackets inside strings do not count). For text
@@ -332,6 +417,38 @@ mod tests {
         let mut dotted = EventPaths::default();
         dotted.add(["k.dot"].into_iter());
         assert_eq!(dotted.read(text).unwrap(), json!({"k.dot": 1}));
+    }
+
+    #[test]
+    fn a_javascript_number_reads_as_serde_json_reads_the_text_javascript_writes_for_it() {
+        // (number, the text JSON.stringify writes for it)
+        let cases: &[(f64, &str)] = &[
+            (0.0, "0"),
+            (-0.0, "0"),
+            (42.0, "42"),
+            (-7.0, "-7"),
+            (0.1, "0.1"),
+            (-1.5, "-1.5"),
+            (9_007_199_254_740_993.0, "9007199254740992"),
+            (1e20, "100000000000000000000"),
+            (18_446_744_073_709_549_568.0, "18446744073709550000"),
+            (18_446_744_073_709_551_616.0, "18446744073709552000"),
+            (-9_223_372_036_854_775_808.0, "-9223372036854776000"),
+            (-9_223_372_036_854_777_856.0, "-9223372036854778000"),
+            (1e21, "1e+21"),
+            (1.7976931348623157e308, "1.7976931348623157e+308"),
+            (5e-324, "5e-324"),
+            (123.456, "123.456"),
+        ];
+        for &(n, text) in cases {
+            let read: Value = serde_json::from_str(text).unwrap();
+            let made = js_number(n);
+            assert_eq!(made, read, "{n} written {text}");
+            // The same kind of number (u64, i64 or f64), so it is written back the same way.
+            assert_eq!(made.to_string(), read.to_string(), "{n}");
+        }
+        assert!(crate::core::source::non_finite(&js_number(f64::NAN)) == Some("NaN"));
+        assert!(crate::core::source::non_finite(&js_number(f64::NEG_INFINITY)) == Some("-Infinity"));
     }
 
     #[test]

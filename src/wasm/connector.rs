@@ -9,13 +9,13 @@ use js_sys::{Function, Promise};
 use wasm_bindgen::prelude::*;
 
 use crate::core::engine::Accepted;
-use crate::core::event_paths::EventPaths;
 use crate::core::report::Reporter;
 use crate::core::snapshot::Snapshot;
 use crate::core::{Engine, Input, Listing, Settings};
 
-use super::convert::{busy, coded, event_id_arg, from_js, large_text_arg, read_js, text_arg, to_js};
-use super::drive::{drive, Shared, State, Waiter};
+use super::convert::{busy, coded, event_id_arg, from_js, large_text_arg, text_arg, to_js};
+use super::drive::{drive, drive_at, Shared, State, Waiter};
+use super::event::EventReader;
 use super::host::Host;
 
 /// The Marketo connector. See the package README for the full contract.
@@ -74,6 +74,12 @@ impl Connector {
                 (Engine::restore(settings, seed, now, snap), reporter)
             }
         };
+        let readers = engine
+            .settings()
+            .actions
+            .iter()
+            .map(|a| (a.id.clone(), EventReader::new(Arc::clone(&a.reads))))
+            .collect();
         let state = State { engine, reporter };
         let shared = Rc::new(Shared {
             state: RefCell::new(state),
@@ -82,6 +88,7 @@ impl Connector {
             asked_while_arming: std::cell::Cell::new(None),
             sending: std::cell::Cell::new(0),
             freed: std::cell::Cell::new(false),
+            readers,
         });
         // A restored engine sends nothing until the host's next call (SPEC §7); this only asks
         // the host, through setTimer(now), to make one (wake) once it has stored the snapshot.
@@ -148,15 +155,13 @@ impl Connector {
                 (Err(e), _) | (_, Err(e)) => return Promise::reject(&e),
             };
         let now = shared.host.now();
-        // Only what the action reads crosses into the engine (an unknown action reads nothing:
-        // the engine refuses it).
-        let paths = match shared.state.try_borrow() {
-            Ok(st) => st.engine.settings().action(&action_id).map(|a| Arc::clone(&a.reads)),
-            Err(_) => return busy(),
+        // Only what the action reads crosses into the engine, read from the object before the
+        // borrow (getters and toJSON are host code). An unknown action reads nothing: the
+        // engine refuses it.
+        let value = match shared.readers.get(&action_id) {
+            Some(reader) => reader.read(&event),
+            None => Ok(serde_json::Value::Null),
         };
-        // Read before the borrow: getters and toJSON are host code. An event JSON cannot carry
-        // fails with why (cyclic, BigInt, a throwing getter, too deep).
-        let value = read_js(&event, paths.as_deref().unwrap_or(&EventPaths::default()));
         let event_id = event_id.as_deref();
         let accepted = match shared.state.try_borrow_mut() {
             Ok(mut st) => match &value {
@@ -172,7 +177,7 @@ impl Connector {
             }
         };
         match accepted {
-            Ok(Accepted::Event(key)) => self.wait(false, |r, w| r.wait_event(key, w)),
+            Ok(Accepted::Event(key)) => self.wait(false, Some(now), |r, w| r.wait_event(key, w)),
             Ok(_) => Promise::reject(&coded("the engine did not accept the event", "INTERNAL")),
             Err(e) => Promise::reject(&coded(&e.to_string(), e.code())),
         }
@@ -186,7 +191,7 @@ impl Connector {
         if let Err(rejected) = self.input(Input::Timeout) {
             return rejected;
         }
-        self.wait(true, |r, w| r.wait_wake(w))
+        self.wait(true, None, |r, w| r.wait_wake(w))
     }
 
     /// Sends every queue now and resolves once each event pending now is final or waits on
@@ -197,7 +202,7 @@ impl Connector {
         if let Err(rejected) = self.input(Input::Flush) {
             return rejected;
         }
-        self.wait(false, |r, w| r.wait_flush_now(w))
+        self.wait(false, None, |r, w| r.wait_flush_now(w))
     }
 
     /// Hands the engine an input at the host's `now`; the rejected promise to return when the
@@ -220,8 +225,11 @@ impl Connector {
     ) -> Result<JsValue, JsValue> {
         let shared = self.live()?;
         let action_id = text_arg(&action_id, "actionId", "UNKNOWN_ACTION")?;
-        let value = from_js(&event)
-            .map_err(|why| coded(&crate::core::EventError::NotJson(why).to_string(), "INVALID_EVENT"))?;
+        let value = match shared.readers.get(&action_id) {
+            Some(reader) => reader.read(&event),
+            None => Ok(serde_json::Value::Null),
+        }
+        .map_err(|why| coded(&crate::core::EventError::NotJson(why).to_string(), "INVALID_EVENT"))?;
         let st = shared.state.try_borrow().map_err(|_| coded("connector is busy", "BUSY"))?;
         match st.engine.preview(&action_id, &value) {
             Ok(reqs) => Ok(to_js(&reqs)),
@@ -251,7 +259,7 @@ impl Connector {
     #[wasm_bindgen(unchecked_return_type = "Promise<CheckResult>")]
     pub fn check(&self) -> Promise {
         match self.input(Input::Check) {
-            Ok(Accepted::Check(key)) => self.wait(false, |r, w| r.wait_check(key, w)),
+            Ok(Accepted::Check(key)) => self.wait(false, None, |r, w| r.wait_check(key, w)),
             Ok(_) => Promise::reject(&coded("the engine did not start the check", "INTERNAL")),
             Err(rejected) => rejected,
         }
@@ -259,14 +267,16 @@ impl Connector {
 
     fn listing(&self, kind: Listing) -> Promise {
         match self.input(Input::Listing(kind)) {
-            Ok(Accepted::Listing(key)) => self.wait(false, |r, w| r.wait_listing(key, w)),
+            Ok(Accepted::Listing(key)) => self.wait(false, None, |r, w| r.wait_listing(key, w)),
             Ok(_) => Promise::reject(&coded("the engine did not start the listing", "INTERNAL")),
             Err(rejected) => rejected,
         }
     }
 
     /// A promise registered with the reporter by `register`, then one drive step.
-    fn wait(&self, rearm: bool, register: impl FnOnce(&mut WaitOn, Waiter)) -> Promise {
+    /// `now`: the host's time when the caller has just read it (`process()` reads it once for
+    /// both the event and the step).
+    fn wait(&self, rearm: bool, now: Option<u64>, register: impl FnOnce(&mut WaitOn, Waiter)) -> Promise {
         let shared = match self.live() {
             Ok(shared) => shared,
             Err(e) => return Promise::reject(&e),
@@ -277,7 +287,8 @@ impl Connector {
             let State { engine, reporter, .. } = &mut *st;
             register(&mut WaitOn { engine, reporter }, Waiter { resolve, reject });
         }
-        drive(&shared, rearm);
+        let now = now.unwrap_or_else(|| shared.host.now());
+        drive_at(&shared, rearm, now);
         promise
     }
 }

@@ -1,6 +1,7 @@
-//! Values between JavaScript and Rust: events and settings in (through `JSON.stringify`, with
-//! the non-finite numbers it hides put back and a reason for what it cannot carry), outcomes
-//! out, arguments checked, errors as JS `Error`s with a stable `code`.
+//! Values between JavaScript and Rust: settings, and the values an event's attribute paths end
+//! at when they are not plain (`super::event`), in through `JSON.stringify` (with the
+//! non-finite numbers it hides put back and a reason for what it cannot carry), outcomes out,
+//! arguments checked, errors as JS `Error`s with a stable `code`.
 
 use js_sys::{Function, Object, Promise, Reflect, JSON};
 use wasm_bindgen::prelude::*;
@@ -48,26 +49,46 @@ pub(super) fn read_js(v: &JsValue, paths: &EventPaths) -> Result<serde_json::Val
     if v.is_undefined() {
         return Err("it is undefined".into());
     }
-    let text = match JSON::stringify(v) {
-        Ok(t) => t.as_string().ok_or("it is a function or a symbol, which JSON cannot carry")?,
-        Err(e) => return Err(diagnose(v, &mut Vec::new(), &mut Vec::new()).unwrap_or_else(|| js_message(&e))),
+    let value = read_js_at(v, paths, &[])?.ok_or("it is a function or a symbol, which JSON cannot carry")?;
+    let looks_empty = match &value {
+        serde_json::Value::Object(map) => map.is_empty(),
+        _ => true,
     };
-    if !text.starts_with('{') || text == "{}" {
+    if looks_empty {
         if let Some(kind) = hidden_kind(v) {
             return Err(format!("it is {kind}, not an object of attributes"));
         }
     }
-    let mut value = paths.read(&text).map_err(|e| e.to_string())?;
+    Ok(value)
+}
+
+/// The value `v`, found at the attribute path `at` of an event, written by `JSON.stringify`
+/// and read through `paths` (the depth rule counting the keys of `at`); `None` when JSON
+/// leaves it out (a function, a symbol, `toJSON` returning `undefined`).
+pub(super) fn read_js_at(
+    v: &JsValue,
+    paths: &EventPaths,
+    at: &[&str],
+) -> Result<Option<serde_json::Value>, String> {
+    let text = match JSON::stringify(v) {
+        Ok(t) if t.is_undefined() => return Ok(None),
+        Ok(t) => t.as_string().ok_or("it is a function or a symbol, which JSON cannot carry")?,
+        Err(e) => {
+            let mut path = at.iter().map(|k| (*k).to_owned()).collect();
+            return Err(diagnose(v, &mut path, &mut Vec::new()).unwrap_or_else(|| js_message(&e)));
+        }
+    };
+    let mut value = paths.read_nested(&text, at.len()).map_err(|e| e.to_string())?;
     if text.contains("null") {
         restore_non_finite(v, &mut value);
     }
-    Ok(value)
+    Ok(Some(value))
 }
 
 /// What `JSON.stringify` makes look like something else: a `Date` (a string) or a `Map` or
 /// `Set` (`{}`: their entries are not properties). Looked at only when the text is not an
 /// object, or an empty one.
-fn hidden_kind(js: &JsValue) -> Option<&'static str> {
+pub(super) fn hidden_kind(js: &JsValue) -> Option<&'static str> {
     if js.is_instance_of::<js_sys::Date>() {
         Some("a Date")
     } else if js.is_instance_of::<js_sys::Map>() {
@@ -135,7 +156,7 @@ fn restore_non_finite(js: &JsValue, value: &mut serde_json::Value) {
 }
 
 /// Where a problem is: `the event` or `the attribute \`a.b.0\``.
-fn place(path: &[String]) -> String {
+pub(super) fn place<S: std::borrow::Borrow<str>>(path: &[S]) -> String {
     if path.is_empty() {
         "the event itself".into()
     } else {

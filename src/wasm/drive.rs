@@ -13,6 +13,7 @@ use crate::core::report::{Reporter, Settled};
 use crate::core::{Engine, HttpRequest, Input};
 
 use super::convert::{coded, outcomes_to_js, to_js};
+use super::event::EventReader;
 use super::host::{fetch, Host};
 
 /// A pending promise's settlers.
@@ -40,6 +41,8 @@ pub(super) struct Shared {
     /// settle), but nothing new is sent and no timer asked for; once the last of them has
     /// answered, the promises still pending reject with `DESTROYED` ([`release_waiters`]).
     pub(super) freed: std::cell::Cell<bool>,
+    /// Each action's attribute paths, for reading its events from the JS object (by action id).
+    pub(super) readers: std::collections::BTreeMap<String, EventReader>,
 }
 
 /// After `free()`, once no call is in flight: every promise still pending rejects with
@@ -92,7 +95,12 @@ pub(super) fn arm(shared: &Rc<Shared>, at: u64) {
 /// wake-up asked for, the settled promises resolved or rejected (what settles with what is the
 /// core's [`Reporter`]; this only converts).
 pub(super) fn drive(shared: &Rc<Shared>, rearm: bool) {
-    let now = shared.host.now();
+    drive_at(shared, rearm, shared.host.now());
+}
+
+/// [`drive`] at `now`, the host's time its caller has just read (`process()` reads it once for
+/// both the event and the step).
+pub(super) fn drive_at(shared: &Rc<Shared>, rearm: bool, now: u64) {
     let step = match shared.state.try_borrow_mut() {
         Ok(mut st) => {
             let State { engine, reporter } = &mut *st;

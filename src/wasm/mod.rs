@@ -12,7 +12,24 @@ mod connector;
 mod convert;
 mod destroy;
 mod drive;
+mod event;
 mod host;
 mod types;
 
 pub use connector::Connector;
+
+/// For the wasm tests only (not part of the JavaScript API): `event` read through the
+/// attribute `paths` (dotted) from the JS object, as `process()` reads it, and through
+/// `JSON.stringify` and the event's text, to compare the two.
+#[doc(hidden)]
+pub fn read_event_both_ways(
+    paths: &[&str],
+    event: &wasm_bindgen::JsValue,
+) -> (Result<serde_json::Value, String>, Result<serde_json::Value, String>) {
+    let mut tree = crate::core::event_paths::EventPaths::default();
+    for path in paths {
+        tree.add(path.split('.'));
+    }
+    let tree = std::sync::Arc::new(tree);
+    (event::EventReader::new(std::sync::Arc::clone(&tree)).read(event), convert::read_js(event, &tree))
+}

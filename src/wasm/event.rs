@@ -1,0 +1,162 @@
+//! Reading an event from the JavaScript object itself: only the attribute paths its action
+//! reads ([`EventPaths`]) are looked up, one `Reflect.get` per key, and each value they end at
+//! is taken as `JSON.stringify` would write it. The rest of the event is never touched: a
+//! cycle, a BigInt, a getter that throws or deep nesting where the action does not read is no
+//! concern of this event's.
+//!
+//! What reaches the engine is the same `serde_json::Value` [`EventPaths::read`] makes of the
+//! event's JSON text (the wasm tests compare the two on many events), without writing the
+//! whole event as text, copying it into wasm and parsing it:
+//! - a key is read only when it is the object's own enumerable property (what `JSON.stringify`
+//!   writes); `undefined`, a function or a symbol leaves it out;
+//! - a string, number, boolean or `null` is taken as it is (a non-finite number as
+//!   [`crate::core::source::non_finite_marker`], a number as [`js_number`]);
+//! - any other value (a list, a `Date`, an object with `toJSON`, one a path ends at) is
+//!   written by `JSON.stringify` and read through the paths below it, as before
+//!   ([`super::convert::read_js`]).
+//!
+//! The key strings are made once per action ([`EventReader::new`]), not per event.
+
+use js_sys::{Array, Reflect};
+use serde_json::{Map, Value};
+use wasm_bindgen::prelude::*;
+
+use crate::core::event_paths::{js_number, EventPaths, ReadError, MAX_NESTING};
+
+use super::convert::{hidden_kind, js_message, place, read_js_at};
+
+#[wasm_bindgen]
+extern "C" {
+    /// `Object.prototype.propertyIsEnumerable.call(object, key)`: `key` is `object`'s own
+    /// enumerable property (works on objects without a prototype too).
+    #[wasm_bindgen(catch, js_namespace = ["Object", "prototype", "propertyIsEnumerable"], js_name = call)]
+    fn own_enumerable(object: &JsValue, key: &JsValue) -> Result<bool, JsValue>;
+}
+
+/// One action's attribute paths with their keys as JavaScript strings.
+pub(super) struct EventReader {
+    paths: std::sync::Arc<EventPaths>,
+    keys: Keys,
+}
+
+/// The keys of an [`EventPaths`] node as JS strings, in the same order as its children.
+struct Keys(Vec<(JsValue, Keys)>);
+
+impl Keys {
+    fn of(paths: &EventPaths) -> Keys {
+        Keys(paths.children().map(|(key, below)| (JsValue::from_str(key), Keys::of(below))).collect())
+    }
+}
+
+impl EventReader {
+    pub(super) fn new(paths: std::sync::Arc<EventPaths>) -> EventReader {
+        let keys = Keys::of(&paths);
+        EventReader { paths, keys }
+    }
+
+    /// The event as its action reads it (see the module doc).
+    ///
+    /// # Errors
+    /// Why the event cannot be read, naming where: `undefined`, not an object (a `Date`, a
+    /// `Map`…), or a value on a path that JSON cannot carry (a BigInt, a cycle, a getter or
+    /// `toJSON` that throws, half a character, nested past [`MAX_NESTING`]).
+    pub(super) fn read(&self, event: &JsValue) -> Result<Value, String> {
+        if event.is_undefined() {
+            return Err("it is undefined".into());
+        }
+        let mut at = Vec::new();
+        let value = walk(event, &self.paths, &self.keys, &mut at)?
+            .ok_or("it is a function or a symbol, which JSON cannot carry")?;
+        let looks_empty = match &value {
+            Value::Object(map) => map.is_empty(),
+            _ => true,
+        };
+        if looks_empty {
+            if let Some(kind) = hidden_kind(event) {
+                return Err(format!("it is {kind}, not an object of attributes"));
+            }
+        }
+        Ok(value)
+    }
+}
+
+/// The value at `at` read through `paths`; `None` when JSON would leave it out. Each check is
+/// a call into JavaScript, so they come in the order values are likely: a node with paths below
+/// it is most often an object, a value a path ends at most often a string.
+fn walk<'p>(
+    js: &JsValue,
+    paths: &'p EventPaths,
+    keys: &Keys,
+    at: &mut Vec<&'p str>,
+) -> Result<Option<Value>, String> {
+    if paths.is_whole() || !js.is_object() {
+        return leaf(js, paths, at);
+    }
+    if Array::is_array(js) || has_to_json(js, at)? {
+        return read_js_at(js, paths, at);
+    }
+    if at.len() >= MAX_NESTING {
+        return Err(ReadError::TooDeep.to_string());
+    }
+    let mut out = Map::new();
+    for ((name, below), (key, below_keys)) in paths.children().zip(&keys.0) {
+        at.push(name);
+        let threw = |e: JsValue, at: &[&str]| format!("reading {} threw: {}", place(at), js_message(&e));
+        // Only an own enumerable property is written by JSON.stringify (and its getter run).
+        if own_enumerable(js, key).map_err(|e| threw(e, at))? {
+            let child = Reflect::get(js, key).map_err(|e| threw(e, at))?;
+            if let Some(v) = walk(&child, below, below_keys, at)? {
+                out.insert(name.to_owned(), v);
+            }
+        }
+        at.pop();
+    }
+    Ok(Some(Value::Object(out)))
+}
+
+/// A value taken whole (a path ends at it, or it is not an object): a string, number, boolean
+/// or `null` as it is; `undefined`, a function or a symbol left out; anything else written by
+/// `JSON.stringify` (a list, a `Date`, an object, a BigInt, which it refuses).
+fn leaf(js: &JsValue, paths: &EventPaths, at: &[&str]) -> Result<Option<Value>, String> {
+    if let Some(s) = js.as_string() {
+        return text(js, s).map(Some);
+    }
+    if let Some(n) = js.as_f64() {
+        return Ok(Some(js_number(n)));
+    }
+    if let Some(b) = js.as_bool() {
+        return Ok(Some(Value::Bool(b)));
+    }
+    if js.is_null() {
+        return Ok(Some(Value::Null));
+    }
+    if js.is_undefined() || js.is_function() || js.is_symbol() {
+        return Ok(None);
+    }
+    read_js_at(js, paths, at)
+}
+
+/// A string as JSON carries it: half of a character (a lone UTF-16 surrogate) cannot be
+/// (`as_string` would have put U+FFFD in its place, so only a string holding one is looked at
+/// unit by unit).
+fn text(js: &JsValue, s: String) -> Result<Value, String> {
+    if s.contains('\u{FFFD}') {
+        if let Some(js) = js.dyn_ref::<js_sys::JsString>() {
+            if !js.is_valid_utf16() {
+                return Err(ReadError::HalfCharacter.to_string());
+            }
+        }
+    }
+    Ok(Value::String(s))
+}
+
+/// Whether `js` has its own JSON form (`toJSON`, as a `Date` has).
+fn has_to_json(js: &JsValue, at: &[&str]) -> Result<bool, String> {
+    thread_local! {
+        static TO_JSON: JsValue = JsValue::from_str("toJSON");
+    }
+    let f = TO_JSON
+        .with(|key| Reflect::get(js, key))
+        .map_err(|e| format!("reading {}.toJSON threw: {}", place(at), js_message(&e)))?;
+    Ok(!f.is_undefined() && f.is_function())
+}
