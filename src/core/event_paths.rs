@@ -175,13 +175,10 @@ pub fn js_number(n: f64) -> Value {
     if n.fract() == 0.0 && n.abs() < TWO_TO_64 {
         // serde_json reads the digits JavaScript writes as a u64, or an i64 when negative,
         // when they fit.
-        let digits = js_digits(n.abs() as u64, n.abs());
-        if n >= 0.0 {
-            if let Ok(d) = u64::try_from(digits) {
-                return Value::Number(d.into());
-            }
-        } else if let Ok(d) = i64::try_from(-(digits as i128)) {
-            return Value::Number(d.into());
+        match js_digits(n.abs() as u64, n.abs()) {
+            Some(d) if n >= 0.0 => return Value::Number(d.into()),
+            Some(d) if d <= 1 << 63 => return Value::Number((d as i64).wrapping_neg().into()),
+            _ => {}
         }
     }
     Number::from_f64(n).map_or(Value::Null, Value::Number)
@@ -190,34 +187,34 @@ pub fn js_number(n: f64) -> Value {
 /// The digits JavaScript writes for the whole number `exact` (= `n` ≥ 0, below 2^64): above
 /// 2^53 the fewest significant digits that still read back as `n`, then zeros
 /// (`18446744073709549568` is written `18446744073709550000`); of two such, the one nearer `n`,
-/// and of two as near, the even one (ECMA-262 `Number::toString`).
-fn js_digits(exact: u64, n: f64) -> u128 {
-    let m = u128::from(exact);
+/// and of two as near, the even one (ECMA-262 `Number::toString`). `None` when they are 2^64
+/// or more (serde_json then reads a float).
+fn js_digits(exact: u64, n: f64) -> Option<u64> {
     if exact <= 1 << 53 {
-        return m;
+        return Some(exact);
     }
-    let reads_back = |q: u128| (q as f64) == n;
-    let mut power: u128 = 10_u128.pow(19);
+    let reads_back = |q: Option<u64>| q.is_some_and(|q| q as f64 == n);
+    let mut power: u64 = 10_000_000_000_000_000_000;
     while power > 1 {
-        let down = m / power * power;
-        let up = down + power;
-        let pick = match (reads_back(down), reads_back(up)) {
-            (true, true) => Some(match (m - down).cmp(&(up - m)) {
-                std::cmp::Ordering::Less => down,
-                std::cmp::Ordering::Greater => up,
-                std::cmp::Ordering::Equal if (down / power) % 2 == 0 => down,
-                std::cmp::Ordering::Equal => up,
-            }),
-            (true, false) => Some(down),
-            (false, true) => Some(up),
-            (false, false) => None,
-        };
-        if let Some(q) = pick {
-            return q;
+        let down = exact / power * power;
+        let up = down.checked_add(power);
+        match (reads_back(Some(down)), reads_back(up)) {
+            (true, true) => {
+                let up = up.unwrap_or(u64::MAX);
+                return Some(match (exact - down).cmp(&(up - exact)) {
+                    std::cmp::Ordering::Less => down,
+                    std::cmp::Ordering::Greater => up,
+                    std::cmp::Ordering::Equal if (down / power) % 2 == 0 => down,
+                    std::cmp::Ordering::Equal => up,
+                });
+            }
+            (true, false) => return Some(down),
+            (false, true) => return up,
+            (false, false) => {}
         }
         power /= 10;
     }
-    m
+    Some(exact)
 }
 
 /// The deepest nesting of `[`/`{` in JSON text (brackets inside strings do not count). For text

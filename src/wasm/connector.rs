@@ -158,7 +158,7 @@ impl Connector {
         // Only what the action reads crosses into the engine, read from the object before the
         // borrow (getters and toJSON are host code). An unknown action reads nothing: the
         // engine refuses it.
-        let value = match shared.readers.get(&action_id) {
+        let value = match shared.reader(&action_id) {
             Some(reader) => reader.read(&event),
             None => Ok(serde_json::Value::Null),
         };
@@ -225,7 +225,7 @@ impl Connector {
     ) -> Result<JsValue, JsValue> {
         let shared = self.live()?;
         let action_id = text_arg(&action_id, "actionId", "UNKNOWN_ACTION")?;
-        let value = match shared.readers.get(&action_id) {
+        let value = match shared.reader(&action_id) {
             Some(reader) => reader.read(&event),
             None => Ok(serde_json::Value::Null),
         }

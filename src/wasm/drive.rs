@@ -41,8 +41,16 @@ pub(super) struct Shared {
     /// settle), but nothing new is sent and no timer asked for; once the last of them has
     /// answered, the promises still pending reject with `DESTROYED` ([`release_waiters`]).
     pub(super) freed: std::cell::Cell<bool>,
-    /// Each action's attribute paths, for reading its events from the JS object (by action id).
-    pub(super) readers: std::collections::BTreeMap<String, EventReader>,
+    /// Each action's id and attribute paths, for reading its events from the JS object (a
+    /// list: a connector has a few actions, and a map's sorting code would grow the `.wasm`).
+    pub(super) readers: Vec<(String, EventReader)>,
+}
+
+impl Shared {
+    /// The reader of the action `action_id`'s events.
+    pub(super) fn reader(&self, action_id: &str) -> Option<&EventReader> {
+        self.readers.iter().find(|(id, _)| id == action_id).map(|(_, r)| r)
+    }
 }
 
 /// After `free()`, once no call is in flight: every promise still pending rejects with

@@ -136,16 +136,12 @@ fn leaf(js: &JsValue, paths: &EventPaths, at: &[&str]) -> Result<Option<Value>, 
     read_js_at(js, paths, at)
 }
 
-/// A string as JSON carries it: half of a character (a lone UTF-16 surrogate) cannot be
-/// (`as_string` would have put U+FFFD in its place, so only a string holding one is looked at
-/// unit by unit).
+/// A string as JSON carries it: half of a character (a lone UTF-16 surrogate) cannot be.
+/// `as_string` puts U+FFFD in its place, so a string holding U+FFFD is made again from the
+/// Rust text and compared with the original.
 fn text(js: &JsValue, s: String) -> Result<Value, String> {
-    if s.contains('\u{FFFD}') {
-        if let Some(js) = js.dyn_ref::<js_sys::JsString>() {
-            if !js.is_valid_utf16() {
-                return Err(ReadError::HalfCharacter.to_string());
-            }
-        }
+    if s.contains('\u{FFFD}') && JsValue::from_str(&s) != *js {
+        return Err(ReadError::HalfCharacter.to_string());
     }
     Ok(Value::String(s))
 }
