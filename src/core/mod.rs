@@ -30,6 +30,7 @@ pub mod event_paths;
 pub(crate) mod families;
 pub mod ids;
 pub(crate) mod job;
+pub(crate) mod json_text;
 pub mod limits;
 pub mod listing;
 pub mod outcome;

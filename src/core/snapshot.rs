@@ -259,7 +259,9 @@ fn read_unbounded<'de, T: Deserialize<'de>>(text: &'de str) -> Result<T, Snapsho
 
 /// An event as the engine keeps it: its compact JSON text.
 pub(crate) fn event_text(event: &Value) -> Box<RawValue> {
-    serde_json::value::to_raw_value(event).unwrap_or_else(|_| RawValue::NULL.to_owned())
+    let mut text = String::with_capacity(super::json_text::capacity(event));
+    super::json_text::write_value(&mut text, event);
+    RawValue::from_string(text).unwrap_or_else(|_| RawValue::NULL.to_owned())
 }
 
 /// An event kept as text, parsed (`null` if it does not read, which fails the event).

@@ -15,6 +15,7 @@ use crate::core::job::{
     chunk_by, CallSpec, Delivery, EventRef, Failure, Progress, Steps, MAX_BODY_BYTES, MAX_RECORDS,
 };
 use crate::core::job::{items_of, Context, Family, NewJob, Prepared, Start};
+use crate::core::json_text;
 use crate::core::outcome::Status;
 use crate::core::reason::Reason;
 use crate::core::schema::Format;
@@ -144,64 +145,15 @@ pub(crate) fn write_record(
         Value::String(s) if params.lookup_field == "email" => s.trim().to_lowercase(),
         other => other.to_string(),
     });
-    let mut buf = String::with_capacity(json_capacity(record) + key.as_ref().map_or(0, String::len));
-    write_json(&mut buf, record).map_err(|_| EventError::InvalidValue {
-        parameter: "leadData".into(),
-        problem: "the record cannot be written as JSON".into(),
-    })?;
+    let mut buf =
+        String::with_capacity(json_text::object_capacity(record) + key.as_ref().map_or(0, String::len));
+    json_text::write_object(&mut buf, record);
     let text_len = buf.len();
     let keyed = key.is_some();
     if let Some(key) = key {
         buf.push_str(&key);
     }
     Ok(Written { buf: buf.into_boxed_str(), text_len, keyed })
-}
-
-/// Bytes to reserve for `record`'s text: enough when its strings need no escape and it nests no
-/// array or object (24 bytes for any other value: the longest number serde_json writes,
-/// `-1.7976931348623157e+308`); otherwise the text grows once. The spare bytes are given back
-/// when the text is boxed.
-fn json_capacity(record: &Map<String, Value>) -> usize {
-    let value = |v: &Value| match v {
-        Value::String(s) => s.len() + 2,
-        _ => 24,
-    };
-    record.iter().map(|(k, v)| k.len() + 4 + value(v)).sum::<usize>() + 1
-}
-
-/// Writes `record` as compact JSON to `out`: byte for byte what `serde_json::to_string` writes
-/// (keys in `Map`'s order, values as serde_json writes them), with the strings that need no
-/// escape (no `"`, `\` or control character, the characters serde_json escapes) copied whole
-/// rather than through serde's writer.
-fn write_json(out: &mut String, record: &Map<String, Value>) -> std::fmt::Result {
-    use std::fmt::Write;
-    out.push('{');
-    for (n, (k, v)) in record.iter().enumerate() {
-        if n > 0 {
-            out.push(',');
-        }
-        write_json_str(out, k)?;
-        out.push(':');
-        match v {
-            Value::String(s) => write_json_str(out, s)?,
-            // `Value`'s Display is serde_json's compact writer.
-            other => write!(out, "{other}")?,
-        }
-    }
-    out.push('}');
-    Ok(())
-}
-
-/// Writes `s` as a JSON string to `out`, as serde_json writes it.
-fn write_json_str(out: &mut String, s: &str) -> std::fmt::Result {
-    if s.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
-        out.push_str(&serde_json::to_string(s).map_err(|_| std::fmt::Error)?);
-    } else {
-        out.push('"');
-        out.push_str(s);
-        out.push('"');
-    }
-    Ok(())
 }
 
 /// The records' events: indexes into `prepared` of each record's events, records in order of

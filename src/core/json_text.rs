@@ -1,0 +1,106 @@
+//! Compact JSON text, byte for byte what `serde_json::to_string` writes, without serde's writer
+//! for the common case: a string that needs no escape (no `"`, `\` or control character, the
+//! characters serde_json escapes) is copied whole, and a number is written by serde_json.
+
+use serde_json::{Map, Value};
+
+/// Writes `v` as compact JSON to `out` (object keys in `Map`'s order).
+pub fn write_value(out: &mut String, v: &Value) {
+    match v {
+        Value::String(s) => write_str(out, s),
+        Value::Object(map) => write_object(out, map),
+        Value::Array(items) => {
+            out.push('[');
+            for (n, v) in items.iter().enumerate() {
+                if n > 0 {
+                    out.push(',');
+                }
+                write_value(out, v);
+            }
+            out.push(']');
+        }
+        Value::Null => out.push_str("null"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Number(n) => {
+            use std::fmt::Write;
+            // Writing to a String cannot fail.
+            let _ = write!(out, "{n}");
+        }
+    }
+}
+
+/// Writes `map` as a compact JSON object to `out` (keys in `Map`'s order).
+pub fn write_object(out: &mut String, map: &Map<String, Value>) {
+    out.push('{');
+    for (n, (k, v)) in map.iter().enumerate() {
+        if n > 0 {
+            out.push(',');
+        }
+        write_str(out, k);
+        out.push(':');
+        write_value(out, v);
+    }
+    out.push('}');
+}
+
+/// Writes `s` as a JSON string to `out`, as serde_json writes it.
+pub fn write_str(out: &mut String, s: &str) {
+    if s.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+        // serde_json cannot fail to write a string.
+        out.push_str(&serde_json::to_string(s).unwrap_or_default());
+    } else {
+        out.push('"');
+        out.push_str(s);
+        out.push('"');
+    }
+}
+
+/// Bytes `v`'s text takes when none of its strings needs an escape (24 for a number: the
+/// longest serde_json writes, `-1.7976931348623157e+308`): enough to write it without growing
+/// in the common case.
+pub fn capacity(v: &Value) -> usize {
+    match v {
+        Value::String(s) => s.len() + 2,
+        Value::Object(map) => object_capacity(map),
+        Value::Array(items) => items.iter().map(|v| capacity(v) + 1).sum::<usize>() + 2,
+        _ => 24,
+    }
+}
+
+/// [`capacity`] of an object.
+pub fn object_capacity(map: &Map<String, Value>) -> usize {
+    map.iter().map(|(k, v)| k.len() + 4 + capacity(v)).sum::<usize>() + 2
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn writes_what_serde_json_writes() {
+        let values = [
+            json!({"data": {"udo": {"email": "a@b.c", "n": 1.5, "big": 18446744073709551615u64, "neg": -3}},
+                   "s": "quote \" backslash \\ newline \n tab \t nul \u{0} del \u{7f} é 😀 \u{2028}",
+                   "list": [null, true, false, [], {}, [1, "x"]], "": 0.1, "e": 1e300}),
+            json!([]),
+            json!("plain"),
+            json!(null),
+            json!(-0.0),
+        ];
+        for v in values {
+            let mut out = String::new();
+            write_value(&mut out, &v);
+            assert_eq!(out, serde_json::to_string(&v).unwrap());
+        }
+    }
+
+    #[test]
+    fn the_capacity_is_enough_without_escapes() {
+        let v =
+            json!({"data": {"udo": {"email": "a@b.c", "n": -1.7976931348623157e308}}, "l": ["x", 1, null]});
+        let mut out = String::new();
+        write_value(&mut out, &v);
+        assert!(out.len() <= capacity(&v), "{} > {}", out.len(), capacity(&v));
+    }
+}
