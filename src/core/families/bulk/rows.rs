@@ -7,8 +7,9 @@ use crate::core::config::BulkParams;
 use crate::core::error::EventError;
 use crate::core::schema::Format;
 
-/// The text of one cell: `null` is empty, numbers are serde_json's own text (integers exact),
-/// lists and objects their JSON.
+/// The text of one cell: `null` (like `""`) is empty, which Marketo's bulk import reads as
+/// "leave the field unchanged" (README "bulkImportLeads"); numbers are serde_json's own text
+/// (integers exact), lists and objects their JSON.
 pub(crate) fn cell_text(v: &Value) -> String {
     match v {
         Value::Null => String::new(),
