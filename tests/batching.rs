@@ -106,6 +106,29 @@ fn repeated_updates_of_one_lead_merge_into_one_record_later_values_winning() {
 }
 
 #[test]
+fn a_merged_record_carries_the_email_trimmed_as_an_unmerged_one_does() {
+    // Records are merged by the trimmed, lower-cased email: the later, untrimmed email of a
+    // merged record was sent as it came, naming a lead the merge said was the same one.
+    let mut h = Driver::new(settings(json!([upsert_batched("createOrUpdate")])));
+    h.event_with_id("up", &json!({"email": "jane@example.com", "first": "J"}), "1");
+    h.event_with_id("up", &json!({"email": "  Jane@Example.com\t", "title": "Dev"}), "2");
+    h.event_with_id("up", &json!({"email": " solo@example.com ", "first": "S"}), "3");
+    h.flush();
+    h.answer_all();
+    let bodies: Vec<&str> = h.rest_sent().iter().map(|r| body_text(r)).collect();
+    assert_eq!(
+        bodies,
+        vec![concat!(
+            r#"{"action":"createOrUpdate","lookupField":"email","input":["#,
+            r#"{"email":"Jane@Example.com","firstName":"J","title":"Dev"},"#,
+            r#"{"email":"solo@example.com","firstName":"S"}]}"#
+        )]
+    );
+    assert_eq!(h.outcome("1").lead_ids, h.outcome("2").lead_ids);
+    assert_eq!(h.outcome("3").status, Status::Delivered);
+}
+
+#[test]
 fn create_duplicate_and_create_only_are_never_merged() {
     for strategy in ["createDuplicate", "createOnly"] {
         let mut h = Driver::new(settings(json!([upsert_batched(strategy)])));

@@ -135,11 +135,24 @@ pub(crate) fn record_for(
 }
 
 /// A record from [`record_for`] in the form it waits and is sent in: its compact JSON text and
-/// its merge key (see [`Written::key`]).
+/// its merge key (see [`Written::key`]). An `email` lookup value is sent trimmed: records are
+/// merged by the trimmed email (as list lookups and bulk report rows match it), so the record
+/// sent, merged or not, names the lead by the value it was merged by, never `" Jane@x.com "`
+/// that Marketo could take for another lead (README "createOrUpdateLead").
 pub(crate) fn write_record(
     params: &UpsertParams,
     record: &Map<String, Value>,
 ) -> Result<Written, EventError> {
+    let trimmed;
+    let record = match record.get(&params.lookup_field) {
+        Some(Value::String(s)) if params.lookup_field == "email" && s.trim().len() != s.len() => {
+            let mut copy = record.clone();
+            copy.insert(params.lookup_field.clone(), Value::String(s.trim().to_owned()));
+            trimmed = copy;
+            &trimmed
+        }
+        _ => record,
+    };
     let key = record.get(&params.lookup_field).filter(|_| mergeable(params.strategy)).map(|v| match v {
         Value::String(s) if params.lookup_field == "email" => s.trim().to_lowercase(),
         other => other.to_string(),
@@ -548,14 +561,14 @@ mod tests {
         ];
         let expected = concat!(
             r#"{"action":"createOrUpdate","lookupField":"email","partitionName":"Default","input":["#,
-            r#"{"city":"Zürich","email":"  Jane@Example.COM ","firstName":"Jane","nested":{"a":[1e+300],"z":1},"#,
+            r#"{"city":"Zürich","email":"Jane@Example.COM","firstName":"Jane","nested":{"a":[1e+300],"z":1},"#,
             r#""score":2,"title":"A \"b\" é\n"},"#,
             r#"{"email":"bob@example.com","firstName":"Bob"}]}"#,
         );
         assert_eq!(bodies(&p, &records), vec![expected.to_string()]);
 
         // What the Map-based job wrote: `Map::extend` into the first record, the envelope
-        // serialised around the maps.
+        // serialised around the maps (the email lookup value trimmed, as every record sends it).
         #[derive(Serialize)]
         struct OldBody<'a> {
             action: &'a str,
@@ -567,6 +580,7 @@ mod tests {
         }
         let mut jane = records[0].clone();
         jane.extend(records[2].clone());
+        jane.insert("email".into(), json!("Jane@Example.COM"));
         let old = OldBody {
             action: "createOrUpdate",
             lookup_field: "email",
