@@ -98,6 +98,20 @@ struct SyncHead<'a> {
     input: [(); 0],
 }
 
+/// Every Sync Leads body's start for `params`, `{"action":…,"lookupField":…,["partitionName":…,]"input":[`
+/// (a body is this, the records joined by `,`, and `]}`).
+fn sync_head(params: &UpsertParams) -> String {
+    let head = SyncHead {
+        action: params.strategy.as_str(),
+        lookup_field: &params.lookup_field,
+        partition: params.partition.as_deref(),
+        input: [],
+    };
+    // Serializing strings cannot fail; the empty body ends with `]}` (see `SyncHead`).
+    let empty = serde_json::to_string(&head).unwrap_or_default();
+    empty.strip_suffix("]}").unwrap_or(&empty).to_owned()
+}
+
 /// Whether `strategy` merges records of the same lead (it finds leads by the lookup field).
 fn mergeable(strategy: UpdateStrategy) -> bool {
     matches!(strategy, UpdateStrategy::CreateOrUpdate | UpdateStrategy::UpdateOnly)
@@ -286,17 +300,9 @@ impl SyncJob {
         for group in groups {
             add_record(&mut records, group, &mut written);
         }
-        let head = SyncHead {
-            action: params.strategy.as_str(),
-            lookup_field: &params.lookup_field,
-            partition: params.partition.as_deref(),
-            input: [],
-        };
-        // Serializing strings cannot fail; the empty body ends with `]}` (see `SyncHead`).
-        let empty = serde_json::to_string(&head).unwrap_or_default();
         SyncJob {
             strategy: params.strategy,
-            head: empty.strip_suffix("]}").unwrap_or(&empty).to_owned(),
+            head: sync_head(params),
             items,
             records,
             steps: BTreeMap::new(),
@@ -458,6 +464,20 @@ impl Family for LeadFamily<'_> {
         let record = record_for(self.params, event, format, warnings)?;
         let written = write_record(self.params, &record)?;
         let size = written.size();
+        // A record no body can hold fails now, not with a 413 once its batch goes (which would
+        // also send it with others). `overhead()` bounds the envelope from above; the exact one
+        // is written only for a record that close to the limit.
+        if size + self.overhead() > MAX_BODY_BYTES {
+            let envelope = sync_head(self.params).len() + 2;
+            if written.text_len + envelope > MAX_BODY_BYTES {
+                return Err(EventError::TooLarge {
+                    what: "the lead record",
+                    bytes: written.text_len,
+                    envelope,
+                    limit: MAX_BODY_BYTES,
+                });
+            }
+        }
         Ok(Prepared::new(written, size))
     }
 
