@@ -88,6 +88,44 @@ fn bodies_never_exceed_1_mb_and_use_the_fewest_calls() {
 }
 
 #[test]
+fn a_record_no_body_can_hold_fails_on_arrival_and_is_never_sent() {
+    // Before: the record was queued, sent alone once its batch went, and failed with HTTP_413.
+    let head = r#"{"action":"createOrUpdate","lookupField":"email","input":["#;
+    let record = |notes: &str| format!(r#"{{"email":"big@example.com","notes":"{notes}"}}"#);
+    let fits = 1_048_576 - head.len() - record("").len() - "]}".len();
+    for action in [
+        upsert_batched("createOrUpdate"),
+        json!({"id": "now", "type": "createOrUpdateLead",
+        "updateStrategy": "createOrUpdate", "leadData": [{"field": "email", "source": {"attribute": "email"}},
+                                                         {"field": "notes", "source": {"attribute": "notes"}}]}),
+    ] {
+        let id = action["id"].as_str().unwrap().to_owned();
+        let mut h = Driver::new(settings(json!([action])));
+        h.event_with_id(&id, &json!({"email": "big@example.com", "notes": "x".repeat(fits + 1)}), "too-big");
+        let o = h.outcome_json("too-big");
+        assert_eq!(
+            (o["status"].as_str(), o["code"].as_str()),
+            (Some("failed"), Some("RECORD_TOO_LARGE")),
+            "{id}"
+        );
+        let m = o["message"].as_str().unwrap();
+        let bytes = record(&"x".repeat(fits + 1)).len();
+        assert!(
+            m.contains(&format!("the lead record is {bytes} bytes")) && m.contains("limit of 1048576 bytes"),
+            "{id}: {m}"
+        );
+        // A record of exactly the limit's size goes, in a body of exactly 1 MB.
+        h.event_with_id(&id, &json!({"email": "big@example.com", "notes": "x".repeat(fits)}), "fits");
+        h.flush();
+        h.run_until_idle();
+        let bodies: Vec<usize> = h.rest_sent().iter().map(|r| body_text(r).len()).collect();
+        assert_eq!(bodies, vec![1_048_576], "{id}: only the record that fits is sent");
+        assert_eq!(h.outcome("fits").status, Status::Delivered, "{id}");
+        h.assert_all_final();
+    }
+}
+
+#[test]
 fn repeated_updates_of_one_lead_merge_into_one_record_later_values_winning() {
     let mut h = Driver::new(settings(json!([upsert_batched("createOrUpdate")])));
     h.event_with_id("up", &json!({"email": "Jane@Example.com", "first": "J", "title": "Dev"}), "1");
@@ -103,6 +141,29 @@ fn repeated_updates_of_one_lead_merge_into_one_record_later_values_winning() {
     );
     assert_eq!(h.outcome("1").lead_ids, h.outcome("3").lead_ids);
     assert_eq!(h.outcome("1").status, Status::Delivered);
+}
+
+#[test]
+fn a_merged_record_carries_the_email_trimmed_as_an_unmerged_one_does() {
+    // Records are merged by the trimmed, lower-cased email: the later, untrimmed email of a
+    // merged record was sent as it came, naming a lead the merge said was the same one.
+    let mut h = Driver::new(settings(json!([upsert_batched("createOrUpdate")])));
+    h.event_with_id("up", &json!({"email": "jane@example.com", "first": "J"}), "1");
+    h.event_with_id("up", &json!({"email": "  Jane@Example.com\t", "title": "Dev"}), "2");
+    h.event_with_id("up", &json!({"email": " solo@example.com ", "first": "S"}), "3");
+    h.flush();
+    h.answer_all();
+    let bodies: Vec<&str> = h.rest_sent().iter().map(|r| body_text(r)).collect();
+    assert_eq!(
+        bodies,
+        vec![concat!(
+            r#"{"action":"createOrUpdate","lookupField":"email","input":["#,
+            r#"{"email":"Jane@Example.com","firstName":"J","title":"Dev"},"#,
+            r#"{"email":"solo@example.com","firstName":"S"}]}"#
+        )]
+    );
+    assert_eq!(h.outcome("1").lead_ids, h.outcome("2").lead_ids);
+    assert_eq!(h.outcome("3").status, Status::Delivered);
 }
 
 #[test]

@@ -131,6 +131,22 @@ fn the_upload_is_the_exact_multipart_csv_request() {
 }
 
 #[test]
+fn an_empty_string_is_an_empty_cell_like_null_which_leaves_the_field_unchanged() {
+    // README "bulkImportLeads": "" and null both become an empty cell, and Marketo's bulk import
+    // leaves a field unchanged for an empty cell (unlike Sync Leads, where null clears it and ""
+    // writes an empty value).
+    let mut h = harness(bulk_action(default_data()));
+    h.fake.add_lead(json!({"id": 7, "email": "kept@example.com", "firstName": "Kim", "title": "CTO"}));
+    h.event("bulk", &json!({"e": "kept@example.com", "n": "", "t": null}));
+    h.flush();
+    h.run_until_idle();
+    assert_eq!(h.fake.bulk_jobs[0].csv, "email,firstName,title\r\nkept@example.com,,\r\n");
+    let lead = h.fake.lead(7).unwrap();
+    assert_eq!((&lead.fields["firstName"], &lead.fields["title"]), (&json!("Kim"), &json!("CTO")));
+    assert_eq!(h.outcome("ev-1").status, Status::Delivered);
+}
+
+#[test]
 fn no_list_means_no_list_id() {
     let mut action = bulk_action(default_data());
     action.as_object_mut().unwrap().remove("targetStaticList");

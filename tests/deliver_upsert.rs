@@ -481,3 +481,33 @@ fn numbers_reach_marketo_as_the_same_doubles() {
     let bits = |xs: &[f64]| xs.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
     assert_eq!(bits(&sent), bits(&numbers), "sent {sent:?}");
 }
+
+#[test]
+fn an_attribute_path_with_an_empty_key_is_refused_naming_the_action_and_parameter() {
+    // `a..b`, `.a`, `a.` and `.` read a key `""` no event means to have: a typo or a cut path
+    // would otherwise leave the field out of every record, silently.
+    for path in ["a..b", ".email", "email.", "."] {
+        let err = Settings::from_value(&settings(json!([upsert(
+            "createOrUpdate",
+            json!([field("email", "email"), field("firstName", path)]),
+            json!({})
+        )])))
+        .unwrap_err();
+        assert_eq!(err.code(), "INVALID_ACTION", "{path}");
+        let message = err.to_string();
+        assert!(
+            message.starts_with("action `upsert`, parameter `leadData[1].source`:")
+                && message.contains(&format!("`{path}` has an empty key")),
+            "{path}: {message}"
+        );
+    }
+    // The same in the other actions' sources.
+    let list = json!({"id": "add", "type": "addLeadToList", "targetStaticList": 1,
+                      "leadIdLookup": {"filterType": "email", "source": {"attribute": "user..email"}}});
+    let err = Settings::from_value(&settings(json!([list]))).unwrap_err();
+    assert_eq!(err.code(), "INVALID_ACTION");
+    assert!(err.to_string().contains("parameter `leadIdLookup.source`"), "{err}");
+    // An empty key given on purpose, as a list, and plain dot paths still read.
+    let ok = json!([field("email", "a.b c.0"), {"field": "x", "source": {"attribute": ["a", "", "b"]}}]);
+    assert!(Settings::from_value(&settings(json!([upsert("createOrUpdate", ok, json!({}))]))).is_ok());
+}

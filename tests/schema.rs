@@ -230,6 +230,77 @@ fn tokens_are_read_by_their_configured_type_and_sent_as_its_string_form() {
     assert!(h.describe_sent().is_empty(), "tokens are no lead fields: no schema read");
 }
 
+/// (number, what JavaScript's `String(number)` writes), from `node -e 'console.log(String(x))'`.
+const JS_NUMBER_TEXT: [(f64, &str); 20] = [
+    (1e20, "100000000000000000000"),
+    (1e21, "1e+21"),
+    (123.456, "123.456"),
+    (0.1, "0.1"),
+    (1e-7, "1e-7"),
+    (0.000001, "0.000001"),
+    (-0.0, "0"),
+    (9007199254740994.0, "9007199254740994"), // 2**53 + 2
+    (5e-324, "5e-324"),
+    (1.7976931348623157e308, "1.7976931348623157e+308"),
+    (-1.5e-9, "-1.5e-9"),
+    (1.5e300, "1.5e+300"),
+    (123456789012345680000.0, "123456789012345680000"),
+    (0.000123, "0.000123"),
+    (-42.5, "-42.5"),
+    (1.0 / 3.0, "0.3333333333333333"),
+    (100.0, "100"),
+    (18446744073709552000.0, "18446744073709552000"), // 2**64
+    (999999999999999900000.0, "999999999999999900000"),
+    (0.0000015, "0.0000015"),
+];
+
+#[test]
+fn a_number_is_written_into_text_as_javascripts_string_of_it() {
+    use marketo_connector::core::schema::{f64_text, js_text};
+    for (f, js) in JS_NUMBER_TEXT {
+        assert_eq!(f64_text(f), js, "{f:e}");
+        // As a number in an event: serde_json holds integers as u64/i64, the rest as f64.
+        let n: serde_json::Number = serde_json::from_str(&serde_json::to_string(&f).unwrap()).unwrap();
+        assert_eq!(js_text(&n), js, "{f:e} as a serde_json number");
+    }
+    for (n, js) in [(json!(u64::MAX), "18446744073709551615"), (json!(i64::MIN), "-9223372036854775808")] {
+        assert_eq!(js_text(n.as_number().unwrap()), js);
+    }
+}
+
+#[test]
+fn numbers_reach_text_fields_tokens_and_bulk_cells_as_javascript_writes_them() {
+    // A string field: the exact request body.
+    let mut h = harness(json!({}));
+    h.event("up", &json!({"email": "a@example.com", "notes": 1e20, "nickname": 1e21, "mobile": 1e-7}));
+    h.run_until_idle();
+    assert_eq!(
+        body_text(h.rest_sent()[0]),
+        r#"{"action":"createOrUpdate","lookupField":"email","input":[{"email":"a@example.com","mobile":"1e-7","nickname":"1e+21","notes":"100000000000000000000"}]}"#
+    );
+    // A campaign token.
+    let action = json!({"id": "mail", "type": "sendTransactionalEmail", "targetEmailCampaign": 77,
+        "targetLeadId": {"attribute": "id"},
+        "tokens": [{"name": "{{my.amount}}", "source": {"attribute": "amount"}}]});
+    let mut h = Driver::new(settings(json!([action])));
+    h.fake.script.push_back(Reply::ok(json!({"requestId": "r#1", "success": true, "result": [{"id": 77}]})));
+    h.event("mail", &json!({"id": 5, "amount": 1e20}));
+    h.run_until_idle();
+    assert_eq!(
+        body_text(h.rest_sent()[0]),
+        r#"{"input":{"leads":[{"id":5}],"tokens":[{"name":"{{my.amount}}","value":"100000000000000000000"}]}}"#
+    );
+    // A bulk import cell.
+    let action = json!({"id": "bulk", "type": "bulkImportLeads", "leadLookupField": "email",
+        "leadData": [{"field": "email", "source": {"attribute": "email"}},
+                     {"field": "notes", "source": {"attribute": "notes"}}]});
+    let mut h = Driver::new(settings(json!([action])));
+    h.event("bulk", &json!({"email": "a@example.com", "notes": 1e20}));
+    h.flush();
+    h.run_until_idle();
+    assert_eq!(h.fake.bulk_jobs[0].csv, "email,notes\r\na@example.com,100000000000000000000\r\n");
+}
+
 #[test]
 fn the_schema_is_read_once_lazily_and_kept_in_the_snapshot() {
     let mut h = harness(json!({}));

@@ -106,3 +106,66 @@ fn text_that_is_not_a_snapshot_says_what_a_snapshot_is() {
         assert!(!message.contains("struct"), "{text}: a Rust type name leaks: {message}");
     }
 }
+
+/// The snapshot of two queued events, as JSON to damage.
+fn two_queued() -> (Driver, Value) {
+    let mut h = Driver::new(settings(actions()));
+    h.event_with_id("up", &json!({"email": "a@example.com"}), "a");
+    h.event_with_id("up", &json!({"email": "b@example.com"}), "b");
+    let snap = serde_json::from_str(&h.snapshot_text()).unwrap();
+    (h, snap)
+}
+
+fn damaged(text: &str) -> String {
+    match Snapshot::parse(text) {
+        Err(e @ SnapshotError::Damaged(_)) => e.to_string(),
+        other => panic!("expected a damaged snapshot, got {other:?}"),
+    }
+}
+
+#[test]
+fn an_event_listed_twice_is_refused_not_delivered_twice() {
+    let (_, mut snap) = two_queued();
+    let first = snap["events"][0].clone();
+    snap["events"].as_array_mut().unwrap().push(first);
+    let message = damaged(&snap.to_string());
+    assert!(
+        message.starts_with("the snapshot was damaged:")
+            && message.contains("is listed 2 times (event `a` (action `up`), `a` (action `up`))"),
+        "{message}"
+    );
+}
+
+#[test]
+fn events_a_host_gave_one_id_are_two_events_and_restore() {
+    // Event ids need not be unique (a host may reuse one): only the same entry twice is damage.
+    let mut h = Driver::new(settings(actions()));
+    h.event_with_id("up", &json!({"email": "a@example.com"}), "same");
+    h.event_with_id("up", &json!({"email": "a@example.com"}), "same");
+    let text = h.snapshot_text();
+    let snap = Snapshot::parse(&text).expect("a snapshot() with a repeated event id restores");
+    assert_eq!(snap.events.len(), 2);
+    assert_ne!(snap.events[0].key, snap.events[1].key);
+}
+
+#[test]
+fn half_of_a_surrogate_pair_in_an_event_is_refused() {
+    let (_, snap) = two_queued();
+    let text = snap.to_string();
+    assert!(text.contains(r#""email":"b@example.com""#));
+    for (half, event) in [(r"\ud83d", r"\ud83db"), (r"\ude00", r"x\ude00"), (r"\uD83D", r"\uD83D\n")] {
+        let bad = text.replace(r#""email":"b@example.com""#, &format!(r#""email":"{event}@example.com""#));
+        let message = damaged(&bad);
+        assert!(
+            message.contains(&format!(
+                "event `b` (action `up`) holds `{half}`, half of a UTF-16 surrogate pair"
+            )),
+            "{event}: {message}"
+        );
+    }
+    // A whole pair, and an escaped backslash before `ud83d` (text, not an escape), are fine.
+    for event in [r"\ud83d\ude00", r"\\ud83d"] {
+        let good = text.replace(r#""email":"b@example.com""#, &format!(r#""email":"{event}@example.com""#));
+        assert!(Snapshot::parse(&good).is_ok(), "{event}");
+    }
+}

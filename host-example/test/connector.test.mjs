@@ -390,6 +390,36 @@ test("a snapshot survives a JSON round trip before any Marketo call", async () =
   assert.equal(JSON.parse(again.snapshot()).events.length, 1);
 });
 
+test("a snapshot string holding half of a character is refused as damaged, not restored with U+FFFD in its place", async () => {
+  // wasm-bindgen copies a lone UTF-16 surrogate into wasm as U+FFFD: the event would have been
+  // restored with another value than the one accepted.
+  const settings = { clientId: sim.clientId, clientSecret: sim.clientSecret,
+    endpointUrl: sim.endpointUrl, identityUrl: sim.identityUrl, actions: [batchedUpsert()] };
+  const host = { fetch: net.fetch, now: () => t, setTimer() {} };
+  const small = connector([batchedUpsert()]);
+  await small.process("upb", ev("party🎉@example.com"), "small");
+  await small.process("upb", ev("u\uFFFDe@example.com"), "replacement-char"); // U+FFFD itself is text
+  const large = connector([batchedUpsert()]);
+  await large.process("upb", ev("party🎉@example.com", { customer_first_name: "x".repeat(70_000) }), "large");
+  const [smallText, largeText] = [small.snapshot(), large.snapshot()];
+  assert.ok(largeText.length > 65_536, "longer than one piece copied into wasm");
+  for (const text of [smallText, largeText]) {
+    assert.ok(JSON.parse(Connector.restore(settings, host, text).snapshot()).events.length > 0, "whole text restores");
+  }
+  const x = "x".repeat(1_000);
+  for (const [what, damaged] of [
+    ["a high half alone, in a small snapshot", smallText.replace("🎉", "\ud83d")],
+    ["a low half alone, in a small snapshot", smallText.replace("🎉", "\ude00")],
+    ["a high half alone past the first 64 Ki units of a large one", largeText.replace(`${x}"`, `${x}\ud83d"`)],
+  ]) {
+    for (const call of [() => Connector.restore(settings, host, damaged), () => Connector.snapshotInfo(damaged)]) {
+      assert.throws(call, (e) => e.code === "INVALID_SNAPSHOT"
+        && /^snapshot was damaged: it holds half of a character \(a lone UTF-16 surrogate\) at UTF-16 unit \d+/.test(e.message),
+      what);
+    }
+  }
+});
+
 test("a setTimer that calls wake() synchronously neither recurses nor loses the timer", async () => {
   let c;
   const asked = [];

@@ -106,6 +106,24 @@ pub enum EventError {
         /// What is wrong with the value.
         problem: String,
     },
+    /// The event's request body would be larger than Marketo takes in any call: its own record
+    /// (or its tokens) with the request's envelope, alone in a call, is over Marketo's JSON body
+    /// limit of 1 MB (1,048,576 bytes; Marketo answers `413` beyond it, error-codes page).
+    #[error(
+        "{what} is {bytes} bytes of JSON: alone in a request, with the request's own {envelope} bytes, it is over \
+         Marketo's body limit of {limit} bytes (1 MB; Marketo refuses larger bodies with HTTP 413), so it is never sent; \
+         shorten its values"
+    )]
+    TooLarge {
+        /// What is too large, e.g. `the lead record` or `the tokens`.
+        what: &'static str,
+        /// Its size in bytes (UTF-8 JSON text).
+        bytes: usize,
+        /// The bytes of the request around it (the Sync Leads envelope, the trigger's lead).
+        envelope: usize,
+        /// Marketo's limit in bytes.
+        limit: usize,
+    },
     /// The event is not a JSON object.
     #[error("the event must be a JSON object: it is {0}")]
     NotAnObject(&'static str),
@@ -135,6 +153,7 @@ impl EventError {
             EventError::MissingAttribute { .. } => "MISSING_ATTRIBUTE",
             EventError::InvalidValue { .. } => "INVALID_VALUE",
             EventError::NotAnObject(_) | EventError::NotJson(_) => "INVALID_EVENT",
+            EventError::TooLarge { .. } => "RECORD_TOO_LARGE",
         }
     }
 }

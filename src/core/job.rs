@@ -191,11 +191,12 @@ impl Progress {
     }
 }
 
-/// Turns a value from an event into the text Marketo compares (`filterValues`, lookup keys).
+/// Turns a value from an event into the text Marketo compares (`filterValues`, lookup keys): a
+/// string trimmed, a number as JavaScript's `String(n)` writes it.
 pub(crate) fn value_text(v: &Value) -> Option<String> {
     match v {
         Value::String(s) => Some(s.trim().to_string()).filter(|s| !s.is_empty()),
-        Value::Number(n) => Some(n.to_string()),
+        Value::Number(n) => Some(crate::core::schema::js_text(n)),
         _ => None,
     }
 }

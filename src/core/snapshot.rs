@@ -99,6 +99,11 @@ pub struct SnapshotInfo {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PendingEntry<'a> {
+    /// The engine's number for this event ([`crate::core::EventKey`]), unique among a
+    /// snapshot's events (event ids need not be: a host may give two events one id), so an
+    /// entry listed twice is found ([`Snapshot::parse`]). Absent in snapshots written before it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<u64>,
     /// The event's id.
     pub event_id: Cow<'a, str>,
     /// The action it was given to.
@@ -120,7 +125,8 @@ pub struct PendingEntry<'a> {
 impl PartialEq for PendingEntry<'_> {
     /// Equal when every field is, the event compared as its JSON text.
     fn eq(&self, other: &PendingEntry<'_>) -> bool {
-        self.event_id == other.event_id
+        self.key == other.key
+            && self.event_id == other.event_id
             && self.action_id == other.action_id
             && self.event.get() == other.event.get()
             && self.accepted_at == other.accepted_at
@@ -188,6 +194,11 @@ pub enum SnapshotError {
     /// A version this connector does not read.
     #[error("snapshot version {0} is not supported (this connector reads version {VERSION})")]
     Version(u32),
+    /// The text reads as a snapshot, but not as one `snapshot()` wrote: it was damaged in
+    /// storage or by hand (an event listed twice, half of a character in an event). Restoring
+    /// it would deliver an event twice or fail events `snapshot()` kept whole.
+    #[error("the snapshot was damaged: {0}; restore the text Connector.snapshot() returned, unchanged")]
+    Damaged(String),
 }
 
 impl Snapshot<'_> {
@@ -224,7 +235,44 @@ impl Snapshot<'_> {
         if version != VERSION {
             return Err(SnapshotError::Version(version));
         }
-        read_unbounded(text)
+        let snapshot: Snapshot<'static> = read_unbounded(text)?;
+        snapshot.check_events()?;
+        Ok(snapshot)
+    }
+
+    /// What serde_json does not check in a snapshot it reads: no event is listed twice (two
+    /// entries with one `key`), and no event's text, kept as it is (`RawValue`, whose escapes
+    /// serde_json does not read), holds half of a UTF-16 surrogate pair (`\ud83d` alone), which
+    /// no `snapshot()` writes: its events are written from Rust strings.
+    fn check_events(&self) -> Result<(), SnapshotError> {
+        let mut keys: Vec<u64> = self.events.iter().filter_map(|e| e.key).collect();
+        keys.sort_unstable();
+        if let Some(twice) = keys.windows(2).find_map(|w| match w {
+            [a, b] if a == b => Some(*a),
+            _ => None,
+        }) {
+            let ids: Vec<String> = self
+                .events
+                .iter()
+                .filter(|e| e.key == Some(twice))
+                .map(|e| format!("`{}` (action `{}`)", e.event_id, e.action_id))
+                .collect();
+            return Err(SnapshotError::Damaged(format!(
+                "the pending event with key {twice} is listed {} times (event {}), so it would be delivered more than once",
+                ids.len(),
+                ids.join(", ")
+            )));
+        }
+        for e in &self.events {
+            if let Some(half) = lone_surrogate_escape(e.event.get()) {
+                return Err(SnapshotError::Damaged(format!(
+                    "event `{}` (action `{}`) holds `{half}`, half of a UTF-16 surrogate pair without its other half, \
+                     which is not text",
+                    e.event_id, e.action_id
+                )));
+            }
+        }
+        Ok(())
     }
 
     /// The snapshot as the JSON text a host stores. The buffer is sized for the events' text up
@@ -255,6 +303,36 @@ fn read_unbounded<'de, T: Deserialize<'de>>(text: &'de str) -> Result<T, Snapsho
     T::deserialize(&mut de)
         .and_then(|v| de.end().map(|()| v))
         .map_err(|e| SnapshotError::Malformed(e.to_string()))
+}
+
+/// The first `\uXXXX` escape in JSON text `text` that is half of a UTF-16 surrogate pair
+/// without its other half (a high half not followed by a low-half escape, or a low half alone),
+/// if any. Backslashes in JSON occur only in strings, each starting an escape.
+fn lone_surrogate_escape(text: &str) -> Option<&str> {
+    let unit = |at: usize| text.get(at..at + 4).and_then(|h| u16::from_str_radix(h, 16).ok());
+    let high = 0xD800..0xDC00;
+    let low = 0xDC00..0xE000;
+    let mut from = 0;
+    while let Some(at) = text.get(from..).and_then(|t| t.find('\\')).map(|i| from + i) {
+        if text.get(at + 1..at + 2) != Some("u") {
+            from = at + 2; // `\"`, `\\`, `\n`…
+            continue;
+        }
+        let escape = || text.get(at..at + 6).unwrap_or("\\u");
+        match unit(at + 2) {
+            Some(u) if high.contains(&u) => {
+                let paired =
+                    text.get(at + 6..at + 8) == Some("\\u") && unit(at + 8).is_some_and(|l| low.contains(&l));
+                if !paired {
+                    return Some(escape());
+                }
+                from = at + 12;
+            }
+            Some(u) if low.contains(&u) => return Some(escape()),
+            _ => from = at + 6,
+        }
+    }
+    None
 }
 
 /// An event as the engine keeps it: its compact JSON text.

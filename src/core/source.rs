@@ -78,7 +78,17 @@ impl Source {
                 if path.is_empty() {
                     return Err("`attribute` is empty".into());
                 }
-                Ok(Source::Attribute(path.split('.').map(str::to_owned).collect()))
+                let keys: Vec<String> = path.split('.').map(str::to_owned).collect();
+                // A dot path names one key between each two dots: `a..b`, `.a`, `a.` or `.`
+                // would read a key `""` no event means to have (a typo, or a path cut short).
+                if keys.iter().any(String::is_empty) {
+                    return Err(format!(
+                        "`attribute` path `{path}` has an empty key (two dots in a row, or a dot at its start or end); \
+                         write one key between each two dots, or give the keys as a list \
+                         ([\"a\", \"\", \"b\"]) to read a key that is the empty string"
+                    ));
+                }
+                Ok(Source::Attribute(keys))
             }
             (Some(Value::Array(keys)), None) => {
                 let keys: Option<Vec<String>> = keys.iter().map(|k| k.as_str().map(str::to_owned)).collect();

@@ -259,13 +259,18 @@ const PIECE_UNITS: u32 = 1 << 16;
 /// character on, reserves 3 bytes per unit (UTF-8's worst case): a 15 MB snapshot holding one
 /// "Ü" near its start took 45 MB of wasm memory for a moment, and wasm memory never shrinks.
 /// Here the text takes its own UTF-8 size plus at most a sixteenth, and one piece.
+///
+/// Text holding half of a character (a lone UTF-16 surrogate, which a Rust string cannot hold)
+/// is refused with `code`, saying it was damaged: wasm-bindgen would silently put U+FFFD in its
+/// place, and the connector's own text (`snapshot()`) never holds one.
 pub(super) fn large_text_arg(v: &JsValue, name: &str, code: &str) -> Result<String, JsValue> {
     let Some(js) = v.dyn_ref::<js_sys::JsString>() else {
         return Err(coded(&format!("{name} must be a string"), code));
     };
     let len = js.length();
     if len <= PIECE_UNITS {
-        return text_arg(v, name, code);
+        let text = text_arg(v, name, code)?;
+        return whole(text, v, 0, name, code);
     }
     let headroom = (len / 16) as usize;
     let mut out = String::with_capacity(len as usize + headroom);
@@ -277,7 +282,8 @@ pub(super) fn large_text_arg(v: &JsValue, name: &str, code: &str) -> Result<Stri
         if end < len && (55_296.0..56_320.0).contains(&last) {
             end += 1;
         }
-        let piece = text_arg(&js.slice(start, end), name, code)?;
+        let original = JsValue::from(js.slice(start, end));
+        let piece = whole(text_arg(&original, name, code)?, &original, start, name, code)?;
         if out.capacity() - out.len() < piece.len() {
             out.reserve_exact(piece.len() + headroom);
         }
@@ -285,6 +291,34 @@ pub(super) fn large_text_arg(v: &JsValue, name: &str, code: &str) -> Result<Stri
         start = end;
     }
     Ok(out)
+}
+
+/// `text`, read from the JS string `original` (which starts `offset` UTF-16 units into the
+/// argument), when it is the same text: a U+FFFD in `text` is either the character itself or
+/// wasm-bindgen's stand-in for half of a character, told apart by making the JS string again.
+fn whole(text: String, original: &JsValue, offset: u32, name: &str, code: &str) -> Result<String, JsValue> {
+    if !text.contains('\u{FFFD}') || JsValue::from_str(&text) == *original {
+        return Ok(text);
+    }
+    let at = original.dyn_ref::<js_sys::JsString>().and_then(|js| {
+        (0..js.length()).find(|i| {
+            let unit = js.char_code_at(*i);
+            let next = js.char_code_at(i + 1);
+            let prev = if *i > 0 { js.char_code_at(i - 1) } else { f64::NAN };
+            let (high, low) = (55_296.0..56_320.0, 56_320.0..57_344.0);
+            (high.contains(&unit) && !low.contains(&next)) || (low.contains(&unit) && !high.contains(&prev))
+        })
+    });
+    let place =
+        at.map(|i| format!(" at UTF-16 unit {}", u64::from(offset) + u64::from(i))).unwrap_or_default();
+    Err(coded(
+        &format!(
+            "{name} was damaged: it holds half of a character (a lone UTF-16 surrogate){place}, which the text \
+             Connector.snapshot() returns never does (a string cut between the two halves of a surrogate pair, or \
+             re-encoded, loses them); restore the text it returned, unchanged"
+        ),
+        code,
+    ))
 }
 
 /// `eventId`: a string, a finite integer (database ids; sent as its decimal text), or absent.

@@ -235,7 +235,7 @@ export type ConnectorCode =
   | "MISSING_ATTRIBUTE" | "INVALID_VALUE" | "INVALID_EVENT" | "UNKNOWN_ACTION"
   | "AUTH_REJECTED" | "AUTH_UNAVAILABLE" | "NETWORK" | "BAD_RESPONSE" | "NO_RESULT"
   | "ROW_FAILED" | "ROW_WARNING" | "IMPORT_FAILED" | "IMPORT_TIMEOUT" | "FAILURES_UNAVAILABLE"
-  | "RESTARTED_IN_FLIGHT" | "UNKNOWN_ERROR" | "INTERNAL" | "TRUNCATED";
+  | "RESTARTED_IN_FLIGHT" | "UNKNOWN_ERROR" | "INTERNAL" | "TRUNCATED" | "RECORD_TOO_LARGE";
 
 /** Marketo's own code, e.g. `"1004"` (lead not found) or `"606"` (rate limit). */
 export type MarketoCode = `${number}`;

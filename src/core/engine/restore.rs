@@ -83,6 +83,7 @@ impl Engine {
         self.pending
             .iter()
             .map(|(key, p)| PendingEntry {
+                key: Some(key.0),
                 event_id: Cow::Borrowed(&p.event_id),
                 action_id: Cow::Borrowed(&p.action_id),
                 event: Cow::Borrowed(&p.event),

@@ -78,7 +78,7 @@ fn token_value(v: &Value, kind: FieldType, name: &str) -> Result<Option<String>,
     Ok(match kind.read(v).map_err(|problem| invalid(typed(problem, kind)))? {
         Value::Null => None,
         Value::String(s) => Some(s),
-        Value::Number(n) => Some(n.to_string()),
+        Value::Number(n) => Some(crate::core::schema::js_text(&n)),
         Value::Bool(b) => Some(b.to_string()),
         other => Some(other.to_string()),
     })

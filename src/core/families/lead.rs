@@ -99,6 +99,20 @@ struct SyncHead<'a> {
     input: [(); 0],
 }
 
+/// Every Sync Leads body's start for `params`, `{"action":…,"lookupField":…,["partitionName":…,]"input":[`
+/// (a body is this, the records joined by `,`, and `]}`).
+fn sync_head(params: &UpsertParams) -> String {
+    let head = SyncHead {
+        action: params.strategy.as_str(),
+        lookup_field: &params.lookup_field,
+        partition: params.partition.as_deref(),
+        input: [],
+    };
+    // Serializing strings cannot fail; the empty body ends with `]}` (see `SyncHead`).
+    let empty = serde_json::to_string(&head).unwrap_or_default();
+    empty.strip_suffix("]}").unwrap_or(&empty).to_owned()
+}
+
 /// Whether `strategy` merges records of the same lead (it finds leads by the lookup field).
 fn mergeable(strategy: UpdateStrategy) -> bool {
     matches!(strategy, UpdateStrategy::CreateOrUpdate | UpdateStrategy::UpdateOnly)
@@ -136,11 +150,24 @@ pub(crate) fn record_for(
 }
 
 /// A record from [`record_for`] in the form it waits and is sent in: its compact JSON text and
-/// its merge key (see [`Written::key`]).
+/// its merge key (see [`Written::key`]). An `email` lookup value is sent trimmed: records are
+/// merged by the trimmed email (as list lookups and bulk report rows match it), so the record
+/// sent, merged or not, names the lead by the value it was merged by, never `" Jane@x.com "`
+/// that Marketo could take for another lead (README "createOrUpdateLead").
 pub(crate) fn write_record(
     params: &UpsertParams,
     record: &Map<String, Value>,
 ) -> Result<Written, EventError> {
+    let trimmed;
+    let record = match record.get(&params.lookup_field) {
+        Some(Value::String(s)) if params.lookup_field == "email" && s.trim().len() != s.len() => {
+            let mut copy = record.clone();
+            copy.insert(params.lookup_field.clone(), Value::String(s.trim().to_owned()));
+            trimmed = copy;
+            &trimmed
+        }
+        _ => record,
+    };
     let key = record.get(&params.lookup_field).filter(|_| mergeable(params.strategy)).map(|v| match v {
         Value::String(s) if params.lookup_field == "email" => s.trim().to_lowercase(),
         other => other.to_string(),
@@ -225,17 +252,9 @@ impl SyncJob {
         for group in groups {
             add_record(&mut records, group, &mut written);
         }
-        let head = SyncHead {
-            action: params.strategy.as_str(),
-            lookup_field: &params.lookup_field,
-            partition: params.partition.as_deref(),
-            input: [],
-        };
-        // Serializing strings cannot fail; the empty body ends with `]}` (see `SyncHead`).
-        let empty = serde_json::to_string(&head).unwrap_or_default();
         SyncJob {
             strategy: params.strategy,
-            head: empty.strip_suffix("]}").unwrap_or(&empty).to_owned(),
+            head: sync_head(params),
             items,
             records,
             steps: BTreeMap::new(),
@@ -397,6 +416,20 @@ impl Family for LeadFamily<'_> {
         let record = record_for(self.params, event, format, warnings)?;
         let written = write_record(self.params, &record)?;
         let size = written.size();
+        // A record no body can hold fails now, not with a 413 once its batch goes (which would
+        // also send it with others). `overhead()` bounds the envelope from above; the exact one
+        // is written only for a record that close to the limit.
+        if size + self.overhead() > MAX_BODY_BYTES {
+            let envelope = sync_head(self.params).len() + 2;
+            if written.text_len + envelope > MAX_BODY_BYTES {
+                return Err(EventError::TooLarge {
+                    what: "the lead record",
+                    bytes: written.text_len,
+                    envelope,
+                    limit: MAX_BODY_BYTES,
+                });
+            }
+        }
         Ok(Prepared::new(written, size))
     }
 
@@ -500,14 +533,14 @@ mod tests {
         ];
         let expected = concat!(
             r#"{"action":"createOrUpdate","lookupField":"email","partitionName":"Default","input":["#,
-            r#"{"city":"Zürich","email":"  Jane@Example.COM ","firstName":"Jane","nested":{"a":[1e+300],"z":1},"#,
+            r#"{"city":"Zürich","email":"Jane@Example.COM","firstName":"Jane","nested":{"a":[1e+300],"z":1},"#,
             r#""score":2,"title":"A \"b\" é\n"},"#,
             r#"{"email":"bob@example.com","firstName":"Bob"}]}"#,
         );
         assert_eq!(bodies(&p, &records), vec![expected.to_string()]);
 
         // What the Map-based job wrote: `Map::extend` into the first record, the envelope
-        // serialised around the maps.
+        // serialised around the maps (the email lookup value trimmed, as every record sends it).
         #[derive(Serialize)]
         struct OldBody<'a> {
             action: &'a str,
@@ -519,6 +552,7 @@ mod tests {
         }
         let mut jane = records[0].clone();
         jane.extend(records[2].clone());
+        jane.insert("email".into(), json!("Jane@Example.COM"));
         let old = OldBody {
             action: "createOrUpdate",
             lookup_field: "email",

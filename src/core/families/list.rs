@@ -686,7 +686,7 @@ fn row_matches(filter: FilterType, value: &str, row: &Value) -> bool {
     let Some(field) = row.get(filter.as_str()) else { return false };
     let text = match field {
         Value::String(s) => s.as_str(),
-        Value::Number(n) => return n.to_string() == value,
+        Value::Number(n) => return crate::core::schema::js_text(n) == value,
         _ => return false,
     };
     match filter {

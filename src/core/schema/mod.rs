@@ -18,8 +18,10 @@ use serde_json::Value;
 use super::date::to_iso8601;
 
 mod float;
+mod number_text;
 use super::outcome::{Outcome, Status};
 use super::reason::Reason;
+pub use number_text::{f64_text, js_text};
 
 /// A Marketo lead field data type (`dataType` of the describe endpoints; the `CreateLeadField`
 /// enum of the Swagger plus `text`), or one this connector does not format.
@@ -267,7 +269,8 @@ pub struct Format<'a> {
 /// `" -7 "`), nothing fractional; `float`/`currency`/`percent` → numbers and decimal strings
 /// of at most 15 significant digits (which a double holds exactly, so what is sent is the
 /// number written); `boolean` → `true`, `false`, `"true"`, `"false"` (any case), `1`, `0`;
-/// text types → strings, numbers and booleans as their text, never a list or object.
+/// text types → strings, numbers and booleans as their text (a number as JavaScript's
+/// `String(n)` writes it, [`js_text`]), never a list or object.
 ///
 /// # Errors
 /// What is wrong with the value, in words.
@@ -313,7 +316,8 @@ pub fn convert(v: &Value, to: DataType) -> Result<Value, String> {
         },
         t if t.is_text() => match v {
             Value::String(_) => Ok(v.clone()),
-            Value::Number(n) => Ok(Value::String(n.to_string())),
+            // As JavaScript's String(n) writes it: `100000000000000000000`, not `1e20`.
+            Value::Number(n) => Ok(Value::String(js_text(n))),
             Value::Bool(b) => Ok(Value::String(b.to_string())),
             _ => Err(format!("{} is a list or object, not text", shown())),
         },

@@ -7,7 +7,7 @@
 //! **Rows.** One per event, cells in `leadData` order under a header of the REST field names.
 //! Strings go as they are, numbers as serde_json writes them (integers exactly, even past 2^53),
 //! booleans as `true`/`false`, `type: "date"` values as ISO 8601, lists and objects as their JSON
-//! text. `null` and absent attributes become an **empty cell, which does not clear the field**:
+//! text. `null`, absent attributes and `""` become an **empty cell, which does not clear the field**:
 //! Marketo's bulk import leaves a field unchanged for an empty cell (as far as Adobe documents it,
 //! and as the simulator assumes), unlike `null` in Sync Leads (`createOrUpdateLead`), which
 //! clears it. The CSV is written by the `csv` crate (RFC 4180 quoting, CRLF line breaks).

@@ -7,13 +7,15 @@ use crate::core::config::BulkParams;
 use crate::core::error::EventError;
 use crate::core::schema::Format;
 
-/// The text of one cell: `null` is empty, numbers are serde_json's own text (integers exact),
-/// lists and objects their JSON.
+/// The text of one cell: `null` (like `""`) is empty, which Marketo's bulk import reads as
+/// "leave the field unchanged" (README "bulkImportLeads"); numbers as JavaScript's `String(n)`
+/// writes them ([`crate::core::schema::js_text`]: integers exact, `100000000000000000000` for
+/// 1e20), lists and objects their JSON.
 pub(crate) fn cell_text(v: &Value) -> String {
     match v {
         Value::Null => String::new(),
         Value::String(s) => s.clone(),
-        Value::Number(n) => n.to_string(),
+        Value::Number(n) => crate::core::schema::js_text(n),
         Value::Bool(b) => b.to_string(),
         other => other.to_string(),
     }

@@ -1,0 +1,107 @@
+//! A number's text as JavaScript writes it (`String(x)`, `Number.prototype.toString()`): what a
+//! pipeline that built the event in JavaScript expects to see in Marketo when a number goes into
+//! a text field, a campaign token, a bulk import cell or a lookup value. serde_json writes doubles
+//! in its own form (`1e20`, `1e-7`), which Marketo would store as that text.
+//!
+//! The rule is ECMA-262 `Number::toString(x)` with radix 10
+//! (<https://tc39.es/ecma262/#sec-numeric-types-number-tostring>): the shortest digits that read
+//! back as the same double (`ryu` finds them), then plain digits while the decimal exponent is
+//! below 21 (`100000000000000000000` for 1e20, `0.000001` for 1e-6), and `d.ddde+N` / `d.ddde-N`
+//! beyond (`1e+21`, `1e-7`); `-0` is `0`.
+
+use serde_json::Number;
+
+/// `n` as JavaScript's `String(n)` writes it. Integers serde_json holds as `u64`/`i64` are
+/// written in full (JavaScript writes every integer below 10^21 in plain digits; the event
+/// reader gives integers past 2^53 JavaScript's own digits already).
+pub fn js_text(n: &Number) -> String {
+    if let Some(u) = n.as_u64() {
+        return u.to_string();
+    }
+    if let Some(i) = n.as_i64() {
+        return i.to_string();
+    }
+    match n.as_f64() {
+        Some(f) => f64_text(f),
+        // A serde_json number is always one of the three (arbitrary_precision is off).
+        None => n.to_string(),
+    }
+}
+
+/// A double as JavaScript's `Number::toString` writes it (see the module docs). Not finite:
+/// `NaN`, `Infinity`, `-Infinity`, as JavaScript writes them.
+pub fn f64_text(f: f64) -> String {
+    if f.is_nan() {
+        return "NaN".into();
+    }
+    if f.is_infinite() {
+        return if f > 0.0 { "Infinity".into() } else { "-Infinity".into() };
+    }
+    if f == 0.0 {
+        return "0".into(); // -0 too
+    }
+    let mut buf = ryu::Buffer::new();
+    let shortest = buf.format_finite(f.abs());
+    let (digits, n) = digits_and_point(shortest);
+    let k = digits.len() as i32;
+    let mut out = String::with_capacity(digits.len() + 8);
+    if f < 0.0 {
+        out.push('-');
+    }
+    // ECMA-262 Number::toString steps 6-10: the value is digits × 10^(n − k).
+    if k <= n && n <= 21 {
+        out.push_str(&digits);
+        out.extend(std::iter::repeat_n('0', (n - k) as usize));
+    } else if 0 < n && n <= 21 {
+        // Here n < k: the point falls inside the digits.
+        let (int, frac) = digits.split_at_checked(n as usize).unwrap_or((&digits, ""));
+        out.push_str(int);
+        out.push('.');
+        out.push_str(frac);
+    } else if -6 < n && n <= 0 {
+        out.push_str("0.");
+        out.extend(std::iter::repeat_n('0', (-n) as usize));
+        out.push_str(&digits);
+    } else {
+        let (first, rest) = digits.split_at_checked(1).unwrap_or((&digits, ""));
+        out.push_str(first);
+        if !rest.is_empty() {
+            out.push('.');
+            out.push_str(rest);
+        }
+        out.push('e');
+        out.push(if n - 1 < 0 { '-' } else { '+' });
+        out.push_str(&(n - 1).unsigned_abs().to_string());
+    }
+    out
+}
+
+/// The significant digits of ryu's text of a positive double (`123.456`, `1e20`, `1.5e-7`,
+/// `100.0`) without leading or trailing zeros, and `n`: where the decimal point goes, as
+/// ECMA-262 counts it (the value is `0.digits × 10^n`).
+fn digits_and_point(text: &str) -> (String, i32) {
+    let (mantissa, exp) = match text.split_once(['e', 'E']) {
+        Some((m, e)) => (m, e.parse::<i32>().unwrap_or(0)),
+        None => (text, 0),
+    };
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let all: String = int.chars().chain(frac.chars()).collect();
+    let leading = all.len() - all.trim_start_matches('0').len();
+    let digits = all.trim_start_matches('0').trim_end_matches('0').to_string();
+    let point = int.len() as i32 - leading as i32 + exp;
+    (digits, point)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn digits_and_point_of_ryus_forms() {
+        assert_eq!(digits_and_point("123.456"), ("123456".into(), 3));
+        assert_eq!(digits_and_point("1e20"), ("1".into(), 21));
+        assert_eq!(digits_and_point("0.001"), ("1".into(), -2));
+        assert_eq!(digits_and_point("100.0"), ("1".into(), 3));
+        assert_eq!(digits_and_point("1.5e-7"), ("15".into(), -6));
+    }
+}
