@@ -5,7 +5,7 @@
 //!
 //! The rule is ECMA-262 `Number::toString(x)` with radix 10
 //! (<https://tc39.es/ecma262/#sec-numeric-types-number-tostring>): the shortest digits that read
-//! back as the same double (`ryu` finds them), then plain digits while the decimal exponent is
+//! back as the same double (Rust's `{:e}` finds them), then plain digits while the decimal exponent is
 //! below 21 (`100000000000000000000` for 1e20, `0.000001` for 1e-6), and `d.ddde+N` / `d.ddde-N`
 //! beyond (`1e+21`, `1e-7`); `-0` is `0`.
 
@@ -40,9 +40,10 @@ pub fn f64_text(f: f64) -> String {
     if f == 0.0 {
         return "0".into(); // -0 too
     }
-    let mut buf = ryu::Buffer::new();
-    let shortest = buf.format_finite(f.abs());
-    let (digits, n) = digits_and_point(shortest);
+    // Rust's `{:e}` writes the shortest digits that read back as `f` (as ryu and JavaScript
+    // do), with the float formatting already in the `.wasm` (ryu's tables would add ~17 KB).
+    let shortest = format!("{:e}", f.abs());
+    let (digits, n) = digits_and_point(&shortest);
     let k = digits.len() as i32;
     let mut out = String::with_capacity(digits.len() + 8);
     if f < 0.0 {
@@ -76,20 +77,13 @@ pub fn f64_text(f: f64) -> String {
     out
 }
 
-/// The significant digits of ryu's text of a positive double (`123.456`, `1e20`, `1.5e-7`,
-/// `100.0`) without leading or trailing zeros, and `n`: where the decimal point goes, as
-/// ECMA-262 counts it (the value is `0.digits × 10^n`).
+/// The significant digits of `{:e}`'s text of a positive double (`1.23456e2`, `1e20`,
+/// `1.5e-7`: the shortest digits, no leading or trailing zero) and `n`: where the decimal point
+/// goes, as ECMA-262 counts it (the value is `0.digits × 10^n`).
 fn digits_and_point(text: &str) -> (String, i32) {
-    let (mantissa, exp) = match text.split_once(['e', 'E']) {
-        Some((m, e)) => (m, e.parse::<i32>().unwrap_or(0)),
-        None => (text, 0),
-    };
-    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
-    let all: String = int.chars().chain(frac.chars()).collect();
-    let leading = all.len() - all.trim_start_matches('0').len();
-    let digits = all.trim_start_matches('0').trim_end_matches('0').to_string();
-    let point = int.len() as i32 - leading as i32 + exp;
-    (digits, point)
+    let (mantissa, exp) = text.split_once('e').unwrap_or((text, "0"));
+    let digits = mantissa.replace('.', "");
+    (digits, exp.parse::<i32>().unwrap_or(0) + 1)
 }
 
 #[cfg(test)]
@@ -97,11 +91,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn digits_and_point_of_ryus_forms() {
-        assert_eq!(digits_and_point("123.456"), ("123456".into(), 3));
-        assert_eq!(digits_and_point("1e20"), ("1".into(), 21));
-        assert_eq!(digits_and_point("0.001"), ("1".into(), -2));
-        assert_eq!(digits_and_point("100.0"), ("1".into(), 3));
-        assert_eq!(digits_and_point("1.5e-7"), ("15".into(), -6));
+    fn digits_and_point_of_the_shortest_forms() {
+        for (f, digits, point) in
+            [(123.456, "123456", 3), (1e20, "1", 21), (0.001, "1", -2), (100.0, "1", 3), (1.5e-7, "15", -6)]
+        {
+            assert_eq!(digits_and_point(&format!("{f:e}")), (digits.into(), point), "{f}");
+        }
     }
 }
