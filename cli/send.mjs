@@ -195,7 +195,14 @@ function eventIdOf(event, path, line) {
 function badEventId(event, path, line) {
   if (!path) return undefined;
   const v = readPath(event, path);
+  if (typeof v === "string" && !v.isWellFormed()) {
+    // The connector refuses it too (INVALID_EVENT_ID): a lone surrogate cannot be kept as it is.
+    return `line ${line}: --event-id ${path} holds half of a character (a lone UTF-16 surrogate); an event id must be whole text`;
+  }
   if (v === undefined || v === null || typeof v === "string" || Number.isSafeInteger(v)) return undefined;
+  if (Number.isInteger(v)) {
+    return `line ${line}: --event-id ${path} is an integer past 2^53 (read as ${v}: JSON.parse rounds it); give it as a string`;
+  }
   const what = Array.isArray(v) ? "an array" : typeof v === "number" ? `the number ${v}`
     : typeof v === "object" ? "an object" : `a ${typeof v}`;
   return `line ${line}: --event-id ${path} is ${what}; an event id is a string or an integer`;

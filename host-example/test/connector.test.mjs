@@ -369,6 +369,20 @@ test("a numeric eventId is the id's text; any other type rejects with a code ins
   assert.equal(still.status, "queued", "the connector still works");
 });
 
+test("an eventId or actionId holding half of a character rejects instead of coming back changed", async () => {
+  // wasm-bindgen copies a lone surrogate as U+FFFD: "id\ud800" and "id\udc00" would both have
+  // become "id\ufffd", an id the host never gave, so it could not acknowledge either event.
+  const c = connector([batchedUpsert()]);
+  for (const id of ["id\ud800", "id\udc00", "😀".slice(0, 1)]) {
+    await assert.rejects(c.process("upb", ev("s@example.com"), id),
+      (e) => e.code === "INVALID_EVENT_ID" && /eventId holds half of a character/.test(e.message), JSON.stringify(id));
+  }
+  await assert.rejects(c.process("upb\ud800", ev("s@example.com"), "a"), (e) => e.code === "UNKNOWN_ACTION" && /half of a character/.test(e.message));
+  // A whole U+FFFD is an ordinary character.
+  const [o] = await c.process("upb", ev("s@example.com"), "id\ufffd😀");
+  assert.equal(o.eventId, "id\ufffd😀");
+});
+
 test("connectors without host.seed get distinct ids and generated event ids", async () => {
   const make = () => new Connector({ clientId: sim.clientId, clientSecret: sim.clientSecret,
     endpointUrl: sim.endpointUrl, identityUrl: sim.identityUrl, actions: [batchedUpsert()] },

@@ -247,7 +247,25 @@ fn own_message(e: &JsValue) -> Option<String> {
 }
 
 /// A string argument; anything else is misuse with `code` (wasm-bindgen would trap on it).
+/// Half of a character (a lone UTF-16 surrogate) is refused: wasm-bindgen would put U+FFFD in
+/// its place, so two ids cut differently from emoji would become one, and an outcome would name
+/// an event id the host never gave.
 pub(super) fn text_arg(v: &JsValue, name: &str, code: &str) -> Result<String, JsValue> {
+    let text = any_text_arg(v, name, code)?;
+    if text.contains('\u{FFFD}') && JsValue::from_str(&text) != *v {
+        return Err(coded(
+            &format!(
+                "{name} holds half of a character (a lone UTF-16 surrogate, as slice() leaves when it cuts an \
+                 emoji), which cannot be kept as it is: give it whole"
+            ),
+            code,
+        ));
+    }
+    Ok(text)
+}
+
+/// A string argument as wasm-bindgen copies it (a lone surrogate becomes U+FFFD).
+fn any_text_arg(v: &JsValue, name: &str, code: &str) -> Result<String, JsValue> {
     v.as_string().ok_or_else(|| coded(&format!("{name} must be a string"), code))
 }
 
@@ -269,7 +287,7 @@ pub(super) fn large_text_arg(v: &JsValue, name: &str, code: &str) -> Result<Stri
     };
     let len = js.length();
     if len <= PIECE_UNITS {
-        let text = text_arg(v, name, code)?;
+        let text = any_text_arg(v, name, code)?;
         return whole(text, v, 0, name, code);
     }
     let headroom = (len / 16) as usize;
@@ -283,7 +301,7 @@ pub(super) fn large_text_arg(v: &JsValue, name: &str, code: &str) -> Result<Stri
             end += 1;
         }
         let original = JsValue::from(js.slice(start, end));
-        let piece = whole(text_arg(&original, name, code)?, &original, start, name, code)?;
+        let piece = whole(any_text_arg(&original, name, code)?, &original, start, name, code)?;
         if out.capacity() - out.len() < piece.len() {
             out.reserve_exact(piece.len() + headroom);
         }
@@ -326,8 +344,8 @@ pub(super) fn event_id_arg(v: &JsValue) -> Result<Option<String>, JsValue> {
     if v.is_undefined() || v.is_null() {
         return Ok(None);
     }
-    if let Some(s) = v.as_string() {
-        return Ok(Some(s));
+    if v.is_string() {
+        return text_arg(v, "eventId", "INVALID_EVENT_ID").map(Some);
     }
     match v.as_f64() {
         Some(n) if n.is_finite() && n.fract() == 0.0 && n.abs() < 9_007_199_254_740_992.0 => {

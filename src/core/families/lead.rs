@@ -418,8 +418,11 @@ impl Family for LeadFamily<'_> {
         let size = written.size();
         // A record no body can hold fails now, not with a 413 once its batch goes (which would
         // also send it with others). `overhead()` bounds the envelope from above; the exact one
-        // is written only for a record that close to the limit.
-        if size + self.overhead() > MAX_BODY_BYTES {
+        // is written only for a record that close to the limit. Only once formatted with the
+        // lead schema: before it is read, a long string is not yet cut to its field's length
+        // (`onTooLong: "truncate"` may bring the record under the limit), and the event is
+        // prepared again with the schema before it is sent.
+        if format.schema.is_some() && size + self.overhead() > MAX_BODY_BYTES {
             let envelope = sync_head(self.params).len() + 2;
             if written.text_len + envelope > MAX_BODY_BYTES {
                 return Err(EventError::TooLarge {
