@@ -43,7 +43,10 @@ pub fn f64_text(f: f64) -> String {
     // Rust's `{:e}` writes the shortest digits that read back as `f` (as ryu and JavaScript
     // do), with the float formatting already in the `.wasm` (ryu's tables would add ~17 KB).
     let shortest = format!("{:e}", f.abs());
-    let (digits, n) = digits_and_point(&shortest);
+    let (mut digits, n) = digits_and_point(&shortest);
+    if let Some(even) = even_of_a_tie(&digits, n, f.abs()) {
+        digits = even;
+    }
     let k = digits.len() as i32;
     let mut out = String::with_capacity(digits.len() + 8);
     if f < 0.0 {
@@ -86,9 +89,50 @@ fn digits_and_point(text: &str) -> (String, i32) {
     (digits, exp.parse::<i32>().unwrap_or(0) + 1)
 }
 
+/// When `digits` (× 10^(n − k), the shortest that read back as `x`) end in an odd digit, and
+/// the same digits with it one lower read back as `x` too, and `x` lies exactly halfway between
+/// the two: the lower, even ones. Of two shortest digit strings equally near, `{:e}` takes the
+/// upper one and ECMA-262 the even one (`16947984579613.0625` is `16947984579613.062`).
+fn even_of_a_tie(digits: &str, n: i32, x: f64) -> Option<String> {
+    let (head, last) = digits.split_at_checked(digits.len().checked_sub(1)?)?;
+    let last = last.bytes().next()?;
+    if last.checked_sub(b'0')? % 2 == 0 {
+        return None;
+    }
+    let lower = format!("{head}{}", char::from(last - 1));
+    let (first, rest) = lower.split_at_checked(1)?;
+    let text =
+        if rest.is_empty() { format!("{first}e{}", n - 1) } else { format!("{first}.{rest}e{}", n - 1) };
+    if text.parse::<f64>().ok()? != x {
+        return None;
+    }
+    // `x`'s exact decimal value (a double's has at most 767 significant digits).
+    let exact = format!("{x:.800e}");
+    let (exact_digits, exact_point) = digits_and_point(&exact);
+    let halfway = format!("{lower}5");
+    (exact_point == n && exact_digits.trim_end_matches('0') == halfway).then_some(lower)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn of_two_shortest_texts_equally_near_the_even_one() {
+        // (number, String(number) in Node 20)
+        for (f, js) in [
+            (16_947_984_579_613.0 + 0.0625, "16947984579613.062"),
+            (767_323_613_771_981.0 + 0.25, "767323613771981.2"),
+            (109_185_438_623_344.0 + 0.625, "109185438623344.62"),
+            (0.5, "0.5"),
+            (2.5, "2.5"),
+            (123.456, "123.456"),
+            (1.5e-7, "1.5e-7"),
+        ] {
+            assert_eq!(f64_text(f), js, "{f}");
+            assert_eq!(f64_text(-f), format!("-{js}"), "{f}");
+        }
+    }
 
     #[test]
     fn digits_and_point_of_the_shortest_forms() {
