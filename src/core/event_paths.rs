@@ -19,6 +19,7 @@ use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess,
 use serde::Deserialize;
 use serde_json::{Map, Number, Value};
 
+use crate::core::schema::f64_text;
 use crate::core::source::Source;
 
 /// Nesting serde_json reads in one value (its recursion limit): an event nested deeper is
@@ -173,48 +174,23 @@ pub fn js_number(n: f64) -> Value {
         return crate::core::source::non_finite_marker(what);
     }
     if n.fract() == 0.0 && n.abs() < TWO_TO_64 {
-        // serde_json reads the digits JavaScript writes as a u64, or an i64 when negative,
-        // when they fit.
-        match js_digits(n.abs() as u64, n.abs()) {
+        // serde_json reads the digits JavaScript writes (below 10^21 it writes no exponent) as
+        // a u64, or an i64 when negative, when they fit: above 2^53 those are the fewest
+        // significant digits that read back as `n`, then zeros (`18446744073709549568` is
+        // written `18446744073709550000`), not `n`'s exact digits.
+        let magnitude = n.abs();
+        let digits = if magnitude <= 9_007_199_254_740_992.0 {
+            Some(magnitude as u64)
+        } else {
+            f64_text(magnitude).parse::<u64>().ok()
+        };
+        match digits {
             Some(d) if n >= 0.0 => return Value::Number(d.into()),
             Some(d) if d <= 1 << 63 => return Value::Number((d as i64).wrapping_neg().into()),
             _ => {}
         }
     }
     Number::from_f64(n).map_or(Value::Null, Value::Number)
-}
-
-/// The digits JavaScript writes for the whole number `exact` (= `n` ≥ 0, below 2^64): above
-/// 2^53 the fewest significant digits that still read back as `n`, then zeros
-/// (`18446744073709549568` is written `18446744073709550000`); of two such, the one nearer `n`,
-/// and of two as near, the even one (ECMA-262 `Number::toString`). `None` when they are 2^64
-/// or more (serde_json then reads a float).
-fn js_digits(exact: u64, n: f64) -> Option<u64> {
-    if exact <= 1 << 53 {
-        return Some(exact);
-    }
-    let reads_back = |q: Option<u64>| q.is_some_and(|q| q as f64 == n);
-    let mut power: u64 = 10_000_000_000_000_000_000;
-    while power > 1 {
-        let down = exact / power * power;
-        let up = down.checked_add(power);
-        match (reads_back(Some(down)), reads_back(up)) {
-            (true, true) => {
-                let up = up.unwrap_or(u64::MAX);
-                return Some(match (exact - down).cmp(&(up - exact)) {
-                    std::cmp::Ordering::Less => down,
-                    std::cmp::Ordering::Greater => up,
-                    std::cmp::Ordering::Equal if (down / power) % 2 == 0 => down,
-                    std::cmp::Ordering::Equal => up,
-                });
-            }
-            (true, false) => return Some(down),
-            (false, true) => return up,
-            (false, false) => {}
-        }
-        power /= 10;
-    }
-    Some(exact)
 }
 
 /// The deepest nesting of `[`/`{` in JSON text (brackets inside strings do not count). For text

@@ -158,10 +158,7 @@ impl Connector {
         // Only what the action reads crosses into the engine, read from the object before the
         // borrow (getters and toJSON are host code). An unknown action reads nothing: the
         // engine refuses it.
-        let value = match shared.reader(&action_id) {
-            Some(reader) => reader.read(&event),
-            None => Ok(serde_json::Value::Null),
-        };
+        let value = shared.read_event(&action_id, &event);
         let event_id = event_id.as_deref();
         let accepted = match shared.state.try_borrow_mut() {
             Ok(mut st) => match &value {
@@ -225,11 +222,9 @@ impl Connector {
     ) -> Result<JsValue, JsValue> {
         let shared = self.live()?;
         let action_id = text_arg(&action_id, "actionId", "UNKNOWN_ACTION")?;
-        let value = match shared.reader(&action_id) {
-            Some(reader) => reader.read(&event),
-            None => Ok(serde_json::Value::Null),
-        }
-        .map_err(|why| coded(&crate::core::EventError::NotJson(why).to_string(), "INVALID_EVENT"))?;
+        let value = shared
+            .read_event(&action_id, &event)
+            .map_err(|why| coded(&crate::core::EventError::NotJson(why).to_string(), "INVALID_EVENT"))?;
         let st = shared.state.try_borrow().map_err(|_| coded("connector is busy", "BUSY"))?;
         match st.engine.preview(&action_id, &value) {
             Ok(reqs) => Ok(to_js(&reqs)),

@@ -46,10 +46,20 @@ pub(super) fn from_js(v: &JsValue) -> Result<serde_json::Value, String> {
 /// [`from_js`] keeping only the values on `paths` (an event as its action reads it): the parts
 /// of the text off the paths are skipped, not built.
 pub(super) fn read_js(v: &JsValue, paths: &EventPaths) -> Result<serde_json::Value, String> {
+    read_event_with(v, |v| read_js_at(v, paths, &[]))
+}
+
+/// An event read by `read` (the whole of it, or the values on its action's paths), with what
+/// every way of reading refuses: `undefined`, a function or a symbol (`read` gives `None`), and
+/// a `Date`, `Map` or `Set`, which JSON shows as a string or `{}`.
+pub(super) fn read_event_with(
+    v: &JsValue,
+    read: impl FnOnce(&JsValue) -> Result<Option<serde_json::Value>, String>,
+) -> Result<serde_json::Value, String> {
     if v.is_undefined() {
         return Err("it is undefined".into());
     }
-    let value = read_js_at(v, paths, &[])?.ok_or("it is a function or a symbol, which JSON cannot carry")?;
+    let value = read(v)?.ok_or("it is a function or a symbol, which JSON cannot carry")?;
     let looks_empty = match &value {
         serde_json::Value::Object(map) => map.is_empty(),
         _ => true,
@@ -88,7 +98,7 @@ pub(super) fn read_js_at(
 /// What `JSON.stringify` makes look like something else: a `Date` (a string) or a `Map` or
 /// `Set` (`{}`: their entries are not properties). Looked at only when the text is not an
 /// object, or an empty one.
-pub(super) fn hidden_kind(js: &JsValue) -> Option<&'static str> {
+fn hidden_kind(js: &JsValue) -> Option<&'static str> {
     if js.is_instance_of::<js_sys::Date>() {
         Some("a Date")
     } else if js.is_instance_of::<js_sys::Map>() {
@@ -121,8 +131,17 @@ fn has_null(v: &serde_json::Value) -> bool {
 }
 
 /// Whether `js` has its own JSON form (`toJSON`): what JSON holds then is not its properties.
-fn has_to_json(js: &JsValue) -> bool {
-    Reflect::get(js, &JsValue::from_str("toJSON")).is_ok_and(|f| f.is_function())
+///
+/// # Errors
+/// Reading `toJSON` threw (a getter), naming the attribute path `at` where `js` is.
+pub(super) fn has_to_json(js: &JsValue, at: &[&str]) -> Result<bool, String> {
+    thread_local! {
+        static TO_JSON: JsValue = JsValue::from_str("toJSON");
+    }
+    let f = TO_JSON
+        .with(|key| Reflect::get(js, key))
+        .map_err(|e| format!("reading {}.toJSON threw: {}", place(at), js_message(&e)))?;
+    Ok(!f.is_undefined() && f.is_function())
 }
 
 /// Puts [`non_finite_marker`]s where `JSON.stringify` wrote `null` for a non-finite number.
@@ -133,7 +152,7 @@ fn restore_non_finite(js: &JsValue, value: &mut serde_json::Value) {
                 *value = non_finite_marker(what);
             }
         }
-        serde_json::Value::Array(items) if !has_to_json(js) => {
+        serde_json::Value::Array(items) if !has_to_json(js, &[]).unwrap_or(false) => {
             for (i, item) in items.iter_mut().enumerate() {
                 if has_null(item) {
                     if let Ok(child) = Reflect::get(js, &JsValue::from_f64(i as f64)) {
@@ -142,7 +161,7 @@ fn restore_non_finite(js: &JsValue, value: &mut serde_json::Value) {
                 }
             }
         }
-        serde_json::Value::Object(map) if !has_to_json(js) => {
+        serde_json::Value::Object(map) if !has_to_json(js, &[]).unwrap_or(false) => {
             for (key, item) in map.iter_mut() {
                 if has_null(item) {
                     if let Ok(child) = Reflect::get(js, &JsValue::from_str(key)) {
@@ -252,7 +271,7 @@ fn own_message(e: &JsValue) -> Option<String> {
 /// an event id the host never gave.
 pub(super) fn text_arg(v: &JsValue, name: &str, code: &str) -> Result<String, JsValue> {
     let text = any_text_arg(v, name, code)?;
-    if text.contains('\u{FFFD}') && JsValue::from_str(&text) != *v {
+    if holds_half_character(&text, v) {
         return Err(coded(
             &format!(
                 "{name} holds half of a character (a lone UTF-16 surrogate, as slice() leaves when it cuts an \
@@ -262,6 +281,13 @@ pub(super) fn text_arg(v: &JsValue, name: &str, code: &str) -> Result<String, Js
         ));
     }
     Ok(text)
+}
+
+/// Whether the JS string `original`, copied into wasm as `text`, held half of a character (a
+/// lone UTF-16 surrogate): wasm-bindgen puts U+FFFD in its place, so a `text` holding U+FFFD
+/// is made into a JS string again and compared.
+pub(super) fn holds_half_character(text: &str, original: &JsValue) -> bool {
+    text.contains('\u{FFFD}') && JsValue::from_str(text) != *original
 }
 
 /// A string argument as wasm-bindgen copies it (a lone surrogate becomes U+FFFD).
@@ -315,7 +341,7 @@ pub(super) fn large_text_arg(v: &JsValue, name: &str, code: &str) -> Result<Stri
 /// argument), when it is the same text: a U+FFFD in `text` is either the character itself or
 /// wasm-bindgen's stand-in for half of a character, told apart by making the JS string again.
 fn whole(text: String, original: &JsValue, offset: u32, name: &str, code: &str) -> Result<String, JsValue> {
-    if !text.contains('\u{FFFD}') || JsValue::from_str(&text) == *original {
+    if !holds_half_character(&text, original) {
         return Ok(text);
     }
     let at = original.dyn_ref::<js_sys::JsString>().and_then(|js| {

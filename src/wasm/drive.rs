@@ -47,9 +47,13 @@ pub(super) struct Shared {
 }
 
 impl Shared {
-    /// The reader of the action `action_id`'s events.
-    pub(super) fn reader(&self, action_id: &str) -> Option<&EventReader> {
-        self.readers.iter().find(|(id, _)| id == action_id).map(|(_, r)| r)
+    /// `event` as the action `action_id` reads it ([`EventReader::read`]); `null` for an
+    /// unknown action, which reads nothing (the engine refuses it).
+    pub(super) fn read_event(&self, action_id: &str, event: &JsValue) -> Result<serde_json::Value, String> {
+        match self.readers.iter().find(|(id, _)| id == action_id) {
+            Some((_, reader)) => reader.read(event),
+            None => Ok(serde_json::Value::Null),
+        }
     }
 }
 

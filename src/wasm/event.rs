@@ -23,7 +23,7 @@ use wasm_bindgen::prelude::*;
 
 use crate::core::event_paths::{js_number, EventPaths, ReadError, MAX_NESTING};
 
-use super::convert::{hidden_kind, js_message, place, read_js_at};
+use super::convert::{has_to_json, holds_half_character, js_message, place, read_event_with, read_js_at};
 
 #[wasm_bindgen]
 extern "C" {
@@ -61,22 +61,7 @@ impl EventReader {
     /// `Map`…), or a value on a path that JSON cannot carry (a BigInt, a cycle, a getter or
     /// `toJSON` that throws, half a character, nested past [`MAX_NESTING`]).
     pub(super) fn read(&self, event: &JsValue) -> Result<Value, String> {
-        if event.is_undefined() {
-            return Err("it is undefined".into());
-        }
-        let mut at = Vec::new();
-        let value = walk(event, &self.paths, &self.keys, &mut at)?
-            .ok_or("it is a function or a symbol, which JSON cannot carry")?;
-        let looks_empty = match &value {
-            Value::Object(map) => map.is_empty(),
-            _ => true,
-        };
-        if looks_empty {
-            if let Some(kind) = hidden_kind(event) {
-                return Err(format!("it is {kind}, not an object of attributes"));
-            }
-        }
-        Ok(value)
+        read_event_with(event, |event| walk(event, &self.paths, &self.keys, &mut Vec::new()))
     }
 }
 
@@ -137,22 +122,9 @@ fn leaf(js: &JsValue, paths: &EventPaths, at: &[&str]) -> Result<Option<Value>, 
 }
 
 /// A string as JSON carries it: half of a character (a lone UTF-16 surrogate) cannot be.
-/// `as_string` puts U+FFFD in its place, so a string holding U+FFFD is made again from the
-/// Rust text and compared with the original.
 fn text(js: &JsValue, s: String) -> Result<Value, String> {
-    if s.contains('\u{FFFD}') && JsValue::from_str(&s) != *js {
+    if holds_half_character(&s, js) {
         return Err(ReadError::HalfCharacter.to_string());
     }
     Ok(Value::String(s))
-}
-
-/// Whether `js` has its own JSON form (`toJSON`, as a `Date` has).
-fn has_to_json(js: &JsValue, at: &[&str]) -> Result<bool, String> {
-    thread_local! {
-        static TO_JSON: JsValue = JsValue::from_str("toJSON");
-    }
-    let f = TO_JSON
-        .with(|key| Reflect::get(js, key))
-        .map_err(|e| format!("reading {}.toJSON threw: {}", place(at), js_message(&e)))?;
-    Ok(!f.is_undefined() && f.is_function())
 }

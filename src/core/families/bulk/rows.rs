@@ -1,6 +1,8 @@
 //! Rows: one event becomes one CSV record under a header of the REST field names (the rules are
 //! in [`super`]'s docs). RFC 4180 quoting, CRLF line breaks ([`csv_record`]).
 
+use std::borrow::Cow;
+
 use serde_json::Value;
 
 use crate::core::config::BulkParams;
@@ -142,18 +144,14 @@ pub(crate) fn prepare_row(
         if i > 0 {
             line.push(',');
         }
-        match &value {
-            Some(Value::String(s)) => push_cell(&mut line, s),
-            Some(other) => push_cell(&mut line, &cell_text(other)),
-            None => {}
-        }
+        let text = match &value {
+            Some(Value::String(s)) => Cow::Borrowed(s.as_str()),
+            Some(other) => Cow::Owned(cell_text(other)),
+            None => Cow::Borrowed(""),
+        };
+        push_cell(&mut line, &text);
         if is_key {
-            let text = match &value {
-                Some(Value::String(s)) => match_key(&params.lookup_field, s),
-                Some(other) => match_key(&params.lookup_field, &cell_text(other)),
-                None => String::new(),
-            };
-            key = Some(text);
+            key = Some(match_key(&params.lookup_field, &text));
         }
     }
     let key = key.ok_or_else(|| EventError::MissingAttribute {
