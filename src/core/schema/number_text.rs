@@ -100,10 +100,9 @@ fn even_of_a_tie(digits: &str, n: i32, x: f64) -> Option<String> {
         return None;
     }
     let lower = format!("{head}{}", char::from(last - 1));
-    let (first, rest) = lower.split_at_checked(1)?;
-    let text =
-        if rest.is_empty() { format!("{first}e{}", n - 1) } else { format!("{first}.{rest}e{}", n - 1) };
-    if text.parse::<f64>().ok()? != x {
+    // Read back with the crate's own decimal reader (`str::parse::<f64>` would add 13 KB).
+    let k = i32::try_from(lower.len()).ok()?;
+    if super::float::from_decimal(false, lower.parse::<u64>().ok()?, n - k) != x {
         return None;
     }
     // `x`'s exact decimal value (a double's has at most 767 significant digits).
