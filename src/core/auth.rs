@@ -5,6 +5,8 @@
 //! URL (and so never in a proxy or host log line). Marketo accepts the three parameters as
 //! query or form fields.
 
+use std::sync::Arc;
+
 use crate::core::ids::RequestId;
 use serde_json::Value;
 
@@ -135,7 +137,7 @@ impl Auth {
                 ("Content-Type".into(), "application/x-www-form-urlencoded".into()),
                 ("Accept".into(), "application/json".into()),
             ],
-            body: Some(Body::Text(body)),
+            body: Some(Body::Text(Arc::new(body))),
         }
     }
 

@@ -4,6 +4,7 @@
 
 use std::any::Any;
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use serde_json::Value;
 
@@ -110,7 +111,7 @@ impl CallSpec {
             api: Api::Rest,
             path,
             query: Vec::new(),
-            body: Some((Body::Text(text), "application/json".into())),
+            body: Some((Body::Text(Arc::new(text)), "application/json".into())),
             idempotent: true,
             delay_ms: 0,
             raw: false,
@@ -140,7 +141,7 @@ impl CallSpec {
             let form = crate::core::wire::query_string(&self.query);
             self.method = Method::Post;
             self.query = vec![("_method".into(), "GET".into())];
-            self.body = Some((Body::Text(form), "application/x-www-form-urlencoded".into()));
+            self.body = Some((Body::Text(Arc::new(form)), "application/x-www-form-urlencoded".into()));
         }
         self
     }
@@ -318,7 +319,13 @@ pub(crate) fn whole_event(event: &Value) -> Result<Prepared, EventError> {
 /// Items of one family's type `T`, taken out of `items` (the others, which cannot occur, are
 /// dropped).
 pub(crate) fn items_of<T: Any>(items: Vec<(EventRef, Prepared)>) -> Vec<(EventRef, T)> {
-    items.into_iter().filter_map(|(ev, p)| p.take::<T>().map(|t| (ev, t))).collect()
+    each_item_of(items).collect()
+}
+
+/// [`items_of`] one at a time, for a job that keeps them in its own form (no second list of
+/// a 25,000-row batch).
+pub(crate) fn each_item_of<T: Any>(items: Vec<(EventRef, Prepared)>) -> impl Iterator<Item = (EventRef, T)> {
+    items.into_iter().filter_map(|(ev, p)| p.take::<T>().map(|t| (ev, t)))
 }
 
 /// What the engine lends a family starting or resuming jobs.

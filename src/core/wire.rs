@@ -34,8 +34,9 @@ impl Method {
 /// A request body.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Body {
-    /// JSON or form text.
-    Text(String),
+    /// JSON or form text: shared, not copied, between the call kept for a retry and each
+    /// request sending it (a Sync Leads body is up to 1 MB).
+    Text(Arc<String>),
     /// Binary (multipart with a CSV file, up to 10 MB): shared, not copied, between the call
     /// kept for a retry and each request sending it.
     Bytes(Arc<Vec<u8>>),

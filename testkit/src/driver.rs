@@ -1055,7 +1055,7 @@ pub fn non_idempotent_units(req: &HttpRequest) -> Vec<String> {
     }
     let path = req.url.split('?').next().unwrap_or("");
     let body: Option<Value> = match &req.body {
-        Some(Body::Text(t)) => serde_json::from_str(t).ok(),
+        Some(Body::Text(t)) => serde_json::from_str(t.as_str()).ok(),
         _ => None,
     };
     if path.ends_with("/trigger.json") {

@@ -25,7 +25,7 @@ pub fn header<'a>(req: &'a HttpRequest, name: &str) -> Option<&'a str> {
 /// The body as text; panics when there is none or it is binary.
 pub fn body_text(req: &HttpRequest) -> &str {
     match &req.body {
-        Some(Body::Text(t)) => t,
+        Some(Body::Text(t)) => t.as_str(),
         other => panic!("request {} has no text body: {other:?}", req.url),
     }
 }

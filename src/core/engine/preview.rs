@@ -1,6 +1,7 @@
 //! What one event would cause, without sending anything.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::Serialize;
 use serde_json::Value;
@@ -53,7 +54,7 @@ impl Engine {
                 let body = c.body.map(|(b, ct)| {
                     headers.insert("Content-Type".into(), ct);
                     match b {
-                        Body::Text(t) => t,
+                        Body::Text(t) => Arc::unwrap_or_clone(t),
                         Body::Bytes(b) => String::from_utf8_lossy(&b).into_owned(),
                     }
                 });

@@ -479,6 +479,7 @@ mod tests {
     use crate::core::source::FieldMapping;
     use crate::core::wire::Body;
     use serde_json::json;
+    use std::sync::Arc;
 
     fn params(strategy: UpdateStrategy) -> UpsertParams {
         let lead_data = json!([
@@ -516,7 +517,7 @@ mod tests {
             .calls
             .into_iter()
             .map(|c| match c.body {
-                Some((Body::Text(t), _)) => t,
+                Some((Body::Text(t), _)) => Arc::unwrap_or_clone(t),
                 other => panic!("not a text body: {other:?}"),
             })
             .collect()

@@ -52,7 +52,7 @@ use serde_json::Value;
 use crate::core::batch::{Thresholds, BULK};
 use crate::core::config::BulkParams;
 use crate::core::error::EventError;
-use crate::core::job::{items_of, CallSpec, Context, EventRef, Family, NewJob, Prepared, Start};
+use crate::core::job::{each_item_of, CallSpec, Context, EventRef, Family, NewJob, Prepared, Start};
 use crate::core::schema::Format;
 use crate::core::snapshot::ResumeData;
 
@@ -99,12 +99,9 @@ impl Family for BulkFamily<'_> {
 
     fn start(&self, items: Vec<(EventRef, Prepared)>, cx: &mut Context<'_>) -> Start {
         let seed = cx.jitter.next_u64();
-        let rows: Vec<(EventRef, BulkRow)> = items_of(items);
-        let events = rows.iter().map(|(ev, _)| ev.key).collect();
-        Start {
-            jobs: vec![NewJob::plain(BulkJob::from_rows(self.params, rows, seed), events)],
-            failed: Vec::new(),
-        }
+        let job = BulkJob::from_rows(self.params, each_item_of::<BulkRow>(items), seed);
+        let events = job.events();
+        Start { jobs: vec![NewJob::plain(job, events)], failed: Vec::new() }
     }
 
     fn resumes(&self, resume: &ResumeData) -> bool {

@@ -86,10 +86,11 @@ pub(crate) fn header_record(params: &BulkParams) -> String {
 /// An event turned into its CSV row: what a bulk batch holds for the event until it is sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct BulkRow {
-    /// The CSV record, CRLF-terminated (dropped once its upload is answered).
-    pub(crate) line: String,
+    /// The CSV record, CRLF-terminated (dropped once its upload is answered). Boxed: no spare
+    /// capacity is kept for each of up to 25,000 queued rows.
+    pub(crate) line: Box<str>,
     /// The lookup value as report rows are matched against it ([`match_key`]).
-    pub(crate) key: String,
+    pub(crate) key: Box<str>,
 }
 
 impl BulkRow {
@@ -159,5 +160,5 @@ pub(crate) fn prepare_row(
         path: "(not mapped)".into(),
     })?;
     end_record(&mut line);
-    Ok(BulkRow { line, key })
+    Ok(BulkRow { line: line.into_boxed_str(), key: key.into_boxed_str() })
 }
