@@ -93,7 +93,19 @@ fn a_quota_pause_survives_a_restore() {
 
 #[test]
 fn unknown_versions_and_garbage_are_refused() {
-    assert!(matches!(Snapshot::parse(r#"{"version": 99, "events": []}"#), Err(SnapshotError::Version(99))));
+    assert_eq!(
+        Snapshot::parse(r#"{"version": 99, "events": []}"#).err(),
+        Some(SnapshotError::Version("99".into()))
+    );
+    // An edited version is named as it is written, not read as another number.
+    for (written, named) in [(r#""1""#, r#""1""#), ("1.0", "1.0"), ("4294967297", "4294967297"), ("-1", "-1")]
+    {
+        let text = format!(r#"{{"version": {written}, "events": []}}"#);
+        let err = Snapshot::parse(&text).err();
+        assert_eq!(err, Some(SnapshotError::Version(named.into())), "{written}");
+        assert!(err
+            .is_some_and(|e| e.to_string().contains(&format!("snapshot version {named} is not supported"))));
+    }
     assert!(matches!(Snapshot::parse("not json"), Err(SnapshotError::Malformed(_))));
     assert!(Snapshot::parse(r#"{"version": 1}"#).is_err());
 }

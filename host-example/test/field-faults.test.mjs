@@ -110,7 +110,7 @@ test("dates as pipelines write them reach Marketo as the same instant, 8 digits 
   }
 });
 
-test("NaN, ±Infinity and an invalid Date fail the event naming the field, never clear it", async () => {
+test("NaN, ±Infinity and an invalid Date (also behind a Number wrapper or toJSON) fail the event naming the field, never clear it", async () => {
   const s = await setup();
   try {
     const before = s.sim.requests.length;
@@ -123,6 +123,11 @@ test("NaN, ±Infinity and an invalid Date fail the event naming the field, never
       ["n6", "email", { lead: 5, amount: NaN }, /tokens \{\{my\.amount\}\}.*NaN/],
       ["n7", "bulk", { email: "a@example.com", score: Infinity }, /leadData field leadScore.*Infinity/],
       ["n8", "email", { lead: NaN }, /targetLeadId.*NaN/],
+      // JSON.stringify writes null for these too: behind a Number wrapper, or from toJSON.
+      ["n9", "upsert", { email: "a@example.com", score: new Number(NaN) }, /leadScore.*the value is NaN/],
+      ["n10", "upsert", { email: "a@example.com", score: { toJSON: () => Infinity } }, /leadScore.*the value is Infinity/],
+      ["n11", "upsert", { email: "a@example.com", score: [2, new Number(-Infinity)] }, /leadScore.*-Infinity/],
+      ["n12", "upsert", { email: "a@example.com", score: [{ toJSON: () => NaN }] }, /leadScore.*NaN/],
     ];
     for (const [id, action, ev, re] of events) {
       s.outcomes.push(...await s.c.process(action, ev, id));

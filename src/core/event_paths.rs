@@ -26,6 +26,9 @@ use crate::core::source::Source;
 /// refused, whichever part of it an action reads.
 pub const MAX_NESTING: usize = 127;
 
+// A source's path is refused at construction when its end could not be read.
+const _: () = assert!(crate::core::source::MAX_PATH_KEYS == MAX_NESTING);
+
 /// The attribute paths one action reads, as a tree of keys. The root of an action that reads
 /// no attribute keeps nothing of an event but its type (an object stays an empty object).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -344,6 +347,31 @@ mod tests {
             p.add(path.split('.'));
         }
         p
+    }
+
+    #[test]
+    fn the_longest_path_a_source_may_have_is_one_an_event_can_hold() {
+        use crate::core::source::MAX_PATH_KEYS;
+        let event_at = |depth: usize| {
+            let mut text = String::from("\"v\"");
+            for _ in 0..depth {
+                text = format!("{{\"k\":{text}}}");
+            }
+            text
+        };
+        let keys = vec!["k".to_string(); MAX_PATH_KEYS];
+        let source = Source::parse(&json!({ "attribute": keys })).unwrap();
+        let mut p = EventPaths::default();
+        p.add(keys.iter().map(String::as_str));
+        let event = p.read(&event_at(MAX_PATH_KEYS)).unwrap();
+        assert_eq!(source.resolve(&event), Some(&json!("v")));
+        // One key more could never be read: the event holding it is too deep for any reader.
+        assert_eq!(p.read(&event_at(MAX_PATH_KEYS + 1)), Err(ReadError::TooDeep));
+        let longer = vec!["k"; MAX_PATH_KEYS + 1];
+        let err = Source::parse(&json!({ "attribute": longer })).unwrap_err();
+        assert!(err.contains("has 128 keys"), "{err}");
+        let err = Source::parse(&json!({ "attribute": longer.join(".") })).unwrap_err();
+        assert!(err.contains("could never be read"), "{err}");
     }
 
     #[test]

@@ -191,9 +191,10 @@ pub enum SnapshotError {
     /// Not JSON of the expected shape.
     #[error("not a connector snapshot: {0}")]
     Malformed(String),
-    /// A version this connector does not read.
+    /// A version this connector does not read: the snapshot's `version` as its JSON text (`2`,
+    /// `"1"`, `1.0`).
     #[error("snapshot version {0} is not supported (this connector reads version {VERSION})")]
-    Version(u32),
+    Version(String),
     /// The text reads as a snapshot, but not as one `snapshot()` wrote: it was damaged in
     /// storage or by hand (an event listed twice, half of a character in an event). Restoring
     /// it would deliver an event twice or fail events `snapshot()` kept whole.
@@ -231,9 +232,8 @@ impl Snapshot<'_> {
                 "the object has no `version`: it is not the text Connector.snapshot() returns".into(),
             ));
         };
-        let version = version.as_u64().unwrap_or(0) as u32;
-        if version != VERSION {
-            return Err(SnapshotError::Version(version));
+        if version.as_u64() != Some(u64::from(VERSION)) {
+            return Err(SnapshotError::Version(version.to_string()));
         }
         let snapshot: Snapshot<'static> = read_unbounded(text)?;
         snapshot.check_events()?;

@@ -55,6 +55,11 @@ pub fn require_finite(v: &Value, parameter: impl FnOnce() -> String) -> Result<(
     }
 }
 
+/// The most keys an attribute path may have: a value at the end of a longer one is nested deeper
+/// than an event may be ([`crate::core::event_paths::MAX_NESTING`], serde_json's limit, which
+/// is the same number), so the path could never be read and every event would fail.
+pub const MAX_PATH_KEYS: usize = 127;
+
 /// A parameter's value source.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Source {
@@ -88,12 +93,12 @@ impl Source {
                          ([\"a\", \"\", \"b\"]) to read a key that is the empty string"
                     ));
                 }
-                Ok(Source::Attribute(keys))
+                readable(keys)
             }
             (Some(Value::Array(keys)), None) => {
                 let keys: Option<Vec<String>> = keys.iter().map(|k| k.as_str().map(str::to_owned)).collect();
                 match keys {
-                    Some(keys) if !keys.is_empty() => Ok(Source::Attribute(keys)),
+                    Some(keys) if !keys.is_empty() => readable(keys),
                     _ => Err("`attribute` as a list must be a non-empty list of strings".into()),
                 }
             }
@@ -138,6 +143,18 @@ impl Source {
             Some(v) => require_finite(v, || parameter.into()).map(|()| v),
         }
     }
+}
+
+/// `keys` as an attribute source, if an event can hold a value that deep ([`MAX_PATH_KEYS`]).
+fn readable(keys: Vec<String>) -> Result<Source, String> {
+    if keys.len() > MAX_PATH_KEYS {
+        return Err(format!(
+            "`attribute` path has {} keys; an event can be nested at most {MAX_PATH_KEYS} levels deep, \
+             so a value at the end of this path could never be read",
+            keys.len()
+        ));
+    }
+    Ok(Source::Attribute(keys))
 }
 
 /// Converts a lead, list or campaign id to the integer Marketo's Swagger declares.

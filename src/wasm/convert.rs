@@ -112,13 +112,28 @@ fn hidden_kind(js: &JsValue) -> Option<&'static str> {
 
 /// `NaN`, `Infinity`, `-Infinity` or `an invalid Date` when `js` is one.
 fn non_finite_kind(js: &JsValue) -> Option<&'static str> {
-    match js.as_f64() {
+    // A `Number` wrapper is written as its number (`new Number(NaN)` as `null`).
+    // (`dyn_ref` would check `typeof` and see an object: `instanceof` is what finds it.)
+    let number = js.as_f64().or_else(|| {
+        js.is_instance_of::<js_sys::Number>().then(|| js.unchecked_ref::<js_sys::Number>().value_of())
+    });
+    match number {
         Some(f) if f.is_nan() => Some("NaN"),
         Some(f) if f == f64::INFINITY => Some("Infinity"),
         Some(f) if f == f64::NEG_INFINITY => Some("-Infinity"),
         Some(_) => None,
         None => js.dyn_ref::<js_sys::Date>().filter(|d| d.get_time().is_nan()).map(|_| "an invalid Date"),
     }
+}
+
+/// What non-finite number `js.toJSON()` returns, if it has one and returns one (`JSON.stringify`
+/// wrote `null` for it). Asked only where `null` was written, so a `toJSON` runs again only then.
+fn to_json_non_finite(js: &JsValue) -> Option<&'static str> {
+    if !has_to_json(js, &[]).unwrap_or(false) {
+        return None;
+    }
+    let f = Reflect::get(js, &JsValue::from_str("toJSON")).ok()?.dyn_into::<Function>().ok()?;
+    non_finite_kind(&f.call1(js, &JsValue::from_str("")).ok()?)
 }
 
 fn has_null(v: &serde_json::Value) -> bool {
@@ -148,7 +163,7 @@ pub(super) fn has_to_json(js: &JsValue, at: &[&str]) -> Result<bool, String> {
 fn restore_non_finite(js: &JsValue, value: &mut serde_json::Value) {
     match value {
         serde_json::Value::Null => {
-            if let Some(what) = non_finite_kind(js) {
+            if let Some(what) = non_finite_kind(js).or_else(|| to_json_non_finite(js)) {
                 *value = non_finite_marker(what);
             }
         }
