@@ -308,7 +308,15 @@ fn reading_an_event_from_the_object_gives_what_its_json_text_gives() {
             pair.get(1).unchecked_into::<Array>().iter().filter_map(|p| p.as_string()).collect();
         let paths: Vec<&str> = paths.iter().map(String::as_str).collect();
         let (from_object, from_text) = marketo_connector::wasm::read_event_both_ways(&paths, &event);
-        assert_eq!(from_object, from_text, "paths {paths:?} of {}", stringify(&event));
+        // The same fault: reading from the object also says where half of a character is
+        // (`… at \`a.b\``, `…, in \`a\``), which the whole event's text cannot.
+        let fault = |r: &Result<serde_json::Value, String>| {
+            r.clone().map_err(|e| match e.find(" at `").or_else(|| e.find(", in `")) {
+                Some(at) if e.contains("half of a character") => e[..at].to_string(),
+                _ => e,
+            })
+        };
+        assert_eq!(fault(&from_object), fault(&from_text), "paths {paths:?} of {}", stringify(&event));
         // The same kind of number too (u64, i64 or f64): it is written back as it was read.
         assert_eq!(
             from_object.as_ref().map(ToString::to_string).ok(),

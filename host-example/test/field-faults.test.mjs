@@ -336,6 +336,7 @@ test("cyclic, BigInt, throwing getters and deep nesting fail saying which", asyn
       ["date", new Date(0), "it is a Date, not an object of attributes"],
       ["map", new Map([["email", "a@example.com"]]), "it is a Map (Object.fromEntries(map) makes an object of it), not an object of attributes"],
       ["surrogate", { email: "a@example.com\ud83d" }, "a string it holds has half of a character (a lone UTF-16 surrogate"],
+      ["string", new String("a@example.com"), "it is a String object (new String(…)), whose attributes are its characters, not an object of attributes"],
     ];
     const before = s.sim.requests.length;
     for (const [id, ev, why] of cases) {
@@ -345,6 +346,12 @@ test("cyclic, BigInt, throwing getters and deep nesting fail saying which", asyn
       assert.ok(o.message.startsWith(`the event must be a JSON object: ${why}`), `${id}: ${o.message}`);
     }
     assert.equal(s.sim.requests.length, before, "nothing was sent");
+    // Half of a character is named where it is: the string itself, or the list or object holding it.
+    for (const [id, ev, where] of [["half-at", { email: "a@example.com", score: "9\udc00" }, / at `score`$/],
+      ["half-in", { email: "a@example.com", score: ["ok", "\ud83d"] }, /, in `score`$/]]) {
+      s.outcomes.push(...await s.c.process("upsert", ev, id));
+      assert.match(s.final(id).message, where, id);
+    }
     assert.throws(() => s.c.preview("upsert", cyclic), { code: "INVALID_EVENT", message: /cyclic/ });
     // A deep value JSON.stringify itself cannot handle (it overflows the stack) says the same.
     let deeper = {};

@@ -6,7 +6,7 @@
 use js_sys::{Function, Object, Promise, Reflect, JSON};
 use wasm_bindgen::prelude::*;
 
-use crate::core::event_paths::{EventPaths, MAX_NESTING};
+use crate::core::event_paths::{EventPaths, ReadError, MAX_NESTING};
 use crate::core::outcome::Outcome;
 use crate::core::source::non_finite_marker;
 
@@ -88,7 +88,11 @@ pub(super) fn read_js_at(
             return Err(diagnose(v, &mut path, &mut Vec::new()).unwrap_or_else(|| js_message(&e)));
         }
     };
-    let mut value = paths.read_nested(&text, at.len()).map_err(|e| e.to_string())?;
+    let mut value = paths.read_nested(&text, at.len()).map_err(|e| match e {
+        // Somewhere in the value: name where the value is.
+        ReadError::HalfCharacter if !at.is_empty() => format!("{e}, in {}", place(at)),
+        e => e.to_string(),
+    })?;
     if text.contains("null") {
         restore_non_finite(v, &mut value);
     }
@@ -105,6 +109,10 @@ fn hidden_kind(js: &JsValue) -> Option<&'static str> {
         Some("a Map (Object.fromEntries(map) makes an object of it)")
     } else if js.is_instance_of::<js_sys::Set>() {
         Some("a Set")
+    } else if js.is_instance_of::<js_sys::JsString>() {
+        Some("a String object (new String(…)), whose attributes are its characters")
+    } else if js.is_instance_of::<js_sys::Number>() || js.is_instance_of::<js_sys::Boolean>() {
+        Some("a Number or Boolean object")
     } else {
         None
     }

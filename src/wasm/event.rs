@@ -104,7 +104,7 @@ fn walk<'p>(
 /// `JSON.stringify` (a list, a `Date`, an object, a BigInt, which it refuses).
 fn leaf(js: &JsValue, paths: &EventPaths, at: &[&str]) -> Result<Option<Value>, String> {
     if let Some(s) = js.as_string() {
-        return text(js, s).map(Some);
+        return text(js, s, at).map(Some);
     }
     if let Some(n) = js.as_f64() {
         return Ok(Some(js_number(n)));
@@ -121,10 +121,11 @@ fn leaf(js: &JsValue, paths: &EventPaths, at: &[&str]) -> Result<Option<Value>, 
     read_js_at(js, paths, at)
 }
 
-/// A string as JSON carries it: half of a character (a lone UTF-16 surrogate) cannot be.
-fn text(js: &JsValue, s: String) -> Result<Value, String> {
+/// A string as JSON carries it: half of a character (a lone UTF-16 surrogate) cannot be. The
+/// error names the attribute path `at` where the string is.
+fn text(js: &JsValue, s: String, at: &[&str]) -> Result<Value, String> {
     if holds_half_character(&s, js) {
-        return Err(ReadError::HalfCharacter.to_string());
+        return Err(format!("{} at {}", ReadError::HalfCharacter, place(at)));
     }
     Ok(Value::String(s))
 }
