@@ -66,7 +66,7 @@ impl Engine {
         let event = serde_json::value::RawValue::NULL.to_owned();
         let pending = PendingEvent {
             event_id,
-            action_id: action_id.into(),
+            action_id: self.shared_action_id(action_id),
             event,
             accepted_at: now,
             batched: false,
@@ -97,7 +97,7 @@ impl Engine {
         let event_id = event_id.unwrap_or_else(|| format!("{}-{}", self.event_prefix, self.next_event));
         let pending = PendingEvent {
             event_id,
-            action_id: action_id.to_string(),
+            action_id: self.shared_action_id(action_id),
             event: text,
             accepted_at,
             batched: family.thresholds().is_some(),
@@ -194,7 +194,7 @@ impl Engine {
         }
         if let Some(p) = self.pending.remove(&key) {
             self.forget(key, &p);
-            (outcome.event_id, outcome.action_id) = (p.event_id, p.action_id);
+            (outcome.event_id, outcome.action_id) = (p.event_id, p.action_id.to_string());
             self.unformatted.remove(&key);
             let note = self.notes.iter().position(|(k, _)| *k == key).map(|i| self.notes.swap_remove(i).1);
             self.schema.noted(&mut outcome, note);
@@ -202,23 +202,37 @@ impl Engine {
         }
     }
 
+    /// `action_id` as pending events hold it: the one copy the action's pending events share
+    /// (the key of its count in `pending_by_action`), or a new one for its first.
+    pub(super) fn shared_action_id(&self, action_id: &str) -> Arc<str> {
+        match self.pending_by_action.iter().find(|(id, _)| **id == *action_id) {
+            Some((shared, _)) => Arc::clone(shared),
+            None => Arc::from(action_id),
+        }
+    }
+
     /// Records a pending event, with the counts `stats()` reads.
     pub(super) fn admit(&mut self, key: EventKey, pending: PendingEvent) {
-        let (accepted_at, action_id) = (pending.accepted_at, pending.action_id.clone());
+        let accepted_at = pending.accepted_at;
+        match self.pending_by_action.iter_mut().find(|(id, _)| *id == pending.action_id) {
+            Some((_, n)) => *n += 1,
+            None => self.pending_by_action.push((Arc::clone(&pending.action_id), 1)),
+        }
         if let Some(old) = self.pending.insert(key, pending) {
             self.forget(key, &old); // keys are never reused; were one, its old counts go
         }
         self.arrivals.insert((accepted_at, key));
-        *self.pending_by_action.entry(action_id).or_insert(0) += 1;
     }
 
     /// Takes a pending event that left `pending` out of the counts `stats()` reads.
     pub(super) fn forget(&mut self, key: EventKey, p: &PendingEvent) {
         self.arrivals.remove(&(p.accepted_at, key));
-        if let Some(n) = self.pending_by_action.get_mut(&p.action_id) {
-            *n = n.saturating_sub(1);
-            if *n == 0 {
-                self.pending_by_action.remove(&p.action_id);
+        if let Some(at) = self.pending_by_action.iter().position(|(id, _)| *id == p.action_id) {
+            if let Some((_, n)) = self.pending_by_action.get_mut(at) {
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    self.pending_by_action.swap_remove(at);
+                }
             }
         }
     }

@@ -66,7 +66,7 @@ impl Engine {
             identity_deadline: None,
             limiter_wake: None,
             pending: BTreeMap::new(),
-            pending_by_action: BTreeMap::new(),
+            pending_by_action: Vec::new(),
             arrivals: BTreeSet::new(),
             requests_out: VecDeque::new(),
             outcomes_out: VecDeque::new(),
@@ -115,7 +115,7 @@ impl Engine {
         let mut queues: BTreeMap<String, u64> =
             self.settings.actions.iter().map(|a| (a.id.clone(), 0)).collect();
         for (action_id, n) in &self.pending_by_action {
-            queues.insert(action_id.clone(), *n);
+            queues.insert(action_id.to_string(), *n);
         }
         let oldest_queued_age_ms = self.arrivals.first().map(|(t, _)| now.saturating_sub(*t));
         Stats { queues, oldest_queued_age_ms, ..self.stats.clone() }
@@ -173,7 +173,7 @@ impl Engine {
     pub fn queued_outcome(&self, key: EventKey) -> Option<Outcome> {
         self.pending.get(&key).map(|p| Outcome {
             event_id: p.event_id.clone(),
-            action_id: p.action_id.clone(),
+            action_id: p.action_id.to_string(),
             status: Status::Queued,
             lead_ids: Vec::new(),
             code: None,

@@ -85,7 +85,7 @@ impl Engine {
             .map(|(key, p)| PendingEntry {
                 key: Some(key.0),
                 event_id: Cow::Borrowed(&p.event_id),
-                action_id: Cow::Borrowed(&p.action_id),
+                action_id: Cow::Borrowed(&*p.action_id),
                 event: Cow::Borrowed(&p.event),
                 accepted_at: p.accepted_at,
                 // A replayed call not yet answered may still have been applied.
@@ -214,7 +214,7 @@ impl Engine {
         let key = EventKey(self.next_event);
         let batched =
             self.settings.action(&entry.action_id).is_some_and(|a| family(&a.action).thresholds().is_some());
-        let (event_id, action_id) = (entry.event_id.into_owned(), entry.action_id.into_owned());
+        let (event_id, action_id) = (entry.event_id.into_owned(), self.shared_action_id(&entry.action_id));
         let ev = EventRef { key };
         self.admit(
             key,

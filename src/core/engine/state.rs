@@ -86,7 +86,8 @@ pub(super) struct JobEntry {
 #[derive(Debug)]
 pub(super) struct PendingEvent {
     pub(super) event_id: String,
-    pub(super) action_id: String,
+    /// Shared by the action's pending events ([`Engine::shared_action_id`]), not copied per event.
+    pub(super) action_id: Arc<str>,
     /// The event, as its compact JSON text: a fraction of the memory of a parsed tree, written
     /// into snapshots as it is, parsed again only when it must be prepared again.
     pub(super) event: Box<RawValue>,
@@ -143,7 +144,8 @@ pub struct Engine {
     pub(super) pending: BTreeMap<EventKey, PendingEvent>,
     /// `pending` counted by action id, and its arrival times in order: `stats()` is called
     /// often (a progress line per event) and must not walk every pending event.
-    pub(super) pending_by_action: BTreeMap<String, u64>,
+    /// (A list: a connector has a few actions; the id is the one its pending events share.)
+    pub(super) pending_by_action: Vec<(Arc<str>, u64)>,
     pub(super) arrivals: BTreeSet<(Millis, EventKey)>,
     pub(super) requests_out: VecDeque<HttpRequest>,
     pub(super) outcomes_out: VecDeque<(EventKey, Outcome)>,
