@@ -21,6 +21,14 @@ fn a_413_splits_the_batch_and_each_half_is_delivered() {
     let sizes: Vec<usize> =
         h.rest_sent().iter().map(|r| body_json(r)["input"].as_array().map_or(0, Vec::len)).collect();
     assert_eq!(sizes, vec![4, 2, 2]);
+    // Each half carries the same records as the whole batch did (the halves are cut from the
+    // first body, which the job keeps the records in).
+    let sent = h.rest_sent();
+    let records = |n: usize| sent.get(n).map(|r| body_json(r)["input"].clone());
+    let first = records(0).unwrap_or_default();
+    assert_eq!(records(1), Some(json!([first[0], first[1]])));
+    assert_eq!(records(2), Some(json!([first[2], first[3]])));
+    assert_eq!(first[3], json!({"email": "s3@example.com"}));
     for i in 0..4 {
         assert_eq!(h.outcome(&format!("s{i}")).status, Status::Delivered);
     }

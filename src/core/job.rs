@@ -103,15 +103,16 @@ impl CallSpec {
         CallSpec::json_text(step, method, path, text)
     }
 
-    /// A call whose JSON body the job has already written (`text` is sent as it is).
-    pub fn json_text(step: Step, method: Method, path: String, text: String) -> CallSpec {
+    /// A call whose JSON body the job has already written (`text` is sent as it is; a job that
+    /// keeps reading it passes it shared).
+    pub fn json_text(step: Step, method: Method, path: String, text: impl Into<Arc<String>>) -> CallSpec {
         CallSpec {
             step,
             method,
             api: Api::Rest,
             path,
             query: Vec::new(),
-            body: Some((Body::Text(Arc::new(text)), "application/json".into())),
+            body: Some((Body::Text(text.into()), "application/json".into())),
             idempotent: true,
             delay_ms: 0,
             raw: false,

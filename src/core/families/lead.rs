@@ -2,6 +2,8 @@
 //! (`POST /rest/v1/leads.json`), one per-record result per event.
 
 use std::collections::BTreeMap;
+use std::ops::Range;
+use std::sync::Arc;
 
 use serde::Serialize;
 use serde_json::value::RawValue;
@@ -66,10 +68,33 @@ impl Written {
     }
 }
 
+/// A record's text: its own until the first call carrying it is built, then where it is in
+/// that call's body, which the job shares (`Arc`) with the call the engine keeps for a retry.
+/// A batch in flight holds its records once, in its bodies, not also apart (up to 1 MB a call).
+#[derive(Debug)]
+enum RecordText {
+    Own(Written),
+    InBody(Arc<String>, Range<usize>),
+}
+
+impl RecordText {
+    fn text(&self) -> &str {
+        match self {
+            RecordText::Own(written) => written.text(),
+            RecordText::InBody(body, at) => body.get(at.clone()).unwrap_or_default(),
+        }
+    }
+
+    /// The bytes it adds to a Sync Leads body: its text and a separating comma.
+    fn size(&self) -> usize {
+        self.text().len() + 1
+    }
+}
+
 /// One record sent: one event's, or several events' for the same lead merged.
 #[derive(Debug)]
 struct Record {
-    written: Written,
+    text: RecordText,
     /// The events merged into it, in arrival order.
     items: Vec<usize>,
 }
@@ -221,14 +246,14 @@ fn add_record(records: &mut Vec<Record>, group: Vec<usize>, written: &mut [Optio
     if group.len() > 1 {
         let texts = group.iter().filter_map(|i| written.get(*i).and_then(Option::as_ref)).map(Written::text);
         if let Some(text) = merge(texts) {
-            records.push(Record { written: Written::unkeyed(text), items: group });
+            records.push(Record { text: RecordText::Own(Written::unkeyed(text)), items: group });
             return;
         }
     }
     // One event, or texts that could not be merged (cannot happen: each is a written `Map`).
     for i in group {
         if let Some(w) = written.get_mut(i).and_then(Option::take) {
-            records.push(Record { written: w, items: vec![i] });
+            records.push(Record { text: RecordText::Own(w), items: vec![i] });
         }
     }
 }
@@ -277,26 +302,38 @@ impl SyncJob {
     }
 
     /// The Sync Leads body for records `idx`: the head, their texts joined by `,`, and `]}`
-    /// (byte for byte what serde_json writes for the envelope holding the records).
-    fn body(&self, idx: &[usize]) -> String {
-        let records = || idx.iter().filter_map(|i| self.records.get(*i)).map(|r| r.written.text());
-        let len = self.head.len() + 2 + records().map(|t| t.len() + 1).sum::<usize>();
+    /// (byte for byte what serde_json writes for the envelope holding the records); from then
+    /// on each record's text is read from this body.
+    fn body(&mut self, idx: &[usize]) -> Arc<String> {
+        let len = self.head.len()
+            + 2
+            + idx.iter().filter_map(|i| self.records.get(*i)).map(|r| r.text.size()).sum::<usize>();
         let mut body = String::with_capacity(len);
         body.push_str(&self.head);
-        for (n, text) in records().enumerate() {
+        let mut at = Vec::with_capacity(idx.len());
+        for (n, i) in idx.iter().enumerate() {
+            let Some(record) = self.records.get(*i) else { continue };
             if n > 0 {
                 body.push(',');
             }
-            body.push_str(text);
+            let start = body.len();
+            body.push_str(record.text.text());
+            at.push((*i, start..body.len()));
         }
         body.push_str("]}");
+        let body = Arc::new(body);
+        for (i, range) in at {
+            if let Some(record) = self.records.get_mut(i) {
+                record.text = RecordText::InBody(Arc::clone(&body), range);
+            }
+        }
         body
     }
 
     /// The call sending records `group`.
     fn call(&mut self, group: Vec<usize>) -> CallSpec {
-        let mut call =
-            CallSpec::json_text(self.tags.next(), Method::Post, "/v1/leads.json".into(), self.body(&group));
+        let body = self.body(&group);
+        let mut call = CallSpec::json_text(self.tags.next(), Method::Post, "/v1/leads.json".into(), body);
         // A retried createDuplicate after a lost answer would create the lead twice.
         call.idempotent = self.strategy != UpdateStrategy::CreateDuplicate;
         self.steps.insert(call.step, group);
@@ -308,7 +345,7 @@ impl Delivery for SyncJob {
     /// The calls: ≤ 300 records and ≤ 1 MB per body.
     fn start(&mut self, progress: &mut Progress) {
         let overhead = self.head.len() + 2;
-        let sizes: Vec<usize> = self.records.iter().map(|r| r.written.size()).collect();
+        let sizes: Vec<usize> = self.records.iter().map(|r| r.text.size()).collect();
         let idx: Vec<usize> = (0..self.records.len()).collect();
         for group in
             chunk_by(idx, MAX_RECORDS, overhead, MAX_BODY_BYTES, |i| sizes.get(*i).copied().unwrap_or(0))
@@ -479,7 +516,6 @@ mod tests {
     use crate::core::source::FieldMapping;
     use crate::core::wire::Body;
     use serde_json::json;
-    use std::sync::Arc;
 
     fn params(strategy: UpdateStrategy) -> UpsertParams {
         let lead_data = json!([
