@@ -91,6 +91,11 @@ pub fn encode_query_value(v: &str) -> String {
     utf8_percent_encode(v, QUERY_VALUE).to_string()
 }
 
+/// The length of [`encode_query_value`]`(v)`, counted without writing it.
+pub fn encoded_query_value_len(v: &str) -> usize {
+    utf8_percent_encode(v, QUERY_VALUE).map(str::len).sum()
+}
+
 /// Builds `k=v&k=v` with encoded values.
 pub fn query_string(pairs: &[(String, String)]) -> String {
     let mut out = String::new();

@@ -22,7 +22,7 @@ use crate::core::outcome::Status;
 use crate::core::reason::Reason;
 use crate::core::schema::Format;
 use crate::core::source::to_id;
-use crate::core::wire::{encode_query_value, query_string, Envelope, Method, RecordResult};
+use crate::core::wire::{encoded_query_value_len, query_string, Envelope, Method, RecordResult};
 
 /// Add to or remove from the list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -623,10 +623,17 @@ impl ListInput {
     /// the list call's body.
     pub fn size(&self) -> usize {
         match &self.lookup {
-            Some(v) => encode_query_value(v).len() + 1,
-            None => self.ids.iter().map(|id| format!("{{\"id\":{id}}},").len()).sum(),
+            Some(v) => encoded_query_value_len(v) + 1,
+            // `{"id":N},`: 8 bytes and the digits (and sign) of N.
+            None => self.ids.iter().map(|id| 8 + decimal_len(*id)).sum(),
         }
     }
+}
+
+/// Characters `n` takes in decimal (with its sign).
+fn decimal_len(n: i64) -> usize {
+    let digits = n.unsigned_abs().checked_ilog10().map_or(1, |d| d as usize + 1);
+    digits + usize::from(n < 0)
 }
 
 /// Reads the lead reference out of an event.
@@ -752,5 +759,17 @@ mod tests {
         assert!(row_matches(FilterType::Cookies, "id:AAA-BBB-CCC&token:_mch-x-1", &row));
         assert!(!row_matches(FilterType::Cookies, "id:AAA-BBB-CCC&token:_mch-x-2", &row));
         assert!(!row_matches(FilterType::TwitterId, "jane", &row));
+    }
+
+    #[test]
+    fn an_event_adds_the_bytes_it_is_sent_as() {
+        use crate::core::wire::encode_query_value;
+        for v in ["jane@example.com", "a b&c=d+é/%", "id:AAA-BBB-CCC&token:_mch-x-1", ""] {
+            let input = ListInput { lookup: Some(v.into()), ids: Vec::new() };
+            assert_eq!(input.size(), encode_query_value(v).len() + 1, "{v:?}");
+        }
+        let ids = vec![1, 9, 10, 99, 100, 123_456_789, i64::MAX, -5, i64::MIN];
+        let expected: usize = ids.iter().map(|id| format!("{{\"id\":{id}}},").len()).sum();
+        assert_eq!(ListInput { lookup: None, ids }.size(), expected);
     }
 }
