@@ -128,6 +128,11 @@ test("NaN, ±Infinity and an invalid Date (also behind a Number wrapper or toJSO
       ["n10", "upsert", { email: "a@example.com", score: { toJSON: () => Infinity } }, /leadScore.*the value is Infinity/],
       ["n11", "upsert", { email: "a@example.com", score: [2, new Number(-Infinity)] }, /leadScore.*-Infinity/],
       ["n12", "upsert", { email: "a@example.com", score: [{ toJSON: () => NaN }] }, /leadScore.*NaN/],
+      // ... and inside what a toJSON returns, on the way to the value or at it.
+      ["n13", "upsert", { email: "a@example.com", score: 5, toJSON() { return { email: "a@example.com", score: NaN }; } }, /leadScore.*the value is NaN/],
+      ["n14", "upsert", { email: "a@example.com", score: { toJSON: () => ({ a: NaN }) } }, /leadScore.*NaN/],
+      ["n15", "upsert", { email: "a@example.com", score: { toJSON: () => [1, new Number(Infinity)] } }, /leadScore.*Infinity/],
+      ["n16", "bulk", { email: "a@example.com", score: { toJSON: () => ({ a: -Infinity }) } }, /leadData field leadScore.*-Infinity/],
     ];
     for (const [id, action, ev, re] of events) {
       s.outcomes.push(...await s.c.process(action, ev, id));
@@ -336,7 +341,11 @@ test("cyclic, BigInt, throwing getters and deep nesting fail saying which", asyn
       ["date", new Date(0), "it is a Date, not an object of attributes"],
       ["map", new Map([["email", "a@example.com"]]), "it is a Map (Object.fromEntries(map) makes an object of it), not an object of attributes"],
       ["surrogate", { email: "a@example.com\ud83d" }, "a string it holds has half of a character (a lone UTF-16 surrogate"],
-      ["string", new String("a@example.com"), "it is a String object (new String(…)), whose attributes are its characters, not an object of attributes"],
+      ["string", new String("a@example.com"), "it is a String object (new String(…)), which JSON writes as its text, not an object of attributes"],
+      // JSON writes the primitive, whatever properties the object has.
+      ["number", Object.assign(new Number(7), { email: "a@example.com" }), "it is a Number object (new Number(…)), which JSON writes as its number"],
+      ["boolean", Object.assign(new Boolean(true), { email: "a@example.com" }), "it is a Boolean object (new Boolean(…)), which JSON writes as true or false"],
+      ["string-props", Object.assign(new String("x"), { email: "a@example.com" }), "it is a String object"],
     ];
     const before = s.sim.requests.length;
     for (const [id, ev, why] of cases) {

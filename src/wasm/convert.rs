@@ -50,14 +50,18 @@ pub(super) fn read_js(v: &JsValue, paths: &EventPaths) -> Result<serde_json::Val
 }
 
 /// An event read by `read` (the whole of it, or the values on its action's paths), with what
-/// every way of reading refuses: `undefined`, a function or a symbol (`read` gives `None`), and
-/// a `Date`, `Map` or `Set`, which JSON shows as a string or `{}`.
+/// every way of reading refuses: `undefined`, a function or a symbol (`read` gives `None`), a
+/// `String`, `Number` or `Boolean` object (JSON writes its primitive, whatever properties it
+/// has), and a `Date`, `Map` or `Set`, which JSON shows as a string or `{}`.
 pub(super) fn read_event_with(
     v: &JsValue,
     read: impl FnOnce(&JsValue) -> Result<Option<serde_json::Value>, String>,
 ) -> Result<serde_json::Value, String> {
     if v.is_undefined() {
         return Err("it is undefined".into());
+    }
+    if let Some(kind) = boxed_kind(v) {
+        return Err(format!("it is {kind}, not an object of attributes"));
     }
     let value = read(v)?.ok_or("it is a function or a symbol, which JSON cannot carry")?;
     let looks_empty = match &value {
@@ -109,10 +113,22 @@ fn hidden_kind(js: &JsValue) -> Option<&'static str> {
         Some("a Map (Object.fromEntries(map) makes an object of it)")
     } else if js.is_instance_of::<js_sys::Set>() {
         Some("a Set")
+    } else {
+        None
+    }
+}
+
+/// A `String`, `Number` or `Boolean` object: JSON writes its primitive value, never its
+/// properties. (Only objects are asked: a primitive is no instance.)
+fn boxed_kind(js: &JsValue) -> Option<&'static str> {
+    if !js.is_object() {
+        None
     } else if js.is_instance_of::<js_sys::JsString>() {
-        Some("a String object (new String(…)), whose attributes are its characters")
-    } else if js.is_instance_of::<js_sys::Number>() || js.is_instance_of::<js_sys::Boolean>() {
-        Some("a Number or Boolean object")
+        Some("a String object (new String(…)), which JSON writes as its text")
+    } else if js.is_instance_of::<js_sys::Number>() {
+        Some("a Number object (new Number(…)), which JSON writes as its number")
+    } else if js.is_instance_of::<js_sys::Boolean>() {
+        Some("a Boolean object (new Boolean(…)), which JSON writes as true or false")
     } else {
         None
     }
@@ -134,14 +150,14 @@ fn non_finite_kind(js: &JsValue) -> Option<&'static str> {
     }
 }
 
-/// What non-finite number `js.toJSON()` returns, if it has one and returns one (`JSON.stringify`
-/// wrote `null` for it). Asked only where `null` was written, so a `toJSON` runs again only then.
-fn to_json_non_finite(js: &JsValue) -> Option<&'static str> {
+/// What `js.toJSON()` returns, when `js` has a `toJSON` (what `JSON.stringify` wrote in its
+/// place). Asked only where a `null` was written, so a `toJSON` runs again only then.
+fn to_json_result(js: &JsValue) -> Option<JsValue> {
     if !has_to_json(js, &[]).unwrap_or(false) {
         return None;
     }
     let f = Reflect::get(js, &JsValue::from_str("toJSON")).ok()?.dyn_into::<Function>().ok()?;
-    non_finite_kind(&f.call1(js, &JsValue::from_str("")).ok()?)
+    f.call1(js, &JsValue::from_str("")).ok()
 }
 
 fn has_null(v: &serde_json::Value) -> bool {
@@ -167,15 +183,26 @@ pub(super) fn has_to_json(js: &JsValue, at: &[&str]) -> Result<bool, String> {
     Ok(!f.is_undefined() && f.is_function())
 }
 
-/// Puts [`non_finite_marker`]s where `JSON.stringify` wrote `null` for a non-finite number.
+/// Puts [`non_finite_marker`]s where `JSON.stringify` wrote `null` for a non-finite number:
+/// in `js` itself, or in what its `toJSON` returned, at any depth.
 fn restore_non_finite(js: &JsValue, value: &mut serde_json::Value) {
+    if let serde_json::Value::Null = value {
+        if let Some(what) = non_finite_kind(js) {
+            *value = non_finite_marker(what);
+            return;
+        }
+    }
+    // What JSON wrote here: `toJSON`'s result when there is one (whose own `toJSON` it does not
+    // call; the values inside it are written as any others).
+    let written = to_json_result(js);
+    let js = written.as_ref().unwrap_or(js);
     match value {
         serde_json::Value::Null => {
-            if let Some(what) = non_finite_kind(js).or_else(|| to_json_non_finite(js)) {
+            if let Some(what) = written.as_ref().and_then(non_finite_kind) {
                 *value = non_finite_marker(what);
             }
         }
-        serde_json::Value::Array(items) if !has_to_json(js, &[]).unwrap_or(false) => {
+        serde_json::Value::Array(items) => {
             for (i, item) in items.iter_mut().enumerate() {
                 if has_null(item) {
                     if let Ok(child) = Reflect::get(js, &JsValue::from_f64(i as f64)) {
@@ -184,7 +211,7 @@ fn restore_non_finite(js: &JsValue, value: &mut serde_json::Value) {
                 }
             }
         }
-        serde_json::Value::Object(map) if !has_to_json(js, &[]).unwrap_or(false) => {
+        serde_json::Value::Object(map) => {
             for (key, item) in map.iter_mut() {
                 if has_null(item) {
                     if let Ok(child) = Reflect::get(js, &JsValue::from_str(key)) {
