@@ -147,6 +147,26 @@ fn an_empty_string_is_an_empty_cell_like_null_which_leaves_the_field_unchanged()
 }
 
 #[test]
+fn an_email_lookup_value_is_sent_trimmed_so_both_rows_import_and_both_events_are_delivered() {
+    // A fresh user's case: the second event's email had a trailing space. Sent as it was, its
+    // row failed ("Invalid email address") and, matched by the trimmed key, the failure went
+    // to the first event while the failed one was reported delivered.
+    let mut h = harness(bulk_action(default_data()));
+    h.event("bulk", &json!({"e": "jo@example.com", "n": "A"}));
+    h.event("bulk", &json!({"e": " Jo@example.com ", "n": "B"}));
+    h.flush();
+    h.run_until_idle();
+    assert_eq!(
+        h.fake.bulk_jobs[0].csv,
+        "email,firstName,title\r\njo@example.com,A,\r\nJo@example.com,B,\r\n"
+    );
+    for id in ["ev-1", "ev-2"] {
+        assert_eq!(h.outcome(id).status, Status::Delivered, "{id}");
+    }
+    h.assert_all_final();
+}
+
+#[test]
 fn no_list_means_no_list_id() {
     let mut action = bulk_action(default_data());
     action.as_object_mut().unwrap().remove("targetStaticList");

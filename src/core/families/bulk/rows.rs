@@ -146,6 +146,9 @@ pub(crate) fn prepare_row(
             line.push(',');
         }
         let text = match &value {
+            // An email lookup value is sent trimmed, as in every upsert record: leads are matched
+            // by it that way, and report rows by its trimmed form (`match_key`).
+            Some(Value::String(s)) if is_key && params.lookup_field == "email" => Cow::Borrowed(s.trim()),
             Some(Value::String(s)) => Cow::Borrowed(s.as_str()),
             Some(other) => Cow::Owned(cell_text(other)),
             None => Cow::Borrowed(""),
