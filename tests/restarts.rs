@@ -421,3 +421,42 @@ fn calls_in_flight_at_the_snapshot_hold_concurrency_until_their_timeout() {
         assert_eq!(h.finals(id).len(), 1, "{id}");
     }
 }
+
+/// A fresh user's case: a batched upsert's call was still running in Marketo when its instance
+/// died. The restored connector sends that lead's next update only once the old call has timed
+/// out, so the old values never land over the new ones.
+#[test]
+fn a_restored_batch_waits_until_the_previous_instances_call_has_run_out() {
+    let mut h = host(json!([
+        {"id": "upb", "type": "createOrUpdateLeadBatched", "updateStrategy": "createOrUpdate",
+         "leadData": [{"field": "email", "source": {"attribute": "email"}},
+                      {"field": "firstName", "source": {"attribute": "name"}}]}
+    ]));
+    h.process("OLD", "upb", json!({"email": "jo@example.com", "name": "OLD"}));
+    h.flush();
+    answer_all_but_upserts(&mut h);
+    let old = h.inbox.iter().find(|r| is_upsert(r)).cloned().expect("OLD's batch is in flight");
+    let sent_at = h.now;
+    h.restore(SEED + 1);
+    h.process("NEW", "upb", json!({"email": "jo@example.com", "name": "NEW"}));
+    h.flush();
+    answer_all_but_upserts(&mut h);
+    // Marketo finishes the old call late, its answer lost with the dead instance.
+    let until = sent_at + marketo_connector_testkit::driver::marketo_timeout_ms(&old);
+    h.advance_to(until - 1);
+    assert!(!h.inbox.iter().any(is_upsert), "nothing sent while the old call may run");
+    let _lost = h.fake.handle(&old, h.now);
+    h.run_until_idle();
+    let lead = h.fake.leads.iter().find(|l| l.fields["email"] == json!("jo@example.com")).expect("the lead");
+    assert_eq!(lead.fields["firstName"], json!("NEW"));
+    for name in ["OLD", "NEW"] {
+        assert_eq!(h.finals(name).first().map(|o| o.status), Some(Status::Delivered), "{name}");
+    }
+}
+
+/// Answers the identity call, the schema read and whatever else is not a Sync Leads call.
+fn answer_all_but_upserts(h: &mut Driver) {
+    while let Some(id) = h.inbox.iter().find(|r| !is_upsert(r)).map(|r| r.id) {
+        h.answer(id);
+    }
+}

@@ -39,6 +39,10 @@ pub struct Queue<T> {
     sealed: VecDeque<Vec<T>>,
     /// The job delivering this action's previous batch, while it runs.
     pub busy: Option<JobId>,
+    /// Restored while a batch of this action was in flight in the previous instance: Marketo
+    /// may still be running that call until this time (its own timeout), so no batch goes
+    /// before it (a later update of a lead must not land before that call does).
+    pub held_until: Option<Millis>,
 }
 
 impl<T> Queue<T> {
@@ -52,6 +56,7 @@ impl<T> Queue<T> {
             oldest: None,
             sealed: VecDeque::new(),
             busy: None,
+            held_until: None,
         }
     }
 
@@ -98,11 +103,13 @@ impl<T> Queue<T> {
         self.oldest.map(|t| t.saturating_add(self.limits.max_age_ms))
     }
 
-    /// The next sealed batch, if the previous one is done.
-    pub fn take_ready(&mut self) -> Option<Vec<T>> {
-        if self.busy.is_some() {
+    /// The next sealed batch at `now`, if the previous one is done (and, after a restore, the
+    /// previous instance's may be: [`Queue::held_until`]).
+    pub fn take_ready(&mut self, now: Millis) -> Option<Vec<T>> {
+        if self.busy.is_some() || self.held_until.is_some_and(|t| now < t) {
             return None;
         }
+        self.held_until = None;
         self.sealed.pop_front()
     }
 
@@ -133,9 +140,9 @@ mod tests {
         let mut q = Queue::new(SMALL, 0);
         q.push(0, 'a', 1);
         q.push(0, 'b', 1);
-        assert_eq!(q.take_ready(), None);
+        assert_eq!(q.take_ready(0), None);
         q.push(0, 'c', 1);
-        assert_eq!(q.take_ready(), Some(vec!['a', 'b', 'c']));
+        assert_eq!(q.take_ready(0), Some(vec!['a', 'b', 'c']));
         assert!(q.is_empty());
     }
 
@@ -146,9 +153,9 @@ mod tests {
         q.push(500, 'b', 1);
         assert_eq!(q.deadline(), Some(1_010));
         q.seal_if_due(1_009);
-        assert_eq!(q.take_ready(), None);
+        assert_eq!(q.take_ready(0), None);
         q.seal_if_due(1_010);
-        assert_eq!(q.take_ready(), Some(vec!['a', 'b']));
+        assert_eq!(q.take_ready(0), Some(vec!['a', 'b']));
         assert_eq!(q.deadline(), None);
     }
 
@@ -157,9 +164,9 @@ mod tests {
         let mut q = Queue::new(SMALL, 20);
         q.push(0, 'a', 40);
         q.push(0, 'b', 41); // 20 + 40 + 41 = 101 > 100: 'a' goes alone
-        assert_eq!(q.take_ready(), Some(vec!['a']));
+        assert_eq!(q.take_ready(0), Some(vec!['a']));
         q.push(0, 'c', 39); // 20 + 41 + 39 = 100: exactly full, sealed
-        assert_eq!(q.take_ready(), Some(vec!['b', 'c']));
+        assert_eq!(q.take_ready(0), Some(vec!['b', 'c']));
     }
 
     #[test]
@@ -169,9 +176,21 @@ mod tests {
             q.push(0, c, 1);
         }
         q.busy = Some(JobId(1));
-        assert_eq!(q.take_ready(), None);
+        assert_eq!(q.take_ready(0), None);
         q.busy = None;
-        assert_eq!(q.take_ready(), Some(vec!['a', 'b', 'c']));
+        assert_eq!(q.take_ready(0), Some(vec!['a', 'b', 'c']));
         assert_eq!(q.items().count(), 3);
+    }
+
+    #[test]
+    fn a_held_queue_sends_nothing_before_the_hold_ends() {
+        let mut q = Queue::new(SMALL, 0);
+        for c in ['a', 'b', 'c'] {
+            q.push(0, c, 1);
+        }
+        q.held_until = Some(90_000);
+        assert_eq!(q.take_ready(89_999), None);
+        assert_eq!(q.take_ready(90_000), Some(vec!['a', 'b', 'c']));
+        assert_eq!(q.held_until, None, "the hold is over");
     }
 }

@@ -285,7 +285,7 @@ impl Engine {
         let mut ready: Vec<(String, Vec<(EventRef, Prepared)>)> = Vec::new();
         for (action_id, q) in self.queues.iter_mut() {
             q.seal_if_due(now);
-            if let Some(batch) = q.take_ready() {
+            if let Some(batch) = q.take_ready(now) {
                 ready.push((action_id.clone(), batch));
             }
         }

@@ -131,6 +131,23 @@ impl Engine {
         // Restored events take keys after the snapshot's counter.
         engine.next_event = snapshot.next_event;
         engine.restore_events(snapshot.events);
+        // A batch that was in flight may still be running in Marketo: its action's queue (its
+        // events again, and what comes next) waits until the previous instance's calls have
+        // timed out, so a later update of a lead never lands before it.
+        let until = snapshot.in_flight_until.iter().copied().filter(|t| *t > now).max();
+        if let Some(until) = until.map(|t| t.min(now.saturating_add(CALL_TIMEOUT_MS))) {
+            let held: Vec<Arc<str>> = engine
+                .pending
+                .values()
+                .filter(|p| p.replayed && p.batched)
+                .map(|p| Arc::clone(&p.action_id))
+                .collect();
+            for action_id in held {
+                if let Some(q) = engine.queues.get_mut(&*action_id) {
+                    q.held_until = Some(until);
+                }
+            }
+        }
         // Nothing is sent until the host's next input (SPEC §7: it may store this engine's
         // snapshot, with the new generation, first); `poll_timeout` asks for it now.
         engine.needs_pump = true;

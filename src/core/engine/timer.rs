@@ -64,6 +64,12 @@ impl Engine {
         }
         self.delayed.iter().for_each(|(at, _)| t.set(Timer::Retry, *at));
         self.queues.values().filter_map(Queue::deadline).for_each(|at| t.set(Timer::BatchAge, at));
+        // A batch held after a restore goes when the hold ends (only one is waiting to go).
+        self.queues
+            .values()
+            .filter(|q| q.busy.is_none() && !q.is_empty())
+            .filter_map(|q| q.held_until)
+            .for_each(|at| t.set(Timer::BatchAge, at));
         self.in_flight.values().for_each(|f| t.set(Timer::CallTimeout, f.deadline));
         if let Some((_, at)) = self.identity_deadline {
             t.set(Timer::IdentityTimeout, at);
