@@ -98,8 +98,16 @@ fn unknown_versions_and_garbage_are_refused() {
         Some(SnapshotError::Version("99".into()))
     );
     // An edited version is named as it is written, not read as another number.
-    for (written, named) in [(r#""1""#, r#""1""#), ("1.0", "1.0"), ("4294967297", "4294967297"), ("-1", "-1")]
-    {
+    for (written, named) in [
+        (r#""1""#, r#""1""#),
+        ("1.0", "1.0"),
+        ("4294967297", "4294967297"),
+        ("-1", "-1"),
+        ("1e0", "1e0"),
+        ("-0", "-0"),
+        ("18446744073709551617", "18446744073709551617"),
+        ("1e400", "1e400"),
+    ] {
         let text = format!(r#"{{"version": {written}, "events": []}}"#);
         let err = Snapshot::parse(&text).err();
         assert_eq!(err, Some(SnapshotError::Version(named.into())), "{written}");

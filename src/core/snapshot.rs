@@ -223,8 +223,9 @@ impl Snapshot<'_> {
             ));
         }
         #[derive(Deserialize)]
-        struct Head {
-            version: Option<Value>,
+        struct Head<'t> {
+            #[serde(borrow)]
+            version: Option<&'t RawValue>,
         }
         let Head { version } = read_unbounded(text)?;
         let Some(version) = version else {
@@ -232,8 +233,9 @@ impl Snapshot<'_> {
                 "the object has no `version`: it is not the text Connector.snapshot() returns".into(),
             ));
         };
-        if version.as_u64() != Some(u64::from(VERSION)) {
-            return Err(SnapshotError::Version(version.to_string()));
+        // Named as written (`1e0`, `-0`, a number past any integer type), never read as another.
+        if version.get().trim() != VERSION.to_string() {
+            return Err(SnapshotError::Version(version.get().trim().to_string()));
         }
         let snapshot: Snapshot<'static> = read_unbounded(text)?;
         snapshot.check_events()?;

@@ -103,7 +103,13 @@ impl Source {
                 }
             }
             (Some(_), None) => Err("`attribute` must be a dot path or a list of keys".into()),
-            (None, Some(v)) => Ok(Source::Value(v.clone())),
+            (None, Some(v)) => match non_finite(v) {
+                // Every event would fail on it (INVALID_VALUE): say so once, at construction.
+                Some(what) => Err(format!(
+                    "`value` holds {what}, not a finite number (JSON would carry it as null, which clears a field)"
+                )),
+                None => Ok(Source::Value(v.clone())),
+            },
             (None, None) => Err("expected {\"attribute\": \"path.in.event\"} or {\"value\": literal}".into()),
         }
     }
@@ -365,6 +371,17 @@ pub fn map_record(
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_literal_that_is_not_a_finite_number_is_refused_at_construction() {
+        for what in ["NaN", "Infinity", "-Infinity"] {
+            let err = Source::parse(&json!({"value": non_finite_marker(what)})).unwrap_err();
+            assert!(err.contains(&format!("`value` holds {what}")), "{err}");
+        }
+        let inside = json!({"value": {"a": [1, non_finite_marker("NaN")]}});
+        assert!(Source::parse(&inside).is_err());
+        assert_eq!(Source::parse(&json!({"value": 1.5})), Ok(Source::Value(json!(1.5))));
+    }
 
     #[test]
     fn paths_with_spaces_dots_and_indexes() {

@@ -179,7 +179,7 @@ pub(super) fn has_to_json(js: &JsValue, at: &[&str]) -> Result<bool, String> {
     }
     let f = TO_JSON
         .with(|key| Reflect::get(js, key))
-        .map_err(|e| format!("reading {}.toJSON threw: {}", place(at), js_message(&e)))?;
+        .map_err(|e| format!("reading {} threw: {}", to_json_of(at), js_message(&e)))?;
     Ok(!f.is_undefined() && f.is_function())
 }
 
@@ -224,6 +224,15 @@ fn restore_non_finite(js: &JsValue, value: &mut serde_json::Value) {
     }
 }
 
+/// The `toJSON` property of what is at `path`: `the event's toJSON` or `` `a.b`.toJSON ``.
+fn to_json_of<S: std::borrow::Borrow<str>>(path: &[S]) -> String {
+    if path.is_empty() {
+        "the event's toJSON".into()
+    } else {
+        format!("{}.toJSON", place(path))
+    }
+}
+
 /// Where a problem is: `the event` or `the attribute \`a.b.0\``.
 pub(super) fn place<S: std::borrow::Borrow<str>>(path: &[S]) -> String {
     if path.is_empty() {
@@ -244,7 +253,7 @@ fn diagnose(v: &JsValue, path: &mut Vec<String>, ancestors: &mut Vec<JsValue>) -
     }
     let to_json = match Reflect::get(v, &JsValue::from_str("toJSON")) {
         Ok(f) => f,
-        Err(e) => return Some(format!("reading {}.toJSON threw: {}", place(path), js_message(&e))),
+        Err(e) => return Some(format!("reading {} threw: {}", to_json_of(path), js_message(&e))),
     };
     let v = match to_json.dyn_ref::<Function>() {
         Some(f) => {
@@ -427,7 +436,10 @@ pub(super) fn event_id_arg(v: &JsValue) -> Result<Option<String>, JsValue> {
         Some(n) if n.is_finite() && n.fract() == 0.0 && n.abs() < 9_007_199_254_740_992.0 => {
             Ok(Some(format!("{}", n as i64)))
         }
-        _ => Err(coded("eventId must be a string, an integer or undefined", "INVALID_EVENT_ID")),
+        _ => Err(coded(
+            "eventId must be a string, an integer of at most 2^53 - 1 (a larger one loses digits as a number: give it as a string) or undefined",
+            "INVALID_EVENT_ID",
+        )),
     }
 }
 
