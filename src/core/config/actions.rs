@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
-use crate::core::error::ConfigError;
+use crate::core::error::{ConfigError, EventError};
 use crate::core::event_paths::EventPaths;
 use crate::core::source::{FieldMapping, FieldType, Source};
 
@@ -275,7 +275,11 @@ impl<'a> Params<'a> {
     fn id_value(&mut self, key: &'static str) -> Result<Option<i64>, ConfigError> {
         match self.get(key) {
             None => Ok(None),
-            Some(v) => crate::core::source::to_id(v, key).map(Some).map_err(|e| self.err(key, e.to_string())),
+            Some(v) => crate::core::source::to_id(v, key).map(Some).map_err(|e| match e {
+                // The error names the parameter already (`self.err` does): its problem alone.
+                EventError::InvalidValue { problem, .. } => self.err(key, problem),
+                other => self.err(key, other.to_string()),
+            }),
         }
     }
 
@@ -574,6 +578,7 @@ mod tests {
         ] {
             let e = one(v).unwrap_err();
             assert!(e.contains("`x`") && e.contains(needle), "{e}");
+            assert!(e.matches("parameter `").count() <= 1, "the parameter named once: {e}");
         }
         let dup = parse_actions(&json!([
             {"id": "d", "type": "mergeLead", "winningLeadId": {"value": 1}, "losingLeadIds": {"value": 2}},
