@@ -439,8 +439,13 @@ fn a_restored_batch_waits_until_the_previous_instances_call_has_run_out() {
     let sent_at = h.now;
     h.restore(SEED + 1);
     h.process("NEW", "upb", json!({"email": "jo@example.com", "name": "NEW"}));
-    h.flush();
+    h.flush_named("flush after the restore");
     answer_all_but_upserts(&mut h);
+    // The held events wait on time, as on a retry: flush() settles now rather than 90 s later.
+    assert!(
+        h.returned.iter().any(|(name, _)| name == "flush after the restore"),
+        "flush() settled while the batch is held"
+    );
     // Marketo finishes the old call late, its answer lost with the dead instance.
     let until = sent_at + marketo_connector_testkit::driver::marketo_timeout_ms(&old);
     h.advance_to(until - 1);

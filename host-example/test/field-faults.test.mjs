@@ -133,6 +133,9 @@ test("NaN, ±Infinity and an invalid Date (also behind a Number wrapper or toJSO
       ["n14", "upsert", { email: "a@example.com", score: { toJSON: () => ({ a: NaN }) } }, /leadScore.*NaN/],
       ["n15", "upsert", { email: "a@example.com", score: { toJSON: () => [1, new Number(Infinity)] } }, /leadScore.*Infinity/],
       ["n16", "bulk", { email: "a@example.com", score: { toJSON: () => ({ a: -Infinity }) } }, /leadData field leadScore.*-Infinity/],
+      // toJSON is given its key, as JSON.stringify of the event gives it.
+      ["n17", "upsert", { email: "a@example.com", score: { toJSON(k) { return k === "score" ? NaN : 1; } } }, /leadScore.*the value is NaN/],
+      ["n18", "upsert", { email: "a@example.com", score: [{ toJSON(k) { return k === "0" ? Infinity : 1; } }] }, /leadScore.*Infinity/],
     ];
     for (const [id, action, ev, re] of events) {
       s.outcomes.push(...await s.c.process(action, ev, id));

@@ -84,7 +84,18 @@ pub(super) fn read_js_at(
     paths: &EventPaths,
     at: &[&str],
 ) -> Result<Option<serde_json::Value>, String> {
-    let text = match JSON::stringify(v) {
+    // A value with a `toJSON` is written from an object holding it under its key, as
+    // `JSON.stringify` of the event would: its `toJSON` gets that key, not "".
+    let keyed = at.last().filter(|_| has_to_json(v, at).unwrap_or(false));
+    let js = match keyed {
+        Some(key) => {
+            let holder = Object::new();
+            let _ = Reflect::set(&holder, &JsValue::from_str(key), v);
+            JsValue::from(holder)
+        }
+        None => v.clone(),
+    };
+    let written = match JSON::stringify(&js) {
         Ok(t) if t.is_undefined() => return Ok(None),
         Ok(t) => t.as_string().ok_or("it is a function or a symbol, which JSON cannot carry")?,
         Err(e) => {
@@ -92,13 +103,21 @@ pub(super) fn read_js_at(
             return Err(diagnose(v, &mut path, &mut Vec::new()).unwrap_or_else(|| js_message(&e)));
         }
     };
-    let mut value = paths.read_nested(&text, at.len()).map_err(|e| match e {
+    // The holder's text is `{"key":value}`, or `{}` when `toJSON` gave `undefined`.
+    let text = match keyed {
+        Some(_) => match held_value(&written) {
+            Some(text) => text,
+            None => return Ok(None),
+        },
+        None => written.as_str(),
+    };
+    let mut value = paths.read_nested(text, at.len()).map_err(|e| match e {
         // Somewhere in the value: name where the value is.
         ReadError::HalfCharacter if !at.is_empty() => format!("{e}, in {}", place(at)),
         e => e.to_string(),
     })?;
     if text.contains("null") {
-        restore_non_finite(v, &mut value);
+        restore_non_finite(v, keyed.copied().unwrap_or(""), &mut value);
     }
     Ok(Some(value))
 }
@@ -150,14 +169,35 @@ fn non_finite_kind(js: &JsValue) -> Option<&'static str> {
     }
 }
 
-/// What `js.toJSON()` returns, when `js` has a `toJSON` (what `JSON.stringify` wrote in its
-/// place). Asked only where a `null` was written, so a `toJSON` runs again only then.
-fn to_json_result(js: &JsValue) -> Option<JsValue> {
+/// The value's text in `{"key":value}` as `JSON.stringify` writes an object of one property;
+/// `None` for `{}`. (The key is skipped as a JSON string: up to its unescaped closing quote.)
+fn held_value(text: &str) -> Option<&str> {
+    let body = text.strip_prefix("{\"")?.strip_suffix('}')?;
+    let mut escaped = false;
+    let end = body.char_indices().find_map(|(i, c)| match (escaped, c) {
+        (true, _) => {
+            escaped = false;
+            None
+        }
+        (false, '\\') => {
+            escaped = true;
+            None
+        }
+        (false, '"') => Some(i),
+        _ => None,
+    })?;
+    body.get(end + 1..)?.strip_prefix(':')
+}
+
+/// What `js.toJSON(key)` returns, when `js` has a `toJSON` (what `JSON.stringify` wrote in
+/// its place, `key` being the property or index it was written under). Asked only where a
+/// `null` was written, so a `toJSON` runs again only then.
+fn to_json_result(js: &JsValue, key: &str) -> Option<JsValue> {
     if !has_to_json(js, &[]).unwrap_or(false) {
         return None;
     }
     let f = Reflect::get(js, &JsValue::from_str("toJSON")).ok()?.dyn_into::<Function>().ok()?;
-    f.call1(js, &JsValue::from_str("")).ok()
+    f.call1(js, &JsValue::from_str(key)).ok()
 }
 
 fn has_null(v: &serde_json::Value) -> bool {
@@ -185,7 +225,7 @@ pub(super) fn has_to_json(js: &JsValue, at: &[&str]) -> Result<bool, String> {
 
 /// Puts [`non_finite_marker`]s where `JSON.stringify` wrote `null` for a non-finite number:
 /// in `js` itself, or in what its `toJSON` returned, at any depth.
-fn restore_non_finite(js: &JsValue, value: &mut serde_json::Value) {
+fn restore_non_finite(js: &JsValue, key: &str, value: &mut serde_json::Value) {
     if let serde_json::Value::Null = value {
         if let Some(what) = non_finite_kind(js) {
             *value = non_finite_marker(what);
@@ -194,7 +234,7 @@ fn restore_non_finite(js: &JsValue, value: &mut serde_json::Value) {
     }
     // What JSON wrote here: `toJSON`'s result when there is one (whose own `toJSON` it does not
     // call; the values inside it are written as any others).
-    let written = to_json_result(js);
+    let written = to_json_result(js, key);
     let js = written.as_ref().unwrap_or(js);
     match value {
         serde_json::Value::Null => {
@@ -206,7 +246,7 @@ fn restore_non_finite(js: &JsValue, value: &mut serde_json::Value) {
             for (i, item) in items.iter_mut().enumerate() {
                 if has_null(item) {
                     if let Ok(child) = Reflect::get(js, &JsValue::from_f64(i as f64)) {
-                        restore_non_finite(&child, item);
+                        restore_non_finite(&child, &i.to_string(), item);
                     }
                 }
             }
@@ -215,7 +255,7 @@ fn restore_non_finite(js: &JsValue, value: &mut serde_json::Value) {
             for (key, item) in map.iter_mut() {
                 if has_null(item) {
                     if let Ok(child) = Reflect::get(js, &JsValue::from_str(key)) {
-                        restore_non_finite(&child, item);
+                        restore_non_finite(&child, key, item);
                     }
                 }
             }

@@ -143,7 +143,9 @@ impl Engine {
     /// Whether event `key` is on its way to a final outcome without waiting on time: a call
     /// carrying it is in flight, or waiting to be sent while neither the rate window, the daily
     /// quota nor an identity backoff holds calls back, or (batched) it sits in a sealed batch
-    /// behind its action's batch in flight. What `flush()` waits for.
+    /// behind its action's batch in flight, unless a restore holds its action's queue until
+    /// the previous instance's call has run out ([`crate::core::batch::Queue::held_until`]).
+    /// What `flush()` waits for.
     pub fn in_progress(&self, key: EventKey) -> bool {
         let Some(p) = self.pending.get(&key) else { return false };
         let time_blocked = self.limiter_wake.is_some() || self.auth.wake_at().is_some();
@@ -152,7 +154,13 @@ impl Engine {
                 let sending = self.jobs.get(job).map_or(0, |e| e.sending);
                 sending > 0 && (!time_blocked || self.in_flight.values().any(|f| f.call.job == *job))
             }
-            None => p.batched && !time_blocked,
+            None => {
+                let held = self
+                    .queues
+                    .get(&*p.action_id)
+                    .is_some_and(|q| q.held_until.is_some_and(|t| self.now < t));
+                p.batched && !time_blocked && !held
+            }
         }
     }
 
