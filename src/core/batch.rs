@@ -106,11 +106,16 @@ impl<T> Queue<T> {
     /// The next sealed batch at `now`, if the previous one is done (and, after a restore, the
     /// previous instance's may be: [`Queue::held_until`]).
     pub fn take_ready(&mut self, now: Millis) -> Option<Vec<T>> {
-        if self.busy.is_some() || self.held_until.is_some_and(|t| now < t) {
+        if self.busy.is_some() || self.held_at(now) {
             return None;
         }
         self.held_until = None;
         self.sealed.pop_front()
+    }
+
+    /// Whether a restore still holds this queue at `now` ([`Queue::held_until`]).
+    pub fn held_at(&self, now: Millis) -> bool {
+        self.held_until.is_some_and(|t| now < t)
     }
 
     /// Items queued, open and sealed.

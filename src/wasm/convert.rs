@@ -138,11 +138,9 @@ fn hidden_kind(js: &JsValue) -> Option<&'static str> {
 }
 
 /// A `String`, `Number` or `Boolean` object: JSON writes its primitive value, never its
-/// properties. (Only objects are asked: a primitive is no instance.)
+/// properties. (A primitive is no instance of any: nothing else need be asked first.)
 fn boxed_kind(js: &JsValue) -> Option<&'static str> {
-    if !js.is_object() {
-        None
-    } else if js.is_instance_of::<js_sys::JsString>() {
+    if js.is_instance_of::<js_sys::JsString>() {
         Some("a String object (new String(…)), which JSON writes as its text")
     } else if js.is_instance_of::<js_sys::Number>() {
         Some("a Number object (new Number(…)), which JSON writes as its number")
@@ -193,11 +191,20 @@ fn held_value(text: &str) -> Option<&str> {
 /// its place, `key` being the property or index it was written under). Asked only where a
 /// `null` was written, so a `toJSON` runs again only then.
 fn to_json_result(js: &JsValue, key: &str) -> Option<JsValue> {
-    if !has_to_json(js, &[]).unwrap_or(false) {
-        return None;
+    to_json_fn(js).ok().flatten()?.call1(js, &JsValue::from_str(key)).ok()
+}
+
+/// `js`'s `toJSON` function, if it has one (the one lookup of it every check shares).
+///
+/// # Errors
+/// What reading the property threw (a getter).
+fn to_json_fn(js: &JsValue) -> Result<Option<Function>, JsValue> {
+    thread_local! {
+        static TO_JSON: JsValue = JsValue::from_str("toJSON");
     }
-    let f = Reflect::get(js, &JsValue::from_str("toJSON")).ok()?.dyn_into::<Function>().ok()?;
-    f.call1(js, &JsValue::from_str(key)).ok()
+    let f = TO_JSON.with(|key| Reflect::get(js, key))?;
+    // `typeof` (a function from another realm is one too), not `instanceof Function`.
+    Ok(f.is_function().then(|| f.unchecked_into::<Function>()))
 }
 
 fn has_null(v: &serde_json::Value) -> bool {
@@ -214,13 +221,9 @@ fn has_null(v: &serde_json::Value) -> bool {
 /// # Errors
 /// Reading `toJSON` threw (a getter), naming the attribute path `at` where `js` is.
 pub(super) fn has_to_json(js: &JsValue, at: &[&str]) -> Result<bool, String> {
-    thread_local! {
-        static TO_JSON: JsValue = JsValue::from_str("toJSON");
-    }
-    let f = TO_JSON
-        .with(|key| Reflect::get(js, key))
-        .map_err(|e| format!("reading {} threw: {}", to_json_of(at), js_message(&e)))?;
-    Ok(!f.is_undefined() && f.is_function())
+    to_json_fn(js)
+        .map(|f| f.is_some())
+        .map_err(|e| format!("reading {} threw: {}", to_json_of(at), js_message(&e)))
 }
 
 /// Puts [`non_finite_marker`]s where `JSON.stringify` wrote `null` for a non-finite number:
@@ -291,11 +294,11 @@ fn diagnose(v: &JsValue, path: &mut Vec<String>, ancestors: &mut Vec<JsValue>) -
     if !v.is_object() {
         return None;
     }
-    let to_json = match Reflect::get(v, &JsValue::from_str("toJSON")) {
+    let to_json = match to_json_fn(v) {
         Ok(f) => f,
         Err(e) => return Some(format!("reading {} threw: {}", to_json_of(path), js_message(&e))),
     };
-    let v = match to_json.dyn_ref::<Function>() {
+    let v = match to_json {
         Some(f) => {
             let key = JsValue::from_str(path.last().map_or("", String::as_str));
             match f.call1(v, &key) {

@@ -155,10 +155,7 @@ impl Engine {
                 sending > 0 && (!time_blocked || self.in_flight.values().any(|f| f.call.job == *job))
             }
             None => {
-                let held = self
-                    .queues
-                    .get(&*p.action_id)
-                    .is_some_and(|q| q.held_until.is_some_and(|t| self.now < t));
+                let held = self.queues.get(&*p.action_id).is_some_and(|q| q.held_at(self.now));
                 p.batched && !time_blocked && !held
             }
         }
