@@ -433,13 +433,20 @@ fn a_transient_failure_of_the_schema_read_is_retried_like_any_call() {
 }
 
 #[test]
-fn a_batched_upsert_reads_the_schema_when_its_batch_goes_out() {
+fn a_batched_upsert_reads_the_schema_at_its_first_event_and_events_before_it_are_judged_when_it_is() {
     let mut h = Driver::new(settings(json!([{"id": "upb", "type": "createOrUpdateLeadBatched",
         "updateStrategy": "createOrUpdate", "leadData": mapping()}])));
     h.fake.fields = typed_fields();
     h.event("upb", &json!({"email": "a@example.com", "visits": "1"}));
     h.event("upb", &json!({"email": "b@example.com", "visits": "x"}));
-    assert!(h.sent.is_empty(), "queued events send nothing");
+    assert!(h.rest_sent().is_empty(), "queued events send no Sync Leads call");
+    assert_eq!(h.outcomes.len(), 0, "the second event waits for the schema to be judged");
+    h.answer_all();
+    assert_eq!(h.describe_sent().len(), 1, "read at the first event, before the batch is due");
+    assert!(h.rest_sent().is_empty());
+    // Arriving after the read, an event is judged on arrival.
+    h.event("upb", &json!({"email": "c@example.com", "visits": "y"}));
+    assert_eq!(h.outcome_json("ev-3")["code"], "INVALID_VALUE");
     h.flush();
     h.run_until_idle();
     assert_eq!(h.describe_sent().len(), 1);

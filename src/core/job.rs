@@ -279,6 +279,12 @@ pub(crate) trait Delivery: std::fmt::Debug {
         let _ = (step, p);
         false
     }
+    /// The item texts of the events it has not finished (see [`Family::item_text`]), for a
+    /// snapshot of events kept only as their item: a record's JSON (several events merged into
+    /// one record share it), a CSV row.
+    fn item_texts(&self) -> Vec<(EventKey, &str)> {
+        Vec::new()
+    }
 }
 
 /// What a family made of one event before it waits in a queue: the family's own type (a list
@@ -298,6 +304,11 @@ impl Prepared {
     /// The item, when it is a `T` (always, for the family that prepared it).
     pub fn take<T: Any>(self) -> Option<T> {
         self.item.downcast::<T>().ok().map(|b| *b)
+    }
+
+    /// The item, borrowed, when it is a `T`.
+    pub fn get<T: Any>(&self) -> Option<&T> {
+        self.item.downcast_ref::<T>()
     }
 }
 
@@ -425,6 +436,26 @@ pub(crate) trait Family {
     fn resume(&self, events: Vec<(EventRef, &Value)>, resume: &ResumeData, cx: &mut Context<'_>) -> Start {
         let _ = (events, resume, cx);
         Start::default()
+    }
+    /// Whether an event of the action, once prepared with the lead schema, is kept only as its
+    /// prepared item (a lead record, a CSV row), not also as its event text: its snapshot entry
+    /// is then written from the item by [`Family::event_of_item`]. Only for mappings that
+    /// function can undo ([`crate::core::source::undoable`]).
+    fn keeps_item_only(&self) -> bool {
+        false
+    }
+    /// The text of a queued `item` this family prepared (the record's JSON, the CSV row), for
+    /// [`Family::event_of_item`].
+    fn item_text<'a>(&self, item: &'a Prepared) -> Option<&'a str> {
+        let _ = item;
+        None
+    }
+    /// The event values an item's text was made from, at their attribute paths, as the item
+    /// holds them (formatted for Marketo): what a snapshot keeps of an event kept only as its
+    /// item. Preparing the result again gives the same item.
+    fn event_of_item(&self, text: &str) -> Option<Value> {
+        let _ = text;
+        None
     }
 }
 

@@ -345,6 +345,63 @@ impl FieldMapping {
     }
 }
 
+/// Whether the values a `leadData` mapping produced can be written back at their attribute
+/// paths ([`put_at`]) so that mapping them again gives the same values: no attribute path is
+/// read by two fields or lies inside another's (writing one back would change the other).
+/// Actions whose mapping is undoable keep a prepared event only as its record or CSV row
+/// ([`crate::core::job::Family::keeps_item_only`]).
+pub fn undoable(mapping: &[FieldMapping]) -> bool {
+    let paths: Vec<&[String]> = mapping
+        .iter()
+        .filter_map(|m| match &m.source {
+            Source::Attribute(path) => Some(path.as_slice()),
+            Source::Value(_) => None,
+        })
+        .collect();
+    paths
+        .iter()
+        .enumerate()
+        .all(|(i, a)| paths.iter().skip(i + 1).all(|b| !a.starts_with(b) && !b.starts_with(a)))
+}
+
+/// Writes `value` at attribute `path` into `event`, making the objects on the way (a key that
+/// reads a list index, `items.0`, becomes an object key, which [`Source::resolve`] reads the
+/// same). Nothing is written where the way holds a value that is not an object.
+pub fn put_at(event: &mut Value, path: &[String], value: Value) {
+    let Some((last, parents)) = path.split_last() else { return };
+    let mut node = event;
+    for key in parents {
+        node = match node {
+            Value::Object(map) => {
+                map.entry(key.clone()).or_insert_with(|| Value::Object(serde_json::Map::new()))
+            }
+            _ => return,
+        };
+    }
+    if let Value::Object(map) = node {
+        map.insert(last.clone(), value);
+    }
+}
+
+/// The event a prepared record or row was made from under `mapping`, as far as it holds it:
+/// each field's value (`value_of(index, field)`, `None` when the field was left out) written
+/// back at its attribute path; literal sources write nothing. For an [`undoable`] mapping,
+/// mapping the result again gives the same values.
+pub fn unmap(
+    mapping: &[FieldMapping],
+    mut value_of: impl FnMut(usize, &FieldMapping) -> Option<Value>,
+) -> Value {
+    let mut event = Value::Object(serde_json::Map::new());
+    for (i, m) in mapping.iter().enumerate() {
+        if let Source::Attribute(path) = &m.source {
+            if let Some(v) = value_of(i, m) {
+                put_at(&mut event, path, v);
+            }
+        }
+    }
+    event
+}
+
 /// Builds a lead record from a `leadData` mapping, formatted by `fmt` (see
 /// [`FieldMapping::value_for`]); `key` is the lookup field. Warnings (values cut) are pushed
 /// to `warnings`.
@@ -397,6 +454,30 @@ mod tests {
         assert_eq!(s.resolve(&ev), None);
         assert!(Source::parse(&json!({"attribute": "a", "value": 1})).is_err());
         assert!(Source::parse(&json!("a.b")).is_err());
+    }
+
+    #[test]
+    fn a_mapping_is_undoable_unless_two_fields_read_one_path_or_one_inside_another() {
+        let undo = |m: Value| undoable(&FieldMapping::parse_list(&m, "leadData").unwrap());
+        let field = |f: &str, path: Value| json!({"field": f, "source": {"attribute": path}});
+        assert!(undo(json!([
+            field("email", json!("a.b")),
+            field("city", json!("a.c")),
+            field("x", json!(["a", "b.c"]))
+        ])));
+        assert!(undo(
+            json!([field("email", json!("e")), {"field": "leadSource", "source": {"value": "web"}}])
+        ));
+        assert!(!undo(json!([field("email", json!("e")), field("email2", json!("e"))])));
+        assert!(!undo(json!([field("email", json!("a")), field("city", json!("a.b"))])));
+        assert!(!undo(json!([field("city", json!("a.b.c")), field("email", json!(["a", "b"]))])));
+        // Written back where it was read, whatever the keys.
+        let mut event = json!({});
+        put_at(&mut event, &["items".into(), "1".into(), "sku".into()], json!("A"));
+        assert_eq!(
+            Source::parse(&json!({"attribute": "items.1.sku"})).unwrap().resolve(&event),
+            Some(&json!("A"))
+        );
     }
 
     #[test]

@@ -162,6 +162,9 @@ pub struct UpsertParams {
     pub lead_data: Vec<FieldMapping>,
     /// `partitionName`.
     pub partition: Option<String>,
+    /// Whether `lead_data` is [`crate::core::source::undoable`]: a prepared event is then kept
+    /// only as its record.
+    pub undoable: bool,
 }
 
 /// Parameters of `mergeLead`.
@@ -184,6 +187,9 @@ pub struct BulkParams {
     pub lookup_field: String,
     /// `leadData` (must map the lookup field).
     pub lead_data: Vec<FieldMapping>,
+    /// Whether `lead_data` is [`crate::core::source::undoable`]: a prepared event is then kept
+    /// only as its CSV row.
+    pub undoable: bool,
 }
 
 /// One configured action.
@@ -477,7 +483,8 @@ fn upsert_params(p: &mut Params<'_>) -> Result<UpsertParams, ConfigError> {
     {
         return Err(p.err("partitionName", "works only with createOnly or createOrUpdate"));
     }
-    Ok(UpsertParams { strategy, lookup_field, lead_data, partition })
+    let undoable = crate::core::source::undoable(&lead_data);
+    Ok(UpsertParams { strategy, lookup_field, lead_data, partition, undoable })
 }
 
 fn merge_params(p: &mut Params<'_>) -> Result<MergeParams, ConfigError> {
@@ -494,7 +501,8 @@ fn bulk_params(p: &mut Params<'_>) -> Result<BulkParams, ConfigError> {
     if !lead_data.iter().any(|m| m.field == lookup_field) {
         return Err(p.err("leadData", format!("must map the lookup field `{lookup_field}`")));
     }
-    Ok(BulkParams { list_id, lookup_field, lead_data })
+    let undoable = crate::core::source::undoable(&lead_data);
+    Ok(BulkParams { list_id, lookup_field, lead_data, undoable })
 }
 
 #[cfg(test)]

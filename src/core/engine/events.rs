@@ -37,8 +37,7 @@ impl Engine {
         let settings = Arc::clone(&self.settings);
         let action =
             settings.action(action_id).ok_or_else(|| UsageError::UnknownAction(action_id.to_string()))?;
-        let text = event_text(event);
-        let key = self.accept(now, &*family(&action.action), action_id, (event, text), event_id, false);
+        let key = self.accept(now, &*family(&action.action), action_id, (event, None), event_id, false);
         self.pump(now);
         Ok(key)
     }
@@ -63,7 +62,7 @@ impl Engine {
         self.next_event += 1;
         let key = EventKey(self.next_event);
         let event_id = event_id.unwrap_or_else(|| format!("{}-{}", self.event_prefix, self.next_event));
-        let event = serde_json::value::RawValue::NULL.to_owned();
+        let event = Some(serde_json::value::RawValue::NULL.to_owned());
         let pending = PendingEvent {
             event_id,
             action_id: self.shared_action_id(action_id),
@@ -82,19 +81,27 @@ impl Engine {
 
     /// Records an event and queues or starts its delivery; `accepted_at` is when it first
     /// arrived (earlier than now for restored events, so batch ages carry over); `replayed`
-    /// when a restored event's call was in flight (it may have been applied).
+    /// when a restored event's call was in flight (it may have been applied). `text` is the
+    /// event's JSON text when it is at hand (a restored event's); otherwise it is written when
+    /// the event is kept as text.
     pub(super) fn accept(
         &mut self,
         accepted_at: Millis,
         family: &dyn Family,
         action_id: &str,
-        (event, text): (&Value, Box<RawValue>),
+        (event, text): (&Value, Option<Box<RawValue>>),
         event_id: Option<String>,
         replayed: bool,
     ) -> EventKey {
         self.next_event += 1;
         let key = EventKey(self.next_event);
         let event_id = event_id.unwrap_or_else(|| format!("{}-{}", self.event_prefix, self.next_event));
+        // Kept as text unless its family keeps it as its item once prepared (see `deliver`).
+        let text = match text {
+            Some(text) => Some(text),
+            None if family.keeps_item_only() => None,
+            None => Some(event_text(event)),
+        };
         let pending = PendingEvent {
             event_id,
             action_id: self.shared_action_id(action_id),
@@ -118,6 +125,7 @@ impl Engine {
                 return key;
             }
             if self.schema_pending() {
+                self.keep_text(key, Some(event));
                 self.parked.push(key);
                 if let Some(job) = self.schema.reading {
                     self.job_of.insert(key, job);
@@ -157,8 +165,13 @@ impl Engine {
             && ((self.schema.schema.is_none() && self.schema.error.is_none()) || self.schema.stale)
         {
             // Formatted without the schema, or with one a 1006 made stale: again when the batch
-            // goes out, after the (re-)read.
+            // goes out, after the (re-)read, from its text. The read starts now, so that the
+            // events after it are formatted on arrival (and kept only as their item).
             self.unformatted.insert(key);
+            self.keep_text(key, Some(event));
+            self.schema_pending();
+        } else if family.keeps_item_only() {
+            self.keep_text(key, None);
         }
         match family.thresholds() {
             Some(limits) => {
@@ -199,6 +212,22 @@ impl Engine {
             let note = self.notes.iter().position(|(k, _)| *k == key).map(|i| self.notes.swap_remove(i).1);
             self.schema.noted(&mut outcome, note);
             self.outcomes_out.push_back((key, outcome));
+        }
+    }
+
+    /// Keeps pending event `key` as its JSON text (written from `event` unless it already is)
+    /// when `event` is given, or drops the text when it is `None` (its family keeps the event
+    /// as its prepared item).
+    pub(super) fn keep_text(&mut self, key: EventKey, event: Option<&Value>) {
+        if let Some(p) = self.pending.get_mut(&key) {
+            match event {
+                Some(event) => {
+                    if p.event.is_none() {
+                        p.event = Some(event_text(event));
+                    }
+                }
+                None => p.event = None,
+            }
         }
     }
 
@@ -332,13 +361,19 @@ impl Engine {
                 out.push((ev, prepared));
                 continue;
             }
-            let Some(event) = self.pending.get(&ev.key).map(|p| event_value(&p.event)) else { continue };
+            let Some(event) = self.pending.get(&ev.key).and_then(|p| p.event.as_deref()).map(event_value)
+            else {
+                continue;
+            };
             let mut warnings = Vec::new();
             let fmt = Format { schema: self.schema.schema.as_ref(), on_too_long: self.settings.on_too_long };
             match family.prepare(&event, &fmt, &mut warnings) {
                 Ok(p) => {
                     if !warnings.is_empty() {
                         self.notes.push((ev.key, warnings.join("; ")));
+                    }
+                    if family.keeps_item_only() {
+                        self.keep_text(ev.key, None);
                     }
                     out.push((ev, p));
                 }

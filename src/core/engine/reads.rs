@@ -44,7 +44,8 @@ impl Engine {
                 self.emit(key, ev.with_reason(Status::Failed, reason, None));
                 continue;
             }
-            let (event, accepted_at) = (event_value(&p.event), p.accepted_at);
+            let Some(event) = p.event.as_deref().map(event_value) else { continue };
+            let accepted_at = p.accepted_at;
             let settings = Arc::clone(&self.settings);
             if let Some(action) = settings.action(&action_id) {
                 self.deliver(accepted_at, &*family(&action.action), &action_id, ev, &event);

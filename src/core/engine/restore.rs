@@ -4,6 +4,7 @@ use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
+use serde_json::value::RawValue;
 use serde_json::Value;
 
 use crate::core::config::FilterType;
@@ -14,7 +15,8 @@ use crate::core::job::{EventRef, Family};
 use crate::core::outcome::Status;
 use crate::core::reason::Reason;
 use crate::core::snapshot::{
-    event_value, CachedLookup, PendingEntry, QuotaState, ResumeData, Snapshot, VERSION as SNAPSHOT_VERSION,
+    event_text, event_value, CachedLookup, PendingEntry, QuotaState, ResumeData, Snapshot,
+    VERSION as SNAPSHOT_VERSION,
 };
 use crate::core::time::Millis;
 
@@ -80,19 +82,69 @@ impl Engine {
                 }
             }
         }
+        let mut from_items = self.events_from_items();
         self.pending
             .iter()
             .map(|(key, p)| PendingEntry {
                 key: Some(key.0),
                 event_id: Cow::Borrowed(&p.event_id),
                 action_id: Cow::Borrowed(&*p.action_id),
-                event: Cow::Borrowed(&p.event),
+                event: match &p.event {
+                    Some(text) => Cow::Borrowed(&**text),
+                    // Never missing (each such event is in a queue, a held batch or a job);
+                    // were one, it would restore as an event with no attribute.
+                    None => Cow::Owned(
+                        from_items
+                            .remove(key)
+                            .unwrap_or_else(|| event_text(&Value::Object(Default::default()))),
+                    ),
+                },
                 accepted_at: p.accepted_at,
                 // A replayed call not yet answered may still have been applied.
                 in_flight: in_flight.contains(key) || p.replayed,
                 progress: progress.get(key).cloned(),
             })
             .collect()
+    }
+
+    /// The events kept only as their prepared item ([`PendingEvent::event`] `None`), written
+    /// from it: from the queues, the batches held for the schema and the jobs.
+    fn events_from_items(&self) -> BTreeMap<EventKey, Box<RawValue>> {
+        let mut out = BTreeMap::new();
+        let item_only = |key: &EventKey| self.pending.get(key).is_some_and(|p| p.event.is_none());
+        let queued = self.queues.iter().map(|(id, q)| (id.as_str(), q.items().collect::<Vec<_>>()));
+        let held = self.held.iter().map(|(id, batch)| (id.as_str(), batch.iter().collect::<Vec<_>>()));
+        for (action_id, items) in queued.chain(held) {
+            let Some(action) = self.settings.action(action_id) else { continue };
+            let family = family(&action.action);
+            for (ev, prepared) in items {
+                if !item_only(&ev.key) {
+                    continue;
+                }
+                if let Some(event) = family.item_text(prepared).and_then(|t| family.event_of_item(t)) {
+                    out.insert(ev.key, event_text(&event));
+                }
+            }
+        }
+        for job in self.jobs.values() {
+            let texts = job.job.item_texts();
+            let Some(action) = texts
+                .first()
+                .and_then(|(key, _)| self.pending.get(key))
+                .and_then(|p| self.settings.action(&p.action_id))
+            else {
+                continue;
+            };
+            let family = family(&action.action);
+            for (key, text) in texts {
+                if item_only(&key) {
+                    if let Some(event) = family.event_of_item(text) {
+                        out.insert(key, event_text(&event));
+                    }
+                }
+            }
+        }
+        out
     }
 
     /// An engine carrying on from `snapshot`: its events are queued or sent again (an event
@@ -185,7 +237,14 @@ impl Engine {
                     let event = event_value(&entry.event);
                     let PendingEntry { event_id, action_id, event: text, in_flight, .. } = entry;
                     let (text, event_id) = (text.into_owned(), event_id.into_owned());
-                    self.accept(accepted_at, &*family, &action_id, (&event, text), Some(event_id), in_flight);
+                    self.accept(
+                        accepted_at,
+                        &*family,
+                        &action_id,
+                        (&event, Some(text)),
+                        Some(event_id),
+                        in_flight,
+                    );
                 }
             }
         }
@@ -238,7 +297,7 @@ impl Engine {
             PendingEvent {
                 event_id,
                 action_id,
-                event: entry.event.into_owned(),
+                event: Some(entry.event.into_owned()),
                 accepted_at: entry.accepted_at.min(self.now),
                 batched,
                 replayed: entry.in_flight,

@@ -89,8 +89,10 @@ pub(super) struct PendingEvent {
     /// Shared by the action's pending events ([`Engine::shared_action_id`]), not copied per event.
     pub(super) action_id: Arc<str>,
     /// The event, as its compact JSON text: a fraction of the memory of a parsed tree, written
-    /// into snapshots as it is, parsed again only when it must be prepared again.
-    pub(super) event: Box<RawValue>,
+    /// into snapshots as it is, parsed again only when it must be prepared again. `None` once
+    /// its family keeps it only as its prepared item ([`crate::core::job::Family::keeps_item_only`]):
+    /// a snapshot then writes it from that item.
+    pub(super) event: Option<Box<RawValue>>,
     pub(super) accepted_at: Millis,
     /// Its action queues events (a `…Batched` action or bulk import).
     pub(super) batched: bool,

@@ -21,7 +21,7 @@ use crate::core::json_text;
 use crate::core::outcome::Status;
 use crate::core::reason::Reason;
 use crate::core::schema::Format;
-use crate::core::source::map_record;
+use crate::core::source::{map_record, unmap};
 use crate::core::wire::{Envelope, Method, RecordResult};
 
 #[derive(Debug)]
@@ -432,6 +432,19 @@ impl Delivery for SyncJob {
             );
         }
     }
+
+    /// Each unfinished event's record (events merged into one record share its text).
+    fn item_texts(&self) -> Vec<(EventKey, &str)> {
+        let mut out = Vec::with_capacity(self.items.len());
+        for rec in &self.records {
+            for idx in &rec.items {
+                if let Some(item) = self.items.get(*idx).filter(|i| !i.done) {
+                    out.push((item.ev.key, rec.text.text()));
+                }
+            }
+        }
+        out
+    }
 }
 
 /// The lead family (`createOrUpdateLead` and its batched form): each event becomes one record
@@ -508,6 +521,20 @@ impl Family for LeadFamily<'_> {
         let events = records.iter().map(|(ev, _)| ev.key).collect();
         Start { jobs: vec![NewJob::plain(SyncJob::new(self.params, records), events)], failed: Vec::new() }
     }
+
+    fn keeps_item_only(&self) -> bool {
+        self.params.undoable
+    }
+
+    fn item_text<'a>(&self, item: &'a Prepared) -> Option<&'a str> {
+        item.get::<Written>().map(Written::text)
+    }
+
+    /// Each field's value in the record, back at its attribute path.
+    fn event_of_item(&self, text: &str) -> Option<Value> {
+        let record: Value = serde_json::from_str(text).ok()?;
+        Some(unmap(&self.params.lead_data, |_, m| record.get(&m.field).cloned()))
+    }
 }
 
 #[cfg(test)]
@@ -528,6 +555,7 @@ mod tests {
             lookup_field: "email".into(),
             lead_data: FieldMapping::parse_list(&lead_data, "leadData").unwrap(),
             partition: Some("Default".into()),
+            undoable: true,
         }
     }
 

@@ -100,6 +100,10 @@ pub(crate) struct BulkJob {
     seed: u64,
     /// The CSV header record (CRLF-terminated).
     header: String,
+    /// The rows' CSV records are their events' only copy (the action keeps a prepared event
+    /// only as its row, [`BulkParams::undoable`]): they stay until the job ends, as a snapshot
+    /// writes the events from them.
+    keep_lines: bool,
     rows: Vec<Row>,
     files: Vec<ImportFile>,
     /// Calls awaiting an answer: (step, file index, what the call is for). A handful per file,
@@ -148,6 +152,7 @@ impl BulkJob {
             list_id: params.list_id,
             seed,
             header: header_record(params),
+            keep_lines: params.undoable,
             rows: rows
                 .into_iter()
                 .map(|(ev, row)| Row { ev, row, failed: None, warned: None, done: false })
@@ -233,6 +238,9 @@ impl BulkJob {
 
     /// The upload of file `f` is answered: its rows' CSV records are no longer needed.
     fn drop_lines(&mut self, f: usize) {
+        if self.keep_lines {
+            return;
+        }
         let Some(file) = self.files.get(f) else { return };
         for i in &file.rows {
             if let Some(row) = self.rows.get_mut(*i) {
@@ -477,6 +485,10 @@ impl BulkJob {
 impl Delivery for BulkJob {
     /// Rows whose file Marketo accepted carry its batch id: a restore polls that import
     /// instead of uploading the rows again.
+    fn item_texts(&self) -> Vec<(EventKey, &str)> {
+        self.rows.iter().filter(|r| !r.done).map(|r| (r.ev.key, &*r.row.line)).collect()
+    }
+
     fn progress(&self, key: crate::core::ids::EventKey) -> Option<ResumeData> {
         let row = self.rows.iter().position(|r| r.ev.key == key && !r.done)?;
         let batch_id = self.files.iter().find(|f| f.rows.contains(&row)).and_then(|f| f.batch_id)?;
@@ -833,6 +845,7 @@ mod tests {
         let events: Vec<Value> = (0..3).map(|i| json!({"e": format!("{i}@example.com")})).collect();
         let (mut job, _) =
             BulkJob::new(&p, events.iter().enumerate().map(|(i, e)| (ev(i as u64 + 1), e)).collect(), 5);
+        job.keep_lines = false; // as for a mapping that is not undoable; see the end
         let mut progress = Progress::default();
         job.start(&mut progress);
         let mut halves = Progress::default();
@@ -859,7 +872,19 @@ mod tests {
         assert_eq!(quarters.outcomes.len(), 1);
         assert_eq!(quarters.outcomes[0].0, EventKey(1));
         assert_eq!(quarters.outcomes[0].1.code.as_deref(), Some("HTTP_413"));
-        // Answered uploads no longer hold their rows' CSV.
+        // Answered uploads no longer hold their rows' CSV, unless the rows are their events'
+        // only copy (an undoable mapping, as `simple()`'s): a snapshot writes the events from them.
+        let mut kept = Progress::default();
+        let mut job2 =
+            BulkJob::new(&p, events.iter().enumerate().map(|(i, e)| (ev(i as u64), e)).collect(), 9).0;
+        job2.start(&mut kept);
+        job2.on_success(
+            kept.calls[0].step,
+            &envelope(json!({"success": true, "result": [{"batchId": 2}]})),
+            &mut kept,
+        );
+        assert!(job2.rows.iter().all(|r| !r.row.line.is_empty()));
+        assert_eq!(job2.item_texts().len(), 3);
         let mut done = Progress::default();
         job.on_success(
             halves.calls[1].step,

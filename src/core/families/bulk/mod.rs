@@ -53,12 +53,13 @@ use crate::core::batch::{Thresholds, BULK};
 use crate::core::config::BulkParams;
 use crate::core::error::EventError;
 use crate::core::job::{each_item_of, CallSpec, Context, EventRef, Family, NewJob, Prepared, Start};
-use crate::core::schema::Format;
+use crate::core::schema::{js_text, Format};
 use crate::core::snapshot::ResumeData;
+use crate::core::source::unmap;
 
 use job::BulkJob;
 use multipart::overhead;
-use rows::{prepare_row, BulkRow};
+use rows::{prepare_row, row_cells, BulkRow};
 
 /// The bulk family (`bulkImportLeads`): events become CSV rows of an import file uploaded to
 /// `POST /bulk/v1/leads.json` (Swagger `importLeadUsingPOST`), then polled until Marketo has
@@ -122,5 +123,33 @@ impl Family for BulkFamily<'_> {
         let keys = rows.iter().map(|(ev, _)| ev.key).collect();
         start.jobs.push(NewJob::plain(BulkJob::resume(self.params, rows, *batch_id, seed), keys));
         start
+    }
+
+    fn keeps_item_only(&self) -> bool {
+        self.params.undoable
+    }
+
+    fn item_text<'a>(&self, item: &'a Prepared) -> Option<&'a str> {
+        item.get::<BulkRow>().map(|row| &*row.line)
+    }
+
+    /// Each cell back at its field's attribute path (see [`cell_value`]).
+    fn event_of_item(&self, text: &str) -> Option<Value> {
+        let cells = row_cells(text, self.params.lead_data.len())?;
+        Some(unmap(&self.params.lead_data, |i, _| cells.get(i).map(|c| cell_value(c))))
+    }
+}
+
+/// A cell as the value written back for it: `null` when empty (which writes the same empty
+/// cell; `""` would fail a `type: "date"` field), a number when the cell is a number's text as
+/// [`js_text`] writes it (a number field reads a number more leniently than text: 16 digits
+/// of a `currency` are refused as text), otherwise the text.
+fn cell_value(cell: &str) -> Value {
+    if cell.is_empty() {
+        return Value::Null;
+    }
+    match serde_json::from_str::<Value>(cell) {
+        Ok(Value::Number(n)) if js_text(&n) == cell => Value::Number(n),
+        _ => Value::String(cell.to_owned()),
     }
 }

@@ -78,6 +78,26 @@ fn end_record(line: &mut String) {
     line.push_str("\r\n");
 }
 
+/// The cells of a record [`prepare_row`] wrote (`n` of them), read back by csv-core's reader
+/// under the same RFC 4180 rules; `None` when `line` is not one record of `n` cells.
+pub(crate) fn row_cells(line: &str, n: usize) -> Option<Vec<String>> {
+    let mut reader = csv_core::Reader::new();
+    let mut out = vec![0u8; line.len()];
+    let mut ends = vec![0usize; n + 1];
+    let (result, _, written, fields) = reader.read_record(line.as_bytes(), &mut out, &mut ends);
+    if result != csv_core::ReadRecordResult::Record || fields != n {
+        return None;
+    }
+    let out = out.get(..written)?;
+    let mut cells = Vec::with_capacity(n);
+    let mut start = 0;
+    for end in ends.get(..fields)? {
+        cells.push(String::from_utf8(out.get(start..*end)?.to_vec()).ok()?);
+        start = *end;
+    }
+    Some(cells)
+}
+
 /// The CSV header: the REST field names in `leadData` order.
 pub(crate) fn header_record(params: &BulkParams) -> String {
     csv_record(params.lead_data.iter().map(|m| m.field.as_str()))
