@@ -4,7 +4,6 @@ use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use serde_json::value::RawValue;
 use serde_json::Value;
 
 use crate::core::config::FilterType;
@@ -82,47 +81,50 @@ impl Engine {
                 }
             }
         }
-        let mut from_items = self.events_from_items();
-        self.pending
+        let mut entries: Vec<PendingEntry<'_>> = self
+            .pending
             .iter()
             .map(|(key, p)| PendingEntry {
                 key: Some(key.0),
                 event_id: Cow::Borrowed(&p.event_id),
                 action_id: Cow::Borrowed(&*p.action_id),
+                // An event kept only as its item is written from it below. Never missing (each
+                // such event is in a queue, a held batch or a job); were one, it would restore
+                // as an event with no attribute.
                 event: match &p.event {
                     Some(text) => Cow::Borrowed(&**text),
-                    // Never missing (each such event is in a queue, a held batch or a job);
-                    // were one, it would restore as an event with no attribute.
-                    None => Cow::Owned(
-                        from_items
-                            .remove(key)
-                            .unwrap_or_else(|| event_text(&Value::Object(Default::default()))),
-                    ),
+                    None => Cow::Owned(event_text(&Value::Object(Default::default()))),
                 },
                 accepted_at: p.accepted_at,
                 // A replayed call not yet answered may still have been applied.
                 in_flight: in_flight.contains(key) || p.replayed,
                 progress: progress.get(key).cloned(),
             })
-            .collect()
+            .collect();
+        self.write_from_items(&mut entries);
+        entries
     }
 
-    /// The events kept only as their prepared item ([`PendingEvent::event`] `None`), written
-    /// from it: from the queues, the batches held for the schema and the jobs.
-    fn events_from_items(&self) -> BTreeMap<EventKey, Box<RawValue>> {
-        let mut out = BTreeMap::new();
+    /// Writes each entry of an event kept only as its prepared item ([`PendingEvent::event`]
+    /// `None`) from that item, found in the queues, the batches held for the schema and the
+    /// jobs. `entries` are in key order, as `pending` is (found by binary search: no map of
+    /// its own, which would add a `BTreeMap` instantiation to the `.wasm`).
+    fn write_from_items(&self, entries: &mut [PendingEntry<'_>]) {
         let item_only = |key: &EventKey| self.pending.get(key).is_some_and(|p| p.event.is_none());
+        let mut write = |key: EventKey, event: Option<Value>| {
+            let at = entries.binary_search_by_key(&Some(key.0), |e| e.key).ok();
+            if let (Some(entry), Some(event)) = (at.and_then(|i| entries.get_mut(i)), event) {
+                entry.event = Cow::Owned(event_text(&event));
+            }
+        };
         let queued = self.queues.iter().map(|(id, q)| (id.as_str(), q.items().collect::<Vec<_>>()));
         let held = self.held.iter().map(|(id, batch)| (id.as_str(), batch.iter().collect::<Vec<_>>()));
         for (action_id, items) in queued.chain(held) {
             let Some(action) = self.settings.action(action_id) else { continue };
             let family = family(&action.action);
             for (ev, prepared) in items {
-                if !item_only(&ev.key) {
-                    continue;
-                }
-                if let Some(event) = family.item_text(prepared).and_then(|t| family.event_of_item(t)) {
-                    out.insert(ev.key, event_text(&event));
+                if item_only(&ev.key) {
+                    write(ev.key, family.item_text(prepared).and_then(|t| family.event_of_item(t)));
                 }
             }
         }
@@ -138,13 +140,10 @@ impl Engine {
             let family = family(&action.action);
             for (key, text) in texts {
                 if item_only(&key) {
-                    if let Some(event) = family.event_of_item(text) {
-                        out.insert(key, event_text(&event));
-                    }
+                    write(key, family.event_of_item(text));
                 }
             }
         }
-        out
     }
 
     /// An engine carrying on from `snapshot`: its events are queued or sent again (an event

@@ -185,3 +185,25 @@ pub(crate) fn prepare_row(
     end_record(&mut line);
     Ok(BulkRow { line: line.into_boxed_str(), key: key.into_boxed_str() })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_record_reads_back_as_the_cells_it_was_written_from() {
+        for cells in [
+            vec!["a@x.io", "", "The \"Boss\"", "line 1\r\nline 2", "a,b", "Zürich 🚀", ""],
+            vec![""],
+            vec!["\"", ",", "\"\""],
+        ] {
+            let line = csv_record(&cells);
+            assert_eq!(
+                row_cells(&line, cells.len()),
+                Some(cells.iter().map(|c| c.to_string()).collect()),
+                "{line}"
+            );
+            assert_eq!(row_cells(&line, cells.len() + 1), None);
+        }
+    }
+}
