@@ -136,20 +136,21 @@ impl Family for BulkFamily<'_> {
     /// Each cell back at its field's attribute path (see [`cell_value`]).
     fn event_of_item(&self, text: &str) -> Option<Value> {
         let cells = row_cells(text, self.params.lead_data.len())?;
-        Some(unmap(&self.params.lead_data, |i, _| cells.get(i).map(|c| cell_value(c))))
+        Some(unmap(&self.params.lead_data, |i, _| cells.get(i).and_then(|c| cell_value(c))))
     }
 }
 
-/// A cell as the value written back for it: `null` when empty (which writes the same empty
-/// cell; `""` would fail a `type: "date"` field), a number when the cell is a number's text as
-/// [`js_text`] writes it (a number field reads a number more leniently than text: 16 digits
-/// of a `currency` are refused as text), otherwise the text.
-fn cell_value(cell: &str) -> Value {
+/// A cell as the value written back for it: nothing when empty (an absent value writes the
+/// same empty cell, "leave the field unchanged"; `""` would fail a `type: "date"` field, and
+/// `null` would clear the field were the action restored as an upsert), a number when the
+/// cell is a number's text as [`js_text`] writes it (a number field reads a number more
+/// leniently than text: 16 digits of a `currency` are refused as text), otherwise the text.
+fn cell_value(cell: &str) -> Option<Value> {
     if cell.is_empty() {
-        return Value::Null;
+        return None;
     }
-    match serde_json::from_str::<Value>(cell) {
+    Some(match serde_json::from_str::<Value>(cell) {
         Ok(Value::Number(n)) if js_text(&n) == cell => Value::Number(n),
         _ => Value::String(cell.to_owned()),
-    }
+    })
 }
