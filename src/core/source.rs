@@ -345,6 +345,18 @@ impl FieldMapping {
     }
 }
 
+/// The indexes of `mapping`'s fields in the order a lead record's JSON holds them: the order
+/// serde_json's `Map` gives its keys, taken from such a `Map` (by construction the order of the
+/// `Map` [`map_record`] builds, and no sort of our own in the `.wasm`), so a record written
+/// field by field is byte for byte that `Map` written out.
+pub fn record_order(mapping: &[FieldMapping]) -> Vec<usize> {
+    let mut by_name = serde_json::Map::new();
+    for (i, m) in mapping.iter().enumerate() {
+        by_name.insert(m.field.clone(), Value::from(i));
+    }
+    by_name.values().filter_map(Value::as_u64).filter_map(|i| usize::try_from(i).ok()).collect()
+}
+
 /// Whether the values a `leadData` mapping produced can be written back at their attribute
 /// paths ([`put_at`]) so that mapping them again gives the same values: no attribute path is
 /// read by two fields or lies inside another's (writing one back would change the other).

@@ -165,6 +165,9 @@ pub struct UpsertParams {
     /// Whether `lead_data` is [`crate::core::source::undoable`]: a prepared event is then kept
     /// only as its record.
     pub undoable: bool,
+    /// `lead_data`'s indexes in the order a record holds its fields
+    /// ([`crate::core::source::record_order`]).
+    pub record_order: Vec<usize>,
 }
 
 /// Parameters of `mergeLead`.
@@ -484,7 +487,8 @@ fn upsert_params(p: &mut Params<'_>) -> Result<UpsertParams, ConfigError> {
         return Err(p.err("partitionName", "works only with createOnly or createOrUpdate"));
     }
     let undoable = crate::core::source::undoable(&lead_data);
-    Ok(UpsertParams { strategy, lookup_field, lead_data, partition, undoable })
+    let record_order = crate::core::source::record_order(&lead_data);
+    Ok(UpsertParams { strategy, lookup_field, lead_data, partition, undoable, record_order })
 }
 
 fn merge_params(p: &mut Params<'_>) -> Result<MergeParams, ConfigError> {

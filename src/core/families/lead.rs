@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 use serde_json::value::RawValue;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::core::batch::{Thresholds, BATCHED};
 use crate::core::config::{UpdateStrategy, UpsertParams};
@@ -21,7 +21,7 @@ use crate::core::json_text;
 use crate::core::outcome::Status;
 use crate::core::reason::Reason;
 use crate::core::schema::Format;
-use crate::core::source::{map_record, unmap};
+use crate::core::source::unmap;
 use crate::core::wire::{Envelope, Method, RecordResult};
 
 #[derive(Debug)]
@@ -144,62 +144,72 @@ fn mergeable(strategy: UpdateStrategy) -> bool {
 }
 
 /// Maps one event to its lead record, formatted by `fmt` (values cut are reported in
-/// `warnings`), checking the lookup field is there when Marketo needs it.
-pub(crate) fn record_for(
+/// `warnings`), checking the lookup field is there when Marketo needs it, and writes it in the
+/// form it waits and is sent in: its compact JSON text and its merge key (see
+/// [`Written::key`]). The text is byte for byte serde_json's for the record's `Map` (fields by
+/// name, `UpsertParams::record_order`), written field by field without building that `Map`;
+/// fields are read in mapping order, so the first failing field and the warnings come in that
+/// order. An `email` lookup value is sent trimmed: records are merged by the trimmed email (as
+/// list lookups and bulk report rows match it), so the record sent, merged or not, names the
+/// lead by the value it was merged by, never `" Jane@x.com "` that Marketo could take for
+/// another lead (README "createOrUpdateLead").
+///
+/// # Errors
+/// The event is not an object; a field's value cannot be converted ([`FieldMapping::value_for`]);
+/// no field has a value, or the lookup field has none (`MISSING_ATTRIBUTE`).
+pub(crate) fn write_record_for(
     params: &UpsertParams,
     event: &Value,
     fmt: &Format<'_>,
     warnings: &mut Vec<String>,
-) -> Result<Map<String, Value>, EventError> {
+) -> Result<Written, EventError> {
     if !event.is_object() {
         return Err(EventError::not_an_object(event));
     }
-    let record = map_record(&params.lead_data, event, fmt, &params.lookup_field, warnings)?;
-    if record.is_empty() {
+    let mut values: Vec<Option<Value>> = Vec::with_capacity(params.lead_data.len());
+    for m in &params.lead_data {
+        values.push(m.value_for(event, fmt, m.field == params.lookup_field, warnings)?);
+    }
+    if values.iter().all(Option::is_none) {
         let paths: Vec<String> = params.lead_data.iter().map(|m| m.source.describe()).collect();
         return Err(EventError::MissingAttribute { parameter: "leadData".into(), path: paths.join(", ") });
     }
-    if mergeable(params.strategy) && record.get(&params.lookup_field).is_none_or(Value::is_null) {
-        let path = params
-            .lead_data
-            .iter()
-            .find(|m| m.field == params.lookup_field)
-            .map(|m| m.source.describe())
-            .unwrap_or_default();
+    let lookup_at = params.lead_data.iter().position(|m| m.field == params.lookup_field);
+    let lookup = lookup_at.and_then(|i| values.get(i)).and_then(Option::as_ref);
+    if mergeable(params.strategy) && lookup.is_none_or(Value::is_null) {
+        let path =
+            lookup_at.and_then(|i| params.lead_data.get(i)).map(|m| m.source.describe()).unwrap_or_default();
         return Err(EventError::MissingAttribute {
             parameter: format!("leadData field {} (the lookup field)", params.lookup_field),
             path,
         });
     }
-    Ok(record)
-}
-
-/// A record from [`record_for`] in the form it waits and is sent in: its compact JSON text and
-/// its merge key (see [`Written::key`]). An `email` lookup value is sent trimmed: records are
-/// merged by the trimmed email (as list lookups and bulk report rows match it), so the record
-/// sent, merged or not, names the lead by the value it was merged by, never `" Jane@x.com "`
-/// that Marketo could take for another lead (README "createOrUpdateLead").
-pub(crate) fn write_record(
-    params: &UpsertParams,
-    record: &Map<String, Value>,
-) -> Result<Written, EventError> {
-    let trimmed;
-    let record = match record.get(&params.lookup_field) {
-        Some(Value::String(s)) if params.lookup_field == "email" && s.trim().len() != s.len() => {
-            let mut copy = record.clone();
-            copy.insert(params.lookup_field.clone(), Value::String(s.trim().to_owned()));
-            trimmed = copy;
-            &trimmed
-        }
-        _ => record,
-    };
-    let key = record.get(&params.lookup_field).filter(|_| mergeable(params.strategy)).map(|v| match v {
-        Value::String(s) if params.lookup_field == "email" => s.trim().to_lowercase(),
+    let email = params.lookup_field == "email";
+    let key = lookup.filter(|_| mergeable(params.strategy)).map(|v| match v {
+        Value::String(s) if email => s.trim().to_lowercase(),
         other => other.to_string(),
     });
-    let mut buf =
-        String::with_capacity(json_text::object_capacity(record) + key.as_ref().map_or(0, String::len));
-    json_text::write_object(&mut buf, record);
+    let capacity: usize = params
+        .lead_data
+        .iter()
+        .zip(&values)
+        .filter_map(|(m, v)| v.as_ref().map(|v| m.field.len() + 4 + json_text::capacity(v)))
+        .sum();
+    let mut buf = String::with_capacity(capacity + 2 + key.as_ref().map_or(0, String::len));
+    buf.push('{');
+    for i in &params.record_order {
+        let (Some(m), Some(Some(v))) = (params.lead_data.get(*i), values.get(*i)) else { continue };
+        if buf.len() > 1 {
+            buf.push(',');
+        }
+        json_text::write_str(&mut buf, &m.field);
+        buf.push(':');
+        match v {
+            Value::String(s) if email && Some(*i) == lookup_at => json_text::write_str(&mut buf, s.trim()),
+            other => json_text::write_value(&mut buf, other),
+        }
+    }
+    buf.push('}');
     let text_len = buf.len();
     let keyed = key.is_some();
     if let Some(key) = key {
@@ -463,8 +473,7 @@ impl Family for LeadFamily<'_> {
         format: &Format<'_>,
         warnings: &mut Vec<String>,
     ) -> Result<Prepared, EventError> {
-        let record = record_for(self.params, event, format, warnings)?;
-        let written = write_record(self.params, &record)?;
+        let written = write_record_for(self.params, event, format, warnings)?;
         let size = written.size();
         // A record no body can hold fails now, not with a 413 once its batch goes (which would
         // also send it with others). `overhead()` bounds the envelope from above; the exact one
@@ -509,8 +518,10 @@ impl Family for LeadFamily<'_> {
 
     fn preview(&self, event: &Value, format: &Format<'_>, _: usize) -> Result<Vec<CallSpec>, EventError> {
         let ev = EventRef { key: EventKey(0) };
-        let record = record_for(self.params, event, format, &mut Vec::new())?;
-        let mut job = SyncJob::new(self.params, vec![(ev, write_record(self.params, &record)?)]);
+        let mut job = SyncJob::new(
+            self.params,
+            vec![(ev, write_record_for(self.params, event, format, &mut Vec::new())?)],
+        );
         let mut progress = Progress::default();
         job.start(&mut progress);
         Ok(progress.calls)
@@ -543,6 +554,7 @@ mod tests {
     use crate::core::source::FieldMapping;
     use crate::core::wire::Body;
     use serde_json::json;
+    use serde_json::Map;
 
     fn params(strategy: UpdateStrategy) -> UpsertParams {
         let lead_data = json!([
@@ -550,10 +562,12 @@ mod tests {
             {"field": "firstName", "source": {"attribute": "first"}},
             {"field": "score", "source": {"attribute": "score"}},
         ]);
+        let lead_data = FieldMapping::parse_list(&lead_data, "leadData").unwrap();
         UpsertParams {
             strategy,
             lookup_field: "email".into(),
-            lead_data: FieldMapping::parse_list(&lead_data, "leadData").unwrap(),
+            record_order: crate::core::source::record_order(&lead_data),
+            lead_data,
             partition: Some("Default".into()),
             undoable: true,
         }
@@ -561,6 +575,74 @@ mod tests {
 
     fn ev(n: u64) -> EventRef {
         EventRef { key: EventKey(n) }
+    }
+
+    // The record as a `Map`, then written: how records were made before `write_record_for`,
+    // kept as the reference it must match byte for byte.
+    /// Maps one event to its lead record, formatted by `fmt` (values cut are reported in
+    /// `warnings`), checking the lookup field is there when Marketo needs it.
+    fn record_for(
+        params: &UpsertParams,
+        event: &Value,
+        fmt: &Format<'_>,
+        warnings: &mut Vec<String>,
+    ) -> Result<Map<String, Value>, EventError> {
+        if !event.is_object() {
+            return Err(EventError::not_an_object(event));
+        }
+        let record =
+            crate::core::source::map_record(&params.lead_data, event, fmt, &params.lookup_field, warnings)?;
+        if record.is_empty() {
+            let paths: Vec<String> = params.lead_data.iter().map(|m| m.source.describe()).collect();
+            return Err(EventError::MissingAttribute {
+                parameter: "leadData".into(),
+                path: paths.join(", "),
+            });
+        }
+        if mergeable(params.strategy) && record.get(&params.lookup_field).is_none_or(Value::is_null) {
+            let path = params
+                .lead_data
+                .iter()
+                .find(|m| m.field == params.lookup_field)
+                .map(|m| m.source.describe())
+                .unwrap_or_default();
+            return Err(EventError::MissingAttribute {
+                parameter: format!("leadData field {} (the lookup field)", params.lookup_field),
+                path,
+            });
+        }
+        Ok(record)
+    }
+
+    /// A record from [`record_for`] in the form it waits and is sent in: its compact JSON text and
+    /// its merge key (see [`Written::key`]). An `email` lookup value is sent trimmed: records are
+    /// merged by the trimmed email (as list lookups and bulk report rows match it), so the record
+    /// sent, merged or not, names the lead by the value it was merged by, never `" Jane@x.com "`
+    /// that Marketo could take for another lead (README "createOrUpdateLead").
+    fn write_record(params: &UpsertParams, record: &Map<String, Value>) -> Result<Written, EventError> {
+        let trimmed;
+        let record = match record.get(&params.lookup_field) {
+            Some(Value::String(s)) if params.lookup_field == "email" && s.trim().len() != s.len() => {
+                let mut copy = record.clone();
+                copy.insert(params.lookup_field.clone(), Value::String(s.trim().to_owned()));
+                trimmed = copy;
+                &trimmed
+            }
+            _ => record,
+        };
+        let key = record.get(&params.lookup_field).filter(|_| mergeable(params.strategy)).map(|v| match v {
+            Value::String(s) if params.lookup_field == "email" => s.trim().to_lowercase(),
+            other => other.to_string(),
+        });
+        let mut buf =
+            String::with_capacity(json_text::object_capacity(record) + key.as_ref().map_or(0, String::len));
+        json_text::write_object(&mut buf, record);
+        let text_len = buf.len();
+        let keyed = key.is_some();
+        if let Some(key) = key {
+            buf.push_str(&key);
+        }
+        Ok(Written { buf: buf.into_boxed_str(), text_len, keyed })
     }
 
     fn map(v: Value) -> Map<String, Value> {
@@ -679,5 +761,64 @@ mod tests {
         let two = bodies(&p, &[other, record.clone()]);
         assert_eq!(prepared.size, two[0].len() - one[0].len());
         assert_eq!(prepared.size, serde_json::to_string(&record).unwrap().len() + 1);
+    }
+
+    #[test]
+    fn a_record_written_field_by_field_is_the_map_written_out() {
+        let lead_data = json!([
+            {"field": "zeta", "source": {"attribute": "z"}},
+            {"field": "email", "source": {"attribute": "e"}},
+            {"field": "Apple", "source": {"attribute": "a"}},
+            {"field": "apple", "source": {"attribute": "b"}},
+            {"field": "é", "source": {"attribute": "c"}},
+            {"field": "leadSource", "source": {"value": "web"}},
+            {"field": "signup", "source": {"attribute": "d"}, "type": "date"}
+        ]);
+        let lead_data = FieldMapping::parse_list(&lead_data, "leadData").unwrap();
+        let values = [
+            json!(null),
+            json!(""),
+            json!(" A@X.io "),
+            json!(7),
+            json!(-0.0),
+            json!("q\"\n"),
+            json!([1, {"b": 1, "a": 2}]),
+            json!(true),
+            json!("2026-11-28T09:30:00+02:00"),
+        ];
+        for strategy in
+            [UpdateStrategy::CreateOrUpdate, UpdateStrategy::CreateOnly, UpdateStrategy::CreateDuplicate]
+        {
+            let p = UpsertParams {
+                strategy,
+                lookup_field: "email".into(),
+                record_order: crate::core::source::record_order(&lead_data),
+                lead_data: lead_data.clone(),
+                partition: None,
+                undoable: true,
+            };
+            for n in 0..2000u64 {
+                // Each key's value drawn apart (a linear congruential sequence per event).
+                let mut state =
+                    n.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+                let mut event = json!({});
+                for key in ["z", "e", "a", "b", "c", "d"] {
+                    state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+                    if let Some(v) = values.get((state >> 33) as usize % (values.len() + 1)) {
+                        event[key] = v.clone();
+                    }
+                }
+                let (mut w1, mut w2) = (Vec::new(), Vec::new());
+                let new = write_record_for(&p, &event, &Format::default(), &mut w1);
+                let old =
+                    record_for(&p, &event, &Format::default(), &mut w2).and_then(|r| write_record(&p, &r));
+                match (new, old) {
+                    (Ok(a), Ok(b)) => assert_eq!((a.text(), a.key()), (b.text(), b.key()), "{event}"),
+                    (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string(), "{event}"),
+                    (a, b) => panic!("{event}: {a:?} vs {b:?}"),
+                }
+                assert_eq!(w1, w2);
+            }
+        }
     }
 }
