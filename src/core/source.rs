@@ -346,9 +346,9 @@ impl FieldMapping {
 }
 
 /// The indexes of `mapping`'s fields in the order a lead record's JSON holds them: the order
-/// serde_json's `Map` gives its keys, taken from such a `Map` (by construction the order of the
-/// `Map` [`map_record`] builds, and no sort of our own in the `.wasm`), so a record written
-/// field by field is byte for byte that `Map` written out.
+/// serde_json's `Map` gives its keys, taken from such a `Map` (by construction the order of a
+/// record built as a `Map`, and no sort of our own in the `.wasm`), so a record written field
+/// by field is byte for byte that `Map` written out.
 pub fn record_order(mapping: &[FieldMapping]) -> Vec<usize> {
     let mut by_name = serde_json::Map::new();
     for (i, m) in mapping.iter().enumerate() {
@@ -361,7 +361,7 @@ pub fn record_order(mapping: &[FieldMapping]) -> Vec<usize> {
 /// paths ([`put_at`]) so that mapping them again gives the same values: no attribute path is
 /// read by two fields or lies inside another's (writing one back would change the other).
 /// Actions whose mapping is undoable keep a prepared event only as its record or CSV row
-/// ([`crate::core::job::Family::keeps_item_only`]).
+/// (`Family::keeps_item_only`).
 pub fn undoable(mapping: &[FieldMapping]) -> bool {
     let paths: Vec<&[String]> = mapping
         .iter()
@@ -416,10 +416,12 @@ pub fn unmap(
 
 /// Builds a lead record from a `leadData` mapping, formatted by `fmt` (see
 /// [`FieldMapping::value_for`]); `key` is the lookup field. Warnings (values cut) are pushed
-/// to `warnings`.
+/// to `warnings`. The tests' reference for how a record is made: the connector writes records
+/// field by field (`families::lead::write_record_for`), with the same result.
 ///
 /// # Errors
 /// The first field whose value cannot be converted.
+#[cfg(test)]
 pub fn map_record(
     mapping: &[FieldMapping],
     event: &Value,

@@ -97,11 +97,7 @@ impl Engine {
         let key = EventKey(self.next_event);
         let event_id = event_id.unwrap_or_else(|| format!("{}-{}", self.event_prefix, self.next_event));
         // Kept as text unless its family keeps it as its item once prepared (see `deliver`).
-        let text = match text {
-            Some(text) => Some(text),
-            None if family.keeps_item_only() => None,
-            None => Some(event_text(event)),
-        };
+        let text = text.or_else(|| (!family.keeps_item_only()).then(|| event_text(event)));
         let pending = PendingEvent {
             event_id,
             action_id: self.shared_action_id(action_id),
@@ -125,7 +121,7 @@ impl Engine {
                 return key;
             }
             if self.schema_pending() {
-                self.keep_text(key, Some(event));
+                self.keep_text(key, event);
                 self.parked.push(key);
                 if let Some(job) = self.schema.reading {
                     self.job_of.insert(key, job);
@@ -168,10 +164,10 @@ impl Engine {
             // goes out, after the (re-)read, from its text. The read starts now, so that the
             // events after it are formatted on arrival (and kept only as their item).
             self.unformatted.insert(key);
-            self.keep_text(key, Some(event));
+            self.keep_text(key, event);
             self.schema_pending();
         } else if family.keeps_item_only() {
-            self.keep_text(key, None);
+            self.drop_text(key);
         }
         match family.thresholds() {
             Some(limits) => {
@@ -215,19 +211,19 @@ impl Engine {
         }
     }
 
-    /// Keeps pending event `key` as its JSON text (written from `event` unless it already is)
-    /// when `event` is given, or drops the text when it is `None` (its family keeps the event
-    /// as its prepared item).
-    pub(super) fn keep_text(&mut self, key: EventKey, event: Option<&Value>) {
+    /// Keeps pending event `key` as its JSON text, written from `event` unless it already is
+    /// (it waits for the lead schema, or will be prepared again once it is read).
+    pub(super) fn keep_text(&mut self, key: EventKey, event: &Value) {
+        if let Some(p) = self.pending.get_mut(&key).filter(|p| p.event.is_none()) {
+            p.event = Some(event_text(event));
+        }
+    }
+
+    /// Drops pending event `key`'s JSON text: its family keeps it as its prepared item
+    /// ([`Family::keeps_item_only`]), from which a snapshot writes it.
+    pub(super) fn drop_text(&mut self, key: EventKey) {
         if let Some(p) = self.pending.get_mut(&key) {
-            match event {
-                Some(event) => {
-                    if p.event.is_none() {
-                        p.event = Some(event_text(event));
-                    }
-                }
-                None => p.event = None,
-            }
+            p.event = None;
         }
     }
 
@@ -373,7 +369,7 @@ impl Engine {
                         self.notes.push((ev.key, warnings.join("; ")));
                     }
                     if family.keeps_item_only() {
-                        self.keep_text(ev.key, None);
+                        self.drop_text(ev.key);
                     }
                     out.push((ev, p));
                 }

@@ -112,7 +112,7 @@ impl Engine {
 
     /// Starts `check()`: the configuration checked against the instance's lead schema (read
     /// first when unknown, or again when it could not be read before), lists, campaigns,
-    /// program tokens and partitions ([`super::check`]). The result comes out of
+    /// program tokens and partitions ([`crate::core::reads::check`]). The result comes out of
     /// [`Engine::poll_check`] with the returned key.
     pub(crate) fn handle_check(&mut self, now: Millis) -> CheckKey {
         let now = self.clamp(now);

@@ -155,7 +155,7 @@ fn mergeable(strategy: UpdateStrategy) -> bool {
 /// another lead (README "createOrUpdateLead").
 ///
 /// # Errors
-/// The event is not an object; a field's value cannot be converted ([`FieldMapping::value_for`]);
+/// The event is not an object; a field's value cannot be converted ([`crate::core::source::FieldMapping::value_for`]);
 /// no field has a value, or the lookup field has none (`MISSING_ATTRIBUTE`).
 pub(crate) fn write_record_for(
     params: &UpsertParams,
@@ -167,14 +167,18 @@ pub(crate) fn write_record_for(
         return Err(EventError::not_an_object(event));
     }
     let mut values: Vec<Option<Value>> = Vec::with_capacity(params.lead_data.len());
-    for m in &params.lead_data {
-        values.push(m.value_for(event, fmt, m.field == params.lookup_field, warnings)?);
+    let mut lookup_at = None;
+    for (i, m) in params.lead_data.iter().enumerate() {
+        let is_key = m.field == params.lookup_field;
+        if is_key {
+            lookup_at = Some(i);
+        }
+        values.push(m.value_for(event, fmt, is_key, warnings)?);
     }
     if values.iter().all(Option::is_none) {
         let paths: Vec<String> = params.lead_data.iter().map(|m| m.source.describe()).collect();
         return Err(EventError::MissingAttribute { parameter: "leadData".into(), path: paths.join(", ") });
     }
-    let lookup_at = params.lead_data.iter().position(|m| m.field == params.lookup_field);
     let lookup = lookup_at.and_then(|i| values.get(i)).and_then(Option::as_ref);
     if mergeable(params.strategy) && lookup.is_none_or(Value::is_null) {
         let path =
@@ -269,7 +273,7 @@ fn add_record(records: &mut Vec<Record>, group: Vec<usize>, written: &mut [Optio
 }
 
 impl SyncJob {
-    /// A job for events already written as records (see [`write_record`]).
+    /// A job for events already written as records (see [`write_record_for`]).
     ///
     /// With `createOrUpdate` and `updateOnly`, records of the same lead (same lookup value;
     /// emails compared case-insensitively, as Marketo does) are merged into one, later values
@@ -579,8 +583,6 @@ mod tests {
 
     // The record as a `Map`, then written: how records were made before `write_record_for`,
     // kept as the reference it must match byte for byte.
-    /// Maps one event to its lead record, formatted by `fmt` (values cut are reported in
-    /// `warnings`), checking the lookup field is there when Marketo needs it.
     fn record_for(
         params: &UpsertParams,
         event: &Value,

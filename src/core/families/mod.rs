@@ -1,5 +1,5 @@
 //! The action families: one module per family, each owning its whole life cycle behind
-//! [`Family`](crate::core::job::Family) — reading an event, batching thresholds and overhead,
+//! [`crate::core::job::Family`] — reading an event, batching thresholds and overhead,
 //! idempotence, preview, starting its jobs and resuming them after a restore. [`family`] is the
 //! one place that maps a configured action to its family; a new action type is a new module
 //! here, its configuration in [`crate::core::config`], and one line in [`family`].

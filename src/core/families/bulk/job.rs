@@ -483,12 +483,14 @@ impl BulkJob {
 }
 
 impl Delivery for BulkJob {
-    /// Rows whose file Marketo accepted carry its batch id: a restore polls that import
-    /// instead of uploading the rows again.
+    /// Each unfinished row's CSV record (kept until the job ends when they are the events'
+    /// only copy, [`BulkJob::keep_lines`]).
     fn item_texts(&self) -> Vec<(EventKey, &str)> {
         self.rows.iter().filter(|r| !r.done).map(|r| (r.ev.key, &*r.row.line)).collect()
     }
 
+    /// Rows whose file Marketo accepted carry its batch id: a restore polls that import
+    /// instead of uploading the rows again.
     fn progress(&self, key: crate::core::ids::EventKey) -> Option<ResumeData> {
         let row = self.rows.iter().position(|r| r.ev.key == key && !r.done)?;
         let batch_id = self.files.iter().find(|f| f.rows.contains(&row)).and_then(|f| f.batch_id)?;
