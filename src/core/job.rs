@@ -2,8 +2,8 @@
 //! Marketo calls. The engine sends the calls (auth, limits, retries); the job decides what
 //! to call next and what each event's outcome is.
 
+use litemap::LiteMap;
 use std::any::Any;
-use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use serde_json::Value;
@@ -351,8 +351,8 @@ pub(crate) struct Context<'a> {
     /// Lead ids already looked up: lookups it knows cost no call.
     pub cache: &'a LeadCache,
     /// Events whose call was in flight when a previous instance stopped (it may have been
-    /// applied).
-    pub replayed: &'a BTreeSet<EventKey>,
+    /// applied), in key order ([`slice::binary_search`]).
+    pub replayed: &'a [EventKey],
     /// The engine's seeded jitter, for jobs that draw their own.
     pub jitter: &'a mut Jitter,
 }
@@ -465,8 +465,14 @@ pub(crate) fn known_ids<'v>(
     filter: FilterType,
     values: impl Iterator<Item = &'v String>,
     now: Millis,
-) -> BTreeMap<String, Vec<i64>> {
-    values.filter_map(|v| cache.get(filter, v, now).map(|ids| (v.clone(), ids.clone()))).collect()
+) -> LiteMap<String, Vec<i64>> {
+    let mut known = LiteMap::new();
+    for v in values {
+        if let Some(ids) = cache.get(filter, v, now) {
+            known.insert(v.clone(), ids.clone());
+        }
+    }
+    known
 }
 
 #[cfg(test)]

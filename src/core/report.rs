@@ -20,7 +20,9 @@
 //! ([`Reporter::restore`]). When outcomes are finished and no waiter is pending,
 //! [`Reporter::wants_wake`] tells the host to call `wake()` now.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
+
+use litemap::LiteMap;
 
 use super::check::CheckResult;
 use super::engine::{Engine, Output};
@@ -50,10 +52,10 @@ pub struct Reporter<W> {
     events: BTreeMap<EventKey, W>,
     /// `wake` calls: they settle at the next collection.
     wakes: Vec<W>,
-    /// `flush` calls and the events each waits for.
-    flushes: Vec<(W, BTreeSet<EventKey>)>,
+    /// `flush` calls and the events each waits for (in key order).
+    flushes: Vec<(W, Vec<EventKey>)>,
     /// Picker listings.
-    listings: BTreeMap<ListingKey, W>,
+    listings: LiteMap<ListingKey, W>,
     /// `check()` calls.
     checks: Vec<(CheckKey, W)>,
     /// Final outcomes no settled waiter has returned, in the order they finished (`None`: a
@@ -88,7 +90,7 @@ impl<W> Default for Reporter<W> {
             events: BTreeMap::new(),
             wakes: Vec::new(),
             flushes: Vec::new(),
-            listings: BTreeMap::new(),
+            listings: LiteMap::new(),
             checks: Vec::new(),
             finished: Vec::new(),
             fresh: Vec::new(),
@@ -195,7 +197,7 @@ impl<W> Reporter<W> {
     fn settle_events(&mut self, engine: &Engine, full: bool, before: usize, out: &mut Vec<(W, Settled)>) {
         let fresh = std::mem::take(&mut self.fresh);
         let events = &self.events;
-        let mut settle: BTreeSet<EventKey> = BTreeSet::new();
+        let mut settle: Vec<EventKey> = Vec::new();
         if full {
             settle.extend(events.keys().copied().filter(|k| !engine.awaits_answer(*k)));
             settle.extend(self.finished.iter().filter_map(|(k, _)| *k).filter(|k| events.contains_key(k)));
@@ -204,6 +206,9 @@ impl<W> Reporter<W> {
             let now_done = self.finished.get(before..).unwrap_or_default();
             settle.extend(now_done.iter().filter_map(|(k, _)| *k).filter(|k| events.contains_key(k)));
         }
+        // Each once, in key order (which settles first takes the outcomes no waiter owns).
+        settle.sort_unstable();
+        settle.dedup();
         let mut first = true;
         for key in settle {
             let Some(w) = self.events.remove(&key) else { continue };
@@ -280,7 +285,7 @@ impl<W> Reporter<W> {
         let mut out: Vec<W> = std::mem::take(&mut self.events).into_values().collect();
         out.append(&mut self.wakes);
         out.extend(std::mem::take(&mut self.flushes).into_iter().map(|(w, _)| w));
-        out.extend(std::mem::take(&mut self.listings).into_values());
+        out.extend(std::mem::take(&mut self.listings).into_tuple_vec().into_iter().map(|(_, w)| w));
         out.extend(std::mem::take(&mut self.checks).into_iter().map(|(_, w)| w));
         out
     }

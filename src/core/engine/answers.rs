@@ -295,7 +295,9 @@ impl Engine {
     fn end_job(&mut self, job: JobId) {
         if let Some(entry) = self.jobs.remove(&job) {
             for key in &entry.events {
-                self.job_of.remove(key);
+                if let Some(p) = self.pending.get_mut(key) {
+                    p.job = None;
+                }
             }
             // Safety net for the invariant: a job that ends owes every event an outcome.
             for key in entry.events {
@@ -309,7 +311,7 @@ impl Engine {
                 }
             }
         }
-        for q in self.queues.values_mut() {
+        for (_, q) in self.queues.iter_mut() {
             if q.busy == Some(job) {
                 q.busy = None;
             }

@@ -35,7 +35,7 @@ impl Engine {
         for (at, _) in &mut self.delayed {
             *at = rebase(*at);
         }
-        for f in self.in_flight.values_mut() {
+        for (_, f) in self.in_flight.iter_mut() {
             f.deadline = rebase(f.deadline);
         }
         if let Some((_, d)) = &mut self.identity_deadline {
@@ -51,7 +51,7 @@ impl Engine {
         for (k, p) in &self.pending {
             self.arrivals.insert((p.accepted_at, *k));
         }
-        for q in self.queues.values_mut() {
+        for (_, q) in self.queues.iter_mut() {
             q.arrived_by(now);
         }
         self.now = now;

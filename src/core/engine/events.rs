@@ -1,6 +1,5 @@
 //! Events in: accepted, prepared by their family, queued or started; outcomes recorded once.
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use serde_json::Value;
@@ -70,6 +69,8 @@ impl Engine {
             accepted_at: now,
             batched: false,
             replayed: false,
+            unformatted: false,
+            job: None,
         };
         self.admit(key, pending);
         let ev = EventRef { key };
@@ -105,6 +106,8 @@ impl Engine {
             accepted_at,
             batched: family.thresholds().is_some(),
             replayed,
+            unformatted: false,
+            job: None,
         };
         self.admit(key, pending);
         let ev = EventRef { key };
@@ -123,8 +126,8 @@ impl Engine {
             if self.schema_pending() {
                 self.keep_text(key, event);
                 self.parked.push(key);
-                if let Some(job) = self.schema.reading {
-                    self.job_of.insert(key, job);
+                if let (Some(job), Some(p)) = (self.schema.reading, self.pending.get_mut(&key)) {
+                    p.job = Some(job);
                 }
                 return key;
             }
@@ -163,7 +166,9 @@ impl Engine {
             // Formatted without the schema, or with one a 1006 made stale: again when the batch
             // goes out, after the (re-)read, from its text. The read starts now, so that the
             // events after it are formatted on arrival (and kept only as their item).
-            self.unformatted.insert(key);
+            if let Some(p) = self.pending.get_mut(&key) {
+                p.unformatted = true;
+            }
             self.keep_text(key, event);
             self.schema_pending();
         } else if family.keeps_item_only() {
@@ -190,7 +195,7 @@ impl Engine {
     /// Sends whatever is queued now, ignoring batch thresholds.
     pub(crate) fn flush(&mut self, now: Millis) {
         let now = self.clamp(now);
-        for q in self.queues.values_mut() {
+        for (_, q) in self.queues.iter_mut() {
             q.seal();
         }
         self.pump(now);
@@ -204,7 +209,6 @@ impl Engine {
         if let Some(p) = self.pending.remove(&key) {
             self.forget(key, &p);
             (outcome.event_id, outcome.action_id) = (p.event_id, p.action_id.to_string());
-            self.unformatted.remove(&key);
             let note = self.notes.iter().position(|(k, _)| *k == key).map(|i| self.notes.swap_remove(i).1);
             self.schema.noted(&mut outcome, note);
             self.outcomes_out.push_back((key, outcome));
@@ -269,18 +273,19 @@ impl Engine {
         family: &dyn Family,
         items: Vec<(EventRef, Prepared)>,
     ) -> Option<JobId> {
-        let replayed: BTreeSet<EventKey> = items
+        let mut replayed: Vec<EventKey> = items
             .iter()
             .map(|(ev, _)| ev.key)
             .filter(|k| self.pending.get(k).is_some_and(|p| p.replayed))
             .collect();
+        replayed.sort_unstable();
         let mut cx = self.context(&replayed);
         let start = family.start(items, &mut cx);
         self.started(start)
     }
 
     /// What the engine lends a family starting or resuming jobs now.
-    pub(super) fn context<'a>(&'a mut self, replayed: &'a BTreeSet<EventKey>) -> Context<'a> {
+    pub(super) fn context<'a>(&'a mut self, replayed: &'a [EventKey]) -> Context<'a> {
         Context {
             now: self.now,
             rest_len: self.settings.rest_base.len(),
@@ -319,14 +324,16 @@ impl Engine {
             let Some(action) = settings.action(&action_id) else { continue };
             let family = family(&action.action);
             let mut batch = batch;
-            if family.needs_schema() && batch.iter().any(|(ev, _)| self.unformatted.contains(&ev.key)) {
+            if family.needs_schema()
+                && batch.iter().any(|(ev, _)| self.pending.get(&ev.key).is_some_and(|p| p.unformatted))
+            {
                 if self.schema_pending() {
                     // The batch's call needs the field types: it goes out once they are read,
                     // and its action sends no other batch meanwhile.
                     let reading = self.schema.reading;
                     for (ev, _) in &batch {
-                        if let Some(job) = reading {
-                            self.job_of.insert(ev.key, job);
+                        if let (Some(job), Some(p)) = (reading, self.pending.get_mut(&ev.key)) {
+                            p.job = Some(job);
                         }
                     }
                     if let Some(q) = self.queues.get_mut(&action_id) {
@@ -353,7 +360,9 @@ impl Engine {
     ) -> Vec<(EventRef, Prepared)> {
         let mut out = Vec::with_capacity(batch.len());
         for (ev, prepared) in batch {
-            if !self.unformatted.remove(&ev.key) {
+            let unformatted =
+                self.pending.get_mut(&ev.key).is_some_and(|p| std::mem::take(&mut p.unformatted));
+            if !unformatted {
                 out.push((ev, prepared));
                 continue;
             }

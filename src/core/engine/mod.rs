@@ -32,6 +32,8 @@ pub use timer::{Timer, Timers};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 
+use litemap::LiteMap;
+
 use crate::core::auth::Auth;
 use crate::core::cache::LeadCache;
 use crate::core::config::Settings;
@@ -58,11 +60,10 @@ impl Engine {
             auth: Auth::default(),
             jitter,
             jobs: BTreeMap::new(),
-            job_of: BTreeMap::new(),
             ready: VecDeque::new(),
             follow: VecDeque::new(),
             delayed: Vec::new(),
-            in_flight: BTreeMap::new(),
+            in_flight: LiteMap::new(),
             identity_deadline: None,
             limiter_wake: None,
             pending: BTreeMap::new(),
@@ -71,9 +72,9 @@ impl Engine {
             requests_out: VecDeque::new(),
             outcomes_out: VecDeque::new(),
             listings_out: VecDeque::new(),
-            listing_jobs: BTreeMap::new(),
+            listing_jobs: LiteMap::new(),
             next_listing: 0,
-            queues: BTreeMap::new(),
+            queues: LiteMap::new(),
             cache: LeadCache::default(),
             next_request: 0,
             next_job: 0,
@@ -87,7 +88,6 @@ impl Engine {
             generation: 0,
             schema: SchemaSlot::default(),
             parked: Vec::new(),
-            unformatted: BTreeSet::new(),
             held: Vec::new(),
             notes: Vec::new(),
             checks_waiting: Vec::new(),
@@ -149,7 +149,7 @@ impl Engine {
     pub fn in_progress(&self, key: EventKey) -> bool {
         let Some(p) = self.pending.get(&key) else { return false };
         let time_blocked = self.limiter_wake.is_some() || self.auth.wake_at().is_some();
-        match self.job_of.get(&key) {
+        match &p.job {
             Some(job) => {
                 let sending = self.jobs.get(job).map_or(0, |e| e.sending);
                 sending > 0 && (!time_blocked || self.in_flight.values().any(|f| f.call.job == *job))

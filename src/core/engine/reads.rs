@@ -36,8 +36,8 @@ impl Engine {
         let auth = result.as_ref().err().filter(|e| e.is_auth_failure()).cloned();
         self.schema.finished(result);
         for key in std::mem::take(&mut self.parked) {
-            self.job_of.remove(&key);
-            let Some(p) = self.pending.get(&key) else { continue };
+            let Some(p) = self.pending.get_mut(&key) else { continue };
+            p.job = None;
             let ev = EventRef { key };
             let action_id = p.action_id.clone();
             if let Some(reason) = &auth {
@@ -53,7 +53,9 @@ impl Engine {
         }
         for (action_id, batch) in std::mem::take(&mut self.held) {
             for (ev, _) in &batch {
-                self.job_of.remove(&ev.key);
+                if let Some(p) = self.pending.get_mut(&ev.key) {
+                    p.job = None;
+                }
             }
             let settings = Arc::clone(&self.settings);
             let Some(action) = settings.action(&action_id) else { continue };

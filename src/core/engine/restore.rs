@@ -1,9 +1,9 @@
 //! Snapshots out, restores in: pending events, resume data, lookups, the rate window and quota.
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
+use litemap::LiteMap;
 use serde_json::Value;
 
 use crate::core::config::FilterType;
@@ -67,20 +67,31 @@ impl Engine {
     /// Every pending event as the snapshot keeps it: whether a call that may have reached
     /// Marketo was in flight for it, and what of its delivery its job already did.
     fn pending_entries(&self) -> Vec<PendingEntry<'_>> {
-        let mut in_flight: BTreeSet<EventKey> = BTreeSet::new();
-        for f in self.in_flight.values() {
+        // Both in key order, looked up by binary search.
+        let mut in_flight: Vec<EventKey> = Vec::new();
+        for (_, f) in self.in_flight.iter() {
             if let Some(job) = self.jobs.get(&f.call.job) {
                 in_flight.extend(job.events.iter().copied());
             }
         }
-        let mut progress: BTreeMap<EventKey, ResumeData> = BTreeMap::new();
+        in_flight.sort_unstable();
+        let mut progress: Vec<(EventKey, ResumeData)> = Vec::new();
         for job in self.jobs.values() {
             for key in &job.events {
                 if let Some(p) = job.job.progress(*key) {
-                    progress.insert(*key, p);
+                    progress.push((*key, p));
                 }
             }
         }
+        // An event is in one job at a time: each key once.
+        progress.sort_unstable_by_key(|(key, _)| *key);
+        let progress_of = |key: &EventKey| {
+            progress
+                .binary_search_by_key(key, |(k, _)| *k)
+                .ok()
+                .and_then(|i| progress.get(i))
+                .map(|(_, p)| p.clone())
+        };
         let mut entries: Vec<PendingEntry<'_>> = self
             .pending
             .iter()
@@ -97,8 +108,8 @@ impl Engine {
                 },
                 accepted_at: p.accepted_at,
                 // A replayed call not yet answered may still have been applied.
-                in_flight: in_flight.contains(key) || p.replayed,
-                progress: progress.get(key).cloned(),
+                in_flight: in_flight.binary_search(key).is_ok() || p.replayed,
+                progress: progress_of(key),
             })
             .collect();
         self.write_from_items(&mut entries);
@@ -210,7 +221,7 @@ impl Engine {
     /// together, after the others), or given its final outcome when it cannot go on.
     pub(super) fn restore_events(&mut self, entries: Vec<PendingEntry<'_>>) {
         let settings = Arc::clone(&self.settings);
-        let mut grouped: BTreeMap<(String, i64), (Vec<PendingEntry<'_>>, ResumeData)> = BTreeMap::new();
+        let mut grouped: LiteMap<(String, i64), (Vec<PendingEntry<'_>>, ResumeData)> = LiteMap::new();
         for mut entry in entries {
             let Some(action) = settings.action(&entry.action_id) else {
                 let reason = format!("action `{}` is no longer configured", entry.action_id);
@@ -247,7 +258,7 @@ impl Engine {
                 }
             }
         }
-        for ((action_id, _), (entries, resume)) in grouped {
+        for ((action_id, _), (entries, resume)) in grouped.into_tuple_vec() {
             if let Some(action) = settings.action(&action_id) {
                 self.resume(&*family(&action.action), entries, &resume);
             }
@@ -277,8 +288,7 @@ impl Engine {
         let values: Vec<Value> = entries.iter().map(|e| event_value(&e.event)).collect();
         let events: Vec<(EventRef, &Value)> =
             entries.into_iter().zip(&values).map(|(e, v)| (self.readmit(e), v)).collect();
-        let replayed = BTreeSet::new();
-        let mut cx = self.context(&replayed);
+        let mut cx = self.context(&[]);
         let start = family.resume(events, resume, &mut cx);
         self.started(start);
     }
@@ -300,6 +310,8 @@ impl Engine {
                 accepted_at: entry.accepted_at.min(self.now),
                 batched,
                 replayed: entry.in_flight,
+                unformatted: false,
+                job: None,
             },
         );
         ev

@@ -38,7 +38,9 @@ impl Engine {
         let id = JobId(self.next_job);
         job.start(&mut progress);
         for key in &events {
-            self.job_of.insert(*key, id);
+            if let Some(p) = self.pending.get_mut(key) {
+                p.job = Some(id);
+            }
         }
         self.jobs.insert(id, JobEntry { job, outstanding: 0, sending: 0, started: false, lookup, events });
         self.apply(id, progress);

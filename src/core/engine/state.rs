@@ -3,6 +3,8 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 
+use litemap::LiteMap;
+
 use serde::Serialize;
 use serde_json::value::RawValue;
 
@@ -98,6 +100,12 @@ pub(super) struct PendingEvent {
     pub(super) batched: bool,
     /// Restored while a call for it was in flight: the call may have been applied already.
     pub(super) replayed: bool,
+    /// Queued, prepared before the schema was known: formatted again when its batch is sent
+    /// (from its text, which it keeps meanwhile).
+    pub(super) unformatted: bool,
+    /// The job delivering it, while it runs (the schema read's while it waits for the field
+    /// types, so it counts as in progress).
+    pub(super) job: Option<JobId>,
 }
 
 /// Counters for the host (`stats`).
@@ -131,15 +139,13 @@ pub struct Engine {
     pub(super) limiter: Limiter,
     pub(super) jitter: Jitter,
     pub(super) jobs: BTreeMap<JobId, JobEntry>,
-    /// The job delivering each event, while it runs.
-    pub(super) job_of: BTreeMap<EventKey, JobId>,
     /// First calls of new jobs waiting to be sent, in order.
     pub(super) ready: VecDeque<Call>,
     /// Calls of jobs already started (and retries) waiting to be sent: they go first.
     pub(super) follow: VecDeque<Call>,
     /// Calls waiting for a retry time.
     pub(super) delayed: Vec<(Millis, Call)>,
-    pub(super) in_flight: BTreeMap<RequestId, InFlight>,
+    pub(super) in_flight: LiteMap<RequestId, InFlight>,
     pub(super) identity_deadline: Option<(RequestId, Millis)>,
     /// Wake-up for calls held back by the limiter's window or quota.
     pub(super) limiter_wake: Option<Millis>,
@@ -153,10 +159,10 @@ pub struct Engine {
     pub(super) outcomes_out: VecDeque<(EventKey, Outcome)>,
     pub(super) listings_out: VecDeque<(ListingKey, Result<Vec<Named>, Reason>)>,
     /// Listing job → its key.
-    pub(super) listing_jobs: BTreeMap<JobId, ListingKey>,
+    pub(super) listing_jobs: LiteMap<JobId, ListingKey>,
     pub(super) next_listing: u64,
     /// Batched actions' queues, by action id.
-    pub(super) queues: BTreeMap<String, Queue<(EventRef, Prepared)>>,
+    pub(super) queues: LiteMap<String, Queue<(EventRef, Prepared)>>,
     pub(super) cache: LeadCache,
     pub(super) next_request: u32,
     pub(super) next_job: u64,
@@ -178,12 +184,9 @@ pub struct Engine {
     pub(super) stats: Stats,
     /// The lead schema (README "Field types"), read lazily, and the work waiting for it.
     pub(super) schema: SchemaSlot,
-    /// Events waiting for the schema before they are formatted (mapped to the schema job in
-    /// `job_of` meanwhile, so they count as in progress).
+    /// Events waiting for the schema before they are formatted (their
+    /// [`PendingEvent::job`] the schema read's meanwhile, so they count as in progress).
     pub(super) parked: Vec<EventKey>,
-    /// Queued events prepared before the schema was known: formatted again when their batch
-    /// is sent (batches read the schema when they go out, not when events arrive).
-    pub(super) unformatted: BTreeSet<EventKey>,
     /// Batches due while the schema is being read, by action id.
     pub(super) held: Vec<(String, Vec<(EventRef, Prepared)>)>,
     /// Warnings for events (values cut to their field's length), attached to their outcome.

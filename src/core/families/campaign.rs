@@ -3,7 +3,7 @@
 //! Marketo is never sent again (the email could go out twice); its events become `uncertain`.
 
 use crate::core::ids::Step;
-use std::collections::BTreeMap;
+use litemap::LiteMap;
 
 use serde::Serialize;
 use serde_json::Value;
@@ -39,7 +39,7 @@ struct Item {
 pub(crate) struct CampaignJob {
     campaign_id: i64,
     items: Vec<Item>,
-    steps: BTreeMap<Step, Vec<usize>>,
+    steps: LiteMap<Step, Vec<usize>>,
     tags: Steps,
 }
 
@@ -127,7 +127,7 @@ impl CampaignJob {
         let job = CampaignJob {
             campaign_id: params.campaign_id,
             items,
-            steps: BTreeMap::new(),
+            steps: LiteMap::new(),
             tags: Steps::default(),
         };
         (job, progress)
@@ -155,7 +155,7 @@ impl CampaignJob {
         let mut job = CampaignJob {
             campaign_id: params.campaign_id,
             items: vec![Item { ev, lead, tokens, done: false }],
-            steps: BTreeMap::new(),
+            steps: LiteMap::new(),
             tags: Steps::default(),
         };
         Ok(vec![job.call(&[0])])
@@ -165,11 +165,11 @@ impl CampaignJob {
 impl Delivery for CampaignJob {
     fn start(&mut self, p: &mut Progress) {
         // Tokens are per call, so only events with the same tokens can share one.
-        let mut by_tokens: BTreeMap<Vec<Token>, Vec<usize>> = BTreeMap::new();
+        let mut by_tokens: LiteMap<Vec<Token>, Vec<usize>> = LiteMap::new();
         for (i, item) in self.items.iter().enumerate() {
             by_tokens.entry(item.tokens.clone()).or_default().push(i);
         }
-        for (_, idx) in by_tokens {
+        for (_, idx) in by_tokens.into_tuple_vec() {
             for group in chunk_by(idx, MAX_TRIGGER_LEADS, 0, usize::MAX, |_| 0) {
                 let call = self.call(&group);
                 self.steps.insert(call.step, group);

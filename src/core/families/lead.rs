@@ -2,6 +2,8 @@
 //! (`POST /rest/v1/leads.json`), one per-record result per event.
 
 use std::collections::BTreeMap;
+
+use litemap::LiteMap;
 use std::ops::Range;
 use std::sync::Arc;
 
@@ -108,7 +110,7 @@ pub(crate) struct SyncJob {
     items: Vec<Item>,
     records: Vec<Record>,
     /// Step → indexes of the records it carries, in input order.
-    steps: BTreeMap<Step, Vec<usize>>,
+    steps: LiteMap<Step, Vec<usize>>,
     tags: Steps,
 }
 
@@ -226,7 +228,7 @@ pub(crate) fn write_record_for(
 /// their first event; events with the same key (see [`Written::key`]) in one record.
 fn same_leads(prepared: &[(EventRef, Written)]) -> Vec<Vec<usize>> {
     let mut groups: Vec<Vec<usize>> = Vec::with_capacity(prepared.len());
-    let mut by_key: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut by_key: LiteMap<&str, usize> = LiteMap::new();
     for (i, (_, written)) in prepared.iter().enumerate() {
         let key = written.key();
         match key.and_then(|k| by_key.get(k)).and_then(|g| groups.get_mut(*g)) {
@@ -296,7 +298,7 @@ impl SyncJob {
             head: sync_head(params),
             items,
             records,
-            steps: BTreeMap::new(),
+            steps: LiteMap::new(),
             tags: Steps::default(),
         }
     }

@@ -4,7 +4,7 @@
 //! when `addLead` is set (one `createOnly` call for all of them), then adds or removes the ids
 //! (≤ 300 per call). Each event's outcome lists every id it acted on.
 
-use std::collections::{BTreeMap, BTreeSet};
+use litemap::LiteMap;
 
 use serde::Serialize;
 use serde_json::Value;
@@ -66,18 +66,18 @@ pub(crate) struct ListJob {
     /// Room left for query parameters in an 8 KB GET URL, after the base URL and path.
     url_room: usize,
     items: Vec<Item>,
-    steps: BTreeMap<Step, CallFor>,
+    steps: LiteMap<Step, CallFor>,
     tags: Steps,
     phase: Phase,
     /// Lookup value → lead ids found (or created).
-    found: BTreeMap<String, Vec<i64>>,
+    found: LiteMap<String, Vec<i64>>,
     /// Steps sent again after a failure that may have been applied.
-    retried: BTreeSet<Step>,
+    retried: LiteMap<Step, ()>,
     /// Lead id → Marketo's per-record answer from the list call.
-    results: BTreeMap<i64, (RecordResult, Option<String>)>,
+    results: LiteMap<i64, (RecordResult, Option<String>)>,
     /// Events restored while their call was in flight: that call may have been applied, so
     /// their list call is answered as a retry's would be.
-    replayed: BTreeSet<EventKey>,
+    replayed: LiteMap<EventKey, ()>,
 }
 
 // By hand, not derived: every job is a `dyn Delivery`, whose vtable keeps its `Debug` (and that
@@ -110,13 +110,16 @@ impl ListJob {
         op: ListOp,
         prepared: Vec<(EventRef, ListInput)>,
         rest_base_len: usize,
-        known: BTreeMap<String, Vec<i64>>,
+        known: LiteMap<String, Vec<i64>>,
     ) -> ListJob {
         let filter = match &params.lead {
             LeadSelector::Lookup { filter, .. } if *filter != FilterType::Id => Some(*filter),
             _ => None,
         };
-        let found = known.into_iter().map(|(v, ids)| (norm(filter, &v), ids)).collect();
+        let mut found = LiteMap::new();
+        for (v, ids) in known.into_tuple_vec() {
+            found.insert(norm(filter, &v), ids);
+        }
         let items = prepared
             .into_iter()
             .map(|(ev, input)| {
@@ -132,18 +135,18 @@ impl ListJob {
             add_lead: params.add_lead,
             url_room,
             items,
-            steps: BTreeMap::new(),
+            steps: LiteMap::new(),
             tags: Steps::default(),
             phase: Phase::Lookup,
             found,
-            retried: BTreeSet::new(),
-            results: BTreeMap::new(),
-            replayed: BTreeSet::new(),
+            retried: LiteMap::new(),
+            results: LiteMap::new(),
+            replayed: LiteMap::new(),
         }
     }
 
     /// Marks events restored while a call for them was in flight (see `replayed`).
-    pub fn with_replayed(mut self, replayed: BTreeSet<EventKey>) -> ListJob {
+    pub fn with_replayed(mut self, replayed: LiteMap<EventKey, ()>) -> ListJob {
         self.replayed = replayed;
         self
     }
@@ -207,7 +210,7 @@ impl ListJob {
         let input = resolve(params, event)?;
         let lookup = input.lookup.clone();
         let ev = EventRef { key: crate::core::ids::EventKey(0) };
-        let mut job = ListJob::new(params, op, vec![(ev, input)], rest_base_len, BTreeMap::new());
+        let mut job = ListJob::new(params, op, vec![(ev, input)], rest_base_len, LiteMap::new());
         let mut progress = Progress::default();
         job.start(&mut progress);
         let mut calls = progress.calls;
@@ -229,7 +232,7 @@ impl ListJob {
     /// with nothing to look up, straight on to the next phase.
     fn start_lookups(&mut self, progress: &mut Progress) {
         // Distinct values as Marketo compares them; those the lead cache knows cost no lookup.
-        let mut distinct: BTreeMap<String, String> = BTreeMap::new();
+        let mut distinct: LiteMap<String, String> = LiteMap::new();
         for item in &self.items {
             if let (Some(v), Some(k)) = (&item.lookup, &item.key) {
                 if !self.found.contains_key(k) {
@@ -237,7 +240,7 @@ impl ListJob {
                 }
             }
         }
-        let values: Vec<String> = distinct.into_values().collect();
+        let values: Vec<String> = distinct.into_tuple_vec().into_iter().map(|(_, v)| v).collect();
         match self.filter {
             Some(filter) if !values.is_empty() => self.send_lookups(filter, values, progress),
             _ => self.advance(progress),
@@ -335,8 +338,8 @@ impl ListJob {
     /// Gives each looked-up item the ids found for its value, and returns the values found
     /// for none that `addLead` asks to create (normalised value → the spelling to create the
     /// lead with).
-    fn take_found_ids(&mut self) -> BTreeMap<String, String> {
-        let mut missing: BTreeMap<String, String> = BTreeMap::new();
+    fn take_found_ids(&mut self) -> LiteMap<String, String> {
+        let mut missing: LiteMap<String, String> = LiteMap::new();
         for item in self.items.iter_mut().filter(|i| !i.done) {
             let (Some(value), Some(key)) = (&item.lookup, &item.key) else { continue };
             match self.found.get(key) {
@@ -357,10 +360,16 @@ impl ListJob {
     fn send_creates(
         &mut self,
         filter: FilterType,
-        missing: BTreeMap<String, String>,
+        missing: LiteMap<String, String>,
         progress: &mut Progress,
     ) {
-        for values in chunk_by(missing.into_values().collect(), MAX_RECORDS, 0, usize::MAX, |_| 0) {
+        for values in chunk_by(
+            missing.into_tuple_vec().into_iter().map(|(_, v)| v).collect(),
+            MAX_RECORDS,
+            0,
+            usize::MAX,
+            |_| 0,
+        ) {
             let input: Vec<Value> =
                 values.iter().map(|v| serde_json::json!({ filter.as_str(): v })).collect();
             let body = SyncBody { action: "createOnly", lookup_field: filter.as_str(), input };
@@ -439,13 +448,13 @@ impl ListJob {
             "Lead not found: Marketo reported it as existing but the lookup found none",
         );
         self.finish_where(progress, |i| i.ids.is_empty(), Status::Skipped, &not_found, None);
-        let mut seen = BTreeSet::new();
+        let mut seen: LiteMap<i64, ()> = LiteMap::new();
         let ids: Vec<i64> = self
             .items
             .iter()
             .filter(|i| !i.done)
             .flat_map(|i| i.ids.iter().copied())
-            .filter(|id| seen.insert(*id))
+            .filter(|id| seen.insert(*id, ()).is_none())
             .collect();
         self.send_list_calls(ids, progress);
     }
@@ -495,9 +504,9 @@ impl ListJob {
     /// Whether lead `id`'s list call repeats one that may have been applied: the call was
     /// retried after an ambiguous failure, or an event for this lead was replayed by a restore.
     fn may_repeat(&self, step: Step, id: Option<i64>) -> bool {
-        self.retried.contains(&step)
+        self.retried.contains_key(&step)
             || id.is_some_and(|id| {
-                self.items.iter().any(|it| it.ids.contains(&id) && self.replayed.contains(&it.ev.key))
+                self.items.iter().any(|it| it.ids.contains(&id) && self.replayed.contains_key(&it.ev.key))
             })
     }
 
@@ -544,7 +553,7 @@ impl ListJob {
 
 impl Delivery for ListJob {
     fn on_retry(&mut self, step: Step) {
-        self.retried.insert(step);
+        self.retried.insert(step, ());
     }
 
     /// The first calls.
@@ -738,10 +747,13 @@ impl Family for ListFamily<'_> {
         let inputs: Vec<(EventRef, ListInput)> = items_of(items);
         let known = match filter {
             Some(f) => known_ids(cx.cache, f, inputs.iter().filter_map(|(_, i)| i.lookup.as_ref()), cx.now),
-            None => BTreeMap::new(),
+            None => LiteMap::new(),
         };
         let events: Vec<EventKey> = inputs.iter().map(|(ev, _)| ev.key).collect();
-        let replayed = events.iter().copied().filter(|k| cx.replayed.contains(k)).collect();
+        let mut replayed = LiteMap::new();
+        for k in events.iter().filter(|k| cx.replayed.binary_search(k).is_ok()) {
+            replayed.insert(*k, ());
+        }
         let job = ListJob::new(self.params, self.op, inputs, cx.rest_len, known).with_replayed(replayed);
         let job = NewJob { job: Box::new(job), progress: Progress::default(), lookup: filter, events };
         Start { jobs: vec![job], failed: Vec::new() }
