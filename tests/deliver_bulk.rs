@@ -381,9 +381,11 @@ fn preview_shows_the_upload_and_the_status_call_with_a_placeholder() {
     let reqs = h.engine.preview("bulk", &json!({"e": "p@example.com", "n": "P"})).unwrap();
     assert_eq!(reqs.len(), 2);
     assert_eq!((reqs[0].method, reqs[0].url.as_str()), (Method::Post, UPLOAD_URL));
-    assert!(
-        reqs[0].headers["Content-Type"].starts_with("multipart/form-data; boundary=MarketoConnectorBoundary")
-    );
+    assert!(reqs[0]
+        .headers
+        .get("Content-Type")
+        .unwrap()
+        .starts_with("multipart/form-data; boundary=MarketoConnectorBoundary"));
     assert!(reqs[0].body.as_deref().unwrap().contains("\r\nemail,firstName,title\r\np@example.com,P,\r\n"));
     assert_eq!(
         (reqs[1].method, reqs[1].url.as_str()),

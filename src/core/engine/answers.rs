@@ -211,17 +211,9 @@ impl Engine {
                 let _ = self.handle_transport_error(now, id, "no answer within the call timeout");
             }
         }
-        let mut due: Vec<(Millis, Call)> = Vec::new();
-        let mut later: Vec<(Millis, Call)> = Vec::new();
-        for (at, call) in self.delayed.drain(..) {
-            if at <= now {
-                due.push((at, call));
-            } else {
-                later.push((at, call));
-            }
-        }
-        self.delayed = later;
-        due.sort_by_key(|(at, _)| *at);
+        // `delayed` is in time order (see `delay`): the calls due are its start.
+        let due = self.delayed.partition_point(|(at, _)| *at <= now);
+        let due: Vec<(Millis, Call)> = self.delayed.drain(..due).collect();
         for (_, call) in due {
             self.enqueue_follow(call);
         }
@@ -270,7 +262,7 @@ impl Engine {
             let delay = spec.delay_ms;
             let call = Call { job, spec, attempts: 0, refreshes: 0, queue_waits: 0, rate_limited: None };
             if delay > 0 {
-                self.delayed.push((self.now.saturating_add(delay), call));
+                self.delay(self.now.saturating_add(delay), call);
                 self.epoch += 1;
             } else if started {
                 self.enqueue_follow(call);
@@ -296,7 +288,7 @@ impl Engine {
         if let Some(entry) = self.jobs.remove(&job) {
             for key in &entry.events {
                 if let Some(p) = self.pending.get_mut(key) {
-                    p.job = None;
+                    p.set_job(None);
                 }
             }
             // Safety net for the invariant: a job that ends owes every event an outcome.
@@ -348,6 +340,13 @@ impl Engine {
         }
     }
 
+    /// Holds `call` until `at`: after every call held until then or earlier, so `delayed`
+    /// stays in time order and calls due at one time go in the order they were held.
+    fn delay(&mut self, at: Millis, call: Call) {
+        let i = self.delayed.partition_point(|(t, _)| *t <= at);
+        self.delayed.insert(i, (at, call));
+    }
+
     pub(super) fn retry(&mut self, now: Millis, call: Call, base: Millis, mut failure: Failure) {
         if call.attempts >= MAX_ATTEMPTS {
             failure.reason.message_mut().push_str(&format!(" (gave up after {} attempts)", call.attempts));
@@ -359,7 +358,7 @@ impl Engine {
             entry.job.on_retry(call.spec.step);
         }
         let at = now + backoff(call.attempts, base, 120_000, &mut self.jitter);
-        self.delayed.push((at, call));
+        self.delay(at, call);
         self.epoch += 1;
     }
 
@@ -388,7 +387,7 @@ impl Engine {
         }
         let wait = backoff(times.saturating_add(1).min(4), base, 120_000, &mut self.jitter);
         let at = now.saturating_add(wait).min(since.saturating_add(deadline));
-        self.delayed.push((at, call));
+        self.delay(at, call);
         self.epoch += 1;
     }
 

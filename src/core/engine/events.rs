@@ -70,7 +70,7 @@ impl Engine {
             batched: false,
             replayed: false,
             unformatted: false,
-            job: None,
+            job: 0,
         };
         self.admit(key, pending);
         let ev = EventRef { key };
@@ -107,7 +107,7 @@ impl Engine {
             batched: family.thresholds().is_some(),
             replayed,
             unformatted: false,
-            job: None,
+            job: 0,
         };
         self.admit(key, pending);
         let ev = EventRef { key };
@@ -127,7 +127,7 @@ impl Engine {
                 self.keep_text(key, event);
                 self.parked.push(key);
                 if let (Some(job), Some(p)) = (self.schema.reading, self.pending.get_mut(&key)) {
-                    p.job = Some(job);
+                    p.set_job(Some(job));
                 }
                 return key;
             }
@@ -333,7 +333,7 @@ impl Engine {
                     let reading = self.schema.reading;
                     for (ev, _) in &batch {
                         if let (Some(job), Some(p)) = (reading, self.pending.get_mut(&ev.key)) {
-                            p.job = Some(job);
+                            p.set_job(Some(job));
                         }
                     }
                     if let Some(q) = self.queues.get_mut(&action_id) {

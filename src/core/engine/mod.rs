@@ -112,8 +112,10 @@ impl Engine {
     /// a clock that stepped back gives no negative age). Reads; changes nothing.
     pub fn stats_at(&self, now: Millis) -> Stats {
         let now = now.min(MAX_NOW).max(self.now);
-        let mut queues: BTreeMap<String, u64> =
-            self.settings.actions.iter().map(|a| (a.id.clone(), 0)).collect();
+        let mut queues: LiteMap<String, u64> = LiteMap::new();
+        for a in &self.settings.actions {
+            queues.insert(a.id.clone(), 0);
+        }
         for (action_id, n) in &self.pending_by_action {
             queues.insert(action_id.to_string(), *n);
         }
@@ -149,7 +151,7 @@ impl Engine {
     pub fn in_progress(&self, key: EventKey) -> bool {
         let Some(p) = self.pending.get(&key) else { return false };
         let time_blocked = self.limiter_wake.is_some() || self.auth.wake_at().is_some();
-        match &p.job {
+        match &p.job() {
             Some(job) => {
                 let sending = self.jobs.get(job).map_or(0, |e| e.sending);
                 sending > 0 && (!time_blocked || self.in_flight.values().any(|f| f.call.job == *job))

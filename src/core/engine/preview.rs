@@ -1,7 +1,8 @@
 //! What one event would cause, without sending anything.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
+
+use litemap::LiteMap;
 
 use serde::Serialize;
 use serde_json::Value;
@@ -21,7 +22,7 @@ pub struct PreviewRequest {
     /// Absolute URL.
     pub url: String,
     /// Headers, without `Authorization`.
-    pub headers: BTreeMap<String, String>,
+    pub headers: LiteMap<String, String>,
     /// The body, as text.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub body: Option<String>,
@@ -48,7 +49,7 @@ impl Engine {
         Ok(calls
             .into_iter()
             .map(|c| {
-                let mut headers: BTreeMap<String, String> = BTreeMap::new();
+                let mut headers: LiteMap<String, String> = LiteMap::new();
                 headers.insert("Accept".into(), "application/json".into());
                 let url = self.url_of(&c);
                 let body = c.body.map(|(b, ct)| {

@@ -37,7 +37,7 @@ impl Engine {
         self.schema.finished(result);
         for key in std::mem::take(&mut self.parked) {
             let Some(p) = self.pending.get_mut(&key) else { continue };
-            p.job = None;
+            p.set_job(None);
             let ev = EventRef { key };
             let action_id = p.action_id.clone();
             if let Some(reason) = &auth {
@@ -54,7 +54,7 @@ impl Engine {
         for (action_id, batch) in std::mem::take(&mut self.held) {
             for (ev, _) in &batch {
                 if let Some(p) = self.pending.get_mut(&ev.key) {
-                    p.job = None;
+                    p.set_job(None);
                 }
             }
             let settings = Arc::clone(&self.settings);

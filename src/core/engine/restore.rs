@@ -311,7 +311,7 @@ impl Engine {
                 batched,
                 replayed: entry.in_flight,
                 unformatted: false,
-                job: None,
+                job: 0,
             },
         );
         ev

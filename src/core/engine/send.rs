@@ -39,7 +39,7 @@ impl Engine {
         job.start(&mut progress);
         for key in &events {
             if let Some(p) = self.pending.get_mut(key) {
-                p.job = Some(id);
+                p.set_job(Some(id));
             }
         }
         self.jobs.insert(id, JobEntry { job, outstanding: 0, sending: 0, started: false, lookup, events });

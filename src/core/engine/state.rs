@@ -103,9 +103,22 @@ pub(super) struct PendingEvent {
     /// Queued, prepared before the schema was known: formatted again when its batch is sent
     /// (from its text, which it keeps meanwhile).
     pub(super) unformatted: bool,
-    /// The job delivering it, while it runs (the schema read's while it waits for the field
-    /// types, so it counts as in progress).
-    pub(super) job: Option<JobId>,
+    /// The id of the job delivering it while it runs (the schema read's while it waits for the
+    /// field types, so it counts as in progress); 0 for none, as job ids start at 1 (an
+    /// `Option<JobId>` would take 16 bytes of each pending event, not 8). See [`Self::job`].
+    pub(super) job: u64,
+}
+
+impl PendingEvent {
+    /// The job delivering it, if one is.
+    pub(super) fn job(&self) -> Option<JobId> {
+        (self.job != 0).then_some(JobId(self.job))
+    }
+
+    /// Records the job delivering it (`None`: none now).
+    pub(super) fn set_job(&mut self, job: Option<JobId>) {
+        self.job = job.map_or(0, |j| j.0);
+    }
 }
 
 /// Counters for the host (`stats`).
@@ -125,7 +138,7 @@ pub struct Stats {
     /// Events without a final outcome, by action id: every configured action (0 when none),
     /// counting events in a batch, waiting for a retry, a limiter slot or a bulk job, or in a
     /// call in flight.
-    pub queues: BTreeMap<String, u64>,
+    pub queues: LiteMap<String, u64>,
     /// The age of the oldest event without a final outcome at the time asked for (see
     /// [`Engine::stats_at`]); `None` when there is none.
     pub oldest_queued_age_ms: Option<Millis>,
@@ -143,7 +156,7 @@ pub struct Engine {
     pub(super) ready: VecDeque<Call>,
     /// Calls of jobs already started (and retries) waiting to be sent: they go first.
     pub(super) follow: VecDeque<Call>,
-    /// Calls waiting for a retry time.
+    /// Calls waiting for a retry time, in time order (`Engine::delay`).
     pub(super) delayed: Vec<(Millis, Call)>,
     pub(super) in_flight: LiteMap<RequestId, InFlight>,
     pub(super) identity_deadline: Option<(RequestId, Millis)>,
