@@ -9,7 +9,7 @@ use serde_json::Value;
 use crate::core::config::FilterType;
 use crate::core::config::Settings;
 use crate::core::families::family;
-use crate::core::ids::EventKey;
+use crate::core::ids::{EventKey, JobId};
 use crate::core::job::{EventRef, Family};
 use crate::core::outcome::Status;
 use crate::core::reason::Reason;
@@ -75,22 +75,23 @@ impl Engine {
             }
         }
         in_flight.sort_unstable();
-        let mut progress: Vec<(EventKey, ResumeData)> = Vec::new();
-        for job in self.jobs.values() {
+        // By key, then by job: were an event in two jobs, the later job's data is taken.
+        let mut progress: Vec<(EventKey, JobId, ResumeData)> = Vec::new();
+        for (id, job) in &self.jobs {
             for key in &job.events {
                 if let Some(p) = job.job.progress(*key) {
-                    progress.push((*key, p));
+                    progress.push((*key, *id, p));
                 }
             }
         }
-        // An event is in one job at a time: each key once.
-        progress.sort_unstable_by_key(|(key, _)| *key);
+        progress.sort_unstable_by_key(|(key, job, _)| (*key, *job));
         let progress_of = |key: &EventKey| {
-            progress
-                .binary_search_by_key(key, |(k, _)| *k)
-                .ok()
+            let after = progress.partition_point(|(k, _, _)| k <= key);
+            after
+                .checked_sub(1)
                 .and_then(|i| progress.get(i))
-                .map(|(_, p)| p.clone())
+                .filter(|(k, _, _)| k == key)
+                .map(|(_, _, p)| p.clone())
         };
         let mut entries: Vec<PendingEntry<'_>> = self
             .pending
