@@ -1,5 +1,6 @@
-//! Issue 14: a queued upsert or bulk row is kept only as its record or CSV row, not also as its
-//! event's text, and a snapshot writes the event back from that item. The property: with the
+//! Issue 14: a queued upsert, bulk row or list add by lookup is kept only as its record, CSV row
+//! or lookup value, not also as its event's text, and a snapshot writes the event back from that
+//! item. The property: with the
 //! same settings, a restored connector sends byte for byte what the first would have sent, for
 //! any event values (every JSON type, text that needs CSV quoting, dates in any form, values a
 //! field's type converts or cuts), whether the snapshot is taken while the events wait in their
@@ -30,7 +31,9 @@ fn lead_data() -> Value {
 fn host() -> Driver {
     let mut s = settings(json!([
         {"id": "upb", "type": "createOrUpdateLeadBatched", "updateStrategy": "createOrUpdate", "leadData": lead_data()},
-        {"id": "bulk", "type": "bulkImportLeads", "leadLookupField": "email", "leadData": lead_data()}
+        {"id": "bulk", "type": "bulkImportLeads", "leadLookupField": "email", "leadData": lead_data()},
+        {"id": "addb", "type": "addLeadToListBatched", "targetStaticList": 1001,
+         "leadIdLookup": {"filterType": "email", "source": {"attribute": "email"}}}
     ]));
     s["onTooLong"] = json!("truncate");
     let mut h = Driver::new(s);
@@ -41,6 +44,10 @@ fn host() -> Driver {
         ("city", "string", Some(255)),
     ] {
         h.fake.fields.push((name.into(), kind.into(), length, true, false));
+    }
+    // The list adds' leads exist, whichever call reaches Marketo first.
+    for email in ["a@x.io", "b@x.io", "c@x.io", "d@x.io"] {
+        h.fake.add_lead(json!({"email": email}));
     }
     h
 }
@@ -110,12 +117,15 @@ fn body_of(r: &HttpRequest) -> String {
     }
 }
 
-/// The Sync Leads and bulk upload bodies sent, in order.
+/// The Sync Leads and bulk upload bodies, lookups (their URL) and list calls sent, in order.
 fn deliveries(h: &Driver) -> Vec<String> {
     h.rest_sent()
         .into_iter()
-        .filter(|r| r.method == Method::Post && r.url.contains("/v1/leads.json"))
-        .map(body_of)
+        .filter(|r| r.url.contains("/v1/leads.json") || r.url.contains("/v1/lists/"))
+        .map(|r| match r.method {
+            Method::Get => r.url.clone(),
+            _ => format!("{} {}", r.url, body_of(&r)),
+        })
         .collect()
 }
 
@@ -126,6 +136,8 @@ struct Ran {
     bodies: Vec<String>,
     statuses: Vec<(String, Status)>,
     leads: Vec<(String, Value)>,
+    /// The emails of the static list's members.
+    members: Vec<String>,
 }
 
 /// Sends `events` to both actions after the lead schema is read (the bulk rows for leads of
@@ -142,6 +154,7 @@ fn run(events: &[Value], restart: Option<bool>) -> Ran {
         let mut row = e.clone();
         row["email"] = json!(format!("bulk.{}", e["email"].as_str().unwrap_or_default()));
         h.process(&format!("b{i}"), "bulk", row);
+        h.process(&format!("l{i}"), "addb", e.clone());
     }
     let mut from = deliveries(&h).len();
     if let Some(in_flight) = restart {
@@ -172,7 +185,15 @@ fn run(events: &[Value], restart: Option<bool>) -> Ran {
         })
         .collect();
     leads.sort_by(|a, b| a.0.cmp(&b.0));
-    Ran { bodies: deliveries(&h).split_off(from), statuses, leads }
+    let mut members: Vec<String> = h
+        .fake
+        .members(1001)
+        .into_iter()
+        .filter_map(|id| h.fake.leads.iter().find(|l| l.id == id))
+        .filter_map(|l| l.fields.get("email").and_then(Value::as_str).map(str::to_lowercase))
+        .collect();
+    members.sort();
+    Ran { bodies: deliveries(&h).split_off(from), statuses, leads, members }
 }
 
 proptest! {
@@ -187,7 +208,10 @@ proptest! {
         let restored = run(&events, Some(in_flight));
         prop_assert_eq!(&restored.statuses, &first.statuses);
         prop_assert_eq!(&restored.leads, &first.leads);
-        prop_assert_eq!(first.bodies.is_empty(), first.statuses.iter().all(|(_, s)| *s != Status::Delivered));
+        prop_assert_eq!(&restored.members, &first.members);
+        // Not vacuous: each run looks its list adds' emails up, and adds a lead to the list.
+        prop_assert!(first.bodies.iter().any(|b| b.contains("filterType=email")));
+        prop_assert!(!first.members.is_empty());
         if !in_flight {
             // Restored from the queue: the same calls, byte for byte.
             prop_assert_eq!(restored.bodies, first.bodies);
@@ -195,10 +219,11 @@ proptest! {
     }
 }
 
-/// The snapshot of a queued upsert and bulk row holds their values at their paths, as the
-/// records hold them (a date as sent, a bulk cell as text), not the rest of the event.
+/// The snapshot of a queued upsert, bulk row and list add holds their values at their paths, as
+/// the records hold them (a date as sent, a bulk cell as text, the lookup value trimmed), not
+/// the rest of the event.
 #[test]
-fn a_snapshot_writes_a_queued_event_from_its_record_and_its_row() {
+fn a_snapshot_writes_a_queued_event_from_its_record_its_row_and_its_lookup() {
     let mut h = host();
     h.process("warm", "upb", json!({"email": "warm@x.io"}));
     h.flush();
@@ -206,7 +231,10 @@ fn a_snapshot_writes_a_queued_event_from_its_record_and_its_row() {
     let e = json!({"email": "a@x.io", "first": "Jane", "score": 7, "when": {"signed.up": "2026-11-28T09:30:00Z"},
                    "opt": true, "note": "a long note", "unread": "not kept", "address": [{}, {"city": "Lyon"}]});
     h.process("u", "upb", e.clone());
-    h.process("b", "bulk", e);
+    h.process("b", "bulk", e.clone());
+    let mut spaced = e;
+    spaced["email"] = json!("  A@x.io ");
+    h.process("l", "addb", spaced);
     let snap: Value = serde_json::from_str(&h.snapshot_text()).unwrap();
     let events: Vec<&Value> = snap["events"].as_array().unwrap().iter().map(|e| &e["event"]).collect();
     assert_eq!(
@@ -218,6 +246,8 @@ fn a_snapshot_writes_a_queued_event_from_its_record_and_its_row() {
             // the field unchanged under any action type); a number's text as the number.
             &json!({"email": "a@x.io", "first": "Jane", "score": 7, "when": {"signed.up": "2026-11-28"}, "opt": "true",
                     "note": "a long n", "address": {"1": {"city": "Lyon"}}}),
+            // The value looked up, as Marketo is asked for it.
+            &json!({"email": "A@x.io"}),
         ]
     );
 }

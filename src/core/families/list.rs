@@ -21,7 +21,7 @@ use crate::core::job::{items_of, known_ids, Context, Family, NewJob, Prepared, S
 use crate::core::outcome::Status;
 use crate::core::reason::Reason;
 use crate::core::schema::Format;
-use crate::core::source::to_id;
+use crate::core::source::{put_at, to_id, Source};
 use crate::core::wire::{encoded_query_value_len, query_string, Envelope, Method, RecordResult};
 
 /// Add to or remove from the list.
@@ -556,6 +556,12 @@ impl Delivery for ListJob {
         self.retried.insert(step, ());
     }
 
+    /// Each unfinished item's lookup value (see [`ListFamily::keeps_item_only`]).
+    fn item_texts(&self) -> Vec<(EventKey, &str)> {
+        let unfinished = self.items.iter().filter(|i| !i.done);
+        unfinished.filter_map(|i| i.lookup.as_deref().map(|v| (i.ev.key, v))).collect()
+    }
+
     /// The first calls.
     fn start(&mut self, progress: &mut Progress) {
         self.start_lookups(progress);
@@ -757,6 +763,40 @@ impl Family for ListFamily<'_> {
         let job = ListJob::new(self.params, self.op, inputs, cx.rest_len, known).with_replayed(replayed);
         let job = NewJob { job: Box::new(job), progress: Progress::default(), lookup: filter, events };
         Start { jobs: vec![job], failed: Vec::new() }
+    }
+
+    /// An event whose lead is looked up by a value read at an attribute path is kept as that
+    /// value only (its text, as Marketo is asked for it): the rest of the event is never sent.
+    /// Events naming their lead id, or looking it up by a literal, keep their text.
+    fn keeps_item_only(&self) -> bool {
+        self.lookup_path().is_some()
+    }
+
+    fn item_text<'a>(&self, item: &'a Prepared) -> Option<&'a str> {
+        item.get::<ListInput>().and_then(|i| i.lookup.as_deref())
+    }
+
+    /// The lookup value, as a string, back at its path: read again, it gives the same value
+    /// ([`resolve`] trims a string and writes a number as JavaScript does; the value kept is
+    /// that text).
+    fn event_of_item(&self, text: &str) -> Option<Value> {
+        let path = self.lookup_path()?;
+        let mut event = Value::Object(serde_json::Map::new());
+        put_at(&mut event, path, Value::String(text.to_owned()));
+        Some(event)
+    }
+}
+
+impl ListFamily<'_> {
+    /// The attribute path a lookup value is read at (`None`: the lead is named by id, or its
+    /// lookup value is a literal).
+    fn lookup_path(&self) -> Option<&[String]> {
+        match &self.params.lead {
+            LeadSelector::Lookup { filter, source: Source::Attribute(path) } if *filter != FilterType::Id => {
+                Some(path)
+            }
+            _ => None,
+        }
     }
 }
 
