@@ -124,7 +124,7 @@ fn deliveries(h: &Driver) -> Vec<String> {
         .filter(|r| r.url.contains("/v1/leads.json") || r.url.contains("/v1/lists/"))
         .map(|r| match r.method {
             Method::Get => r.url.clone(),
-            _ => format!("{} {}", r.url, body_of(&r)),
+            _ => format!("{} {}", r.url, body_of(r)),
         })
         .collect()
 }
