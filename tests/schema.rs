@@ -481,3 +481,33 @@ fn a_1006_in_a_batched_action_refreshes_the_schema_once_when_the_next_batch_goes
     assert_eq!(body_json(h.rest_sent().last().unwrap())["input"][0]["visits"], "3");
     h.assert_all_final();
 }
+
+/// A fresh user's case: the first schema read answers 503, and a full batch of 300 waits for it
+/// while a 301st event waits behind that batch. Every event then waits on time (the read's
+/// retry), so `flush()` settles at once instead of waiting for the retry (a host without
+/// timers, as a Worker between requests, would have waited for ever).
+#[test]
+fn flush_settles_while_the_batches_wait_for_the_schema_reads_retry() {
+    let mut h = Driver::with_calls(settings(json!([{"id": "upb", "type": "createOrUpdateLeadBatched",
+        "updateStrategy": "createOrUpdate", "leadData": mapping()}])));
+    h.fake.fields = typed_fields();
+    h.fake.describe_script.push_back(Reply::Http(503, "<html>busy</html>".into()));
+    for i in 0..301 {
+        h.process(&format!("e{i}"), "upb", json!({"email": format!("p{i}@example.com"), "visits": "1"}));
+    }
+    h.flush_named("F");
+    h.answer_all();
+    assert_eq!(h.describe_sent().len(), 1, "the read waits for its retry");
+    assert!(h.rest_sent().is_empty(), "no batch goes before the schema is read");
+    assert!(
+        h.returned.iter().any(|(name, _)| name == "F"),
+        "flush() settled: every event waits on the schema read's retry time"
+    );
+    h.run_until_idle();
+    assert_eq!(h.describe_sent().len(), 2);
+    assert_eq!(h.rest_sent().len(), 2, "the full batch, then the 301st event");
+    h.flush_named("after");
+    for i in 0..301 {
+        assert_eq!(h.finals(&format!("e{i}")).len(), 1, "e{i}");
+    }
+}

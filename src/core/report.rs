@@ -52,8 +52,9 @@ pub struct Reporter<W> {
     events: BTreeMap<EventKey, W>,
     /// `wake` calls: they settle at the next collection.
     wakes: Vec<W>,
-    /// `flush` calls and the events each waits for (in key order).
-    flushes: Vec<(W, Vec<EventKey>)>,
+    /// `flush` calls, the events each waits for (in key order), and how many of those have been
+    /// seen final or waiting on time (see [`Reporter::settle_flushes`]).
+    flushes: Vec<(W, Vec<EventKey>, usize)>,
     /// Picker listings.
     listings: LiteMap<ListingKey, W>,
     /// `check()` calls.
@@ -123,7 +124,7 @@ impl<W> Reporter<W> {
 
     /// A `flush` call: waits for every event pending in `engine` now.
     pub fn wait_flush(&mut self, engine: &Engine, waiter: W) {
-        self.flushes.push((waiter, engine.pending_keys().collect()));
+        self.flushes.push((waiter, engine.pending_keys().collect(), 0));
         self.seen_epoch = None; // look at it (and everything) at the next collection
     }
 
@@ -227,18 +228,23 @@ impl<W> Reporter<W> {
         }
     }
 
-    /// The `flush` waiters whose events are all final or waiting on time settle (looked at only
-    /// when something `changed`).
+    /// The `flush` waiters whose events have each been seen final or waiting on time settle
+    /// (looked at only when something `changed`). Each waiter's events are looked at in order
+    /// from the first not yet seen so, up to the first still on its way: a look costs one event
+    /// while the oldest is in flight, not every event pending (a 10,000-event backlog with a
+    /// `flush()` waiting made every `process()` walk it).
     fn settle_flushes(&mut self, engine: &Engine, changed: bool, out: &mut Vec<(W, Settled)>) {
         let flushes = std::mem::take(&mut self.flushes);
-        for (w, mut keys) in flushes {
+        for (w, keys, mut seen) in flushes {
             if changed {
-                keys.retain(|k| engine.in_progress(*k));
+                while keys.get(seen).is_some_and(|k| !engine.in_progress(*k)) {
+                    seen += 1;
+                }
             }
-            if keys.is_empty() {
+            if seen >= keys.len() {
                 out.push((w, Settled::Outcomes(self.take_unowned())));
             } else {
-                self.flushes.push((w, keys));
+                self.flushes.push((w, keys, seen));
             }
         }
     }
@@ -284,7 +290,7 @@ impl<W> Reporter<W> {
     pub fn drain(&mut self) -> Vec<W> {
         let mut out: Vec<W> = std::mem::take(&mut self.events).into_values().collect();
         out.append(&mut self.wakes);
-        out.extend(std::mem::take(&mut self.flushes).into_iter().map(|(w, _)| w));
+        out.extend(std::mem::take(&mut self.flushes).into_iter().map(|(w, _, _)| w));
         out.extend(std::mem::take(&mut self.listings).into_tuple_vec().into_iter().map(|(_, w)| w));
         out.extend(std::mem::take(&mut self.checks).into_iter().map(|(_, w)| w));
         out

@@ -192,8 +192,8 @@ impl Connector {
     }
 
     /// Sends every queue now and resolves once each event pending now is final or waits on
-    /// time (a retry, the rate window, the daily quota, a bulk job's next poll), with the
-    /// outcomes that finished.
+    /// time (a retry, the rate window, the daily quota, a bulk job's next poll, or a batch
+    /// ahead of it that waits for one), with the outcomes that finished.
     #[wasm_bindgen(unchecked_return_type = "Promise<Outcome[]>")]
     pub fn flush(&self) -> Promise {
         if let Err(rejected) = self.input(Input::Flush) {

@@ -146,8 +146,10 @@ impl Engine {
     /// carrying it is in flight, or waiting to be sent while neither the rate window, the daily
     /// quota nor an identity backoff holds calls back, or (batched) it sits in a sealed batch
     /// behind its action's batch in flight, unless a restore holds its action's queue until
-    /// the previous instance's call has run out ([`crate::core::batch::Queue::held_until`]).
-    /// What `flush()` waits for.
+    /// the previous instance's call has run out ([`crate::core::batch::Queue::held_until`]) or
+    /// the job ahead of it waits on time itself (every call it has left waits for a retry or a
+    /// poll time, or, for a batch held for the lead schema, the schema read does). What
+    /// `flush()` waits for.
     pub fn in_progress(&self, key: EventKey) -> bool {
         let Some(p) = self.pending.get(&key) else { return false };
         let time_blocked = self.limiter_wake.is_some() || self.auth.wake_at().is_some();
@@ -157,8 +159,12 @@ impl Engine {
                 sending > 0 && (!time_blocked || self.in_flight.values().any(|f| f.call.job == *job))
             }
             None => {
-                let held = self.queues.get(&*p.action_id).is_some_and(|q| q.held_at(self.now));
-                p.batched && !time_blocked && !held
+                let queue = self.queues.get(&*p.action_id);
+                let held = queue.is_some_and(|q| q.held_at(self.now));
+                let ahead_waits = queue
+                    .and_then(|q| q.busy)
+                    .is_some_and(|job| self.jobs.get(&job).is_some_and(|e| e.sending == 0));
+                p.batched && !time_blocked && !held && !ahead_waits
             }
         }
     }
