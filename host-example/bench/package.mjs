@@ -237,6 +237,32 @@ async function pending(runs) {
     `${last.toFixed(2)} µs vs ${first.toFixed(2)} µs`)];
 }
 
+/** process() with a flush() waiting: batched upserts with 10,000 events pending (their batches
+ * sealed, calls in flight), the cost per call with a flush() waiting for those 10,000 vs
+ * without (each the median of 5 windows of 400 events). A waiting flush() is looked at after
+ * every process() that settles (each batched one does, as `queued`): that look must cost what
+ * changed, not what the flush waits for (it walked every event it waits for: about 60×). */
+async function flushWaiting(runs) {
+  const ratios = [];
+  const pairs = [];
+  const pool = Array.from({ length: 1000 }, (_, i) => event(i));
+  for (let r = 0; r < runs; r++) {
+    const { c } = await ready([upsertBatched]);
+    const windows = (from) => median(Array.from({ length: 5 }, (_, w) =>
+      perCall(from + w * 400, from + (w + 1) * 400, (i) => c.process("upb", pool[i % 1000], `f${i}`))));
+    perCall(0, 10_000, (i) => c.process("upb", pool[i % 1000], `f${i}`));
+    const without = windows(10_000);
+    // Never settles (the calls stay in flight); rejects with DESTROYED when `c` is freed.
+    c.flush().catch(() => {});
+    const waiting = windows(12_000);
+    ratios.push(waiting / without); pairs.push([waiting, without]);
+    c.free();
+  }
+  const [waiting, without] = pairs[ratios.indexOf(median(ratios))];
+  return [row("flush.flat", "process() with a flush() waiting for 10k pending events vs without", median(ratios), 1.5,
+    "× the cost without", `${waiting.toFixed(2)} µs vs ${without.toFixed(2)} µs`)];
+}
+
 /** Memory with 25,000 bulk rows queued (the file is sealed and its upload in flight), against the
  * bytes of that upload. */
 async function memoryBulk() {
@@ -461,7 +487,7 @@ async function e2eListAdds(runs) {
     "× a plain JS client, batches of 300", `${conn.toFixed(0)} ms vs ${plain.toFixed(0)} ms`)];
 }
 
-export const workloads = { perEvent, bulkDepth, pending, memoryBulk, memoryUpserts, backlog, size, coldStart, e2eUpserts, e2eListAdds };
+export const workloads = { perEvent, bulkDepth, pending, flushWaiting, memoryBulk, memoryUpserts, backlog, size, coldStart, e2eUpserts, e2eListAdds };
 
 // Workloads whose every run needs a fresh process: a run leaves 21,000 pending promises and
 // their events in the one wasm instance, and the next run would be measured on top of them.
