@@ -572,3 +572,95 @@ fn every_event_gets_exactly_one_final_outcome() {
         assert!(in_window <= 4, "{in_window} calls within 20 s of {t}");
     }
 }
+
+/// Whether the call named `name` has settled (a `flush()` may settle with no outcome).
+fn settled(h: &Driver, name: &str) -> bool {
+    h.returned.iter().any(|(n, _)| n == name)
+}
+
+fn list_add_by_email() -> Value {
+    json!({"id": "add", "type": "addLeadToList", "targetStaticList": 1001,
+           "leadIdLookup": {"filterType": "email", "source": {"attribute": "email"}}})
+}
+
+fn list_host(limits: Value) -> Driver {
+    let mut h = Driver::with_calls(settings_with_limits(json!([list_add_by_email()]), limits));
+    h.fake.lists.insert(1001, Vec::new());
+    for email in ["e@x.com", "f@x.com", "g@x.com"] {
+        h.fake.add_lead(json!({"email": email}));
+    }
+    h
+}
+
+/// A fresh user's case: `E`'s lookup answers while `F`'s list call already waits for the full
+/// rate window, so `E`'s list call waits for the same time (nothing new for the limiter, no
+/// outcome). `process(E)` settles as `queued` and `flush()` settles: both events wait on time.
+#[test]
+fn an_event_whose_next_call_waits_for_the_same_rate_window_settles_its_waiters() {
+    let mut h = list_host(json!({"callsPer20s": 2}));
+    h.process("E", "add", json!({"email": "e@x.com"}));
+    h.answer_where(is_identity);
+    h.process("F", "add", json!({"email": "f@x.com"}));
+    assert_eq!(h.inbox.len(), 2, "both lookups are in flight: the window is full");
+    h.answer_where(|r| r.url.contains("filterValues=f@x.com"));
+    assert!(
+        h.inbox.iter().all(|r| r.url.contains("filterValues=e@x.com")),
+        "F's list call waits for the window"
+    );
+    assert!(settled(&h, "F"), "process(F) settled: F waits on time");
+    h.flush_named("flush");
+    assert!(!settled(&h, "flush"), "E's lookup is in flight");
+    h.answer_where(|r| r.url.contains("filterValues=e@x.com"));
+    assert!(h.inbox.is_empty(), "E's list call waits for the window too");
+    assert!(settled(&h, "E"), "process(E) settled: E waits on time");
+    assert!(settled(&h, "flush"), "flush() settled: every event waits on time");
+}
+
+/// A fresh user's case: once the rate window has passed without a `wake()` (a host without
+/// timers), an event waiting only for the one slot of `concurrency: 1` is on its way, not
+/// waiting on time: `process()` and `flush()` wait for it.
+#[test]
+fn after_the_rate_window_has_passed_an_event_waiting_for_a_slot_is_on_its_way() {
+    let mut h = list_host(json!({"callsPer20s": 2, "concurrency": 1}));
+    h.process("E", "add", json!({"email": "e@x.com"}));
+    h.answer_where(is_identity);
+    h.answer_where(|r| r.url.contains("filterValues=e@x.com"));
+    h.answer_where(|r| r.url.contains("/lists/"));
+    h.process("F", "add", json!({"email": "f@x.com"}));
+    assert!(h.inbox.is_empty(), "F's lookup waits for the window (E's two calls)");
+    // Past the window, no wake(): the next input sends F's lookup, which takes the one slot.
+    h.now += 20_001;
+    h.process("G", "add", json!({"email": "g@x.com"}));
+    assert!(h.inbox.iter().any(|r| r.url.contains("filterValues=f@x.com")), "F's lookup went out");
+    assert!(!settled(&h, "G"), "G waits only for the slot: on its way");
+    h.flush_named("flush");
+    assert!(!settled(&h, "flush"), "flush() waits for F and G");
+}
+
+/// A fresh user's case: `flush()` covers `Y`, waiting for its retry, and `X`, in flight. `Y`'s
+/// retry goes out, then `X` finishes: the flush waits for `Y`, on its way again, rather than
+/// settling because it once saw `Y` waiting on time.
+#[test]
+fn flush_waits_for_an_event_it_saw_waiting_on_time_that_is_on_its_way_again() {
+    let add = json!({"id": "add", "type": "addLeadToList", "targetStaticList": 1001,
+                     "targetLeadId": {"attribute": "id"}});
+    let mut h = Driver::with_calls(settings(json!([add])));
+    h.fake.lists.insert(1001, Vec::new());
+    let y = h.fake.add_lead(json!({"email": "y@x.com"}));
+    let x = h.fake.add_lead(json!({"email": "x@x.com"}));
+    h.process("Y", "add", json!({"id": y}));
+    h.answer_where(is_identity);
+    let first = h.inbox.front().map(|r| r.id).expect("Y's list call");
+    h.reply(first, Reply::Http(503, "<html>busy</html>".into()));
+    assert!(h.inbox.is_empty(), "Y waits for its retry");
+    h.process("X", "add", json!({"id": x}));
+    h.flush_named("flush");
+    let retry_at = h.timeout().expect("Y's retry time");
+    h.now = retry_at;
+    h.wake_named("W");
+    assert_eq!(h.inbox.len(), 2, "Y's retry and X's call are in flight");
+    h.answer_where(|r| r.body.as_ref().is_some_and(|b| format!("{b:?}").contains(&x.to_string())));
+    assert!(!settled(&h, "flush"), "flush() waits for Y, in flight again");
+    h.answer_all();
+    assert!(settled(&h, "flush"), "flush() settled once Y finished");
+}

@@ -232,13 +232,21 @@ impl<W> Reporter<W> {
     /// (looked at only when something `changed`). Each waiter's events are looked at in order
     /// from the first not yet seen so, up to the first still on its way: a look costs one event
     /// while the oldest is in flight, not every event pending (a 10,000-event backlog with a
-    /// `flush()` waiting made every `process()` walk it).
+    /// `flush()` waiting made every `process()` walk it). Before it settles, every event is
+    /// looked at once more: one seen waiting on time may be on its way again (its retry went
+    /// out), and the flush then waits for it.
     fn settle_flushes(&mut self, engine: &Engine, changed: bool, out: &mut Vec<(W, Settled)>) {
         let flushes = std::mem::take(&mut self.flushes);
         for (w, keys, mut seen) in flushes {
             if changed {
                 while keys.get(seen).is_some_and(|k| !engine.in_progress(*k)) {
                     seen += 1;
+                }
+                if seen >= keys.len() {
+                    // About to settle: an event seen waiting on time may be on its way again.
+                    if let Some(again) = keys.iter().position(|k| engine.in_progress(*k)) {
+                        seen = again;
+                    }
                 }
             }
             if seen >= keys.len() {

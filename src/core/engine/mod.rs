@@ -152,7 +152,7 @@ impl Engine {
     /// `flush()` waits for.
     pub fn in_progress(&self, key: EventKey) -> bool {
         let Some(p) = self.pending.get(&key) else { return false };
-        let time_blocked = self.limiter_wake.is_some() || self.auth.wake_at().is_some();
+        let time_blocked = self.time_blocked();
         match &p.job() {
             Some(job) => {
                 let sending = self.jobs.get(job).map_or(0, |e| e.sending);
@@ -167,6 +167,13 @@ impl Engine {
                 p.batched && !time_blocked && !held && !ahead_waits
             }
         }
+    }
+
+    /// Whether calls waiting to be sent wait on time: the rate window or the daily quota (until
+    /// a time still to come: the last `pump` sends them once it has passed, before `wake()`
+    /// clears it), or an identity backoff.
+    pub(super) fn time_blocked(&self) -> bool {
+        self.limiter_wake.is_some_and(|t| t > self.now) || self.auth.wake_at().is_some()
     }
 
     /// A counter that rises whenever an event may have stopped being [`Engine::in_progress`]

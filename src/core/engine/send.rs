@@ -65,9 +65,15 @@ impl Engine {
         self.follow.push_front(call);
     }
 
+    /// One more call of `job` waits to be sent. While calls wait on time (the rate window, the
+    /// quota, an identity backoff), its events stop being [`Engine::in_progress`]: the stall
+    /// epoch rises, so their waiters are looked at (the time block itself may be unchanged).
     pub(super) fn count_sending(&mut self, job: JobId) {
         if let Some(entry) = self.jobs.get_mut(&job) {
             entry.sending += 1;
+        }
+        if self.time_blocked() {
+            self.epoch += 1;
         }
     }
 
