@@ -2,10 +2,10 @@
 //! Marketo calls. The engine sends the calls (auth, limits, retries); the job decides what
 //! to call next and what each event's outcome is.
 
-use litemap::LiteMap;
 use std::any::Any;
 use std::sync::Arc;
 
+use litemap::LiteMap;
 use serde_json::Value;
 
 use crate::core::batch::Thresholds;
@@ -350,8 +350,8 @@ pub(crate) struct Context<'a> {
     pub format: Format<'a>,
     /// Lead ids already looked up: lookups it knows cost no call.
     pub cache: &'a LeadCache,
-    /// Events whose call was in flight when a previous instance stopped (it may have been
-    /// applied), in key order ([`slice::binary_search`]).
+    /// Of the events being started, those whose call was in flight when a previous instance
+    /// stopped (it may have been applied), in key order ([`slice::binary_search`]).
     pub replayed: &'a [EventKey],
     /// The engine's seeded jitter, for jobs that draw their own.
     pub jitter: &'a mut Jitter,

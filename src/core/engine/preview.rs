@@ -3,7 +3,6 @@
 use std::sync::Arc;
 
 use litemap::LiteMap;
-
 use serde::Serialize;
 use serde_json::Value;
 

@@ -9,7 +9,7 @@ use serde_json::Value;
 use crate::core::config::FilterType;
 use crate::core::config::Settings;
 use crate::core::families::family;
-use crate::core::ids::{EventKey, JobId};
+use crate::core::ids::EventKey;
 use crate::core::job::{EventRef, Family};
 use crate::core::outcome::Status;
 use crate::core::reason::Reason;
@@ -67,7 +67,7 @@ impl Engine {
     /// Every pending event as the snapshot keeps it: whether a call that may have reached
     /// Marketo was in flight for it, and what of its delivery its job already did.
     fn pending_entries(&self) -> Vec<PendingEntry<'_>> {
-        // Both in key order, looked up by binary search.
+        // In key order, looked up by binary search.
         let mut in_flight: Vec<EventKey> = Vec::new();
         for (_, f) in self.in_flight.iter() {
             if let Some(job) = self.jobs.get(&f.call.job) {
@@ -75,24 +75,6 @@ impl Engine {
             }
         }
         in_flight.sort_unstable();
-        // By key, then by job: were an event in two jobs, the later job's data is taken.
-        let mut progress: Vec<(EventKey, JobId, ResumeData)> = Vec::new();
-        for (id, job) in &self.jobs {
-            for key in &job.events {
-                if let Some(p) = job.job.progress(*key) {
-                    progress.push((*key, *id, p));
-                }
-            }
-        }
-        progress.sort_unstable_by_key(|(key, job, _)| (*key, *job));
-        let progress_of = |key: &EventKey| {
-            let after = progress.partition_point(|(k, _, _)| k <= key);
-            after
-                .checked_sub(1)
-                .and_then(|i| progress.get(i))
-                .filter(|(k, _, _)| k == key)
-                .map(|(_, _, p)| p.clone())
-        };
         let mut entries: Vec<PendingEntry<'_>> = self
             .pending
             .iter()
@@ -110,7 +92,7 @@ impl Engine {
                 accepted_at: p.accepted_at,
                 // A replayed call not yet answered may still have been applied.
                 in_flight: in_flight.binary_search(key).is_ok() || p.replayed,
-                progress: progress_of(key),
+                progress: p.job().and_then(|job| self.jobs.get(&job)).and_then(|e| e.job.progress(*key)),
             })
             .collect();
         self.write_from_items(&mut entries);

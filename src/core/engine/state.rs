@@ -4,7 +4,6 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 
 use litemap::LiteMap;
-
 use serde::Serialize;
 use serde_json::value::RawValue;
 

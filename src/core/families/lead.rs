@@ -2,11 +2,10 @@
 //! (`POST /rest/v1/leads.json`), one per-record result per event.
 
 use std::collections::BTreeMap;
-
-use litemap::LiteMap;
 use std::ops::Range;
 use std::sync::Arc;
 
+use litemap::LiteMap;
 use serde::Serialize;
 use serde_json::value::RawValue;
 use serde_json::Value;

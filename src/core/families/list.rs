@@ -77,7 +77,7 @@ pub(crate) struct ListJob {
     results: LiteMap<i64, (RecordResult, Option<String>)>,
     /// Events restored while their call was in flight: that call may have been applied, so
     /// their list call is answered as a retry's would be.
-    replayed: LiteMap<EventKey, ()>,
+    replayed: Vec<EventKey>,
 }
 
 // By hand, not derived: every job is a `dyn Delivery`, whose vtable keeps its `Debug` (and that
@@ -141,12 +141,13 @@ impl ListJob {
             found,
             retried: LiteMap::new(),
             results: LiteMap::new(),
-            replayed: LiteMap::new(),
+            replayed: Vec::new(),
         }
     }
 
-    /// Marks events restored while a call for them was in flight (see `replayed`).
-    pub fn with_replayed(mut self, replayed: LiteMap<EventKey, ()>) -> ListJob {
+    /// Marks events restored while a call for them was in flight (see `replayed`; in key
+    /// order).
+    pub fn with_replayed(mut self, replayed: Vec<EventKey>) -> ListJob {
         self.replayed = replayed;
         self
     }
@@ -506,7 +507,9 @@ impl ListJob {
     fn may_repeat(&self, step: Step, id: Option<i64>) -> bool {
         self.retried.contains_key(&step)
             || id.is_some_and(|id| {
-                self.items.iter().any(|it| it.ids.contains(&id) && self.replayed.contains_key(&it.ev.key))
+                self.items
+                    .iter()
+                    .any(|it| it.ids.contains(&id) && self.replayed.binary_search(&it.ev.key).is_ok())
             })
     }
 
@@ -756,10 +759,7 @@ impl Family for ListFamily<'_> {
             None => LiteMap::new(),
         };
         let events: Vec<EventKey> = inputs.iter().map(|(ev, _)| ev.key).collect();
-        let mut replayed = LiteMap::new();
-        for k in events.iter().filter(|k| cx.replayed.binary_search(k).is_ok()) {
-            replayed.insert(*k, ());
-        }
+        let replayed = cx.replayed.to_vec();
         let job = ListJob::new(self.params, self.op, inputs, cx.rest_len, known).with_replayed(replayed);
         let job = NewJob { job: Box::new(job), progress: Progress::default(), lookup: filter, events };
         Start { jobs: vec![job], failed: Vec::new() }
