@@ -32,6 +32,23 @@ rm pkg/web/marketo_connector_bg.wasm pkg/web/marketo_connector_bg.wasm.d.ts
 
 # The CommonJS build inside a "type": "module" package.
 echo '{ "type": "commonjs" }' > pkg/nodejs/package.json
+# The binding's small JavaScript helpers (`inline_js` in src/wasm/) come out of wasm-bindgen as
+# ES modules, which the CommonJS glue `require`s: Node 20 before 20.19 cannot require an ES
+# module. Each is written as CommonJS here; the helpers are plain `export function`s, and
+# anything else in them stops the build.
+node --input-type=module - <<'JS'
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+const root = "pkg/nodejs/snippets";
+for (const dir of readdirSync(root)) {
+  for (const file of readdirSync(`${root}/${dir}`)) {
+    const path = `${root}/${dir}/${file}`;
+    const names = [];
+    const body = readFileSync(path, "utf8").replace(/^export function (\w+)/gm, (_, name) => (names.push(name), `function ${name}`));
+    if (/^\s*(export|import)\b/m.test(body) || names.length === 0) throw new Error(`${path}: only \`export function\` is made CommonJS here`);
+    writeFileSync(path, `"use strict";\n${body}\nmodule.exports = { ${names.join(", ")} };\n`);
+  }
+}
+JS
 cp npm/node.js npm/workerd.js npm/browser.js npm/index.d.ts LICENSE pkg/
 node --input-type=module - <<'JS'
 import { readFileSync, writeFileSync } from "node:fs";

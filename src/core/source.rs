@@ -312,13 +312,19 @@ impl FieldMapping {
         let parameter = || format!("leadData field {}", self.field);
         require_finite(v, parameter)?;
         let invalid = |problem: String| EventError::InvalidValue { parameter: parameter(), problem };
-        let read = self.kind.read(v).map_err(|problem| match self.kind {
-            FieldType::Typed(t) => {
-                invalid(format!("{problem}; the field is configured as type {}", t.name()))
-            }
-            _ => invalid(problem),
-        })?;
-        let Some(info) = fmt.schema.and_then(|s| s.field(&self.field)) else { return Ok(Some(read)) };
+        // A plain value is converted as it is in the event: no copy before the schema's own.
+        let read = match self.kind {
+            FieldType::Plain => std::borrow::Cow::Borrowed(v),
+            kind => std::borrow::Cow::Owned(kind.read(v).map_err(|problem| match kind {
+                FieldType::Typed(t) => {
+                    invalid(format!("{problem}; the field is configured as type {}", t.name()))
+                }
+                _ => invalid(problem),
+            })?),
+        };
+        let Some(info) = fmt.schema.and_then(|s| s.field(&self.field)) else {
+            return Ok(Some(read.into_owned()));
+        };
         let sent = convert(&read, info.kind()).map_err(|problem| {
             invalid(format!("{problem}; the Marketo field {} is of type {}", self.field, info.data_type))
         })?;

@@ -5,7 +5,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::sync::Arc;
 
-use js_sys::{Function, Promise};
+use js_sys::Promise;
 use wasm_bindgen::prelude::*;
 
 use crate::core::engine::Accepted;
@@ -14,7 +14,7 @@ use crate::core::snapshot::Snapshot;
 use crate::core::{Engine, Input, Listing, Settings};
 
 use super::convert::{busy, coded, event_id_arg, from_js, large_text_arg, text_arg, to_js};
-use super::drive::{drive, drive_at, Shared, State, Waiter};
+use super::drive::{drive, drive_at, ActionReader, Shared, State, Waiter};
 use super::event::EventReader;
 use super::host::Host;
 
@@ -74,11 +74,15 @@ impl Connector {
                 (Engine::restore(settings, seed, now, snap), reporter)
             }
         };
-        let readers = engine
+        let actions = engine
             .settings()
             .actions
             .iter()
-            .map(|a| (a.id.clone(), EventReader::new(Arc::clone(&a.reads))))
+            .map(|a| ActionReader {
+                id: a.id.clone(),
+                id_js: JsValue::from_str(&a.id),
+                reader: EventReader::new(Arc::clone(&a.reads)),
+            })
             .collect();
         let state = State { engine, reporter };
         let shared = Rc::new(Shared {
@@ -88,7 +92,7 @@ impl Connector {
             asked_while_arming: std::cell::Cell::new(None),
             sending: std::cell::Cell::new(0),
             freed: std::cell::Cell::new(false),
-            readers,
+            actions,
         });
         // A restored engine sends nothing until the host's next call (SPEC §7); this only asks
         // the host, through setTimer(now), to make one (wake) once it has stored the snapshot.
@@ -149,16 +153,24 @@ impl Connector {
             Err(e) => return Promise::reject(&e),
         };
         let event_id = event_id.unwrap_or(JsValue::UNDEFINED);
-        let (action_id, event_id) =
-            match (text_arg(&action_id, "actionId", "UNKNOWN_ACTION"), event_id_arg(&event_id)) {
-                (Ok(a), Ok(e)) => (a, e),
-                (Err(e), _) | (_, Err(e)) => return Promise::reject(&e),
-            };
+        // A configured action is found by its JS string; any other id is copied in for the
+        // engine to refuse, with its text.
+        let (action_id, reader) = match shared.action(&action_id) {
+            Some(a) => (std::borrow::Cow::Borrowed(a.id.as_str()), Some(&a.reader)),
+            None => match text_arg(&action_id, "actionId", "UNKNOWN_ACTION") {
+                Ok(id) => (std::borrow::Cow::Owned(id), None),
+                Err(e) => return Promise::reject(&e),
+            },
+        };
+        let event_id = match event_id_arg(&event_id) {
+            Ok(e) => e,
+            Err(e) => return Promise::reject(&e),
+        };
         let now = shared.host.now();
         // Only what the action reads crosses into the engine, read from the object before the
         // borrow (getters and toJSON are host code). An unknown action reads nothing: the
         // engine refuses it.
-        let value = shared.read_event(&action_id, &event);
+        let value = reader.map_or(Ok(serde_json::Value::Null), |r| r.read(&event));
         let event_id = event_id.as_deref();
         let accepted = match shared.state.try_borrow_mut() {
             Ok(mut st) => match &value {
@@ -276,15 +288,14 @@ impl Connector {
             Ok(shared) => shared,
             Err(e) => return Promise::reject(&e),
         };
-        let mut slot: Option<(Function, Function)> = None;
-        let promise = Promise::new(&mut |resolve, reject| slot = Some((resolve, reject)));
-        if let (Some((resolve, reject)), Ok(mut st)) = (slot, shared.state.try_borrow_mut()) {
+        let waiter = Waiter::open();
+        if let Ok(mut st) = shared.state.try_borrow_mut() {
             let State { engine, reporter, .. } = &mut *st;
-            register(&mut WaitOn { engine, reporter }, Waiter { resolve, reject });
+            register(&mut WaitOn { engine, reporter }, waiter.clone());
         }
         let now = now.unwrap_or_else(|| shared.host.now());
         drive_at(&shared, rearm, now);
-        promise
+        waiter.promise()
     }
 }
 

@@ -17,15 +17,64 @@ pub(super) fn coded(message: &str, code: &str) -> JsValue {
     err.into()
 }
 
-/// Outcomes as an array of plain objects (the same keys, order and values `to_js` gives) by
-/// serde-wasm-bindgen, without JSON text: it sets each property with a plain `obj[key] = value`
-/// and caches the field names, which measured a third cheaper per outcome than building the
-/// objects with `Reflect.set` and than `to_js` (README "Performance": the boundary crossings).
-/// `json_compatible`: maps as plain objects, 64-bit integers as numbers (lead ids are far below
-/// 2^53). An outcome it cannot convert (none can) resolves as `null` rather than trapping.
-pub(super) fn outcomes_to_js(outcomes: &[Outcome]) -> JsValue {
-    use serde::Serialize;
-    outcomes.serialize(&serde_wasm_bindgen::Serializer::json_compatible()).unwrap_or(JsValue::NULL)
+#[wasm_bindgen(
+    inline_js = "export function outcome(eventId, actionId, status, leadIds, code, message, requestId) {
+  const o = { eventId, actionId, status };
+  if (leadIds !== undefined) o.leadIds = Array.from(leadIds);
+  if (code !== undefined) o.code = code;
+  if (message !== undefined) o.message = message;
+  if (requestId !== undefined) o.requestId = requestId;
+  return o;
+}"
+)]
+extern "C" {
+    /// One outcome as a plain object, its keys in the order of [`Outcome`]'s fields (the
+    /// shape `JSON.parse` of its serde JSON gives); the optional ones only when present.
+    fn outcome(
+        event_id: &str,
+        action_id: &JsValue,
+        status: &JsValue,
+        lead_ids: Option<Box<[f64]>>,
+        code: Option<&str>,
+        message: Option<&str>,
+        request_id: Option<&str>,
+    ) -> JsValue;
+}
+
+/// Outcomes as an array of plain objects (the same keys, order and values `to_js` gives), each
+/// made by one call into JavaScript that builds it from its fields: measured against
+/// serde-wasm-bindgen, which sets each property by a call of its own (README "Performance":
+/// the boundary crossings). Lead ids as numbers (they are far below 2^53).
+pub(super) fn outcomes_to_js(outcomes: &[Outcome], action_js: impl Fn(&str) -> JsValue) -> JsValue {
+    thread_local! {
+        /// The status strings, made once.
+        static STATUS: [JsValue; 5] = ["queued", "delivered", "skipped", "failed", "uncertain"].map(JsValue::from_str);
+    }
+    use crate::core::outcome::Status;
+    let list = js_sys::Array::new_with_length(u32::try_from(outcomes.len()).unwrap_or(u32::MAX));
+    STATUS.with(|status| {
+        for (i, o) in (0u32..).zip(outcomes) {
+            let s = match o.status {
+                Status::Queued => &status[0],
+                Status::Delivered => &status[1],
+                Status::Skipped => &status[2],
+                Status::Failed => &status[3],
+                Status::Uncertain => &status[4],
+            };
+            let ids = (!o.lead_ids.is_empty()).then(|| o.lead_ids.iter().map(|&id| id as f64).collect());
+            let js = outcome(
+                &o.event_id,
+                &action_js(&o.action_id),
+                s,
+                ids,
+                o.code.as_deref(),
+                o.message.as_deref(),
+                o.request_id.as_deref(),
+            );
+            list.set(i, js);
+        }
+    });
+    list.into()
 }
 
 pub(super) fn to_js(v: &impl serde::Serialize) -> JsValue {
@@ -268,7 +317,7 @@ fn restore_non_finite(js: &JsValue, key: &str, value: &mut serde_json::Value) {
 }
 
 /// The `toJSON` property of what is at `path`: `the event's toJSON` or `` `a.b`.toJSON ``.
-fn to_json_of<S: std::borrow::Borrow<str>>(path: &[S]) -> String {
+pub(super) fn to_json_of<S: std::borrow::Borrow<str>>(path: &[S]) -> String {
     if path.is_empty() {
         "the event's toJSON".into()
     } else {
@@ -372,7 +421,11 @@ fn own_message(e: &JsValue) -> Option<String> {
 /// its place, so two ids cut differently from emoji would become one, and an outcome would name
 /// an event id the host never gave.
 pub(super) fn text_arg(v: &JsValue, name: &str, code: &str) -> Result<String, JsValue> {
-    let text = any_text_arg(v, name, code)?;
+    checked_text(any_text_arg(v, name, code)?, v, name, code)
+}
+
+/// `text`, the JS string `v` as wasm-bindgen copied it, unless it held half of a character.
+fn checked_text(text: String, v: &JsValue, name: &str, code: &str) -> Result<String, JsValue> {
     if holds_half_character(&text, v) {
         return Err(coded(
             &format!(
@@ -469,11 +522,11 @@ fn whole(text: String, original: &JsValue, offset: u32, name: &str, code: &str) 
 
 /// `eventId`: a string, a finite integer (database ids; sent as its decimal text), or absent.
 pub(super) fn event_id_arg(v: &JsValue) -> Result<Option<String>, JsValue> {
+    if let Some(text) = v.as_string() {
+        return checked_text(text, v, "eventId", "INVALID_EVENT_ID").map(Some);
+    }
     if v.is_undefined() || v.is_null() {
         return Ok(None);
-    }
-    if v.is_string() {
-        return text_arg(v, "eventId", "INVALID_EVENT_ID").map(Some);
     }
     match v.as_f64() {
         Some(n) if n.is_finite() && n.fract() == 0.0 && n.abs() < 9_007_199_254_740_992.0 => {

@@ -5,7 +5,7 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use js_sys::Function;
+use js_sys::{Function, Promise};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::spawn_local;
 
@@ -16,10 +16,62 @@ use super::convert::{coded, outcomes_to_js, to_js};
 use super::event::EventReader;
 use super::host::{fetch, Host};
 
-/// A pending promise's settlers.
-pub(super) struct Waiter {
-    pub(super) resolve: Function,
-    pub(super) reject: Function,
+/// A host call waiting to settle: its promise, made only if the call returns before it settles.
+///
+/// Most `process()` calls settle inside the call that registered them (a batched event answers
+/// `queued` at once): such a call returns `Promise.resolve(outcomes)` rather than building a
+/// promise from a closure first, which cost about a twentieth of `process()`.
+#[derive(Clone)]
+pub(super) struct Waiter(Rc<RefCell<Settlement>>);
+
+enum Settlement {
+    /// Registered; its call has not returned yet.
+    Open,
+    /// Settled before its call returned: resolved (`Ok`) or rejected with this value.
+    Early(Result<JsValue, JsValue>),
+    /// Its call returned this promise's settlers.
+    Promised { resolve: Function, reject: Function },
+    /// Done.
+    Done,
+}
+
+impl Waiter {
+    /// A waiter for a call still running.
+    pub(super) fn open() -> Waiter {
+        Waiter(Rc::new(RefCell::new(Settlement::Open)))
+    }
+
+    /// Settles: resolves with `value` when `ok`, rejects with it otherwise.
+    pub(super) fn settle(&self, ok: bool, value: JsValue) {
+        let Ok(mut state) = self.0.try_borrow_mut() else { return };
+        match std::mem::replace(&mut *state, Settlement::Done) {
+            Settlement::Open => *state = Settlement::Early(if ok { Ok(value) } else { Err(value) }),
+            Settlement::Promised { resolve, reject } => {
+                drop(state);
+                let _ = if ok { resolve } else { reject }.call1(&JsValue::NULL, &value);
+            }
+            early @ Settlement::Early(_) => *state = early,
+            Settlement::Done => {}
+        }
+    }
+
+    /// The promise its call returns: already settled if the waiter was, otherwise one the
+    /// waiter settles later.
+    pub(super) fn promise(&self) -> Promise {
+        let Ok(mut state) = self.0.try_borrow_mut() else { return Promise::new(&mut |_, _| {}) };
+        match std::mem::replace(&mut *state, Settlement::Done) {
+            Settlement::Early(Ok(value)) => Promise::resolve(&value),
+            Settlement::Early(Err(value)) => Promise::reject(&value),
+            _ => {
+                let mut slot: Option<(Function, Function)> = None;
+                let promise = Promise::new(&mut |resolve, reject| slot = Some((resolve, reject)));
+                if let Some((resolve, reject)) = slot {
+                    *state = Settlement::Promised { resolve, reject };
+                }
+                promise
+            }
+        }
+    }
 }
 
 pub(super) struct State {
@@ -43,17 +95,39 @@ pub(super) struct Shared {
     pub(super) freed: std::cell::Cell<bool>,
     /// Each action's id and attribute paths, for reading its events from the JS object (a
     /// list: a connector has a few actions, and a map's sorting code would grow the `.wasm`).
-    pub(super) readers: Vec<(String, EventReader)>,
+    pub(super) actions: Vec<ActionReader>,
+}
+
+/// One configured action, as the binding reads its events and writes its outcomes.
+pub(super) struct ActionReader {
+    /// The action's id.
+    pub(super) id: String,
+    /// The same id as a JS string, made once: `process()` finds its action by comparing the
+    /// string it was given with these (one `===` each) instead of copying it into wasm, and
+    /// outcomes carry it without copying it out.
+    pub(super) id_js: JsValue,
+    /// Its attribute paths.
+    pub(super) reader: EventReader,
 }
 
 impl Shared {
+    /// The configured action whose id is the JS string `action_id`, if any.
+    pub(super) fn action(&self, action_id: &JsValue) -> Option<&ActionReader> {
+        self.actions.iter().find(|a| a.id_js == *action_id)
+    }
+
     /// `event` as the action `action_id` reads it ([`EventReader::read`]); `null` for an
     /// unknown action, which reads nothing (the engine refuses it).
     pub(super) fn read_event(&self, action_id: &str, event: &JsValue) -> Result<serde_json::Value, String> {
-        match self.readers.iter().find(|(id, _)| id == action_id) {
-            Some((_, reader)) => reader.read(event),
+        match self.actions.iter().find(|a| a.id == action_id) {
+            Some(a) => a.reader.read(event),
             None => Ok(serde_json::Value::Null),
         }
+    }
+
+    /// The action id `id` as a JS string: the one made at construction for a configured action.
+    pub(super) fn action_js(&self, id: &str) -> JsValue {
+        self.actions.iter().find(|a| a.id == id).map_or_else(|| JsValue::from_str(id), |a| a.id_js.clone())
     }
 }
 
@@ -76,7 +150,7 @@ pub(super) fn release_waiters(shared: &Rc<Shared>) {
         "DESTROYED",
     );
     for w in waiters {
-        let _ = w.reject.call1(&JsValue::NULL, &error);
+        w.settle(false, error.clone());
     }
 }
 
@@ -130,16 +204,16 @@ pub(super) fn drive_at(shared: &Rc<Shared>, rearm: bool, now: u64) {
         arm(shared, at);
     }
     for (w, settled) in step.settled {
-        let (settle, value) = match settled {
-            Settled::Outcomes(outcomes) => (w.resolve, outcomes_to_js(&outcomes)),
-            Settled::Listing(Ok(items)) => (w.resolve, to_js(&items)),
+        let (ok, value) = match settled {
+            Settled::Outcomes(outcomes) => (true, outcomes_to_js(&outcomes, |id| shared.action_js(id))),
+            Settled::Listing(Ok(items)) => (true, to_js(&items)),
             Settled::Listing(Err(e)) => (
-                w.reject,
+                false,
                 coded(&format!("Marketo did not list them: {} {}", e.code(), e.message()), "LISTING_FAILED"),
             ),
-            Settled::Check(result) => (w.resolve, to_js(&result)),
+            Settled::Check(result) => (true, to_js(&result)),
         };
-        let _ = settle.call1(&JsValue::NULL, &value);
+        w.settle(ok, value);
     }
     release_waiters(shared);
 }

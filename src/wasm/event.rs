@@ -1,6 +1,7 @@
 //! Reading an event from the JavaScript object itself: only the attribute paths its action
-//! reads ([`EventPaths`]) are looked up, one `Reflect.get` per key, and each value they end at
-//! is taken as `JSON.stringify` would write it. The rest of the event is never touched: a
+//! reads ([`EventPaths`]) are looked up, one call into JavaScript per key (`own_get`) and one
+//! per object on the way (`node_kind`), and each value they end at is taken as
+//! `JSON.stringify` would write it. The rest of the event is never touched: a
 //! cycle, a BigInt, a getter that throws or deep nesting where the action does not read is no
 //! concern of this event's.
 //!
@@ -15,22 +16,31 @@
 //!   written by `JSON.stringify` and read through the paths below it, as before
 //!   ([`super::convert::read_js`]).
 //!
-//! The key strings are made once per action ([`EventReader::new`]), not per event.
+//! The key strings are made once per action ([`EventReader::new`]), not per event. The two
+//! helpers are JavaScript (`inline_js`): each does in one call what took two to four calls of
+//! `Reflect.get`, `propertyIsEnumerable`, `Array.isArray` and `typeof` checks from Rust
+//! (README "Performance": the boundary crossings).
 
-use js_sys::{Array, Reflect};
 use serde_json::{Map, Value};
 use wasm_bindgen::prelude::*;
 
 use crate::core::event_paths::{js_number, EventPaths, ReadError, MAX_NESTING};
 
-use super::convert::{has_to_json, holds_half_character, js_message, place, read_event_with, read_js_at};
+use super::convert::{holds_half_character, js_message, place, read_event_with, read_js_at};
 
-#[wasm_bindgen]
+#[wasm_bindgen(
+    inline_js = "export function own_get(o, k) { return Object.prototype.propertyIsEnumerable.call(o, k) ? o[k] : undefined; }
+export function node_kind(v) { if (typeof v !== 'object' || v === null) return 0; if (Array.isArray(v)) return 2; return typeof v.toJSON === 'function' ? 2 : 1; }"
+)]
 extern "C" {
-    /// `Object.prototype.propertyIsEnumerable.call(object, key)`: `key` is `object`'s own
-    /// enumerable property (works on objects without a prototype too).
-    #[wasm_bindgen(catch, js_namespace = ["Object", "prototype", "propertyIsEnumerable"], js_name = call)]
-    fn own_enumerable(object: &JsValue, key: &JsValue) -> Result<bool, JsValue>;
+    /// `object[key]` when `key` is `object`'s own enumerable property (what `JSON.stringify`
+    /// writes, its getter run), `undefined` otherwise.
+    #[wasm_bindgen(catch)]
+    fn own_get(object: &JsValue, key: &JsValue) -> Result<JsValue, JsValue>;
+    /// 0: not an object (or `null`); 1: an object JSON writes by its properties; 2: a list or
+    /// an object with its own JSON form (`toJSON`).
+    #[wasm_bindgen(catch)]
+    fn node_kind(v: &JsValue) -> Result<u32, JsValue>;
 }
 
 /// One action's attribute paths with their keys as JavaScript strings.
@@ -74,11 +84,16 @@ fn walk<'p>(
     keys: &Keys,
     at: &mut Vec<&'p str>,
 ) -> Result<Option<Value>, String> {
-    if paths.is_whole() || !js.is_object() {
+    if paths.is_whole() {
         return leaf(js, paths, at);
     }
-    if Array::is_array(js) || has_to_json(js, at)? {
-        return read_js_at(js, paths, at);
+    match node_kind(js) {
+        Ok(0) => return leaf(js, paths, at),
+        Ok(1) => {}
+        Ok(_) => return read_js_at(js, paths, at),
+        Err(e) => {
+            return Err(format!("reading {} threw: {}", super::convert::to_json_of(at), js_message(&e)))
+        }
     }
     if at.len() >= MAX_NESTING {
         return Err(ReadError::TooDeep.to_string());
@@ -88,11 +103,9 @@ fn walk<'p>(
         at.push(name);
         let threw = |e: JsValue, at: &[&str]| format!("reading {} threw: {}", place(at), js_message(&e));
         // Only an own enumerable property is written by JSON.stringify (and its getter run).
-        if own_enumerable(js, key).map_err(|e| threw(e, at))? {
-            let child = Reflect::get(js, key).map_err(|e| threw(e, at))?;
-            if let Some(v) = walk(&child, below, below_keys, at)? {
-                out.insert(name.to_owned(), v);
-            }
+        let child = own_get(js, key).map_err(|e| threw(e, at))?;
+        if let Some(v) = walk(&child, below, below_keys, at)? {
+            out.insert(name.to_owned(), v);
         }
         at.pop();
     }
