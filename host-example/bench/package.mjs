@@ -73,12 +73,16 @@ const event = (i, notes) => {
   return e;
 };
 
-// The lead schema (describe2) for the mapped fields.
-const DESCRIBE2 = JSON.stringify({ requestId: "d#1", success: true, result: [{ name: "API Lead", searchableFields: [["email"]],
-  fields: [["email", "email"], ["firstName", "string"], ["lastName", "string"], ["company", "string"], ["orderTotal", "currency"],
+// The lead schema (describe2) for the mapped fields; `others` more fields listed before them (a
+// real instance lists hundreds: standard fields and its own).
+const describe2 = (others = 0) => JSON.stringify({ requestId: "d#1", success: true, result: [{ name: "API Lead", searchableFields: [["email"]],
+  fields: [...Array.from({ length: others }, (_, i) => [`customField${i}__c`, "string"]),
+    ["email", "email"], ["firstName", "string"], ["lastName", "string"], ["company", "string"], ["orderTotal", "currency"],
     ["notes", "text"], ["city", "string"], ["country", "string"], ["phone", "phone"], ["signupDate", "date"]]
     .map(([name, dataType]) => ({ name, displayName: name, dataType, updateable: true, crmManaged: false,
       ...(["string", "email", "phone"].includes(dataType) ? { length: 255 } : {}) })) }] });
+const DESCRIBE2 = describe2();
+const DESCRIBE2_WIDE = describe2(500);
 const TOKEN = '{"access_token":"t:ab","token_type":"bearer","expires_in":3600,"scope":"s"}';
 
 /**
@@ -86,14 +90,14 @@ const TOKEN = '{"access_token":"t:ab","token_type":"bearer","expires_in":3600,"s
  * other call stays in flight until `drop()` (the process that made them is gone: they fail as
  * fetch does when the network is). `sent` keeps the other calls' body sizes.
  */
-function marketo() {
+function marketo(schema = DESCRIBE2) {
   const sent = [];
   const inFlight = [];
   let gone = false;
   const fetch = (url, init) => {
     if (gone) return Promise.reject(new TypeError("fetch failed"));
     if (url.includes("/identity/")) return Promise.resolve({ status: 200, text: async () => TOKEN });
-    if (url.includes("/describe2.json")) return Promise.resolve({ status: 200, text: async () => DESCRIBE2 });
+    if (url.includes("/describe2.json")) return Promise.resolve({ status: 200, text: async () => schema });
     sent.push(init?.body == null ? 0 : typeof init.body === "string" ? Buffer.byteLength(init.body) : init.body.byteLength);
     return new Promise((_, reject) => inFlight.push(reject));
   };
@@ -102,9 +106,9 @@ function marketo() {
 }
 const ticks = async (n = 8) => { for (let i = 0; i < n; i++) await new Promise((r) => setImmediate(r)); };
 
-/** A connector with `actions` whose identity call and schema read are answered. */
-async function ready(actions) {
-  const m = marketo();
+/** A connector with `actions` whose identity call and schema read (`schema`) are answered. */
+async function ready(actions, schema) {
+  const m = marketo(schema);
   const c = new (glue().Connector)(settings(actions), m.host);
   for (const a of actions) c.process(a.id, event(1e9), "warm");
   await ticks();
@@ -160,13 +164,14 @@ async function perEvent(runs) {
   const NOT_DUE = 290; // a connector's batch is due at 300 events (one warm-up event is queued)
   const K = 20;
   const events = Array.from({ length: NOT_DUE * K }, (_, i) => event(i));
-  for (const [id, name, action] of [["perEvent.upsertBatched", "createOrUpdateLeadBatched, 10 fields incl. a date", upsertBatched],
-    ["perEvent.listAddByEmail", "addLeadToListBatched, email lookup", listByEmail]]) {
+  for (const [id, name, action, schema] of [["perEvent.upsertBatched", "createOrUpdateLeadBatched, 10 fields incl. a date", upsertBatched],
+    ["perEvent.listAddByEmail", "addLeadToListBatched, email lookup", listByEmail],
+    ["perEvent.upsertWideSchema", "same upserts, the schema listing 500 more fields", upsertBatched, DESCRIBE2_WIDE]]) {
     const ratios = [];
     const pairs = [];
     for (let r = -1; r < runs; r++) { // r = -1 warms the JIT on both sides
       const conns = [];
-      for (let k = 0; k < K; k++) conns.push((await ready([action])).c);
+      for (let k = 0; k < K; k++) conns.push((await ready([action], schema)).c);
       const costs = [];
       const copies = [];
       for (let k = 0; k < K; k++) {
