@@ -473,3 +473,99 @@ fn answer_all_but_upserts(h: &mut Driver) {
         h.answer(id);
     }
 }
+
+// ---- retry waits across a restore ----------------------------------------------------------
+
+/// A call waiting for its retry's backoff (here after a 503) is not sent at once by the
+/// connector restored from a snapshot taken during the wait: the snapshot carries the time
+/// (`retryAt`), and the restored connector sends the call then.
+#[test]
+fn a_retry_waiting_at_the_snapshot_waits_out_its_backoff_after_the_restore() {
+    let add = json!({"id": "add", "type": "addLeadToList", "targetStaticList": LIST,
+                     "targetLeadId": {"attribute": "id"}});
+    let mut h = host(json!([add]));
+    let lead = h.fake.add_lead(json!({"email": "y@x.com"}));
+    h.process("Y", "add", json!({"id": lead}));
+    h.answer_where(|r| !is_list_call(r));
+    let first = h.inbox.iter().find(|r| is_list_call(r)).map(|r| r.id).expect("Y's list call");
+    h.reply(first, Reply::Http(503, "<html>busy</html>".into()));
+    let due = h.timeout().expect("Y's retry time");
+    assert!(due > h.now + 100, "a backoff to wait out");
+    let snap = h.restore(SEED + 1);
+    assert_eq!(snap.events.first().and_then(|e| e.retry_at), Some(due), "the snapshot carries the wait");
+    h.wake();
+    answer_all_but_list_calls(&mut h); // the restored connector's own token, once it needs one
+    assert!(
+        !h.inbox.iter().any(is_list_call),
+        "the restored connector does not send before the wait is over"
+    );
+    assert_eq!(h.timeout(), Some(due), "it asks to be woken when the wait is over");
+    h.advance_to(due - 1);
+    assert!(!h.inbox.iter().any(is_list_call), "nor a millisecond before");
+    h.advance_to(due);
+    answer_all_but_list_calls(&mut h);
+    assert!(h.inbox.iter().any(is_list_call), "the retry goes out at its time");
+    h.run_until_idle();
+    assert_eq!(h.finals("Y").first().map(|o| o.status), Some(Status::Delivered));
+}
+
+/// The same for a batch: the restored action's queue is held until the retry's time, then the
+/// batch goes out once, with the events it had.
+#[test]
+fn a_batch_waiting_for_its_retry_at_the_snapshot_is_held_until_then_after_the_restore() {
+    let mut h = host(json!([list_add_batched()]));
+    let a = h.fake.add_lead(json!({"email": "a@x.com"}));
+    let b = h.fake.add_lead(json!({"email": "b@x.com"}));
+    h.process("A", "addb", json!({"id": a}));
+    h.process("B", "addb", json!({"id": b}));
+    h.flush();
+    h.answer_where(|r| !is_list_call(r));
+    let first = h.inbox.iter().find(|r| is_list_call(r)).map(|r| r.id).expect("the batch's list call");
+    h.reply(first, Reply::Http(502, "<html>bad gateway</html>".into()));
+    let due = h.timeout().expect("the batch's retry time");
+    let snap = h.restore(SEED + 1);
+    assert!(snap.events.iter().all(|e| e.retry_at == Some(due)), "both events carry the wait");
+    h.flush();
+    answer_all_but_list_calls(&mut h); // the restored connector's own token, once it needs one
+    assert!(!h.inbox.iter().any(is_list_call), "held after the restore, even when flushed");
+    h.advance_to(due);
+    answer_all_but_list_calls(&mut h);
+    let sent: Vec<&HttpRequest> = h.inbox.iter().filter(|r| is_list_call(r)).collect();
+    assert_eq!(sent.len(), 1, "one batch at the retry's time");
+    h.run_until_idle();
+    for name in ["A", "B"] {
+        assert_eq!(h.finals(name).first().map(|o| o.status), Some(Status::Delivered), "{name}");
+    }
+    assert_eq!(h.fake.lists[&LIST].len(), 2);
+}
+
+/// A snapshot written before `retryAt` existed (no such key) restores as before: the event is
+/// sent at once.
+#[test]
+fn a_snapshot_without_retry_times_sends_at_once() {
+    let add = json!({"id": "add", "type": "addLeadToList", "targetStaticList": LIST,
+                     "targetLeadId": {"attribute": "id"}});
+    let mut h = host(json!([add]));
+    let lead = h.fake.add_lead(json!({"email": "y@x.com"}));
+    h.process("Y", "add", json!({"id": lead}));
+    h.answer_where(|r| !is_list_call(r));
+    let first = h.inbox.iter().find(|r| is_list_call(r)).map(|r| r.id).expect("Y's list call");
+    h.reply(first, Reply::Http(503, "<html>busy</html>".into()));
+    let mut old: Value = serde_json::from_str(&h.snapshot_text()).expect("JSON");
+    for e in old["events"].as_array_mut().expect("events") {
+        e.as_object_mut().expect("an entry").remove("retryAt").expect("written");
+    }
+    let snap = marketo_connector::core::snapshot::Snapshot::parse(&old.to_string())
+        .expect("an older snapshot parses");
+    h.restore_from(&snap, SEED + 1);
+    h.wake();
+    answer_all_but_list_calls(&mut h); // the restored connector's own token, once it needs one
+    assert!(h.inbox.iter().any(is_list_call), "sent at once, as before");
+}
+
+/// Answers whatever is in flight but list calls (the identity call, the schema read).
+fn answer_all_but_list_calls(h: &mut Driver) {
+    while let Some(id) = h.inbox.iter().find(|r| !is_list_call(r)).map(|r| r.id) {
+        h.answer(id);
+    }
+}

@@ -23,6 +23,9 @@ impl Jitter {
     }
 }
 
+/// The longest wait before a retry (ms): every backoff is capped here.
+pub const MAX_BACKOFF_MS: Millis = 120_000;
+
 /// Attempts per call before its events fail (the first try included).
 pub const MAX_ATTEMPTS: u32 = 6;
 

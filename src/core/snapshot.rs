@@ -120,6 +120,12 @@ pub struct PendingEntry<'a> {
     /// does not redo it.
     #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "lenient_resume")]
     pub progress: Option<ResumeData>,
+    /// When its next call was due (host clock, ms) if the call waited on time: a retry's
+    /// backoff after a 5xx, a 1029 or a transport error, or a bulk import's next poll. A
+    /// restored connector sends nothing for it before then. Absent in snapshots written before
+    /// it (such events are sent at once).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_at: Option<Millis>,
 }
 
 impl PartialEq for PendingEntry<'_> {
@@ -132,6 +138,7 @@ impl PartialEq for PendingEntry<'_> {
             && self.accepted_at == other.accepted_at
             && self.in_flight == other.in_flight
             && self.progress == other.progress
+            && self.retry_at == other.retry_at
     }
 }
 

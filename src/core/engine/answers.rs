@@ -9,7 +9,7 @@ use crate::core::ids::{JobId, RequestId};
 use crate::core::job::{CallSpec, Delivery, EventRef, Failure, Progress};
 use crate::core::outcome::Status;
 use crate::core::reason::{Code, Reason};
-use crate::core::retry::{backoff, MAX_ATTEMPTS};
+use crate::core::retry::{backoff, MAX_ATTEMPTS, MAX_BACKOFF_MS};
 use crate::core::time::Millis;
 use crate::core::wire::{Envelope, Method};
 
@@ -342,7 +342,7 @@ impl Engine {
 
     /// Holds `call` until `at`: after every call held until then or earlier, so `delayed`
     /// stays in time order and calls due at one time go in the order they were held.
-    fn delay(&mut self, at: Millis, call: Call) {
+    pub(super) fn delay(&mut self, at: Millis, call: Call) {
         let i = self.delayed.partition_point(|(t, _)| *t <= at);
         self.delayed.insert(i, (at, call));
     }
@@ -357,7 +357,7 @@ impl Engine {
         if let Some(entry) = self.jobs.get_mut(&call.job) {
             entry.job.on_retry(call.spec.step);
         }
-        let at = now + backoff(call.attempts, base, 120_000, &mut self.jitter);
+        let at = now + backoff(call.attempts, base, MAX_BACKOFF_MS, &mut self.jitter);
         self.delay(at, call);
         self.epoch += 1;
     }
@@ -385,7 +385,7 @@ impl Engine {
         if let Some(entry) = self.jobs.get_mut(&call.job) {
             entry.job.on_retry(call.spec.step);
         }
-        let wait = backoff(times.saturating_add(1).min(4), base, 120_000, &mut self.jitter);
+        let wait = backoff(times.saturating_add(1).min(4), base, MAX_BACKOFF_MS, &mut self.jitter);
         let at = now.saturating_add(wait).min(since.saturating_add(deadline));
         self.delay(at, call);
         self.epoch += 1;

@@ -9,10 +9,11 @@ use serde_json::Value;
 use crate::core::config::FilterType;
 use crate::core::config::Settings;
 use crate::core::families::family;
-use crate::core::ids::EventKey;
+use crate::core::ids::{EventKey, JobId};
 use crate::core::job::{EventRef, Family};
 use crate::core::outcome::Status;
 use crate::core::reason::Reason;
+use crate::core::retry::MAX_BACKOFF_MS;
 use crate::core::snapshot::{
     event_text, event_value, CachedLookup, PendingEntry, QuotaState, ResumeData, Snapshot,
     VERSION as SNAPSHOT_VERSION,
@@ -75,6 +76,24 @@ impl Engine {
             }
         }
         in_flight.sort_unstable();
+        // Jobs with a call waiting on time, and the latest time each waits for, in job order
+        // (kept so as each is added: the calls waiting are few).
+        let mut waits: Vec<(JobId, Millis)> = Vec::new();
+        for (at, call) in &self.delayed {
+            match waits.binary_search_by_key(&call.job, |(job, _)| *job) {
+                Ok(i) => {
+                    if let Some((_, t)) = waits.get_mut(i) {
+                        *t = (*t).max(*at);
+                    }
+                }
+                Err(i) => waits.insert(i, (call.job, *at)),
+            }
+        }
+        let retry_at = |p: &PendingEvent| {
+            let job = p.job()?;
+            let i = waits.binary_search_by_key(&job, |(j, _)| *j).ok()?;
+            waits.get(i).map(|(_, at)| *at)
+        };
         let mut entries: Vec<PendingEntry<'_>> = self
             .pending
             .iter()
@@ -93,6 +112,7 @@ impl Engine {
                 // A replayed call not yet answered may still have been applied.
                 in_flight: in_flight.binary_search(key).is_ok() || p.replayed,
                 progress: p.job().and_then(|job| self.jobs.get(&job)).and_then(|e| e.job.progress(*key)),
+                retry_at: retry_at(p),
             })
             .collect();
         self.write_from_items(&mut entries);
@@ -205,6 +225,9 @@ impl Engine {
     pub(super) fn restore_events(&mut self, entries: Vec<PendingEntry<'_>>) {
         let settings = Arc::clone(&self.settings);
         let mut grouped: LiteMap<(String, i64), (Vec<PendingEntry<'_>>, ResumeData)> = LiteMap::new();
+        // Restored events whose call waited on time, and until when (in key order: keys are
+        // given in increasing order as events are taken back).
+        let mut holds: Vec<(EventKey, Millis)> = Vec::new();
         for mut entry in entries {
             let Some(action) = settings.action(&entry.action_id) else {
                 let reason = format!("action `{}` is no longer configured", entry.action_id);
@@ -223,14 +246,14 @@ impl Engine {
                         let key = (entry.action_id.to_string(), group);
                         grouped.entry(key).or_insert_with(|| (Vec::new(), resume)).0.push(entry)
                     }
-                    None => self.resume(&*family, vec![entry], &resume),
+                    None => self.resume(&*family, vec![entry], &resume, &mut holds),
                 },
                 None => {
                     let accepted_at = entry.accepted_at.min(self.now);
                     let event = event_value(&entry.event);
-                    let PendingEntry { event_id, action_id, event: text, in_flight, .. } = entry;
+                    let PendingEntry { event_id, action_id, event: text, in_flight, retry_at, .. } = entry;
                     let (text, event_id) = (text.into_owned(), event_id.into_owned());
-                    self.accept(
+                    let key = self.accept(
                         accepted_at,
                         &*family,
                         &action_id,
@@ -238,12 +261,52 @@ impl Engine {
                         Some(event_id),
                         in_flight,
                     );
+                    if let Some(at) = retry_at {
+                        holds.push((key, at));
+                    }
                 }
             }
         }
         for ((action_id, _), (entries, resume)) in grouped.into_tuple_vec() {
             if let Some(action) = settings.action(&action_id) {
-                self.resume(&*family(&action.action), entries, &resume);
+                self.resume(&*family(&action.action), entries, &resume, &mut holds);
+            }
+        }
+        self.hold_restored(&holds);
+    }
+
+    /// Restored events whose call waited on time in the previous instance (`holds`, in key
+    /// order, with the time) wait until then again, as a retry's backoff would have: a batched
+    /// event's action queue is held until the latest of its events' times
+    /// ([`crate::core::batch::Queue::held_until`]), and a started job's calls wait until the
+    /// latest of its events'. A time that has passed holds nothing; one further ahead than the
+    /// longest backoff ([`MAX_BACKOFF_MS`]: the snapshot's clock ran ahead) holds that long.
+    fn hold_restored(&mut self, holds: &[(EventKey, Millis)]) {
+        let now = self.now;
+        let held = |key: &EventKey| {
+            let i = holds.binary_search_by_key(key, |(k, _)| *k).ok()?;
+            holds.get(i).map(|(_, at)| (*at).min(now.saturating_add(MAX_BACKOFF_MS))).filter(|at| *at > now)
+        };
+        for (key, _) in holds {
+            let (Some(at), Some(p)) = (held(key), self.pending.get(key)) else { continue };
+            if p.batched && p.job().is_none() {
+                if let Some(q) = self.queues.get_mut(&*p.action_id) {
+                    q.held_until = Some(q.held_until.map_or(at, |t| t.max(at)));
+                }
+            }
+        }
+        for follow in [false, true] {
+            let calls = std::mem::take(if follow { &mut self.follow } else { &mut self.ready });
+            for call in calls {
+                let at = self.jobs.get(&call.job).and_then(|j| j.events.iter().filter_map(held).max());
+                match at {
+                    Some(at) => {
+                        self.left_queue(call.job);
+                        self.delay(at, call);
+                    }
+                    None if follow => self.follow.push_back(call),
+                    None => self.ready.push_back(call),
+                }
             }
         }
     }
@@ -267,10 +330,18 @@ impl Engine {
         family: &dyn Family,
         entries: Vec<PendingEntry<'_>>,
         resume: &ResumeData,
+        holds: &mut Vec<(EventKey, Millis)>,
     ) {
         let values: Vec<Value> = entries.iter().map(|e| event_value(&e.event)).collect();
-        let events: Vec<(EventRef, &Value)> =
-            entries.into_iter().zip(&values).map(|(e, v)| (self.readmit(e), v)).collect();
+        let mut events: Vec<(EventRef, &Value)> = Vec::with_capacity(entries.len());
+        for (e, v) in entries.into_iter().zip(&values) {
+            let retry_at = e.retry_at;
+            let ev = self.readmit(e);
+            if let Some(at) = retry_at {
+                holds.push((ev.key, at));
+            }
+            events.push((ev, v));
+        }
         let mut cx = self.context(&[]);
         let start = family.resume(events, resume, &mut cx);
         self.started(start);
