@@ -172,7 +172,7 @@ fn a_merged_record_carries_the_email_trimmed_as_an_unmerged_one_does() {
     h.event_with_id("up", &json!({"email": " solo@example.com ", "first": "S"}), "3");
     h.flush();
     h.answer_all();
-    let bodies: Vec<&str> = h.rest_sent().iter().map(|r| body_text(r)).collect();
+    let bodies: Vec<String> = h.rest_sent().iter().map(|r| body_text(r).into_owned()).collect();
     assert_eq!(
         bodies,
         vec![concat!(
@@ -304,7 +304,7 @@ fn a_lookup_past_8_kb_goes_as_one_post_with_method_get_not_several_gets() {
     assert_eq!(lookup.method.as_str(), "POST");
     assert_eq!(lookup.url, "https://123-ABC-123.mktorest.com/rest/v1/leads.json?_method=GET");
     assert_eq!(header(lookup, "Content-Type"), Some("application/x-www-form-urlencoded"));
-    let form = parse_form(body_text(lookup));
+    let form = parse_form(&body_text(lookup));
     assert!(form.iter().any(|(k, v)| k == "filterValues" && v.split(',').count() == 300));
     assert!(body_text(lookup).len() > 8_192);
     assert_eq!(h.outcomes.iter().filter(|o| o.status == Status::Delivered).count(), 300);

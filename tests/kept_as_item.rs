@@ -103,8 +103,8 @@ fn event() -> impl Strategy<Value = Value> {
 /// A request's body as text, its multipart boundary (drawn per file) replaced by `B`.
 fn body_of(r: &HttpRequest) -> String {
     let text = match &r.body {
-        Some(Body::Text(t)) => t.to_string(),
         Some(Body::Bytes(b)) => String::from_utf8_lossy(b).into_owned(),
+        Some(body) => body.text().map(|t| t.into_owned()).unwrap_or_default(),
         None => String::new(),
     };
     let boundary = r

@@ -19,7 +19,7 @@ use crate::core::retry::Jitter;
 use crate::core::schema::Format;
 use crate::core::snapshot::ResumeData;
 use crate::core::time::Millis;
-use crate::core::wire::{Body, Method};
+use crate::core::wire::{Body, Joined, Method};
 
 /// The event a job works for: its key only. Its id and action id stay in the engine's pending
 /// entry (one copy per event), which fills them into the event's outcome when it is emitted.
@@ -101,6 +101,13 @@ impl CallSpec {
         // than panic if it ever did.
         let text = serde_json::to_string(body).unwrap_or_else(|_| "{}".into());
         CallSpec::json_text(step, method, path, text)
+    }
+
+    /// A call whose JSON body is written as pieces (see [`Joined`]), sent joined.
+    pub fn json_joined(step: Step, method: Method, path: String, body: Joined) -> CallSpec {
+        let mut call = CallSpec::json_text(step, method, path, String::new());
+        call.body = Some((Body::Joined(Arc::new(body)), "application/json".into()));
+        call
     }
 
     /// A call whose JSON body the job has already written (`text` is sent as it is; a job that

@@ -40,6 +40,50 @@ pub enum Body {
     /// Binary (multipart with a CSV file, up to 10 MB): shared, not copied, between the call
     /// kept for a retry and each request sending it.
     Bytes(Arc<Vec<u8>>),
+    /// Text kept as the pieces it is written from (a Sync Leads body: its envelope and its
+    /// records, each record shared with the job that keeps it for a snapshot): the host is
+    /// handed the text joined, which the connector never holds (up to 1 MB a call).
+    Joined(Arc<Joined>),
+}
+
+/// A text written as `head`, then `parts` separated by `,`, then `tail`.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Joined {
+    /// What comes before the first part (`{"action":…,"input":[`).
+    pub head: String,
+    /// The parts (a Sync Leads body's records), each shared with whatever else holds it.
+    pub parts: Vec<Arc<str>>,
+    /// What comes after the last part (`]}`).
+    pub tail: &'static str,
+}
+
+impl Joined {
+    /// Bytes of the text.
+    pub fn len(&self) -> usize {
+        self.head.len()
+            + self.parts.iter().map(|p| p.len()).sum::<usize>()
+            + self.parts.len().saturating_sub(1)
+            + self.tail.len()
+    }
+
+    /// Whether the text is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The text, joined.
+    pub fn text(&self) -> String {
+        let mut out = String::with_capacity(self.len());
+        out.push_str(&self.head);
+        for (i, part) in self.parts.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push_str(part);
+        }
+        out.push_str(self.tail);
+        out
+    }
 }
 
 impl Body {
@@ -48,6 +92,16 @@ impl Body {
         match self {
             Body::Text(s) => s.len(),
             Body::Bytes(b) => b.len(),
+            Body::Joined(j) => j.len(),
+        }
+    }
+
+    /// The body as text (a [`Body::Joined`] joined); `None` for bytes.
+    pub fn text(&self) -> Option<std::borrow::Cow<'_, str>> {
+        match self {
+            Body::Text(s) => Some(std::borrow::Cow::Borrowed(s.as_str())),
+            Body::Joined(j) => Some(std::borrow::Cow::Owned(j.text())),
+            Body::Bytes(_) => None,
         }
     }
 

@@ -113,6 +113,20 @@ pub(super) async fn fetch(host: &Host, req: HttpRequest) -> Result<(u16, String)
         Some(Body::Bytes(b)) => {
             let _ = Reflect::set(&init, &JsValue::from_str("body"), &Uint8Array::from(b.as_slice()));
         }
+        Some(Body::Joined(j)) => {
+            // Joined by JavaScript (each piece copied out once): the text is never built in
+            // wasm memory, which would keep its size for good.
+            let comma = JsValue::from_str(",");
+            let mut text = js_sys::JsString::from(j.head.as_str());
+            for (i, part) in j.parts.iter().enumerate() {
+                if i > 0 {
+                    text = text.concat(&comma);
+                }
+                text = text.concat(&JsValue::from_str(part));
+            }
+            text = text.concat(&JsValue::from_str(j.tail));
+            let _ = Reflect::set(&init, &JsValue::from_str("body"), &text);
+        }
         None => {}
     }
     let pending =

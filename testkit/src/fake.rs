@@ -344,7 +344,7 @@ impl FakeMarketo {
             if header(req, "Content-Type") != Some("application/x-www-form-urlencoded") {
                 return self.failure("612", "Invalid Content Type");
             }
-            return self.get_by_filter(&parse_form(body_text(req)));
+            return self.get_by_filter(&parse_form(&body_text(req)));
         }
         if (method == "POST" || method == "DELETE")
             && req.body.is_some()
@@ -356,7 +356,7 @@ impl FakeMarketo {
             return self.get_by_filter(&query);
         }
         if path == "/v1/leads.json" && method == "POST" {
-            let Ok(body) = serde_json::from_str::<Value>(body_text(req)) else {
+            let Ok(body) = serde_json::from_str::<Value>(&body_text(req)) else {
                 return self.failure("609", "Invalid JSON");
             };
             return self.sync_leads(&body);
@@ -380,7 +380,7 @@ impl FakeMarketo {
             let Ok(list) = list.parse::<i64>() else {
                 return self.failure("610", "Requested resource not found");
             };
-            let Ok(body) = serde_json::from_str::<Value>(body_text(req)) else {
+            let Ok(body) = serde_json::from_str::<Value>(&body_text(req)) else {
                 return self.failure("609", "Invalid JSON");
             };
             return self.list_membership(method, list, &body);

@@ -22,17 +22,17 @@ pub fn header<'a>(req: &'a HttpRequest, name: &str) -> Option<&'a str> {
     req.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
 }
 
-/// The body as text; panics when there is none or it is binary.
-pub fn body_text(req: &HttpRequest) -> &str {
-    match &req.body {
-        Some(Body::Text(t)) => t.as_str(),
-        other => panic!("request {} has no text body: {other:?}", req.url),
+/// The body as text (as the host is handed it); panics when there is none or it is binary.
+pub fn body_text(req: &HttpRequest) -> std::borrow::Cow<'_, str> {
+    match req.body.as_ref().and_then(Body::text) {
+        Some(text) => text,
+        None => panic!("request {} has no text body: {:?}", req.url, req.body),
     }
 }
 
 /// The body parsed as JSON.
 pub fn body_json(req: &HttpRequest) -> Value {
-    serde_json::from_str(body_text(req)).expect("request body is JSON")
+    serde_json::from_str(&body_text(req)).expect("request body is JSON")
 }
 
 /// An outcome as the JSON the JavaScript API hands out.

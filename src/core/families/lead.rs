@@ -2,7 +2,6 @@
 //! (`POST /rest/v1/leads.json`), one per-record result per event.
 
 use std::collections::BTreeMap;
-use std::ops::Range;
 use std::sync::Arc;
 
 use litemap::LiteMap;
@@ -23,7 +22,7 @@ use crate::core::outcome::Status;
 use crate::core::reason::Reason;
 use crate::core::schema::Format;
 use crate::core::source::unmap;
-use crate::core::wire::{Envelope, Method, RecordResult};
+use crate::core::wire::{Envelope, Joined, Method, RecordResult};
 
 #[derive(Debug)]
 struct Item {
@@ -69,20 +68,32 @@ impl Written {
     }
 }
 
-/// A record's text: its own until the first call carrying it is built, then where it is in
-/// that call's body, which the job shares (`Arc`) with the call the engine keeps for a retry.
-/// A batch in flight holds its records once, in its bodies, not also apart (up to 1 MB a call).
+/// A record's text: its own until the first call carrying it is built, then shared (`Arc`)
+/// with that call's body ([`Body::Joined`]), which the engine keeps for a retry. A batch in
+/// flight holds its records once, not also joined into a body (up to 1 MB a call): the host
+/// is handed the body joined.
 #[derive(Debug)]
 enum RecordText {
     Own(Written),
-    InBody(Arc<String>, Range<usize>),
+    Shared(Arc<str>),
 }
 
 impl RecordText {
     fn text(&self) -> &str {
         match self {
             RecordText::Own(written) => written.text(),
-            RecordText::InBody(body, at) => body.get(at.clone()).unwrap_or_default(),
+            RecordText::Shared(text) => text,
+        }
+    }
+
+    /// The text shared, made so first (its key dropped).
+    fn share(&mut self) -> Arc<str> {
+        if let RecordText::Own(written) = self {
+            *self = RecordText::Shared(Arc::from(written.text()));
+        }
+        match self {
+            RecordText::Shared(text) => Arc::clone(text),
+            RecordText::Own(written) => Arc::from(written.text()),
         }
     }
 
@@ -317,38 +328,22 @@ impl SyncJob {
     }
 
     /// The Sync Leads body for records `idx`: the head, their texts joined by `,`, and `]}`
-    /// (byte for byte what serde_json writes for the envelope holding the records); from then
-    /// on each record's text is read from this body.
-    fn body(&mut self, idx: &[usize]) -> Arc<String> {
-        let len = self.head.len()
-            + 2
-            + idx.iter().filter_map(|i| self.records.get(*i)).map(|r| r.text.size()).sum::<usize>();
-        let mut body = String::with_capacity(len);
-        body.push_str(&self.head);
-        let mut at = Vec::with_capacity(idx.len());
-        for (n, i) in idx.iter().enumerate() {
-            let Some(record) = self.records.get(*i) else { continue };
-            if n > 0 {
-                body.push(',');
-            }
-            let start = body.len();
-            body.push_str(record.text.text());
-            at.push((*i, start..body.len()));
-        }
-        body.push_str("]}");
-        let body = Arc::new(body);
-        for (i, range) in at {
-            if let Some(record) = self.records.get_mut(i) {
-                record.text = RecordText::InBody(Arc::clone(&body), range);
+    /// (byte for byte what serde_json writes for the envelope holding the records), kept as
+    /// those pieces, each record's text shared with the job from then on.
+    fn body(&mut self, idx: &[usize]) -> Joined {
+        let mut parts = Vec::with_capacity(idx.len());
+        for i in idx {
+            if let Some(record) = self.records.get_mut(*i) {
+                parts.push(record.text.share());
             }
         }
-        body
+        Joined { head: self.head.clone(), parts, tail: "]}" }
     }
 
     /// The call sending records `group`.
     fn call(&mut self, group: Vec<usize>) -> CallSpec {
         let body = self.body(&group);
-        let mut call = CallSpec::json_text(self.tags.next(), Method::Post, "/v1/leads.json".into(), body);
+        let mut call = CallSpec::json_joined(self.tags.next(), Method::Post, "/v1/leads.json".into(), body);
         // A retried createDuplicate after a lost answer would create the lead twice.
         call.idempotent = self.strategy != UpdateStrategy::CreateDuplicate;
         self.steps.insert(call.step, group);
@@ -557,7 +552,6 @@ impl Family for LeadFamily<'_> {
 mod tests {
     use super::*;
     use crate::core::source::FieldMapping;
-    use crate::core::wire::Body;
     use serde_json::json;
     use serde_json::Map;
 
@@ -666,8 +660,8 @@ mod tests {
             .calls
             .into_iter()
             .map(|c| match c.body {
-                Some((Body::Text(t), _)) => Arc::unwrap_or_clone(t),
-                other => panic!("not a text body: {other:?}"),
+                Some((body, _)) => body.text().expect("a text body").into_owned(),
+                None => panic!("no body"),
             })
             .collect()
     }
