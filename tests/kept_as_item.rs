@@ -7,7 +7,7 @@
 //! queue or while their call is in flight.
 #![cfg(not(target_arch = "wasm32"))]
 
-use marketo_connector::core::{Body, HttpRequest, Method, Status};
+use marketo_connector::core::{HttpRequest, Method, Status};
 use marketo_connector_testkit::*;
 use proptest::prelude::*;
 use serde_json::{json, Value};
@@ -103,8 +103,7 @@ fn event() -> impl Strategy<Value = Value> {
 /// A request's body as text, its multipart boundary (drawn per file) replaced by `B`.
 fn body_of(r: &HttpRequest) -> String {
     let text = match &r.body {
-        Some(Body::Bytes(b)) => String::from_utf8_lossy(b).into_owned(),
-        Some(body) => body.text().map(|t| t.into_owned()).unwrap_or_default(),
+        Some(body) => String::from_utf8_lossy(&body.bytes()).into_owned(),
         None => String::new(),
     };
     let boundary = r

@@ -44,17 +44,22 @@ pub enum Body {
     /// records, each record shared with the job that keeps it for a snapshot): the host is
     /// handed the text joined, which the connector never holds (up to 1 MB a call).
     Joined(Arc<Joined>),
+    /// The same, handed to the host as bytes (a bulk upload's multipart body: its framing and
+    /// CSV header, and the rows, each shared with the job; up to 10 MB).
+    JoinedBytes(Arc<Joined>),
 }
 
-/// A text written as `head`, then `parts` separated by `,`, then `tail`.
+/// A text written as `head`, then `parts` separated by `sep`, then `tail`.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Joined {
     /// What comes before the first part (`{"action":…,"input":[`).
     pub head: String,
     /// The parts (a Sync Leads body's records), each shared with whatever else holds it.
     pub parts: Vec<Arc<str>>,
+    /// What comes between two parts (`,`; nothing between CSV rows, which end with CRLF).
+    pub sep: &'static str,
     /// What comes after the last part (`]}`).
-    pub tail: &'static str,
+    pub tail: String,
 }
 
 impl Joined {
@@ -62,7 +67,7 @@ impl Joined {
     pub fn len(&self) -> usize {
         self.head.len()
             + self.parts.iter().map(|p| p.len()).sum::<usize>()
-            + self.parts.len().saturating_sub(1)
+            + self.parts.len().saturating_sub(1) * self.sep.len()
             + self.tail.len()
     }
 
@@ -77,11 +82,11 @@ impl Joined {
         out.push_str(&self.head);
         for (i, part) in self.parts.iter().enumerate() {
             if i > 0 {
-                out.push(',');
+                out.push_str(self.sep);
             }
             out.push_str(part);
         }
-        out.push_str(self.tail);
+        out.push_str(&self.tail);
         out
     }
 }
@@ -92,7 +97,7 @@ impl Body {
         match self {
             Body::Text(s) => s.len(),
             Body::Bytes(b) => b.len(),
-            Body::Joined(j) => j.len(),
+            Body::Joined(j) | Body::JoinedBytes(j) => j.len(),
         }
     }
 
@@ -101,7 +106,16 @@ impl Body {
         match self {
             Body::Text(s) => Some(std::borrow::Cow::Borrowed(s.as_str())),
             Body::Joined(j) => Some(std::borrow::Cow::Owned(j.text())),
-            Body::Bytes(_) => None,
+            Body::Bytes(_) | Body::JoinedBytes(_) => None,
+        }
+    }
+
+    /// The bytes sent (pieces joined).
+    pub fn bytes(&self) -> std::borrow::Cow<'_, [u8]> {
+        match self {
+            Body::Text(s) => std::borrow::Cow::Borrowed(s.as_bytes()),
+            Body::Bytes(b) => std::borrow::Cow::Borrowed(b.as_slice()),
+            Body::Joined(j) | Body::JoinedBytes(j) => std::borrow::Cow::Owned(j.text().into_bytes()),
         }
     }
 

@@ -1041,8 +1041,7 @@ pub fn contains_secret(req: &HttpRequest, secret: &str) -> bool {
     req.url.contains(secret)
         || req.headers.iter().any(|(k, v)| k.contains(secret) || v.contains(secret))
         || match &req.body {
-            Some(Body::Bytes(b)) => String::from_utf8_lossy(b).contains(secret),
-            Some(body) => body.text().is_some_and(|t| t.contains(secret)),
+            Some(body) => String::from_utf8_lossy(&body.bytes()).contains(secret),
             None => false,
         }
 }
@@ -1055,7 +1054,7 @@ pub fn non_idempotent_units(req: &HttpRequest) -> Vec<String> {
     }
     let path = req.url.split('?').next().unwrap_or("");
     let body: Option<Value> =
-        req.body.as_ref().and_then(Body::text).and_then(|t| serde_json::from_str(&t).ok());
+        req.body.as_ref().and_then(Body::text).and_then(|t| serde_json::from_str::<Value>(&t).ok());
     if path.ends_with("/trigger.json") {
         let leads = body.as_ref().and_then(|b| b["input"]["leads"].as_array().cloned()).unwrap_or_default();
         return leads.iter().map(|l| format!("trigger {path} lead {}", l["id"])).collect();

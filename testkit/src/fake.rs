@@ -798,13 +798,14 @@ impl FakeMarketo {
         else {
             return self.failure("612", "Invalid Content Type");
         };
-        let Some(Body::Bytes(body)) = &req.body else {
-            return self.failure("613", "Invalid Multipart Request");
+        let body = match &req.body {
+            Some(b @ (Body::Bytes(_) | Body::JoinedBytes(_))) => b.bytes(),
+            _ => return self.failure("613", "Invalid Multipart Request"),
         };
         if body.len() >= self.bulk_max_body {
             return Reply::Http(413, "<html><body>413 Request Entity Too Large</body></html>".into());
         }
-        let parts = match parse_multipart(body, boundary) {
+        let parts = match parse_multipart(&body, boundary) {
             Ok(parts) => parts,
             Err(e) => return self.failure("613", &format!("Invalid Multipart Request: {e}")),
         };

@@ -55,7 +55,7 @@ impl Engine {
                     headers.insert("Content-Type".into(), ct);
                     match b {
                         Body::Text(t) => Arc::unwrap_or_clone(t),
-                        Body::Joined(j) => j.text(),
+                        Body::Joined(j) | Body::JoinedBytes(j) => j.text(),
                         Body::Bytes(b) => String::from_utf8_lossy(&b).into_owned(),
                     }
                 });

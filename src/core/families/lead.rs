@@ -337,7 +337,7 @@ impl SyncJob {
                 parts.push(record.text.share());
             }
         }
-        Joined { head: self.head.clone(), parts, tail: "]}" }
+        Joined { head: self.head.clone(), parts, sep: ",", tail: "]}".into() }
     }
 
     /// The call sending records `group`.

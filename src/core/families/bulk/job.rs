@@ -15,9 +15,9 @@ use crate::core::retry::Jitter;
 use crate::core::schema::Format;
 use crate::core::snapshot::ResumeData;
 use crate::core::time::Millis;
-use crate::core::wire::{Body, Envelope, Method};
+use crate::core::wire::{Body, Envelope, Joined, Method};
 
-use super::multipart::{boundary_avoiding, file_overhead, multipart_body_of, split_files};
+use super::multipart::{boundary_avoiding, file_overhead, multipart_parts, split_files};
 use super::report::{as_count, match_rows, parse_report, reason};
 use super::rows::{header_record, prepare_row, BulkRow};
 
@@ -104,6 +104,8 @@ pub(crate) struct BulkJob {
     /// only as its row, [`BulkParams::undoable`]): they stay until the job ends, as a snapshot
     /// writes the events from them.
     keep_lines: bool,
+    /// What a dropped line is: one empty text for all (an empty `Arc<str>` allocates).
+    no_line: Arc<str>,
     rows: Vec<Row>,
     files: Vec<ImportFile>,
     /// Calls awaiting an answer: (step, file index, what the call is for). A handful per file,
@@ -153,6 +155,7 @@ impl BulkJob {
             seed,
             header: header_record(params),
             keep_lines: params.undoable,
+            no_line: Arc::from(""),
             rows: rows
                 .into_iter()
                 .map(|(ev, row)| Row { ev, row, failed: None, warned: None, done: false })
@@ -216,7 +219,11 @@ impl BulkJob {
         let n = self.files.len() as u64;
         let mut jitter = Jitter::new(self.seed ^ n.wrapping_mul(0xD1B5_4A32_D192_ED03));
         let b = boundary_avoiding(&mut jitter, &records);
-        let body = Arc::new(multipart_body_of(&b, &records));
+        // The body as its framing and the rows it shares with the job: the host joins it.
+        let (mut head, tail) = multipart_parts(&b);
+        head.push_str(&self.header);
+        let parts = rows.iter().filter_map(|i| self.rows.get(*i)).map(|r| Arc::clone(&r.row.line)).collect();
+        let body = Arc::new(Joined { head, parts, sep: "", tail });
         let f = self.files.len();
         self.files.push(ImportFile { rows, ..ImportFile::default() });
         let step = self.tags.next();
@@ -227,7 +234,7 @@ impl BulkJob {
             api: Api::Bulk,
             path: "/v1/leads.json".into(),
             query: self.upload_query(),
-            body: Some((Body::Bytes(body), format!("multipart/form-data; boundary={b}"))),
+            body: Some((Body::JoinedBytes(body), format!("multipart/form-data; boundary={b}"))),
             // An import is an upsert keyed on the lookup field: sending it again writes the same
             // values.
             idempotent: true,
@@ -244,7 +251,7 @@ impl BulkJob {
         let Some(file) = self.files.get(f) else { return };
         for i in &file.rows {
             if let Some(row) = self.rows.get_mut(*i) {
-                row.row.line = Box::default();
+                row.row.line = Arc::clone(&self.no_line);
             }
         }
     }
@@ -626,9 +633,9 @@ mod tests {
         EventRef { key: EventKey(n) }
     }
 
-    fn bytes(call: &CallSpec) -> &[u8] {
+    fn bytes(call: &CallSpec) -> std::borrow::Cow<'_, [u8]> {
         match &call.body {
-            Some((Body::Bytes(b), _)) => b.as_slice(),
+            Some((b @ Body::JoinedBytes(_), _)) => b.bytes(),
             other => panic!("no bytes body: {other:?}"),
         }
     }

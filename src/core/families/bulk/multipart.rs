@@ -45,20 +45,6 @@ pub(crate) fn multipart_parts(boundary: &str) -> (String, String) {
     )
 }
 
-/// The multipart/form-data body whose `file` part is the concatenation of `records`, written
-/// once into a buffer of its exact size (a 10 MB upload is not first assembled as a file).
-pub(crate) fn multipart_body_of(boundary: &str, records: &[&[u8]]) -> Vec<u8> {
-    let (head, tail) = multipart_parts(boundary);
-    let file: usize = records.iter().map(|r| r.len()).sum();
-    let mut body = Vec::with_capacity(head.len() + file + tail.len());
-    body.extend_from_slice(head.as_bytes());
-    for r in records {
-        body.extend_from_slice(r);
-    }
-    body.extend_from_slice(tail.as_bytes());
-    body
-}
-
 /// Bytes of the multipart body other than the rows (the boundary has a fixed length).
 /// The bytes a bulk file carries besides its rows (multipart framing and the header record),
 /// for the queue's 10 MB threshold.

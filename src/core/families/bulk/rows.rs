@@ -106,9 +106,10 @@ pub(crate) fn header_record(params: &BulkParams) -> String {
 /// An event turned into its CSV row: what a bulk batch holds for the event until it is sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct BulkRow {
-    /// The CSV record, CRLF-terminated (dropped once its upload is answered). Boxed: no spare
-    /// capacity is kept for each of up to 25,000 queued rows.
-    pub(crate) line: Box<str>,
+    /// The CSV record, CRLF-terminated (dropped once its upload is answered). No spare
+    /// capacity is kept for each of up to 25,000 queued rows; shared (`Arc`) with the upload's
+    /// body ([`crate::core::wire::Body::JoinedBytes`]), which is never written out in wasm.
+    pub(crate) line: std::sync::Arc<str>,
     /// The lookup value as report rows are matched against it ([`match_key`]).
     pub(crate) key: Box<str>,
 }
@@ -183,7 +184,7 @@ pub(crate) fn prepare_row(
         path: "(not mapped)".into(),
     })?;
     end_record(&mut line);
-    Ok(BulkRow { line: line.into_boxed_str(), key: key.into_boxed_str() })
+    Ok(BulkRow { line: std::sync::Arc::from(line), key: key.into_boxed_str() })
 }
 
 #[cfg(test)]
