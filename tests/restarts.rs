@@ -481,14 +481,7 @@ fn answer_all_but_upserts(h: &mut Driver) {
 /// (`retryAt`), and the restored connector sends the call then.
 #[test]
 fn a_retry_waiting_at_the_snapshot_waits_out_its_backoff_after_the_restore() {
-    let add = json!({"id": "add", "type": "addLeadToList", "targetStaticList": LIST,
-                     "targetLeadId": {"attribute": "id"}});
-    let mut h = host(json!([add]));
-    let lead = h.fake.add_lead(json!({"email": "y@x.com"}));
-    h.process("Y", "add", json!({"id": lead}));
-    h.answer_where(|r| !is_list_call(r));
-    let first = h.inbox.iter().find(|r| is_list_call(r)).map(|r| r.id).expect("Y's list call");
-    h.reply(first, Reply::Http(503, "<html>busy</html>".into()));
+    let mut h = list_add_answered_503();
     let due = h.timeout().expect("Y's retry time");
     assert!(due > h.now + 100, "a backoff to wait out");
     let snap = h.restore(SEED + 1);
@@ -543,14 +536,7 @@ fn a_batch_waiting_for_its_retry_at_the_snapshot_is_held_until_then_after_the_re
 /// sent at once.
 #[test]
 fn a_snapshot_without_retry_times_sends_at_once() {
-    let add = json!({"id": "add", "type": "addLeadToList", "targetStaticList": LIST,
-                     "targetLeadId": {"attribute": "id"}});
-    let mut h = host(json!([add]));
-    let lead = h.fake.add_lead(json!({"email": "y@x.com"}));
-    h.process("Y", "add", json!({"id": lead}));
-    h.answer_where(|r| !is_list_call(r));
-    let first = h.inbox.iter().find(|r| is_list_call(r)).map(|r| r.id).expect("Y's list call");
-    h.reply(first, Reply::Http(503, "<html>busy</html>".into()));
+    let mut h = list_add_answered_503();
     let mut old: Value = serde_json::from_str(&h.snapshot_text()).expect("JSON");
     for e in old["events"].as_array_mut().expect("events") {
         e.as_object_mut().expect("an entry").remove("retryAt").expect("written");
@@ -561,6 +547,19 @@ fn a_snapshot_without_retry_times_sends_at_once() {
     h.wake();
     answer_all_but_list_calls(&mut h); // the restored connector's own token, once it needs one
     assert!(h.inbox.iter().any(is_list_call), "sent at once, as before");
+}
+
+/// A connector whose list add for `Y` Marketo answered 503: the call waits for its retry.
+fn list_add_answered_503() -> Driver {
+    let add = json!({"id": "add", "type": "addLeadToList", "targetStaticList": LIST,
+                     "targetLeadId": {"attribute": "id"}});
+    let mut h = host(json!([add]));
+    let lead = h.fake.add_lead(json!({"email": "y@x.com"}));
+    h.process("Y", "add", json!({"id": lead}));
+    h.answer_where(|r| !is_list_call(r));
+    let first = h.inbox.iter().find(|r| is_list_call(r)).map(|r| r.id).expect("Y's list call");
+    h.reply(first, Reply::Http(503, "<html>busy</html>".into()));
+    h
 }
 
 /// Answers whatever is in flight but list calls (the identity call, the schema read).
