@@ -69,7 +69,7 @@ impl Written {
 }
 
 /// A record's text: its own until the first call carrying it is built, then shared (`Arc`)
-/// with that call's body ([`Body::Joined`]), which the engine keeps for a retry. A batch in
+/// with that call's body ([`crate::core::wire::Body::Joined`]), which the engine keeps for a retry. A batch in
 /// flight holds its records once, not also joined into a body (up to 1 MB a call): the host
 /// is handed the body joined.
 #[derive(Debug)]
