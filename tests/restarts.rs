@@ -517,10 +517,19 @@ fn a_batch_waiting_for_its_retry_at_the_snapshot_is_held_until_then_after_the_re
     h.reply(first, Reply::Http(502, "<html>bad gateway</html>".into()));
     let due = h.timeout().expect("the batch's retry time");
     let snap = h.restore(SEED + 1);
-    assert!(snap.events.iter().all(|e| e.retry_at == Some(due)), "both events carry the wait");
-    h.flush();
+    assert!(snap.events.iter().all(|e| e.retry_at == Some(due) && e.sealed), "both events carry the wait");
+    h.wake();
     answer_all_but_list_calls(&mut h); // the restored connector's own token, once it needs one
-    assert!(!h.inbox.iter().any(is_list_call), "held after the restore, even when flushed");
+    assert!(!h.inbox.iter().any(is_list_call), "held after the restore");
+    // Restored again before the wait is over (a host stores the restored connector's
+    // snapshot first): the wait and the closed batch carry over.
+    let again = h.restore(SEED + 2);
+    assert!(again.events.iter().all(|e| e.retry_at == Some(due) && e.sealed), "a second restore keeps both");
+    h.flush();
+    answer_all_but_list_calls(&mut h);
+    assert!(!h.inbox.iter().any(is_list_call), "held after the second restore, even when flushed");
+    // The batch was closed: it goes at the retry's time, not when a batch of its age is due
+    // (30 minutes) and without a flush.
     h.advance_to(due);
     answer_all_but_list_calls(&mut h);
     let sent: Vec<&HttpRequest> = h.inbox.iter().filter(|r| is_list_call(r)).collect();
@@ -567,4 +576,28 @@ fn answer_all_but_list_calls(h: &mut Driver) {
     while let Some(id) = h.inbox.iter().find(|r| !is_list_call(r)).map(|r| r.id) {
         h.answer(id);
     }
+}
+
+/// A batch in flight at the snapshot is sent again by the restored connector once Marketo's
+/// timeout for that call has passed, without waiting for the batch thresholds again (it had
+/// been closed) and without a `flush()`.
+#[test]
+fn a_batch_in_flight_at_the_snapshot_goes_again_once_its_call_has_timed_out_without_a_flush() {
+    let mut h = host(json!([list_add_batched()]));
+    let a = h.fake.add_lead(json!({"email": "a@x.com"}));
+    h.process("A", "addb", json!({"id": a}));
+    h.flush();
+    answer_all_but_list_calls(&mut h);
+    let sent = h.inbox.iter().find(|r| is_list_call(r)).cloned().expect("the batch's list call");
+    let until = h.now + marketo_connector_testkit::driver::marketo_timeout_ms(&sent);
+    let snap = h.restore(SEED + 1);
+    assert!(snap.events.iter().all(|e| e.sealed && e.in_flight), "closed and in flight");
+    h.wake();
+    answer_all_but_list_calls(&mut h);
+    assert!(!h.inbox.iter().any(is_list_call), "not while the old call may still run");
+    h.advance_to(until);
+    answer_all_but_list_calls(&mut h);
+    assert_eq!(h.inbox.iter().filter(|r| is_list_call(r)).count(), 1, "sent again at the old call's timeout");
+    h.run_until_idle();
+    assert_eq!(h.finals("A").first().map(|o| o.status), Some(Status::Delivered));
 }

@@ -349,6 +349,11 @@ test("cyclic, BigInt, throwing getters and deep nesting fail saying which", asyn
       ["number", Object.assign(new Number(7), { email: "a@example.com" }), "it is a Number object (new Number(…)), which JSON writes as its number"],
       ["boolean", Object.assign(new Boolean(true), { email: "a@example.com" }), "it is a Boolean object (new Boolean(…)), which JSON writes as true or false"],
       ["string-props", Object.assign(new String("x"), { email: "a@example.com" }), "it is a String object"],
+      // A Proxy whose traps throw while JSON.stringify lists its keys or reads a list's length.
+      ["proxy-keys", { email: "a@example.com", score: new Proxy({}, { ownKeys() { throw new Error("no keys today"); } }) },
+        "listing the keys of `score` threw: no keys today"],
+      ["proxy-length", { email: "a@example.com", score: new Proxy([1], { get(t, k) { if (k === "length") throw new Error("no length"); return t[k]; } }) },
+        "listing the keys of `score` threw: no length"],
     ];
     const before = s.sim.requests.length;
     for (const [id, ev, why] of cases) {

@@ -118,6 +118,11 @@ impl<T> Queue<T> {
         self.held_until.is_some_and(|t| now < t)
     }
 
+    /// The items of the sealed batches (closed, waiting to go out).
+    pub fn sealed_items(&self) -> impl Iterator<Item = &T> {
+        self.sealed.iter().flatten()
+    }
+
     /// Items queued, open and sealed.
     pub fn len(&self) -> usize {
         self.open.len() + self.sealed.iter().map(Vec::len).sum::<usize>()

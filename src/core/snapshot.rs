@@ -126,6 +126,11 @@ pub struct PendingEntry<'a> {
     /// it (such events are sent at once).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_at: Option<Millis>,
+    /// A batched event whose batch was closed (sent, waiting to be sent, or waiting for a
+    /// retry): a restored connector sends it without waiting for the batch thresholds again.
+    /// Absent in snapshots written before it (such events wait for their batch's age again).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub sealed: bool,
 }
 
 impl PartialEq for PendingEntry<'_> {
@@ -139,6 +144,7 @@ impl PartialEq for PendingEntry<'_> {
             && self.in_flight == other.in_flight
             && self.progress == other.progress
             && self.retry_at == other.retry_at
+            && self.sealed == other.sealed
     }
 }
 

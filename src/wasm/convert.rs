@@ -10,6 +10,16 @@ use crate::core::event_paths::{EventPaths, ReadError, MAX_NESTING};
 use crate::core::outcome::Outcome;
 use crate::core::source::non_finite_marker;
 
+#[wasm_bindgen]
+extern "C" {
+    /// `Array.isArray(v)`; a revoked Proxy throws.
+    #[wasm_bindgen(catch, js_namespace = Array, js_name = isArray)]
+    fn is_array(v: &JsValue) -> Result<bool, JsValue>;
+    /// `Object.keys(v)`; a Proxy's `ownKeys` trap may throw.
+    #[wasm_bindgen(catch, js_namespace = Object, js_name = keys)]
+    fn object_keys(v: &JsValue) -> Result<js_sys::Array, JsValue>;
+}
+
 /// A real JS `Error` with a stable `code` property.
 pub(super) fn coded(message: &str, code: &str) -> JsValue {
     let err = js_sys::Error::new(message);
@@ -370,16 +380,27 @@ fn diagnose(v: &JsValue, path: &mut Vec<String>, ancestors: &mut Vec<JsValue>) -
         return Some(format!("it is nested more than {MAX_NESTING} levels deep (at {})", place(path)));
     }
     // Keys as JS values and as text (array indexes formatted as integers: no float formatting
-    // code in the .wasm for this).
-    let keys: Vec<(JsValue, String)> = match v.dyn_ref::<js_sys::Array>() {
-        Some(list) => (0..list.length()).map(|i| (JsValue::from_f64(f64::from(i)), i.to_string())).collect(),
-        None => Object::keys(v.unchecked_ref::<Object>())
-            .iter()
-            .map(|k| {
-                let name = k.as_string().unwrap_or_default();
-                (k, name)
-            })
-            .collect(),
+    // code in the .wasm for this). A Proxy's trap may throw on any of these: that is the reason.
+    let listed = |e: JsValue| Some(format!("listing the keys of {} threw: {}", place(path), js_message(&e)));
+    let keys: Vec<(JsValue, String)> = match is_array(&v) {
+        Err(e) => return listed(e),
+        Ok(true) => {
+            let length = match Reflect::get(&v, &JsValue::from_str("length")) {
+                Ok(n) => n.as_f64().unwrap_or(0.0).clamp(0.0, f64::from(u32::MAX)) as u32,
+                Err(e) => return listed(e),
+            };
+            (0..length).map(|i| (JsValue::from_f64(f64::from(i)), i.to_string())).collect()
+        }
+        Ok(false) => match object_keys(&v) {
+            Ok(keys) => keys
+                .iter()
+                .map(|k| {
+                    let name = k.as_string().unwrap_or_default();
+                    (k, name)
+                })
+                .collect(),
+            Err(e) => return listed(e),
+        },
     };
     ancestors.push(v.clone());
     for (key, name) in keys {

@@ -89,10 +89,24 @@ impl Engine {
                 Err(i) => waits.insert(i, (call.job, *at)),
             }
         }
-        let retry_at = |p: &PendingEvent| {
-            let job = p.job()?;
-            let i = waits.binary_search_by_key(&job, |(j, _)| *j).ok()?;
-            waits.get(i).map(|(_, at)| *at)
+        // A batched event not yet in a job waits while its action's queue is held.
+        let now = self.now;
+        let retry_at = |p: &PendingEvent| match p.job() {
+            Some(job) => {
+                let i = waits.binary_search_by_key(&job, |(j, _)| *j).ok()?;
+                waits.get(i).map(|(_, at)| *at)
+            }
+            None if p.batched => self.queues.get(&*p.action_id)?.held_until.filter(|t| *t > now),
+            None => None,
+        };
+        // Batched events in a closed batch: one in a job, or in a queue's sealed batches.
+        let mut sealed: Vec<EventKey> = Vec::new();
+        for (_, q) in self.queues.iter() {
+            sealed.extend(q.sealed_items().map(|(ev, _)| ev.key));
+        }
+        sealed.sort_unstable();
+        let is_sealed = |key: &EventKey, p: &PendingEvent| {
+            p.batched && (p.job().is_some() || sealed.binary_search(key).is_ok())
         };
         let mut entries: Vec<PendingEntry<'_>> = self
             .pending
@@ -113,6 +127,7 @@ impl Engine {
                 in_flight: in_flight.binary_search(key).is_ok() || p.replayed,
                 progress: p.job().and_then(|job| self.jobs.get(&job)).and_then(|e| e.job.progress(*key)),
                 retry_at: retry_at(p),
+                sealed: is_sealed(key, p),
             })
             .collect();
         self.write_from_items(&mut entries);
@@ -228,7 +243,18 @@ impl Engine {
         // Restored events whose call waited on time, and until when (in key order: keys are
         // given in increasing order as events are taken back).
         let mut holds: Vec<(EventKey, Millis)> = Vec::new();
+        // Batched actions whose restored events so far were in a closed batch: the batch is
+        // closed again before the first event that was not (or once all are restored).
+        let mut closing: Vec<String> = Vec::new();
         for mut entry in entries {
+            if let Some(i) = closing.iter().position(|a| *a == *entry.action_id) {
+                if !entry.sealed {
+                    self.seal_queue(&entry.action_id);
+                    closing.swap_remove(i);
+                }
+            } else if entry.sealed {
+                closing.push(entry.action_id.to_string());
+            }
             let Some(action) = settings.action(&entry.action_id) else {
                 let reason = format!("action `{}` is no longer configured", entry.action_id);
                 self.restore_failed(entry, Status::Failed, "UNKNOWN_ACTION", reason);
@@ -272,7 +298,17 @@ impl Engine {
                 self.resume(&*family(&action.action), entries, &resume, &mut holds);
             }
         }
+        for action_id in closing {
+            self.seal_queue(&action_id);
+        }
         self.hold_restored(&holds);
+    }
+
+    /// Closes the open batch of `action_id`'s queue, if any.
+    fn seal_queue(&mut self, action_id: &str) {
+        if let Some(q) = self.queues.get_mut(action_id) {
+            q.seal();
+        }
     }
 
     /// Restored events whose call waited on time in the previous instance (`holds`, in key
