@@ -354,6 +354,8 @@ test("cyclic, BigInt, throwing getters and deep nesting fail saying which", asyn
         "listing the keys of `score` threw: no keys today"],
       ["proxy-length", { email: "a@example.com", score: new Proxy([1], { get(t, k) { if (k === "length") throw new Error("no length"); return t[k]; } }) },
         "listing the keys of `score` threw: no length"],
+      // A list too long for JSON's text (JSON.stringify's own RangeError), not walked key by key.
+      ["huge-list", { email: "a@example.com", score: Object.assign([], { length: 2 ** 32 - 1 }) }, "Invalid string length"],
     ];
     const before = s.sim.requests.length;
     for (const [id, ev, why] of cases) {

@@ -381,17 +381,23 @@ fn diagnose(v: &JsValue, path: &mut Vec<String>, ancestors: &mut Vec<JsValue>) -
     }
     // Keys as JS values and as text (array indexes formatted as integers: no float formatting
     // code in the .wasm for this). A Proxy's trap may throw on any of these: that is the reason.
+    // A value with more keys than [`MAX_DIAGNOSED_KEYS`] is not walked (a sparse list of 2^32 - 1
+    // elements would take all memory): JSON's own message says what is wrong.
     let listed = |e: JsValue| Some(format!("listing the keys of {} threw: {}", place(path), js_message(&e)));
     let keys: Vec<(JsValue, String)> = match is_array(&v) {
         Err(e) => return listed(e),
         Ok(true) => {
             let length = match Reflect::get(&v, &JsValue::from_str("length")) {
-                Ok(n) => n.as_f64().unwrap_or(0.0).clamp(0.0, f64::from(u32::MAX)) as u32,
+                Ok(n) => n.as_f64().unwrap_or(0.0),
                 Err(e) => return listed(e),
             };
-            (0..length).map(|i| (JsValue::from_f64(f64::from(i)), i.to_string())).collect()
+            if !(0.0..=f64::from(MAX_DIAGNOSED_KEYS)).contains(&length) {
+                return None;
+            }
+            (0..length as u32).map(|i| (JsValue::from_f64(f64::from(i)), i.to_string())).collect()
         }
         Ok(false) => match object_keys(&v) {
+            Ok(keys) if keys.length() > MAX_DIAGNOSED_KEYS => return None,
             Ok(keys) => keys
                 .iter()
                 .map(|k| {
@@ -417,6 +423,9 @@ fn diagnose(v: &JsValue, path: &mut Vec<String>, ancestors: &mut Vec<JsValue>) -
     ancestors.pop();
     None
 }
+
+/// The most keys (or list elements) of one value [`diagnose`] walks.
+const MAX_DIAGNOSED_KEYS: u32 = 1_000_000;
 
 pub(super) fn js_message(e: &JsValue) -> String {
     let message = own_message(e).unwrap_or_else(|| "unknown error".into());
