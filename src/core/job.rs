@@ -105,21 +105,23 @@ impl CallSpec {
 
     /// A call whose JSON body is written as pieces (see [`Joined`]), sent joined.
     pub fn json_joined(step: Step, method: Method, path: String, body: Joined) -> CallSpec {
-        let mut call = CallSpec::json_text(step, method, path, String::new());
-        call.body = Some((Body::Joined(Arc::new(body)), "application/json".into()));
-        call
+        CallSpec::json_body(step, method, path, Body::Joined(Arc::new(body)))
     }
 
     /// A call whose JSON body the job has already written (`text` is sent as it is; a job that
     /// keeps reading it passes it shared).
     pub fn json_text(step: Step, method: Method, path: String, text: impl Into<Arc<String>>) -> CallSpec {
+        CallSpec::json_body(step, method, path, Body::Text(text.into()))
+    }
+
+    fn json_body(step: Step, method: Method, path: String, body: Body) -> CallSpec {
         CallSpec {
             step,
             method,
             api: Api::Rest,
             path,
             query: Vec::new(),
-            body: Some((Body::Text(text.into()), "application/json".into())),
+            body: Some((body, "application/json".into())),
             idempotent: true,
             delay_ms: 0,
             raw: false,

@@ -37,9 +37,6 @@ pub enum Body {
     /// JSON or form text: shared, not copied, between the call kept for a retry and each
     /// request sending it (a Sync Leads body is up to 1 MB).
     Text(Arc<String>),
-    /// Binary (multipart with a CSV file, up to 10 MB): shared, not copied, between the call
-    /// kept for a retry and each request sending it.
-    Bytes(Arc<Vec<u8>>),
     /// Text kept as the pieces it is written from (a Sync Leads body: its envelope and its
     /// records, each record shared with the job that keeps it for a snapshot): the host is
     /// handed the text joined, which the connector never holds (up to 1 MB a call).
@@ -76,17 +73,17 @@ impl Joined {
         self.len() == 0
     }
 
+    /// The pieces of the text in order: `head`, the parts with `sep` between them, `tail`.
+    pub fn pieces(&self) -> impl Iterator<Item = &str> {
+        let parts =
+            self.parts.iter().enumerate().flat_map(|(i, part)| [if i > 0 { self.sep } else { "" }, &**part]);
+        std::iter::once(self.head.as_str()).chain(parts).chain(std::iter::once(self.tail.as_str()))
+    }
+
     /// The text, joined.
     pub fn text(&self) -> String {
         let mut out = String::with_capacity(self.len());
-        out.push_str(&self.head);
-        for (i, part) in self.parts.iter().enumerate() {
-            if i > 0 {
-                out.push_str(self.sep);
-            }
-            out.push_str(part);
-        }
-        out.push_str(&self.tail);
+        self.pieces().for_each(|piece| out.push_str(piece));
         out
     }
 }
@@ -96,7 +93,6 @@ impl Body {
     pub fn len(&self) -> usize {
         match self {
             Body::Text(s) => s.len(),
-            Body::Bytes(b) => b.len(),
             Body::Joined(j) | Body::JoinedBytes(j) => j.len(),
         }
     }
@@ -106,7 +102,7 @@ impl Body {
         match self {
             Body::Text(s) => Some(std::borrow::Cow::Borrowed(s.as_str())),
             Body::Joined(j) => Some(std::borrow::Cow::Owned(j.text())),
-            Body::Bytes(_) | Body::JoinedBytes(_) => None,
+            Body::JoinedBytes(_) => None,
         }
     }
 
@@ -114,7 +110,6 @@ impl Body {
     pub fn bytes(&self) -> std::borrow::Cow<'_, [u8]> {
         match self {
             Body::Text(s) => std::borrow::Cow::Borrowed(s.as_bytes()),
-            Body::Bytes(b) => std::borrow::Cow::Borrowed(b.as_slice()),
             Body::Joined(j) | Body::JoinedBytes(j) => std::borrow::Cow::Owned(j.text().into_bytes()),
         }
     }

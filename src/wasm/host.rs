@@ -110,42 +110,25 @@ pub(super) async fn fetch(host: &Host, req: HttpRequest) -> Result<(u16, String)
         Some(Body::Text(t)) => {
             let _ = Reflect::set(&init, &JsValue::from_str("body"), &JsValue::from_str(t));
         }
-        Some(Body::Bytes(b)) => {
-            let _ = Reflect::set(&init, &JsValue::from_str("body"), &Uint8Array::from(b.as_slice()));
-        }
         // Joined in JavaScript, each piece copied out once: the whole body is never written
         // out in wasm memory, which would keep that size for good (up to 1 MB of JSON, 10 MB
         // of multipart).
         Some(Body::Joined(j)) => {
-            let sep = JsValue::from_str(j.sep);
-            let mut text = js_sys::JsString::from(j.head.as_str());
-            for (i, part) in j.parts.iter().enumerate() {
-                if i > 0 {
-                    text = text.concat(&sep);
-                }
-                text = text.concat(&JsValue::from_str(part));
-            }
-            text = text.concat(&JsValue::from_str(&j.tail));
+            let text = j
+                .pieces()
+                .fold(js_sys::JsString::from(""), |text, piece| text.concat(&JsValue::from_str(piece)));
             let _ = Reflect::set(&init, &JsValue::from_str("body"), &text);
         }
         Some(Body::JoinedBytes(j)) => {
             let bytes = Uint8Array::new_with_length(u32::try_from(j.len()).unwrap_or(u32::MAX));
             let mut at = 0u32;
-            let mut put = |piece: &[u8]| {
+            for piece in j.pieces().map(str::as_bytes) {
                 let end = at.saturating_add(u32::try_from(piece.len()).unwrap_or(u32::MAX));
                 if !piece.is_empty() && end <= bytes.length() {
                     bytes.subarray(at, end).copy_from(piece);
                 }
                 at = end;
-            };
-            put(j.head.as_bytes());
-            for (i, part) in j.parts.iter().enumerate() {
-                if i > 0 {
-                    put(j.sep.as_bytes());
-                }
-                put(part.as_bytes());
             }
-            put(j.tail.as_bytes());
             let _ = Reflect::set(&init, &JsValue::from_str("body"), &bytes);
         }
         None => {}

@@ -799,7 +799,7 @@ impl FakeMarketo {
             return self.failure("612", "Invalid Content Type");
         };
         let body = match &req.body {
-            Some(b @ (Body::Bytes(_) | Body::JoinedBytes(_))) => b.bytes(),
+            Some(b @ Body::JoinedBytes(_)) => b.bytes(),
             _ => return self.failure("613", "Invalid Multipart Request"),
         };
         if body.len() >= self.bulk_max_body {

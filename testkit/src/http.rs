@@ -158,7 +158,7 @@ pub fn parse_csv(text: &str) -> Vec<Vec<String>> {
 /// The body as bytes (as the host is handed them); panics when there is none or it is text.
 pub fn body_bytes(req: &HttpRequest) -> std::borrow::Cow<'_, [u8]> {
     match &req.body {
-        Some(b @ (Body::Bytes(_) | Body::JoinedBytes(_))) => b.bytes(),
+        Some(b @ Body::JoinedBytes(_)) => b.bytes(),
         other => panic!("request {} has no binary body: {other:?}", req.url),
     }
 }

@@ -56,7 +56,6 @@ impl Engine {
                     match b {
                         Body::Text(t) => Arc::unwrap_or_clone(t),
                         Body::Joined(j) | Body::JoinedBytes(j) => j.text(),
-                        Body::Bytes(b) => String::from_utf8_lossy(&b).into_owned(),
                     }
                 });
                 PreviewRequest { method: c.method, url, headers, body }

@@ -88,13 +88,12 @@ impl RecordText {
 
     /// The text shared, made so first (its key dropped).
     fn share(&mut self) -> Arc<str> {
-        if let RecordText::Own(written) = self {
-            *self = RecordText::Shared(Arc::from(written.text()));
-        }
-        match self {
-            RecordText::Shared(text) => Arc::clone(text),
+        let text: Arc<str> = match self {
+            RecordText::Shared(text) => return Arc::clone(text),
             RecordText::Own(written) => Arc::from(written.text()),
-        }
+        };
+        *self = RecordText::Shared(Arc::clone(&text));
+        text
     }
 
     /// The bytes it adds to a Sync Leads body: its text and a separating comma.
