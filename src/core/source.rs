@@ -1,6 +1,8 @@
 //! Where parameter values come from: an attribute path into the event, or a literal
 //! (SPEC §3), and the conversions mapped values go through (ids, dates).
 
+use std::borrow::Cow;
+
 use serde_json::Value;
 
 use super::date::to_iso8601;
@@ -22,6 +24,12 @@ pub fn non_finite_marker(what: &str) -> Value {
 
 /// What non-finite number `v` holds (itself, or anywhere inside a list or object), if any.
 pub fn non_finite(v: &Value) -> Option<&str> {
+    // A mapped value is nearly always a scalar: no stack for it.
+    match v {
+        Value::String(s) => return s.strip_prefix(NON_FINITE_MARK),
+        Value::Array(_) | Value::Object(_) => {}
+        _ => return None,
+    }
     let mut stack = vec![v];
     while let Some(v) = stack.pop() {
         match v {
@@ -225,15 +233,15 @@ impl FieldType {
         }
     }
 
-    /// `v` read as this type (a `null` stays `null`).
+    /// `v` read as this type (a `null` stays `null`); `v` itself (borrowed) when unchanged.
     ///
     /// # Errors
     /// What is wrong with the value.
-    pub fn read(self, v: &Value) -> Result<Value, String> {
+    pub fn read(self, v: &Value) -> Result<Cow<'_, Value>, String> {
         match self {
-            _ if v.is_null() => Ok(Value::Null),
-            FieldType::Plain => Ok(v.clone()),
-            FieldType::Date => to_iso8601(v).map(Value::String),
+            _ if v.is_null() => Ok(Cow::Borrowed(v)),
+            FieldType::Plain => Ok(Cow::Borrowed(v)),
+            FieldType::Date => to_iso8601(v).map(|s| Cow::Owned(Value::String(s))),
             FieldType::Typed(t) => convert(v, t),
         }
     }
@@ -301,34 +309,41 @@ impl FieldMapping {
     /// [`EventError::InvalidValue`] naming the field (and its Marketo type) when the value
     /// cannot be read or converted, is too long and may not be cut, or holds a number that is
     /// not finite (`NaN`, `±Infinity`).
-    pub fn value_for(
-        &self,
-        event: &Value,
+    pub fn value_for<'a>(
+        &'a self,
+        event: &'a Value,
         fmt: &Format<'_>,
         key: bool,
         warnings: &mut Vec<String>,
-    ) -> Result<Option<Value>, EventError> {
+    ) -> Result<Option<Cow<'a, Value>>, EventError> {
         let Some(v) = self.source.resolve(event) else { return Ok(None) };
         let parameter = || format!("leadData field {}", self.field);
         require_finite(v, parameter)?;
         let invalid = |problem: String| EventError::InvalidValue { parameter: parameter(), problem };
-        // A plain value is converted as it is in the event: no copy before the schema's own.
-        let read = match self.kind {
-            FieldType::Plain => std::borrow::Cow::Borrowed(v),
-            kind => std::borrow::Cow::Owned(kind.read(v).map_err(|problem| match kind {
-                FieldType::Typed(t) => {
-                    invalid(format!("{problem}; the field is configured as type {}", t.name()))
-                }
-                _ => invalid(problem),
-            })?),
-        };
-        let Some(info) = fmt.schema.and_then(|s| s.field(&self.field)) else {
-            return Ok(Some(read.into_owned()));
-        };
-        let sent = convert(&read, info.kind()).map_err(|problem| {
-            invalid(format!("{problem}; the Marketo field {} is of type {}", self.field, info.data_type))
+        // A value is copied only where a conversion changes it (most are sent as they are).
+        let read = self.kind.read(v).map_err(|problem| match self.kind {
+            FieldType::Typed(t) => {
+                invalid(format!("{problem}; the field is configured as type {}", t.name()))
+            }
+            _ => invalid(problem),
         })?;
-        match (&sent, info.length) {
+        let Some(info) = fmt.schema.and_then(|s| s.field(&self.field)) else {
+            return Ok(Some(read));
+        };
+        let field_type = |problem: String| {
+            invalid(format!("{problem}; the Marketo field {} is of type {}", self.field, info.data_type))
+        };
+        let sent = match read {
+            Cow::Borrowed(v) => convert(v, info.kind()).map_err(field_type)?,
+            Cow::Owned(read) => {
+                let changed = match convert(&read, info.kind()).map_err(field_type)? {
+                    Cow::Owned(v) => Some(v),
+                    Cow::Borrowed(_) => None, // `read` itself
+                };
+                Cow::Owned(changed.unwrap_or(read))
+            }
+        };
+        match (sent.as_ref(), info.length) {
             (Value::String(text), Some(limit)) if info.kind().is_text() => match cut_chars(text, limit) {
                 None => Ok(Some(sent)),
                 Some(cut) if fmt.on_too_long == OnTooLong::Truncate && !key => {
@@ -337,7 +352,7 @@ impl FieldMapping {
                         self.field,
                         text.chars().count()
                     ));
-                    Ok(Some(Value::String(cut)))
+                    Ok(Some(Cow::Owned(Value::String(cut))))
                 }
                 Some(_) => Err(invalid(format!(
                     "{} characters, longer than the Marketo field {}'s limit of {limit}{}",
@@ -438,7 +453,7 @@ pub fn map_record(
     let mut record = serde_json::Map::new();
     for m in mapping {
         if let Some(v) = m.value_for(event, fmt, m.field == key, warnings)? {
-            record.insert(m.field.clone(), v);
+            record.insert(m.field.clone(), v.into_owned());
         }
     }
     Ok(record)

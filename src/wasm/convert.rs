@@ -472,7 +472,8 @@ fn checked_text(text: String, v: &JsValue, name: &str, code: &str) -> Result<Str
 /// lone UTF-16 surrogate): wasm-bindgen puts U+FFFD in its place, so a `text` holding U+FFFD
 /// is made into a JS string again and compared.
 pub(super) fn holds_half_character(text: &str, original: &JsValue) -> bool {
-    text.contains('\u{FFFD}') && JsValue::from_str(text) != *original
+    // ASCII text (most of it) is checked a word at a time.
+    !text.is_ascii() && text.contains('\u{FFFD}') && JsValue::from_str(text) != *original
 }
 
 /// A string argument as wasm-bindgen copies it (a lone surrogate becomes U+FFFD).

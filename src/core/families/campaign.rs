@@ -75,7 +75,7 @@ fn token_value(v: &Value, kind: FieldType, name: &str) -> Result<Option<String>,
     crate::core::source::require_finite(v, || format!("tokens {name}"))?;
     // The configured `type` reads the value (README "Field types"); the string form of the
     // result is sent.
-    Ok(match kind.read(v).map_err(|problem| invalid(typed(problem, kind)))? {
+    Ok(match kind.read(v).map_err(|problem| invalid(typed(problem, kind)))?.into_owned() {
         Value::Null => None,
         Value::String(s) => Some(s),
         Value::Number(n) => Some(crate::core::schema::js_text(&n)),

@@ -1,6 +1,7 @@
 //! Lead upserts: `createOrUpdateLead` and `createOrUpdateLeadBatched` through Sync Leads
 //! (`POST /rest/v1/leads.json`), one per-record result per event.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -177,7 +178,7 @@ pub(crate) fn write_record_for(
     if !event.is_object() {
         return Err(EventError::not_an_object(event));
     }
-    let mut values: Vec<Option<Value>> = Vec::with_capacity(params.lead_data.len());
+    let mut values: Vec<Option<Cow<'_, Value>>> = Vec::with_capacity(params.lead_data.len());
     let mut lookup_at = None;
     for (i, m) in params.lead_data.iter().enumerate() {
         let is_key = m.field == params.lookup_field;
@@ -190,7 +191,7 @@ pub(crate) fn write_record_for(
         let paths: Vec<String> = params.lead_data.iter().map(|m| m.source.describe()).collect();
         return Err(EventError::MissingAttribute { parameter: "leadData".into(), path: paths.join(", ") });
     }
-    let lookup = lookup_at.and_then(|i| values.get(i)).and_then(Option::as_ref);
+    let lookup = lookup_at.and_then(|i| values.get(i)).and_then(Option::as_deref);
     if mergeable(params.strategy) && lookup.is_none_or(Value::is_null) {
         let path =
             lookup_at.and_then(|i| params.lead_data.get(i)).map(|m| m.source.describe()).unwrap_or_default();
@@ -219,7 +220,7 @@ pub(crate) fn write_record_for(
         }
         json_text::write_str(&mut buf, &m.field);
         buf.push(':');
-        match v {
+        match &**v {
             Value::String(s) if email && Some(*i) == lookup_at => json_text::write_str(&mut buf, s.trim()),
             other => json_text::write_value(&mut buf, other),
         }

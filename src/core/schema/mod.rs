@@ -12,6 +12,8 @@
 //! `string`, `email`, `phone`, `url`, `text` → text of at most the field's `length` characters.
 //! Dates are read by the rules of [`crate::core::date`].
 
+use std::borrow::Cow;
+
 use crate::core::ids::JobId;
 use serde_json::Value;
 
@@ -290,7 +292,8 @@ pub struct Format<'a> {
     pub on_too_long: OnTooLong,
 }
 
-/// Converts `v` to what a field of type `to` takes. `Null` stays `Null` (it clears a field).
+/// Converts `v` to what a field of type `to` takes: `v` itself (borrowed, no copy) when it is
+/// sent as it is, as most values are. `Null` stays `Null` (it clears a field).
 ///
 /// Rules: `date` → `YYYY-MM-DD` and `datetime` → ISO 8601 UTC of any date
 /// [`crate::core::date`] reads; `integer`/`score` → integers and integer strings (`"42"`,
@@ -302,9 +305,9 @@ pub struct Format<'a> {
 ///
 /// # Errors
 /// What is wrong with the value, in words.
-pub fn convert(v: &Value, to: DataType) -> Result<Value, String> {
+pub fn convert(v: &Value, to: DataType) -> Result<Cow<'_, Value>, String> {
     if v.is_null() {
-        return Ok(Value::Null);
+        return Ok(Cow::Borrowed(v));
     }
     let shown = || {
         let text = v.to_string();
@@ -314,42 +317,44 @@ pub fn convert(v: &Value, to: DataType) -> Result<Value, String> {
             text
         }
     };
+    let unchanged = Ok(Cow::Borrowed(v));
     match to {
-        DataType::Date => to_iso8601(v).map(|s| Value::String(s.get(..10).unwrap_or(&s).to_string())),
-        DataType::Datetime => to_iso8601(v).map(Value::String),
+        DataType::Date => to_iso8601(v).map(|s| Cow::Owned(Value::String(s.get(..10).unwrap_or(&s).to_string()))),
+        DataType::Datetime => to_iso8601(v).map(|s| Cow::Owned(Value::String(s))),
         DataType::Integer | DataType::Score => {
             let n = match v {
+                Value::Number(n) if n.is_i64() => return unchanged,
                 Value::Number(n) => n.as_i64().or_else(|| {
                     n.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15).map(|f| f as i64)
                 }),
                 Value::String(s) => s.trim().strip_prefix('+').unwrap_or(s.trim()).parse::<i64>().ok(),
                 _ => None,
             };
-            n.map(Value::from).ok_or_else(|| format!("{} is not an integer", shown()))
+            n.map(|n| Cow::Owned(Value::from(n))).ok_or_else(|| format!("{} is not an integer", shown()))
         }
         DataType::Float | DataType::Currency | DataType::Percent => match v {
-            Value::Number(_) => Ok(v.clone()),
-            Value::String(s) => decimal(s.trim()).ok_or_else(|| {
+            Value::Number(_) => unchanged,
+            Value::String(s) => decimal(s.trim()).map(Cow::Owned).ok_or_else(|| {
                 format!("{} is not a number (or has more than 15 significant digits, which cannot be sent exactly)", shown())
             }),
             _ => Err(format!("{} is not a number", shown())),
         },
         DataType::Boolean => match v {
-            Value::Bool(_) => Ok(v.clone()),
-            Value::Number(n) if n.as_u64() == Some(1) => Ok(Value::Bool(true)),
-            Value::Number(n) if n.as_u64() == Some(0) => Ok(Value::Bool(false)),
-            Value::String(s) if s.trim().eq_ignore_ascii_case("true") => Ok(Value::Bool(true)),
-            Value::String(s) if s.trim().eq_ignore_ascii_case("false") => Ok(Value::Bool(false)),
+            Value::Bool(_) => unchanged,
+            Value::Number(n) if n.as_u64() == Some(1) => Ok(Cow::Owned(Value::Bool(true))),
+            Value::Number(n) if n.as_u64() == Some(0) => Ok(Cow::Owned(Value::Bool(false))),
+            Value::String(s) if s.trim().eq_ignore_ascii_case("true") => Ok(Cow::Owned(Value::Bool(true))),
+            Value::String(s) if s.trim().eq_ignore_ascii_case("false") => Ok(Cow::Owned(Value::Bool(false))),
             _ => Err(format!("{} is not a boolean (true, false, \"true\", \"false\", 1 or 0)", shown())),
         },
         t if t.is_text() => match v {
-            Value::String(_) => Ok(v.clone()),
+            Value::String(_) => unchanged,
             // As JavaScript's String(n) writes it: `100000000000000000000`, not `1e20`.
-            Value::Number(n) => Ok(Value::String(js_text(n))),
-            Value::Bool(b) => Ok(Value::String(b.to_string())),
+            Value::Number(n) => Ok(Cow::Owned(Value::String(js_text(n)))),
+            Value::Bool(b) => Ok(Cow::Owned(Value::String(b.to_string()))),
             _ => Err(format!("{} is a list or object, not text", shown())),
         },
-        _ => Ok(v.clone()),
+        _ => unchanged,
     }
 }
 
@@ -396,6 +401,9 @@ fn decimal(s: &str) -> Option<Value> {
 /// `text` cut to at most `limit` characters (on a character boundary).
 pub fn cut_chars(text: &str, limit: u32) -> Option<String> {
     let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+    if text.len() <= limit {
+        return None; // no more characters than bytes
+    }
     text.char_indices().nth(limit).map(|(at, _)| text.get(..at).unwrap_or(text).to_string())
 }
 
@@ -488,7 +496,7 @@ mod tests {
 
     #[test]
     fn conversions_by_type() {
-        let ok = |v: Value, t: DataType| convert(&v, t).unwrap();
+        let ok = |v: Value, t: DataType| convert(&v, t).unwrap().into_owned();
         assert_eq!(ok(json!("2026-11-28T23:30:00-05:00"), DataType::Date), json!("2026-11-29"));
         assert_eq!(ok(json!(1764307800000u64), DataType::Datetime), json!("2025-11-28T05:30:00Z"));
         assert_eq!(ok(json!("42"), DataType::Integer), json!(42));

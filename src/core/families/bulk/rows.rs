@@ -139,6 +139,7 @@ pub(crate) fn prepare_row(
     for (i, m) in params.lead_data.iter().enumerate() {
         let is_key = m.field == params.lookup_field;
         let value = m.value_for(event, fmt, is_key, warnings)?;
+        let value = value.as_deref();
         if is_key {
             let parameter = || format!("leadData field {} (the lookup field)", m.field);
             match &value {
