@@ -8,7 +8,7 @@
 // milliseconds and both sides agree on when each call happened.
 import assert from "node:assert/strict";
 import { execFile, execFileSync } from "node:child_process";
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -31,6 +31,12 @@ export async function edgeHarness(simOptions = {}) {
     recursive: true,
     filter: (p) => !/node_modules|dist|\.wrangler/.test(p.slice(repo.length)),
   });
+  // The copy installs only the packed package: wrangler, its dev dependency, is the repository's
+  // own (node_modules/.bin, from the root lockfile). Listed, it made `npm install --offline`
+  // look up wrangler's registry entry, which a fresh machine's npm cache does not hold.
+  const manifest = JSON.parse(readFileSync(join(worker, "package.json"), "utf8"));
+  delete manifest.devDependencies;
+  writeFileSync(join(worker, "package.json"), JSON.stringify(manifest, null, 2));
   const packed = execFileSync("npm", ["pack", "--silent", "--pack-destination", dir, join(repo, "pkg")], { encoding: "utf8" });
   const tarball = join(dir, packed.trim().split("\n").pop());
   execFileSync("npm", ["install", "--offline", "--omit=dev", "--no-audit", "--no-fund", "--ignore-scripts", tarball], { cwd: worker });
