@@ -262,7 +262,8 @@ const MAKE_EVENTS: &str = r#"
   const numbers = () => pick([0, -0, 1, -7, 0.1, 123.456, 1e20, 1e21, 2 ** 53, 2 ** 53 + 2, 2 ** 63, -(2 ** 63), -(2 ** 63) - 2048,
     2 ** 64, 2 ** 64 - 2048, 1.7976931348623157e308, 5e-324, NaN, Infinity, -Infinity, bits(), bits(),
     Math.round(rnd() * 2 ** 53) * pick([1, 1000, 2 ** 11, 2 ** 20]), -Math.round(rnd() * 2 ** 53) * 4096]);
-  const strings = () => pick(["", "x", "Ümlaut & Söhne", "line\none", "\"q\" \\ /", "😀", "\u2028", "a\u0000b", "\ufffd", "2026-11-28T09:30:00Z", "cut \ud83d"]);
+  const strings = () => pick(["", "x", "Ümlaut & Söhne", "line\none", "\"q\" \\ /", "😀", "\u2028", "a\u0000b", "\ufffd", "2026-11-28T09:30:00Z", "cut \ud83d",
+    "é".repeat(3000), "x".repeat(5000) + "ü"]);
   class Lead { constructor() { this.email = "own@example.com"; } get first() { return "from the prototype"; } }
   function value(depth) {
     const kinds = depth > 3 ? ["s", "n", "b", "null"] : ["s", "s", "n", "n", "b", "null", "undef", "fn", "sym", "list", "obj", "obj", "obj", "date", "badDate", "toJSON", "lead", "bare", "hidden"];
@@ -293,6 +294,26 @@ const MAKE_EVENTS: &str = r#"
   }
   return events;
 "#;
+
+/// An event whose values on the paths take more bytes than the reader's buffers start with
+/// (4 KB in wasm, 1 KB in JavaScript), in ASCII and in 2-, 3- and 4-byte UTF-8: every value
+/// arrives whole, the same as through its JSON text.
+#[wasm_bindgen_test]
+fn values_larger_than_the_reading_buffers_arrive_whole() {
+    let event: JsValue = Function::new_no_args(
+        r#"return { a: { b: "x".repeat(9000), c: "é".repeat(2000), d: ["€".repeat(700)], e: "😀".repeat(800) }, f: 1.5, g: "ü" };"#,
+    )
+    .call0(&JsValue::NULL)
+    .unwrap();
+    let (from_object, from_text) =
+        marketo_connector::wasm::read_event_both_ways(&["a.b", "a.c", "a.d", "a.e", "f", "g"], &event);
+    let value = from_object.unwrap();
+    assert_eq!(Ok(&value), from_text.as_ref());
+    assert_eq!(value["a"]["b"].as_str().map(str::len), Some(9000));
+    assert_eq!(value["a"]["c"].as_str().map(|s| s.chars().count()), Some(2000));
+    assert_eq!(value["a"]["e"].as_str().map(|s| s.chars().count()), Some(800));
+    assert_eq!(value["g"], "ü");
+}
 
 /// `process()` reads an event from the JS object, one attribute path at a time; the engine
 /// gets the same value it got when the whole event went through `JSON.stringify` and its text

@@ -390,3 +390,36 @@ test("cyclic, BigInt, throwing getters and deep nesting fail saying which", asyn
     await s.sim.close();
   }
 });
+
+test("each key on an action's paths is read once, in the paths' order, and nothing else of the event", async () => {
+  const s = await setup({ actions: [UPSERT] });
+  try {
+    // Every property look-up JSON.stringify or the connector could make, logged.
+    const log = [];
+    const spy = (name, target) => new Proxy(target, {
+      get(t, k, r) { if (typeof k === "string") log.push(`get ${name}.${k}`); return Reflect.get(t, k, r); },
+      getOwnPropertyDescriptor(t, k) { log.push(`own ${name}.${String(k)}`); return Reflect.getOwnPropertyDescriptor(t, k); },
+      ownKeys(t) { log.push(`keys ${name}`); return Reflect.ownKeys(t); },
+    });
+    let reads = 0;
+    const event = spy("event", { email: "Once@Example.com", born: "2001-02-03", unread: { a: 1 } });
+    Object.defineProperty(event, "score", { enumerable: true, get() { reads += 1; return 42; } });
+    log.length = 0;
+    s.outcomes.push(...await s.c.process("upsert", event, "once"));
+    assert.equal(reads, 1, "the getter ran once");
+    // Whether the event is an Array or has a toJSON, then each of email, score, born: is it
+    // its own enumerable property, then its value. `unread` is never touched.
+    assert.deepEqual(log, [
+      "get event.toJSON",
+      "own event.email", "get event.email",
+      "own event.score", "get event.score",
+      "own event.born", "get event.born",
+    ]);
+    assert.equal(s.final("once").status, "delivered");
+    const lead = [...s.sim.state.leads.values()].find((l) => l.email?.toLowerCase() === "once@example.com");
+    assert.ok(lead, "the lead was created");
+    assert.equal(lead.leadScore, 42);
+  } finally {
+    await s.sim.close();
+  }
+});

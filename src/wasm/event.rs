@@ -1,9 +1,8 @@
 //! Reading an event from the JavaScript object itself: only the attribute paths its action
-//! reads ([`EventPaths`]) are looked up, one call into JavaScript per key (`own_get`) and one
-//! per object on the way (`node_kind`), and each value they end at is taken as
-//! `JSON.stringify` would write it. The rest of the event is never touched: a
-//! cycle, a BigInt, a getter that throws or deep nesting where the action does not read is no
-//! concern of this event's.
+//! reads ([`EventPaths`]) are looked up, and each value they end at is taken as
+//! `JSON.stringify` would write it. The rest of the event is never touched: a cycle, a BigInt,
+//! a getter that throws or deep nesting where the action does not read is no concern of this
+//! event's.
 //!
 //! What reaches the engine is the same `serde_json::Value` [`EventPaths::read`] makes of the
 //! event's JSON text (the wasm tests compare the two on many events), without writing the
@@ -16,52 +15,175 @@
 //!   written by `JSON.stringify` and read through the paths below it, as before
 //!   ([`super::convert::read_js`]).
 //!
-//! The key strings are made once per action ([`EventReader::new`]), not per event. The two
-//! helpers are JavaScript (`inline_js`): each does in one call what took two to four calls of
-//! `Reflect.get`, `propertyIsEnumerable`, `Array.isArray` and `typeof` checks from Rust
-//! (README "Performance": the boundary crossings).
+//! One call into JavaScript per event (`read_paths`, below) walks the paths, each key read
+//! once, and writes what it finds into a buffer in wasm memory: a tag per place on the paths
+//! (absent, an object whose keys follow, a string with its UTF-8 bytes, a number's 8 bytes,
+//! `true`, `false`, `null`), in the order of [`EventPaths::children`]. A value that needs more
+//! than that (a list, a `Date`, an object with `toJSON`, a BigInt, a string holding half a
+//! character) and an error a getter or a Proxy threw are kept aside in JavaScript, as they
+//! were read, and taken by index: the rest of the reading runs here as before, without
+//! reading any key twice. The paths' keys are a JS plan made once per action
+//! ([`EventReader::new`]). Before, each key, each object on the way and each string was a
+//! call of its own (README "Performance": the boundary crossings).
 
+use std::cell::Cell;
+
+use js_sys::Array;
 use serde_json::{Map, Value};
 use wasm_bindgen::prelude::*;
 
 use crate::core::event_paths::{js_number, EventPaths, ReadError, MAX_NESTING};
 
-use super::convert::{holds_half_character, js_message, place, read_event_with, read_js_at};
+use super::convert::{holds_half_character, js_message, place, read_event_with, read_js_at, to_json_of};
 
-#[wasm_bindgen(
-    inline_js = "export function own_get(o, k) { return Object.prototype.propertyIsEnumerable.call(o, k) ? o[k] : undefined; }
-export function node_kind(v) { if (typeof v !== 'object' || v === null) return 0; if (Array.isArray(v)) return 2; return typeof v.toJSON === 'function' ? 2 : 1; }"
-)]
+#[wasm_bindgen(inline_js = r#"
+let memory = null;
+let buf = new Uint8Array(1024);
+let data = new DataView(buf.buffer);
+let end = 0;
+const kept = [];
+const encoder = new TextEncoder();
+const enumerable = Object.prototype.propertyIsEnumerable;
+function room(n) {
+  if (end + n <= buf.length) return;
+  const grown = new Uint8Array(Math.max(buf.length * 2, end + n));
+  grown.set(buf.subarray(0, end));
+  buf = grown;
+  data = new DataView(grown.buffer);
+}
+function put(tag) { room(1); buf[end++] = tag; }
+function keep(tag, v) { room(5); buf[end] = tag; data.setUint32(end + 1, kept.length, true); end += 5; kept.push(v); }
+function whole(s) {
+  if (typeof s.isWellFormed === "function") return s.isWellFormed();
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0xd800 && c <= 0xdbff) { const d = s.charCodeAt(i + 1); if (!(d >= 0xdc00 && d <= 0xdfff)) return false; i++; }
+    else if (c >= 0xdc00 && c <= 0xdfff) return false;
+  }
+  return true;
+}
+function text(s) {
+  const n = s.length;
+  room(5 + 3 * n);
+  const at = end + 5;
+  let i = 0;
+  for (; i < n; i++) { const c = s.charCodeAt(i); if (c > 0x7f) break; buf[at + i] = c; }
+  let len = i;
+  if (i < n) {
+    if (!whole(s)) return keep(7, s);
+    len += encoder.encodeInto(i === 0 ? s : s.slice(i), buf.subarray(at + i)).written;
+  }
+  buf[end] = 2; data.setUint32(end + 1, len, true); end = at + len;
+}
+function leaf(v) {
+  switch (typeof v) {
+    case "string": return text(v);
+    case "number": room(9); buf[end] = 3; data.setFloat64(end + 1, v, true); end += 9; return;
+    case "boolean": return put(v ? 4 : 5);
+    case "undefined": case "function": case "symbol": return put(0);
+    default: return v === null ? put(6) : keep(7, v);
+  }
+}
+function node(v, plan) {
+  if (plan === 0 || typeof v !== "object" || v === null) { leaf(v); return true; }
+  let other;
+  try { other = Array.isArray(v) || typeof v.toJSON === "function"; } catch (e) { keep(10, e); return false; }
+  if (other) { keep(8, v); return true; }
+  put(1);
+  for (let i = 0; i < plan.length; i += 2) {
+    let child;
+    try { child = enumerable.call(v, plan[i]) ? v[plan[i]] : undefined; } catch (e) { keep(9, e); return false; }
+    if (!node(child, plan[i + 1])) return false;
+  }
+  return true;
+}
+export function read_memory(m) { memory = m; }
+export function read_paths(event, plan, at, room) {
+  end = 0;
+  kept.length = 0;
+  node(event, plan);
+  if (end <= room) new Uint8Array(memory.buffer, at, end).set(buf.subarray(0, end));
+  return end;
+}
+export function read_again(at) { new Uint8Array(memory.buffer, at, end).set(buf.subarray(0, end)); }
+export function read_kept(i) { return kept[i]; }
+export function read_done() { kept.length = 0; }
+"#)]
 extern "C" {
-    /// `object[key]` when `key` is `object`'s own enumerable property (what `JSON.stringify`
-    /// writes, its getter run), `undefined` otherwise.
+    /// Hands the helpers wasm's memory, which they write into.
+    fn read_memory(memory: &JsValue);
+    /// Walks `plan` (see [`EventReader::new`]) from `event`, writing the tags and values into
+    /// its own buffer, then into wasm memory at `at` when its length fits in `room` bytes;
+    /// that length.
     #[wasm_bindgen(catch)]
-    fn own_get(object: &JsValue, key: &JsValue) -> Result<JsValue, JsValue>;
-    /// 0: not an object (or `null`); 1: an object JSON writes by its properties; 2: a list or
-    /// an object with its own JSON form (`toJSON`).
-    #[wasm_bindgen(catch)]
-    fn node_kind(v: &JsValue) -> Result<u32, JsValue>;
+    fn read_paths(event: &JsValue, plan: &JsValue, at: u32, room: u32) -> Result<u32, JsValue>;
+    /// Writes the last [`read_paths`]'s bytes at `at` (there is room for them now).
+    fn read_again(at: u32);
+    /// The `i`-th value or error [`read_paths`] kept aside.
+    fn read_kept(i: u32) -> JsValue;
+    /// Lets go of what [`read_paths`] kept aside.
+    fn read_done();
 }
 
-/// One action's attribute paths with their keys as JavaScript strings.
+/// The tags [`read_paths`] writes, one per place on the paths.
+mod tag {
+    /// `undefined`, a function or a symbol: left out, as JSON leaves it out.
+    pub const ABSENT: u8 = 0;
+    /// An object JSON writes by its keys: its keys on the paths follow.
+    pub const OBJECT: u8 = 1;
+    /// A string: its UTF-8 length (u32, little-endian) and bytes follow.
+    pub const STRING: u8 = 2;
+    /// A number: its 8 bytes (f64, little-endian) follow.
+    pub const NUMBER: u8 = 3;
+    pub const TRUE: u8 = 4;
+    pub const FALSE: u8 = 5;
+    pub const NULL: u8 = 6;
+    /// A value a path ends at that is not one of the above (kept aside: its index follows).
+    pub const KEPT_LEAF: u8 = 7;
+    /// A list or an object with `toJSON` on the way of a path (kept aside).
+    pub const KEPT_OTHER: u8 = 8;
+    /// Reading the key threw (the error kept aside); nothing follows.
+    pub const THREW_READING: u8 = 9;
+    /// Looking at the object (`Array.isArray`, its `toJSON`) threw; nothing follows.
+    pub const THREW_LOOKING: u8 = 10;
+}
+
+thread_local! {
+    /// Where [`read_paths`] writes, kept between events (its length is its capacity, so the
+    /// helper writes into initialised bytes). Taken out while in use: a getter that runs a
+    /// second connector's `process()` gets a buffer of its own.
+    static SCRATCH: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
+    /// Whether the helpers have been given wasm's memory.
+    static GIVEN: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Bytes the scratch buffer starts with.
+const SCRATCH_START: usize = 4096;
+
+/// One action's attribute paths with their keys as a JavaScript plan.
 pub(super) struct EventReader {
     paths: std::sync::Arc<EventPaths>,
-    keys: Keys,
+    plan: JsValue,
 }
 
-/// The keys of an [`EventPaths`] node as JS strings, in the same order as its children.
-struct Keys(Vec<(JsValue, Keys)>);
-
-impl Keys {
-    fn of(paths: &EventPaths) -> Keys {
-        Keys(paths.children().map(|(key, below)| (JsValue::from_str(key), Keys::of(below))).collect())
+/// `paths` as [`read_paths`] walks them: `0` where a path ends (the value is taken whole),
+/// otherwise `[key, plan, key, plan, …]` of the keys below, in [`EventPaths::children`] order.
+fn plan_of(paths: &EventPaths) -> JsValue {
+    if paths.is_whole() {
+        return JsValue::from(0);
     }
+    let plan = Array::new();
+    for (key, below) in paths.children() {
+        plan.push(&JsValue::from_str(key));
+        plan.push(&plan_of(below));
+    }
+    plan.into()
 }
 
 impl EventReader {
     pub(super) fn new(paths: std::sync::Arc<EventPaths>) -> EventReader {
-        let keys = Keys::of(&paths);
-        EventReader { paths, keys }
+        let plan = plan_of(&paths);
+        EventReader { paths, plan }
     }
 
     /// The event as its action reads it (see the module doc).
@@ -71,45 +193,106 @@ impl EventReader {
     /// `Map`…), or a value on a path that JSON cannot carry (a BigInt, a cycle, a getter or
     /// `toJSON` that throws, half a character, nested past [`MAX_NESTING`]).
     pub(super) fn read(&self, event: &JsValue) -> Result<Value, String> {
-        read_event_with(event, |event| walk(event, &self.paths, &self.keys, &mut Vec::new()))
+        read_event_with(event, |event| {
+            if !GIVEN.replace(true) {
+                read_memory(&wasm_bindgen::memory());
+            }
+            let mut scratch = SCRATCH.take();
+            if scratch.len() < SCRATCH_START {
+                scratch.resize(SCRATCH_START, 0);
+            }
+            let read = self.read_into(event, &mut scratch);
+            SCRATCH.set(scratch);
+            read
+        })
+    }
+
+    fn read_into(&self, event: &JsValue, scratch: &mut Vec<u8>) -> Result<Option<Value>, String> {
+        let room = u32::try_from(scratch.len()).unwrap_or(u32::MAX);
+        let len = read_paths(event, &self.plan, scratch.as_mut_ptr() as u32, room)
+            .map_err(|e| format!("reading the event failed: {}", js_message(&e)))?;
+        let len = usize::try_from(len).unwrap_or(usize::MAX);
+        if len > scratch.len() {
+            scratch.resize(len, 0);
+            read_again(scratch.as_mut_ptr() as u32);
+        }
+        let bytes = scratch.get(..len).ok_or("the event's values did not fit in wasm memory")?;
+        let mut stream = Stream { bytes, kept: false };
+        let value = decode(&mut stream, &self.paths, &mut Vec::new());
+        if stream.kept {
+            read_done();
+        }
+        value
     }
 }
 
-/// The value at `at` read through `paths`; `None` when JSON would leave it out. Each check is
-/// a call into JavaScript, so they come in the order values are likely: a node with paths below
-/// it is most often an object, a value a path ends at most often a string.
-fn walk<'p>(
-    js: &JsValue,
+/// The bytes [`read_paths`] wrote, read from the front.
+struct Stream<'b> {
+    bytes: &'b [u8],
+    /// Whether a value kept aside was taken (they are let go once the event is read).
+    kept: bool,
+}
+
+impl Stream<'_> {
+    fn take<const N: usize>(&mut self) -> Result<[u8; N], String> {
+        let (head, rest) = self.bytes.split_first_chunk::<N>().ok_or_else(cut_short)?;
+        self.bytes = rest;
+        Ok(*head)
+    }
+
+    fn kept(&mut self) -> Result<JsValue, String> {
+        self.kept = true;
+        Ok(read_kept(u32::from_le_bytes(self.take()?)))
+    }
+}
+
+fn cut_short() -> String {
+    "the event's values were cut short reading them (a bug: please report it)".into()
+}
+
+/// The value at `at`, decoded along `paths` from `stream`; `None` when JSON would leave it out.
+fn decode<'p>(
+    stream: &mut Stream<'_>,
     paths: &'p EventPaths,
-    keys: &Keys,
     at: &mut Vec<&'p str>,
 ) -> Result<Option<Value>, String> {
-    if paths.is_whole() {
-        return leaf(js, paths, at);
-    }
-    match node_kind(js) {
-        Ok(0) => return leaf(js, paths, at),
-        Ok(1) => {}
-        Ok(_) => return read_js_at(js, paths, at),
-        Err(e) => {
-            return Err(format!("reading {} threw: {}", super::convert::to_json_of(at), js_message(&e)))
+    let [t] = stream.take()?;
+    Ok(Some(match t {
+        tag::ABSENT => return Ok(None),
+        tag::OBJECT => {
+            if at.len() >= MAX_NESTING {
+                return Err(ReadError::TooDeep.to_string());
+            }
+            let mut out = Map::new();
+            for (name, below) in paths.children() {
+                at.push(name);
+                if let Some(v) = decode(stream, below, at)? {
+                    out.insert(name.to_owned(), v);
+                }
+                at.pop();
+            }
+            Value::Object(out)
         }
-    }
-    if at.len() >= MAX_NESTING {
-        return Err(ReadError::TooDeep.to_string());
-    }
-    let mut out = Map::new();
-    for ((name, below), (key, below_keys)) in paths.children().zip(&keys.0) {
-        at.push(name);
-        let threw = |e: JsValue, at: &[&str]| format!("reading {} threw: {}", place(at), js_message(&e));
-        // Only an own enumerable property is written by JSON.stringify (and its getter run).
-        let child = own_get(js, key).map_err(|e| threw(e, at))?;
-        if let Some(v) = walk(&child, below, below_keys, at)? {
-            out.insert(name.to_owned(), v);
+        tag::STRING => {
+            let len = usize::try_from(u32::from_le_bytes(stream.take()?)).unwrap_or(usize::MAX);
+            let (text, rest) = stream.bytes.split_at_checked(len).ok_or_else(cut_short)?;
+            stream.bytes = rest;
+            Value::String(std::str::from_utf8(text).map_err(|_| cut_short())?.to_owned())
         }
-        at.pop();
-    }
-    Ok(Some(Value::Object(out)))
+        tag::NUMBER => js_number(f64::from_le_bytes(stream.take()?)),
+        tag::TRUE => Value::Bool(true),
+        tag::FALSE => Value::Bool(false),
+        tag::NULL => Value::Null,
+        tag::KEPT_LEAF => return leaf(&stream.kept()?, paths, at),
+        tag::KEPT_OTHER => return read_js_at(&stream.kept()?, paths, at),
+        tag::THREW_READING => {
+            return Err(format!("reading {} threw: {}", place(at), js_message(&stream.kept()?)))
+        }
+        tag::THREW_LOOKING => {
+            return Err(format!("reading {} threw: {}", to_json_of(at), js_message(&stream.kept()?)))
+        }
+        _ => return Err(cut_short()),
+    }))
 }
 
 /// A value taken whole (a path ends at it, or it is not an object): a string, number, boolean
