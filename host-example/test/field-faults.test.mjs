@@ -423,3 +423,33 @@ test("each key on an action's paths is read once, in the paths' order, and nothi
     await s.sim.close();
   }
 });
+
+test("a getter that makes the same connector read another event does not mix the two events' values", async () => {
+  const s = await setup({ actions: [UPSERT] });
+  try {
+    const inner = [];
+    const outer = { email: "outer@example.com", born: "2001-02-03" };
+    // Read between `email` and `born`: the inner event goes through the same action's reader.
+    Object.defineProperty(outer, "score", {
+      enumerable: true,
+      get() {
+        const nested = { email: `inner-${"x".repeat(200)}@example.com`, score: 7, born: { toJSON: () => "1999-12-31" } };
+        inner.push(s.c.process("upsert", nested, "inner"));
+        // And once more from inside the inner event's toJSON (its reading is finished here).
+        nested.born = { toJSON() { inner.push(s.c.process("upsert", { email: "deepest@example.com", score: 1 }, "deepest")); return "1999-12-31"; } };
+        inner.push(s.c.process("upsert", nested, "inner2"));
+        return 42;
+      },
+    });
+    s.outcomes.push(...await s.c.process("upsert", outer, "outer"));
+    for (const p of inner) s.outcomes.push(...await p);
+    const bodies = s.c.preview("upsert", outer).map((r) => JSON.parse(r.body).input);
+    assert.deepEqual(bodies, [[{ email: "outer@example.com", leadScore: 42, birthDate: "2001-02-03T00:00:00Z" }]].map((x) => x), "the outer event as written");
+    for (const id of ["outer", "inner", "inner2", "deepest"]) assert.equal(s.final(id).status, "delivered", `${id}: ${JSON.stringify(s.final(id))}`);
+    const emails = [...s.sim.state.leads.values()].map((l) => l.email).sort();
+    assert.ok(emails.includes("outer@example.com") && emails.includes("deepest@example.com"), emails.join());
+    assert.ok(emails.includes(`inner-${"x".repeat(200)}@example.com`), "the inner event's own email");
+  } finally {
+    await s.sim.close();
+  }
+});

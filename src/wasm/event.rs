@@ -37,22 +37,18 @@ use crate::core::event_paths::{js_number, EventPaths, ReadError, MAX_NESTING};
 use super::convert::{holds_half_character, js_message, place, read_event_with, read_js_at, to_json_of};
 
 #[wasm_bindgen(inline_js = r#"
-let memory = null;
-let buf = new Uint8Array(1024);
-let data = new DataView(buf.buffer);
-let end = 0;
-const kept = [];
 const encoder = new TextEncoder();
 const enumerable = Object.prototype.propertyIsEnumerable;
+let r = null;
 function room(n) {
-  if (end + n <= buf.length) return;
-  const grown = new Uint8Array(Math.max(buf.length * 2, end + n));
-  grown.set(buf.subarray(0, end));
-  buf = grown;
-  data = new DataView(grown.buffer);
+  if (r.end + n <= r.buf.length) return;
+  const grown = new Uint8Array(Math.max(r.buf.length * 2, r.end + n));
+  grown.set(r.buf.subarray(0, r.end));
+  r.buf = grown;
+  r.data = new DataView(grown.buffer);
 }
-function put(tag) { room(1); buf[end++] = tag; }
-function keep(tag, v) { room(5); buf[end] = tag; data.setUint32(end + 1, kept.length, true); end += 5; kept.push(v); }
+function put(tag) { room(1); r.buf[r.end++] = tag; }
+function keep(tag, v) { room(5); r.buf[r.end] = tag; r.data.setUint32(r.end + 1, r.kept.length, true); r.end += 5; r.kept.push(v); }
 function whole(s) {
   if (typeof s.isWellFormed === "function") return s.isWellFormed();
   for (let i = 0; i < s.length; i++) {
@@ -65,7 +61,7 @@ function whole(s) {
 function text(s) {
   const n = s.length;
   room(5 + 3 * n);
-  const at = end + 5;
+  const buf = r.buf, at = r.end + 5;
   let i = 0;
   for (; i < n; i++) { const c = s.charCodeAt(i); if (c > 0x7f) break; buf[at + i] = c; }
   let len = i;
@@ -73,12 +69,12 @@ function text(s) {
     if (!whole(s)) return keep(7, s);
     len += encoder.encodeInto(i === 0 ? s : s.slice(i), buf.subarray(at + i)).written;
   }
-  buf[end] = 2; data.setUint32(end + 1, len, true); end = at + len;
+  buf[r.end] = 2; r.data.setUint32(r.end + 1, len, true); r.end = at + len;
 }
 function leaf(v) {
   switch (typeof v) {
     case "string": return text(v);
-    case "number": room(9); buf[end] = 3; data.setFloat64(end + 1, v, true); end += 9; return;
+    case "number": room(9); r.buf[r.end] = 3; r.data.setFloat64(r.end + 1, v, true); r.end += 9; return;
     case "boolean": return put(v ? 4 : 5);
     case "undefined": case "function": case "symbol": return put(0);
     default: return v === null ? put(6) : keep(7, v);
@@ -97,32 +93,37 @@ function node(v, plan) {
   }
   return true;
 }
-export function read_memory(m) { memory = m; }
-export function read_paths(event, plan, at, room) {
-  end = 0;
-  kept.length = 0;
-  node(event, plan);
-  if (end <= room) new Uint8Array(memory.buffer, at, end).set(buf.subarray(0, end));
-  return end;
+export function read_paths(event, reader, at, space) {
+  const outer = r;
+  r = reader;
+  try {
+    if (r.buf === undefined) { r.buf = new Uint8Array(1024); r.data = new DataView(r.buf.buffer); r.kept = []; }
+    r.end = 0;
+    r.kept.length = 0;
+    node(event, r.plan);
+    if (r.end <= space) new Uint8Array(r.memory.buffer, at, r.end).set(r.buf.subarray(0, r.end));
+    return r.end;
+  } finally {
+    r = outer;
+  }
 }
-export function read_again(at) { new Uint8Array(memory.buffer, at, end).set(buf.subarray(0, end)); }
-export function read_kept(i) { return kept[i]; }
-export function read_done() { kept.length = 0; }
+export function read_again(reader, at) { new Uint8Array(reader.memory.buffer, at, reader.end).set(reader.buf.subarray(0, reader.end)); }
+export function read_kept(reader, i) { return reader.kept[i]; }
+export function read_done(reader) { reader.kept.length = 0; }
 "#)]
 extern "C" {
-    /// Hands the helpers wasm's memory, which they write into.
-    fn read_memory(memory: &JsValue);
-    /// Walks `plan` (see [`EventReader::new`]) from `event`, writing the tags and values into
-    /// its own buffer, then into wasm memory at `at` when its length fits in `room` bytes;
-    /// that length.
+    /// Walks `reader.plan` (see [`plan_of`]) from `event`, writing the tags and values into
+    /// `reader`'s own buffer, then into `reader.memory` (this module's) at `at` when their
+    /// length fits in `space` bytes; that length. Each reader keeps its own state, so a
+    /// getter that makes another connector read an event does not disturb this one.
     #[wasm_bindgen(catch)]
-    fn read_paths(event: &JsValue, plan: &JsValue, at: u32, room: u32) -> Result<u32, JsValue>;
-    /// Writes the last [`read_paths`]'s bytes at `at` (there is room for them now).
-    fn read_again(at: u32);
-    /// The `i`-th value or error [`read_paths`] kept aside.
-    fn read_kept(i: u32) -> JsValue;
-    /// Lets go of what [`read_paths`] kept aside.
-    fn read_done();
+    fn read_paths(event: &JsValue, reader: &JsValue, at: u32, space: u32) -> Result<u32, JsValue>;
+    /// Writes `reader`'s last bytes at `at` of its memory (there is room for them now).
+    fn read_again(reader: &JsValue, at: u32);
+    /// The `i`-th value or error `reader` kept aside.
+    fn read_kept(reader: &JsValue, i: u32) -> JsValue;
+    /// Lets go of what `reader` kept aside.
+    fn read_done(reader: &JsValue);
 }
 
 /// The tags [`read_paths`] writes, one per place on the paths.
@@ -153,17 +154,30 @@ thread_local! {
     /// helper writes into initialised bytes). Taken out while in use: a getter that runs a
     /// second connector's `process()` gets a buffer of its own.
     static SCRATCH: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
-    /// Whether the helpers have been given wasm's memory.
-    static GIVEN: Cell<bool> = const { Cell::new(false) };
 }
 
 /// Bytes the scratch buffer starts with.
 const SCRATCH_START: usize = 4096;
 
-/// One action's attribute paths with their keys as a JavaScript plan.
+/// One action's attribute paths, and the same as [`read_paths`] takes them: `{plan, memory}`,
+/// the plan of [`plan_of`] and this module's memory (which it writes into), plus the helper's
+/// own buffer and what it kept aside.
 pub(super) struct EventReader {
     paths: std::sync::Arc<EventPaths>,
     plan: JsValue,
+    reader: JsValue,
+    /// While this reader reads: a getter or `toJSON` that makes the same connector read
+    /// another event (`process()` from inside an event) gets a reader object of its own.
+    busy: Cell<bool>,
+}
+
+/// `{plan, memory}`: what [`read_paths`] takes, with wasm's memory, which it writes into.
+fn reader_of(plan: &JsValue) -> JsValue {
+    let reader = js_sys::Object::new();
+    // Setting a property on a new plain object cannot fail.
+    let _ = js_sys::Reflect::set(&reader, &JsValue::from_str("plan"), plan);
+    let _ = js_sys::Reflect::set(&reader, &JsValue::from_str("memory"), &wasm_bindgen::memory());
+    reader.into()
 }
 
 /// `paths` as [`read_paths`] walks them: `0` where a path ends (the value is taken whole),
@@ -183,7 +197,8 @@ fn plan_of(paths: &EventPaths) -> JsValue {
 impl EventReader {
     pub(super) fn new(paths: std::sync::Arc<EventPaths>) -> EventReader {
         let plan = plan_of(&paths);
-        EventReader { paths, plan }
+        let reader = reader_of(&plan);
+        EventReader { paths, plan, reader, busy: Cell::new(false) }
     }
 
     /// The event as its action reads it (see the module doc).
@@ -194,33 +209,41 @@ impl EventReader {
     /// `toJSON` that throws, half a character, nested past [`MAX_NESTING`]).
     pub(super) fn read(&self, event: &JsValue) -> Result<Value, String> {
         read_event_with(event, |event| {
-            if !GIVEN.replace(true) {
-                read_memory(&wasm_bindgen::memory());
-            }
             let mut scratch = SCRATCH.take();
             if scratch.len() < SCRATCH_START {
                 scratch.resize(SCRATCH_START, 0);
             }
-            let read = self.read_into(event, &mut scratch);
+            let read = if self.busy.replace(true) {
+                self.read_into(event, &reader_of(&self.plan), &mut scratch)
+            } else {
+                let read = self.read_into(event, &self.reader, &mut scratch);
+                self.busy.set(false);
+                read
+            };
             SCRATCH.set(scratch);
             read
         })
     }
 
-    fn read_into(&self, event: &JsValue, scratch: &mut Vec<u8>) -> Result<Option<Value>, String> {
+    fn read_into(
+        &self,
+        event: &JsValue,
+        reader: &JsValue,
+        scratch: &mut Vec<u8>,
+    ) -> Result<Option<Value>, String> {
         let room = u32::try_from(scratch.len()).unwrap_or(u32::MAX);
-        let len = read_paths(event, &self.plan, scratch.as_mut_ptr() as u32, room)
+        let len = read_paths(event, reader, scratch.as_mut_ptr() as u32, room)
             .map_err(|e| format!("reading the event failed: {}", js_message(&e)))?;
         let len = usize::try_from(len).unwrap_or(usize::MAX);
         if len > scratch.len() {
             scratch.resize(len, 0);
-            read_again(scratch.as_mut_ptr() as u32);
+            read_again(reader, scratch.as_mut_ptr() as u32);
         }
         let bytes = scratch.get(..len).ok_or("the event's values did not fit in wasm memory")?;
-        let mut stream = Stream { bytes, kept: false };
+        let mut stream = Stream { bytes, reader, kept: false };
         let value = decode(&mut stream, &self.paths, &mut Vec::new());
         if stream.kept {
-            read_done();
+            read_done(reader);
         }
         value
     }
@@ -229,6 +252,8 @@ impl EventReader {
 /// The bytes [`read_paths`] wrote, read from the front.
 struct Stream<'b> {
     bytes: &'b [u8],
+    /// The reader that wrote them (and holds what it kept aside).
+    reader: &'b JsValue,
     /// Whether a value kept aside was taken (they are let go once the event is read).
     kept: bool,
 }
@@ -242,7 +267,7 @@ impl Stream<'_> {
 
     fn kept(&mut self) -> Result<JsValue, String> {
         self.kept = true;
-        Ok(read_kept(u32::from_le_bytes(self.take()?)))
+        Ok(read_kept(self.reader, u32::from_le_bytes(self.take()?)))
     }
 }
 
