@@ -315,6 +315,36 @@ fn values_larger_than_the_reading_buffers_arrive_whole() {
     assert_eq!(value["g"], "ü");
 }
 
+/// One action reads every event it is given through one reader, which puts each event's values
+/// into its tree of the previous event: events of every shape in a row (the random events
+/// below, through fixed paths) read as their JSON text reads, whatever came before.
+#[wasm_bindgen_test]
+fn one_reader_reading_events_of_every_shape_in_a_row_gives_what_their_json_text_gives() {
+    let events: Array = Function::new_no_args(MAKE_EVENTS).call0(&JsValue::NULL).unwrap().unchecked_into();
+    let events: Vec<JsValue> = events.iter().map(|pair| pair.unchecked_into::<Array>().get(0)).collect();
+    for paths in [&["a", "b.email", "b.a.b", "email"][..], &["a.a", "a.b", "a.0", "ü.x", "1"], &["a", "a.b"]]
+    {
+        let mut compared = 0;
+        for ((from_object, from_text), event) in
+            marketo_connector::wasm::read_events_both_ways(paths, &events).iter().zip(&events)
+        {
+            let fault = |r: &Result<serde_json::Value, String>| {
+                r.clone().map_err(|e| match e.find(" at `").or_else(|| e.find(", in `")) {
+                    Some(at) if e.contains("half of a character") => e[..at].to_string(),
+                    _ => e,
+                })
+            };
+            assert_eq!(fault(from_object), fault(from_text), "paths {paths:?} of {}", stringify(event));
+            assert_eq!(
+                from_object.as_ref().map(ToString::to_string).ok(),
+                from_text.as_ref().map(ToString::to_string).ok()
+            );
+            compared += usize::from(from_object.is_ok());
+        }
+        assert!(compared > 2_500, "{compared} events read through {paths:?}");
+    }
+}
+
 /// `process()` reads an event from the JS object, one attribute path at a time; the engine
 /// gets the same value it got when the whole event went through `JSON.stringify` and its text
 /// was read through the paths (what is compared is the value each action's sources see).

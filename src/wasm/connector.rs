@@ -170,20 +170,24 @@ impl Connector {
         // Only what the action reads crosses into the engine, read from the object before the
         // borrow (getters and toJSON are host code). An unknown action reads nothing: the
         // engine refuses it.
-        let value = reader.map_or(Ok(serde_json::Value::Null), |r| r.read(&event));
         let event_id = event_id.as_deref();
-        let accepted = match shared.state.try_borrow_mut() {
-            Ok(mut st) => match &value {
+        let handle = |value: Result<&serde_json::Value, String>| {
+            let mut st = shared.state.try_borrow_mut().ok()?;
+            Some(match value {
                 Ok(event) => {
                     st.engine.handle_input(now, Input::Event { action_id: &action_id, event, event_id })
                 }
                 Err(why) => st
                     .engine
-                    .handle_input(now, Input::UnreadableEvent { action_id: &action_id, why, event_id }),
-            },
-            Err(_) => {
-                return Promise::reject(&coded("connector is busy (re-entered from a host callback)", "BUSY"))
-            }
+                    .handle_input(now, Input::UnreadableEvent { action_id: &action_id, why: &why, event_id }),
+            })
+        };
+        let accepted = match reader {
+            Some(r) => r.read_with(&event, handle),
+            None => handle(Ok(&serde_json::Value::Null)),
+        };
+        let Some(accepted) = accepted else {
+            return Promise::reject(&coded("connector is busy (re-entered from a host callback)", "BUSY"));
         };
         match accepted {
             Ok(Accepted::Event(key)) => self.wait(false, Some(now), |r, w| r.wait_event(key, w)),

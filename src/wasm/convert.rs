@@ -116,23 +116,35 @@ pub(super) fn read_event_with(
     v: &JsValue,
     read: impl FnOnce(&JsValue) -> Result<Option<serde_json::Value>, String>,
 ) -> Result<serde_json::Value, String> {
+    refuse_root(v)?;
+    let value = read(v)?.ok_or("it is a function or a symbol, which JSON cannot carry")?;
+    refuse_read(v, &value)?;
+    Ok(value)
+}
+
+/// What every way of reading refuses before reading: `undefined`, and a `String`, `Number` or
+/// `Boolean` object ([`read_event_with`]).
+pub(super) fn refuse_root(v: &JsValue) -> Result<(), String> {
     if v.is_undefined() {
         return Err("it is undefined".into());
     }
-    if let Some(kind) = boxed_kind(v) {
-        return Err(format!("it is {kind}, not an object of attributes"));
+    match boxed_kind(v) {
+        Some(kind) => Err(format!("it is {kind}, not an object of attributes")),
+        None => Ok(()),
     }
-    let value = read(v)?.ok_or("it is a function or a symbol, which JSON cannot carry")?;
-    let looks_empty = match &value {
+}
+
+/// What every way of reading refuses once `v` is read as `value`: a `Date`, `Map` or `Set`,
+/// which JSON shows as a string or `{}` ([`read_event_with`]).
+pub(super) fn refuse_read(v: &JsValue, value: &serde_json::Value) -> Result<(), String> {
+    let looks_empty = match value {
         serde_json::Value::Object(map) => map.is_empty(),
         _ => true,
     };
-    if looks_empty {
-        if let Some(kind) = hidden_kind(v) {
-            return Err(format!("it is {kind}, not an object of attributes"));
-        }
+    match hidden_kind(v).filter(|_| looks_empty) {
+        Some(kind) => Err(format!("it is {kind}, not an object of attributes")),
+        None => Ok(()),
     }
-    Ok(value)
 }
 
 /// The value `v`, found at the attribute path `at` of an event, written by `JSON.stringify`

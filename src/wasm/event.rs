@@ -26,7 +26,7 @@
 //! ([`EventReader::new`]). Before, each key, each object on the way and each string was a
 //! call of its own (README "Performance": the boundary crossings).
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 
 use js_sys::Array;
 use serde_json::{Map, Value};
@@ -34,7 +34,9 @@ use wasm_bindgen::prelude::*;
 
 use crate::core::event_paths::{js_number, EventPaths, ReadError, MAX_NESTING};
 
-use super::convert::{holds_half_character, js_message, place, read_event_with, read_js_at, to_json_of};
+use super::convert::{
+    holds_half_character, js_message, place, read_js_at, refuse_read, refuse_root, to_json_of,
+};
 
 #[wasm_bindgen(inline_js = r#"
 const encoder = new TextEncoder();
@@ -169,6 +171,8 @@ pub(super) struct EventReader {
     /// While this reader reads: a getter or `toJSON` that makes the same connector read
     /// another event (`process()` from inside an event) gets a reader object of its own.
     busy: Cell<bool>,
+    /// The last event read, used again for the next ([`EventReader::read_with`]).
+    tree: RefCell<Value>,
 }
 
 /// `{plan, memory}`: what [`read_paths`] takes, with wasm's memory, which it writes into.
@@ -198,39 +202,63 @@ impl EventReader {
     pub(super) fn new(paths: std::sync::Arc<EventPaths>) -> EventReader {
         let plan = plan_of(&paths);
         let reader = reader_of(&plan);
-        EventReader { paths, plan, reader, busy: Cell::new(false) }
+        EventReader { paths, plan, reader, busy: Cell::new(false), tree: RefCell::new(Value::Null) }
     }
 
-    /// The event as its action reads it (see the module doc).
+    /// The event as its action reads it (see the module doc), a copy of [`EventReader::read_with`]'s.
+    ///
+    /// # Errors
+    /// As [`EventReader::read_with`].
+    pub(super) fn read(&self, event: &JsValue) -> Result<Value, String> {
+        self.read_with(event, |read| read.cloned())
+    }
+
+    /// `f` of the event as its action reads it (see the module doc). The value lent to `f` is
+    /// this reader's tree of the previous event with this event's values put in: its keys,
+    /// its maps and the strings' buffers are used again (most events of an action have the
+    /// same shape), where a new tree for each event was built and dropped.
     ///
     /// # Errors
     /// Why the event cannot be read, naming where: `undefined`, not an object (a `Date`, a
     /// `Map`…), or a value on a path that JSON cannot carry (a BigInt, a cycle, a getter or
     /// `toJSON` that throws, half a character, nested past [`MAX_NESTING`]).
-    pub(super) fn read(&self, event: &JsValue) -> Result<Value, String> {
-        read_event_with(event, |event| {
-            let mut scratch = SCRATCH.take();
-            if scratch.len() < SCRATCH_START {
-                scratch.resize(SCRATCH_START, 0);
-            }
-            let read = if self.busy.replace(true) {
-                self.read_into(event, &reader_of(&self.plan), &mut scratch)
-            } else {
-                let read = self.read_into(event, &self.reader, &mut scratch);
-                self.busy.set(false);
-                read
-            };
-            SCRATCH.set(scratch);
-            read
-        })
+    pub(super) fn read_with<R>(&self, event: &JsValue, f: impl FnOnce(Result<&Value, String>) -> R) -> R {
+        // Taken out while in use: a read started from `f` or from a getter builds its own.
+        let mut tree = self.tree.take();
+        let read = self.read_tree(event, &mut tree);
+        let out = f(read.map(|()| &tree));
+        self.tree.replace(tree);
+        out
     }
 
+    fn read_tree(&self, event: &JsValue, tree: &mut Value) -> Result<(), String> {
+        refuse_root(event)?;
+        let mut scratch = SCRATCH.take();
+        if scratch.len() < SCRATCH_START {
+            scratch.resize(SCRATCH_START, 0);
+        }
+        let read = if self.busy.replace(true) {
+            self.read_into(event, &reader_of(&self.plan), &mut scratch, tree)
+        } else {
+            let read = self.read_into(event, &self.reader, &mut scratch, tree);
+            self.busy.set(false);
+            read
+        };
+        SCRATCH.set(scratch);
+        if !read? {
+            return Err("it is a function or a symbol, which JSON cannot carry".into());
+        }
+        refuse_read(event, tree)
+    }
+
+    /// Reads `event` into `tree`; whether JSON would write it at all.
     fn read_into(
         &self,
         event: &JsValue,
         reader: &JsValue,
         scratch: &mut Vec<u8>,
-    ) -> Result<Option<Value>, String> {
+        tree: &mut Value,
+    ) -> Result<bool, String> {
         let room = u32::try_from(scratch.len()).unwrap_or(u32::MAX);
         let len = read_paths(event, reader, scratch.as_mut_ptr() as u32, room)
             .map_err(|e| format!("reading the event failed: {}", js_message(&e)))?;
@@ -241,11 +269,11 @@ impl EventReader {
         }
         let bytes = scratch.get(..len).ok_or("the event's values did not fit in wasm memory")?;
         let mut stream = Stream { bytes, reader, kept: false };
-        let value = decode(&mut stream, &self.paths, &mut Vec::new());
+        let present = decode(&mut stream, &self.paths, &mut Vec::new(), tree);
         if stream.kept {
             read_done(reader);
         }
-        value
+        present
     }
 }
 
@@ -275,41 +303,72 @@ fn cut_short() -> String {
     "the event's values were cut short reading them (a bug: please report it)".into()
 }
 
-/// The value at `at`, decoded along `paths` from `stream`; `None` when JSON would leave it out.
+/// The value at `at`, decoded along `paths` from `stream` into `slot` (whatever it held
+/// before is replaced, its allocations used again where the shape is the same); `false` when
+/// JSON would leave the value out (`slot` is then unspecified).
 fn decode<'p>(
     stream: &mut Stream<'_>,
     paths: &'p EventPaths,
     at: &mut Vec<&'p str>,
-) -> Result<Option<Value>, String> {
+    slot: &mut Value,
+) -> Result<bool, String> {
     let [t] = stream.take()?;
-    Ok(Some(match t {
-        tag::ABSENT => return Ok(None),
+    match t {
+        tag::ABSENT => return Ok(false),
         tag::OBJECT => {
             if at.len() >= MAX_NESTING {
                 return Err(ReadError::TooDeep.to_string());
             }
-            let mut out = Map::new();
+            if !slot.is_object() {
+                *slot = Value::Object(Map::new());
+            }
+            let Value::Object(map) = slot else { return Err(cut_short()) };
+            let mut present = 0;
             for (name, below) in paths.children() {
                 at.push(name);
-                if let Some(v) = decode(stream, below, at)? {
-                    out.insert(name.to_owned(), v);
+                match map.get_mut(name) {
+                    Some(child) => {
+                        if decode(stream, below, at, child)? {
+                            present += 1;
+                        } else {
+                            map.remove(name);
+                        }
+                    }
+                    None => {
+                        let mut child = Value::Null;
+                        if decode(stream, below, at, &mut child)? {
+                            map.insert(name.to_owned(), child);
+                            present += 1;
+                        }
+                    }
                 }
                 at.pop();
             }
-            Value::Object(out)
+            // Keys from an earlier value at this place that are not on the paths (it was read
+            // whole, as a list or through `toJSON`).
+            if map.len() != present {
+                map.retain(|key, _| paths.children().any(|(name, _)| name == key));
+            }
         }
         tag::STRING => {
             let len = usize::try_from(u32::from_le_bytes(stream.take()?)).unwrap_or(usize::MAX);
-            let (text, rest) = stream.bytes.split_at_checked(len).ok_or_else(cut_short)?;
+            let (bytes, rest) = stream.bytes.split_at_checked(len).ok_or_else(cut_short)?;
             stream.bytes = rest;
-            Value::String(std::str::from_utf8(text).map_err(|_| cut_short())?.to_owned())
+            let text = std::str::from_utf8(bytes).map_err(|_| cut_short())?;
+            match slot {
+                Value::String(s) => {
+                    s.clear();
+                    s.push_str(text);
+                }
+                _ => *slot = Value::String(text.to_owned()),
+            }
         }
-        tag::NUMBER => js_number(f64::from_le_bytes(stream.take()?)),
-        tag::TRUE => Value::Bool(true),
-        tag::FALSE => Value::Bool(false),
-        tag::NULL => Value::Null,
-        tag::KEPT_LEAF => return leaf(&stream.kept()?, paths, at),
-        tag::KEPT_OTHER => return read_js_at(&stream.kept()?, paths, at),
+        tag::NUMBER => *slot = js_number(f64::from_le_bytes(stream.take()?)),
+        tag::TRUE => *slot = Value::Bool(true),
+        tag::FALSE => *slot = Value::Bool(false),
+        tag::NULL => *slot = Value::Null,
+        tag::KEPT_LEAF => return put(slot, leaf(&stream.kept()?, paths, at)?),
+        tag::KEPT_OTHER => return put(slot, read_js_at(&stream.kept()?, paths, at)?),
         tag::THREW_READING => {
             return Err(format!("reading {} threw: {}", place(at), js_message(&stream.kept()?)))
         }
@@ -317,7 +376,19 @@ fn decode<'p>(
             return Err(format!("reading {} threw: {}", to_json_of(at), js_message(&stream.kept()?)))
         }
         _ => return Err(cut_short()),
-    }))
+    }
+    Ok(true)
+}
+
+/// `value` into `slot`; whether there is one.
+fn put(slot: &mut Value, value: Option<Value>) -> Result<bool, String> {
+    Ok(match value {
+        Some(v) => {
+            *slot = v;
+            true
+        }
+        None => false,
+    })
 }
 
 /// A value taken whole (a path ends at it, or it is not an object): a string, number, boolean

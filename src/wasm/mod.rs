@@ -33,3 +33,20 @@ pub fn read_event_both_ways(
     let tree = std::sync::Arc::new(tree);
     (event::EventReader::new(std::sync::Arc::clone(&tree)).read(event), convert::read_js(event, &tree))
 }
+
+/// For the wasm tests only: each of `events` read as [`read_event_both_ways`] reads it, all
+/// through one reader (as one action reads every event it is given, its tree of the previous
+/// event used again).
+#[doc(hidden)]
+pub fn read_events_both_ways(
+    paths: &[&str],
+    events: &[wasm_bindgen::JsValue],
+) -> Vec<(Result<serde_json::Value, String>, Result<serde_json::Value, String>)> {
+    let mut tree = crate::core::event_paths::EventPaths::default();
+    for path in paths {
+        tree.add(path.split('.'));
+    }
+    let tree = std::sync::Arc::new(tree);
+    let reader = event::EventReader::new(std::sync::Arc::clone(&tree));
+    events.iter().map(|event| (reader.read(event), convert::read_js(event, &tree))).collect()
+}
