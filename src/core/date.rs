@@ -530,6 +530,26 @@ fn format_utc(secs: i64) -> Result<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Mapping relies on it (`FieldMapping::value_for` sends a `type: "date"` value to a Marketo
+    /// `date` or `datetime` field without parsing it twice).
+    #[test]
+    fn the_text_it_writes_reads_back_unchanged() {
+        for v in [
+            json!("2026-11-28T09:30:00Z"),
+            json!("2013-09-26T06:56:35+02:00"),
+            json!("Thu, 26 Sep 2013 06:56:35 +0000"),
+            json!("20261128"),
+            json!("0000-01-01"),
+            json!("9999-12-31T23:59:60Z"),
+            json!(1_764_322_200),
+            json!(1_764_322_200_123_i64),
+            json!(-86_401),
+        ] {
+            let Ok(once) = to_iso8601(&v) else { continue };
+            assert_eq!(to_iso8601(&Value::String(once.clone())).as_deref(), Ok(once.as_str()), "{v}");
+        }
+    }
     use serde_json::json;
 
     fn iso(v: Value) -> String {

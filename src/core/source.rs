@@ -333,10 +333,20 @@ impl FieldMapping {
         let field_type = |problem: String| {
             invalid(format!("{problem}; the Marketo field {} is of type {}", self.field, info.data_type))
         };
-        let sent = match read {
-            Cow::Borrowed(v) => convert(v, info.kind()).map_err(field_type)?,
-            Cow::Owned(read) => {
-                let changed = match convert(&read, info.kind()).map_err(field_type)? {
+        let kind = info.kind();
+        let sent = match (self.kind, kind, read) {
+            // `type: "date"` wrote it as ISO 8601 in UTC already (`to_iso8601`, which reads
+            // its own text back unchanged): no second parse. A `date` field takes the day.
+            (FieldType::Date, DataType::Datetime, read @ Cow::Owned(Value::String(_))) => read,
+            (FieldType::Date, DataType::Date, Cow::Owned(Value::String(mut day))) => {
+                if day.is_char_boundary(10) {
+                    day.truncate(10); // `YYYY-MM-DD`, as `convert` takes it
+                }
+                Cow::Owned(Value::String(day))
+            }
+            (_, _, Cow::Borrowed(v)) => convert(v, kind).map_err(field_type)?,
+            (_, _, Cow::Owned(read)) => {
+                let changed = match convert(&read, kind).map_err(field_type)? {
                     Cow::Owned(v) => Some(v),
                     Cow::Borrowed(_) => None, // `read` itself
                 };
@@ -344,7 +354,7 @@ impl FieldMapping {
             }
         };
         match (sent.as_ref(), info.length) {
-            (Value::String(text), Some(limit)) if info.kind().is_text() => match cut_chars(text, limit) {
+            (Value::String(text), Some(limit)) if kind.is_text() => match cut_chars(text, limit) {
                 None => Ok(Some(sent)),
                 Some(cut) if fmt.on_too_long == OnTooLong::Truncate && !key => {
                     warnings.push(format!(

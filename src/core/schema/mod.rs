@@ -129,6 +129,8 @@ pub struct FieldInfo {
     pub name: String,
     /// Marketo's `dataType` (`string`, `date`, …).
     pub data_type: String,
+    /// `data_type` read (once, as the schema is read: mapping asks for it per value).
+    pub kind: DataType,
     /// `length` in characters, for text fields.
     pub length: Option<u32>,
     /// Not updateable through the API (`updateable: false`, or `rest.readOnly: true`).
@@ -138,7 +140,7 @@ pub struct FieldInfo {
 impl FieldInfo {
     /// The field's type.
     pub fn kind(&self) -> DataType {
-        DataType::parse(&self.data_type)
+        self.kind
     }
 }
 
@@ -275,9 +277,11 @@ impl LeadSchema {
 
 /// A field of a describe answer: `dataType` and `length` of `f`.
 fn field_info(name: &str, f: &Value, read_only: bool) -> FieldInfo {
+    let data_type = f.get("dataType").and_then(Value::as_str).unwrap_or("");
     FieldInfo {
         name: name.to_string(),
-        data_type: f.get("dataType").and_then(Value::as_str).unwrap_or("").to_string(),
+        kind: DataType::parse(data_type),
+        data_type: data_type.to_string(),
         length: f.get("length").and_then(Value::as_u64).and_then(|n| u32::try_from(n).ok()),
         read_only,
     }
