@@ -125,9 +125,20 @@ pub(super) fn read_event_with(
 /// What every way of reading refuses before reading: `undefined`, and a `String`, `Number` or
 /// `Boolean` object ([`read_event_with`]).
 pub(super) fn refuse_root(v: &JsValue) -> Result<(), String> {
-    if v.is_undefined() {
-        return Err("it is undefined".into());
+    refuse_undefined(v)?;
+    refuse_boxed(v)
+}
+
+/// [`refuse_root`]'s first half: `undefined`.
+pub(super) fn refuse_undefined(v: &JsValue) -> Result<(), String> {
+    match v.is_undefined() {
+        true => Err("it is undefined".into()),
+        false => Ok(()),
     }
+}
+
+/// [`refuse_root`]'s second half: a `String`, `Number` or `Boolean` object.
+pub(super) fn refuse_boxed(v: &JsValue) -> Result<(), String> {
     match boxed_kind(v) {
         Some(kind) => Err(format!("it is {kind}, not an object of attributes")),
         None => Ok(()),

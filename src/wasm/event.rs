@@ -35,7 +35,8 @@ use wasm_bindgen::prelude::*;
 use crate::core::event_paths::{js_number, EventPaths, ReadError, MAX_NESTING};
 
 use super::convert::{
-    holds_half_character, js_message, place, read_js_at, refuse_read, refuse_root, to_json_of,
+    holds_half_character, js_message, place, read_js_at, refuse_boxed, refuse_read, refuse_undefined,
+    to_json_of,
 };
 
 #[wasm_bindgen(inline_js = r#"
@@ -102,7 +103,8 @@ export function read_paths(event, reader, at, space) {
     if (r.buf === undefined) { r.buf = new Uint8Array(1024); r.data = new DataView(r.buf.buffer); r.kept = []; }
     r.end = 0;
     r.kept.length = 0;
-    node(event, r.plan);
+    if (typeof event === "object" && event !== null && (event instanceof String || event instanceof Number || event instanceof Boolean)) keep(11, event);
+    else node(event, r.plan);
     if (r.end <= space) new Uint8Array(r.memory.buffer, at, r.end).set(r.buf.subarray(0, r.end));
     return r.end;
   } finally {
@@ -149,6 +151,9 @@ mod tag {
     pub const THREW_READING: u8 = 9;
     /// Looking at the object (`Array.isArray`, its `toJSON`) threw; nothing follows.
     pub const THREW_LOOKING: u8 = 10;
+    /// The event itself is a `String`, `Number` or `Boolean` object (kept aside), which JSON
+    /// writes as its primitive; nothing follows.
+    pub const BOXED: u8 = 11;
 }
 
 thread_local! {
@@ -232,7 +237,7 @@ impl EventReader {
     }
 
     fn read_tree(&self, event: &JsValue, tree: &mut Value) -> Result<(), String> {
-        refuse_root(event)?;
+        refuse_undefined(event)?;
         let mut scratch = SCRATCH.take();
         if scratch.len() < SCRATCH_START {
             scratch.resize(SCRATCH_START, 0);
@@ -372,6 +377,7 @@ fn decode<'p>(
         tag::THREW_READING => {
             return Err(format!("reading {} threw: {}", place(at), js_message(&stream.kept()?)))
         }
+        tag::BOXED => return refuse_boxed(&stream.kept()?).and_then(|()| Err(cut_short())),
         tag::THREW_LOOKING => {
             return Err(format!("reading {} threw: {}", to_json_of(at), js_message(&stream.kept()?)))
         }

@@ -208,7 +208,7 @@ impl Engine {
         }
         if let Some(p) = self.pending.remove(&key) {
             self.forget(key, &p);
-            (outcome.event_id, outcome.action_id) = (p.event_id, p.action_id.to_string());
+            (outcome.event_id, outcome.action_id) = (p.event_id, String::from(&*p.action_id));
             let note = self.notes.iter().position(|(k, _)| *k == key).map(|i| self.notes.swap_remove(i).1);
             self.schema.noted(&mut outcome, note);
             self.outcomes_out.push_back((key, outcome));

@@ -193,7 +193,7 @@ impl Engine {
     pub fn queued_outcome(&self, key: EventKey) -> Option<Outcome> {
         self.pending.get(&key).map(|p| Outcome {
             event_id: p.event_id.clone(),
-            action_id: p.action_id.to_string(),
+            action_id: String::from(&*p.action_id),
             status: Status::Queued,
             lead_ids: Vec::new(),
             code: None,
