@@ -133,6 +133,63 @@ pub struct PendingEntry<'a> {
     pub sealed: bool,
 }
 
+/// The longest text of a number in a snapshot (`-9223372036854775808`) and its comma.
+const NUMBER: usize = 21;
+/// A pending entry's text without its ids' characters, its event and its progress, every
+/// number at its longest.
+const ENTRY_FIXED: usize = r#"{"key":18446744073709551615,"eventId":"","actionId":"","event":,"acceptedAt":18446744073709551615,"inFlight":false,"retryAt":18446744073709551615,"sealed":false},"#.len();
+/// The same for a finished outcome (status at its longest, each optional key present).
+const OUTCOME_FIXED: usize =
+    r#"{"eventId":"","actionId":"","status":"uncertain","leadIds":[],"code":"","message":"","requestId":""},"#
+        .len() + 16;
+/// The same for a cached lookup.
+const LOOKUP_FIXED: usize = r#"{"filterType":"","value":"","ids":[],"at":18446744073709551615},"#.len();
+
+/// Bytes `text` takes inside a JSON string as serde_json writes it: a quote, a backslash and
+/// `\n`-style controls take two, other control characters six (`\u001f`).
+fn escaped_len(text: &str) -> usize {
+    text.len()
+        + text
+            .bytes()
+            .map(|b| match b {
+                b'"' | b'\\' | b'\n' | b'\r' | b'\t' | 0x08 | 0x0c => 1,
+                0..=0x1f => 5,
+                _ => 0,
+            })
+            .sum::<usize>()
+}
+
+/// At least the bytes of `v`'s compact JSON text.
+fn value_len_bound(v: &Value) -> usize {
+    match v {
+        Value::String(s) => escaped_len(s) + 3,
+        Value::Object(map) => {
+            2 + map.iter().map(|(k, v)| escaped_len(k) + 4 + value_len_bound(v)).sum::<usize>()
+        }
+        Value::Array(items) => 2 + items.iter().map(|v| 1 + value_len_bound(v)).sum::<usize>(),
+        _ => 25,
+    }
+}
+
+impl PendingEntry<'_> {
+    /// At least the bytes of this entry's text in a snapshot, with its comma
+    /// ([`Snapshot::text_len_bound`]).
+    fn text_len_bound(&self) -> usize {
+        let progress = match &self.progress {
+            None => 0,
+            Some(ResumeData::BulkBatch { .. }) => r#","progress":{"bulkBatch":{"batchId":}}"#.len() + NUMBER,
+            Some(ResumeData::Merged { merged }) => {
+                r#","progress":{"merged":{"merged":[]}}"#.len() + NUMBER * merged.len()
+            }
+        };
+        ENTRY_FIXED
+            + escaped_len(&self.event_id)
+            + escaped_len(&self.action_id)
+            + self.event.get().len()
+            + progress
+    }
+}
+
 impl PartialEq for PendingEntry<'_> {
     /// Equal when every field is, the event compared as its JSON text.
     fn eq(&self, other: &PendingEntry<'_>) -> bool {
@@ -297,12 +354,45 @@ impl Snapshot<'_> {
     /// # Errors
     /// serde_json's, were a value not serialisable (the types here always are).
     pub fn to_json(&self) -> Result<String, serde_json::Error> {
-        let events: usize =
-            self.events.iter().map(|e| e.event.get().len() + e.event_id.len() + e.action_id.len() + 96).sum();
-        let mut out = Vec::with_capacity(events + 4096 + 160 * (self.finished.len() + self.lookups.len()));
+        let mut out = Vec::with_capacity(self.text_len_bound());
         serde_json::to_writer(&mut out, self)?;
         // serde_json writes UTF-8 only; were it not, say so rather than store an empty snapshot.
         String::from_utf8(out).map_err(<serde_json::Error as serde::ser::Error>::custom)
+    }
+
+    /// At least the bytes of [`Snapshot::to_json`]'s text (tested with every field at its
+    /// longest): the buffer is never grown, which would double it. The events' fields each
+    /// counted at their longest (an id as JSON escapes it, a number with 20 digits), the rest
+    /// at a few KB.
+    pub(crate) fn text_len_bound(&self) -> usize {
+        let events: usize = self.events.iter().map(PendingEntry::text_len_bound).sum();
+        let finished: usize = self
+            .finished
+            .iter()
+            .map(|o| {
+                let texts = [
+                    Some(&o.event_id),
+                    Some(&o.action_id),
+                    o.code.as_ref(),
+                    o.message.as_ref(),
+                    o.request_id.as_ref(),
+                ];
+                OUTCOME_FIXED
+                    + texts.iter().flatten().map(|t| escaped_len(t)).sum::<usize>()
+                    + NUMBER * o.lead_ids.len()
+            })
+            .sum();
+        let lookups: usize = self
+            .lookups
+            .iter()
+            .map(|l| {
+                LOOKUP_FIXED + escaped_len(&l.filter_type) + escaped_len(&l.value) + NUMBER * l.ids.len()
+            })
+            .sum();
+        let schema = self.schema.as_ref().map_or(0, |s| 16 + value_len_bound(s));
+        let times = NUMBER * (self.recent_calls.len() + self.in_flight_until.len());
+        let ids = escaped_len(&self.id_prefix) + escaped_len(&self.id);
+        4096 + events + finished + lookups + schema + times + ids
     }
 
     /// The identity and generation (`Connector.snapshotInfo`).
@@ -372,6 +462,50 @@ mod tests {
         let snap = Snapshot::parse(&text).unwrap();
         assert_eq!(snap.to_json().unwrap(), serde_json::to_string(&snap).unwrap());
         assert_eq!(Snapshot::parse(&snap.to_json().unwrap()).unwrap(), snap);
+    }
+
+    /// A snapshot with every field at its longest (numbers at their widest, ids and messages
+    /// with escapes, both kinds of progress, finished outcomes, lookups, a schema) is written
+    /// into the buffer sized for it, never grown: growing doubles it, and a 15 MB backlog's
+    /// snapshot then took 45 MB of wasm memory, which never shrinks.
+    #[test]
+    fn the_text_fits_the_buffer_sized_for_it() {
+        let odd = r#"q\"b\\n\nt\tc\u0001é😀"#;
+        let entry = |key: u64, progress: &str| {
+            format!(
+                r#"{{"key":{key},"eventId":"{odd}","actionId":"{odd}","event":{{"k":"{odd}"}},"acceptedAt":18446744073709551615,"inFlight":true{progress},"retryAt":18446744073709551615,"sealed":true}}"#
+            )
+        };
+        // A thousand of them: a few bytes short per entry would add up past the 4 KB of the rest.
+        let mut events: Vec<String> = (0..997).map(|k| entry(k, "")).collect();
+        events.extend([
+            entry(u64::MAX, ""),
+            entry(u64::MAX - 1, r#","progress":{"batchId":-9223372036854775808}"#),
+            entry(
+                u64::MAX - 2,
+                r#","progress":{"merged":[-9223372036854775808,-9223372036854775808,-9223372036854775808]}"#,
+            ),
+        ]);
+        let text = format!(
+            r#"{{"version":1,"takenAt":18446744073709551615,"events":[{}],"quota":{{"day":-9223372036854775808,"used":4294967295}},
+               "recentCalls":[18446744073709551615,18446744073709551615],"idPrefix":"{odd}","nextEvent":18446744073709551615,"id":"{odd}","generation":18446744073709551615,
+               "finished":[{{"eventId":"{odd}","actionId":"{odd}","status":"uncertain","leadIds":[-9223372036854775808,-9223372036854775808],"code":"{odd}","message":"{odd}","requestId":"{odd}"}}],
+               "inFlightUntil":[18446744073709551615],"lookups":[{{"filterType":"{odd}","value":"{odd}","ids":[-9223372036854775808],"at":18446744073709551615}}],
+               "schema":{{"{odd}":[{{"{odd}":"{odd}","n":-1.7976931348623157e308}},null,true]}}}}"#,
+            events.join(",")
+        );
+        let snap = Snapshot::parse(&text).unwrap();
+        assert_eq!(snap.events.len(), 1000);
+        assert!(!snap.finished.is_empty() && !snap.lookups.is_empty() && snap.schema.is_some());
+        let bound = snap.text_len_bound();
+        let written = snap.to_json().unwrap();
+        assert!(written.len() <= bound, "{} bytes written, {bound} reserved", written.len());
+        // Nor much more than it needs (what is reserved is taken from wasm memory for good).
+        assert!(
+            bound <= written.len() + written.len() / 4 + 4096,
+            "{} bytes written, {bound} reserved",
+            written.len()
+        );
     }
 
     fn with_event(event: &str) -> String {

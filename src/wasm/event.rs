@@ -352,7 +352,14 @@ fn decode<'p>(
             // Keys from an earlier value at this place that are not on the paths (it was read
             // whole, as a list or through `toJSON`).
             if map.len() != present {
-                map.retain(|key, _| paths.children().any(|(name, _)| name == key));
+                let stale: Vec<String> = map
+                    .keys()
+                    .filter(|key| !paths.children().any(|(name, _)| name == *key))
+                    .cloned()
+                    .collect();
+                for key in stale {
+                    map.remove(&key);
+                }
             }
         }
         tag::STRING => {
