@@ -18,7 +18,7 @@ use crate::core::time::Millis;
 use crate::core::wire::{Body, Envelope, Joined, Method};
 
 use super::multipart::{boundary_avoiding, file_overhead, multipart_parts, split_files};
-use super::report::{as_count, match_rows, parse_report, reason};
+use super::report::{as_count, match_rows, parse_report, reason, row_keys};
 use super::rows::{header_record, prepare_row, BulkRow};
 
 /// Waits before the 1st, 2nd, 3rd and every later status call.
@@ -452,8 +452,9 @@ impl BulkJob {
         let column = if kind == StepKind::Failures { FAILURE_COLUMN } else { WARNING_COLUMN };
         let parsed = parse_report(body, &self.lookup_field, column);
         let Some(file) = self.files.get(f) else { return };
-        let keys: Vec<&str> =
-            file.rows.iter().map(|i| self.rows.get(*i).map_or("", |r| &*r.row.key)).collect();
+        let lines = file.rows.iter().map(|i| self.rows.get(*i).map_or("", |r| &*r.row.line));
+        let keys = row_keys(&self.header, &self.lookup_field, lines);
+        let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
         let (matched, unmatched) = match &parsed {
             Some(report) => {
                 let (m, u) = match_rows(&keys, &report.rows);

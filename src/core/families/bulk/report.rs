@@ -39,6 +39,30 @@ pub(crate) fn parse_report(body: &str, lookup_field: &str, reason_column: &str) 
     Some(report)
 }
 
+/// The lookup value of each of `lines` (CSV records of the file `header` heads, as the
+/// connector wrote them) in the form report rows are matched by ([`match_key`]); `""` for a
+/// line without one. Read back from the records when a report comes, rather than kept per row
+/// (up to 25,000 of them) for a report that seldom comes.
+pub(crate) fn row_keys<'l>(
+    header: &str,
+    lookup_field: &str,
+    lines: impl Iterator<Item = &'l str>,
+) -> Vec<String> {
+    let names = csv_records(header.as_bytes()).into_iter().next().unwrap_or_default();
+    let Some(column) = names.iter().position(|n| n.as_slice() == lookup_field.as_bytes()) else {
+        return lines.map(|_| String::new()).collect();
+    };
+    lines
+        .map(|line| {
+            let cell = csv_records(line.as_bytes())
+                .into_iter()
+                .next()
+                .and_then(|cells| cells.into_iter().nth(column));
+            cell.map_or_else(String::new, |c| match_key(lookup_field, &String::from_utf8_lossy(&c)))
+        })
+        .collect()
+}
+
 /// The records of a CSV file, each a list of cells, read by `csv-core` with the configuration
 /// the `csv` crate's reader gives it (RFC 4180; CR, LF or CRLF line breaks; blank lines
 /// skipped; records of any length).
@@ -113,4 +137,29 @@ pub(crate) fn as_count(v: Option<&Value>) -> Option<u64> {
 /// The connector's own reason `code` (an import's result), with `message`.
 pub(crate) fn reason(code: &'static str, message: impl Into<String>) -> Reason {
     Reason::local(code, message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::rows::csv_record;
+    use super::*;
+
+    /// The keys read back from the records are those the rows were matched by when each row
+    /// kept its own: trimmed, lower-case for `email`, whatever quoting the cell needed.
+    #[test]
+    fn row_keys_read_the_lookup_cell_back_from_each_record() {
+        let header = csv_record(["firstName", "email", "note"]);
+        let lines = [
+            csv_record(["Ann", "Ann@Example.COM", "x"]),
+            csv_record(["B, \"Bob\"", "bob@example.com", "line\r\nbreak"]),
+            csv_record(["", "\"quoted\"@example.com", ""]),
+            csv_record(["only one cell"]),
+        ];
+        let keys = row_keys(&header, "email", lines.iter().map(String::as_str));
+        assert_eq!(keys, ["ann@example.com", "bob@example.com", "\"quoted\"@example.com", ""]);
+        // Another lookup field keeps its case; a field the header lacks matches nothing.
+        let keys = row_keys(&header, "firstName", lines.iter().map(String::as_str));
+        assert_eq!(keys, ["Ann", "B, \"Bob\"", "", "only one cell"]);
+        assert_eq!(row_keys(&header, "id", lines.iter().map(String::as_str)), ["", "", "", ""]);
+    }
 }

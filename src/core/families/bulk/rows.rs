@@ -110,8 +110,6 @@ pub(crate) struct BulkRow {
     /// capacity is kept for each of up to 25,000 queued rows; shared (`Arc`) with the upload's
     /// body ([`crate::core::wire::Body::JoinedBytes`]), which is never written out in wasm.
     pub(crate) line: std::sync::Arc<str>,
-    /// The lookup value as report rows are matched against it ([`match_key`]).
-    pub(crate) key: Box<str>,
 }
 
 impl BulkRow {
@@ -135,7 +133,7 @@ pub(crate) fn prepare_row(
     // Written straight into the record (no cell copied apart): one allocation in the common
     // case, the cells' own bytes plus a few for the commas and quotes.
     let mut line = String::with_capacity(params.lead_data.len() * 16 + 2);
-    let mut key: Option<String> = None;
+    let mut mapped = false; // the lookup field
     for (i, m) in params.lead_data.iter().enumerate() {
         let is_key = m.field == params.lookup_field;
         let value = m.value_for(event, fmt, is_key, warnings)?;
@@ -176,16 +174,16 @@ pub(crate) fn prepare_row(
             None => Cow::Borrowed(""),
         };
         push_cell(&mut line, &text);
-        if is_key {
-            key = Some(match_key(&params.lookup_field, &text));
-        }
+        mapped |= is_key;
     }
-    let key = key.ok_or_else(|| EventError::MissingAttribute {
-        parameter: format!("leadData field {} (the lookup field)", params.lookup_field),
-        path: "(not mapped)".into(),
-    })?;
+    if !mapped {
+        return Err(EventError::MissingAttribute {
+            parameter: format!("leadData field {} (the lookup field)", params.lookup_field),
+            path: "(not mapped)".into(),
+        });
+    }
     end_record(&mut line);
-    Ok(BulkRow { line: std::sync::Arc::from(line), key: key.into_boxed_str() })
+    Ok(BulkRow { line: std::sync::Arc::from(line) })
 }
 
 #[cfg(test)]
