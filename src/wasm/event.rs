@@ -105,13 +105,19 @@ export function read_paths(event, reader, at, space) {
     r.kept.length = 0;
     if (typeof event === "object" && event !== null && (event instanceof String || event instanceof Number || event instanceof Boolean)) keep(11, event);
     else node(event, r.plan);
-    if (r.end <= space) new Uint8Array(r.memory.buffer, at, r.end).set(r.buf.subarray(0, r.end));
-    return r.end;
+    const end = r.end;
+    if (end <= space) copied(r, at);
+    return end;
   } finally {
     r = outer;
   }
 }
-export function read_again(reader, at) { new Uint8Array(reader.memory.buffer, at, reader.end).set(reader.buf.subarray(0, reader.end)); }
+function copied(reader, at) {
+  new Uint8Array(reader.memory.buffer, at, reader.end).set(reader.buf.subarray(0, reader.end));
+  // A buffer grown for one large event is not kept for the next.
+  if (reader.buf.length > 65536) { reader.buf = new Uint8Array(1024); reader.data = new DataView(reader.buf.buffer); }
+}
+export function read_again(reader, at) { copied(reader, at); }
 export function read_kept(reader, i) { return reader.kept[i]; }
 export function read_done(reader) { reader.kept.length = 0; }
 "#)]
@@ -165,6 +171,8 @@ thread_local! {
 
 /// Bytes the scratch buffer starts with.
 const SCRATCH_START: usize = 4096;
+/// The most the scratch buffer keeps between events (the helper's own buffer likewise).
+const SCRATCH_KEPT: usize = 65536;
 
 /// One action's attribute paths, and the same as [`read_paths`] takes them: `{plan, memory}`,
 /// the plan of [`plan_of`] and this module's memory (which it writes into), plus the helper's
@@ -249,6 +257,10 @@ impl EventReader {
             self.busy.set(false);
             read
         };
+        // A buffer grown for one large event goes back to the allocator.
+        if scratch.len() > SCRATCH_KEPT {
+            scratch = Vec::new();
+        }
         SCRATCH.set(scratch);
         if !read? {
             return Err("it is a function or a symbol, which JSON cannot carry".into());
@@ -368,7 +380,9 @@ fn decode<'p>(
             stream.bytes = rest;
             let text = std::str::from_utf8(bytes).map_err(|_| cut_short())?;
             match slot {
-                Value::String(s) => {
+                // The previous event's buffer, unless it was much larger (one large value is
+                // not kept for every event after it).
+                Value::String(s) if s.capacity() <= 2 * text.len() + 64 => {
                     s.clear();
                     s.push_str(text);
                 }
