@@ -246,8 +246,10 @@ fn a_long_snapshot_with_a_surrogate_pair_across_a_piece_restores_whole() {
 /// character), numbers
 /// of every kind (random bit patterns, integers around 2^53, 2^63 and 2^64, -0, NaN, ±Infinity),
 /// booleans, `null`, `undefined`, functions, symbols, lists, `Date`s (valid and not), objects
-/// with `toJSON`, class instances (getters on the prototype), objects without a prototype and
-/// properties that are not enumerable. Seeded: the same events every run.
+/// with `toJSON`, class instances (getters on the prototype), objects without a prototype,
+/// properties that are not enumerable, own `__proto__` keys and `String`, `Number` and `Boolean`
+/// objects with keys of their own (JSON writes their primitive). Seeded: the same events every
+/// run.
 const MAKE_EVENTS: &str = r#"
   let seed = 20261130;
   const rnd = () => { // mulberry32
@@ -257,7 +259,9 @@ const MAKE_EVENTS: &str = r#"
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
   const pick = (xs) => xs[Math.floor(rnd() * xs.length)];
-  const keys = ["a", "b", "email", "d.e", "ü", "", "0", "1", "toJSON"];
+  const keys = ["a", "b", "email", "d.e", "ü", "", "0", "1", "toJSON", "__proto__"];
+  // An own property, also `__proto__` (which `o[k] = v` would take as the prototype).
+  const put = (o, k, v) => Object.defineProperty(o, k, { value: v, enumerable: true, configurable: true, writable: true });
   const bits = () => { const d = new DataView(new ArrayBuffer(8)); d.setUint32(0, rnd() * 2 ** 32); d.setUint32(4, rnd() * 2 ** 32); return d.getFloat64(0); };
   const numbers = () => pick([0, -0, 1, -7, 0.1, 123.456, 1e20, 1e21, 2 ** 53, 2 ** 53 + 2, 2 ** 63, -(2 ** 63), -(2 ** 63) - 2048,
     2 ** 64, 2 ** 64 - 2048, 1.7976931348623157e308, 5e-324, NaN, Infinity, -Infinity, bits(), bits(),
@@ -266,7 +270,7 @@ const MAKE_EVENTS: &str = r#"
     "é".repeat(3000), "x".repeat(5000) + "ü"]);
   class Lead { constructor() { this.email = "own@example.com"; } get first() { return "from the prototype"; } }
   function value(depth) {
-    const kinds = depth > 3 ? ["s", "n", "b", "null"] : ["s", "s", "n", "n", "b", "null", "undef", "fn", "sym", "list", "obj", "obj", "obj", "date", "badDate", "toJSON", "lead", "bare", "hidden"];
+    const kinds = depth > 3 ? ["s", "n", "b", "null"] : ["s", "s", "n", "n", "b", "null", "undef", "fn", "sym", "list", "obj", "obj", "obj", "date", "badDate", "toJSON", "lead", "bare", "hidden", "boxed"];
     switch (pick(kinds)) {
       case "s": return strings();
       case "n": return numbers();
@@ -282,14 +286,15 @@ const MAKE_EVENTS: &str = r#"
       case "lead": return new Lead();
       case "bare": { const o = Object.create(null); o.email = strings(); o.n = numbers(); return o; }
       case "hidden": { const o = { shown: strings() }; Object.defineProperty(o, "email", { value: "hidden", enumerable: false }); return o; }
-      default: { const o = {}; for (let i = Math.floor(rnd() * 4); i > 0; i--) o[pick(keys)] = value(depth + 1); return o; }
+      case "boxed": { const o = pick([new String("abc"), new Number(5), new Boolean(false)]); o.x = strings(); o.a = value(depth + 1); return o; }
+      default: { const o = {}; for (let i = Math.floor(rnd() * 4); i > 0; i--) put(o, pick(keys), value(depth + 1)); return o; }
     }
   }
   const events = [];
   for (let i = 0; i < 3000; i++) {
     const e = {};
-    for (let k = 1 + Math.floor(rnd() * 4); k > 0; k--) e[pick(keys)] = value(1);
-    const paths = Array.from({ length: 1 + Math.floor(rnd() * 4) }, () => Array.from({ length: 1 + Math.floor(rnd() * 3) }, () => pick(["a", "b", "email", "ü", "0", "1", "first", "shown", "n", "x"])).join("."));
+    for (let k = 1 + Math.floor(rnd() * 4); k > 0; k--) put(e, pick(keys), value(1));
+    const paths = Array.from({ length: 1 + Math.floor(rnd() * 4) }, () => Array.from({ length: 1 + Math.floor(rnd() * 3) }, () => pick(["a", "b", "email", "ü", "0", "1", "first", "shown", "n", "x", "__proto__"])).join("."));
     events.push([e, paths]);
   }
   return events;

@@ -354,6 +354,9 @@ test("cyclic, BigInt, throwing getters and deep nesting fail saying which", asyn
         "listing the keys of `score` threw: no keys today"],
       ["proxy-length", { email: "a@example.com", score: new Proxy([1], { get(t, k) { if (k === "length") throw new Error("no length"); return t[k]; } }) },
         "listing the keys of `score` threw: no length"],
+      // A revoked Proxy as the event: asking what it is throws.
+      ["revoked", (() => { const p = Proxy.revocable({}, {}); p.revoke(); return p.proxy; })(),
+        "reading the event itself threw: Cannot perform 'getPrototypeOf' on a proxy that has been revoked"],
       // A list too long for JSON's text (JSON.stringify's own RangeError), not walked key by key.
       ["huge-list", { email: "a@example.com", score: Object.assign([], { length: 2 ** 32 - 1 }) }, "Invalid string length"],
     ];

@@ -171,7 +171,9 @@ pub(super) fn read_js_at(
     let keyed = at.last().filter(|_| has_to_json(v, at).unwrap_or(false));
     let js = match keyed {
         Some(key) => {
-            let holder = Object::new();
+            // Without a prototype: on a plain object, setting `__proto__` would set its
+            // prototype instead of holding the value under that key.
+            let holder: Object = Object::create(JsValue::NULL.unchecked_ref::<Object>());
             let _ = Reflect::set(&holder, &JsValue::from_str(key), v);
             JsValue::from(holder)
         }

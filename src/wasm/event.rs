@@ -11,7 +11,8 @@
 //!   writes); `undefined`, a function or a symbol leaves it out;
 //! - a string, number, boolean or `null` is taken as it is (a non-finite number as
 //!   [`crate::core::source::non_finite_marker`], a number as [`js_number`]);
-//! - any other value (a list, a `Date`, an object with `toJSON`, one a path ends at) is
+//! - any other value (a list, a `Date`, an object with `toJSON`, a `String`, `Number` or
+//!   `Boolean` object, one a path ends at) is
 //!   written by `JSON.stringify` and read through the paths below it, as before
 //!   ([`super::convert::read_js`]).
 //!
@@ -83,10 +84,13 @@ function leaf(v) {
     default: return v === null ? put(6) : keep(7, v);
   }
 }
+function boxed(v) { return v instanceof String || v instanceof Number || v instanceof Boolean; }
 function node(v, plan) {
   if (plan === 0 || typeof v !== "object" || v === null) { leaf(v); return true; }
   let other;
-  try { other = Array.isArray(v) || typeof v.toJSON === "function"; } catch (e) { keep(10, e); return false; }
+  // A String, Number or Boolean object is written as its primitive, whatever keys it has.
+  try { other = Array.isArray(v) || boxed(v); } catch (e) { keep(9, e); return false; }
+  if (!other) { try { other = typeof v.toJSON === "function"; } catch (e) { keep(10, e); return false; } }
   if (other) { keep(8, v); return true; }
   put(1);
   for (let i = 0; i < plan.length; i += 2) {
@@ -103,8 +107,10 @@ export function read_paths(event, reader, at, space) {
     if (r.buf === undefined) { r.buf = new Uint8Array(1024); r.data = new DataView(r.buf.buffer); r.kept = []; }
     r.end = 0;
     r.kept.length = 0;
-    if (typeof event === "object" && event !== null && (event instanceof String || event instanceof Number || event instanceof Boolean)) keep(11, event);
-    else node(event, r.plan);
+    let root;
+    try { root = typeof event === "object" && event !== null && boxed(event); } catch (e) { keep(9, e); root = null; }
+    if (root) keep(11, event);
+    else if (root === false) node(event, r.plan);
     const end = r.end;
     if (end <= space) copied(r, at);
     return end;
@@ -151,11 +157,13 @@ mod tag {
     pub const NULL: u8 = 6;
     /// A value a path ends at that is not one of the above (kept aside: its index follows).
     pub const KEPT_LEAF: u8 = 7;
-    /// A list or an object with `toJSON` on the way of a path (kept aside).
+    /// A list, a `String`, `Number` or `Boolean` object or an object with `toJSON` on the way
+    /// of a path (kept aside).
     pub const KEPT_OTHER: u8 = 8;
-    /// Reading the key threw (the error kept aside); nothing follows.
+    /// Reading the key, or whether the object is a list (a revoked Proxy), threw (the error
+    /// kept aside); nothing follows.
     pub const THREW_READING: u8 = 9;
-    /// Looking at the object (`Array.isArray`, its `toJSON`) threw; nothing follows.
+    /// Reading the object's `toJSON` threw; nothing follows.
     pub const THREW_LOOKING: u8 = 10;
     /// The event itself is a `String`, `Number` or `Boolean` object (kept aside), which JSON
     /// writes as its primitive; nothing follows.
