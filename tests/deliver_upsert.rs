@@ -511,3 +511,20 @@ fn an_attribute_path_with_an_empty_key_is_refused_naming_the_action_and_paramete
     let ok = json!([field("email", "a.b c.0"), {"field": "x", "source": {"attribute": ["a", "", "b"]}}]);
     assert!(Settings::from_value(&settings(json!([upsert("createOrUpdate", ok, json!({}))]))).is_ok());
 }
+
+/// An action is named by its id exactly as configured: `" upsert "` is not trimmed to `upsert`
+/// (it was, and `process(" upsert ")`, the id as the host configured it, was refused).
+#[test]
+fn an_action_id_is_matched_exactly_as_configured() {
+    let mut h = Driver::new(settings(json!([{"id": " upsert ", "type": "createOrUpdateLead",
+        "updateStrategy": "createOrUpdate", "leadData": [{"field": "email", "source": {"attribute": "email"}}]}])));
+    h.event_with_id(" upsert ", &json!({"email": "a@example.com"}), "e1");
+    h.run_until_idle();
+    h.assert_all_final();
+    let o = h.outcome("e1");
+    assert_eq!((o.status, o.action_id.as_str()), (Status::Delivered, " upsert "));
+    assert_eq!(
+        h.unreadable_event("upsert", "it holds a BigInt", None),
+        Err(marketo_connector::core::UsageError::UnknownAction("upsert".into()))
+    );
+}

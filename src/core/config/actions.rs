@@ -327,8 +327,10 @@ pub fn parse_actions(v: &Value) -> Result<Vec<ActionConfig>, ConfigError> {
         let obj = entry.as_object().ok_or_else(|| {
             ConfigError::action(format!("#{i}"), "(action)", "must be an object {id, type, ...}")
         })?;
+        // Kept as given: `process()` names the action by this exact string (an id trimmed here
+        // was refused there when given as configured, `" upsert"`).
         let id = match obj.get("id") {
-            Some(Value::String(s)) if !s.trim().is_empty() => s.trim().to_string(),
+            Some(Value::String(s)) if !s.trim().is_empty() => s.clone(),
             _ => return Err(ConfigError::action(format!("#{i}"), "id", "must be a non-empty string")),
         };
         if out.iter().any(|a| a.id == id) {
