@@ -354,6 +354,9 @@ test("cyclic, BigInt, throwing getters and deep nesting fail saying which", asyn
         "listing the keys of `score` threw: no keys today"],
       ["proxy-length", { email: "a@example.com", score: new Proxy([1], { get(t, k) { if (k === "length") throw new Error("no length"); return t[k]; } }) },
         "listing the keys of `score` threw: no length"],
+      // Events JSON writes nothing for.
+      ["root-tojson", { email: "a@example.com", toJSON() { return undefined; } }, "its toJSON() gave undefined, a function or a symbol, which JSON leaves out"],
+      ["function", Object.assign(() => 1, { email: "a@example.com" }), "it is a function, which JSON cannot carry"],
       // A revoked Proxy as the event: asking what it is throws.
       ["revoked", (() => { const p = Proxy.revocable({}, {}); p.revoke(); return p.proxy; })(),
         "reading the event itself threw: Cannot perform 'getPrototypeOf' on a proxy that has been revoked"],

@@ -188,7 +188,9 @@ pub fn to_id(value: &Value, parameter: &str) -> Result<i64, EventError> {
         },
         Value::String(s) => {
             let t = s.trim();
-            if t.is_empty() || !t.bytes().all(|b| b.is_ascii_digit()) {
+            let digits = t.strip_prefix('-').unwrap_or(t);
+            // `"-5"` is a number, refused below as not positive (as `-5` is).
+            if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
                 return Err(invalid("a string that is not a number"));
             }
             t.parse::<i64>().map_err(|_| invalid("too large"))?
@@ -529,9 +531,23 @@ mod tests {
     fn ids_are_integers_or_digit_strings() {
         assert_eq!(to_id(&json!(318594), "id").unwrap(), 318594);
         assert_eq!(to_id(&json!("318594"), "id").unwrap(), 318594);
-        for bad in [json!(null), json!(true), json!("abc"), json!(1.5), json!(-3), json!("")] {
+        for bad in [
+            json!(null),
+            json!(true),
+            json!("abc"),
+            json!(1.5),
+            json!(-3),
+            json!(""),
+            json!("-"),
+            json!("5-"),
+        ] {
             let err = to_id(&bad, "targetLeadId").unwrap_err();
             assert!(err.to_string().contains("targetLeadId"), "{err}");
+        }
+        // A negative number as a string is named as one, as the number is.
+        for negative in [json!("-5"), json!(" -5 "), json!(-5), json!("-0"), json!("0")] {
+            let err = to_id(&negative, "targetLeadId").unwrap_err().to_string();
+            assert!(err.contains("not positive"), "{negative}: {err}");
         }
     }
 

@@ -117,9 +117,21 @@ pub(super) fn read_event_with(
     read: impl FnOnce(&JsValue) -> Result<Option<serde_json::Value>, String>,
 ) -> Result<serde_json::Value, String> {
     refuse_root(v)?;
-    let value = read(v)?.ok_or("it is a function or a symbol, which JSON cannot carry")?;
+    let value = read(v)?.ok_or_else(|| left_out(v))?;
     refuse_read(v, &value)?;
     Ok(value)
+}
+
+/// Why JSON writes nothing for the event `v`: it is a function or a symbol, or its `toJSON`
+/// gave `undefined` (or one of those).
+pub(super) fn left_out(v: &JsValue) -> String {
+    if v.is_function() {
+        "it is a function, which JSON cannot carry".into()
+    } else if v.is_symbol() {
+        "it is a symbol, which JSON cannot carry".into()
+    } else {
+        "its toJSON() gave undefined, a function or a symbol, which JSON leaves out".into()
+    }
 }
 
 /// What every way of reading refuses before reading: `undefined`, and a `String`, `Number` or

@@ -36,8 +36,8 @@ use wasm_bindgen::prelude::*;
 use crate::core::event_paths::{js_number, EventPaths, ReadError, MAX_NESTING};
 
 use super::convert::{
-    holds_half_character, js_message, place, read_js_at, refuse_boxed, refuse_read, refuse_undefined,
-    to_json_of,
+    holds_half_character, js_message, left_out, place, read_js_at, refuse_boxed, refuse_read,
+    refuse_undefined, to_json_of,
 };
 
 #[wasm_bindgen(inline_js = r#"
@@ -271,7 +271,7 @@ impl EventReader {
         }
         SCRATCH.set(scratch);
         if !read? {
-            return Err("it is a function or a symbol, which JSON cannot carry".into());
+            return Err(left_out(event));
         }
         refuse_read(event, tree)
     }
