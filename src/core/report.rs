@@ -259,6 +259,9 @@ impl<W> Reporter<W> {
 
     /// The finished outcomes no pending `process` waits for, removed.
     fn take_unowned(&mut self) -> Vec<Outcome> {
+        if self.finished.is_empty() {
+            return Vec::new(); // the common case: no allocation for nothing
+        }
         let events = &self.events;
         let (owned, unowned): (Vec<_>, Vec<_>) = std::mem::take(&mut self.finished)
             .into_iter()
