@@ -29,7 +29,7 @@ export async function send(o) {
     throw new UsageError("--checkpoint needs --outcomes FILE: a resumed run cuts the outcomes file back to the checkpoint, which stdout cannot be");
   }
   if (!(o.settings.actions ?? []).some((a) => a?.id === o.action)) {
-    throw new UsageError(`--action ${o.action}: no action with that id in the settings (have: ${(o.settings.actions ?? []).map((a) => a?.id).join(", ") || "none"})`);
+    throw new UsageError(`--action ${o.action}: no action with that id in the settings (have: ${(o.settings.actions ?? []).map((a) => JSON.stringify(a?.id)).join(", ") || "none"})`);
   }
   const started = Date.now();
   const input = !o.input || o.input === "-" ? process.stdin : openInput(o.input);

@@ -355,11 +355,13 @@ test("cyclic, BigInt, throwing getters and deep nesting fail saying which", asyn
       ["proxy-length", { email: "a@example.com", score: new Proxy([1], { get(t, k) { if (k === "length") throw new Error("no length"); return t[k]; } }) },
         "listing the keys of `score` threw: no length"],
       // Events JSON writes nothing for.
-      ["root-tojson", { email: "a@example.com", toJSON() { return undefined; } }, "its toJSON() gave undefined, a function or a symbol, which JSON leaves out"],
+      ["root-tojson", { email: "a@example.com", toJSON() { return undefined; } }, "its toJSON() gave a value JSON leaves out (undefined, a function or a symbol)"],
       ["function", Object.assign(() => 1, { email: "a@example.com" }), "it is a function, which JSON cannot carry"],
+      ["bigint-event", 10n, "it is a BigInt, which JSON cannot carry"],
+      ["root-tojson-throws", { email: "a@example.com", toJSON() { throw new Error("boom"); } }, "the event's toJSON() threw: boom"],
       // A revoked Proxy as the event: asking what it is throws.
       ["revoked", (() => { const p = Proxy.revocable({}, {}); p.revoke(); return p.proxy; })(),
-        "reading the event itself threw: Cannot perform 'getPrototypeOf' on a proxy that has been revoked"],
+        "reading the event itself threw: Cannot perform 'IsArray' on a proxy that has been revoked"],
       // A list too long for JSON's text (JSON.stringify's own RangeError), not walked key by key.
       ["huge-list", { email: "a@example.com", score: Object.assign([], { length: 2 ** 32 - 1 }) }, "Invalid string length"],
     ];
@@ -425,6 +427,19 @@ test("each key on an action's paths is read once, in the paths' order, and nothi
     const lead = [...s.sim.state.leads.values()].find((l) => l.email?.toLowerCase() === "once@example.com");
     assert.ok(lead, "the lead was created");
     assert.equal(lead.leadScore, 42);
+  } finally {
+    await s.sim.close();
+  }
+});
+
+test("a Proxy whose getPrototypeOf trap throws is read as JSON.stringify reads it (it never asks that trap)", async () => {
+  const s = await setup({ actions: [UPSERT] });
+  try {
+    const gpo = { getPrototypeOf() { throw new Error("no prototype today"); } };
+    for (const event of [new Proxy({ email: "p@example.com", score: 3 }, gpo), { email: "p@example.com", score: new Proxy({ n: 1 }, gpo) }]) {
+      const copy = JSON.parse(JSON.stringify(event));
+      assert.deepEqual(s.c.preview("upsert", event), s.c.preview("upsert", copy));
+    }
   } finally {
     await s.sim.close();
   }

@@ -184,6 +184,9 @@ pub fn to_id(value: &Value, parameter: &str) -> Result<i64, EventError> {
     let id = match value {
         Value::Number(n) => match n.as_i64() {
             Some(i) => i,
+            None if n.is_u64() || n.as_f64().is_some_and(|f| f.fract() == 0.0 && f.abs() >= 9.0e18) => {
+                return Err(invalid("too large"))
+            }
             None => return Err(invalid("not an integer")),
         },
         Value::String(s) => {
@@ -191,7 +194,7 @@ pub fn to_id(value: &Value, parameter: &str) -> Result<i64, EventError> {
             let digits = t.strip_prefix('-').unwrap_or(t);
             // `"-5"` is a number, refused below as not positive (as `-5` is).
             if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(invalid("a string that is not a number"));
+                return Err(invalid("a string that is not a whole number written in decimal digits"));
             }
             t.parse::<i64>().map_err(|_| invalid("too large"))?
         }
@@ -543,6 +546,16 @@ mod tests {
         ] {
             let err = to_id(&bad, "targetLeadId").unwrap_err();
             assert!(err.to_string().contains("targetLeadId"), "{err}");
+        }
+        for large in
+            [json!(9_223_372_036_854_775_808_u64), json!(1e19), json!(1e20), json!("99999999999999999999")]
+        {
+            let err = to_id(&large, "targetLeadId").unwrap_err().to_string();
+            assert!(err.contains("too large"), "{large}: {err}");
+        }
+        for other in [json!("1e3"), json!("0x10"), json!("+5"), json!("5.0")] {
+            let err = to_id(&other, "targetLeadId").unwrap_err().to_string();
+            assert!(err.contains("not a whole number written in decimal digits"), "{other}: {err}");
         }
         // A negative number as a string is named as one, as the number is.
         for negative in [json!("-5"), json!(" -5 "), json!(-5), json!("-0"), json!("0")] {

@@ -130,7 +130,7 @@ pub(super) fn left_out(v: &JsValue) -> String {
     } else if v.is_symbol() {
         "it is a symbol, which JSON cannot carry".into()
     } else {
-        "its toJSON() gave undefined, a function or a symbol, which JSON leaves out".into()
+        "its toJSON() gave a value JSON leaves out (undefined, a function or a symbol)".into()
     }
 }
 
@@ -384,8 +384,12 @@ pub(super) fn place<S: std::borrow::Borrow<str>>(path: &[S]) -> String {
 /// Why `JSON.stringify` threw for `v`: a BigInt, a cycle, a getter or `toJSON` that throws, or
 /// nesting past [`MAX_NESTING`], with the attribute path where it is.
 fn diagnose(v: &JsValue, path: &mut Vec<String>, ancestors: &mut Vec<JsValue>) -> Option<String> {
+    let bigint = |path: &[String]| match path {
+        [] => "it is a BigInt, which JSON cannot carry".to_string(),
+        _ => format!("it holds a BigInt at {}, which JSON cannot carry", place(path)),
+    };
     if v.is_bigint() {
-        return Some(format!("it holds a BigInt at {}, which JSON cannot carry", place(path)));
+        return Some(bigint(path));
     }
     if !v.is_object() {
         return None;
@@ -399,13 +403,20 @@ fn diagnose(v: &JsValue, path: &mut Vec<String>, ancestors: &mut Vec<JsValue>) -
             let key = JsValue::from_str(path.last().map_or("", String::as_str));
             match f.call1(v, &key) {
                 Ok(r) => r,
-                Err(e) => return Some(format!("{}.toJSON() threw: {}", place(path), js_message(&e))),
+                Err(e) => {
+                    let whose = if path.is_empty() {
+                        "the event's toJSON()".to_string()
+                    } else {
+                        format!("{}.toJSON()", place(path))
+                    };
+                    return Some(format!("{whose} threw: {}", js_message(&e)));
+                }
             }
         }
         None => v.clone(),
     };
     if v.is_bigint() {
-        return Some(format!("it holds a BigInt at {}, which JSON cannot carry", place(path)));
+        return Some(bigint(path));
     }
     if !v.is_object() {
         return None;

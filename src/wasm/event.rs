@@ -84,7 +84,9 @@ function leaf(v) {
     default: return v === null ? put(6) : keep(7, v);
   }
 }
-function boxed(v) { return v instanceof String || v instanceof Number || v instanceof Boolean; }
+// JSON tells a String, Number or Boolean object by its internal slot, which a Proxy never has:
+// a Proxy whose getPrototypeOf trap throws is not one (and JSON.stringify never asks it).
+function boxed(v) { try { return v instanceof String || v instanceof Number || v instanceof Boolean; } catch (e) { return false; } }
 function node(v, plan) {
   if (plan === 0 || typeof v !== "object" || v === null) { leaf(v); return true; }
   let other;
@@ -107,10 +109,8 @@ export function read_paths(event, reader, at, space) {
     if (r.buf === undefined) { r.buf = new Uint8Array(1024); r.data = new DataView(r.buf.buffer); r.kept = []; }
     r.end = 0;
     r.kept.length = 0;
-    let root;
-    try { root = typeof event === "object" && event !== null && boxed(event); } catch (e) { keep(9, e); root = null; }
-    if (root) keep(11, event);
-    else if (root === false) node(event, r.plan);
+    if (typeof event === "object" && event !== null && boxed(event)) keep(11, event);
+    else node(event, r.plan);
     const end = r.end;
     if (end <= space) copied(r, at);
     return end;

@@ -331,7 +331,13 @@ pub fn parse_actions(v: &Value) -> Result<Vec<ActionConfig>, ConfigError> {
         // was refused there when given as configured, `" upsert"`).
         let id = match obj.get("id") {
             Some(Value::String(s)) if !s.trim().is_empty() => s.clone(),
-            _ => return Err(ConfigError::action(format!("#{i}"), "id", "must be a non-empty string")),
+            _ => {
+                return Err(ConfigError::action(
+                    format!("#{i}"),
+                    "id",
+                    "must be a string with more than spaces",
+                ))
+            }
         };
         if out.iter().any(|a| a.id == id) {
             return Err(ConfigError::action(&id, "id", "is used by another action; ids must be unique"));
