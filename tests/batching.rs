@@ -107,7 +107,8 @@ fn a_record_no_body_can_hold_fails_on_arrival_and_is_never_sent() {
     ] {
         let id = action["id"].as_str().unwrap().to_owned();
         let mut h = Driver::new(settings(json!([action])));
-        h.event_with_id(&id, &json!({"email": "big@example.com", "notes": "x".repeat(fits + 1)}), "too-big");
+        let too_big = json!({"email": "big@example.com", "notes": "x".repeat(fits + 1)});
+        h.event_with_id(&id, &too_big, "too-big");
         h.event_with_id(&id, &json!({"email": "cut@example.com", "title": "t".repeat(2 << 20)}), "cut");
         // A record of exactly the limit's size goes, in a body of exactly 1 MB.
         h.event_with_id(&id, &json!({"email": "big@example.com", "notes": "x".repeat(fits)}), "fits");
@@ -125,6 +126,9 @@ fn a_record_no_body_can_hold_fails_on_arrival_and_is_never_sent() {
             m.contains(&format!("the lead record is {bytes} bytes")) && m.contains("limit of 1048576 bytes"),
             "{id}: {m}"
         );
+        // `preview()` refuses it as `process()` did (it showed the request that never goes).
+        let preview = h.engine.preview(&id, &too_big).map(|calls| calls.len());
+        assert!(matches!(&preview, Err(Err(e)) if e.code() == "RECORD_TOO_LARGE"), "{id}: {preview:?}");
         let cut = h.outcome_json("cut");
         assert_eq!(
             (cut["status"].as_str(), cut["code"].as_str()),

@@ -466,22 +466,19 @@ pub(crate) struct LeadFamily<'a> {
     pub batched: bool,
 }
 
-impl Family for LeadFamily<'_> {
-    fn prepare(
-        &self,
-        event: &Value,
-        format: &Format<'_>,
-        warnings: &mut Vec<String>,
-    ) -> Result<Prepared, EventError> {
-        let written = write_record_for(self.params, event, format, warnings)?;
-        let size = written.size();
-        // A record no body can hold fails now, not with a 413 once its batch goes (which would
-        // also send it with others). `overhead()` bounds the envelope from above; the exact one
-        // is written only for a record that close to the limit. Only once formatted with the
-        // lead schema: before it is read, a long string is not yet cut to its field's length
-        // (`onTooLong: "truncate"` may bring the record under the limit), and the event is
-        // prepared again with the schema before it is sent.
-        if format.schema.is_some() && size + self.overhead() > MAX_BODY_BYTES {
+impl LeadFamily<'_> {
+    /// Whether a Sync Leads body can hold `written`: a record no body can hold fails on
+    /// arrival, not with a 413 once its batch goes (which would also send it with others).
+    /// `overhead()` bounds the envelope from above; the exact one is written only for a record
+    /// that close to the limit. Only once formatted with the lead schema: before it is read, a
+    /// long string is not yet cut to its field's length (`onTooLong: "truncate"` may bring the
+    /// record under the limit), and the event is prepared again with the schema before it is
+    /// sent.
+    ///
+    /// # Errors
+    /// [`EventError::TooLarge`] (`RECORD_TOO_LARGE`) with the record's and the envelope's bytes.
+    fn fits(&self, written: &Written, format: &Format<'_>) -> Result<(), EventError> {
+        if format.schema.is_some() && written.size() + self.overhead() > MAX_BODY_BYTES {
             let envelope = sync_head(self.params).len() + 2;
             if written.text_len + envelope > MAX_BODY_BYTES {
                 return Err(EventError::TooLarge {
@@ -492,6 +489,20 @@ impl Family for LeadFamily<'_> {
                 });
             }
         }
+        Ok(())
+    }
+}
+
+impl Family for LeadFamily<'_> {
+    fn prepare(
+        &self,
+        event: &Value,
+        format: &Format<'_>,
+        warnings: &mut Vec<String>,
+    ) -> Result<Prepared, EventError> {
+        let written = write_record_for(self.params, event, format, warnings)?;
+        self.fits(&written, format)?;
+        let size = written.size();
         Ok(Prepared::new(written, size))
     }
 
@@ -518,10 +529,10 @@ impl Family for LeadFamily<'_> {
 
     fn preview(&self, event: &Value, format: &Format<'_>, _: usize) -> Result<Vec<CallSpec>, EventError> {
         let ev = EventRef { key: EventKey(0) };
-        let mut job = SyncJob::new(
-            self.params,
-            vec![(ev, write_record_for(self.params, event, format, &mut Vec::new())?)],
-        );
+        let written = write_record_for(self.params, event, format, &mut Vec::new())?;
+        // What `process()` refuses on arrival is refused here too.
+        self.fits(&written, format)?;
+        let mut job = SyncJob::new(self.params, vec![(ev, written)]);
         let mut progress = Progress::default();
         job.start(&mut progress);
         Ok(progress.calls)
