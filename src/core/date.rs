@@ -530,6 +530,7 @@ fn format_utc(secs: i64) -> Result<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     /// Mapping relies on it (`FieldMapping::value_for` sends a `type: "date"` value to a Marketo
     /// `date` or `datetime` field without parsing it twice).
@@ -550,7 +551,6 @@ mod tests {
             assert_eq!(to_iso8601(&Value::String(once.clone())).as_deref(), Ok(once.as_str()), "{v}");
         }
     }
-    use serde_json::json;
 
     fn iso(v: Value) -> String {
         to_iso8601(&v).unwrap_or_else(|e| panic!("{v}: {e}"))

@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::date::to_iso8601;
 use super::error::EventError;
-use super::schema::{convert, cut_chars, DataType, Format, OnTooLong};
+use super::schema::{convert, cut_chars, iso_day, DataType, Format, OnTooLong};
 
 /// Prefix of the string that stands in for a JavaScript number JSON cannot carry (`NaN`,
 /// `Infinity`, `-Infinity`) or an invalid `Date`: `JSON.stringify` would write `null`, which
@@ -343,11 +343,8 @@ impl FieldMapping {
             // `type: "date"` wrote it as ISO 8601 in UTC already (`to_iso8601`, which reads
             // its own text back unchanged): no second parse. A `date` field takes the day.
             (FieldType::Date, DataType::Datetime, read @ Cow::Owned(Value::String(_))) => read,
-            (FieldType::Date, DataType::Date, Cow::Owned(Value::String(mut day))) => {
-                if day.is_char_boundary(10) {
-                    day.truncate(10); // `YYYY-MM-DD`, as `convert` takes it
-                }
-                Cow::Owned(Value::String(day))
+            (FieldType::Date, DataType::Date, Cow::Owned(Value::String(iso))) => {
+                Cow::Owned(Value::String(iso_day(iso)))
             }
             (_, _, Cow::Borrowed(v)) => convert(v, kind).map_err(field_type)?,
             (_, _, Cow::Owned(read)) => {

@@ -403,14 +403,7 @@ fn diagnose(v: &JsValue, path: &mut Vec<String>, ancestors: &mut Vec<JsValue>) -
             let key = JsValue::from_str(path.last().map_or("", String::as_str));
             match f.call1(v, &key) {
                 Ok(r) => r,
-                Err(e) => {
-                    let whose = if path.is_empty() {
-                        "the event's toJSON()".to_string()
-                    } else {
-                        format!("{}.toJSON()", place(path))
-                    };
-                    return Some(format!("{whose} threw: {}", js_message(&e)));
-                }
+                Err(e) => return Some(format!("{}() threw: {}", to_json_of(path), js_message(&e))),
             }
         }
         None => v.clone(),

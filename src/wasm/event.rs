@@ -44,6 +44,7 @@ use super::convert::{
 const encoder = new TextEncoder();
 const enumerable = Object.prototype.propertyIsEnumerable;
 let r = null;
+function fresh(reader) { reader.buf = new Uint8Array(1024); reader.data = new DataView(reader.buf.buffer); }
 function room(n) {
   if (r.end + n <= r.buf.length) return;
   const grown = new Uint8Array(Math.max(r.buf.length * 2, r.end + n));
@@ -106,24 +107,23 @@ export function read_paths(event, reader, at, space) {
   const outer = r;
   r = reader;
   try {
-    if (r.buf === undefined) { r.buf = new Uint8Array(1024); r.data = new DataView(r.buf.buffer); r.kept = []; }
+    if (r.buf === undefined) { fresh(r); r.kept = []; }
     r.end = 0;
     r.kept.length = 0;
     if (typeof event === "object" && event !== null && boxed(event)) keep(11, event);
     else node(event, r.plan);
     const end = r.end;
-    if (end <= space) copied(r, at);
+    if (end <= space) read_again(r, at);
     return end;
   } finally {
     r = outer;
   }
 }
-function copied(reader, at) {
+export function read_again(reader, at) {
   new Uint8Array(reader.memory.buffer, at, reader.end).set(reader.buf.subarray(0, reader.end));
   // A buffer grown for one large event is not kept for the next.
-  if (reader.buf.length > 65536) { reader.buf = new Uint8Array(1024); reader.data = new DataView(reader.buf.buffer); }
+  if (reader.buf.length > 65536) fresh(reader);
 }
-export function read_again(reader, at) { copied(reader, at); }
 export function read_kept(reader, i) { return reader.kept[i]; }
 export function read_done(reader) { reader.kept.length = 0; }
 "#)]
@@ -348,14 +348,13 @@ fn decode<'p>(
                 *slot = Value::Object(Map::new());
             }
             let Value::Object(map) = slot else { return Err(cut_short()) };
-            let mut present = 0;
+            // Every key of a map here is one of `paths`' children (a value read whole through
+            // `read_js_at` keeps only the keys on the paths), so each is set or removed below.
             for (name, below) in paths.children() {
                 at.push(name);
                 match map.get_mut(name) {
                     Some(child) => {
-                        if decode(stream, below, at, child)? {
-                            present += 1;
-                        } else {
+                        if !decode(stream, below, at, child)? {
                             map.remove(name);
                         }
                     }
@@ -363,23 +362,10 @@ fn decode<'p>(
                         let mut child = Value::Null;
                         if decode(stream, below, at, &mut child)? {
                             map.insert(name.to_owned(), child);
-                            present += 1;
                         }
                     }
                 }
                 at.pop();
-            }
-            // Keys from an earlier value at this place that are not on the paths (it was read
-            // whole, as a list or through `toJSON`).
-            if map.len() != present {
-                let stale: Vec<String> = map
-                    .keys()
-                    .filter(|key| !paths.children().any(|(name, _)| name == *key))
-                    .cloned()
-                    .collect();
-                for key in stale {
-                    map.remove(&key);
-                }
             }
         }
         tag::STRING => {

@@ -323,7 +323,7 @@ pub fn convert(v: &Value, to: DataType) -> Result<Cow<'_, Value>, String> {
     };
     let unchanged = Ok(Cow::Borrowed(v));
     match to {
-        DataType::Date => to_iso8601(v).map(|s| Cow::Owned(Value::String(s.get(..10).unwrap_or(&s).to_string()))),
+        DataType::Date => to_iso8601(v).map(|s| Cow::Owned(Value::String(iso_day(s)))),
         DataType::Datetime => to_iso8601(v).map(|s| Cow::Owned(Value::String(s))),
         DataType::Integer | DataType::Score => {
             let n = match v {
@@ -400,6 +400,15 @@ fn decimal(s: &str) -> Option<Value> {
     let exp = exp - i32::try_from(frac.len()).ok()? + i32::try_from(zeros).ok()?;
     let f = float::from_decimal(s.starts_with('-'), value, exp);
     serde_json::Number::from_f64(f).map(Value::Number) // None when infinite
+}
+
+/// The day (`YYYY-MM-DD`) of an ISO 8601 date-time [`to_iso8601`] wrote, which a Marketo `date`
+/// field takes.
+pub(crate) fn iso_day(mut iso: String) -> String {
+    if iso.is_char_boundary(10) {
+        iso.truncate(10);
+    }
+    iso
 }
 
 /// `text` cut to at most `limit` characters (on a character boundary).
