@@ -1,6 +1,6 @@
-//! Compact JSON text, byte for byte what `serde_json::to_string` writes, without serde's writer
-//! for the common case: a string that needs no escape (no `"`, `\` or control character, the
-//! characters serde_json escapes) is copied whole, and a number is written by serde_json.
+//! Compact JSON text, byte for byte what `serde_json::to_string` writes, without serde's writer:
+//! strings are escaped here (the characters serde_json escapes, in its forms), and a number is
+//! written by serde_json.
 
 use serde_json::{Map, Value};
 
@@ -43,16 +43,39 @@ pub fn write_object(out: &mut String, map: &Map<String, Value>) {
     out.push('}');
 }
 
-/// Writes `s` as a JSON string to `out`, as serde_json writes it.
+/// Writes `s` as a JSON string to `out`, as serde_json writes it: `"`, `\` and the control
+/// characters escaped (`\b \t \n \f \r` by their short forms, the others as `\u00xx`,
+/// lower-case hex), everything else copied as it is. Escaped in place, a run of plain bytes at a
+/// time (before, a string with an escape went through `serde_json::to_string` and a copy).
 pub fn write_str(out: &mut String, s: &str) {
-    if s.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
-        // serde_json cannot fail to write a string.
-        out.push_str(&serde_json::to_string(s).unwrap_or_default());
-    } else {
-        out.push('"');
-        out.push_str(s);
-        out.push('"');
+    out.push('"');
+    let mut plain = 0;
+    for (i, b) in s.bytes().enumerate() {
+        let short = match b {
+            b'"' => '"',
+            b'\\' => '\\',
+            b'\n' => 'n',
+            b'\t' => 't',
+            b'\r' => 'r',
+            0x08 => 'b',
+            0x0c => 'f',
+            0x00..=0x1f => 'u',
+            _ => continue,
+        };
+        // `i` is at an ASCII byte, so both cuts fall between characters.
+        out.push_str(s.get(plain..i).unwrap_or_default());
+        plain = i + 1;
+        out.push('\\');
+        out.push(short);
+        if short == 'u' {
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            out.push_str("00");
+            out.push(char::from(HEX.get(usize::from(b >> 4)).copied().unwrap_or(b'0')));
+            out.push(char::from(HEX.get(usize::from(b & 0xf)).copied().unwrap_or(b'0')));
+        }
     }
+    out.push_str(s.get(plain..).unwrap_or_default());
+    out.push('"');
 }
 
 /// Bytes `v`'s text takes when none of its strings needs an escape (24 for a number: the
@@ -92,6 +115,19 @@ mod tests {
             let mut out = String::new();
             write_value(&mut out, &v);
             assert_eq!(out, serde_json::to_string(&v).unwrap());
+        }
+    }
+
+    #[test]
+    fn escapes_each_character_as_serde_json_does() {
+        // Every ASCII character alone, between others, and runs of them, around multi-byte text.
+        for b in 0u8..0x80 {
+            let c = char::from(b);
+            for s in [c.to_string(), format!("a{c}b"), format!("é{c}{c}😀"), format!("{c}x{c}")] {
+                let mut out = String::new();
+                write_str(&mut out, &s);
+                assert_eq!(out, serde_json::to_string(&s).unwrap(), "{b:#04x}");
+            }
         }
     }
 
