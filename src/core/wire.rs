@@ -309,7 +309,7 @@ impl Envelope {
     /// [`NotAnEnvelope`] when the body is not JSON or has no boolean `success` (an HTML error
     /// page from a proxy, a truncated answer...).
     pub fn parse(body: &str) -> Result<Envelope, NotAnEnvelope> {
-        let v: Value = serde_json::from_str(body).map_err(|_| NotAnEnvelope {
+        let mut v: Value = serde_json::from_str(body).map_err(|_| NotAnEnvelope {
             problem: "response is not JSON",
             start: Some(body.trim_start().chars().take(KEPT_START_CHARS).collect()),
         })?;
@@ -317,10 +317,15 @@ impl Envelope {
             .get("success")
             .and_then(Value::as_bool)
             .ok_or(NotAnEnvelope { problem: "response has no boolean `success`", start: None })?;
+        // Taken out of the parsed answer, not copied (a page of lead records can be large).
+        let result = match v.get_mut("result").map(Value::take) {
+            Some(Value::Array(list)) => list,
+            _ => Vec::new(),
+        };
         Ok(Envelope {
             request_id: v.get("requestId").and_then(Value::as_str).map(str::to_owned),
             success,
-            result: v.get("result").and_then(Value::as_array).cloned().unwrap_or_default(),
+            result,
             errors: if success { api_errors(v.get("errors")) } else { failure_errors(v.get("errors")) },
             more_result: v.get("moreResult").and_then(Value::as_bool).unwrap_or(false),
             next_page_token: v.get("nextPageToken").and_then(Value::as_str).map(str::to_owned),
