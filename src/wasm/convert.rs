@@ -45,10 +45,29 @@ extern "C" {
         action_id: &JsValue,
         status: &JsValue,
         lead_ids: Option<Box<[f64]>>,
-        code: Option<&str>,
-        message: Option<&str>,
-        request_id: Option<&str>,
+        code: &JsValue,
+        message: &JsValue,
+        request_id: &JsValue,
     ) -> JsValue;
+}
+
+/// A string for JavaScript, made again only when it differs from the one before: the outcomes
+/// of one call share its `requestId` (and a failed batch its code and message), which would
+/// otherwise be copied out of wasm once per event. `undefined` for none.
+#[derive(Default)]
+struct Repeated<'a> {
+    last: Option<(&'a str, JsValue)>,
+}
+
+impl<'a> Repeated<'a> {
+    fn js(&mut self, s: Option<&'a str>) -> &JsValue {
+        const NONE: &JsValue = &JsValue::UNDEFINED;
+        let Some(s) = s else { return NONE };
+        if self.last.as_ref().is_none_or(|(last, _)| *last != s) {
+            self.last = Some((s, JsValue::from_str(s)));
+        }
+        self.last.as_ref().map_or(NONE, |(_, js)| js)
+    }
 }
 
 /// Outcomes as an array of plain objects (the same keys, order and values `to_js` gives), each
@@ -62,6 +81,8 @@ pub(super) fn outcomes_to_js(outcomes: &[Outcome], action_js: impl Fn(&str) -> J
     }
     use crate::core::outcome::Status;
     let list = js_sys::Array::new_with_length(u32::try_from(outcomes.len()).unwrap_or(u32::MAX));
+    let (mut codes, mut messages, mut request_ids) =
+        (Repeated::default(), Repeated::default(), Repeated::default());
     STATUS.with(|status| {
         for (i, o) in (0u32..).zip(outcomes) {
             let s = match o.status {
@@ -77,9 +98,9 @@ pub(super) fn outcomes_to_js(outcomes: &[Outcome], action_js: impl Fn(&str) -> J
                 &action_js(&o.action_id),
                 s,
                 ids,
-                o.code.as_deref(),
-                o.message.as_deref(),
-                o.request_id.as_deref(),
+                codes.js(o.code.as_deref()),
+                messages.js(o.message.as_deref()),
+                request_ids.js(o.request_id.as_deref()),
             );
             list.set(i, js);
         }
@@ -164,7 +185,8 @@ pub(super) fn refuse_read(v: &JsValue, value: &serde_json::Value) -> Result<(), 
         serde_json::Value::Object(map) => map.is_empty(),
         _ => true,
     };
-    match hidden_kind(v).filter(|_| looks_empty) {
+    // Asked only then: each `instanceof` is a call into JavaScript, and most events have values.
+    match looks_empty.then(|| hidden_kind(v)).flatten() {
         Some(kind) => Err(format!("it is {kind}, not an object of attributes")),
         None => Ok(()),
     }
