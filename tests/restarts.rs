@@ -601,3 +601,47 @@ fn a_batch_in_flight_at_the_snapshot_goes_again_once_its_call_has_timed_out_with
     h.run_until_idle();
     assert_eq!(h.finals("A").first().map(|o| o.status), Some(Status::Delivered));
 }
+
+// ---- process() answered without a waiter ----------------------------------------------------
+
+/// A batched event whose `process()` has nothing else to do (no request, no outcome waiting
+/// for a taker, no flush or wake waiting, no new wake-up) is answered `queued` without a waiter
+/// or a step ([`marketo_connector::core::report::Reporter::settle_alone`]); the driver checks
+/// each such answer against what the step settles the call with. Anything else due takes the
+/// waiter: the first event of a batch (a wake-up for its age), the first event after outcomes
+/// finished that no call has returned yet (it returns them), and an event while a `flush()`
+/// waits.
+#[test]
+fn a_batched_event_with_nothing_else_due_is_answered_queued_without_a_waiter() {
+    let mut h = host(json!([list_add_batched()]));
+    h.process("first", "addb", json!({"id": 1}));
+    assert_eq!(h.alone, 0, "the first event asks for a wake-up at its batch's age");
+    for i in 2..=10 {
+        h.process(&format!("e{i}"), "addb", json!({"id": i}));
+    }
+    assert_eq!(h.alone, 9);
+    for i in 2..=10 {
+        let got: Vec<Status> = h.returned_by(&format!("e{i}")).iter().map(|o| o.status).collect();
+        assert_eq!(got, vec![Status::Queued], "e{i}");
+    }
+
+    // The batch goes at its age; its ten outcomes finish with no call waiting to return them.
+    let due = h.timeout().expect("a wake-up at the batch's age");
+    h.advance_to(due);
+    h.answer_where(is_identity);
+    h.answer_where(is_list_call);
+    assert_eq!(h.engine.pending_events(), 0);
+    h.process("next", "addb", json!({"id": 11}));
+    assert_eq!(
+        h.alone, 9,
+        "the next call returns the outcomes no call has returned (and asks for a wake-up)"
+    );
+    let got = h.returned_by("next");
+    assert_eq!((got.len(), got.first().map(|o| o.status)), (11, Some(Status::Queued)));
+
+    h.process("quiet again", "addb", json!({"id": 12}));
+    assert_eq!(h.alone, 10);
+    h.flush_named("F");
+    h.process("while F waits", "addb", json!({"id": 13}));
+    assert_eq!(h.alone, 10, "a waiting flush is looked at");
+}

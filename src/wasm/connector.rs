@@ -13,7 +13,7 @@ use crate::core::report::Reporter;
 use crate::core::snapshot::Snapshot;
 use crate::core::{Engine, Input, Listing, Settings};
 
-use super::convert::{busy, coded, event_id_arg, from_js, large_text_arg, text_arg, to_js};
+use super::convert::{busy, coded, event_id_arg, from_js, large_text_arg, outcomes_to_js, text_arg, to_js};
 use super::drive::{drive, drive_at, ActionReader, Shared, State, Waiter};
 use super::event::EventReader;
 use super::host::Host;
@@ -190,7 +190,17 @@ impl Connector {
             return Promise::reject(&coded("connector is busy (re-entered from a host callback)", "BUSY"));
         };
         match accepted {
-            Ok(Accepted::Event(key)) => self.wait(false, Some(now), |r, w| r.wait_event(key, w)),
+            Ok(Accepted::Event(key)) => {
+                // Nothing else due (most batched events): `queued`, without a waiter or a step.
+                let alone =
+                    shared.state.try_borrow().ok().and_then(|st| st.reporter.settle_alone(&st.engine, key));
+                match alone {
+                    Some(own) => Promise::resolve(&outcomes_to_js(std::slice::from_ref(&own), |id| {
+                        shared.action_js(id)
+                    })),
+                    None => self.wait(false, Some(now), |r, w| r.wait_event(key, w)),
+                }
+            }
             Ok(_) => Promise::reject(&coded("the engine did not accept the event", "INTERNAL")),
             Err(e) => Promise::reject(&coded(&e.to_string(), e.code())),
         }

@@ -185,6 +185,9 @@ pub struct Driver {
     pub reporter: Reporter<Call>,
     /// Host call name → the outcomes its settled call returned (`Calls`).
     pub returned: Vec<(String, Vec<Outcome>)>,
+    /// `process` calls the binding would answer without a waiter
+    /// ([`Reporter::settle_alone`]; each checked against the step's answer) (`Calls`).
+    pub alone: usize,
     /// Listing and check results: as emitted (`Direct`), or as their calls settled (`Calls`).
     pub listings: Vec<(Option<ListingKey>, String, ListingResult)>,
     pub checks: Vec<(Option<CheckKey>, String, CheckResult)>,
@@ -239,6 +242,7 @@ impl Driver {
             in_flight: BTreeMap::new(),
             late: Vec::new(),
             max_rest_in_flight: 0,
+            alone: 0,
             auto_describe: true,
             delivery: Delivery::Direct,
             reporter: Reporter::default(),
@@ -333,6 +337,10 @@ impl Driver {
             Delivery::Calls => loop {
                 // What the host's promises settle with is the core's reporter's decision.
                 let step = self.reporter.step(&mut self.engine, self.now, false);
+                // The host accepts every wake-up asked for (setTimer returns), as Node's does.
+                if step.set_timer.is_some() {
+                    self.reporter.timer_set(step.set_timer);
+                }
                 let sent = !step.requests.is_empty();
                 for req in step.requests {
                     self.on_request(req);
@@ -401,10 +409,27 @@ impl Driver {
             return Ok(key);
         }
         let name = name.map(str::to_string).or(id.clone()).unwrap_or_else(|| format!("process {key:?}"));
+        // The binding answers such a call without a waiter or a step: checked below against
+        // what the step settles it with.
+        let alone = self.reporter.settle_alone(&self.engine, key);
         self.reporter.wait_event(key, Call { name, event: Some(key) });
         match id.or_else(|| self.engine.queued_outcome(key).map(|o| o.event_id)) {
             Some(id) => assert!(self.accepted_ids.insert(id.clone()), "event id {id} accepted twice"),
             None => self.fresh_key = Some(key),
+        }
+        if let Some(own) = alone {
+            self.alone += 1;
+            let step = self.reporter.step(&mut self.engine, self.now, false);
+            assert!(step.requests.is_empty(), "settled alone, but the step sends {:?}", step.requests);
+            assert_eq!(step.set_timer, None, "settled alone, but the step asks for a wake-up");
+            let mut settled = step.settled.into_iter();
+            match (settled.next(), settled.next()) {
+                (Some((call, Settled::Outcomes(outcomes))), None) if call.event == Some(key) => {
+                    assert_eq!(outcomes, vec![own], "settled alone with another outcome than the step's");
+                    self.settled(call, Settled::Outcomes(outcomes));
+                }
+                (first, second) => panic!("settled alone, but the step settles {first:?} and {second:?}"),
+            }
         }
         self.drain();
         assert!(self.fresh_key.is_none(), "an event was accepted, but is neither pending nor finished");

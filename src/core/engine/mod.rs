@@ -255,6 +255,15 @@ impl Engine {
         })
     }
 
+    /// Whether [`Engine::poll_output`] has anything to give before its timeout: a request, an
+    /// outcome, a listing or a check result.
+    pub fn has_output(&self) -> bool {
+        !self.requests_out.is_empty()
+            || !self.outcomes_out.is_empty()
+            || !self.listings_out.is_empty()
+            || !self.checks_out.is_empty()
+    }
+
     /// The next thing the host must do: requests to send first, then outcomes, listings and
     /// checks in the order they finished, and last [`Output::Timeout`] with the next wake-up.
     pub fn poll_output(&mut self) -> Output {
