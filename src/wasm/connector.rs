@@ -152,7 +152,7 @@ impl Connector {
             Ok(shared) => shared,
             Err(e) => return Promise::reject(&e),
         };
-        let event_id = event_id.unwrap_or(JsValue::UNDEFINED);
+        let given_id = event_id.unwrap_or(JsValue::UNDEFINED);
         // A configured action is found by its JS string; any other id is copied in for the
         // engine to refuse, with its text.
         let (action_id, reader) = match shared.action(&action_id) {
@@ -162,7 +162,7 @@ impl Connector {
                 Err(e) => return Promise::reject(&e),
             },
         };
-        let event_id = match event_id_arg(&event_id) {
+        let (event_id, given_as_text) = match event_id_arg(&given_id) {
             Ok(e) => e,
             Err(e) => return Promise::reject(&e),
         };
@@ -195,9 +195,11 @@ impl Connector {
                 let alone =
                     shared.state.try_borrow().ok().and_then(|st| st.reporter.settle_alone(&st.engine, key));
                 match alone {
-                    Some(own) => Promise::resolve(&outcomes_to_js(std::slice::from_ref(&own), |id| {
-                        shared.action_js(id)
-                    })),
+                    Some(own) => Promise::resolve(&outcomes_to_js(
+                        std::slice::from_ref(&own),
+                        |id| shared.action_js(id),
+                        given_as_text.then_some(&given_id),
+                    )),
                     None => self.wait(false, Some(now), |r, w| r.wait_event(key, w)),
                 }
             }

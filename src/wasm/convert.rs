@@ -49,6 +49,17 @@ extern "C" {
         message: &JsValue,
         request_id: &JsValue,
     ) -> JsValue;
+    /// [`outcome`] with the event id as a JavaScript string already made.
+    #[wasm_bindgen(js_name = outcome)]
+    fn outcome_of_id(
+        event_id: &JsValue,
+        action_id: &JsValue,
+        status: &JsValue,
+        lead_ids: Option<Box<[f64]>>,
+        code: &JsValue,
+        message: &JsValue,
+        request_id: &JsValue,
+    ) -> JsValue;
 }
 
 /// A string for JavaScript, made again only when it differs from the one before: the outcomes
@@ -73,8 +84,14 @@ impl<'a> Repeated<'a> {
 /// Outcomes as an array of plain objects (the same keys, order and values `to_js` gives), each
 /// made by one call into JavaScript that builds it from its fields: measured against
 /// serde-wasm-bindgen, which sets each property by a call of its own (README "Performance":
-/// the boundary crossings). Lead ids as numbers (they are far below 2^53).
-pub(super) fn outcomes_to_js(outcomes: &[Outcome], action_js: impl Fn(&str) -> JsValue) -> JsValue {
+/// the boundary crossings). Lead ids as numbers (they are far below 2^53). `first_id`: the
+/// first outcome's event id as the `process()` call gave it, a JavaScript string (an id given as
+/// a string is kept exactly), used instead of a copy made out of wasm again.
+pub(super) fn outcomes_to_js(
+    outcomes: &[Outcome],
+    action_js: impl Fn(&str) -> JsValue,
+    first_id: Option<&JsValue>,
+) -> JsValue {
     thread_local! {
         /// The status strings, made once.
         static STATUS: [JsValue; 5] = ["queued", "delivered", "skipped", "failed", "uncertain"].map(JsValue::from_str);
@@ -93,15 +110,13 @@ pub(super) fn outcomes_to_js(outcomes: &[Outcome], action_js: impl Fn(&str) -> J
                 Status::Uncertain => &status[4],
             };
             let ids = (!o.lead_ids.is_empty()).then(|| o.lead_ids.iter().map(|&id| id as f64).collect());
-            let js = outcome(
-                &o.event_id,
-                &action_js(&o.action_id),
-                s,
-                ids,
-                codes.js(o.code.as_deref()),
-                messages.js(o.message.as_deref()),
-                request_ids.js(o.request_id.as_deref()),
-            );
+            let (action, code, message) =
+                (action_js(&o.action_id), codes.js(o.code.as_deref()), messages.js(o.message.as_deref()));
+            let request_id = request_ids.js(o.request_id.as_deref());
+            let js = match first_id.filter(|_| i == 0) {
+                Some(id) => outcome_of_id(id, &action, s, ids, code, message, request_id),
+                None => outcome(&o.event_id, &action, s, ids, code, message, request_id),
+            };
             list.set(i, js);
         }
     });
@@ -614,17 +629,18 @@ fn whole(text: String, original: &JsValue, offset: u32, name: &str, code: &str) 
     ))
 }
 
-/// `eventId`: a string, a finite integer (database ids; sent as its decimal text), or absent.
-pub(super) fn event_id_arg(v: &JsValue) -> Result<Option<String>, JsValue> {
+/// `eventId`: a string, a finite integer (database ids; sent as its decimal text), or absent;
+/// and whether it was given as a string (that same string is then the outcome's `eventId`).
+pub(super) fn event_id_arg(v: &JsValue) -> Result<(Option<String>, bool), JsValue> {
     if let Some(text) = v.as_string() {
-        return checked_text(text, v, "eventId", "INVALID_EVENT_ID").map(Some);
+        return checked_text(text, v, "eventId", "INVALID_EVENT_ID").map(|text| (Some(text), true));
     }
     if v.is_undefined() || v.is_null() {
-        return Ok(None);
+        return Ok((None, false));
     }
     match v.as_f64() {
         Some(n) if n.is_finite() && n.fract() == 0.0 && n.abs() < 9_007_199_254_740_992.0 => {
-            Ok(Some(format!("{}", n as i64)))
+            Ok((Some(format!("{}", n as i64)), false))
         }
         _ => Err(coded(
             "eventId must be a string, an integer of at most 2^53 - 1 (a larger one loses digits as a number: give it as a string) or undefined",
