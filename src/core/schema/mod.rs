@@ -149,6 +149,19 @@ fn name_of(fields: &[FieldInfo], i: u32) -> &str {
     usize::try_from(i).ok().and_then(|i| fields.get(i)).map_or("", |f| f.name.as_str())
 }
 
+/// The 32-bit FNV-1a hash of `name`'s bytes (<http://www.isthe.com/chongo/tech/comp/fnv/>): the
+/// index's first key, so finding a field compares numbers and then one name, not a name at
+/// each step of the search.
+fn name_hash(name: &str) -> u32 {
+    name.bytes().fold(0x811c_9dc5, |h: u32, b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193))
+}
+
+/// The order of [`LeadSchema`]'s index: by the name's hash, then by the name (equal hashes
+/// of different names stay apart).
+fn index_order(fields: &[FieldInfo], entry: (u32, u32), hash: u32, name: &str) -> std::cmp::Ordering {
+    entry.0.cmp(&hash).then_with(|| name_of(fields, entry.1).cmp(name))
+}
+
 /// The lead schema of one instance. (Vectors, fields found by name through an index kept in
 /// order as it is built; no map, no sort and no serde
 /// derive: each would cost the `.wasm` several KB; the snapshot carries it in describe2's own
@@ -157,11 +170,12 @@ fn name_of(fields: &[FieldInfo], i: u32) -> &str {
 pub struct LeadSchema {
     /// The fields, in the order Marketo listed them.
     fields: Vec<FieldInfo>,
-    /// Indexes into `fields` in the order of their names (the first of two fields with one
-    /// name only), for [`LeadSchema::field`]: a real instance lists hundreds of fields, and a
-    /// scan for each mapped field of each event cost a third more per batched upsert at 510
-    /// fields. Built by inserting each in place (once per schema read; no sort's code).
-    by_name: Vec<u32>,
+    /// `(hash of its name, index into fields)` in [`index_order`] (the first of two fields
+    /// with one name only), for [`LeadSchema::field`]: a real instance lists hundreds of
+    /// fields, and a scan for each mapped field of each event cost a third more per batched
+    /// upsert at 510 fields. Built by inserting each in place (once per schema read; no sort's
+    /// code).
+    by_name: Vec<(u32, u32)>,
     /// The fields describe2's `searchableFields` lists as a key on their own (compound keys
     /// are left out: a lookup names one field); `None` when the schema came from
     /// describe.json, which does not say.
@@ -213,11 +227,11 @@ impl LeadSchema {
         if fields.is_empty() {
             return None;
         }
-        let mut by_name: Vec<u32> = Vec::with_capacity(fields.len());
+        let mut by_name: Vec<(u32, u32)> = Vec::with_capacity(fields.len());
         for (i, f) in (0u32..).zip(&fields) {
-            let at = by_name.binary_search_by(|&j| name_of(&fields, j).cmp(f.name.as_str()));
-            if let Err(at) = at {
-                by_name.insert(at, i);
+            let hash = name_hash(&f.name);
+            if let Err(at) = by_name.binary_search_by(|&e| index_order(&fields, e, hash, &f.name)) {
+                by_name.insert(at, (hash, i));
             }
         }
         Some(LeadSchema { fields, by_name, searchable })
@@ -253,8 +267,9 @@ impl LeadSchema {
 
     /// The field named exactly `name`.
     pub fn field(&self, name: &str) -> Option<&FieldInfo> {
-        let at = self.by_name.binary_search_by(|&j| name_of(&self.fields, j).cmp(name)).ok()?;
-        let i = self.by_name.get(at)?;
+        let hash = name_hash(name);
+        let at = self.by_name.binary_search_by(|&e| index_order(&self.fields, e, hash, name)).ok()?;
+        let (_, i) = self.by_name.get(at)?;
         self.fields.get(usize::try_from(*i).ok()?)
     }
 
@@ -553,6 +568,24 @@ mod tests {
         assert_eq!(s.field("custom5").unwrap().data_type, "date");
         assert!(s.field("custom600__c").is_none() && s.field("").is_none() && s.field("custom5_").is_none());
         assert_eq!(s.fields().len(), 603, "every field kept, in the order listed");
+    }
+
+    #[test]
+    fn tells_apart_names_whose_hashes_are_equal() {
+        // Pairs with one FNV-1a hash, each listed in both orders among other fields.
+        let pairs = [("costarring", "liquid"), ("declinate", "macallums"), ("altarage", "zinke")];
+        for (a, b) in pairs {
+            assert_eq!(name_hash(a), name_hash(b), "{a} / {b}");
+            for (first, second) in [(a, b), (b, a)] {
+                let fields = json!([{"name": "email", "dataType": "email"},
+                    {"name": first, "dataType": "integer"}, {"name": second, "dataType": "date"},
+                    {"name": first, "dataType": "boolean"}]);
+                let s = LeadSchema::from_describe2(&[json!({"fields": fields})]).unwrap();
+                assert_eq!(s.field(first).unwrap().data_type, "integer", "{first}");
+                assert_eq!(s.field(second).unwrap().data_type, "date", "{second}");
+                assert_eq!(s.field("email").unwrap().data_type, "email");
+            }
+        }
     }
 
     #[test]
