@@ -136,9 +136,8 @@ impl<W> Reporter<W> {
             && self.requests.is_empty()
             && self.seen_epoch == Some(engine.stall_epoch())
             && !engine.has_output()
-            && engine.poll_timeout().is_none_or(|at| Some(at) == self.armed)
-            && !engine.awaits_answer(key);
-        quiet.then(|| engine.queued_outcome(key)).flatten()
+            && engine.poll_timeout().is_none_or(|at| Some(at) == self.armed);
+        quiet.then(|| engine.queued_unless_awaited(key)).flatten()
     }
 
     /// A `wake` call: settles at the next [`Reporter::step`].
