@@ -375,6 +375,15 @@ test("a numeric eventId is the id's text; any other type rejects with a code ins
   assert.throws(() => Connector.snapshotInfo(7), (e) => e.code === "INVALID_SNAPSHOT");
   const [still] = await c.process("upb", ev("ok@example.com"), "ok");
   assert.equal(still.status, "queued", "the connector still works");
+  // Later events of the open batch are answered without a waiter (nothing else is due): the
+  // same ids, the same outcome.
+  const later = [await c.process("upb", ev("p@example.com"), 43), await c.process("upb", ev("q@example.com"), "a b\u00e9😀"),
+    await c.process("upb", ev("r@example.com")), await c.process("upb", ev("s@example.com"), null)];
+  assert.deepEqual(later.map((outs) => outs.length), [1, 1, 1, 1]);
+  assert.deepEqual(later.map(([o]) => [o.actionId, o.status]), Array(4).fill(["upb", "queued"]));
+  const [[n], [t], [g1], [g2]] = later;
+  assert.deepEqual([n.eventId, t.eventId], ["43", "a b\u00e9😀"]);
+  assert.ok(typeof g1.eventId === "string" && g1.eventId.length > 0 && g1.eventId !== g2.eventId, "generated ids");
 });
 
 test("an eventId or actionId holding half of a character rejects instead of coming back changed", async () => {
