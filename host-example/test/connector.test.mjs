@@ -285,6 +285,25 @@ test("free() sends nothing more: the call in flight settles its event, the event
   assert.equal(rest().filter((r) => r.path === "/rest/v1/leads.json").length, 1, "Marketo got one Sync Leads call");
 });
 
+test("free() from inside a batched process() (a getter, host.now()) rejects it with DESTROYED, not queued", async () => {
+  // A queued answer would name an event no snapshot holds and no later call can return.
+  for (const where of ["getter", "now"]) {
+    let freeNow = false;
+    let c;
+    const host = { fetch: net.fetch, setTimer: (at) => timers.push(at), seed: 42,
+      now: () => { if (freeNow) { freeNow = false; c.free(); } return t; } };
+    c = new Connector({ clientId: sim.clientId, clientSecret: sim.clientSecret, endpointUrl: sim.endpointUrl,
+      identityUrl: sim.identityUrl, actions: [batchedUpsert()] }, host);
+    const [first] = await c.process("upb", ev("first@example.com"), "first"); // asks for a wake-up
+    assert.equal(first.status, "queued");
+    const victim = where === "getter"
+      ? { data: { udo: { get customer_email() { c.free(); return "v@example.com"; } } } }
+      : ev("v@example.com");
+    freeNow = where === "now";
+    await assert.rejects(c.process("upb", victim, "victim"), (e) => e.code === "DESTROYED", where);
+  }
+});
+
 // ---- timers and restores (issue 8) --------------------------------------------------------
 
 const batchedUpsert = () => ({ ...upsert("createOrUpdate"), id: "upb", type: "createOrUpdateLeadBatched" });

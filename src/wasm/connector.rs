@@ -192,8 +192,13 @@ impl Connector {
         match accepted {
             Ok(Accepted::Event(key)) => {
                 // Nothing else due (most batched events): `queued`, without a waiter or a step.
-                let alone =
-                    shared.state.try_borrow().ok().and_then(|st| st.reporter.settle_alone(&st.engine, key));
+                // Not once a getter, `toJSON` or `host.now()` freed the connector during this
+                // call: `wait` rejects it `DESTROYED` (no snapshot will hold the event).
+                let alone = self
+                    .live()
+                    .ok()
+                    .and_then(|_| shared.state.try_borrow().ok())
+                    .and_then(|st| st.reporter.settle_alone(&st.engine, key));
                 match alone {
                     Some(own) => Promise::resolve(&outcomes_to_js(
                         std::slice::from_ref(&own),
