@@ -88,6 +88,9 @@ export async function run(events: PipelineEvent[]): Promise<void> {
     }
   }
   for (const [i, event] of events.entries()) report(await connector.process("upsert", event, `event-${i}`));
+  // An id from a database column (a number), or none (null or left out: a generated one).
+  report(await connector.process("upsert", events[0], 318594));
+  report(await connector.process("upsert", events[0], null));
   report(await connector.flush());
   const requests = connector.preview("add", { data: { udo: { customer_email: "jane@example.com", n: 0, ok: false, tags: ["a"] } } });
   console.log(requests.map((r) => `${r.method} ${r.url}`), connector.stats().calls);

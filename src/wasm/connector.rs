@@ -139,13 +139,15 @@ impl Connector {
 
     /// Hands one event to the action `actionId`. Resolves with this event's outcome
     /// (`queued` when it waits in a batch or for a timer) plus any other outcomes that
-    /// finished meanwhile. Rejects only for an unknown action id.
+    /// finished meanwhile. Rejects only on misuse: `UNKNOWN_ACTION`, `INVALID_EVENT_ID` (not a
+    /// string, an integer of at most 2^53 − 1, `undefined` or `null`; or a string holding half
+    /// of a character), `DESTROYED` (freed, also from inside this call) and `BUSY`.
     #[wasm_bindgen(unchecked_return_type = "Promise<Outcome[]>")]
     pub fn process(
         &self,
         #[wasm_bindgen(js_name = "actionId", unchecked_param_type = "string")] action_id: JsValue,
         #[wasm_bindgen(unchecked_param_type = "PipelineEvent")] event: JsValue,
-        #[wasm_bindgen(js_name = "eventId", unchecked_optional_param_type = "string | number")]
+        #[wasm_bindgen(js_name = "eventId", unchecked_optional_param_type = "string | number | null")]
         event_id: Option<JsValue>,
     ) -> Promise {
         let shared = match self.live() {
