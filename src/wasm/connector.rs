@@ -13,7 +13,7 @@ use crate::core::report::Reporter;
 use crate::core::snapshot::Snapshot;
 use crate::core::{Engine, Input, Listing, Settings};
 
-use super::convert::{busy, coded, event_id_arg, from_js, large_text_arg, outcomes_to_js, text_arg, to_js};
+use super::convert::{busy, coded, event_id_arg, from_js, large_text_arg, queued_to_js, text_arg, to_js};
 use super::drive::{drive, drive_at, ActionReader, Shared, State, Waiter};
 use super::event::EventReader;
 use super::host::Host;
@@ -202,11 +202,11 @@ impl Connector {
                     .and_then(|_| shared.state.try_borrow().ok())
                     .and_then(|st| st.reporter.settle_alone(&st.engine, key));
                 match alone {
-                    Some(own) => Promise::resolve(&outcomes_to_js(
-                        std::slice::from_ref(&own),
-                        |id| shared.action_js(id),
+                    Some(own) => queued_to_js(
+                        &own,
+                        &shared.action_js(&own.action_id),
                         given_as_text.then_some(&given_id),
-                    )),
+                    ),
                     None => self.wait(false, Some(now), |r, w| r.wait_event(key, w)),
                 }
             }

@@ -35,6 +35,9 @@ pub(super) fn coded(message: &str, code: &str) -> JsValue {
   if (message !== undefined) o.message = message;
   if (requestId !== undefined) o.requestId = requestId;
   return o;
+}
+export function queued(eventId, actionId, status) {
+  return Promise.resolve([outcome(eventId, actionId, status)]);
 }"
 )]
 extern "C" {
@@ -49,17 +52,31 @@ extern "C" {
         message: &JsValue,
         request_id: &JsValue,
     ) -> JsValue;
-    /// [`outcome`] with the event id as a JavaScript string already made.
-    #[wasm_bindgen(js_name = outcome)]
-    fn outcome_of_id(
-        event_id: &JsValue,
-        action_id: &JsValue,
-        status: &JsValue,
-        lead_ids: Option<Box<[f64]>>,
-        code: &JsValue,
-        message: &JsValue,
-        request_id: &JsValue,
-    ) -> JsValue;
+    /// `Promise.resolve([outcome])` of a `queued` outcome (no lead ids, code, message or
+    /// request id): one call for what took four (the array, the object, setting it, the promise).
+    #[wasm_bindgen(js_name = queued)]
+    fn queued_promise(event_id: &JsValue, action_id: &JsValue, status: &JsValue) -> Promise;
+}
+
+thread_local! {
+    /// The status strings, made once.
+    static STATUS: [JsValue; 5] = ["queued", "delivered", "skipped", "failed", "uncertain"].map(JsValue::from_str);
+}
+
+/// `process()`'s answer for an event answered `queued` at once: a promise resolved with
+/// `[{eventId, actionId, status: "queued"}]`, the same object [`outcomes_to_js`] makes of
+/// `own`. `given_id`: the event id as the call gave it, a JavaScript string (an id given as a
+/// string is kept exactly), used instead of a copy made out of wasm again.
+pub(super) fn queued_to_js(own: &Outcome, action: &JsValue, given_id: Option<&JsValue>) -> Promise {
+    let made;
+    let id = match given_id {
+        Some(id) => id,
+        None => {
+            made = JsValue::from_str(&own.event_id);
+            &made
+        }
+    };
+    STATUS.with(|status| queued_promise(id, action, &status[0]))
 }
 
 /// A string for JavaScript, made again only when it differs from the one before: the outcomes
@@ -84,18 +101,8 @@ impl<'a> Repeated<'a> {
 /// Outcomes as an array of plain objects (the same keys, order and values `to_js` gives), each
 /// made by one call into JavaScript that builds it from its fields: measured against
 /// serde-wasm-bindgen, which sets each property by a call of its own (README "Performance":
-/// the boundary crossings). Lead ids as numbers (they are far below 2^53). `first_id`: the
-/// first outcome's event id as the `process()` call gave it, a JavaScript string (an id given as
-/// a string is kept exactly), used instead of a copy made out of wasm again.
-pub(super) fn outcomes_to_js(
-    outcomes: &[Outcome],
-    action_js: impl Fn(&str) -> JsValue,
-    first_id: Option<&JsValue>,
-) -> JsValue {
-    thread_local! {
-        /// The status strings, made once.
-        static STATUS: [JsValue; 5] = ["queued", "delivered", "skipped", "failed", "uncertain"].map(JsValue::from_str);
-    }
+/// the boundary crossings). Lead ids as numbers (they are far below 2^53).
+pub(super) fn outcomes_to_js(outcomes: &[Outcome], action_js: impl Fn(&str) -> JsValue) -> JsValue {
     use crate::core::outcome::Status;
     let list = js_sys::Array::new_with_length(u32::try_from(outcomes.len()).unwrap_or(u32::MAX));
     let (mut codes, mut messages, mut request_ids) =
@@ -113,10 +120,7 @@ pub(super) fn outcomes_to_js(
             let (action, code, message) =
                 (action_js(&o.action_id), codes.js(o.code.as_deref()), messages.js(o.message.as_deref()));
             let request_id = request_ids.js(o.request_id.as_deref());
-            let js = match first_id.filter(|_| i == 0) {
-                Some(id) => outcome_of_id(id, &action, s, ids, code, message, request_id),
-                None => outcome(&o.event_id, &action, s, ids, code, message, request_id),
-            };
+            let js = outcome(&o.event_id, &action, s, ids, code, message, request_id);
             list.set(i, js);
         }
     });

@@ -205,7 +205,7 @@ pub(super) fn drive_at(shared: &Rc<Shared>, rearm: bool, now: u64) {
     }
     for (w, settled) in step.settled {
         let (ok, value) = match settled {
-            Settled::Outcomes(outcomes) => (true, outcomes_to_js(&outcomes, |id| shared.action_js(id), None)),
+            Settled::Outcomes(outcomes) => (true, outcomes_to_js(&outcomes, |id| shared.action_js(id))),
             Settled::Listing(Ok(items)) => (true, to_js(&items)),
             Settled::Listing(Err(e)) => (
                 false,
