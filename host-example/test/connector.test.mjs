@@ -304,6 +304,47 @@ test("free() from inside a batched process() (a getter, host.now()) rejects it w
   }
 });
 
+test("free() from the host's setTimer or log during process() rejects it with DESTROYED; nothing is sent after it", async () => {
+  // The first event of a batch asks for a wake-up (setTimer) and, on a new connector, its
+  // identity call is logged: a free() from either, before process() returns, leaves an event
+  // no one will deliver.
+  for (const where of ["setTimer", "log"]) {
+    let c;
+    let armed = true;
+    const hook = () => { if (armed) { armed = false; c.free(); } };
+    const host = { fetch: net.fetch, now: () => t, seed: 42,
+      setTimer: (at) => { timers.push(at); if (where === "setTimer") hook(); },
+      log: (e) => { if (where === "log" && e.type === "request") hook(); } };
+    c = new Connector({ clientId: sim.clientId, clientSecret: sim.clientSecret, endpointUrl: sim.endpointUrl,
+      identityUrl: sim.identityUrl, actions: [batchedUpsert()] }, host);
+    await assert.rejects(c.process("upb", ev("w@example.com"), "e1"), (e) => e.code === "DESTROYED", where);
+    assert.equal(armed, false, `host.${where} was called`);
+    await assert.rejects(c.flush(), (e) => e.code === "DESTROYED");
+  }
+  // A free() from the log of the first of three requests of one step: the other two never go.
+  const lists = ["a", "b", "c"].map((id) => ({ id, type: "addLeadToListBatched", targetStaticList: 1001,
+    targetLeadId: { attribute: "id" } }));
+  let c;
+  let armed = false;
+  const sent = [];
+  const host = { now: () => t, seed: 42, setTimer: (at) => timers.push(at),
+    fetch: (url, init) => { sent.push(url); return net.fetch(url, init); },
+    log: (e) => { if (armed && e.type === "request") { armed = false; c.free(); } } };
+  c = new Connector({ clientId: sim.clientId, clientSecret: sim.clientSecret, endpointUrl: sim.endpointUrl,
+    identityUrl: sim.identityUrl, actions: lists }, host);
+  await c.process("a", { id: 5001 }, "warm");
+  await c.flush(); // the token, and the first list call
+  for (const id of ["a", "b", "c"]) await c.process(id, { id: 5002 }, `e-${id}`);
+  const before = sent.length;
+  const timersBefore = timers.length;
+  armed = true;
+  const flushed = c.flush().then(() => "resolved", (e) => e.code);
+  await net.idle();
+  assert.equal(sent.length - before, 1, `sent after free(): ${sent.slice(before).join(", ")}`);
+  assert.equal(timers.length, timersBefore, "no timer asked for after free()");
+  assert.equal(await flushed, "DESTROYED");
+});
+
 // ---- timers and restores (issue 8) --------------------------------------------------------
 
 const batchedUpsert = () => ({ ...upsert("createOrUpdate"), id: "upb", type: "createOrUpdateLeadBatched" });

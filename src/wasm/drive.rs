@@ -145,13 +145,18 @@ pub(super) fn release_waiters(shared: &Rc<Shared>) {
     if waiters.is_empty() {
         return;
     }
-    let error = coded(
-        "this connector was freed before this delivery finished: nothing more is sent; restore a snapshot taken before free() to deliver it",
-        "DESTROYED",
-    );
+    let error = destroyed_before_delivery();
     for w in waiters {
         w.settle(false, error.clone());
     }
+}
+
+/// The error of a call whose event this freed connector will not deliver.
+fn destroyed_before_delivery() -> JsValue {
+    coded(
+        "this connector was freed before this delivery finished: nothing more is sent; restore a snapshot taken before free() to deliver it",
+        "DESTROYED",
+    )
 }
 
 /// Calls `host.setTimer(at)`. A timer counts as set only once setTimer returned; one that threw
@@ -194,17 +199,30 @@ pub(super) fn drive_at(shared: &Rc<Shared>, rearm: bool, now: u64) {
         }
         Err(_) => return, // cannot happen (no borrow is held across a callback); never trap
     };
-    let freed = shared.freed.get();
-    for req in step.requests.into_iter().filter(|_| !freed) {
+    // `freed` is read again after each call into the host: its `log` or `setTimer` may free the
+    // connector, and from then on nothing more is sent and no timer asked for.
+    for req in step.requests {
+        if shared.freed.get() {
+            break;
+        }
         shared.host.log(&serde_json::json!({"type": "request", "id": req.id.0, "method": req.method.as_str(), "url": req.url}));
         shared.sending.set(shared.sending.get() + 1);
         spawn_local(send(Rc::clone(shared), req));
     }
-    if let Some(at) = step.set_timer.filter(|_| !freed) {
+    if let Some(at) = step.set_timer.filter(|_| !shared.freed.get()) {
         arm(shared, at);
     }
     for (w, settled) in step.settled {
         let (ok, value) = match settled {
+            // A `process()` whose event is not final once the connector is freed (also from
+            // inside this step, by the host's `log` or `setTimer`) rejects `DESTROYED`, as the
+            // waiters [`release_waiters`] settles do: `queued` would name an event no one will
+            // deliver.
+            Settled::Outcomes(outcomes)
+                if shared.freed.get() && outcomes.first().is_some_and(|o| !o.status.is_final()) =>
+            {
+                (false, destroyed_before_delivery())
+            }
             Settled::Outcomes(outcomes) => (true, outcomes_to_js(&outcomes, |id| shared.action_js(id))),
             Settled::Listing(Ok(items)) => (true, to_js(&items)),
             Settled::Listing(Err(e)) => (
