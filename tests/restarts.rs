@@ -606,7 +606,7 @@ fn a_batch_in_flight_at_the_snapshot_goes_again_once_its_call_has_timed_out_with
 
 /// A batched event whose `process()` has nothing else to do (no request, no outcome waiting
 /// for a taker, no flush or wake waiting, no new wake-up) is answered `queued` without a waiter
-/// or a step ([`marketo_connector::core::report::Reporter::settle_alone`]); the driver checks
+/// or a step ([`marketo_connector::core::report::Reporter::settles_alone`]); the driver checks
 /// each such answer against what the step settles the call with. Anything else due takes the
 /// waiter: the first event of a batch (a wake-up for its age), the first event after outcomes
 /// finished that no call has returned yet (it returns them), and an event while a `flush()`

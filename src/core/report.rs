@@ -117,27 +117,27 @@ impl<W> Reporter<W> {
         self.fresh.push(key);
     }
 
-    /// The outcome a `process` call for `key`, just accepted, returns when the step
-    /// [`Reporter::wait_event`] needs would do nothing else; `None` otherwise (register the
-    /// waiter and step as usual). Nothing else is due when the engine has nothing to give (no
-    /// request, outcome, listing or check), wants no wake-up but the one the host has, and its
-    /// stall epoch has not moved; no `wake`, `flush` or unlooked-at `process` call waits, and no
-    /// finished outcome waits for a taker; and the event waits in its batch or on time (not for
-    /// an answer). Its outcome is then its `queued` one, as the waiter would settle with, and
-    /// the reporter is left as the step would leave it.
+    /// Whether a `process` call for `key`, just accepted, settles with its event's `queued`
+    /// outcome ([`Engine::queued_outcome`]) and nothing else, the step [`Reporter::wait_event`]
+    /// needs doing nothing more; when `false`, register the waiter and step as usual. Nothing
+    /// else is due when the engine has nothing to give (no request, outcome, listing or check),
+    /// wants no wake-up but the one the host has, and its stall epoch has not moved; no `wake`,
+    /// `flush` or unlooked-at `process` call waits, and no finished outcome waits for a taker;
+    /// and the event waits in its batch or on time (not for an answer). The reporter is then
+    /// left as the step would leave it.
     ///
     /// Most batched events go this way: it spares the waiter and the step, about a fifth of a
     /// small event's `process()` (README "Performance").
-    pub fn settle_alone(&self, engine: &Engine, key: EventKey) -> Option<Outcome> {
-        let quiet = self.wakes.is_empty()
+    pub fn settles_alone(&self, engine: &Engine, key: EventKey) -> bool {
+        self.wakes.is_empty()
             && self.flushes.is_empty()
             && self.fresh.is_empty()
             && self.finished.is_empty()
             && self.requests.is_empty()
             && self.seen_epoch == Some(engine.stall_epoch())
             && !engine.has_output()
-            && engine.poll_timeout().is_none_or(|at| Some(at) == self.armed);
-        quiet.then(|| engine.queued_unless_awaited(key)).flatten()
+            && engine.poll_timeout().is_none_or(|at| Some(at) == self.armed)
+            && engine.waits_queued(key)
     }
 
     /// A `wake` call: settles at the next [`Reporter::step`].

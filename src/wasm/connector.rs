@@ -157,10 +157,11 @@ impl Connector {
         let given_id = event_id.unwrap_or(JsValue::UNDEFINED);
         // A configured action is found by its JS string; any other id is copied in for the
         // engine to refuse, with its text.
-        let (action_id, reader) = match shared.action(&action_id) {
-            Some(a) => (std::borrow::Cow::Borrowed(a.id.as_str()), Some(&a.reader)),
+        let action = shared.action(&action_id);
+        let action_id = match action {
+            Some(a) => std::borrow::Cow::Borrowed(a.id.as_str()),
             None => match text_arg(&action_id, "actionId", "UNKNOWN_ACTION") {
-                Ok(id) => (std::borrow::Cow::Owned(id), None),
+                Ok(id) => std::borrow::Cow::Owned(id),
                 Err(e) => return Promise::reject(&e),
             },
         };
@@ -184,8 +185,8 @@ impl Connector {
                     .handle_input(now, Input::UnreadableEvent { action_id: &action_id, why: &why, event_id }),
             })
         };
-        let accepted = match reader {
-            Some(r) => r.read_with(&event, handle),
+        let accepted = match action {
+            Some(a) => a.reader.read_with(&event, handle),
             None => handle(Ok(&serde_json::Value::Null)),
         };
         let Some(accepted) = accepted else {
@@ -193,22 +194,24 @@ impl Connector {
         };
         match accepted {
             Ok(Accepted::Event(key)) => {
-                // Nothing else due (most batched events): `queued`, without a waiter or a step.
-                // Not once a getter, `toJSON` or `host.now()` freed the connector during this
-                // call: `wait` rejects it `DESTROYED` (no snapshot will hold the event).
-                let alone = self
-                    .live()
-                    .ok()
-                    .and_then(|_| shared.state.try_borrow().ok())
-                    .and_then(|st| st.reporter.settle_alone(&st.engine, key));
-                match alone {
-                    Some(own) => queued_to_js(
-                        &own,
-                        &shared.action_js(&own.action_id),
-                        given_as_text.then_some(&given_id),
-                    ),
-                    None => self.wait(false, Some(now), |r, w| r.wait_event(key, w)),
+                // Nothing else due (most batched events): `queued`, without a waiter or a step,
+                // made of what this call holds (the id it was given, the action's JS id). Not
+                // once a getter, `toJSON` or `host.now()` freed the connector during this call:
+                // `wait` rejects it `DESTROYED` (no snapshot will hold the event).
+                let alone = self.live().is_ok()
+                    && shared.state.try_borrow().is_ok_and(|st| st.reporter.settles_alone(&st.engine, key));
+                // (Only a configured action's event is accepted: `action` is there.)
+                if let (true, Some(a)) = (alone, action) {
+                    if given_as_text {
+                        return queued_to_js(&given_id, &a.id_js);
+                    }
+                    // A number's text, or the id the engine generated.
+                    let st = shared.state.try_borrow().ok();
+                    if let Some(o) = st.and_then(|st| st.engine.queued_outcome(key)) {
+                        return queued_to_js(&JsValue::from_str(&o.event_id), &a.id_js);
+                    }
                 }
+                self.wait(false, Some(now), |r, w| r.wait_event(key, w))
             }
             Ok(_) => Promise::reject(&coded("the engine did not accept the event", "INTERNAL")),
             Err(e) => Promise::reject(&coded(&e.to_string(), e.code())),

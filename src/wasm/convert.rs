@@ -63,20 +63,13 @@ thread_local! {
     static STATUS: [JsValue; 5] = ["queued", "delivered", "skipped", "failed", "uncertain"].map(JsValue::from_str);
 }
 
-/// `process()`'s answer for an event answered `queued` at once: a promise resolved with
-/// `[{eventId, actionId, status: "queued"}]`, the same object [`outcomes_to_js`] makes of
-/// `own`. `given_id`: the event id as the call gave it, a JavaScript string (an id given as a
-/// string is kept exactly), used instead of a copy made out of wasm again.
-pub(super) fn queued_to_js(own: &Outcome, action: &JsValue, given_id: Option<&JsValue>) -> Promise {
-    let made;
-    let id = match given_id {
-        Some(id) => id,
-        None => {
-            made = JsValue::from_str(&own.event_id);
-            &made
-        }
-    };
-    STATUS.with(|status| queued_promise(id, action, &status[0]))
+/// `process()`'s answer for an event answered `queued` at once
+/// ([`crate::core::report::Reporter::settles_alone`]): a promise resolved with
+/// `[{eventId, actionId, status: "queued"}]`, the object [`outcomes_to_js`] makes of a queued
+/// outcome. `event_id` is the id the call gave when it gave a string (kept exactly), so no
+/// copy of it is made out of wasm again.
+pub(super) fn queued_to_js(event_id: &JsValue, action_id: &JsValue) -> Promise {
+    STATUS.with(|status| queued_promise(event_id, action_id, &status[0]))
 }
 
 /// A string for JavaScript, made again only when it differs from the one before: the outcomes

@@ -186,7 +186,7 @@ pub struct Driver {
     /// Host call name → the outcomes its settled call returned (`Calls`).
     pub returned: Vec<(String, Vec<Outcome>)>,
     /// `process` calls the binding would answer without a waiter
-    /// ([`Reporter::settle_alone`]; each checked against the step's answer) (`Calls`).
+    /// ([`Reporter::settles_alone`]; each checked against the step's answer) (`Calls`).
     pub alone: usize,
     /// Listing and check results: as emitted (`Direct`), or as their calls settled (`Calls`).
     pub listings: Vec<(Option<ListingKey>, String, ListingResult)>,
@@ -411,13 +411,14 @@ impl Driver {
         let name = name.map(str::to_string).or(id.clone()).unwrap_or_else(|| format!("process {key:?}"));
         // The binding answers such a call without a waiter or a step: checked below against
         // what the step settles it with.
-        let alone = self.reporter.settle_alone(&self.engine, key);
+        let alone = self.reporter.settles_alone(&self.engine, key).then(|| self.engine.queued_outcome(key));
         self.reporter.wait_event(key, Call { name, event: Some(key) });
         match id.or_else(|| self.engine.queued_outcome(key).map(|o| o.event_id)) {
             Some(id) => assert!(self.accepted_ids.insert(id.clone()), "event id {id} accepted twice"),
             None => self.fresh_key = Some(key),
         }
         if let Some(own) = alone {
+            let own = own.expect("settled alone, but the event is not pending");
             self.alone += 1;
             let step = self.reporter.step(&mut self.engine, self.now, false);
             assert!(step.requests.is_empty(), "settled alone, but the step sends {:?}", step.requests);

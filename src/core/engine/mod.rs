@@ -191,14 +191,22 @@ impl Engine {
 
     /// A `queued` outcome for an event still pending, for hosts that report progress.
     pub fn queued_outcome(&self, key: EventKey) -> Option<Outcome> {
-        self.pending.get(&key).map(queued)
+        self.pending.get(&key).map(|p| Outcome {
+            event_id: p.event_id.clone(),
+            action_id: String::from(&*p.action_id),
+            status: Status::Queued,
+            lead_ids: Vec::new(),
+            code: None,
+            message: None,
+            request_id: None,
+        })
     }
 
-    /// [`Engine::queued_outcome`] for an event a host call need not wait for any longer (not
-    /// [`Engine::awaits_answer`]); one lookup for a batched event.
-    pub fn queued_unless_awaited(&self, key: EventKey) -> Option<Outcome> {
-        let p = self.pending.get(&key)?;
-        (p.batched || !self.in_progress(key)).then(|| queued(p))
+    /// Whether event `key` is pending and a host call waiting for it need not wait any longer
+    /// (not [`Engine::awaits_answer`]): its outcome now is [`Engine::queued_outcome`]. One
+    /// lookup for a batched event.
+    pub fn waits_queued(&self, key: EventKey) -> bool {
+        self.pending.get(&key).is_some_and(|p| p.batched || !self.in_progress(key))
     }
 
     /// Requests sent and not yet answered (identity included).
@@ -279,18 +287,5 @@ impl Engine {
             return Output::Check(key, result);
         }
         Output::Timeout(self.poll_timeout())
-    }
-}
-
-/// The `queued` outcome of pending event `p`.
-fn queued(p: &state::PendingEvent) -> Outcome {
-    Outcome {
-        event_id: p.event_id.clone(),
-        action_id: String::from(&*p.action_id),
-        status: Status::Queued,
-        lead_ids: Vec::new(),
-        code: None,
-        message: None,
-        request_id: None,
     }
 }
