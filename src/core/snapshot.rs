@@ -16,6 +16,7 @@ use serde_json::value::RawValue;
 use serde_json::Value;
 
 use super::event_paths::nesting_depth;
+use super::json_text::escaped_len;
 use super::outcome::Outcome;
 use super::time::Millis;
 
@@ -144,20 +145,6 @@ const OUTCOME_FIXED: usize =
         .len() + 16;
 /// The same for a cached lookup.
 const LOOKUP_FIXED: usize = r#"{"filterType":"","value":"","ids":[],"at":18446744073709551615},"#.len();
-
-/// Bytes `text` takes inside a JSON string as serde_json writes it: a quote, a backslash and
-/// `\n`-style controls take two, other control characters six (`\u001f`).
-fn escaped_len(text: &str) -> usize {
-    text.len()
-        + text
-            .bytes()
-            .map(|b| match b {
-                b'"' | b'\\' | b'\n' | b'\r' | b'\t' | 0x08 | 0x0c => 1,
-                0..=0x1f => 5,
-                _ => 0,
-            })
-            .sum::<usize>()
-}
 
 /// At least the bytes of `v`'s compact JSON text.
 fn value_len_bound(v: &Value) -> usize {
