@@ -26,12 +26,10 @@ pub fn read_event_both_ways(
     paths: &[&str],
     event: &wasm_bindgen::JsValue,
 ) -> (Result<serde_json::Value, String>, Result<serde_json::Value, String>) {
-    let mut tree = crate::core::event_paths::EventPaths::default();
-    for path in paths {
-        tree.add(path.split('.'));
-    }
-    let tree = std::sync::Arc::new(tree);
-    (event::EventReader::new(std::sync::Arc::clone(&tree)).read(event), convert::read_js(event, &tree))
+    read_events_both_ways(paths, std::slice::from_ref(event)).pop().unwrap_or_else(|| {
+        let none = Err("no event read".to_string());
+        (none.clone(), none)
+    })
 }
 
 /// For the wasm tests only: each of `events` read as [`read_event_both_ways`] reads it, all
