@@ -125,13 +125,34 @@ impl Engine {
                 accepted_at: p.accepted_at,
                 // A replayed call not yet answered may still have been applied.
                 in_flight: in_flight.binary_search(key).is_ok() || p.replayed,
-                progress: p.job().and_then(|job| self.jobs.get(&job)).and_then(|e| e.job.progress(*key)),
+                // From its job, below.
+                progress: None,
                 retry_at: retry_at(p),
                 sealed: is_sealed(key, p),
             })
             .collect();
+        self.write_progress(&mut entries);
         self.write_from_items(&mut entries);
         entries
+    }
+
+    /// Gives each entry what its job says of its delivery ([`crate::core::job::Delivery::progress`]): each job is
+    /// asked once, and an entry found by binary search (`entries` are in key order). Only an
+    /// event's own job speaks for it.
+    fn write_progress(&self, entries: &mut [PendingEntry<'_>]) {
+        let mut done = Vec::new();
+        for (job_id, job) in self.jobs.iter() {
+            job.job.progress(&mut done);
+            for (key, data) in done.drain(..) {
+                if self.pending.get(&key).and_then(PendingEvent::job) != Some(*job_id) {
+                    continue;
+                }
+                let at = entries.binary_search_by_key(&Some(key.0), |e| e.key).ok();
+                if let Some(entry) = at.and_then(|i| entries.get_mut(i)) {
+                    entry.progress = Some(data);
+                }
+            }
+        }
     }
 
     /// Writes each entry of an event kept only as its prepared item ([`PendingEvent::event`]

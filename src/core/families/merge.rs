@@ -172,10 +172,11 @@ impl Delivery for MergeJob {
         }
     }
 
-    fn progress(&self, _key: crate::core::ids::EventKey) -> Option<ResumeData> {
-        (self.merged > 0).then(|| ResumeData::Merged {
-            merged: self.groups.iter().take(self.merged).flatten().copied().collect(),
-        })
+    fn progress(&self, out: &mut Vec<(crate::core::ids::EventKey, ResumeData)>) {
+        if self.merged > 0 {
+            let merged = self.groups.iter().take(self.merged).flatten().copied().collect();
+            out.push((self.ev.key, ResumeData::Merged { merged }));
+        }
     }
 
     fn on_success(&mut self, _step: Step, env: &Envelope, p: &mut Progress) {

@@ -499,10 +499,12 @@ impl Delivery for BulkJob {
 
     /// Rows whose file Marketo accepted carry its batch id: a restore polls that import
     /// instead of uploading the rows again.
-    fn progress(&self, key: crate::core::ids::EventKey) -> Option<ResumeData> {
-        let row = self.rows.iter().position(|r| r.ev.key == key && !r.done)?;
-        let batch_id = self.files.iter().find(|f| f.rows.contains(&row)).and_then(|f| f.batch_id)?;
-        Some(ResumeData::BulkBatch { batch_id })
+    fn progress(&self, out: &mut Vec<(EventKey, ResumeData)>) {
+        for file in &self.files {
+            let Some(batch_id) = file.batch_id else { continue };
+            let rows = file.rows.iter().filter_map(|i| self.rows.get(*i)).filter(|r| !r.done);
+            out.extend(rows.map(|r| (r.ev.key, ResumeData::BulkBatch { batch_id })));
+        }
     }
 
     /// One upload per file: ≤ 25,000 rows and a multipart body under 10 MB.
