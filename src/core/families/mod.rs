@@ -10,6 +10,8 @@ pub(crate) mod lead;
 pub(crate) mod list;
 pub(crate) mod merge;
 
+use std::cell::RefCell;
+
 use crate::core::config::Action;
 use crate::core::job::Family;
 
@@ -36,6 +38,6 @@ pub(crate) fn family(action: &Action) -> Box<dyn Family + '_> {
         Action::CreateOrUpdateLead(params) => Box::new(LeadFamily { params, batched: false }),
         Action::CreateOrUpdateLeadBatched(params) => Box::new(LeadFamily { params, batched: true }),
         Action::MergeLead(params) => Box::new(MergeFamily { params }),
-        Action::BulkImportLeads(params) => Box::new(BulkFamily { params }),
+        Action::BulkImportLeads(params) => Box::new(BulkFamily { params, reader: RefCell::default() }),
     }
 }

@@ -16,7 +16,7 @@ pub(crate) struct Report {
 
 pub(crate) fn parse_report(body: &str, lookup_field: &str, reason_column: &str) -> Option<Report> {
     let text = |b: &[u8]| String::from_utf8_lossy(b).trim().trim_start_matches('\u{feff}').to_string();
-    let mut records = csv_records(body.as_bytes()).into_iter();
+    let mut records = csv_records(&mut csv_core::Reader::new(), body.as_bytes()).into_iter();
     let header: Vec<String> = records.next().unwrap_or_default().iter().map(|c| text(c)).collect();
     let key_col = header
         .iter()
@@ -48,13 +48,15 @@ pub(crate) fn row_keys<'l>(
     lookup_field: &str,
     lines: impl Iterator<Item = &'l str>,
 ) -> Vec<String> {
-    let names = csv_records(header.as_bytes()).into_iter().next().unwrap_or_default();
+    // One reader for every record (building one costs more than reading a row).
+    let mut reader = csv_core::Reader::new();
+    let names = csv_records(&mut reader, header.as_bytes()).into_iter().next().unwrap_or_default();
     let Some(column) = names.iter().position(|n| n.as_slice() == lookup_field.as_bytes()) else {
         return lines.map(|_| String::new()).collect();
     };
     lines
         .map(|line| {
-            let cell = csv_records(line.as_bytes())
+            let cell = csv_records(&mut reader, line.as_bytes())
                 .into_iter()
                 .next()
                 .and_then(|cells| cells.into_iter().nth(column));
@@ -65,10 +67,10 @@ pub(crate) fn row_keys<'l>(
 
 /// The records of a CSV file, each a list of cells, read by `csv-core` with the configuration
 /// the `csv` crate's reader gives it (RFC 4180; CR, LF or CRLF line breaks; blank lines
-/// skipped; records of any length).
-fn csv_records(mut input: &[u8]) -> Vec<Vec<Vec<u8>>> {
+/// skipped; records of any length). `rdr` is reset first.
+fn csv_records(rdr: &mut csv_core::Reader, mut input: &[u8]) -> Vec<Vec<Vec<u8>>> {
     use csv_core::ReadRecordResult;
-    let mut rdr = csv_core::Reader::new();
+    rdr.reset();
     let mut records = Vec::new();
     let (mut out, mut ends) = (vec![0u8; 1024], vec![0usize; 16]);
     let (mut outlen, mut endlen) = (0, 0);
