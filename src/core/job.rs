@@ -449,23 +449,24 @@ pub(crate) trait Family {
     }
     /// Whether an event of the action, once prepared with the lead schema, is kept only as its
     /// prepared item (a lead record, a CSV row), not also as its event text: its snapshot entry
-    /// is then written from the item by [`Family::event_of_item`]. Only for mappings that
+    /// is then written from the item by [`Family::write_event_of_item`]. Only for mappings that
     /// function can undo ([`crate::core::source::undoable`]).
     fn keeps_item_only(&self) -> bool {
         false
     }
     /// The text of a queued `item` this family prepared (the record's JSON, the CSV row), for
-    /// [`Family::event_of_item`].
+    /// [`Family::write_event_of_item`].
     fn item_text<'a>(&self, item: &'a Prepared) -> Option<&'a str> {
         let _ = item;
         None
     }
-    /// The event values an item's text was made from, at their attribute paths, as the item
-    /// holds them (formatted for Marketo): what a snapshot keeps of an event kept only as its
-    /// item. Preparing the result again gives the same item.
-    fn event_of_item(&self, text: &str) -> Option<Value> {
-        let _ = text;
-        None
+    /// Writes to `out`, as compact JSON text, the event values an item's text was made from, at
+    /// their attribute paths, as the item holds them (formatted for Marketo): what a snapshot
+    /// keeps of an event kept only as its item. Preparing that event again gives the same item.
+    /// Returns false, having written nothing, when `text` is not an item of this family.
+    fn write_event_of_item(&self, text: &str, out: &mut String) -> bool {
+        let _ = (text, out);
+        false
     }
 }
 

@@ -431,7 +431,9 @@ pub fn put_at(event: &mut Value, path: &[String], value: Value) {
 /// The event a prepared record or row was made from under `mapping`, as far as it holds it:
 /// each field's value (`value_of(index, field)`, `None` when the field was left out) written
 /// back at its attribute path; literal sources write nothing. For an [`undoable`] mapping,
-/// mapping the result again gives the same values.
+/// mapping the result again gives the same values. (The tests' reference for [`PathTree`], which
+/// writes the same event as text.)
+#[cfg(test)]
 pub fn unmap(
     mapping: &[FieldMapping],
     mut value_of: impl FnMut(usize, &FieldMapping) -> Option<Value>,
@@ -445,6 +447,89 @@ pub fn unmap(
         }
     }
     event
+}
+
+/// A mapping's attribute paths as a tree, each object's keys in the order serde_json's `Map`
+/// keeps them (byte order): writes the event [`unmap`] builds straight as its JSON text
+/// ([`PathTree::write`]), without building it. A snapshot writes each queued event kept only as
+/// its record or CSV row this way: building the event's objects, writing them out and dropping
+/// them was most of a snapshot's cost.
+///
+/// For an [`undoable`] mapping (the only ones whose events are kept as their item) the text is
+/// [`crate::core::snapshot::event_text`] of what [`unmap`] gives. Paths that share a place
+/// (not undoable): the first mapped keeps it.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct PathTree {
+    /// Each key of this object (sorted), with the field mapped there or the object below it.
+    children: Vec<(String, PathNode)>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum PathNode {
+    /// The index of the field (in the mapping) whose value goes here.
+    Field(usize),
+    /// An object holding more paths.
+    Object(PathTree),
+}
+
+impl PathTree {
+    /// The tree of `mapping`'s attribute paths (a literal source has none).
+    pub fn new(mapping: &[FieldMapping]) -> PathTree {
+        let mut tree = PathTree::default();
+        for (i, m) in mapping.iter().enumerate() {
+            if let Source::Attribute(path) = &m.source {
+                tree.insert(path, i);
+            }
+        }
+        tree
+    }
+
+    fn insert(&mut self, path: &[String], field: usize) {
+        let Some((key, rest)) = path.split_first() else { return };
+        let at = match self.children.binary_search_by(|(k, _)| k.as_str().cmp(key)) {
+            Ok(at) => at,
+            Err(at) => {
+                let node = if rest.is_empty() {
+                    PathNode::Field(field)
+                } else {
+                    PathNode::Object(PathTree::default())
+                };
+                self.children.insert(at, (key.clone(), node));
+                at
+            }
+        };
+        if let (false, Some((_, PathNode::Object(below)))) = (rest.is_empty(), self.children.get_mut(at)) {
+            below.insert(rest, field);
+        }
+    }
+
+    /// Writes the event as compact JSON text: each field's value at its path, where
+    /// `value_of(index, out)` writes field `index`'s value and returns true, or writes nothing
+    /// and returns false to leave the field out. An object is written only where a value is
+    /// (as [`put_at`] makes one); the top one always. Returns how many keys the top object got.
+    pub fn write(&self, out: &mut String, value_of: &mut dyn FnMut(usize, &mut String) -> bool) -> usize {
+        out.push('{');
+        let mut members = 0;
+        for (key, node) in &self.children {
+            let mark = out.len();
+            if members > 0 {
+                out.push(',');
+            }
+            super::json_text::write_str(out, key);
+            out.push(':');
+            let wrote = match node {
+                PathNode::Field(i) => value_of(*i, out),
+                PathNode::Object(below) => below.write(out, value_of) > 0,
+            };
+            if wrote {
+                members += 1;
+            } else {
+                out.truncate(mark);
+            }
+        }
+        out.push('}');
+        members
+    }
 }
 
 /// Builds a lead record from a `leadData` mapping, formatted by `fmt` (see
@@ -475,6 +560,45 @@ pub fn map_record(
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// `PathTree::write` writes the text of the event `unmap` builds, for every subset of the
+    /// fields left out: shared and unshared prefixes, keys out of order, keys needing escapes,
+    /// a literal source, a field under an object no other field shares.
+    #[test]
+    fn a_path_tree_writes_what_unmap_builds() {
+        let mapping = json!([
+            {"field": "email", "source": {"attribute": "data.udo.customer_email"}},
+            {"field": "firstName", "source": {"attribute": "data.udo.first name"}},
+            {"field": "company", "source": {"value": "ACME"}},
+            {"field": "city", "source": {"attribute": ["data", "a\"b\\c\u{1}é", "10"]}},
+            {"field": "country", "source": {"attribute": ["data", "a\"b\\c\u{1}é", "9"]}},
+            {"field": "phone", "source": {"attribute": "Data"}},
+            {"field": "notes", "source": {"attribute": "data.udo.a"}},
+            {"field": "score", "source": {"attribute": "z.y.x.w"}},
+        ]);
+        let mapping = FieldMapping::parse_list(&mapping, "leadData").unwrap();
+        assert!(undoable(&mapping));
+        let tree = PathTree::new(&mapping);
+        let values = [
+            json!("a@b.c"),
+            json!("Ann \"Q\""),
+            json!(0),
+            json!(1.5),
+            json!(null),
+            json!([1, {"k": 2}]),
+            json!(true),
+            json!({"n": -3}),
+        ];
+        for present in 0..(1u32 << mapping.len()) {
+            let value = |i: usize| (present & (1 << i) != 0).then(|| values[i].clone());
+            let expected = crate::core::snapshot::event_text(&unmap(&mapping, |i, _| value(i)));
+            let mut text = String::new();
+            tree.write(&mut text, &mut |i, out| {
+                value(i).map(|v| crate::core::json_text::write_value(out, &v)).is_some()
+            });
+            assert_eq!(text, expected.get(), "fields present: {present:#b}");
+        }
+    }
 
     #[test]
     fn a_literal_that_is_not_a_finite_number_is_refused_at_construction() {

@@ -165,6 +165,8 @@ pub struct UpsertParams {
     /// Whether `lead_data` is [`crate::core::source::undoable`]: a prepared event is then kept
     /// only as its record.
     pub undoable: bool,
+    /// `lead_data`'s attribute paths, to write an event back from its record.
+    pub paths: crate::core::source::PathTree,
     /// `lead_data`'s indexes in the order a record holds its fields
     /// ([`crate::core::source::record_order`]).
     pub record_order: Vec<usize>,
@@ -193,6 +195,8 @@ pub struct BulkParams {
     /// Whether `lead_data` is [`crate::core::source::undoable`]: a prepared event is then kept
     /// only as its CSV row.
     pub undoable: bool,
+    /// `lead_data`'s attribute paths, to write an event back from its row.
+    pub paths: crate::core::source::PathTree,
 }
 
 /// One configured action.
@@ -496,7 +500,8 @@ fn upsert_params(p: &mut Params<'_>) -> Result<UpsertParams, ConfigError> {
     }
     let undoable = crate::core::source::undoable(&lead_data);
     let record_order = crate::core::source::record_order(&lead_data);
-    Ok(UpsertParams { strategy, lookup_field, lead_data, partition, undoable, record_order })
+    let paths = crate::core::source::PathTree::new(&lead_data);
+    Ok(UpsertParams { strategy, lookup_field, lead_data, partition, undoable, paths, record_order })
 }
 
 fn merge_params(p: &mut Params<'_>) -> Result<MergeParams, ConfigError> {
@@ -514,7 +519,8 @@ fn bulk_params(p: &mut Params<'_>) -> Result<BulkParams, ConfigError> {
         return Err(p.err("leadData", format!("must map the lookup field `{lookup_field}`")));
     }
     let undoable = crate::core::source::undoable(&lead_data);
-    Ok(BulkParams { list_id, lookup_field, lead_data, undoable })
+    let paths = crate::core::source::PathTree::new(&lead_data);
+    Ok(BulkParams { list_id, lookup_field, lead_data, undoable, paths })
 }
 
 #[cfg(test)]

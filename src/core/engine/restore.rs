@@ -161,10 +161,15 @@ impl Engine {
     /// its own, which would add a `BTreeMap` instantiation to the `.wasm`).
     fn write_from_items(&self, entries: &mut [PendingEntry<'_>]) {
         let item_only = |key: &EventKey| self.pending.get(key).is_some_and(|p| p.event.is_none());
-        let mut write = |key: EventKey, event: Option<Value>| {
+        // The event's text straight from the item's ([`Family::write_event_of_item`]).
+        let mut write = |key: EventKey, family: &dyn Family, item: &str| {
             let at = entries.binary_search_by_key(&Some(key.0), |e| e.key).ok();
-            if let (Some(entry), Some(event)) = (at.and_then(|i| entries.get_mut(i)), event) {
-                entry.event = Cow::Owned(event_text(&event));
+            let Some(entry) = at.and_then(|i| entries.get_mut(i)) else { return };
+            let mut text = String::with_capacity(2 * item.len() + 16);
+            if family.write_event_of_item(item, &mut text) {
+                if let Ok(event) = serde_json::value::RawValue::from_string(text) {
+                    entry.event = Cow::Owned(event);
+                }
             }
         };
         let queued = self.queues.iter().map(|(id, q)| (id.as_str(), q.items().collect::<Vec<_>>()));
@@ -173,8 +178,8 @@ impl Engine {
             let Some(action) = self.settings.action(action_id) else { continue };
             let family = family(&action.action);
             for (ev, prepared) in items {
-                if item_only(&ev.key) {
-                    write(ev.key, family.item_text(prepared).and_then(|t| family.event_of_item(t)));
+                if let (true, Some(item)) = (item_only(&ev.key), family.item_text(prepared)) {
+                    write(ev.key, &*family, item);
                 }
             }
         }
@@ -190,7 +195,7 @@ impl Engine {
             let family = family(&action.action);
             for (key, text) in texts {
                 if item_only(&key) {
-                    write(key, family.event_of_item(text));
+                    write(key, &*family, text);
                 }
             }
         }

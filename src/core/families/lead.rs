@@ -22,7 +22,6 @@ use crate::core::json_text;
 use crate::core::outcome::Status;
 use crate::core::reason::Reason;
 use crate::core::schema::Format;
-use crate::core::source::unmap;
 use crate::core::wire::{Envelope, Joined, Method, RecordResult};
 
 #[derive(Debug)]
@@ -553,9 +552,14 @@ impl Family for LeadFamily<'_> {
     }
 
     /// Each field's value in the record, back at its attribute path.
-    fn event_of_item(&self, text: &str) -> Option<Value> {
-        let record: Value = serde_json::from_str(text).ok()?;
-        Some(unmap(&self.params.lead_data, |_, m| record.get(&m.field).cloned()))
+    fn write_event_of_item(&self, text: &str, out: &mut String) -> bool {
+        let Ok(record) = serde_json::from_str::<Value>(text) else { return false };
+        let fields = &self.params.lead_data;
+        self.params.paths.write(out, &mut |i, out| {
+            let value = fields.get(i).and_then(|m| record.get(&m.field));
+            value.map(|v| crate::core::json_text::write_value(out, v)).is_some()
+        });
+        true
     }
 }
 
@@ -577,6 +581,7 @@ mod tests {
             strategy,
             lookup_field: "email".into(),
             record_order: crate::core::source::record_order(&lead_data),
+            paths: crate::core::source::PathTree::new(&lead_data),
             lead_data,
             partition: Some("Default".into()),
             undoable: true,
@@ -801,6 +806,7 @@ mod tests {
                 strategy,
                 lookup_field: "email".into(),
                 record_order: crate::core::source::record_order(&lead_data),
+                paths: crate::core::source::PathTree::new(&lead_data),
                 lead_data: lead_data.clone(),
                 partition: None,
                 undoable: true,

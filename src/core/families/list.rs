@@ -838,11 +838,12 @@ impl Family for ListFamily<'_> {
     /// The lookup value, as a string, back at its path: read again, it gives the same value
     /// ([`resolve`] trims a string and writes a number as JavaScript does; the value kept is
     /// that text).
-    fn event_of_item(&self, text: &str) -> Option<Value> {
-        let path = self.lookup_path()?;
+    fn write_event_of_item(&self, text: &str, out: &mut String) -> bool {
+        let Some(path) = self.lookup_path() else { return false };
         let mut event = Value::Object(serde_json::Map::new());
         put_at(&mut event, path, Value::String(text.to_owned()));
-        Some(event)
+        crate::core::json_text::write_value(out, &event);
+        true
     }
 }
 

@@ -57,7 +57,6 @@ use crate::core::error::EventError;
 use crate::core::job::{each_item_of, CallSpec, Context, EventRef, Family, NewJob, Prepared, Start};
 use crate::core::schema::{js_text, Format};
 use crate::core::snapshot::ResumeData;
-use crate::core::source::unmap;
 
 use job::BulkJob;
 use multipart::overhead;
@@ -69,7 +68,7 @@ use rows::{prepare_row, row_cells, BulkRow};
 pub(crate) struct BulkFamily<'a> {
     /// The action's configuration.
     pub params: &'a BulkParams,
-    /// csv-core's reader for [`Family::event_of_item`], built at its first use and reused for
+    /// csv-core's reader for [`Family::write_event_of_item`], built at its first use and reused for
     /// each row after: building one (its DFA) costs more than reading a row. A snapshot of
     /// 25,000 queued rows spent 0.25 s building readers.
     pub reader: RefCell<Option<Box<csv_core::Reader>>>,
@@ -140,7 +139,7 @@ impl Family for BulkFamily<'_> {
     }
 
     /// Each cell back at its field's attribute path (see [`cell_value`]).
-    fn event_of_item(&self, text: &str) -> Option<Value> {
+    fn write_event_of_item(&self, text: &str, out: &mut String) -> bool {
         let n = self.params.lead_data.len();
         let cells = match self.reader.try_borrow_mut() {
             Ok(mut reader) => {
@@ -148,8 +147,13 @@ impl Family for BulkFamily<'_> {
             }
             // Only were this called again from within itself, which it is not.
             Err(_) => row_cells(&mut csv_core::Reader::new(), text, n),
-        }?;
-        Some(unmap(&self.params.lead_data, |i, _| cells.get(i).and_then(|c| cell_value(c))))
+        };
+        let Some(cells) = cells else { return false };
+        self.params.paths.write(out, &mut |i, out| {
+            let value = cells.get(i).and_then(|c| cell_value(c));
+            value.map(|v| crate::core::json_text::write_value(out, &v)).is_some()
+        });
+        true
     }
 }
 
