@@ -163,11 +163,60 @@ impl Family for BulkFamily<'_> {
 /// cell is a number's text as [`js_text`] writes it (a number field reads a number more
 /// leniently than text: 16 digits of a `currency` are refused as text), otherwise the text.
 fn cell_value(cell: &str) -> Option<Value> {
-    if cell.is_empty() {
-        return None;
+    let first = *cell.as_bytes().first()?;
+    if first != b'-' && !first.is_ascii_digit() {
+        // Not a number's text (which starts with `-` or a digit): no parse, which for text
+        // fails, and a failed parse allocates its error.
+        return Some(Value::String(cell.to_owned()));
     }
     Some(match serde_json::from_str::<Value>(cell) {
         Ok(Value::Number(n)) if js_text(&n) == cell => Value::Number(n),
         _ => Value::String(cell.to_owned()),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Without the parse for text that cannot be a number, each cell reads back as the parse
+    /// alone read it.
+    #[test]
+    fn a_cell_reads_back_as_the_parse_reads_it() {
+        let parsed = |cell: &str| match serde_json::from_str::<Value>(cell) {
+            Ok(Value::Number(n)) if js_text(&n) == cell => Value::Number(n),
+            _ => Value::String(cell.to_owned()),
+        };
+        let cells = [
+            "12",
+            "-3",
+            "0.5",
+            "-0",
+            "1e+21",
+            "1e21",
+            "007",
+            " 12",
+            "12 ",
+            "+1",
+            ".5",
+            "abc",
+            "true",
+            "null",
+            "[1]",
+            "{}",
+            "\"x\"",
+            "é",
+            "-",
+            "-a",
+            "9007199254740993",
+            "1.0",
+            "NaN",
+            "Infinity",
+        ];
+        for cell in cells {
+            assert_eq!(cell_value(cell), Some(parsed(cell)), "{cell:?}");
+        }
+        assert_eq!(cell_value(""), None);
+        assert_eq!(cell_value("12"), Some(Value::from(12)));
+    }
 }
