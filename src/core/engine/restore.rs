@@ -136,9 +136,9 @@ impl Engine {
         entries
     }
 
-    /// Gives each entry what its job says of its delivery ([`crate::core::job::Delivery::progress`]): each job is
-    /// asked once, and an entry found by binary search (`entries` are in key order). Only an
-    /// event's own job speaks for it.
+    /// Gives each entry what its job says of its delivery
+    /// ([`crate::core::job::Delivery::progress`]): each job is asked once, and an entry found by
+    /// binary search (`entries` are in key order). Only an event's own job speaks for it.
     fn write_progress(&self, entries: &mut [PendingEntry<'_>]) {
         let mut done = Vec::new();
         for (job_id, job) in self.jobs.iter() {
