@@ -381,3 +381,29 @@ fn a_removal_retried_after_a_lost_answer_is_delivered_not_skipped_1015() {
     assert_eq!(h.outcome("r").status, Status::Delivered);
     assert!(h.fake.members(LIST).is_empty());
 }
+
+/// Emails that differ only in the case of a non-ASCII letter are one lookup value (merged
+/// ignoring case, as the lead cache keys them), and the lead Marketo finds is matched back to
+/// each of them: both events are added. Before, both were skipped 1004: the values were merged
+/// ignoring case, but the answer's rows matched ignoring ASCII case only.
+#[test]
+fn emails_differing_in_non_ascii_case_find_their_lead() {
+    let action = json!({"id": "add", "type": "addLeadToListBatched", "targetStaticList": LIST,
+                        "leadIdLookup": {"filterType": "email", "source": {"attribute": "email"}}});
+    let mut h = Driver::new(settings(json!([action])));
+    h.fake.add_lead(json!({"id": 2003, "email": "émile@example.com"}));
+    h.fake.add_lead(json!({"id": 2004, "email": "bob@example.com"}));
+    for email in ["Émile@example.com", "émile@example.com", "bob@example.com"] {
+        h.event("add", &json!({"email": email}));
+    }
+    h.flush();
+    h.run_until_idle();
+    let rest = h.rest_sent();
+    assert_lookup_call(rest[0], "email", "bob@example.com,%C3%89mile@example.com", &h.token(1));
+    for (id, lead) in [("ev-1", 2003), ("ev-2", 2003), ("ev-3", 2004)] {
+        let o = h.outcome_json(id);
+        assert_eq!((&o["status"], &o["leadIds"]), (&json!("delivered"), &json!([lead])), "{id}: {o}");
+    }
+    assert_eq!(h.fake.members(LIST), vec![2003, 2004]);
+    h.assert_all_final();
+}

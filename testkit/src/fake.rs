@@ -536,7 +536,8 @@ impl FakeMarketo {
         }
         let Some(have) = lead.fields.get(field).and_then(text_of) else { return false };
         match field {
-            "email" => have.eq_ignore_ascii_case(value),
+            // Case ignored beyond ASCII, as the Node simulator's `toLowerCase()` does.
+            "email" => have.to_lowercase() == value.to_lowercase(),
             "cookies" => cookie_token(value).is_some_and(|t| t == have),
             _ => have == value,
         }

@@ -756,11 +756,11 @@ fn row_text(filter: FilterType, row: &Value) -> Option<Cow<'_, str>> {
 }
 
 /// What a looked-up value and a result row's text have in common whenever [`row_matches`]
-/// pairs them: the text lower-cased (ASCII) for email, which matches ignoring ASCII case, and
-/// the text itself for the other keyed filters, which match exactly. (Not used for cookies.)
+/// pairs them: the text lower-cased for email, which matches ignoring case, and the text itself
+/// for the other keyed filters, which match exactly. (Not used for cookies.)
 fn match_key(filter: FilterType, text: &str) -> String {
     match filter {
-        FilterType::Email => text.to_ascii_lowercase(),
+        FilterType::Email => text.to_lowercase(),
         _ => text.to_string(),
     }
 }
@@ -774,7 +774,13 @@ fn row_matches(filter: FilterType, value: &str, row: &Value) -> bool {
         _ => return false,
     };
     match filter {
-        FilterType::Email => text.eq_ignore_ascii_case(value),
+        // Ignoring case as [`norm`] does, which merges the values looked up (and the lead
+        // cache, its keys): ignoring ASCII case only, "Émile@…" and "émile@…", looked up once
+        // as one, matched neither to the lead Marketo found.
+        FilterType::Email => {
+            text.eq_ignore_ascii_case(value)
+                || (!(text.is_ascii() && value.is_ascii()) && text.to_lowercase() == value.to_lowercase())
+        }
         FilterType::Cookies => cookie_token(value).is_some_and(|t| t == text || text.contains(t)),
         _ => text == value,
     }
@@ -871,6 +877,13 @@ mod tests {
         assert!(row_matches(FilterType::Cookies, "id:AAA-BBB-CCC&token:_mch-x-1", &row));
         assert!(!row_matches(FilterType::Cookies, "id:AAA-BBB-CCC&token:_mch-x-2", &row));
         assert!(!row_matches(FilterType::TwitterId, "jane", &row));
+        // Case ignored beyond ASCII, as `norm` merges values looked up.
+        let row = serde_json::json!({"id": 2, "email": "émile@example.com"});
+        for value in ["Émile@example.com", "ÉMILE@EXAMPLE.COM", "émile@example.com"] {
+            assert!(row_matches(FilterType::Email, value, &row), "{value}");
+            assert_eq!(norm(Some(FilterType::Email), value), "émile@example.com");
+        }
+        assert!(!row_matches(FilterType::Email, "emile@example.com", &row));
     }
 
     /// The keyed search pairs rows and values exactly as comparing each row with every
@@ -912,7 +925,7 @@ mod tests {
         }
         let email = lookup_matches(Some(FilterType::Email), &values, &rows);
         let ids: Vec<i64> = email.iter().map(|(_, id)| *id).collect();
-        assert_eq!(ids, [1, 1, 1, 2, 3, 4, 8], "{email:?}");
+        assert_eq!(ids, [1, 1, 1, 2, 3, 4, 5, 8], "{email:?}");
         // One value: every row is its lead.
         let one = ["x@example.com".to_string()];
         assert_eq!(lookup_matches(Some(FilterType::Email), &one, &rows).len(), 8);
