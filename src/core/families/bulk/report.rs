@@ -156,12 +156,17 @@ mod tests {
             csv_record(["B, \"Bob\"", "bob@example.com", "line\r\nbreak"]),
             csv_record(["", "\"quoted\"@example.com", ""]),
             csv_record(["only one cell"]),
+            csv_record(["\u{feff}Bom", "\u{feff}b@example.com", ""]),
         ];
         let keys = row_keys(&header, "email", lines.iter().map(String::as_str));
-        assert_eq!(keys, ["ann@example.com", "bob@example.com", "\"quoted\"@example.com", ""]);
+        // A leading U+FEFF is not part of a key (`match_key`), in any column.
+        assert_eq!(
+            keys,
+            ["ann@example.com", "bob@example.com", "\"quoted\"@example.com", "", "b@example.com"]
+        );
         // Another lookup field keeps its case; a field the header lacks matches nothing.
         let keys = row_keys(&header, "firstName", lines.iter().map(String::as_str));
-        assert_eq!(keys, ["Ann", "B, \"Bob\"", "", "only one cell"]);
-        assert_eq!(row_keys(&header, "id", lines.iter().map(String::as_str)), ["", "", "", ""]);
+        assert_eq!(keys, ["Ann", "B, \"Bob\"", "", "only one cell", "Bom"]);
+        assert_eq!(row_keys(&header, "id", lines.iter().map(String::as_str)), ["", "", "", "", ""]);
     }
 }
