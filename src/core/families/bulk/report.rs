@@ -15,9 +15,12 @@ pub(crate) struct Report {
 }
 
 pub(crate) fn parse_report(body: &str, lookup_field: &str, reason_column: &str) -> Option<Report> {
-    let text = |b: &[u8]| String::from_utf8_lossy(b).trim().trim_start_matches('\u{feff}').to_string();
+    let text = |b: &[u8]| String::from_utf8_lossy(b).trim().to_string();
+    // The file's byte-order mark, if any, is dropped by the reader (at the input's start) or
+    // here (a header cell's name): a lookup value keeps a U+FEFF of its own (`match_key`).
+    let name = |b: &[u8]| text(b).trim_start_matches('\u{feff}').to_string();
     let mut records = csv_records(&mut csv_core::Reader::new(), body.as_bytes()).into_iter();
-    let header: Vec<String> = records.next().unwrap_or_default().iter().map(|c| text(c)).collect();
+    let header: Vec<String> = records.next().unwrap_or_default().iter().map(|c| name(c)).collect();
     let key_col = header
         .iter()
         .position(|h| h == lookup_field)
@@ -159,14 +162,38 @@ mod tests {
             csv_record(["\u{feff}Bom", "\u{feff}b@example.com", ""]),
         ];
         let keys = row_keys(&header, "email", lines.iter().map(String::as_str));
-        // A leading U+FEFF is not part of a key (`match_key`), in any column.
+        // A leading U+FEFF is part of a key (`match_key`), in any column.
         assert_eq!(
             keys,
-            ["ann@example.com", "bob@example.com", "\"quoted\"@example.com", "", "b@example.com"]
+            ["ann@example.com", "bob@example.com", "\"quoted\"@example.com", "", "\u{feff}b@example.com"]
         );
         // Another lookup field keeps its case; a field the header lacks matches nothing.
         let keys = row_keys(&header, "firstName", lines.iter().map(String::as_str));
-        assert_eq!(keys, ["Ann", "B, \"Bob\"", "", "only one cell", "Bom"]);
+        assert_eq!(keys, ["Ann", "B, \"Bob\"", "", "only one cell", "\u{feff}Bom"]);
         assert_eq!(row_keys(&header, "id", lines.iter().map(String::as_str)), ["", "", "", "", ""]);
+    }
+
+    /// A report's rows are matched by their lookup value with any U+FEFF it begins with: a
+    /// failure for `\u{feff}b@x.com` is not `b@x.com`'s (it went to that event before), and a
+    /// value of only U+FEFF is a key, not an unreadable row. The file's own byte-order mark
+    /// is not part of the header's first name.
+    #[test]
+    fn a_report_row_keeps_a_u_feff_of_its_value() {
+        let body = "\u{feff}email,Import Failure Reason\r\n\u{feff}b@x.com,Invalid email address\r\n\u{feff},Invalid email address\r\n";
+        let report = parse_report(body, "email", "Import Failure Reason").unwrap();
+        assert_eq!(
+            report.rows,
+            [
+                ("\u{feff}b@x.com".to_string(), "Invalid email address".to_string()),
+                ("\u{feff}".to_string(), "Invalid email address".to_string()),
+            ]
+        );
+        assert_eq!(report.unreadable, 0);
+        let keys =
+            row_keys(&csv_record(["email"]), "email", ["b@x.com\r\n", "\"\u{feff}b@x.com\"\r\n"].into_iter());
+        assert_eq!(
+            match_rows(&[&keys[0], &keys[1]], &report.rows[..1]).0,
+            [(1, "Invalid email address".to_string())]
+        );
     }
 }

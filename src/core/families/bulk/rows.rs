@@ -25,9 +25,11 @@ pub(crate) fn cell_text(v: &Value) -> String {
 
 /// The form of a lookup value that report rows are matched by: trimmed, and lower-case for
 /// `email` (Marketo compares emails case-insensitively; its email fields take ASCII only, so
-/// ASCII case folding suffices and keeps Unicode's case tables out of the wasm).
+/// ASCII case folding suffices and keeps Unicode's case tables out of the wasm). A leading
+/// U+FEFF is part of the value (Marketo keeps it: `\u{feff}b@x.com` is not `b@x.com`); only
+/// the report file's own byte-order mark is not, which its reader drops.
 pub(crate) fn match_key(lookup_field: &str, value: &str) -> String {
-    let v = value.trim().trim_start_matches('\u{feff}');
+    let v = value.trim();
     if lookup_field.eq_ignore_ascii_case("email") {
         v.to_ascii_lowercase()
     } else {
