@@ -21,7 +21,7 @@ CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
   cargo test --target wasm32-unknown-unknown --test wasm
 echo "== package build"
 bash scripts/build.sh
-echo "== performance budget (ratios to same-run baselines against host-example/bench/budgets.json; about 15 s)"
+echo "== performance budget (ratios to same-run baselines against host-example/bench/budgets.json; about 11 s)"
 bash scripts/perf-budget.sh
 echo "== Node integration tests (simulator over loopback)"
 node --test host-example/test/*.test.mjs

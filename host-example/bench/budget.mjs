@@ -33,10 +33,11 @@ for (const [id, b] of Object.entries(config.rows)) {
   }
   const limit = b.budget * (1 + b.tolerance);
   const ok = r.ratio <= limit;
-  lines.push(`${ok ? "ok  " : "OVER"} ${r.what.padEnd(78)} ${r.ratio.toFixed(2).padStart(6)}  budget ${b.budget.toFixed(2)} +${Math.round(b.tolerance * 100)}% ` +
-    `(≤ ${limit.toFixed(2)})  goal ≤ ${b.goal} ${r.unit}${r.detail ? `  [${r.detail}]` : ""}`);
+  // Three decimals: at two, a row just over its limit could read "0.17 … (≤ 0.17) OVER".
+  lines.push(`${ok ? "ok  " : "OVER"} ${r.what.padEnd(78)} ${r.ratio.toFixed(3).padStart(6)}  budget ${b.budget.toFixed(3)} +${Math.round(b.tolerance * 100)}% ` +
+    `(≤ ${limit.toFixed(3)})  goal ≤ ${b.goal} ${r.unit}${r.detail ? `  [${r.detail}]` : ""}`);
   if (!ok) {
-    over.push(`${id} ("${r.what}"): ${r.ratio.toFixed(2)} ${r.unit}, over its budget ${b.budget} + ${Math.round(b.tolerance * 100)}% = ${limit.toFixed(2)} (goal ${b.goal})`);
+    over.push(`${id} ("${r.what}"): ${r.ratio.toFixed(3)} ${r.unit}, over its budget ${b.budget} + ${Math.round(b.tolerance * 100)}% = ${limit.toFixed(3)} (goal ${b.goal})`);
   }
 }
 for (const r of rows) if (!(r.id in config.rows)) lines.push(`(no budget) ${r.id}: ${r.ratio.toFixed(2)} ${r.unit}`);
