@@ -708,8 +708,9 @@ fn cookie_token(cookie: &str) -> Option<&str> {
 /// Each lookup result row's lead id with each looked-up value the row matches
 /// ([`row_matches`]), in the rows' order; any row matches when only one value was looked up.
 ///
-/// A row is compared only with the values of its own [`match_key`] (their positions filed by
-/// key), not with every value: a lookup of 300 values answered with 300 rows made 90,000
+/// A row is compared only with the values of its own key, [`norm`] of its text (their
+/// positions filed by key; whenever [`row_matches`] pairs a value and a row, their keys are
+/// equal), not with every value: a lookup of 300 values answered with 300 rows made 90,000
 /// comparisons, most of the cost of a list action's answer. Cookie lookups match by token
 /// containment, which has no such key: each row is compared with every value.
 fn lookup_matches<'v>(
@@ -721,7 +722,7 @@ fn lookup_matches<'v>(
     let mut by_key: LiteMap<String, Vec<i64>> = LiteMap::new();
     if let Some(f) = filter.filter(|f| *f != FilterType::Cookies && values.len() > 1) {
         for (i, v) in (0_i64..).zip(values) {
-            by_key.entry(match_key(f, v)).or_default().push(i);
+            by_key.entry(norm(Some(f), v)).or_default().push(i);
         }
     }
     let mut matches = Vec::new();
@@ -735,7 +736,7 @@ fn lookup_matches<'v>(
             }
             (_, Some(f)) => {
                 let Some(text) = row_text(f, row) else { continue };
-                let positions = by_key.get(&match_key(f, &text)).map_or(&[][..], Vec::as_slice);
+                let positions = by_key.get(&norm(Some(f), &text)).map_or(&[][..], Vec::as_slice);
                 let candidates = positions.iter().filter_map(|i| values.get(usize::try_from(*i).ok()?));
                 matches.extend(candidates.filter(|v| row_matches(f, v, row)).map(|v| (v, id)));
             }
@@ -752,16 +753,6 @@ fn row_text(filter: FilterType, row: &Value) -> Option<Cow<'_, str>> {
         Value::String(s) => Some(Cow::Borrowed(s.as_str())),
         Value::Number(n) => Some(Cow::Owned(crate::core::schema::js_text(n))),
         _ => None,
-    }
-}
-
-/// What a looked-up value and a result row's text have in common whenever [`row_matches`]
-/// pairs them: the text lower-cased for email, which matches ignoring case, and the text itself
-/// for the other keyed filters, which match exactly. (Not used for cookies.)
-fn match_key(filter: FilterType, text: &str) -> String {
-    match filter {
-        FilterType::Email => text.to_lowercase(),
-        _ => text.to_string(),
     }
 }
 
