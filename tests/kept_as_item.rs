@@ -29,13 +29,18 @@ fn lead_data() -> Value {
 }
 
 fn host() -> Driver {
+    host_with("truncate")
+}
+
+/// [`host`] with `onTooLong` set to `on_too_long`.
+fn host_with(on_too_long: &str) -> Driver {
     let mut s = settings(json!([
         {"id": "upb", "type": "createOrUpdateLeadBatched", "updateStrategy": "createOrUpdate", "leadData": lead_data()},
         {"id": "bulk", "type": "bulkImportLeads", "leadLookupField": "email", "leadData": lead_data()},
         {"id": "addb", "type": "addLeadToListBatched", "targetStaticList": 1001,
          "leadIdLookup": {"filterType": "email", "source": {"attribute": "email"}}}
     ]));
-    s["onTooLong"] = json!("truncate");
+    s["onTooLong"] = json!(on_too_long);
     let mut h = Driver::new(s);
     for (name, kind, length) in [
         ("signupDate", "date", None),
@@ -221,6 +226,85 @@ proptest! {
             // Restored from the queue: the same calls, byte for byte.
             prop_assert_eq!(restored.bodies, first.bodies);
         }
+    }
+}
+
+/// An upsert's outcome as compared between runs: its id, status, code and, unless it failed,
+/// its message (a value cut to fit its field is noted there).
+type Told = (String, Status, Option<String>, Option<String>);
+
+/// Sends `events` to the batched upsert alone, after the lead schema is read (`before: false`:
+/// each is formatted on arrival) or before (`before: true`: each waits as its record made
+/// without the schema, formatted from that record once the schema is read); `restart` restores
+/// from a snapshot taken while they wait. The Sync Leads bodies sent for them and their outcomes.
+fn upserts(events: &[Value], on_too_long: &str, before: bool, restart: bool) -> (Vec<String>, Vec<Told>) {
+    let mut h = host_with(on_too_long);
+    if !before {
+        h.process("warm", "upb", json!({"email": "warm@x.io"}));
+        h.flush();
+        h.run_until_idle();
+    }
+    let from = deliveries(&h).len();
+    for (i, e) in events.iter().enumerate() {
+        h.process(&format!("u{i}"), "upb", e.clone());
+    }
+    assert_eq!(deliveries(&h).len(), from, "the events wait in their queue");
+    if restart {
+        h.restore(7);
+    }
+    h.flush();
+    h.run_until_idle();
+    assert!(h.describe_sent().len() <= 1, "the schema is read once at most");
+    let mut told: Vec<Told> = h
+        .outcomes
+        .iter()
+        .filter(|o| o.event_id != "warm")
+        // A failure's message names the first field that failed: on arrival before the schema
+        // is read, that is the first one the configured `type` refuses, later ones the schema
+        // refuses are found only after it (as before records were formatted from themselves).
+        .map(|o| {
+            let message = o.message.clone().filter(|_| o.status != Status::Failed);
+            (o.event_id.clone(), o.status, o.code.clone(), message)
+        })
+        .collect();
+    told.sort_by(|a, b| a.0.cmp(&b.0));
+    (deliveries(&h).split_off(from), told)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+    /// Events queued before the schema is read are kept only as their record made without it
+    /// (not also as their text) and formatted from it when their batch goes out: Marketo receives
+    /// the same records, and each event the same outcome (the same failure for a value its
+    /// field's type refuses or that is too long, the same note for one cut), as when the schema
+    /// was read first; through a snapshot of the queue too.
+    #[test]
+    fn upserts_queued_before_the_schema_is_read_are_sent_as_if_it_had_been(
+        events in prop::collection::vec(event(), 1..12),
+        fail in any::<bool>(),
+        restart in any::<bool>(),
+    ) {
+        let on_too_long = if fail { "fail" } else { "truncate" };
+        let (after_bodies, after) = upserts(&events, on_too_long, false, false);
+        let (bodies, told) = upserts(&events, on_too_long, true, restart);
+        prop_assert_eq!(&told, &after);
+        prop_assert_eq!(bodies, after_bodies);
+        prop_assert_eq!(told.len(), events.len());
+    }
+}
+
+/// An email lookup value is trimmed before its length is checked (the value sent is trimmed),
+/// whether the event arrived before or after the schema was read: 255 characters with white
+/// space around them fit the `email` field's 255.
+#[test]
+fn a_padded_email_lookup_is_measured_as_sent() {
+    let email = format!("{}@x.io", "e".repeat(250));
+    assert_eq!(email.chars().count(), 255);
+    for before in [false, true] {
+        let (bodies, told) = upserts(&[json!({"email": format!("  {email} ")})], "fail", before, false);
+        assert_eq!(told[0].1, Status::Delivered, "before the schema: {before}; {told:?}");
+        assert!(bodies.iter().any(|b| b.contains(&format!("{{\"email\":\"{email}\""))), "{bodies:?}");
     }
 }
 

@@ -454,6 +454,24 @@ pub(crate) trait Family {
     fn keeps_item_only(&self) -> bool {
         false
     }
+    /// Whether an item prepared before the lead schema was read can be formatted with it later
+    /// from the item itself ([`Family::reformat_item`]), so the event need not be kept as text
+    /// meanwhile (when its family keeps it as its item, [`Family::keeps_item_only`]).
+    fn reformats_items(&self) -> bool {
+        false
+    }
+    /// `item`, prepared without the lead schema, formatted with `format` now: what
+    /// [`Family::prepare`] gives for its event with `format` (the same item, or the same
+    /// error). `None` when the family cannot ([`Family::reformats_items`]).
+    fn reformat_item(
+        &self,
+        item: &Prepared,
+        format: &Format<'_>,
+        warnings: &mut Vec<String>,
+    ) -> Option<Result<Prepared, EventError>> {
+        let _ = (item, format, warnings);
+        None
+    }
     /// The text of a queued `item` this family prepared (the record's JSON, the CSV row), for
     /// [`Family::write_event_of_item`].
     fn item_text<'a>(&self, item: &'a Prepared) -> Option<&'a str> {

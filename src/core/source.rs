@@ -321,19 +321,51 @@ impl FieldMapping {
         key: bool,
         warnings: &mut Vec<String>,
     ) -> Result<Option<Cow<'a, Value>>, EventError> {
+        match self.read_value(event)? {
+            Some(read) => self.formatted(read, fmt, key, warnings).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// The event's value for this field as the configured `type` reads it, before the schema
+    /// formats it ([`FieldMapping::formatted`]); `None` when the attribute is absent.
+    ///
+    /// # Errors
+    /// [`EventError::InvalidValue`] naming the field when the configured `type` cannot read
+    /// the value, or it holds a number that is not finite.
+    pub fn read_value<'a>(&'a self, event: &'a Value) -> Result<Option<Cow<'a, Value>>, EventError> {
         let Some(v) = self.source.resolve(event) else { return Ok(None) };
         let parameter = || format!("leadData field {}", self.field);
         require_finite(v, parameter)?;
         let invalid = |problem: String| EventError::InvalidValue { parameter: parameter(), problem };
         // A value is copied only where a conversion changes it (most are sent as they are).
-        let read = self.kind.read(v).map_err(|problem| match self.kind {
+        self.kind.read(v).map(Some).map_err(|problem| match self.kind {
             FieldType::Typed(t) => {
                 invalid(format!("{problem}; the field is configured as type {}", t.name()))
             }
             _ => invalid(problem),
-        })?;
+        })
+    }
+
+    /// The value to send for this field from `read`, the event's value as the configured
+    /// `type` read it (what [`FieldMapping::value_for`] gives without the schema): converted to
+    /// the field's Marketo type and cut to its length when `fmt` has the schema and it knows the
+    /// field; `read` itself otherwise. A lead record prepared before the schema was read holds
+    /// such values, and is formatted again from them once it is.
+    ///
+    /// # Errors
+    /// As [`FieldMapping::value_for`], for the Marketo type and length.
+    pub fn formatted<'a>(
+        &self,
+        read: Cow<'a, Value>,
+        fmt: &Format<'_>,
+        key: bool,
+        warnings: &mut Vec<String>,
+    ) -> Result<Cow<'a, Value>, EventError> {
+        let parameter = || format!("leadData field {}", self.field);
+        let invalid = |problem: String| EventError::InvalidValue { parameter: parameter(), problem };
         let Some(info) = fmt.schema.and_then(|s| s.field(&self.field)) else {
-            return Ok(Some(read));
+            return Ok(read);
         };
         let field_type = |problem: String| {
             invalid(format!("{problem}; the Marketo field {} is of type {}", self.field, info.data_type))
@@ -357,14 +389,14 @@ impl FieldMapping {
         };
         match (sent.as_ref(), info.length) {
             (Value::String(text), Some(limit)) if kind.is_text() => match cut_chars(text, limit) {
-                None => Ok(Some(sent)),
+                None => Ok(sent),
                 Some(cut) if fmt.on_too_long == OnTooLong::Truncate && !key => {
                     warnings.push(format!(
                         "leadData field {} was cut to its limit of {limit} characters (it had {})",
                         self.field,
                         text.chars().count()
                     ));
-                    Ok(Some(Cow::Owned(Value::String(cut))))
+                    Ok(Cow::Owned(Value::String(cut)))
                 }
                 Some(_) => Err(invalid(format!(
                     "{} characters, longer than the Marketo field {}'s limit of {limit}{}",
@@ -373,7 +405,7 @@ impl FieldMapping {
                     if key { " (a lookup value is never cut)" } else { " (onTooLong: \"fail\")" }
                 ))),
             },
-            _ => Ok(Some(sent)),
+            _ => Ok(sent),
         }
     }
 }

@@ -164,12 +164,22 @@ impl Engine {
             && ((self.schema.schema.is_none() && self.schema.error.is_none()) || self.schema.stale)
         {
             // Formatted without the schema, or with one a 1006 made stale: again when the batch
-            // goes out, after the (re-)read, from its text. The read starts now, so that the
-            // events after it are formatted on arrival (and kept only as their item).
+            // goes out, after the (re-)read. The read starts now, so that the events after it
+            // are formatted on arrival (and kept only as their item). Formatted from the item
+            // itself where its family can and keeps events as their item (not from values a
+            // stale schema converted or cut); from the event's text otherwise.
             if let Some(p) = self.pending.get_mut(&key) {
                 p.unformatted = true;
             }
-            self.keep_text(key, event);
+            let from_item = self.schema.schema.is_none()
+                && !self.schema.stale
+                && family.keeps_item_only()
+                && family.reformats_items();
+            if from_item {
+                self.drop_text(key);
+            } else {
+                self.keep_text(key, event);
+            }
             self.schema_pending();
         } else if family.keeps_item_only() {
             self.drop_text(key);
@@ -366,13 +376,19 @@ impl Engine {
                 out.push((ev, prepared));
                 continue;
             }
-            let Some(event) = self.pending.get(&ev.key).and_then(|p| p.event.as_deref()).map(event_value)
-            else {
-                continue;
-            };
             let mut warnings = Vec::new();
             let fmt = Format { schema: self.schema.schema.as_ref(), on_too_long: self.settings.on_too_long };
-            match family.prepare(&event, &fmt, &mut warnings) {
+            // From the event's text, or, kept only as its item, from that item.
+            let text = self.pending.get(&ev.key).and_then(|p| p.event.as_deref());
+            let again = match text {
+                Some(text) => family.prepare(&event_value(text), &fmt, &mut warnings),
+                None => match family.reformat_item(&prepared, &fmt, &mut warnings) {
+                    Some(again) => again,
+                    // (Not kept as its item unless its family formats items again: see `deliver`.)
+                    None => Ok(prepared),
+                },
+            };
+            match again {
                 Ok(p) => {
                     if !warnings.is_empty() {
                         self.notes.push((ev.key, warnings.join("; ")));

@@ -160,10 +160,11 @@ fn mergeable(strategy: UpdateStrategy) -> bool {
 /// [`Written::key`]). The text is byte for byte serde_json's for the record's `Map` (fields by
 /// name, `UpsertParams::record_order`), written field by field without building that `Map`;
 /// fields are read in mapping order, so the first failing field and the warnings come in that
-/// order. An `email` lookup value is sent trimmed: records are merged by the trimmed email (as
-/// list lookups and bulk report rows match it), so the record sent, merged or not, names the
-/// lead by the value it was merged by, never `" Jane@x.com "` that Marketo could take for
-/// another lead (README "createOrUpdateLead").
+/// order. An `email` lookup value is trimmed as it is read, before the schema formats it (its
+/// length is that of the value sent): records are merged by the trimmed email (as list lookups
+/// and bulk report rows match it), so the record sent, merged or not, names the lead by the
+/// value it was merged by, never `" Jane@x.com "` that Marketo could take for another lead
+/// (README "createOrUpdateLead").
 ///
 /// # Errors
 /// The event is not an object; a field's value cannot be converted ([`crate::core::source::FieldMapping::value_for`]);
@@ -177,15 +178,67 @@ pub(crate) fn write_record_for(
     if !event.is_object() {
         return Err(EventError::not_an_object(event));
     }
+    let trim = params.lookup_field == "email";
     let mut values: Vec<Option<Cow<'_, Value>>> = Vec::with_capacity(params.lead_data.len());
-    let mut lookup_at = None;
-    for (i, m) in params.lead_data.iter().enumerate() {
+    for m in &params.lead_data {
         let is_key = m.field == params.lookup_field;
-        if is_key {
-            lookup_at = Some(i);
-        }
-        values.push(m.value_for(event, fmt, is_key, warnings)?);
+        let value = match m.read_value(event)? {
+            Some(read) if trim && is_key => Some(m.formatted(trimmed(read), fmt, is_key, warnings)?),
+            Some(read) => Some(m.formatted(read, fmt, is_key, warnings)?),
+            None => None,
+        };
+        values.push(value);
     }
+    write_values(params, &values)
+}
+
+/// `read` with a string's leading and trailing white space taken off (copied only when it has
+/// some).
+fn trimmed(read: Cow<'_, Value>) -> Cow<'_, Value> {
+    match &*read {
+        Value::String(s) if s.trim().len() != s.len() => Cow::Owned(Value::String(s.trim().to_string())),
+        _ => read,
+    }
+}
+
+/// A lead record prepared before the schema was read (its values as the configured `type`
+/// read them, [`crate::core::source::FieldMapping::read_value`]) formatted with `fmt` now:
+/// what [`write_record_for`] writes for its event with `fmt`, without the event. Fields are
+/// unique in a mapping, so the record holds each mapped field's value. `None` when `text` is
+/// not a record's JSON object.
+///
+/// # Errors
+/// As [`write_record_for`], for the Marketo types and lengths.
+fn rewrite_record(
+    params: &UpsertParams,
+    text: &str,
+    fmt: &Format<'_>,
+    warnings: &mut Vec<String>,
+) -> Option<Result<Written, EventError>> {
+    let Ok(Value::Object(mut record)) = serde_json::from_str::<Value>(text) else { return None };
+    let mut values: Vec<Option<Cow<'_, Value>>> = Vec::with_capacity(params.lead_data.len());
+    for m in &params.lead_data {
+        let value = match record.remove(&m.field) {
+            Some(read) => {
+                match m.formatted(Cow::Owned(read), fmt, m.field == params.lookup_field, warnings) {
+                    Ok(v) => Some(v),
+                    Err(e) => return Some(Err(e)),
+                }
+            }
+            None => None,
+        };
+        values.push(value);
+    }
+    Some(write_values(params, &values))
+}
+
+/// Writes the record of `values` (one per mapped field, in mapping order; `None` for a field
+/// left out): see [`write_record_for`].
+///
+/// # Errors
+/// No field has a value, or the lookup field has none (`MISSING_ATTRIBUTE`).
+fn write_values(params: &UpsertParams, values: &[Option<Cow<'_, Value>>]) -> Result<Written, EventError> {
+    let lookup_at = params.lead_data.iter().position(|m| m.field == params.lookup_field);
     if values.iter().all(Option::is_none) {
         let paths: Vec<String> = params.lead_data.iter().map(|m| m.source.describe()).collect();
         return Err(EventError::MissingAttribute { parameter: "leadData".into(), path: paths.join(", ") });
@@ -201,13 +254,13 @@ pub(crate) fn write_record_for(
     }
     let email = params.lookup_field == "email";
     let key = lookup.filter(|_| mergeable(params.strategy)).map(|v| match v {
-        Value::String(s) if email => s.trim().to_lowercase(),
+        Value::String(s) if email => s.to_lowercase(),
         other => other.to_string(),
     });
     let capacity: usize = params
         .lead_data
         .iter()
-        .zip(&values)
+        .zip(values)
         .filter_map(|(m, v)| v.as_ref().map(|v| m.field.len() + 4 + json_text::capacity(v)))
         .sum();
     let mut buf = String::with_capacity(capacity + 2 + key.as_ref().map_or(0, String::len));
@@ -219,10 +272,7 @@ pub(crate) fn write_record_for(
         }
         json_text::write_str(&mut buf, &m.field);
         buf.push(':');
-        match &**v {
-            Value::String(s) if email && Some(*i) == lookup_at => json_text::write_str(&mut buf, s.trim()),
-            other => json_text::write_value(&mut buf, other),
-        }
+        json_text::write_value(&mut buf, v);
     }
     buf.push('}');
     let text_len = buf.len();
@@ -549,6 +599,24 @@ impl Family for LeadFamily<'_> {
 
     fn item_text<'a>(&self, item: &'a Prepared) -> Option<&'a str> {
         item.get::<Written>().map(Written::text)
+    }
+
+    fn reformats_items(&self) -> bool {
+        true
+    }
+
+    fn reformat_item(
+        &self,
+        item: &Prepared,
+        format: &Format<'_>,
+        warnings: &mut Vec<String>,
+    ) -> Option<Result<Prepared, EventError>> {
+        let text = item.get::<Written>()?.text();
+        Some(rewrite_record(self.params, text, format, warnings)?.and_then(|written| {
+            self.fits(&written, format)?;
+            let size = written.size();
+            Ok(Prepared::new(written, size))
+        }))
     }
 
     /// Each field's value in the record, back at its attribute path. The values are copied as
