@@ -536,9 +536,11 @@ test("a host clock that is not epoch milliseconds is refused, and a later bad re
     actions: [{ id: "ub", type: "createOrUpdateLeadBatched", updateStrategy: "createOrUpdate",
       leadData: [{ field: "email", source: { attribute: "email" } }] }],
   };
-  for (const now of [() => new Date(), () => "1764331200000", () => NaN, () => { throw new Error("no clock"); }]) {
+  for (const [now, got] of [[() => new Date(), /it returned a value of type object, not a number$/],
+    [() => "1764331200000", /it returned a value of type string, not a number$/], [() => undefined, /of type undefined/],
+    [() => NaN, /it returned NaN$/], [() => -1, /it returned -1$/], [() => { throw new Error("no clock"); }, /it threw: .*no clock/]]) {
     assert.throws(() => new Connector(settings, { fetch: net.fetch, now, setTimer() {} }),
-      (e) => e.code === "INVALID_HOST" && /host\.now\(\) must return the time in epoch milliseconds/.test(e.message),
+      (e) => e.code === "INVALID_HOST" && /host\.now\(\) must return the time in epoch milliseconds/.test(e.message) && got.test(e.message),
       String(now));
   }
   let reading = START;

@@ -8,6 +8,27 @@ use crate::core::{Body, HttpRequest};
 
 use super::convert::{coded, js_message, to_js};
 
+#[wasm_bindgen(inline_js = r#"
+let odd = null;
+export function read_now(now, host) {
+  const v = now.call(host);
+  if (typeof v === "number") return v;
+  odd = { v };
+  return -1;
+}
+export function odd_now() { const o = odd; odd = null; return o; }
+"#)]
+extern "C" {
+    /// `now.call(host)` as a number, in one call into JavaScript (taking the result as a
+    /// `JsValue` and asking whether it is a number were two more): what it returned when not a
+    /// number is kept for [`odd_now`], and -1 (never a time) returned instead.
+    #[wasm_bindgen(catch)]
+    fn read_now(now: &Function, host: &JsValue) -> Result<f64, JsValue>;
+    /// `{v}`, the value the last [`read_now`] returned that was not a number (then forgotten),
+    /// or `null`.
+    fn odd_now() -> JsValue;
+}
+
 pub(super) struct Host {
     pub(super) this: JsValue,
     pub(super) fetch: Function,
@@ -55,18 +76,19 @@ impl Host {
 
     /// `host.now()` as epoch milliseconds, or what it returned instead.
     fn reading(&self) -> Result<u64, String> {
-        let v = match self.now.call0(&self.this) {
-            Ok(v) => v,
+        let ms = match read_now(&self.now, &self.this) {
+            Ok(ms) => ms,
             Err(e) => return Err(format!("threw: {}", js_message(&e))),
         };
-        match v.as_f64() {
-            Some(ms) if ms.is_finite() && ms >= 1.0 => Ok(ms as u64),
-            Some(ms) => Err(format!("returned {ms}")),
-            None => Err(format!(
-                "returned a value of type {}, not a number",
-                v.js_typeof().as_string().unwrap_or_default()
-            )),
+        if ms.is_finite() && ms >= 1.0 {
+            return Ok(ms as u64);
         }
+        let odd = odd_now();
+        if odd.is_null() {
+            return Err(format!("returned {ms}"));
+        }
+        let v = Reflect::get(&odd, &JsValue::from_str("v")).unwrap_or(JsValue::UNDEFINED);
+        Err(format!("returned a value of type {}, not a number", v.js_typeof().as_string().unwrap_or_default()))
     }
 
     /// The host's time (epoch ms). A reading that is not a time is logged (`hostError`) and the
