@@ -295,8 +295,8 @@ proptest! {
 }
 
 /// An email lookup value is trimmed before its length is checked (the value sent is trimmed),
-/// whether the event arrived before or after the schema was read: 255 characters with white
-/// space around them fit the `email` field's 255.
+/// whether the event arrived before or after the schema was read, in an upsert record and a
+/// bulk row: 255 characters with white space around them fit the `email` field's 255.
 #[test]
 fn a_padded_email_lookup_is_measured_as_sent() {
     let email = format!("{}@x.io", "e".repeat(250));
@@ -306,6 +306,13 @@ fn a_padded_email_lookup_is_measured_as_sent() {
         assert_eq!(told[0].1, Status::Delivered, "before the schema: {before}; {told:?}");
         assert!(bodies.iter().any(|b| b.contains(&format!("{{\"email\":\"{email}\""))), "{bodies:?}");
     }
+    // A bulk row's too (its cell is written trimmed).
+    let mut h = host_with("fail");
+    h.process("b", "bulk", json!({"email": format!("  {email} ")}));
+    h.flush();
+    h.run_until_idle();
+    assert_eq!(h.outcome_json("b")["status"], "delivered", "{:?}", h.outcomes);
+    assert!(deliveries(&h).iter().any(|b| b.contains(&format!("\r\n{email},"))), "{:?}", deliveries(&h));
 }
 
 /// The snapshot of a queued upsert, bulk row and list add holds their values at their paths, as

@@ -308,7 +308,8 @@ impl FieldMapping {
     /// how the value is read; when `fmt` has the schema and it knows the field, what is sent
     /// follows the field's Marketo type ([`convert`]), and text longer than the field's
     /// `length` is cut (with a warning pushed to `warnings`) or refused, per `onTooLong`.
-    /// `key` marks the lookup field, which is never cut (it would name another lead).
+    /// `key` marks the lookup field, which is never cut (it would name another lead); an
+    /// `email` lookup value is trimmed first, as it is sent.
     ///
     /// # Errors
     /// [`EventError::InvalidValue`] naming the field (and its Marketo type) when the value
@@ -322,6 +323,11 @@ impl FieldMapping {
         warnings: &mut Vec<String>,
     ) -> Result<Option<Cow<'a, Value>>, EventError> {
         match self.read_value(event)? {
+            // An email lookup value is sent trimmed (upsert records, bulk rows): its length is
+            // the trimmed value's.
+            Some(read) if key && self.field == "email" => {
+                self.formatted(trimmed(read), fmt, key, warnings).map(Some)
+            }
             Some(read) => self.formatted(read, fmt, key, warnings).map(Some),
             None => Ok(None),
         }
@@ -407,6 +413,15 @@ impl FieldMapping {
             },
             _ => Ok(sent),
         }
+    }
+}
+
+/// `read` with a string's leading and trailing white space taken off (copied only when it has
+/// some).
+fn trimmed(read: Cow<'_, Value>) -> Cow<'_, Value> {
+    match &*read {
+        Value::String(s) if s.trim().len() != s.len() => Cow::Owned(Value::String(s.trim().to_string())),
+        _ => read,
     }
 }
 

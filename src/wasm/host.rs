@@ -88,7 +88,10 @@ impl Host {
             return Err(format!("returned {ms}"));
         }
         let v = Reflect::get(&odd, &JsValue::from_str("v")).unwrap_or(JsValue::UNDEFINED);
-        Err(format!("returned a value of type {}, not a number", v.js_typeof().as_string().unwrap_or_default()))
+        Err(format!(
+            "returned a value of type {}, not a number",
+            v.js_typeof().as_string().unwrap_or_default()
+        ))
     }
 
     /// The host's time (epoch ms). A reading that is not a time is logged (`hostError`) and the

@@ -161,10 +161,10 @@ fn mergeable(strategy: UpdateStrategy) -> bool {
 /// name, `UpsertParams::record_order`), written field by field without building that `Map`;
 /// fields are read in mapping order, so the first failing field and the warnings come in that
 /// order. An `email` lookup value is trimmed as it is read, before the schema formats it (its
-/// length is that of the value sent): records are merged by the trimmed email (as list lookups
-/// and bulk report rows match it), so the record sent, merged or not, names the lead by the
-/// value it was merged by, never `" Jane@x.com "` that Marketo could take for another lead
-/// (README "createOrUpdateLead").
+/// length is that of the value sent, [`crate::core::source::FieldMapping::value_for`]):
+/// records are merged by the trimmed email (as list lookups and bulk report rows match it), so
+/// the record sent, merged or not, names the lead by the value it was merged by, never
+/// `" Jane@x.com "` that Marketo could take for another lead (README "createOrUpdateLead").
 ///
 /// # Errors
 /// The event is not an object; a field's value cannot be converted ([`crate::core::source::FieldMapping::value_for`]);
@@ -178,27 +178,11 @@ pub(crate) fn write_record_for(
     if !event.is_object() {
         return Err(EventError::not_an_object(event));
     }
-    let trim = params.lookup_field == "email";
     let mut values: Vec<Option<Cow<'_, Value>>> = Vec::with_capacity(params.lead_data.len());
     for m in &params.lead_data {
-        let is_key = m.field == params.lookup_field;
-        let value = match m.read_value(event)? {
-            Some(read) if trim && is_key => Some(m.formatted(trimmed(read), fmt, is_key, warnings)?),
-            Some(read) => Some(m.formatted(read, fmt, is_key, warnings)?),
-            None => None,
-        };
-        values.push(value);
+        values.push(m.value_for(event, fmt, m.field == params.lookup_field, warnings)?);
     }
     write_values(params, &values)
-}
-
-/// `read` with a string's leading and trailing white space taken off (copied only when it has
-/// some).
-fn trimmed(read: Cow<'_, Value>) -> Cow<'_, Value> {
-    match &*read {
-        Value::String(s) if s.trim().len() != s.len() => Cow::Owned(Value::String(s.trim().to_string())),
-        _ => read,
-    }
 }
 
 /// A lead record prepared before the schema was read (its values as the configured `type`
