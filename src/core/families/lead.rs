@@ -524,6 +524,16 @@ impl LeadFamily<'_> {
         }
         Ok(())
     }
+
+    /// `written` as a queued item, once [`LeadFamily::fits`] says a body can hold it.
+    ///
+    /// # Errors
+    /// [`EventError::TooLarge`], from [`LeadFamily::fits`].
+    fn prepared(&self, written: Written, format: &Format<'_>) -> Result<Prepared, EventError> {
+        self.fits(&written, format)?;
+        let size = written.size();
+        Ok(Prepared::new(written, size))
+    }
 }
 
 impl Family for LeadFamily<'_> {
@@ -534,9 +544,7 @@ impl Family for LeadFamily<'_> {
         warnings: &mut Vec<String>,
     ) -> Result<Prepared, EventError> {
         let written = write_record_for(self.params, event, format, warnings)?;
-        self.fits(&written, format)?;
-        let size = written.size();
-        Ok(Prepared::new(written, size))
+        self.prepared(written, format)
     }
 
     fn thresholds(&self) -> Option<Thresholds> {
@@ -596,11 +604,7 @@ impl Family for LeadFamily<'_> {
         warnings: &mut Vec<String>,
     ) -> Option<Result<Prepared, EventError>> {
         let text = item.get::<Written>()?.text();
-        Some(rewrite_record(self.params, text, format, warnings)?.and_then(|written| {
-            self.fits(&written, format)?;
-            let size = written.size();
-            Ok(Prepared::new(written, size))
-        }))
+        Some(rewrite_record(self.params, text, format, warnings)?.and_then(|w| self.prepared(w, format)))
     }
 
     /// Each field's value in the record, back at its attribute path. The values are copied as
