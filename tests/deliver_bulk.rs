@@ -255,6 +255,7 @@ fn failed_rows_are_skipped_warned_rows_delivered_with_the_warning() {
     h.event("bulk", &json!({"e": "warn@example.com", "n": "Warn", "t": long_title}));
     h.event("bulk", &json!({"e": "OK2@Example.com", "n": "Ok2"}));
     h.event("bulk", &json!({"n": "No email"}));
+    h.event("bulk", &json!({"e": " \t", "n": "Blank email"}));
     h.flush();
     h.run_until_idle();
 
@@ -273,8 +274,15 @@ fn failed_rows_are_skipped_warned_rows_delivered_with_the_warning() {
     );
     let missing = h.outcome("ev-5");
     assert_eq!((missing.status, missing.code.as_deref()), (Status::Failed, Some("MISSING_ATTRIBUTE")));
+    // A blank value is there, but names no lead: said so, not "not in the event".
+    assert_eq!(
+        h.outcome_json("ev-6"),
+        json!({"eventId": "ev-6", "actionId": "bulk", "status": "failed", "code": "INVALID_VALUE",
+               "message": "parameter `leadData field email (the lookup field)`: the value is empty (or only white \
+                           space): Marketo cannot find a lead by it"})
+    );
     assert!(
-        h.fake.bulk_jobs.iter().all(|j| !j.csv.contains("No email")),
+        h.fake.bulk_jobs.iter().all(|j| !j.csv.contains("No email") && !j.csv.contains("Blank email")),
         "a row without its key is never sent"
     );
 

@@ -378,6 +378,38 @@ fn a_missing_lookup_field_fails_that_event_without_any_request() {
     }
 }
 
+/// A lookup value with nothing but white space fails its event here, with a message that says
+/// so (not "not in the event"), batched or not: Marketo cannot find a lead by it (it would skip
+/// the record with `1002`), and batched records would be merged by it into one.
+#[test]
+fn a_blank_lookup_value_fails_that_event_without_any_request() {
+    for kind in ["createOrUpdateLead", "createOrUpdateLeadBatched"] {
+        for strategy in ["createOrUpdate", "updateOnly"] {
+            let data = json!([field("email", "email"), field("firstName", "name")]);
+            let mut h = Driver::new(settings(json!([
+                {"id": "upsert", "type": kind, "updateStrategy": strategy, "leadData": data}
+            ])));
+            for (i, blank) in ["", "   ", "\t\n "].iter().enumerate() {
+                h.event_with_id("upsert", &json!({"email": blank, "name": "Jane"}), &format!("blank{i}"));
+            }
+            h.flush();
+            h.run_until_idle();
+            for i in 0..3 {
+                let o = h.outcome_json(&format!("blank{i}"));
+                assert_eq!(o["status"], json!("failed"), "{kind} {strategy}: {o}");
+                assert_eq!(o["code"], json!("INVALID_VALUE"), "{kind} {strategy}: {o}");
+                assert_eq!(
+                    o["message"],
+                    json!("parameter `leadData field email (the lookup field)`: the value is empty (or only white \
+                           space): Marketo cannot find a lead by it")
+                );
+            }
+            assert!(h.sent.is_empty(), "{kind} {strategy}: {:#?}", h.sent);
+            h.assert_all_final();
+        }
+    }
+}
+
 #[test]
 fn per_record_results_become_per_event_outcomes() {
     let data = json!([field("email", "email"), field("firstName", "name")]);

@@ -147,6 +147,17 @@ impl EventError {
         })
     }
 
+    /// The error for a lookup field whose value is a string with nothing but white space in it
+    /// (`""`, `"  "`): Marketo cannot find a lead by it (the Sync Leads call skips such a record
+    /// with `1002`, a bulk import fails its row), and batched records would be merged by it, so
+    /// the event fails here without a call (README "createOrUpdateLead").
+    pub fn blank_lookup(field: &str) -> EventError {
+        EventError::InvalidValue {
+            parameter: format!("leadData field {field} (the lookup field)"),
+            problem: "the value is empty (or only white space): Marketo cannot find a lead by it".into(),
+        }
+    }
+
     /// The outcome code for an event that failed this way.
     pub fn code(&self) -> &'static str {
         match self {

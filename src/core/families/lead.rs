@@ -168,7 +168,8 @@ fn mergeable(strategy: UpdateStrategy) -> bool {
 ///
 /// # Errors
 /// The event is not an object; a field's value cannot be converted ([`crate::core::source::FieldMapping::value_for`]);
-/// no field has a value, or the lookup field has none (`MISSING_ATTRIBUTE`).
+/// no field has a value, or the lookup field has none (`MISSING_ATTRIBUTE`); the lookup value is
+/// blank ([`EventError::blank_lookup`]).
 pub(crate) fn write_record_for(
     params: &UpsertParams,
     event: &Value,
@@ -220,7 +221,8 @@ fn rewrite_record(
 /// left out): see [`write_record_for`].
 ///
 /// # Errors
-/// No field has a value, or the lookup field has none (`MISSING_ATTRIBUTE`).
+/// No field has a value, or the lookup field has none (`MISSING_ATTRIBUTE`) or a blank one
+/// ([`EventError::blank_lookup`]).
 fn write_values(params: &UpsertParams, values: &[Option<Cow<'_, Value>>]) -> Result<Written, EventError> {
     let lookup_at = params.lead_data.iter().position(|m| m.field == params.lookup_field);
     if values.iter().all(Option::is_none) {
@@ -235,6 +237,11 @@ fn write_values(params: &UpsertParams, values: &[Option<Cow<'_, Value>>]) -> Res
             parameter: format!("leadData field {} (the lookup field)", params.lookup_field),
             path,
         });
+    }
+    if let Some(Value::String(s)) = lookup.filter(|_| mergeable(params.strategy)) {
+        if s.trim().is_empty() {
+            return Err(EventError::blank_lookup(&params.lookup_field));
+        }
     }
     let email = params.lookup_field == "email";
     let key = lookup.filter(|_| mergeable(params.strategy)).map(|v| match v {
@@ -682,6 +689,13 @@ mod tests {
                 parameter: format!("leadData field {} (the lookup field)", params.lookup_field),
                 path,
             });
+        }
+        if let Some(Value::String(s)) =
+            record.get(&params.lookup_field).filter(|_| mergeable(params.strategy))
+        {
+            if s.trim().is_empty() {
+                return Err(EventError::blank_lookup(&params.lookup_field));
+            }
         }
         Ok(record)
     }

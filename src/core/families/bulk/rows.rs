@@ -128,7 +128,8 @@ impl BulkRow {
 }
 
 /// Turns one event into its row. Fails when the event has no value for the lookup field
-/// (`MISSING_ATTRIBUTE`) or a `type: "date"` value is not a date (`INVALID_VALUE`).
+/// (`MISSING_ATTRIBUTE`), it is blank ([`EventError::blank_lookup`]) or a `type: "date"` value is
+/// not a date (`INVALID_VALUE`).
 pub(crate) fn prepare_row(
     params: &BulkParams,
     event: &Value,
@@ -156,10 +157,7 @@ pub(crate) fn prepare_row(
                     })
                 }
                 Some(Value::String(s)) if s.trim().is_empty() => {
-                    return Err(EventError::MissingAttribute {
-                        parameter: parameter(),
-                        path: m.source.describe(),
-                    })
+                    return Err(EventError::blank_lookup(&m.field))
                 }
                 Some(Value::String(_) | Value::Number(_)) => {}
                 Some(_) => {
