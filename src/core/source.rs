@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::date::to_iso8601;
 use super::error::EventError;
-use super::schema::{convert, cut_chars, iso_day, DataType, Format, OnTooLong};
+use super::schema::{convert, cut_chars, iso_day, keeps_raw, DataType, Format, OnTooLong};
 
 /// Prefix of the string that stands in for a JavaScript number JSON cannot carry (`NaN`,
 /// `Infinity`, `-Infinity`) or an invalid `Date`: `JSON.stringify` would write `null`, which
@@ -351,6 +351,27 @@ impl FieldMapping {
             }
             _ => invalid(problem),
         })
+    }
+
+    /// Whether [`FieldMapping::formatted`] under `fmt` sends the value whose compact JSON text is
+    /// `raw` (a lead record's value, written before the schema was read) as it is, with no
+    /// warning: the schema does not know the field, or [`keeps_raw`] says the Marketo type keeps
+    /// it and a string is within the field's `length`. `false` where that cannot be read off the
+    /// text cheaply (a configured `type: "date"`, a date field, a string written with escapes
+    /// under a length limit): the caller formats the parsed value.
+    pub fn formats_unchanged(&self, raw: &str, fmt: &Format<'_>) -> bool {
+        let Some(info) = fmt.schema.and_then(|s| s.field(&self.field)) else { return true };
+        let kind = info.kind();
+        if self.kind == FieldType::Date || !keeps_raw(raw, kind) {
+            return false;
+        }
+        let body = raw.strip_prefix('"').and_then(|r| r.strip_suffix('"'));
+        match (kind.is_text(), info.length, body) {
+            (true, Some(limit), Some(body)) => {
+                !body.contains('\\') && usize::try_from(limit).is_ok_and(|l| body.chars().count() <= l)
+            }
+            _ => true,
+        }
     }
 
     /// The value to send for this field from `read`, the event's value as the configured

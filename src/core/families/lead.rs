@@ -34,7 +34,7 @@ struct Item {
 /// exactly what serde_json writes for the mapped `Map`, so with its keys in `Map`'s order), and
 /// the lookup key the job merges records of the same lead by. Text and key share one allocation:
 /// a queued event holds a few bytes more than its record's text, not a tree of fields.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct Written {
     /// The record's text, followed by its key when it has one.
     buf: Box<str>,
@@ -215,6 +215,18 @@ fn rewrite_record(
         values.push(value);
     }
     Some(write_values(params, &values))
+}
+
+/// Whether a lead record written before the schema was read ([`rewrite_record`]'s `text`) is
+/// what formatting it with `fmt` writes, read off its values' text
+/// ([`crate::core::source::FieldMapping::formats_unchanged`]): then no value is converted or
+/// cut, and the record, its key and its checks are those it was written with.
+fn formats_unchanged(params: &UpsertParams, text: &str, fmt: &Format<'_>) -> bool {
+    let Ok(record) = serde_json::from_str::<BTreeMap<String, &RawValue>>(text) else { return false };
+    params
+        .lead_data
+        .iter()
+        .all(|m| record.get(&m.field).is_none_or(|raw| m.formats_unchanged(raw.get(), fmt)))
 }
 
 /// Writes the record of `values` (one per mapped field, in mapping order; `None` for a field
@@ -610,8 +622,16 @@ impl Family for LeadFamily<'_> {
         format: &Format<'_>,
         warnings: &mut Vec<String>,
     ) -> Option<Result<Prepared, EventError>> {
-        let text = item.get::<Written>()?.text();
-        Some(rewrite_record(self.params, text, format, warnings)?.and_then(|w| self.prepared(w, format)))
+        let written = item.get::<Written>()?;
+        // Most records need no value changed (text within its length, numbers as numbers): the
+        // same record, checked against the body limit now that the schema is known.
+        if formats_unchanged(self.params, written.text(), format) {
+            return Some(self.prepared(written.clone(), format));
+        }
+        Some(
+            rewrite_record(self.params, written.text(), format, warnings)?
+                .and_then(|w| self.prepared(w, format)),
+        )
     }
 
     /// Each field's value in the record, back at its attribute path. The values are copied as

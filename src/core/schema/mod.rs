@@ -377,6 +377,34 @@ pub fn convert(v: &Value, to: DataType) -> Result<Cow<'_, Value>, String> {
     }
 }
 
+/// Whether [`convert`] to `to` leaves unchanged the value whose compact JSON text is `raw` (a
+/// lead record's value as [`crate::core::json_text`] wrote it), read off the text without
+/// parsing it: `null`; a number for `float`, `currency` and `percent`; an integer that fits an
+/// `i64` for `integer` and `score`; `true` or `false` for `boolean`; a string for the text
+/// types; anything for the types sent as they are. `false` for `date` and `datetime` and
+/// wherever it cannot tell so cheaply: the caller then converts the parsed value.
+pub fn keeps_raw(raw: &str, to: DataType) -> bool {
+    if raw == "null" {
+        return true;
+    }
+    match to {
+        DataType::Date | DataType::Datetime => false,
+        DataType::Integer | DataType::Score => {
+            // `-0` and a leading zero are left to the parse (serde_json reads `-0` as a float).
+            let digits = raw.strip_prefix('-').unwrap_or(raw);
+            digits.bytes().all(|b| b.is_ascii_digit())
+                && (digits == "0" && raw == "0" || digits.bytes().next().is_some_and(|b| b != b'0'))
+                && raw.parse::<i64>().is_ok()
+        }
+        DataType::Float | DataType::Currency | DataType::Percent => {
+            raw.bytes().next().is_some_and(|b| b == b'-' || b.is_ascii_digit())
+        }
+        DataType::Boolean => raw == "true" || raw == "false",
+        t if t.is_text() => raw.starts_with('"'),
+        _ => true,
+    }
+}
+
 /// A decimal string as a JSON number, when a double holds it exactly enough to print the same
 /// number back (at most 15 significant digits).
 fn decimal(s: &str) -> Option<Value> {
@@ -521,6 +549,79 @@ impl SchemaSlot {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// `keeps_raw` says "unchanged" only where `convert` returns the value itself, and says it
+    /// for the values most records hold (so formatting a record again is skipped for them).
+    #[test]
+    fn keeps_raw_says_unchanged_only_where_convert_keeps_the_value() {
+        let values = [
+            json!(null),
+            json!(0),
+            json!(-0.0),
+            json!(7),
+            json!(-7),
+            json!(i64::MAX),
+            json!(u64::MAX),
+            json!(2.5),
+            json!(-1e21),
+            json!(1e300),
+            json!(true),
+            json!(false),
+            json!(""),
+            json!("x"),
+            json!("42"),
+            json!("true"),
+            json!("2026-11-28"),
+            json!("a\"b"),
+            json!([1]),
+            json!({"a": 1}),
+        ];
+        let types = [
+            DataType::String,
+            DataType::Email,
+            DataType::Phone,
+            DataType::Url,
+            DataType::Text,
+            DataType::Date,
+            DataType::Datetime,
+            DataType::Integer,
+            DataType::Score,
+            DataType::Float,
+            DataType::Currency,
+            DataType::Percent,
+            DataType::Boolean,
+            DataType::Other,
+        ];
+        let mut kept = 0;
+        for v in &values {
+            let mut raw = String::new();
+            crate::core::json_text::write_value(&mut raw, v);
+            for t in types {
+                if keeps_raw(&raw, t) {
+                    kept += 1;
+                    assert!(
+                        matches!(convert(v, t), Ok(Cow::Borrowed(same)) if same == v),
+                        "{raw} as {t:?}: {:?}",
+                        convert(v, t)
+                    );
+                }
+            }
+        }
+        for (raw, t) in [
+            ("null", DataType::Date),
+            ("\"x\"", DataType::Email),
+            ("\"\"", DataType::Text),
+            ("7", DataType::Integer),
+            ("-7", DataType::Score),
+            ("2.5", DataType::Float),
+            ("-1", DataType::Currency),
+            ("true", DataType::Boolean),
+            ("[1]", DataType::Other),
+        ] {
+            assert!(keeps_raw(raw, t), "{raw} as {t:?}");
+        }
+        assert!(kept > 60, "{kept}");
+    }
 
     #[test]
     fn conversions_by_type() {
