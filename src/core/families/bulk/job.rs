@@ -738,13 +738,15 @@ mod tests {
         let want = [
             ("ev-1", "MISSING_ATTRIBUTE"),
             ("ev-2", "MISSING_ATTRIBUTE"),
-            ("ev-3", "MISSING_ATTRIBUTE"),
+            // There, but blank: said so (not "not in the event").
+            ("ev-3", "INVALID_VALUE"),
             ("ev-4", "INVALID_VALUE"),
             ("ev-5", "INVALID_VALUE"),
             ("ev-6", "INVALID_EVENT"),
         ];
         assert_eq!(codes, want.map(|(a, b)| (a.to_string(), b.to_string())).to_vec());
         assert!(progress.outcomes.iter().all(|(_, o)| o.status == Status::Failed));
+        assert!(progress.outcomes[2].1.message.as_deref().unwrap().contains("the value is empty"));
         assert!(progress.outcomes[4].1.message.as_deref().unwrap().contains("signup"));
         let mut progress = Progress::default();
         job.start(&mut progress);
