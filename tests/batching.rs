@@ -148,6 +148,43 @@ fn a_record_no_body_can_hold_fails_on_arrival_and_is_never_sent() {
     }
 }
 
+/// A batch whose only event fails as the schema formats it (its record too large for any body)
+/// starts no call: the queue's next batch goes out at once, not when a timer next fires (a
+/// fresh user saw it wait for the 200 s call timeout, and `flush()` with it).
+#[test]
+fn a_batch_emptied_by_the_schema_does_not_hold_up_the_next() {
+    let big = |email: &str| json!({"email": email, "notes": "x".repeat(1_100_000)});
+    let small = |email: &str| json!({"email": email});
+    // Before the schema is read, each record over 1 MB is a batch of its own: first (its batch
+    // waits for the schema), in the middle, or two in a row.
+    for order in ["sbs", "bs", "bbs", "sbbs"] {
+        let mut h = Driver::new(settings(json!([upsert_batched("createOrUpdate")])));
+        let start = h.now;
+        let mut sent = Vec::new();
+        for (i, kind) in order.chars().enumerate() {
+            let email = format!("{kind}{i}@example.com");
+            let event = if kind == 'b' { big(&email) } else { small(&email) };
+            h.event_with_id("up", &event, &format!("{kind}{i}"));
+            if kind == 's' {
+                sent.push(json!(email));
+            }
+        }
+        h.flush();
+        h.answer_all(); // without moving time
+        for (i, kind) in order.chars().enumerate() {
+            let o = h.outcome(&format!("{kind}{i}"));
+            match kind {
+                'b' => assert_eq!(o.code.as_deref(), Some("RECORD_TOO_LARGE"), "{order}"),
+                _ => assert_eq!(o.status, Status::Delivered, "{order}: sent without waiting for a wake-up"),
+            }
+        }
+        let emails: Vec<Value> = sync_calls(&h).iter().map(|b| b["input"][0]["email"].clone()).collect();
+        assert_eq!(emails, sent, "{order}");
+        assert!(h.rest_sent_at().iter().all(|t| *t == start), "{order}: {:?}", h.rest_sent_at());
+        h.assert_all_final();
+    }
+}
+
 #[test]
 fn repeated_updates_of_one_lead_merge_into_one_record_later_values_winning() {
     let mut h = Driver::new(settings(json!([upsert_batched("createOrUpdate")])));

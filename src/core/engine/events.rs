@@ -320,8 +320,18 @@ impl Engine {
         last
     }
 
-    /// Seals due queues and starts the batches whose action has no batch in flight.
+    /// Seals due queues and starts the batches whose action has no batch in flight. A batch
+    /// that starts no job (every event in it failed as it was formatted with the schema, e.g.
+    /// `RECORD_TOO_LARGE`) leaves its queue free, so the queue's next sealed batch is taken in
+    /// the same pass rather than at the next wake-up (which nothing would ask for before a
+    /// call's timeout).
     pub(super) fn dispatch_queues(&mut self, now: Millis) {
+        while self.dispatch_once(now) {}
+    }
+
+    /// One pass of [`Engine::dispatch_queues`]: whether a batch it took left its queue free.
+    fn dispatch_once(&mut self, now: Millis) -> bool {
+        let mut again = false;
         let mut ready: Vec<(String, Vec<(EventRef, Prepared)>)> = Vec::new();
         for (action_id, q) in self.queues.iter_mut() {
             q.seal_if_due(now);
@@ -355,10 +365,12 @@ impl Engine {
                 batch = self.reformat(&*family, batch);
             }
             let job = self.start_prepared(&*family, batch);
+            again |= job.is_none();
             if let Some(q) = self.queues.get_mut(&action_id) {
                 q.busy = job;
             }
         }
+        again
     }
 
     /// The batch's events prepared before the schema was known, prepared again with it (an
