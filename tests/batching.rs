@@ -185,6 +185,35 @@ fn a_batch_emptied_by_the_schema_does_not_hold_up_the_next() {
     }
 }
 
+/// The same for a full batch of 300 values the field types refuse (`onTooLong: "fail"`, titles
+/// over the field's 255 characters): the event after it goes out at once.
+#[test]
+fn a_batch_of_values_the_schema_refuses_does_not_hold_up_the_next() {
+    let mut s = settings(json!([upsert_batched("createOrUpdate")]));
+    s["onTooLong"] = json!("fail");
+    let mut h = Driver::new(s);
+    let start = h.now;
+    // Before the schema is read: a batch of one (it waits for the schema), then the 300.
+    h.event_with_id("up", &json!({"email": "a@example.com"}), "a");
+    h.flush();
+    for i in 0..300 {
+        h.event_with_id(
+            "up",
+            &json!({"email": format!("p{i}@example.com"), "title": "t".repeat(300)}),
+            &format!("p{i}"),
+        );
+    }
+    h.event_with_id("up", &json!({"email": "c@example.com"}), "c");
+    h.flush();
+    h.answer_all(); // without moving time
+    assert!((0..300).all(|i| h.outcome(&format!("p{i}")).code.as_deref() == Some("INVALID_VALUE")));
+    assert_eq!(h.outcome("a").status, Status::Delivered);
+    assert_eq!(h.outcome("c").status, Status::Delivered, "sent without waiting for a wake-up");
+    assert_eq!(sync_calls(&h).len(), 2);
+    assert!(h.rest_sent_at().iter().all(|t| *t == start), "{:?}", h.rest_sent_at());
+    h.assert_all_final();
+}
+
 #[test]
 fn repeated_updates_of_one_lead_merge_into_one_record_later_values_winning() {
     let mut h = Driver::new(settings(json!([upsert_batched("createOrUpdate")])));
