@@ -462,15 +462,19 @@ pub(crate) trait Family {
     }
     /// `item`, prepared without the lead schema, formatted with `format` now: what
     /// [`Family::prepare`] gives for its event with `format` (the same item, or the same
-    /// error). `None` when the family cannot ([`Family::reformats_items`]).
+    /// error). `item` itself where the family cannot format it again
+    /// ([`Family::reformats_items`]: the engine then keeps the event's text instead).
+    ///
+    /// # Errors
+    /// As [`Family::prepare`].
     fn reformat_item(
         &self,
-        item: &Prepared,
+        item: Prepared,
         format: &Format<'_>,
         warnings: &mut Vec<String>,
-    ) -> Option<Result<Prepared, EventError>> {
-        let _ = (item, format, warnings);
-        None
+    ) -> Result<Prepared, EventError> {
+        let _ = (format, warnings);
+        Ok(item)
     }
     /// The text of a queued `item` this family prepared (the record's JSON, the CSV row), for
     /// [`Family::write_event_of_item`].

@@ -394,11 +394,8 @@ impl Engine {
             let text = self.pending.get(&ev.key).and_then(|p| p.event.as_deref());
             let again = match text {
                 Some(text) => family.prepare(&event_value(text), &fmt, &mut warnings),
-                None => match family.reformat_item(&prepared, &fmt, &mut warnings) {
-                    Some(again) => again,
-                    // (Not kept as its item unless its family formats items again: see `deliver`.)
-                    None => Ok(prepared),
-                },
+                // (Not kept as its item unless its family formats items again: see `deliver`.)
+                None => family.reformat_item(prepared, &fmt, &mut warnings),
             };
             match again {
                 Ok(p) => {

@@ -34,7 +34,7 @@ struct Item {
 /// exactly what serde_json writes for the mapped `Map`, so with its keys in `Map`'s order), and
 /// the lookup key the job merges records of the same lead by. Text and key share one allocation:
 /// a queued event holds a few bytes more than its record's text, not a tree of fields.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(crate) struct Written {
     /// The record's text, followed by its key when it has one.
     buf: Box<str>,
@@ -187,24 +187,24 @@ pub(crate) fn write_record_for(
 }
 
 /// A lead record prepared before the schema was read (its values as the configured `type`
-/// read them, [`crate::core::source::FieldMapping::read_value`]) formatted with `fmt` now:
-/// what [`write_record_for`] writes for its event with `fmt`, without the event. Fields are
-/// unique in a mapping, so the record holds each mapped field's value. `None` when `text` is
-/// not a record's JSON object.
+/// read them, [`crate::core::source::FieldMapping::read_value`]; `record` is its text read as
+/// raw values by field) formatted with `fmt` now: what [`write_record_for`] writes for its event
+/// with `fmt`, without the event. Fields are unique in a mapping, so the record holds each
+/// mapped field's value. `None` when a value is not JSON (the record was not written here).
 ///
 /// # Errors
 /// As [`write_record_for`], for the Marketo types and lengths.
 fn rewrite_record(
     params: &UpsertParams,
-    text: &str,
+    record: &BTreeMap<String, &RawValue>,
     fmt: &Format<'_>,
     warnings: &mut Vec<String>,
 ) -> Option<Result<Written, EventError>> {
-    let Ok(Value::Object(mut record)) = serde_json::from_str::<Value>(text) else { return None };
     let mut values: Vec<Option<Cow<'_, Value>>> = Vec::with_capacity(params.lead_data.len());
     for m in &params.lead_data {
-        let value = match record.remove(&m.field) {
-            Some(read) => {
+        let value = match record.get(&m.field) {
+            Some(raw) => {
+                let read = serde_json::from_str::<Value>(raw.get()).ok()?;
                 match m.formatted(Cow::Owned(read), fmt, m.field == params.lookup_field, warnings) {
                     Ok(v) => Some(v),
                     Err(e) => return Some(Err(e)),
@@ -215,18 +215,6 @@ fn rewrite_record(
         values.push(value);
     }
     Some(write_values(params, &values))
-}
-
-/// Whether a lead record written before the schema was read ([`rewrite_record`]'s `text`) is
-/// what formatting it with `fmt` writes, read off its values' text
-/// ([`crate::core::source::FieldMapping::formats_unchanged`]): then no value is converted or
-/// cut, and the record, its key and its checks are those it was written with.
-fn formats_unchanged(params: &UpsertParams, text: &str, fmt: &Format<'_>) -> bool {
-    let Ok(record) = serde_json::from_str::<BTreeMap<String, &RawValue>>(text) else { return false };
-    params
-        .lead_data
-        .iter()
-        .all(|m| record.get(&m.field).is_none_or(|raw| m.formats_unchanged(raw.get(), fmt)))
 }
 
 /// Writes the record of `values` (one per mapped field, in mapping order; `None` for a field
@@ -250,13 +238,15 @@ fn write_values(params: &UpsertParams, values: &[Option<Cow<'_, Value>>]) -> Res
             path,
         });
     }
-    if let Some(Value::String(s)) = lookup.filter(|_| mergeable(params.strategy)) {
+    // What records of the same lead are merged by (`None` when the strategy does not merge).
+    let merged_by = lookup.filter(|_| mergeable(params.strategy));
+    if let Some(Value::String(s)) = merged_by {
         if s.trim().is_empty() {
             return Err(EventError::blank_lookup(&params.lookup_field));
         }
     }
     let email = params.lookup_field == "email";
-    let key = lookup.filter(|_| mergeable(params.strategy)).map(|v| match v {
+    let key = merged_by.map(|v| match v {
         Value::String(s) if email => s.to_lowercase(),
         other => other.to_string(),
     });
@@ -618,20 +608,30 @@ impl Family for LeadFamily<'_> {
 
     fn reformat_item(
         &self,
-        item: &Prepared,
+        item: Prepared,
         format: &Format<'_>,
         warnings: &mut Vec<String>,
-    ) -> Option<Result<Prepared, EventError>> {
-        let written = item.get::<Written>()?;
-        // Most records need no value changed (text within its length, numbers as numbers): the
-        // same record, checked against the body limit now that the schema is known.
-        if formats_unchanged(self.params, written.text(), format) {
-            return Some(self.prepared(written.clone(), format));
+    ) -> Result<Prepared, EventError> {
+        let Some(written) = item.get::<Written>() else { return Ok(item) };
+        // A record not read back (not written here) is sent as it was written.
+        let Ok(record) = serde_json::from_str::<BTreeMap<String, &RawValue>>(written.text()) else {
+            return Ok(item);
+        };
+        // Most records need no value changed (text within its length, numbers as numbers,
+        // [`crate::core::source::FieldMapping::formats_unchanged`]): the same item, record, key
+        // and checks, only held to the body limit now that the schema is known.
+        let fields = &self.params.lead_data;
+        if fields
+            .iter()
+            .all(|m| record.get(&m.field).is_none_or(|raw| m.formats_unchanged(raw.get(), format)))
+        {
+            self.fits(written, format)?;
+            return Ok(item);
         }
-        Some(
-            rewrite_record(self.params, written.text(), format, warnings)?
-                .and_then(|w| self.prepared(w, format)),
-        )
+        match rewrite_record(self.params, &record, format, warnings) {
+            Some(again) => self.prepared(again?, format),
+            None => Ok(item),
+        }
     }
 
     /// Each field's value in the record, back at its attribute path. The values are copied as

@@ -392,8 +392,8 @@ pub fn keeps_raw(raw: &str, to: DataType) -> bool {
         DataType::Integer | DataType::Score => {
             // `-0` and a leading zero are left to the parse (serde_json reads `-0` as a float).
             let digits = raw.strip_prefix('-').unwrap_or(raw);
-            digits.bytes().all(|b| b.is_ascii_digit())
-                && (digits == "0" && raw == "0" || digits.bytes().next().is_some_and(|b| b != b'0'))
+            (raw == "0" || digits.starts_with(|c: char| ('1'..='9').contains(&c)))
+                && digits.bytes().all(|b| b.is_ascii_digit())
                 && raw.parse::<i64>().is_ok()
         }
         DataType::Float | DataType::Currency | DataType::Percent => {
