@@ -256,6 +256,7 @@ fn failed_rows_are_skipped_warned_rows_delivered_with_the_warning() {
     h.event("bulk", &json!({"e": "OK2@Example.com", "n": "Ok2"}));
     h.event("bulk", &json!({"n": "No email"}));
     h.event("bulk", &json!({"e": " \t", "n": "Blank email"}));
+    h.event("bulk", &json!({"e": null, "n": "Null email"}));
     h.flush();
     h.run_until_idle();
 
@@ -281,6 +282,11 @@ fn failed_rows_are_skipped_warned_rows_delivered_with_the_warning() {
                "message": "parameter `leadData field email (the lookup field)`: the value is empty (or only white \
                            space): Marketo cannot find a lead by it"})
     );
+    assert_eq!(
+        h.outcome_json("ev-7")["message"],
+        json!("parameter `leadData field email (the lookup field)`: attribute `e` is null in the event; it needs a value")
+    );
+    assert_eq!(h.outcome_json("ev-7")["code"], json!("MISSING_ATTRIBUTE"));
     assert!(
         h.fake.bulk_jobs.iter().all(|j| !j.csv.contains("No email") && !j.csv.contains("Blank email")),
         "a row without its key is never sent"

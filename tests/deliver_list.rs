@@ -100,6 +100,44 @@ fn a_target_lead_id_that_is_not_an_integer_fails_the_event_without_any_request()
 }
 
 #[test]
+fn a_lookup_value_that_names_no_lead_fails_the_event_saying_why_without_any_request() {
+    let mut h = Driver::new(settings(json!([add_by_lookup("email", "email", false)])));
+    let cases = [
+        (json!(null), "MISSING_ATTRIBUTE", "attribute `email` is null in the event; it needs a value"),
+        (
+            json!(""),
+            "INVALID_VALUE",
+            "the value is empty (or only white space): Marketo cannot find a lead by it",
+        ),
+        (
+            json!(" \t\u{a0}"),
+            "INVALID_VALUE",
+            "the value is empty (or only white space): Marketo cannot find a lead by it",
+        ),
+        (json!(true), "INVALID_VALUE", "the email to look up must be a string or a number, not a boolean"),
+        (
+            json!({"a": 1}),
+            "INVALID_VALUE",
+            "the email to look up must be a string or a number, not an object",
+        ),
+    ];
+    for (i, (value, code, said)) in cases.iter().enumerate() {
+        let id = format!("bad-{i}");
+        h.event_with_id("add", &json!({"email": value}), &id);
+        let o = h.outcome_json(&id);
+        assert_eq!((&o["status"], &o["code"]), (&json!("failed"), &json!(code)), "{value}");
+        assert_eq!(o["message"], json!(format!("parameter `leadIdLookup.source`: {said}")), "{value}");
+    }
+    h.event_with_id("add", &json!({"other": 1}), "absent");
+    assert_eq!(
+        h.outcome_json("absent")["message"],
+        json!("parameter `leadIdLookup.source`: attribute `email` is not in the event")
+    );
+    assert!(h.sent.is_empty(), "{:#?}", h.sent);
+    h.assert_all_final();
+}
+
+#[test]
 fn every_lookup_filter_type_finds_the_lead_then_adds_it() {
     let cookie = "id:123-ABC-123&token:_mch-example.com-1718000000000-12345";
     // (filterType, value in the event, the lead's stored field value, the value as it appears in the URL)

@@ -373,6 +373,13 @@ fn a_missing_lookup_field_fails_that_event_without_any_request() {
         assert_eq!(o["code"], json!("MISSING_ATTRIBUTE"), "{strategy} {event}");
         let message = o["message"].as_str().unwrap();
         assert!(message.contains(lookup), "{message}");
+        // A `null` is in the event: said so, not "not in the event".
+        let said = if event["email"].is_null() && lookup == "email" && event.get("email").is_some() {
+            "attribute `email` is null in the event; it needs a value"
+        } else {
+            "is not in the event"
+        };
+        assert!(message.ends_with(said), "{strategy} {event}: {message}");
         assert!(h.sent.is_empty(), "{strategy}: {:#?}", h.sent);
         h.assert_all_final();
     }

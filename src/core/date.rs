@@ -47,7 +47,8 @@ pub fn to_iso8601(value: &Value) -> Result<String, String> {
     format_utc(secs)
 }
 
-fn kind(v: &Value) -> &'static str {
+/// What `v` is, for messages ("a boolean", "a list"…).
+pub(crate) fn kind(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",

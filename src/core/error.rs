@@ -98,6 +98,15 @@ pub enum EventError {
         /// The attribute path as configured.
         path: String,
     },
+    /// A required parameter's attribute is in the event but `null` (same code as
+    /// [`EventError::MissingAttribute`]: there is no value to send).
+    #[error("parameter `{parameter}`: attribute {path} is null in the event; it needs a value")]
+    NullAttribute {
+        /// The action parameter, e.g. `targetLeadId`.
+        parameter: String,
+        /// The attribute path as configured.
+        path: String,
+    },
     /// A value is present but unusable (not an id, not a date, wrong type...).
     #[error("parameter `{parameter}`: {problem}")]
     InvalidValue {
@@ -158,10 +167,19 @@ impl EventError {
         }
     }
 
+    /// A required parameter's attribute that has no value: absent from the event (`value` is
+    /// `None`, [`EventError::MissingAttribute`]) or `null` ([`EventError::NullAttribute`]).
+    pub fn no_value(parameter: String, path: String, value: Option<&serde_json::Value>) -> EventError {
+        match value {
+            Some(serde_json::Value::Null) => EventError::NullAttribute { parameter, path },
+            _ => EventError::MissingAttribute { parameter, path },
+        }
+    }
+
     /// The outcome code for an event that failed this way.
     pub fn code(&self) -> &'static str {
         match self {
-            EventError::MissingAttribute { .. } => "MISSING_ATTRIBUTE",
+            EventError::MissingAttribute { .. } | EventError::NullAttribute { .. } => "MISSING_ATTRIBUTE",
             EventError::InvalidValue { .. } => "INVALID_VALUE",
             EventError::NotAnObject(_) | EventError::NotJson(_) => "INVALID_EVENT",
             EventError::TooLarge { .. } => "RECORD_TOO_LARGE",

@@ -148,11 +148,12 @@ impl Source {
     /// Resolves a required parameter.
     ///
     /// # Errors
-    /// [`EventError::MissingAttribute`] when the attribute is absent or `null`.
+    /// [`EventError::MissingAttribute`] when the attribute is absent,
+    /// [`EventError::NullAttribute`] when it is `null`.
     pub fn require<'a>(&'a self, event: &'a Value, parameter: &str) -> Result<&'a Value, EventError> {
         match self.resolve(event) {
-            Some(Value::Null) | None => {
-                Err(EventError::MissingAttribute { parameter: parameter.into(), path: self.describe() })
+            value @ (Some(Value::Null) | None) => {
+                Err(EventError::no_value(parameter.into(), self.describe(), value))
             }
             Some(v) => require_finite(v, || parameter.into()).map(|()| v),
         }

@@ -233,10 +233,11 @@ fn write_values(params: &UpsertParams, values: &[Option<Cow<'_, Value>>]) -> Res
     if mergeable(params.strategy) && lookup.is_none_or(Value::is_null) {
         let path =
             lookup_at.and_then(|i| params.lead_data.get(i)).map(|m| m.source.describe()).unwrap_or_default();
-        return Err(EventError::MissingAttribute {
-            parameter: format!("leadData field {} (the lookup field)", params.lookup_field),
+        return Err(EventError::no_value(
+            format!("leadData field {} (the lookup field)", params.lookup_field),
             path,
-        });
+            lookup,
+        ));
     }
     // What records of the same lead are merged by (`None` when the strategy does not merge).
     let merged_by = lookup.filter(|_| mergeable(params.strategy));
@@ -705,10 +706,11 @@ mod tests {
                 .find(|m| m.field == params.lookup_field)
                 .map(|m| m.source.describe())
                 .unwrap_or_default();
-            return Err(EventError::MissingAttribute {
-                parameter: format!("leadData field {} (the lookup field)", params.lookup_field),
+            return Err(EventError::no_value(
+                format!("leadData field {} (the lookup field)", params.lookup_field),
                 path,
-            });
+                record.get(&params.lookup_field),
+            ));
         }
         if let Some(Value::String(s)) =
             record.get(&params.lookup_field).filter(|_| mergeable(params.strategy))

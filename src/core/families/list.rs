@@ -669,9 +669,20 @@ pub(crate) fn resolve(params: &ListParams, event: &Value) -> Result<ListInput, E
         }
         LeadSelector::Lookup { filter, source } => {
             let v = source.require(event, "leadIdLookup.source")?;
-            let text = value_text(v).ok_or_else(|| EventError::InvalidValue {
-                parameter: "leadIdLookup.source".into(),
-                problem: format!("the {} to look up must be a non-empty string or number", filter.as_str()),
+            let text = value_text(v).ok_or_else(|| match v {
+                Value::String(_) => EventError::InvalidValue {
+                    parameter: "leadIdLookup.source".into(),
+                    problem: "the value is empty (or only white space): Marketo cannot find a lead by it"
+                        .into(),
+                },
+                _ => EventError::InvalidValue {
+                    parameter: "leadIdLookup.source".into(),
+                    problem: format!(
+                        "the {} to look up must be a string or a number, not {}",
+                        filter.as_str(),
+                        crate::core::date::kind(v)
+                    ),
+                },
             })?;
             if text.contains(',') {
                 // Marketo splits filterValues on commas, so such a value cannot be looked up.

@@ -151,10 +151,7 @@ pub(crate) fn prepare_row(
             let parameter = || format!("leadData field {} (the lookup field)", m.field);
             match &value {
                 None | Some(Value::Null) => {
-                    return Err(EventError::MissingAttribute {
-                        parameter: parameter(),
-                        path: m.source.describe(),
-                    })
+                    return Err(EventError::no_value(parameter(), m.source.describe(), value))
                 }
                 Some(Value::String(s)) if s.trim().is_empty() => {
                     return Err(EventError::blank_lookup(&m.field))
