@@ -8,6 +8,8 @@ import { startSimulator } from "../simulator/marketo-sim.mjs";
 import { demoActions, demoSeed } from "../demo-config.mjs";
 import { trackingFetch } from "./tracking-fetch.mjs";
 import { createServer } from "node:net";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 
 const START = Date.UTC(2026, 10, 28, 12, 0, 0);
 let t;
@@ -574,5 +576,41 @@ test("an identity service that cannot be reached fails events with AUTH_UNAVAILA
   assert.equal(done?.status, "failed", JSON.stringify(outcomes));
   assert.equal(done.code, "AUTH_UNAVAILABLE");
   assert.match(done.message, /identity call failed: fetch failed \(.*ECONNREFUSED/, done.message);
+  c.free();
+});
+
+test("while a call is out, the connector holds none of its request: a body of up to 1 MB (10 MB for a bulk file) is kept by the host's fetch alone", async () => {
+  setFlagsFromString("--expose-gc");
+  const gc = runInNewContext("gc");
+  const held = [];
+  const host = {
+    // The Sync Leads call and the bulk import are never answered; the host keeps only a weak
+    // reference to what the connector handed it.
+    fetch: (url, init) => {
+      if (init?.method === "POST" && new URL(url).pathname.endsWith("/leads.json")) {
+        held.push({ url, body: typeof init.body, init: new WeakRef(init) });
+        return new Promise(() => {});
+      }
+      return net.fetch(url, init);
+    },
+    now: () => t, setTimer: () => {}, seed: 42,
+  };
+  const leadData = [{ field: "email", source: { attribute: "email" } }, { field: "firstName", source: { attribute: "name" } }];
+  const c = new Connector({
+    clientId: sim.clientId, clientSecret: sim.clientSecret, endpointUrl: sim.endpointUrl, identityUrl: sim.identityUrl,
+    actions: [{ id: "upb", type: "createOrUpdateLeadBatched", updateStrategy: "createOrUpdate", leadData },
+      { id: "bulk", type: "bulkImportLeads", leadLookupField: "email", leadData }],
+  }, host);
+  const name = "n".repeat(100_000);
+  for (let i = 0; i < 5; i++) {
+    c.process("upb", { email: `u${i}@example.com`, name }, `u${i}`);
+    c.process("bulk", { email: `b${i}@example.com`, name }, `b${i}`);
+  }
+  c.flush();
+  for (let i = 0; i < 200 && held.length < 2; i++) await new Promise((r) => setImmediate(r));
+  assert.deepEqual(held.map((h) => [new URL(h.url).pathname, h.body]).sort(),
+    [["/bulk/v1/leads.json", "object"], ["/rest/v1/leads.json", "string"]]);
+  for (let i = 0; i < 3; i++) { await new Promise((r) => setImmediate(r)); gc(); }
+  assert.deepEqual(held.map((h) => h.init.deref() === undefined), [true, true], "the connector still holds a request it handed to fetch");
   c.free();
 });

@@ -124,6 +124,16 @@ impl Host {
 
 /// Calls `host.fetch` and reads status and text; any throw or rejection is a transport error.
 pub(super) async fn fetch(host: &Host, req: HttpRequest) -> Result<(u16, String), String> {
+    // Only the host's `fetch` holds the request (its body up to 1 MB of JSON or 10 MB of
+    // multipart) while the call is out: `init` is dropped before the first `await`.
+    let pending = start_fetch(host, &req)?;
+    drop(req);
+    let response = JsFuture::from(Promise::resolve(&pending)).await.map_err(|e| js_message(&e))?;
+    read_response(response).await
+}
+
+/// Calls `host.fetch(url, init)` for `req`; the promise (or value) it returned.
+fn start_fetch(host: &Host, req: &HttpRequest) -> Result<JsValue, String> {
     let init = Object::new();
     let headers = Object::new();
     for (k, v) in &req.headers {
@@ -158,9 +168,11 @@ pub(super) async fn fetch(host: &Host, req: HttpRequest) -> Result<(u16, String)
         }
         None => {}
     }
-    let pending =
-        host.fetch.call2(&host.this, &JsValue::from_str(&req.url), &init).map_err(|e| js_message(&e))?;
-    let response = JsFuture::from(Promise::resolve(&pending)).await.map_err(|e| js_message(&e))?;
+    host.fetch.call2(&host.this, &JsValue::from_str(&req.url), &init).map_err(|e| js_message(&e))
+}
+
+/// Reads the answer of a call [`start_fetch`] made: status and text.
+async fn read_response(response: JsValue) -> Result<(u16, String), String> {
     let status = Reflect::get(&response, &JsValue::from_str("status"))
         .ok()
         .and_then(|s| s.as_f64())
