@@ -614,3 +614,20 @@ test("while a call is out, the connector holds none of its request: a body of up
   assert.deepEqual(held.map((h) => h.init.deref() === undefined), [true, true], "the connector still holds a request it handed to fetch");
   c.free();
 });
+
+test("a batch's outcomes come back whole: keys in order, lead ids, codes, messages, non-ASCII event ids kept exactly", async () => {
+  const c = connector([{ ...upsert("updateOnly"), id: "upb", type: "createOrUpdateLeadBatched" }]);
+  const ids = ["é-1", "😀-2", "ascii-3", "日本-4"];
+  const emails = ["jane.doe@example.com", "nobody@example.com", "twin@example.com", "nobody2@example.com"];
+  const queued = await Promise.all(ids.map((id, i) => c.process("upb", ev(emails[i]), id)));
+  assert.deepEqual(queued.flat().map((o) => JSON.stringify(o)), ids.map((id) => JSON.stringify({ eventId: id, actionId: "upb", status: "queued" })));
+  const out = await c.flush();
+  const requestId = out[0]?.requestId;
+  assert.match(requestId ?? "", /\S/);
+  assert.deepEqual(out.map((o) => JSON.stringify(o).replaceAll(requestId, "R")), [
+    '{"eventId":"é-1","actionId":"upb","status":"delivered","leadIds":[318594],"requestId":"R"}',
+    '{"eventId":"😀-2","actionId":"upb","status":"skipped","code":"1004","message":"Lead not found","requestId":"R"}',
+    '{"eventId":"ascii-3","actionId":"upb","status":"delivered","leadIds":[5001],"requestId":"R"}',
+    '{"eventId":"日本-4","actionId":"upb","status":"skipped","code":"1004","message":"Lead not found","requestId":"R"}',
+  ]);
+});
