@@ -414,3 +414,36 @@ fn stats_show_each_actions_events_without_a_final_outcome_and_the_oldest_ones_ag
     assert_eq!(stats.queues.values().sum::<u64>(), 0, "delivered events leave the queues");
     assert_eq!(stats.oldest_queued_age_ms, None);
 }
+
+#[test]
+fn transactional_email_tokens_too_large_for_any_call_fail_that_event_and_are_never_sent() {
+    // A Request Campaign body over 1 MB is refused with 413 (error-codes page); tokens that make
+    // one even for a single lead fail on arrival, as a lead record that large does.
+    let action = json!({"id": "mail", "type": "sendTransactionalEmail", "targetEmailCampaign": 77,
+        "targetLeadId": {"attribute": "id"},
+        "tokens": [{"name": "{{my.t}}", "source": {"attribute": "t"}}, {"name": "{{my.u}}", "source": {"attribute": "u"}}]});
+    // The newline is written as two bytes, `\n`.
+    let tokens = |t: &str| {
+        format!(r#"[{{"name":"{{{{my.t}}}}","value":"{t}"}},{{"name":"{{{{my.u}}}}","value":"\n"}}]"#)
+    };
+    let body = |t: &str| format!(r#"{{"input":{{"leads":[{{"id":5}}],"tokens":{}}}}}"#, tokens(t));
+    let fits = 1_048_576 - body("").len();
+    let mut h = Driver::new(settings(json!([action])));
+    h.fake.script.push_back(Reply::ok(json!({"requestId": "r#1", "success": true, "result": [{"id": 77}]})));
+    let too_big = h.event("mail", &json!({"id": 5, "t": "x".repeat(fits + 1), "u": "\n"}));
+    h.run_until_idle();
+    let o = h.outcome_json(&too_big);
+    assert_eq!((o["status"].as_str(), o["code"].as_str()), (Some("failed"), Some("RECORD_TOO_LARGE")), "{o}");
+    let m = o["message"].as_str().unwrap();
+    let bytes = tokens(&"x".repeat(fits + 1)).len();
+    assert!(m.starts_with(&format!("the tokens list is {bytes} bytes of JSON")), "{m}");
+    assert!(h.rest_sent().is_empty(), "never sent");
+    // Tokens that make a body of exactly 1 MB go.
+    let fits_id = h.event("mail", &json!({"id": 5, "t": "x".repeat(fits), "u": "\n"}));
+    h.run_until_idle();
+    let sent = h.rest_sent();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(body_text(sent[0]).len(), 1_048_576);
+    assert_eq!(body_text(sent[0]), body(&"x".repeat(fits)));
+    assert_eq!(h.outcome_json(&fits_id)["status"], json!("delivered"));
+}

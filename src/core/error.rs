@@ -124,7 +124,7 @@ pub enum EventError {
          shorten its values"
     )]
     TooLarge {
-        /// What is too large, e.g. `the lead record` or `the tokens`.
+        /// What is too large, e.g. `the lead record` or `the tokens list`.
         what: &'static str,
         /// Its size in bytes (UTF-8 JSON text).
         bytes: usize,

@@ -10,8 +10,9 @@ use serde_json::Value;
 
 use crate::core::config::EmailParams;
 use crate::core::error::EventError;
-use crate::core::job::{chunk_by, CallSpec, Delivery, EventRef, Failure, Progress, Steps};
+use crate::core::job::{chunk_by, CallSpec, Delivery, EventRef, Failure, Progress, Steps, MAX_BODY_BYTES};
 use crate::core::job::{items_of, whole_event, Context, Family, NewJob, Prepared, Start};
+use crate::core::json_text::escaped_len;
 use crate::core::outcome::Status;
 use crate::core::reason::Reason;
 use crate::core::schema::Format;
@@ -107,7 +108,27 @@ fn read(params: &EmailParams, event: &Value) -> Result<(i64, Vec<Token>), EventE
             }
         }
     }
+    let bytes = tokens_len(&tokens);
+    let envelope = trigger_envelope_len(lead);
+    if bytes + envelope > MAX_BODY_BYTES {
+        return Err(EventError::TooLarge { what: "the tokens list", bytes, envelope, limit: MAX_BODY_BYTES });
+    }
     Ok((lead, tokens))
+}
+
+/// Bytes of `tokens` as the trigger body's `tokens` list (`[{"name":…,"value":…},…]`).
+fn tokens_len(tokens: &[Token]) -> usize {
+    // `{"name":"","value":""}` and a comma per token, the brackets, less the last comma.
+    let each = tokens
+        .iter()
+        .map(|t| r#"{"name":"","value":""},"#.len() + escaped_len(&t.name) + escaped_len(&t.value));
+    (2 + each.sum::<usize>()).saturating_sub(usize::from(!tokens.is_empty()))
+}
+
+/// Bytes of a one-lead trigger body around its tokens list
+/// (`{"input":{"leads":[{"id":N}],"tokens":…}}`).
+fn trigger_envelope_len(lead: i64) -> usize {
+    r#"{"input":{"leads":[{"id":}],"tokens":}}"#.len() + lead.to_string().len()
 }
 
 impl CampaignJob {
