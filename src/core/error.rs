@@ -161,8 +161,14 @@ impl EventError {
     /// with `1002`, a bulk import fails its row), and batched records would be merged by it, so
     /// the event fails here without a call (README "createOrUpdateLead").
     pub fn blank_lookup(field: &str) -> EventError {
+        EventError::blank_value(format!("leadData field {field} (the lookup field)"))
+    }
+
+    /// A lookup value for `parameter` that is empty or only white space
+    /// ([`EventError::blank_lookup`]; a list action's `leadIdLookup.source` likewise).
+    pub fn blank_value(parameter: String) -> EventError {
         EventError::InvalidValue {
-            parameter: format!("leadData field {field} (the lookup field)"),
+            parameter,
             problem: "the value is empty (or only white space): Marketo cannot find a lead by it".into(),
         }
     }

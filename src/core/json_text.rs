@@ -87,6 +87,12 @@ pub fn write_str(out: &mut String, s: &str) {
     out.push('"');
 }
 
+/// Characters `n` takes in decimal (with its sign): the bytes of its JSON number.
+pub(crate) fn decimal_len(n: i64) -> usize {
+    let digits = n.unsigned_abs().checked_ilog10().map_or(1, |d| d as usize + 1);
+    digits + usize::from(n < 0)
+}
+
 /// Bytes `text` takes inside a JSON string as [`write_str`] writes it, without its quotes: an
 /// escaped byte takes two (`\n`) or six (`\u001f`).
 pub fn escaped_len(text: &str) -> usize {

@@ -58,9 +58,12 @@ extern "C" {
     fn outcomes_from(ids: &str, nums: &[f64], table: &js_sys::Array) -> JsValue;
 }
 
+/// The statuses' names, in [`STATUS`]'s order.
+const STATUS_NAMES: [&str; 5] = ["queued", "delivered", "skipped", "failed", "uncertain"];
+
 thread_local! {
     /// The status strings, made once.
-    static STATUS: [JsValue; 5] = ["queued", "delivered", "skipped", "failed", "uncertain"].map(JsValue::from_str);
+    static STATUS: [JsValue; 5] = STATUS_NAMES.map(JsValue::from_str);
 }
 
 /// `process()`'s answer for an event answered `queued` at once
@@ -111,16 +114,17 @@ pub(super) fn outcomes_to_js(outcomes: &[Outcome], action_js: impl Fn(&str) -> J
     let mut end = 0usize; // UTF-16 units of `ids` so far
     for o in outcomes {
         let status = match o.status {
-            Status::Queued => "queued",
-            Status::Delivered => "delivered",
-            Status::Skipped => "skipped",
-            Status::Failed => "failed",
-            Status::Uncertain => "uncertain",
+            Status::Queued => 0,
+            Status::Delivered => 1,
+            Status::Skipped => 2,
+            Status::Failed => 3,
+            Status::Uncertain => 4,
         };
         ids.push_str(&o.event_id);
         end += if o.event_id.is_ascii() { o.event_id.len() } else { o.event_id.encode_utf16().count() };
+        let status_js = |_: &str| STATUS.with(|s| s.get(status).cloned().unwrap_or(JsValue::UNDEFINED));
         nums.extend([
-            table.index(0, Some(status), JsValue::from_str),
+            table.index(0, STATUS_NAMES.get(status).copied(), status_js),
             table.index(1, Some(&o.action_id), &action_js),
             table.index(2, o.code.as_deref(), JsValue::from_str),
             table.index(3, o.message.as_deref(), JsValue::from_str),

@@ -12,7 +12,7 @@ use crate::core::config::EmailParams;
 use crate::core::error::EventError;
 use crate::core::job::{chunk_by, CallSpec, Delivery, EventRef, Failure, Progress, Steps, MAX_BODY_BYTES};
 use crate::core::job::{items_of, whole_event, Context, Family, NewJob, Prepared, Start};
-use crate::core::json_text::escaped_len;
+use crate::core::json_text::{decimal_len, escaped_len};
 use crate::core::outcome::Status;
 use crate::core::reason::Reason;
 use crate::core::schema::Format;
@@ -128,7 +128,7 @@ fn tokens_len(tokens: &[Token]) -> usize {
 /// Bytes of a one-lead trigger body around its tokens list
 /// (`{"input":{"leads":[{"id":N}],"tokens":…}}`).
 fn trigger_envelope_len(lead: i64) -> usize {
-    r#"{"input":{"leads":[{"id":}],"tokens":}}"#.len() + lead.to_string().len()
+    r#"{"input":{"leads":[{"id":}],"tokens":}}"#.len() + decimal_len(lead)
 }
 
 impl CampaignJob {

@@ -642,15 +642,9 @@ impl ListInput {
         match &self.lookup {
             Some(v) => encoded_query_value_len(v) + 1,
             // `{"id":N},`: 8 bytes and the digits (and sign) of N.
-            None => self.ids.iter().map(|id| 8 + decimal_len(*id)).sum(),
+            None => self.ids.iter().map(|id| 8 + crate::core::json_text::decimal_len(*id)).sum(),
         }
     }
-}
-
-/// Characters `n` takes in decimal (with its sign).
-fn decimal_len(n: i64) -> usize {
-    let digits = n.unsigned_abs().checked_ilog10().map_or(1, |d| d as usize + 1);
-    digits + usize::from(n < 0)
 }
 
 /// Reads the lead reference out of an event.
@@ -670,11 +664,7 @@ pub(crate) fn resolve(params: &ListParams, event: &Value) -> Result<ListInput, E
         LeadSelector::Lookup { filter, source } => {
             let v = source.require(event, "leadIdLookup.source")?;
             let text = value_text(v).ok_or_else(|| match v {
-                Value::String(_) => EventError::InvalidValue {
-                    parameter: "leadIdLookup.source".into(),
-                    problem: "the value is empty (or only white space): Marketo cannot find a lead by it"
-                        .into(),
-                },
+                Value::String(_) => EventError::blank_value("leadIdLookup.source".into()),
                 _ => EventError::InvalidValue {
                     parameter: "leadIdLookup.source".into(),
                     problem: format!(
