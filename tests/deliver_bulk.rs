@@ -257,6 +257,8 @@ fn failed_rows_are_skipped_warned_rows_delivered_with_the_warning() {
     h.event("bulk", &json!({"n": "No email"}));
     h.event("bulk", &json!({"e": " \t", "n": "Blank email"}));
     h.event("bulk", &json!({"e": null, "n": "Null email"}));
+    // A boolean: the email field's type would write it as the text `true` (a lead named so).
+    h.event("bulk", &json!({"e": true, "n": "Boolean email"}));
     h.flush();
     h.run_until_idle();
 
@@ -287,8 +289,17 @@ fn failed_rows_are_skipped_warned_rows_delivered_with_the_warning() {
         json!("parameter `leadData field email (the lookup field)`: attribute `e` is null in the event; it needs a value")
     );
     assert_eq!(h.outcome_json("ev-7")["code"], json!("MISSING_ATTRIBUTE"));
+    assert_eq!(
+        h.outcome_json("ev-8"),
+        json!({"eventId": "ev-8", "actionId": "bulk", "status": "failed", "code": "INVALID_VALUE",
+               "message": "parameter `leadData field email (the lookup field)`: a lookup value must be a string or a \
+                           number, not a boolean"})
+    );
     assert!(
-        h.fake.bulk_jobs.iter().all(|j| !j.csv.contains("No email") && !j.csv.contains("Blank email")),
+        h.fake
+            .bulk_jobs
+            .iter()
+            .all(|j| ["No email", "Blank email", "Boolean email"].iter().all(|n| !j.csv.contains(n))),
         "a row without its key is never sent"
     );
 

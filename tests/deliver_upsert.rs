@@ -417,6 +417,87 @@ fn a_blank_lookup_value_fails_that_event_without_any_request() {
     }
 }
 
+/// A lookup value that is a boolean, a list or an object fails its event on arrival, whatever
+/// the strategy, before or after the schema is known: the email field's Marketo type would
+/// otherwise write `true` as the text `"true"` and name (or create) a lead by it. List lookups
+/// refuse the same values.
+#[test]
+fn a_lookup_value_that_is_not_a_string_or_a_number_fails_that_event_without_sending_it() {
+    for kind in ["createOrUpdateLead", "createOrUpdateLeadBatched"] {
+        for strategy in ["createOrUpdate", "updateOnly", "createOnly", "createDuplicate"] {
+            let data = json!([field("email", "email"), field("firstName", "name")]);
+            let mut h = Driver::new(settings(json!([
+                {"id": "upsert", "type": kind, "updateStrategy": strategy, "leadData": data}
+            ])));
+            // Before the schema is read (the first event asks for it), then once it is known.
+            h.event_with_id("upsert", &json!({"email": true, "name": "Jane"}), "before");
+            h.event_with_id("upsert", &json!({"email": "jane@example.com", "name": "Jane"}), "good");
+            h.flush();
+            h.run_until_idle();
+            let bad = [json!(false), json!(["jane@example.com"]), json!({"address": "jane@example.com"})];
+            for (i, value) in bad.iter().enumerate() {
+                h.event_with_id("upsert", &json!({"email": value, "name": "Jane"}), &format!("after{i}"));
+            }
+            h.flush();
+            h.run_until_idle();
+            for (id, what) in [
+                ("before", "a boolean"),
+                ("after0", "a boolean"),
+                ("after1", "a list"),
+                ("after2", "an object"),
+            ] {
+                let o = h.outcome_json(id);
+                assert_eq!(o["status"], json!("failed"), "{kind} {strategy} {id}: {o}");
+                assert_eq!(o["code"], json!("INVALID_VALUE"), "{kind} {strategy} {id}: {o}");
+                assert_eq!(
+                    o["message"],
+                    json!(format!(
+                        "parameter `leadData field email (the lookup field)`: a lookup value must be a string or a \
+                         number, not {what}"
+                    )),
+                    "{kind} {strategy} {id}"
+                );
+            }
+            // Sent (Marketo's answer per strategy is the fake's: `updateOnly` finds no lead).
+            assert_ne!(h.outcome("good").status, Status::Failed, "{kind} {strategy}");
+            let bodies: Vec<String> = h.rest_sent().iter().map(|r| body_text(r).to_string()).collect();
+            assert_eq!(bodies.len(), 1, "{kind} {strategy}: {bodies:#?}");
+            assert!(
+                bodies[0].contains(r#""input":[{"email":"jane@example.com","firstName":"Jane"}]"#),
+                "{bodies:?}"
+            );
+            h.assert_all_final();
+        }
+    }
+}
+
+/// An upsert whose only mapped field is the lookup field, absent from the event: the message
+/// names the lookup field (as it does when other fields are mapped), not `leadData`.
+#[test]
+fn a_lone_lookup_field_absent_from_the_event_is_named_as_the_lookup_field() {
+    for strategy in ["createOrUpdate", "updateOnly"] {
+        let mut h =
+            Driver::new(settings(json!([upsert(strategy, json!([field("email", "email")]), json!({}))])));
+        h.event_with_id("upsert", &json!({"name": "Jane"}), "absent");
+        assert_eq!(
+            h.outcome_json("absent")["message"],
+            json!(
+                "parameter `leadData field email (the lookup field)`: attribute `email` is not in the event"
+            ),
+            "{strategy}"
+        );
+        assert!(h.sent.is_empty(), "{strategy}: {:#?}", h.sent);
+    }
+    // Other strategies need no lookup value: with nothing to send, the mapping is named.
+    let mut h =
+        Driver::new(settings(json!([upsert("createOnly", json!([field("email", "email")]), json!({}))])));
+    h.event_with_id("upsert", &json!({"name": "Jane"}), "absent");
+    assert_eq!(
+        h.outcome_json("absent")["message"],
+        json!("parameter `leadData`: attribute `email` is not in the event")
+    );
+}
+
 #[test]
 fn per_record_results_become_per_event_outcomes() {
     let data = json!([field("email", "email"), field("firstName", "name")]);

@@ -24,6 +24,8 @@
 
 use serde_json::Value;
 
+use super::error::value_kind;
+
 /// Numbers at or above this magnitude are epoch milliseconds, below it epoch seconds.
 const SECONDS_MS_CUTOFF: f64 = 1e11;
 const DAY_S: i64 = 86_400;
@@ -42,21 +44,9 @@ pub fn to_iso8601(value: &Value) -> Result<String, String> {
     let secs = match value {
         Value::Number(n) => from_epoch(n.as_f64().ok_or_else(|| "not a finite number".to_string())?)?,
         Value::String(s) => parse_date_string(s.trim())?,
-        other => return Err(format!("expected a date string or epoch number, got {}", kind(other))),
+        other => return Err(format!("expected a date string or epoch number, got {}", value_kind(other))),
     };
     format_utc(secs)
-}
-
-/// What `v` is, for messages ("a boolean", "a list"…).
-pub(crate) fn kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "a list",
-        Value::Object(_) => "an object",
-    }
 }
 
 const OUT_OF_RANGE: &str = "epoch value out of range (years 0000–9999)";

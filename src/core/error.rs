@@ -173,6 +173,16 @@ impl EventError {
         }
     }
 
+    /// A lookup value for `parameter` that is not a string or a number (`value`: a boolean, a
+    /// list or an object): Marketo finds leads by text (`filterValues`, a record's lookup field,
+    /// a bulk row's lookup column), and a boolean written as `"true"` would name a lead by that.
+    pub fn lookup_type(parameter: String, value: &serde_json::Value) -> EventError {
+        EventError::InvalidValue {
+            parameter,
+            problem: format!("a lookup value must be a string or a number, not {}", value_kind(value)),
+        }
+    }
+
     /// A required parameter's attribute that has no value: absent from the event (`value` is
     /// `None`, [`EventError::MissingAttribute`]) or `null` ([`EventError::NullAttribute`]).
     pub fn no_value(parameter: String, path: String, value: Option<&serde_json::Value>) -> EventError {
@@ -190,5 +200,18 @@ impl EventError {
             EventError::NotAnObject(_) | EventError::NotJson(_) => "INVALID_EVENT",
             EventError::TooLarge { .. } => "RECORD_TOO_LARGE",
         }
+    }
+}
+
+/// What `v` is, for messages ("a boolean", "a list"…).
+pub(crate) fn value_kind(v: &serde_json::Value) -> &'static str {
+    use serde_json::Value;
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
     }
 }

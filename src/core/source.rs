@@ -176,35 +176,44 @@ fn readable(keys: Vec<String>) -> Result<Source, String> {
 /// Integers and digit strings are accepted; anything else is an error.
 ///
 /// # Errors
-/// [`EventError::InvalidValue`] naming the parameter.
+/// [`EventError::InvalidValue`] naming the parameter and what the value is ([`id_of`]).
 pub fn to_id(value: &Value, parameter: &str) -> Result<i64, EventError> {
-    let invalid = |why: &str| EventError::InvalidValue {
+    id_of(value).map_err(|why| EventError::InvalidValue {
         parameter: parameter.into(),
         problem: format!("{why}; Marketo ids are positive integers"),
-    };
+    })
+}
+
+/// The positive integer id `value` holds (a JSON integer or a string of decimal digits,
+/// trimmed), or what it is instead: `"null"`, `"a boolean"`, `"not positive"`… (words that
+/// follow "is" in a message).
+///
+/// # Errors
+/// The text saying what the value is.
+pub fn id_of(value: &Value) -> Result<i64, &'static str> {
     let id = match value {
         Value::Number(n) => match n.as_i64() {
             Some(i) => i,
             None if n.is_u64() || n.as_f64().is_some_and(|f| f.fract() == 0.0 && f.abs() >= 9.0e18) => {
-                return Err(invalid("too large"))
+                return Err("too large")
             }
-            None => return Err(invalid("not an integer")),
+            None => return Err("not an integer"),
         },
         Value::String(s) => {
             let t = s.trim();
             let digits = t.strip_prefix('-').unwrap_or(t);
             // `"-5"` is a number, refused below as not positive (as `-5` is).
             if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(invalid("a string that is not a whole number written in decimal digits"));
+                return Err("a string that is not a whole number written in decimal digits");
             }
-            t.parse::<i64>().map_err(|_| invalid("too large"))?
+            t.parse::<i64>().map_err(|_| "too large")?
         }
-        Value::Null => return Err(invalid("null")),
-        Value::Bool(_) => return Err(invalid("a boolean")),
-        Value::Array(_) | Value::Object(_) => return Err(invalid("a list or object")),
+        Value::Null => return Err("null"),
+        Value::Bool(_) => return Err("a boolean"),
+        Value::Array(_) | Value::Object(_) => return Err("a list or object"),
     };
     if id <= 0 {
-        return Err(invalid("not positive"));
+        return Err("not positive");
     }
     Ok(id)
 }
@@ -315,7 +324,8 @@ impl FieldMapping {
     /// # Errors
     /// [`EventError::InvalidValue`] naming the field (and its Marketo type) when the value
     /// cannot be read or converted, is too long and may not be cut, or holds a number that is
-    /// not finite (`NaN`, `±Infinity`).
+    /// not finite (`NaN`, `±Infinity`); for the lookup field (`key`), when it is a boolean, a
+    /// list or an object ([`EventError::lookup_type`]).
     pub fn value_for<'a>(
         &'a self,
         event: &'a Value,
@@ -324,6 +334,15 @@ impl FieldMapping {
         warnings: &mut Vec<String>,
     ) -> Result<Option<Cow<'a, Value>>, EventError> {
         match self.read_value(event)? {
+            // A lookup value is a string or a number, as the configured `type` read it (before
+            // the field's Marketo type would write a boolean as `"true"`): what list lookups
+            // take too. `null` is the caller's to judge (some strategies send it).
+            Some(read) if key && matches!(&*read, Value::Bool(_) | Value::Array(_) | Value::Object(_)) => {
+                Err(EventError::lookup_type(
+                    format!("leadData field {} (the lookup field)", self.field),
+                    &read,
+                ))
+            }
             // An email lookup value is sent trimmed (upsert records, bulk rows): its length is
             // the trimmed value's.
             Some(read) if key && self.field == "email" => {

@@ -225,7 +225,9 @@ fn rewrite_record(
 /// ([`EventError::blank_lookup`]).
 fn write_values(params: &UpsertParams, values: &[Option<Cow<'_, Value>>]) -> Result<Written, EventError> {
     let lookup_at = params.lead_data.iter().position(|m| m.field == params.lookup_field);
-    if values.iter().all(Option::is_none) {
+    // No value at all: named as the mapping's when it has several fields; a lone lookup field
+    // is named as the lookup field below.
+    if values.iter().all(Option::is_none) && !(mergeable(params.strategy) && params.lead_data.len() == 1) {
         let paths: Vec<String> = params.lead_data.iter().map(|m| m.source.describe()).collect();
         return Err(EventError::MissingAttribute { parameter: "leadData".into(), path: paths.join(", ") });
     }

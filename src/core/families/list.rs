@@ -670,7 +670,7 @@ pub(crate) fn resolve(params: &ListParams, event: &Value) -> Result<ListInput, E
                     problem: format!(
                         "the {} to look up must be a string or a number, not {}",
                         filter.as_str(),
-                        crate::core::date::kind(v)
+                        crate::core::error::value_kind(v)
                     ),
                 },
             })?;

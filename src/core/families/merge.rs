@@ -12,7 +12,7 @@ use crate::core::job::{Api, CallSpec, Delivery, EventRef, Failure, Progress, Ste
 use crate::core::outcome::Status;
 use crate::core::schema::Format;
 use crate::core::snapshot::ResumeData;
-use crate::core::source::to_id;
+use crate::core::source::{id_of, to_id};
 use crate::core::wire::{Envelope, Method};
 
 /// Marketo's limit of losing ids per merge call (1080 beyond, since 2026-03-31).
@@ -39,17 +39,32 @@ impl std::fmt::Debug for MergeJob {
     }
 }
 
-/// Reads `losingLeadIds`: a number, a list of ids, or a comma-separated string.
+/// Reads `losingLeadIds`: a number, a list of ids, or a comma-separated string. Every item
+/// of a list or of the text must be an id: an item that is not (`null`, an empty text between
+/// two commas or after the last) fails the event, naming the item, rather than merging fewer
+/// leads than the event lists.
 fn losers(v: &Value) -> Result<Vec<i64>, EventError> {
     let param = "losingLeadIds";
+    let item = |n: usize, of: usize, why: &str| EventError::InvalidValue {
+        parameter: param.into(),
+        problem: format!("item {n} of {of} is {why}; Marketo ids are positive integers"),
+    };
     let ids: Vec<i64> = match v {
-        Value::Array(list) => list.iter().map(|x| to_id(x, param)).collect::<Result<_, _>>()?,
-        Value::String(s) if s.contains(',') => s
-            .split(',')
-            .map(str::trim)
-            .filter(|p| !p.is_empty())
-            .map(|p| to_id(&Value::String(p.to_string()), param))
+        Value::Array(list) => list
+            .iter()
+            .enumerate()
+            .map(|(i, x)| id_of(x).map_err(|why| item(i + 1, list.len(), why)))
             .collect::<Result<_, _>>()?,
+        Value::String(s) if s.contains(',') => {
+            let of = s.split(',').count();
+            s.split(',')
+                .enumerate()
+                .map(|(i, part)| match part.trim() {
+                    "" => Err(item(i + 1, of, "empty (the comma-separated text has nothing there)")),
+                    part => id_of(&Value::String(part.to_owned())).map_err(|why| item(i + 1, of, why)),
+                })
+                .collect::<Result<_, _>>()?
+        }
         other => vec![to_id(other, param)?],
     };
     let mut unique: Vec<i64> = Vec::with_capacity(ids.len());

@@ -157,12 +157,8 @@ pub(crate) fn prepare_row(
                     return Err(EventError::blank_lookup(&m.field))
                 }
                 Some(Value::String(_) | Value::Number(_)) => {}
-                Some(_) => {
-                    return Err(EventError::InvalidValue {
-                        parameter: parameter(),
-                        problem: "a lookup value must be a string or a number".into(),
-                    })
-                }
+                // Refused by `value_for` already (as it read the value); kept for the match.
+                Some(other) => return Err(EventError::lookup_type(parameter(), other)),
             }
         }
         if i > 0 {
