@@ -44,13 +44,7 @@ impl Engine {
         self.auth.step_back(old, now);
         self.limiter.forget_after(now);
         self.limiter_wake = None;
-        for p in self.pending.values_mut() {
-            p.accepted_at = p.accepted_at.min(now);
-        }
-        self.arrivals.clear();
-        for (k, p) in &self.pending {
-            self.arrivals.insert((p.accepted_at, *k));
-        }
+        self.pending.update_all(|p| p.accepted_at = p.accepted_at.min(now));
         for (_, q) in self.queues.iter_mut() {
             q.arrived_by(now);
         }

@@ -217,7 +217,7 @@ impl Engine {
             return;
         }
         if let Some(p) = self.pending.remove(&key) {
-            self.forget(key, &p);
+            self.forget(&p);
             (outcome.event_id, outcome.action_id) = (p.event_id, String::from(&*p.action_id));
             let note = self.notes.iter().position(|(k, _)| *k == key).map(|i| self.notes.swap_remove(i).1);
             self.schema.noted(&mut outcome, note);
@@ -252,20 +252,17 @@ impl Engine {
 
     /// Records a pending event, with the counts `stats()` reads.
     pub(super) fn admit(&mut self, key: EventKey, pending: PendingEvent) {
-        let accepted_at = pending.accepted_at;
         match self.pending_by_action.iter_mut().find(|(id, _)| *id == pending.action_id) {
             Some((_, n)) => *n += 1,
             None => self.pending_by_action.push((Arc::clone(&pending.action_id), 1)),
         }
         if let Some(old) = self.pending.insert(key, pending) {
-            self.forget(key, &old); // keys are never reused; were one, its old counts go
+            self.forget(&old); // keys are never reused; were one, its old counts go
         }
-        self.arrivals.insert((accepted_at, key));
     }
 
     /// Takes a pending event that left `pending` out of the counts `stats()` reads.
-    pub(super) fn forget(&mut self, key: EventKey, p: &PendingEvent) {
-        self.arrivals.remove(&(p.accepted_at, key));
+    pub(super) fn forget(&mut self, p: &PendingEvent) {
         if let Some(at) = self.pending_by_action.iter().position(|(id, _)| *id == p.action_id) {
             if let Some((_, n)) = self.pending_by_action.get_mut(at) {
                 *n = n.saturating_sub(1);

@@ -17,6 +17,7 @@ mod answers;
 mod clock;
 mod events;
 mod io;
+mod pending;
 mod preview;
 mod reads;
 mod restore;
@@ -29,10 +30,12 @@ pub use preview::PreviewRequest;
 pub use state::{Engine, Stats, CALL_TIMEOUT_MS, CLOCK_JUMP_MS, CLOCK_STEP_TOLERANCE_MS, MAX_NOW};
 pub use timer::{Timer, Timers};
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
 use litemap::LiteMap;
+
+use pending::PendingTable;
 
 use crate::core::auth::Auth;
 use crate::core::cache::LeadCache;
@@ -66,9 +69,8 @@ impl Engine {
             in_flight: LiteMap::new(),
             identity_deadline: None,
             limiter_wake: None,
-            pending: BTreeMap::new(),
+            pending: PendingTable::default(),
             pending_by_action: Vec::new(),
-            arrivals: BTreeSet::new(),
             requests_out: VecDeque::new(),
             outcomes_out: VecDeque::new(),
             listings_out: VecDeque::new(),
@@ -119,7 +121,7 @@ impl Engine {
         for (action_id, n) in &self.pending_by_action {
             queues.insert(action_id.to_string(), *n);
         }
-        let oldest_queued_age_ms = self.arrivals.first().map(|(t, _)| now.saturating_sub(*t));
+        let oldest_queued_age_ms = self.pending.oldest().map(|t| now.saturating_sub(t));
         Stats { queues, oldest_queued_age_ms, ..self.stats.clone() }
     }
 
@@ -186,7 +188,7 @@ impl Engine {
 
     /// The events without a final outcome.
     pub fn pending_keys(&self) -> impl Iterator<Item = EventKey> + '_ {
-        self.pending.keys().copied()
+        self.pending.keys()
     }
 
     /// A `queued` outcome for an event still pending, for hosts that report progress.

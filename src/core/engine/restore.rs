@@ -124,11 +124,11 @@ impl Engine {
                 },
                 accepted_at: p.accepted_at,
                 // A replayed call not yet answered may still have been applied.
-                in_flight: in_flight.binary_search(key).is_ok() || p.replayed,
+                in_flight: in_flight.binary_search(&key).is_ok() || p.replayed,
                 // From its job, below.
                 progress: None,
                 retry_at: retry_at(p),
-                sealed: is_sealed(key, p),
+                sealed: is_sealed(&key, p),
             })
             .collect();
         self.write_progress(&mut entries);

@@ -1,6 +1,6 @@
 //! The engine's state: every field the input and output halves share, and the limits it keeps.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
 use litemap::LiteMap;
@@ -24,6 +24,8 @@ use crate::core::retry::Jitter;
 use crate::core::schema::SchemaSlot;
 use crate::core::time::Millis;
 use crate::core::wire::HttpRequest;
+
+use super::pending::{Arrived, PendingTable};
 
 /// Waits for a full bulk import queue before its events fail (about 75 minutes at the 120 s
 /// backoff cap): the queue drains at Marketo's pace, not ours.
@@ -108,6 +110,12 @@ pub(super) struct PendingEvent {
     pub(super) job: u64,
 }
 
+impl Arrived for PendingEvent {
+    fn arrived(&self) -> Millis {
+        self.accepted_at
+    }
+}
+
 impl PendingEvent {
     /// The job delivering it, if one is.
     pub(super) fn job(&self) -> Option<JobId> {
@@ -161,12 +169,11 @@ pub struct Engine {
     pub(super) identity_deadline: Option<(RequestId, Millis)>,
     /// Wake-up for calls held back by the limiter's window or quota.
     pub(super) limiter_wake: Option<Millis>,
-    pub(super) pending: BTreeMap<EventKey, PendingEvent>,
+    pub(super) pending: PendingTable<PendingEvent>,
     /// `pending` counted by action id, and its arrival times in order: `stats()` is called
     /// often (a progress line per event) and must not walk every pending event.
     /// (A list: a connector has a few actions; the id is the one its pending events share.)
     pub(super) pending_by_action: Vec<(Arc<str>, u64)>,
-    pub(super) arrivals: BTreeSet<(Millis, EventKey)>,
     pub(super) requests_out: VecDeque<HttpRequest>,
     pub(super) outcomes_out: VecDeque<(EventKey, Outcome)>,
     pub(super) listings_out: VecDeque<(ListingKey, Result<Vec<Named>, Reason>)>,
