@@ -122,6 +122,17 @@ impl std::fmt::Debug for BulkJob {
     }
 }
 
+/// The job's rows, allocated once at their number (`rows`' upper size bound: a filter over a
+/// batch's items has the batch's length), not grown by doubling: a batch of 25,000 rows would
+/// otherwise leave up to half of its list unused, and wasm memory, once grown for a copy,
+/// stays grown.
+fn rows_of(rows: impl IntoIterator<Item = (EventRef, BulkRow)>) -> Vec<Row> {
+    let rows = rows.into_iter();
+    let mut out = Vec::with_capacity(rows.size_hint().1.unwrap_or(0));
+    out.extend(rows.map(|(ev, row)| Row { ev, row, failed: None, warned: None, done: false }));
+    out
+}
+
 impl BulkJob {
     /// A job for `events`; events that cannot become a row fail at once. `seed` makes the
     /// multipart boundaries deterministic. (The engine prepares rows as events arrive and uses
@@ -156,10 +167,7 @@ impl BulkJob {
             header: header_record(params),
             keep_lines: params.undoable,
             no_line: Arc::from(""),
-            rows: rows
-                .into_iter()
-                .map(|(ev, row)| Row { ev, row, failed: None, warned: None, done: false })
-                .collect(),
+            rows: rows_of(rows),
             files: Vec::new(),
             steps: Vec::new(),
             tags: Steps::default(),
