@@ -38,19 +38,23 @@ const WARNING_COLUMN: &str = "Import Warning Reason";
 /// Path placeholder `preview` shows for the batch id, which only the upload's answer gives.
 const BATCH_ID_PLACEHOLDER: &str = "{batchId}";
 
-/// One event's row.
+/// One event's row (24 bytes in wasm: a job holds up to 25,000; the few rows Marketo reports on
+/// have their reasons in [`BulkJob::reasons`], not a field of every row).
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Row {
     ev: EventRef,
     /// Its CSV record and lookup key.
     row: BulkRow,
-    /// `Import Failure Reason` from `failures.json` (boxed, as `warned`: a row is 80 bytes, not
-    /// 112, in a job of up to 25,000).
-    failed: Option<Box<str>>,
-    /// `Import Warning Reason` from `warnings.json`.
-    warned: Option<Box<str>>,
     /// Its final outcome is out.
     done: bool,
+}
+
+/// What Marketo's report files say of a row: `Import Failure Reason` from `failures.json`,
+/// `Import Warning Reason` from `warnings.json`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Said {
+    failed: Option<Box<str>>,
+    warned: Option<Box<str>>,
 }
 
 /// What a call of the job is for.
@@ -107,6 +111,11 @@ pub(crate) struct BulkJob {
     /// What a dropped line is: one empty text for all (an empty `Arc<str>` allocates).
     no_line: Arc<str>,
     rows: Vec<Row>,
+    /// What the report files say of the rows they name: `reasons[n - 1]` for the row whose
+    /// entry in `reason_of` is `n` (0: nothing said). `reason_of` has one entry per row once a
+    /// report came, and none before (most jobs fetch no report).
+    reasons: Vec<Said>,
+    reason_of: Vec<u32>,
     files: Vec<ImportFile>,
     /// Calls awaiting an answer: (step, file index, what the call is for). A handful per file,
     /// so a list (a map type of its own would cost the wasm more than it saves).
@@ -129,7 +138,7 @@ impl std::fmt::Debug for BulkJob {
 fn rows_of(rows: impl IntoIterator<Item = (EventRef, BulkRow)>) -> Vec<Row> {
     let rows = rows.into_iter();
     let mut out = Vec::with_capacity(rows.size_hint().1.unwrap_or(0));
-    out.extend(rows.map(|(ev, row)| Row { ev, row, failed: None, warned: None, done: false }));
+    out.extend(rows.map(|(ev, row)| Row { ev, row, done: false }));
     out
 }
 
@@ -168,6 +177,8 @@ impl BulkJob {
             keep_lines: params.undoable,
             no_line: Arc::from(""),
             rows: rows_of(rows),
+            reasons: Vec::new(),
+            reason_of: Vec::new(),
             files: Vec::new(),
             steps: Vec::new(),
             tags: Steps::default(),
@@ -347,10 +358,18 @@ impl BulkJob {
                 )))
             }
         });
+        let (reasons, reason_of) = (&self.reasons, &self.reason_of);
+        let said = |i: usize| {
+            let n = reason_of.get(i).copied().unwrap_or(0);
+            n.checked_sub(1).and_then(|n| reasons.get(usize::try_from(n).ok()?))
+        };
         for &i in &file.rows {
             let Some(row) = self.rows.get_mut(i).filter(|r| !r.done) else { continue };
             row.done = true;
-            let o = match (&row.failed, &row.warned, &unavailable) {
+            let said = said(i);
+            let (failed, warned) =
+                (said.and_then(|s| s.failed.as_ref()), said.and_then(|s| s.warned.as_ref()));
+            let o = match (failed, warned, &unavailable) {
                 (Some(why), _, _) => {
                     row.ev.with_reason(Status::Skipped, &reason("ROW_FAILED", why.to_string()), req)
                 }
@@ -472,12 +491,23 @@ impl BulkJob {
         };
         let targets: Vec<(usize, String)> =
             matched.into_iter().filter_map(|(pos, why)| file.rows.get(pos).map(|i| (*i, why))).collect();
+        if !targets.is_empty() && self.reason_of.is_empty() {
+            self.reason_of = vec![0; self.rows.len()];
+        }
         for (i, why) in targets {
-            let Some(row) = self.rows.get_mut(i) else { continue };
+            let Some(n) = self.reason_of.get_mut(i) else { continue };
+            if *n == 0 {
+                self.reasons.push(Said::default());
+                *n = u32::try_from(self.reasons.len()).unwrap_or(u32::MAX);
+            }
+            let Some(said) = n.checked_sub(1).and_then(|n| self.reasons.get_mut(usize::try_from(n).ok()?))
+            else {
+                continue;
+            };
             let why = if why.is_empty() { "Marketo gave no reason".into() } else { why.into_boxed_str() };
             match kind {
-                StepKind::Failures => row.failed = Some(why),
-                _ => row.warned = Some(why),
+                StepKind::Failures => said.failed = Some(why),
+                _ => said.warned = Some(why),
             }
         }
         let Some(file) = self.files.get_mut(f) else { return };
@@ -1020,7 +1050,8 @@ mod tests {
         assert!(p4.outcomes.is_empty(), "still waiting for the warnings");
         job.on_raw(
             warnings,
-            "email,firstName,Import Warning Reason\nwarn@example.com,W,Value truncated\n",
+            // A row named by both reports is reported failed (its warning is no use then).
+            "email,firstName,Import Warning Reason\nwarn@example.com,W,Value truncated\nDup@Example.com,First,Cut\n",
             &mut p4,
         );
         assert_eq!(
