@@ -241,7 +241,8 @@ impl BulkJob {
         // The body as its framing and the rows it shares with the job: the host joins it.
         let (mut head, tail) = multipart_parts(&b);
         head.push_str(&self.header);
-        let parts = rows.iter().filter_map(|i| self.rows.get(*i)).map(|r| Arc::clone(&r.row.line)).collect();
+        let mut parts = Vec::with_capacity(rows.len());
+        parts.extend(rows.iter().filter_map(|i| self.rows.get(*i)).map(|r| Arc::clone(&r.row.line)));
         let body = Arc::new(Joined { head, parts, sep: "", tail });
         let f = self.files.len();
         self.files.push(ImportFile { rows, ..ImportFile::default() });
