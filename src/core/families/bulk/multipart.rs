@@ -1,6 +1,8 @@
 //! The upload's body: CSV files as `multipart/form-data` under Marketo's limits (under 10 MB,
 //! at most 25,000 rows), with a boundary drawn from the seeded jitter.
 
+use std::sync::Arc;
+
 use crate::core::config::BulkParams;
 use crate::core::job::chunk_by;
 use crate::core::retry::Jitter;
@@ -14,16 +16,17 @@ pub(crate) const MAX_FILE_ROWS: usize = 25_000;
 /// The file name Marketo sees.
 const FILE_NAME: &str = "leads.csv";
 
-/// A multipart boundary that occurs in none of `records` (a CSV file's CRLF-terminated records:
-/// a boundary holds no CR or LF, so it cannot run from one record into the next, and this is
-/// the boundary of the file they make), derived from the jitter stream.
-pub(crate) fn boundary_avoiding(jitter: &mut Jitter, records: &[&[u8]]) -> String {
+/// A multipart boundary that occurs in neither `header` nor any of `records` (a CSV file's
+/// CRLF-terminated records: a boundary holds no CR or LF, so it cannot run from one record into
+/// the next, and this is the boundary of the file they make), derived from the jitter stream.
+pub(crate) fn boundary_avoiding(jitter: &mut Jitter, header: &str, records: &[Arc<str>]) -> String {
     let mut b = String::new();
     // A 128-bit random boundary in real data is practically impossible; the bound keeps this
     // total even for hostile input (a clash then fails the upload with Marketo's 613).
     for _ in 0..16 {
         b = format!("MarketoConnectorBoundary{:016x}{:016x}", jitter.next_u64(), jitter.next_u64());
-        if !records.iter().any(|r| contains(r, b.as_bytes())) {
+        let mut texts = std::iter::once(header).chain(records.iter().map(|r| &**r));
+        if !texts.any(|r| contains(r.as_bytes(), b.as_bytes())) {
             break;
         }
     }
