@@ -20,8 +20,10 @@ fn losing_lead_ids_with_an_item_that_is_not_an_id_fail_the_event_naming_the_item
     for (losers, problem) in [
         (json!([318600, null]), format!("item 2 of 2 is null; {ids}")),
         (json!([318600, true]), format!("item 2 of 2 is a boolean; {ids}")),
+        (json!(["318600", ""]), format!("item 2 of 2 is empty (or only white space); {ids}")),
+        (json!(["318600", " "]), format!("item 2 of 2 is empty (or only white space); {ids}")),
         (
-            json!(["318600", ""]),
+            json!(["318600", "x1"]),
             format!("item 2 of 2 is a string that is not a whole number written in decimal digits; {ids}"),
         ),
         (json!([0, 318601]), format!("item 1 of 2 is not positive; {ids}")),

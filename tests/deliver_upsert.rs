@@ -471,6 +471,78 @@ fn a_lookup_value_that_is_not_a_string_or_a_number_fails_that_event_without_send
     }
 }
 
+/// A boolean lookup value is refused whatever `type` the configuration reads the field as
+/// (`"email"`, `"text"`… would write it as the text `"true"`), in upserts and bulk rows; and a
+/// lookup mapping that could never give a string or a number (a literal boolean, list or
+/// object, or `type: "boolean"`) is refused when the connector is built.
+#[test]
+fn a_boolean_lookup_value_is_refused_whatever_type_reads_it_and_a_lookup_that_never_could_at_construction() {
+    let message =
+        "parameter `leadData field email (the lookup field)`: a lookup value must be a string or a number, \
+                   not a boolean";
+    for kind in ["createOrUpdateLead", "bulkImportLeads"] {
+        for t in
+            [None, Some("string"), Some("email"), Some("text"), Some("phone"), Some("url"), Some("integer")]
+        {
+            let mut email = field("email", "email");
+            if let Some(t) = t {
+                email["type"] = json!(t);
+            }
+            let action = if kind == "bulkImportLeads" {
+                json!({"id": "a", "type": kind, "leadLookupField": "email", "leadData": [email, field("firstName", "name")]})
+            } else {
+                json!({"id": "a", "type": kind, "updateStrategy": "createOrUpdate",
+                       "leadData": [email, field("firstName", "name")]})
+            };
+            let mut h = Driver::new(settings(json!([action])));
+            // Once the schema is known (the first event reads it), and with a `Boolean` read from
+            // the event as JSON reads it.
+            h.event_with_id("a", &json!({"email": "jane@example.com", "name": "Jane"}), "good");
+            h.flush();
+            h.run_until_idle();
+            h.event_with_id("a", &json!({"email": true, "name": "Jane"}), "true");
+            assert_eq!(h.outcome_json("true")["message"], json!(message), "{kind} {t:?}");
+            h.flush();
+            h.run_until_idle();
+            let sent: Vec<String> = h
+                .rest_sent()
+                .iter()
+                .map(|r| {
+                    r.body
+                        .as_ref()
+                        .map(|b| String::from_utf8_lossy(&b.bytes()).into_owned())
+                        .unwrap_or_default()
+                })
+                .collect();
+            assert!(
+                sent.iter().all(|b| !b.contains("\"true\"") && !b.contains("\ntrue,")),
+                "{kind} {t:?}: {sent:#?}"
+            );
+        }
+    }
+    for (email, never) in [
+        (json!({"field": "email", "source": {"value": true}}), "a literal that is a boolean"),
+        (json!({"field": "email", "source": {"value": ["a@b.c"]}}), "a literal that is a list"),
+        (
+            json!({"field": "email", "source": {"attribute": "e"}, "type": "boolean"}),
+            "a value read as type boolean",
+        ),
+    ] {
+        for action in [
+            upsert("createOnly", json!([email.clone()]), json!({})),
+            json!({"id": "bulk", "type": "bulkImportLeads", "leadLookupField": "email", "leadData": [email.clone()]}),
+        ] {
+            let err = Settings::from_value(&settings(json!([action]))).unwrap_err().to_string();
+            assert!(
+                err.contains(&format!(
+                    "maps the lookup field `email` to {never}; a lookup value must be a string or a number"
+                )),
+                "{err}"
+            );
+        }
+    }
+}
+
 /// An upsert whose only mapped field is the lookup field, absent from the event: the message
 /// names the lookup field (as it does when other fields are mapped), not `leadData`.
 #[test]

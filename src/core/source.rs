@@ -201,6 +201,9 @@ pub fn id_of(value: &Value) -> Result<i64, &'static str> {
         },
         Value::String(s) => {
             let t = s.trim();
+            if t.is_empty() {
+                return Err("empty (or only white space)");
+            }
             let digits = t.strip_prefix('-').unwrap_or(t);
             // `"-5"` is a number, refused below as not positive (as `-5` is).
             if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
@@ -333,16 +336,20 @@ impl FieldMapping {
         key: bool,
         warnings: &mut Vec<String>,
     ) -> Result<Option<Cow<'a, Value>>, EventError> {
-        match self.read_value(event)? {
-            // A lookup value is a string or a number, as the configured `type` read it (before
-            // the field's Marketo type would write a boolean as `"true"`): what list lookups
-            // take too. `null` is the caller's to judge (some strategies send it).
-            Some(read) if key && matches!(&*read, Value::Bool(_) | Value::Array(_) | Value::Object(_)) => {
-                Err(EventError::lookup_type(
-                    format!("leadData field {} (the lookup field)", self.field),
-                    &read,
-                ))
+        // A lookup value is a string or a number in the event, before the configured `type` or
+        // the field's Marketo type would write a boolean as `"true"`: what list lookups take
+        // too. `null` is the caller's to judge (some strategies send it).
+        let not_a_lookup = |v: &Value| matches!(v, Value::Bool(_) | Value::Array(_) | Value::Object(_));
+        let parameter = || format!("leadData field {} (the lookup field)", self.field);
+        if key {
+            if let Some(raw) = self.source.resolve(event).filter(|v| not_a_lookup(v)) {
+                return Err(EventError::lookup_type(parameter(), raw));
             }
+        }
+        match self.read_value(event)? {
+            // Nor as the configured `type` read it (reading the lookup field as a boolean is
+            // refused at construction).
+            Some(read) if key && not_a_lookup(&read) => Err(EventError::lookup_type(parameter(), &read)),
             // An email lookup value is sent trimmed (upsert records, bulk rows): its length is
             // the trimmed value's.
             Some(read) if key && self.field == "email" => {

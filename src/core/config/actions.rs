@@ -7,6 +7,7 @@ use serde_json::{Map, Value};
 
 use crate::core::error::{ConfigError, EventError};
 use crate::core::event_paths::EventPaths;
+use crate::core::schema::DataType;
 use crate::core::source::{FieldMapping, FieldType, Source};
 
 /// Lead id lookup filter types (SPEC §3).
@@ -491,6 +492,7 @@ fn upsert_params(p: &mut Params<'_>) -> Result<UpsertParams, ConfigError> {
             format!("must map the lookup field `{lookup_field}`: Marketo needs it in every record to find the lead"),
         ));
     }
+    check_lookup_mapping(p, &lead_data, &lookup_field)?;
     if strategy != UpdateStrategy::UpdateOnly && mapped("id") {
         return Err(p.err("leadData", "maps `id`, which Marketo accepts only with updateStrategy updateOnly"));
     }
@@ -502,6 +504,30 @@ fn upsert_params(p: &mut Params<'_>) -> Result<UpsertParams, ConfigError> {
     let record_order = crate::core::source::record_order(&lead_data);
     let paths = crate::core::source::PathTree::new(&lead_data);
     Ok(UpsertParams { strategy, lookup_field, lead_data, partition, undoable, paths, record_order })
+}
+
+/// Refuses a mapping of the lookup field that could never give a lookup value (a string or a
+/// number, [`crate::core::error::EventError::lookup_type`]): a literal boolean, list or object,
+/// or a value read as type `boolean`. Every event would fail on it.
+fn check_lookup_mapping(
+    p: &Params<'_>,
+    lead_data: &[FieldMapping],
+    lookup_field: &str,
+) -> Result<(), ConfigError> {
+    let Some(m) = lead_data.iter().find(|m| m.field == lookup_field) else { return Ok(()) };
+    let never = match (&m.source, m.kind) {
+        (Source::Value(v @ (Value::Bool(_) | Value::Array(_) | Value::Object(_))), _) => {
+            format!("a literal that is {}", crate::core::error::value_kind(v))
+        }
+        (_, FieldType::Typed(DataType::Boolean)) => "a value read as type boolean".to_string(),
+        _ => return Ok(()),
+    };
+    Err(p.err(
+        "leadData",
+        format!(
+            "maps the lookup field `{lookup_field}` to {never}; a lookup value must be a string or a number"
+        ),
+    ))
 }
 
 fn merge_params(p: &mut Params<'_>) -> Result<MergeParams, ConfigError> {
@@ -518,6 +544,7 @@ fn bulk_params(p: &mut Params<'_>) -> Result<BulkParams, ConfigError> {
     if !lead_data.iter().any(|m| m.field == lookup_field) {
         return Err(p.err("leadData", format!("must map the lookup field `{lookup_field}`")));
     }
+    check_lookup_mapping(p, &lead_data, &lookup_field)?;
     let undoable = crate::core::source::undoable(&lead_data);
     let paths = crate::core::source::PathTree::new(&lead_data);
     Ok(BulkParams { list_id, lookup_field, lead_data, undoable, paths })
