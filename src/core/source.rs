@@ -343,6 +343,8 @@ impl FieldMapping {
         let parameter = || format!("leadData field {} (the lookup field)", self.field);
         if key {
             if let Some(raw) = self.source.resolve(event).filter(|v| not_a_lookup(v)) {
+                // A number that is not finite inside it is named first, as for any field.
+                require_finite(raw, || format!("leadData field {}", self.field))?;
                 return Err(EventError::lookup_type(parameter(), raw));
             }
         }
