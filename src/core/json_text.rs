@@ -65,26 +65,54 @@ fn escape_of(b: u8) -> Option<char> {
 
 /// Writes `s` as a JSON string to `out`, as serde_json writes it ([`escape_of`]). Escaped in
 /// place, a run of plain bytes at a time (before, a string with an escape went through
-/// `serde_json::to_string` and a copy).
+/// `serde_json::to_string` and a copy), and eight bytes are looked at at once while none of
+/// them needs an escape ([`plain_word`]): about a tenth of a batched upsert's `process()` went
+/// to this loop a byte at a time.
 pub fn write_str(out: &mut String, s: &str) {
     out.push('"');
+    let bytes = s.as_bytes();
     let mut plain = 0;
-    for (i, b) in s.bytes().enumerate() {
-        let Some(short) = escape_of(b) else { continue };
-        // `i` is at an ASCII byte, so both cuts fall between characters.
-        out.push_str(s.get(plain..i).unwrap_or_default());
-        plain = i + 1;
-        out.push('\\');
-        out.push(short);
-        if short == 'u' {
-            const HEX: &[u8; 16] = b"0123456789abcdef";
-            out.push_str("00");
-            out.push(char::from(HEX.get(usize::from(b >> 4)).copied().unwrap_or(b'0')));
-            out.push(char::from(HEX.get(usize::from(b & 0xf)).copied().unwrap_or(b'0')));
+    let mut i = 0;
+    while i < bytes.len() {
+        let end = (i + 8).min(bytes.len());
+        if end - i == 8 && plain_word(bytes.get(i..end).unwrap_or_default()) {
+            i = end;
+            continue;
         }
+        for (at, &b) in bytes.get(i..end).unwrap_or_default().iter().enumerate() {
+            let Some(short) = escape_of(b) else { continue };
+            let at = i + at;
+            // `at` is at an ASCII byte, so both cuts fall between characters.
+            out.push_str(s.get(plain..at).unwrap_or_default());
+            plain = at + 1;
+            out.push('\\');
+            out.push(short);
+            if short == 'u' {
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                out.push_str("00");
+                out.push(char::from(HEX.get(usize::from(b >> 4)).copied().unwrap_or(b'0')));
+                out.push(char::from(HEX.get(usize::from(b & 0xf)).copied().unwrap_or(b'0')));
+            }
+        }
+        i = end;
     }
     out.push_str(s.get(plain..).unwrap_or_default());
     out.push('"');
+}
+
+/// Whether none of the eight bytes of `word` needs an escape ([`escape_of`]): no control
+/// character (below 0x20), `"` or `\`. Each test is the classic word-at-a-time one (a byte of
+/// `x` below `n`, for `n` ≤ 128: `(x - n·0x01…01) & !x & 0x80…80` is nonzero exactly when some
+/// byte is; a byte equal to `c`: the same with `n = 1` on `x ^ c·0x01…01`). Not eight bytes:
+/// `false`.
+#[inline(always)]
+fn plain_word(word: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let Ok(word) = <[u8; 8]>::try_from(word) else { return false };
+    let w = u64::from_le_bytes(word);
+    let below = |x: u64, n: u64| x.wrapping_sub(ONES * n) & !x & HIGHS != 0;
+    !below(w, 0x20) && !below(w ^ (ONES * u64::from(b'"')), 1) && !below(w ^ (ONES * u64::from(b'\\')), 1)
 }
 
 /// Characters `n` takes in decimal (with its sign): the bytes of its JSON number.
@@ -157,6 +185,21 @@ mod tests {
                 write_str(&mut out, &s);
                 assert_eq!(out, serde_json::to_string(&s).unwrap(), "{b:#04x}");
             }
+        }
+    }
+
+    #[cfg(not(target_arch = "wasm32"))]
+    proptest::proptest! {
+        /// Any text, with the characters that need an escape at every place relative to the
+        /// eight-byte words, is written as serde_json writes it.
+        #[test]
+        fn writes_any_string_as_serde_json_does(
+            s in "([a-z]{0,11}[\"\\\\\\x00-\\x1f\\x7fé😀 ]){0,6}[a-z]{0,11}"
+        ) {
+            let mut out = String::new();
+            write_str(&mut out, &s);
+            proptest::prop_assert_eq!(&out, &serde_json::to_string(&s).unwrap_or_default());
+            proptest::prop_assert_eq!(escaped_len(&s) + 2, out.len());
         }
     }
 
