@@ -541,6 +541,28 @@ fn a_boolean_lookup_value_is_refused_whatever_type_reads_it_and_a_lookup_that_ne
             );
         }
     }
+    // A literal null or blank lookup, where Marketo finds leads by it; other strategies send it.
+    for (literal, said) in [(json!(null), "a literal null"), (json!("  "), "an empty literal")] {
+        let email = json!([{"field": "email", "source": {"value": literal}}]);
+        for action in [
+            upsert("createOrUpdate", email.clone(), json!({})),
+            upsert("updateOnly", email.clone(), json!({})),
+            json!({"id": "bulk", "type": "bulkImportLeads", "leadLookupField": "email", "leadData": email.clone()}),
+        ] {
+            let err = Settings::from_value(&settings(json!([action]))).unwrap_err().to_string();
+            assert!(
+                err.contains(&format!(
+                    "maps the lookup field `email` to {said}; Marketo cannot find a lead by it"
+                )),
+                "{err}"
+            );
+        }
+        for strategy in ["createOnly", "createDuplicate"] {
+            assert!(
+                Settings::from_value(&settings(json!([upsert(strategy, email.clone(), json!({}))]))).is_ok()
+            );
+        }
+    }
 }
 
 /// An upsert whose only mapped field is the lookup field, absent from the event: the message

@@ -492,7 +492,8 @@ fn upsert_params(p: &mut Params<'_>) -> Result<UpsertParams, ConfigError> {
             format!("must map the lookup field `{lookup_field}`: Marketo needs it in every record to find the lead"),
         ));
     }
-    check_lookup_mapping(p, &lead_data, &lookup_field)?;
+    let finds = matches!(strategy, UpdateStrategy::CreateOrUpdate | UpdateStrategy::UpdateOnly);
+    check_lookup_mapping(p, &lead_data, &lookup_field, finds)?;
     if strategy != UpdateStrategy::UpdateOnly && mapped("id") {
         return Err(p.err("leadData", "maps `id`, which Marketo accepts only with updateStrategy updateOnly"));
     }
@@ -508,13 +509,27 @@ fn upsert_params(p: &mut Params<'_>) -> Result<UpsertParams, ConfigError> {
 
 /// Refuses a mapping of the lookup field that could never give a lookup value (a string or a
 /// number, [`crate::core::error::EventError::lookup_type`]): a literal boolean, list or object,
-/// or a value read as type `boolean`. Every event would fail on it.
+/// or a value read as type `boolean`; and, where Marketo finds leads by it (`finds`: the
+/// `createOrUpdate` and `updateOnly` strategies, bulk import), a literal `null` or blank text.
+/// Every event would fail on it.
 fn check_lookup_mapping(
     p: &Params<'_>,
     lead_data: &[FieldMapping],
     lookup_field: &str,
+    finds: bool,
 ) -> Result<(), ConfigError> {
     let Some(m) = lead_data.iter().find(|m| m.field == lookup_field) else { return Ok(()) };
+    let blank = match &m.source {
+        Source::Value(Value::Null) => Some("a literal null"),
+        Source::Value(Value::String(s)) if s.trim().is_empty() => Some("an empty literal"),
+        _ => None,
+    };
+    if let Some(blank) = blank.filter(|_| finds) {
+        return Err(p.err(
+            "leadData",
+            format!("maps the lookup field `{lookup_field}` to {blank}; Marketo cannot find a lead by it"),
+        ));
+    }
     let never = match (&m.source, m.kind) {
         (Source::Value(v @ (Value::Bool(_) | Value::Array(_) | Value::Object(_))), _) => {
             format!("a literal that is {}", crate::core::error::value_kind(v))
@@ -544,7 +559,7 @@ fn bulk_params(p: &mut Params<'_>) -> Result<BulkParams, ConfigError> {
     if !lead_data.iter().any(|m| m.field == lookup_field) {
         return Err(p.err("leadData", format!("must map the lookup field `{lookup_field}`")));
     }
-    check_lookup_mapping(p, &lead_data, &lookup_field)?;
+    check_lookup_mapping(p, &lead_data, &lookup_field, true)?;
     let undoable = crate::core::source::undoable(&lead_data);
     let paths = crate::core::source::PathTree::new(&lead_data);
     Ok(BulkParams { list_id, lookup_field, lead_data, undoable, paths })
