@@ -199,22 +199,33 @@ pub fn id_of(value: &Value) -> Result<i64, &'static str> {
             }
             None => return Err("not an integer"),
         },
-        Value::String(s) => {
-            let t = s.trim();
-            if t.is_empty() {
-                return Err("empty (or only white space)");
-            }
-            let digits = t.strip_prefix('-').unwrap_or(t);
-            // `"-5"` is a number, refused below as not positive (as `-5` is).
-            if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-                return Err("a string that is not a whole number written in decimal digits");
-            }
-            t.parse::<i64>().map_err(|_| "too large")?
-        }
+        Value::String(s) => return id_of_text(s),
         Value::Null => return Err("null"),
         Value::Bool(_) => return Err("a boolean"),
         Value::Array(_) | Value::Object(_) => return Err("a list or object"),
     };
+    positive(id)
+}
+
+/// [`id_of`] for an id written as text (trimmed).
+///
+/// # Errors
+/// As [`id_of`].
+pub fn id_of_text(s: &str) -> Result<i64, &'static str> {
+    let t = s.trim();
+    if t.is_empty() {
+        return Err("empty (or only white space)");
+    }
+    let digits = t.strip_prefix('-').unwrap_or(t);
+    // `"-5"` is a number, refused below as not positive (as `-5` is).
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err("a string that is not a whole number written in decimal digits");
+    }
+    positive(t.parse::<i64>().map_err(|_| "too large")?)
+}
+
+/// `id` when it is a Marketo id (positive).
+fn positive(id: i64) -> Result<i64, &'static str> {
     if id <= 0 {
         return Err("not positive");
     }
@@ -336,22 +347,7 @@ impl FieldMapping {
         key: bool,
         warnings: &mut Vec<String>,
     ) -> Result<Option<Cow<'a, Value>>, EventError> {
-        // A lookup value is a string or a number in the event, before the configured `type` or
-        // the field's Marketo type would write a boolean as `"true"`: what list lookups take
-        // too. `null` is the caller's to judge (some strategies send it).
-        let not_a_lookup = |v: &Value| matches!(v, Value::Bool(_) | Value::Array(_) | Value::Object(_));
-        let parameter = || format!("leadData field {} (the lookup field)", self.field);
-        if key {
-            if let Some(raw) = self.source.resolve(event).filter(|v| not_a_lookup(v)) {
-                // A number that is not finite inside it is named first, as for any field.
-                require_finite(raw, || format!("leadData field {}", self.field))?;
-                return Err(EventError::lookup_type(parameter(), raw));
-            }
-        }
-        match self.read_value(event)? {
-            // Nor as the configured `type` read it (reading the lookup field as a boolean is
-            // refused at construction).
-            Some(read) if key && not_a_lookup(&read) => Err(EventError::lookup_type(parameter(), &read)),
+        match self.read_value_as(event, key)? {
             // An email lookup value is sent trimmed (upsert records, bulk rows): its length is
             // the trimmed value's.
             Some(read) if key && self.field == "email" => {
@@ -369,9 +365,29 @@ impl FieldMapping {
     /// [`EventError::InvalidValue`] naming the field when the configured `type` cannot read
     /// the value, or it holds a number that is not finite.
     pub fn read_value<'a>(&'a self, event: &'a Value) -> Result<Option<Cow<'a, Value>>, EventError> {
+        self.read_value_as(event, false)
+    }
+
+    /// [`FieldMapping::read_value`]; for the lookup field (`key`), a value that is not a
+    /// string or a number in the event is refused before the configured `type` reads it (which
+    /// could write a boolean as `"true"`, as the field's Marketo type would): what list lookups
+    /// take too. `null` is the caller's to judge (some strategies send it); a number that is
+    /// not finite is named first, as for any field. (Reading the lookup field as a boolean is
+    /// refused at construction, so what the `type` reads is a lookup value too.)
+    fn read_value_as<'a>(
+        &'a self,
+        event: &'a Value,
+        key: bool,
+    ) -> Result<Option<Cow<'a, Value>>, EventError> {
         let Some(v) = self.source.resolve(event) else { return Ok(None) };
         let parameter = || format!("leadData field {}", self.field);
         require_finite(v, parameter)?;
+        if key && matches!(v, Value::Bool(_) | Value::Array(_) | Value::Object(_)) {
+            return Err(EventError::lookup_type(
+                format!("leadData field {} (the lookup field)", self.field),
+                v,
+            ));
+        }
         let invalid = |problem: String| EventError::InvalidValue { parameter: parameter(), problem };
         // A value is copied only where a conversion changes it (most are sent as they are).
         self.kind.read(v).map(Some).map_err(|problem| match self.kind {

@@ -170,8 +170,8 @@ pub struct Engine {
     /// Wake-up for calls held back by the limiter's window or quota.
     pub(super) limiter_wake: Option<Millis>,
     pub(super) pending: PendingTable<PendingEvent>,
-    /// `pending` counted by action id, and its arrival times in order: `stats()` is called
-    /// often (a progress line per event) and must not walk every pending event.
+    /// `pending` counted by action id (the earliest arrival is the table's own): `stats()` is
+    /// called often (a progress line per event) and must not walk every pending event.
     /// (A list: a connector has a few actions; the id is the one its pending events share.)
     pub(super) pending_by_action: Vec<(Arc<str>, u64)>,
     pub(super) requests_out: VecDeque<HttpRequest>,

@@ -12,7 +12,7 @@ use crate::core::job::{Api, CallSpec, Delivery, EventRef, Failure, Progress, Ste
 use crate::core::outcome::Status;
 use crate::core::schema::Format;
 use crate::core::snapshot::ResumeData;
-use crate::core::source::{id_of, to_id};
+use crate::core::source::{id_of, id_of_text, to_id};
 use crate::core::wire::{Envelope, Method};
 
 /// Marketo's limit of losing ids per merge call (1080 beyond, since 2026-03-31).
@@ -61,7 +61,7 @@ fn losers(v: &Value) -> Result<Vec<i64>, EventError> {
                 .enumerate()
                 .map(|(i, part)| match part.trim() {
                     "" => Err(item(i + 1, of, "empty (the comma-separated text has nothing there)")),
-                    part => id_of(&Value::String(part.to_owned())).map_err(|why| item(i + 1, of, why)),
+                    part => id_of_text(part).map_err(|why| item(i + 1, of, why)),
                 })
                 .collect::<Result<_, _>>()?
         }

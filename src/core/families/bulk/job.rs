@@ -111,9 +111,10 @@ pub(crate) struct BulkJob {
     /// What a dropped line is: one empty text for all (an empty `Arc<str>` allocates).
     no_line: Arc<str>,
     rows: Vec<Row>,
-    /// What the report files say of the rows they name: `reasons[n - 1]` for the row whose
-    /// entry in `reason_of` is `n` (0: nothing said). `reason_of` has one entry per row once a
-    /// report came, and none before (most jobs fetch no report).
+    /// What the report files say of the rows they name: `reasons[n]` for the row whose entry in
+    /// `reason_of` is `n` (`reasons[0]` says nothing, for the rows not named). Both are empty
+    /// until a report names a row (most jobs fetch no report); then `reason_of` has one entry
+    /// per row.
     reasons: Vec<Said>,
     reason_of: Vec<u32>,
     files: Vec<ImportFile>,
@@ -356,10 +357,7 @@ impl BulkJob {
             }
         });
         let (reasons, reason_of) = (&self.reasons, &self.reason_of);
-        let said = |i: usize| {
-            let n = reason_of.get(i).copied().unwrap_or(0);
-            n.checked_sub(1).and_then(|n| reasons.get(usize::try_from(n).ok()?))
-        };
+        let said = |i: usize| reason_of.get(i).and_then(|n| reasons.get(usize::try_from(*n).ok()?));
         for &i in &file.rows {
             let Some(row) = self.rows.get_mut(i).filter(|r| !r.done) else { continue };
             row.done = true;
@@ -490,17 +488,15 @@ impl BulkJob {
             matched.into_iter().filter_map(|(pos, why)| file.rows.get(pos).map(|i| (*i, why))).collect();
         if !targets.is_empty() && self.reason_of.is_empty() {
             self.reason_of = vec![0; self.rows.len()];
+            self.reasons.push(Said::default());
         }
         for (i, why) in targets {
             let Some(n) = self.reason_of.get_mut(i) else { continue };
             if *n == 0 {
-                self.reasons.push(Said::default());
                 *n = u32::try_from(self.reasons.len()).unwrap_or(u32::MAX);
+                self.reasons.push(Said::default());
             }
-            let Some(said) = n.checked_sub(1).and_then(|n| self.reasons.get_mut(usize::try_from(n).ok()?))
-            else {
-                continue;
-            };
+            let Some(said) = usize::try_from(*n).ok().and_then(|n| self.reasons.get_mut(n)) else { continue };
             let why = if why.is_empty() { "Marketo gave no reason".into() } else { why.into_boxed_str() };
             match kind {
                 StepKind::Failures => said.failed = Some(why),
@@ -976,7 +972,6 @@ mod tests {
         assert_eq!(match_key("email", "Jane.DOE@Example.com"), "jane.doe@example.com");
     }
 
-    /// Drives a job through upload → status → reports with scripted answers.
     /// The multipart boundary is drawn again when the file holds it: the same job (same seed)
     /// whose row carries the boundary it drew before gets another, which occurs in the body
     /// only as the two delimiters.
@@ -1000,6 +995,7 @@ mod tests {
         assert_eq!(body.matches(&again).count(), 2, "{body}");
     }
 
+    /// Drives a job through upload → status → reports with scripted answers.
     #[test]
     fn a_completed_job_reports_failed_and_warned_rows_on_their_events() {
         let p = simple();
