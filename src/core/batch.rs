@@ -66,6 +66,12 @@ impl<T> Queue<T> {
         if !self.open.is_empty() && self.overhead + self.bytes + size > self.limits.max_bytes {
             self.seal();
         }
+        if self.open.len() == self.open.capacity() {
+            // Doubling, but never past the batch's event count: a bulk queue sealed at 25,000
+            // items would otherwise hold room for 32,768 (185 KB of wasm memory unused).
+            let room = self.limits.max_events.saturating_sub(self.open.len()).max(1);
+            self.open.reserve_exact(self.open.capacity().max(4).min(room));
+        }
         self.open.push(item);
         self.bytes += size;
         self.oldest.get_or_insert(now);

@@ -286,13 +286,13 @@ impl Engine {
     /// event it left without an outcome fails (`INTERNAL`: a bug, never silence).
     fn end_job(&mut self, job: JobId) {
         if let Some(entry) = self.jobs.remove(&job) {
-            for key in &entry.events {
-                if let Some(p) = self.pending.get_mut(key) {
+            for key in entry.events.iter() {
+                if let Some(p) = self.pending.get_mut(&key) {
                     p.set_job(None);
                 }
             }
             // Safety net for the invariant: a job that ends owes every event an outcome.
-            for key in entry.events {
+            for key in entry.events.iter() {
                 if self.pending.contains_key(&key) {
                     let ev = EventRef { key };
                     let reason = Reason::local(

@@ -16,7 +16,7 @@ use crate::core::snapshot::{event_text, event_value};
 use crate::core::time::Millis;
 use serde_json::value::RawValue;
 
-use super::state::{Engine, PendingEvent};
+use super::state::{Engine, PendingEvent, BATCHED, REPLAYED, UNFORMATTED};
 
 impl Engine {
     /// Accepts an event for the action `action_id`. The event's outcome(s) come out of
@@ -62,16 +62,7 @@ impl Engine {
         let key = EventKey(self.next_event);
         let event_id = event_id.unwrap_or_else(|| format!("{}-{}", self.event_prefix, self.next_event));
         let event = Some(serde_json::value::RawValue::NULL.to_owned());
-        let pending = PendingEvent {
-            event_id,
-            action_id: self.shared_action_id(action_id),
-            event,
-            accepted_at: now,
-            batched: false,
-            replayed: false,
-            unformatted: false,
-            job: 0,
-        };
+        let pending = PendingEvent::new(event_id.into(), self.shared_action_id(action_id), event, now, 0);
         self.admit(key, pending);
         let ev = EventRef { key };
         let e = EventError::NotJson(why.to_string());
@@ -99,16 +90,10 @@ impl Engine {
         let event_id = event_id.unwrap_or_else(|| format!("{}-{}", self.event_prefix, self.next_event));
         // Kept as text unless its family keeps it as its item once prepared (see `deliver`).
         let text = text.or_else(|| (!family.keeps_item_only()).then(|| event_text(event)));
-        let pending = PendingEvent {
-            event_id,
-            action_id: self.shared_action_id(action_id),
-            event: text,
-            accepted_at,
-            batched: family.thresholds().is_some(),
-            replayed,
-            unformatted: false,
-            job: 0,
-        };
+        let flags =
+            if family.thresholds().is_some() { BATCHED } else { 0 } | if replayed { REPLAYED } else { 0 };
+        let pending =
+            PendingEvent::new(event_id.into(), self.shared_action_id(action_id), text, accepted_at, flags);
         self.admit(key, pending);
         let ev = EventRef { key };
         if family.needs_schema()
@@ -169,7 +154,7 @@ impl Engine {
             // itself where its family can and keeps events as their item (not from values a
             // stale schema converted or cut); from the event's text otherwise.
             if let Some(p) = self.pending.get_mut(&key) {
-                p.unformatted = true;
+                p.set(UNFORMATTED, true);
             }
             let from_item = self.schema.schema.is_none()
                 && !self.schema.stale
@@ -218,7 +203,7 @@ impl Engine {
         }
         if let Some(p) = self.pending.remove(&key) {
             self.forget(&p);
-            (outcome.event_id, outcome.action_id) = (p.event_id, String::from(&*p.action_id));
+            (outcome.event_id, outcome.action_id) = (p.event_id.into(), String::from(&*p.action_id));
             let note = self.notes.iter().position(|(k, _)| *k == key).map(|i| self.notes.swap_remove(i).1);
             self.schema.noted(&mut outcome, note);
             self.outcomes_out.push_back((key, outcome));
@@ -283,7 +268,7 @@ impl Engine {
         let mut replayed: Vec<EventKey> = items
             .iter()
             .map(|(ev, _)| ev.key)
-            .filter(|k| self.pending.get(k).is_some_and(|p| p.replayed))
+            .filter(|k| self.pending.get(k).is_some_and(|p| p.is(REPLAYED)))
             .collect();
         replayed.sort_unstable();
         let mut cx = self.context(&replayed);
@@ -342,7 +327,7 @@ impl Engine {
             let family = family(&action.action);
             let mut batch = batch;
             if family.needs_schema()
-                && batch.iter().any(|(ev, _)| self.pending.get(&ev.key).is_some_and(|p| p.unformatted))
+                && batch.iter().any(|(ev, _)| self.pending.get(&ev.key).is_some_and(|p| p.is(UNFORMATTED)))
             {
                 if self.schema_pending() {
                     // The batch's call needs the field types: it goes out once they are read,
@@ -371,45 +356,56 @@ impl Engine {
     }
 
     /// The batch's events prepared before the schema was known, prepared again with it (an
-    /// event the field types refuse fails here).
+    /// event the field types refuse fails here). In place: a batch's first event often arrived
+    /// before the schema was read, and a second list of a 25,000-row batch would grow wasm
+    /// memory by its 600 KB for good.
     pub(super) fn reformat(
         &mut self,
         family: &dyn Family,
         batch: Vec<(EventRef, Prepared)>,
     ) -> Vec<(EventRef, Prepared)> {
-        let mut out = Vec::with_capacity(batch.len());
-        for (ev, prepared) in batch {
-            let unformatted =
-                self.pending.get_mut(&ev.key).is_some_and(|p| std::mem::take(&mut p.unformatted));
-            if !unformatted {
-                out.push((ev, prepared));
-                continue;
+        batch.into_iter().filter_map(|(ev, prepared)| self.reformat_one(family, ev, prepared)).collect()
+    }
+
+    /// One event of [`Engine::reformat`]: its item, or `None` once it failed.
+    fn reformat_one(
+        &mut self,
+        family: &dyn Family,
+        ev: EventRef,
+        prepared: Prepared,
+    ) -> Option<(EventRef, Prepared)> {
+        let unformatted = self.pending.get_mut(&ev.key).is_some_and(|p| {
+            let was = p.is(UNFORMATTED);
+            p.set(UNFORMATTED, false);
+            was
+        });
+        if !unformatted {
+            return Some((ev, prepared));
+        }
+        let mut warnings = Vec::new();
+        let fmt = Format { schema: self.schema.schema.as_ref(), on_too_long: self.settings.on_too_long };
+        // From the event's text, or, kept only as its item, from that item.
+        let text = self.pending.get(&ev.key).and_then(|p| p.event.as_deref());
+        let again = match text {
+            Some(text) => family.prepare(&event_value(text), &fmt, &mut warnings),
+            // (Not kept as its item unless its family formats items again: see `deliver`.)
+            None => family.reformat_item(prepared, &fmt, &mut warnings),
+        };
+        match again {
+            Ok(p) => {
+                if !warnings.is_empty() {
+                    self.notes.push((ev.key, warnings.join("; ")));
+                }
+                if family.keeps_item_only() {
+                    self.drop_text(ev.key);
+                }
+                Some((ev, p))
             }
-            let mut warnings = Vec::new();
-            let fmt = Format { schema: self.schema.schema.as_ref(), on_too_long: self.settings.on_too_long };
-            // From the event's text, or, kept only as its item, from that item.
-            let text = self.pending.get(&ev.key).and_then(|p| p.event.as_deref());
-            let again = match text {
-                Some(text) => family.prepare(&event_value(text), &fmt, &mut warnings),
-                // (Not kept as its item unless its family formats items again: see `deliver`.)
-                None => family.reformat_item(prepared, &fmt, &mut warnings),
-            };
-            match again {
-                Ok(p) => {
-                    if !warnings.is_empty() {
-                        self.notes.push((ev.key, warnings.join("; ")));
-                    }
-                    if family.keeps_item_only() {
-                        self.drop_text(ev.key);
-                    }
-                    out.push((ev, p));
-                }
-                Err(e) => {
-                    let reason = Reason::local(e.code(), e.to_string());
-                    self.emit(ev.key, ev.with_reason(Status::Failed, &reason, None));
-                }
+            Err(e) => {
+                let reason = Reason::local(e.code(), e.to_string());
+                self.emit(ev.key, ev.with_reason(Status::Failed, &reason, None));
+                None
             }
         }
-        out
     }
 }

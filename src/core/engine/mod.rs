@@ -36,6 +36,7 @@ use std::sync::Arc;
 use litemap::LiteMap;
 
 use pending::PendingTable;
+use state::BATCHED;
 
 use crate::core::auth::Auth;
 use crate::core::cache::LeadCache;
@@ -141,7 +142,7 @@ impl Engine {
     /// time, a bulk job's next poll, the rate window, the daily quota or a new token after an
     /// identity failure. O(log n).
     pub fn awaits_answer(&self, key: EventKey) -> bool {
-        self.pending.get(&key).is_some_and(|p| !p.batched) && self.in_progress(key)
+        self.pending.get(&key).is_some_and(|p| !p.is(BATCHED)) && self.in_progress(key)
     }
 
     /// Whether event `key` is on its way to a final outcome without waiting on time: a call
@@ -166,7 +167,7 @@ impl Engine {
                 let ahead_waits = queue
                     .and_then(|q| q.busy)
                     .is_some_and(|job| self.jobs.get(&job).is_some_and(|e| e.sending == 0));
-                p.batched && !time_blocked && !held && !ahead_waits
+                p.is(BATCHED) && !time_blocked && !held && !ahead_waits
             }
         }
     }
@@ -194,7 +195,7 @@ impl Engine {
     /// A `queued` outcome for an event still pending, for hosts that report progress.
     pub fn queued_outcome(&self, key: EventKey) -> Option<Outcome> {
         self.pending.get(&key).map(|p| Outcome {
-            event_id: p.event_id.clone(),
+            event_id: p.event_id.to_string(),
             action_id: String::from(&*p.action_id),
             status: Status::Queued,
             lead_ids: Vec::new(),
@@ -208,7 +209,7 @@ impl Engine {
     /// (not [`Engine::awaits_answer`]): its outcome now is [`Engine::queued_outcome`]. One
     /// lookup for a batched event.
     pub fn waits_queued(&self, key: EventKey) -> bool {
-        self.pending.get(&key).is_some_and(|p| p.batched || !self.in_progress(key))
+        self.pending.get(&key).is_some_and(|p| p.is(BATCHED) || !self.in_progress(key))
     }
 
     /// Requests sent and not yet answered (identity included).

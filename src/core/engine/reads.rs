@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use crate::core::check::{schema_problems, CheckResult};
 use crate::core::families::family;
-use crate::core::ids::{CheckKey, JobId, ListingKey};
+use crate::core::ids::{CheckKey, EventKeys, JobId, ListingKey};
 use crate::core::job::{EventRef, Progress};
 use crate::core::listing::{Listing, Named};
 use crate::core::outcome::Status;
@@ -24,7 +24,7 @@ impl Engine {
         if self.schema.wants_read() {
             // `start_job` gives the job the next id; the slot knows it before the job starts.
             self.schema.reading = Some(JobId(self.next_job + 1));
-            self.start_job(Box::new(SchemaJob::default()), Progress::default(), None, Vec::new());
+            self.start_job(Box::new(SchemaJob::default()), Progress::default(), None, EventKeys::default());
         }
         self.schema.reading.is_some()
     }
@@ -77,7 +77,7 @@ impl Engine {
         let first = schema_problems(&self.settings, self.schema.schema.as_ref(), self.schema.error.as_ref());
         let job = CheckJob::new(&self.settings, first);
         self.check_jobs.push((JobId(self.next_job + 1), key));
-        self.start_job(Box::new(job), Progress::default(), None, Vec::new());
+        self.start_job(Box::new(job), Progress::default(), None, EventKeys::default());
     }
 
     /// Starts listing every static list or requestable campaign, all pages. The result comes
@@ -86,7 +86,8 @@ impl Engine {
         let now = self.clamp(now);
         self.next_listing += 1;
         let key = ListingKey(self.next_listing);
-        match self.start_job(Box::new(ListingJob::new(kind)), Progress::default(), None, Vec::new()) {
+        match self.start_job(Box::new(ListingJob::new(kind)), Progress::default(), None, EventKeys::default())
+        {
             Some(job) => {
                 self.listing_jobs.insert(job, key);
             }

@@ -21,7 +21,7 @@ use crate::core::snapshot::{
 use crate::core::time::Millis;
 
 use super::send::marketo_timeout_ms;
-use super::state::{Engine, PendingEvent, CALL_TIMEOUT_MS};
+use super::state::{Engine, PendingEvent, BATCHED, CALL_TIMEOUT_MS, REPLAYED};
 
 impl Engine {
     /// The pending state, for a restart: every event without a final outcome, the lookups
@@ -72,7 +72,7 @@ impl Engine {
         let mut in_flight: Vec<EventKey> = Vec::new();
         for (_, f) in self.in_flight.iter() {
             if let Some(job) = self.jobs.get(&f.call.job) {
-                in_flight.extend(job.events.iter().copied());
+                in_flight.extend(job.events.iter());
             }
         }
         in_flight.sort_unstable();
@@ -96,7 +96,7 @@ impl Engine {
                 let i = waits.binary_search_by_key(&job, |(j, _)| *j).ok()?;
                 waits.get(i).map(|(_, at)| *at)
             }
-            None if p.batched => self.queues.get(&*p.action_id)?.held_until.filter(|t| *t > now),
+            None if p.is(BATCHED) => self.queues.get(&*p.action_id)?.held_until.filter(|t| *t > now),
             None => None,
         };
         // Batched events in a closed batch: one in a job, or in a queue's sealed batches.
@@ -106,7 +106,7 @@ impl Engine {
         }
         sealed.sort_unstable();
         let is_sealed = |key: &EventKey, p: &PendingEvent| {
-            p.batched && (p.job().is_some() || sealed.binary_search(key).is_ok())
+            p.is(BATCHED) && (p.job().is_some() || sealed.binary_search(key).is_ok())
         };
         let mut entries: Vec<PendingEntry<'_>> = self
             .pending
@@ -124,7 +124,7 @@ impl Engine {
                 },
                 accepted_at: p.accepted_at,
                 // A replayed call not yet answered may still have been applied.
-                in_flight: in_flight.binary_search(&key).is_ok() || p.replayed,
+                in_flight: in_flight.binary_search(&key).is_ok() || p.is(REPLAYED),
                 // From its job, below.
                 progress: None,
                 retry_at: retry_at(p),
@@ -245,7 +245,7 @@ impl Engine {
             let held: Vec<Arc<str>> = engine
                 .pending
                 .values()
-                .filter(|p| p.replayed && p.batched)
+                .filter(|p| p.is(REPLAYED) && p.is(BATCHED))
                 .map(|p| Arc::clone(&p.action_id))
                 .collect();
             for action_id in held {
@@ -351,7 +351,7 @@ impl Engine {
         };
         for (key, _) in holds {
             let (Some(at), Some(p)) = (held(key), self.pending.get(key)) else { continue };
-            if p.batched && p.job().is_none() {
+            if p.is(BATCHED) && p.job().is_none() {
                 if let Some(q) = self.queues.get_mut(&*p.action_id) {
                     q.held_until = Some(q.held_until.map_or(at, |t| t.max(at)));
                 }
@@ -360,7 +360,8 @@ impl Engine {
         for follow in [false, true] {
             let calls = std::mem::take(if follow { &mut self.follow } else { &mut self.ready });
             for call in calls {
-                let at = self.jobs.get(&call.job).and_then(|j| j.events.iter().filter_map(held).max());
+                let at =
+                    self.jobs.get(&call.job).and_then(|j| j.events.iter().filter_map(|k| held(&k)).max());
                 match at {
                     Some(at) => {
                         self.left_queue(call.job);
@@ -419,16 +420,13 @@ impl Engine {
         let ev = EventRef { key };
         self.admit(
             key,
-            PendingEvent {
-                event_id,
+            PendingEvent::new(
+                event_id.into(),
                 action_id,
-                event: Some(entry.event.into_owned()),
-                accepted_at: entry.accepted_at.min(self.now),
-                batched,
-                replayed: entry.in_flight,
-                unformatted: false,
-                job: 0,
-            },
+                Some(entry.event.into_owned()),
+                entry.accepted_at.min(self.now),
+                if batched { BATCHED } else { 0 } | if entry.in_flight { REPLAYED } else { 0 },
+            ),
         );
         ev
     }

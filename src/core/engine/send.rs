@@ -2,7 +2,7 @@
 //! and the requests and outcomes the host polls.
 
 use crate::core::config::FilterType;
-use crate::core::ids::{EventKey, JobId, RequestId};
+use crate::core::ids::{EventKey, EventKeys, JobId, RequestId};
 use crate::core::job::{Api, CallSpec, Delivery, Progress};
 use crate::core::limits::Blocked;
 use crate::core::outcome::Outcome;
@@ -32,13 +32,13 @@ impl Engine {
         mut job: Box<dyn Delivery>,
         mut progress: Progress,
         lookup: Option<FilterType>,
-        events: Vec<EventKey>,
+        events: EventKeys,
     ) -> Option<JobId> {
         self.next_job += 1;
         let id = JobId(self.next_job);
         job.start(&mut progress);
-        for key in &events {
-            if let Some(p) = self.pending.get_mut(key) {
+        for key in events.iter() {
+            if let Some(p) = self.pending.get_mut(&key) {
                 p.set_job(Some(id));
             }
         }

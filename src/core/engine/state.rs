@@ -13,7 +13,7 @@ use crate::core::cache::LeadCache;
 use crate::core::check::CheckResult;
 use crate::core::config::FilterType;
 use crate::core::config::Settings;
-use crate::core::ids::{CheckKey, EventKey, JobId, ListingKey, RequestId};
+use crate::core::ids::{CheckKey, EventKey, EventKeys, JobId, ListingKey, RequestId};
 use crate::core::job::{CallSpec, Delivery, EventRef, Prepared};
 use crate::core::limits::Limiter;
 use crate::core::listing::Named;
@@ -83,12 +83,14 @@ pub(super) struct JobEntry {
     /// The lookup type of a list job, for the lead cache.
     pub(super) lookup: Option<FilterType>,
     /// The events it delivers.
-    pub(super) events: Vec<EventKey>,
+    pub(super) events: EventKeys,
 }
 
+/// One event without its final outcome: 40 bytes in wasm (a queue of 25,000 bulk rows holds
+/// 25,000), so its id is a boxed text, not a `String`, and its flags share a word with its job.
 #[derive(Debug)]
 pub(super) struct PendingEvent {
-    pub(super) event_id: String,
+    pub(super) event_id: Box<str>,
     /// Shared by the action's pending events ([`Engine::shared_action_id`]), not copied per event.
     pub(super) action_id: Arc<str>,
     /// The event, as its compact JSON text: a fraction of the memory of a parsed tree, written
@@ -97,18 +99,27 @@ pub(super) struct PendingEvent {
     /// a snapshot then writes it from that item.
     pub(super) event: Option<Box<RawValue>>,
     pub(super) accepted_at: Millis,
-    /// Its action queues events (a `…Batched` action or bulk import).
-    pub(super) batched: bool,
-    /// Restored while a call for it was in flight: the call may have been applied already.
-    pub(super) replayed: bool,
-    /// Queued, prepared before the schema was known: formatted again when its batch is sent
-    /// (from its text, which it keeps meanwhile).
-    pub(super) unformatted: bool,
     /// The id of the job delivering it while it runs (the schema read's while it waits for the
-    /// field types, so it counts as in progress); 0 for none, as job ids start at 1 (an
-    /// `Option<JobId>` would take 16 bytes of each pending event, not 8). See [`Self::job`].
-    pub(super) job: u64,
+    /// field types, so it counts as in progress; 0 for none, as job ids start at 1) in the low
+    /// 61 bits, and the flags [`BATCHED`], [`REPLAYED`] and [`UNFORMATTED`] in the top three.
+    /// See [`Self::job`].
+    job_and_flags: u64,
 }
+
+/// Its action queues events (a `…Batched` action or bulk import).
+pub(super) const BATCHED: u64 = 1 << 63;
+/// Restored while a call for it was in flight: the call may have been applied already.
+pub(super) const REPLAYED: u64 = 1 << 62;
+/// Queued, prepared before the schema was known: formatted again when its batch is sent (from
+/// its text, which it keeps meanwhile).
+pub(super) const UNFORMATTED: u64 = 1 << 61;
+/// The bits of [`PendingEvent`]'s word that hold its job's id (an engine starting a job every
+/// microsecond would take 73,000 years to need more).
+const JOB_BITS: u64 = UNFORMATTED - 1;
+
+// The size the layout above is for: a build that grows it fails here, not in the memory budget.
+#[cfg(target_arch = "wasm32")]
+const _: () = assert!(std::mem::size_of::<PendingEvent>() == 40);
 
 impl Arrived for PendingEvent {
     fn arrived(&self) -> Millis {
@@ -117,14 +128,38 @@ impl Arrived for PendingEvent {
 }
 
 impl PendingEvent {
+    /// An event with no job yet, and `flags` ([`BATCHED`], [`REPLAYED`]) set.
+    pub(super) fn new(
+        event_id: Box<str>,
+        action_id: Arc<str>,
+        event: Option<Box<RawValue>>,
+        accepted_at: Millis,
+        flags: u64,
+    ) -> PendingEvent {
+        PendingEvent { event_id, action_id, event, accepted_at, job_and_flags: flags & !JOB_BITS }
+    }
+
     /// The job delivering it, if one is.
     pub(super) fn job(&self) -> Option<JobId> {
-        (self.job != 0).then_some(JobId(self.job))
+        let job = self.job_and_flags & JOB_BITS;
+        (job != 0).then_some(JobId(job))
     }
 
     /// Records the job delivering it (`None`: none now).
     pub(super) fn set_job(&mut self, job: Option<JobId>) {
-        self.job = job.map_or(0, |j| j.0);
+        let id = job.map_or(0, |j| j.0) & JOB_BITS;
+        self.job_and_flags = (self.job_and_flags & !JOB_BITS) | id;
+    }
+
+    /// Whether `flag` ([`BATCHED`], [`REPLAYED`], [`UNFORMATTED`]) is set.
+    pub(super) fn is(&self, flag: u64) -> bool {
+        self.job_and_flags & flag & !JOB_BITS != 0
+    }
+
+    /// Sets `flag` to `on`.
+    pub(super) fn set(&mut self, flag: u64, on: bool) {
+        let flag = flag & !JOB_BITS;
+        self.job_and_flags = if on { self.job_and_flags | flag } else { self.job_and_flags & !flag };
     }
 }
 
@@ -215,4 +250,27 @@ pub struct Engine {
     pub(super) check_jobs: Vec<(JobId, CheckKey)>,
     pub(super) checks_out: VecDeque<(CheckKey, CheckResult)>,
     pub(super) next_check: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pending_event_keeps_its_job_and_flags_apart() {
+        let mut p = PendingEvent::new("e1".into(), Arc::from("a"), None, 5, BATCHED | 7);
+        assert!(p.is(BATCHED) && !p.is(REPLAYED) && !p.is(UNFORMATTED));
+        assert_eq!(p.job(), None, "bits of `flags` below the flags are not a job");
+        p.set_job(Some(JobId(JOB_BITS)));
+        p.set(UNFORMATTED, true);
+        assert_eq!(p.job(), Some(JobId(JOB_BITS)));
+        assert!(p.is(BATCHED) && p.is(UNFORMATTED) && !p.is(REPLAYED));
+        p.set(BATCHED, false);
+        p.set_job(None);
+        assert!(!p.is(BATCHED) && p.is(UNFORMATTED));
+        assert_eq!(p.job(), None);
+        p.set_job(Some(JobId(42)));
+        p.set(UNFORMATTED, false);
+        assert_eq!((p.job(), p.is(UNFORMATTED)), (Some(JobId(42)), false));
+    }
 }

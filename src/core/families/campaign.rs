@@ -2,7 +2,7 @@
 //! with the lead and `{{my.token}}` values. Not idempotent: a call that may have reached
 //! Marketo is never sent again (the email could go out twice); its events become `uncertain`.
 
-use crate::core::ids::Step;
+use crate::core::ids::{EventKeys, Step};
 use litemap::LiteMap;
 
 use serde::Serialize;
@@ -246,7 +246,7 @@ impl Family for CampaignFamily<'_> {
 
     fn start(&self, items: Vec<(EventRef, Prepared)>, _: &mut Context<'_>) -> Start {
         let events: Vec<(EventRef, Value)> = items_of(items);
-        let keys = events.iter().map(|(ev, _)| ev.key).collect();
+        let keys: EventKeys = events.iter().map(|(ev, _)| ev.key).collect();
         let (job, progress) = CampaignJob::new(self.params, events.iter().map(|(ev, v)| (*ev, v)).collect());
         Start {
             jobs: vec![NewJob { job: Box::new(job), progress, lookup: None, events: keys }],

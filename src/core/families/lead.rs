@@ -13,7 +13,7 @@ use serde_json::Value;
 use crate::core::batch::{Thresholds, BATCHED};
 use crate::core::config::{UpdateStrategy, UpsertParams};
 use crate::core::error::EventError;
-use crate::core::ids::{EventKey, Step};
+use crate::core::ids::{EventKey, EventKeys, Step};
 use crate::core::job::{
     chunk_by, CallSpec, Delivery, EventRef, Failure, Progress, Steps, MAX_BODY_BYTES, MAX_RECORDS,
 };
@@ -593,7 +593,7 @@ impl Family for LeadFamily<'_> {
 
     fn start(&self, items: Vec<(EventRef, Prepared)>, _: &mut Context<'_>) -> Start {
         let records: Vec<(EventRef, Written)> = items_of(items);
-        let events = records.iter().map(|(ev, _)| ev.key).collect();
+        let events: EventKeys = records.iter().map(|(ev, _)| ev.key).collect();
         Start { jobs: vec![NewJob::plain(SyncJob::new(self.params, records), events)], failed: Vec::new() }
     }
 

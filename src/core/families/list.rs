@@ -14,7 +14,7 @@ use serde_json::Value;
 use crate::core::batch::{Thresholds, BATCHED};
 use crate::core::config::{FilterType, LeadSelector, ListParams};
 use crate::core::error::EventError;
-use crate::core::ids::{EventKey, Step};
+use crate::core::ids::{EventKey, EventKeys, Step};
 use crate::core::job::{
     chunk_by, value_text, Api, CallSpec, Delivery, EventRef, Failure, Progress, Steps, MAX_RECORDS,
     MAX_URL_BYTES,
@@ -815,7 +815,7 @@ impl Family for ListFamily<'_> {
             Some(f) => known_ids(cx.cache, f, inputs.iter().filter_map(|(_, i)| i.lookup.as_ref()), cx.now),
             None => LiteMap::new(),
         };
-        let events: Vec<EventKey> = inputs.iter().map(|(ev, _)| ev.key).collect();
+        let events: EventKeys = inputs.iter().map(|(ev, _)| ev.key).collect();
         let replayed = cx.replayed.to_vec();
         let job = ListJob::new(self.params, self.op, inputs, cx.rest_len, known).with_replayed(replayed);
         let job = NewJob { job: Box::new(job), progress: Progress::default(), lookup: filter, events };

@@ -254,7 +254,7 @@ impl Family for MergeFamily<'_> {
             match MergeJob::new(self.params, ev, &event) {
                 Ok(job) => {
                     let key = job.event_key();
-                    start.jobs.push(NewJob::plain(job, vec![key]));
+                    start.jobs.push(NewJob::plain(job, vec![key].into()));
                 }
                 Err(failed) => start.failed.push(failed),
             }
@@ -272,7 +272,7 @@ impl Family for MergeFamily<'_> {
         for (ev, event) in events {
             let key = ev.key;
             match MergeJob::resume(self.params, ev, event, merged) {
-                Ok(job) => start.jobs.push(NewJob::plain(job, vec![key])),
+                Ok(job) => start.jobs.push(NewJob::plain(job, vec![key].into())),
                 Err(failed) => start.failed.push(failed),
             }
         }

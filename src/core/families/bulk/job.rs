@@ -1,13 +1,14 @@
 //! The import job: uploads the files, polls each import until Marketo has read it, fetches its
 //! reports and gives every event its outcome.
 
+use std::ops::Range;
 use std::sync::Arc;
 
 use serde_json::Value;
 
 use crate::core::config::BulkParams;
 use crate::core::error::EventError;
-use crate::core::ids::{EventKey, Step};
+use crate::core::ids::{EventKey, EventKeys, Step};
 use crate::core::job::{Api, CallSpec, Delivery, EventRef, Failure, Progress, Steps};
 use crate::core::outcome::Status;
 use crate::core::reason::Reason;
@@ -69,8 +70,9 @@ enum StepKind {
 /// One uploaded file: one Marketo import job.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 struct ImportFile {
-    /// Indexes into [`BulkJob::rows`], in file order.
-    rows: Vec<usize>,
+    /// Its rows: a range of [`BulkJob::rows`] (files split a job's rows, and a file refused as
+    /// too large its own, into consecutive halves).
+    rows: Range<usize>,
     /// Marketo's `batchId`, once the upload is accepted.
     batch_id: Option<i64>,
     /// Status calls issued.
@@ -186,7 +188,7 @@ impl BulkJob {
     }
 
     /// The events whose rows it imports, in file order.
-    pub fn events(&self) -> Vec<EventKey> {
+    pub fn events(&self) -> EventKeys {
         self.rows.iter().map(|r| r.ev.key).collect()
     }
 
@@ -194,7 +196,7 @@ impl BulkJob {
     /// it polls that job instead of uploading again.
     pub fn resume(params: &BulkParams, rows: Vec<(EventRef, BulkRow)>, batch_id: i64, seed: u64) -> BulkJob {
         let mut job = BulkJob::from_rows(params, rows, seed);
-        let all: Vec<usize> = (0..job.rows.len()).collect();
+        let all = 0..job.rows.len();
         job.files.push(ImportFile { rows: all, batch_id: Some(batch_id), ..ImportFile::default() });
         job
     }
@@ -230,10 +232,10 @@ impl BulkJob {
     }
 
     /// A new file of these rows and the call that uploads it.
-    fn upload(&mut self, rows: Vec<usize>, p: &mut Progress) {
+    fn upload(&mut self, rows: Range<usize>, p: &mut Progress) {
         // The body as its framing and the rows it shares with the job: the host joins it.
-        let mut parts = Vec::with_capacity(rows.len());
-        parts.extend(rows.iter().filter_map(|i| self.rows.get(*i)).map(|r| Arc::clone(&r.row.line)));
+        let lines = self.rows.get(rows.clone()).unwrap_or_default();
+        let parts: Vec<Arc<str>> = lines.iter().map(|r| Arc::clone(&r.row.line)).collect();
         // Each file its own draw, all from the job's seed.
         let n = self.files.len() as u64;
         let mut jitter = Jitter::new(self.seed ^ n.wrapping_mul(0xD1B5_4A32_D192_ED03));
@@ -266,10 +268,8 @@ impl BulkJob {
             return;
         }
         let Some(file) = self.files.get(f) else { return };
-        for i in &file.rows {
-            if let Some(row) = self.rows.get_mut(*i) {
-                row.row.line = Arc::clone(&self.no_line);
-            }
+        for row in self.rows.get_mut(file.rows.clone()).unwrap_or_default() {
+            row.row.line = Arc::clone(&self.no_line);
         }
     }
 
@@ -327,8 +327,7 @@ impl BulkJob {
         p: &mut Progress,
     ) {
         let Some(file) = self.files.get(f) else { return };
-        for &i in &file.rows {
-            let Some(row) = self.rows.get_mut(i).filter(|r| !r.done) else { continue };
+        for row in self.rows.get_mut(file.rows.clone()).unwrap_or_default().iter_mut().filter(|r| !r.done) {
             row.done = true;
             p.outcome(&row.ev, row.ev.with_reason(status, why, request_id));
         }
@@ -341,6 +340,7 @@ impl BulkJob {
         let req = request_id.as_deref();
         let batch = file.batch_id.unwrap_or(0);
         let total = file.rows.len() as u64;
+        let rows = file.rows.clone();
         let unavailable = file.failures_unavailable.clone().map(|why| {
             if file.rows_failed >= total {
                 // Every row failed: no file needed to say which.
@@ -358,8 +358,8 @@ impl BulkJob {
         });
         let (reasons, reason_of) = (&self.reasons, &self.reason_of);
         let said = |i: usize| reason_of.get(i).and_then(|n| reasons.get(usize::try_from(*n).ok()?));
-        for &i in &file.rows {
-            let Some(row) = self.rows.get_mut(i).filter(|r| !r.done) else { continue };
+        let slice = self.rows.get_mut(rows.clone()).unwrap_or_default();
+        for (i, row) in rows.zip(slice).filter(|(_, r)| !r.done) {
             row.done = true;
             let said = said(i);
             let (failed, warned) =
@@ -474,7 +474,7 @@ impl BulkJob {
         let column = if kind == StepKind::Failures { FAILURE_COLUMN } else { WARNING_COLUMN };
         let parsed = parse_report(body, &self.lookup_field, column);
         let Some(file) = self.files.get(f) else { return };
-        let lines = file.rows.iter().map(|i| self.rows.get(*i).map_or("", |r| &*r.row.line));
+        let lines = self.rows.get(file.rows.clone()).unwrap_or_default().iter().map(|r| &*r.row.line);
         let keys = row_keys(&self.header, &self.lookup_field, lines);
         let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
         let (matched, unmatched) = match &parsed {
@@ -484,8 +484,10 @@ impl BulkJob {
             }
             None => (Vec::new(), 0),
         };
-        let targets: Vec<(usize, String)> =
-            matched.into_iter().filter_map(|(pos, why)| file.rows.get(pos).map(|i| (*i, why))).collect();
+        let targets: Vec<(usize, String)> = matched
+            .into_iter()
+            .filter_map(|(pos, why)| file.rows.clone().nth(pos).map(|i| (i, why)))
+            .collect();
         if !targets.is_empty() && self.reason_of.is_empty() {
             self.reason_of = vec![0; self.rows.len()];
             self.reasons.push(Said::default());
@@ -533,7 +535,7 @@ impl Delivery for BulkJob {
     fn progress(&self, out: &mut Vec<(EventKey, ResumeData)>) {
         for file in &self.files {
             let Some(batch_id) = file.batch_id else { continue };
-            let rows = file.rows.iter().filter_map(|i| self.rows.get(*i)).filter(|r| !r.done);
+            let rows = self.rows.get(file.rows.clone()).unwrap_or_default().iter().filter(|r| !r.done);
             out.extend(rows.map(|r| (r.ev.key, ResumeData::BulkBatch { batch_id })));
         }
     }
@@ -547,9 +549,9 @@ impl Delivery for BulkJob {
             }
             return;
         }
-        let sizes: Vec<usize> = self.rows.iter().map(|r| r.row.size()).collect();
-        for group in split_files(&sizes, file_overhead(&self.header)) {
-            self.upload(group, p);
+        let files = split_files(self.rows.iter().map(|r| r.row.size()), file_overhead(&self.header));
+        for rows in files {
+            self.upload(rows, p);
         }
     }
 
@@ -564,11 +566,11 @@ impl Delivery for BulkJob {
         }
         if let Some(file) = self.files.get_mut(f) {
             // Its rows now belong to the two new files.
-            file.rows.clear();
+            file.rows = 0..0;
         }
-        let (a, b) = rows.split_at(rows.len() / 2);
-        self.upload(a.to_vec(), p);
-        self.upload(b.to_vec(), p);
+        let mid = rows.start + rows.len() / 2;
+        self.upload(rows.start..mid, p);
+        self.upload(mid..rows.end, p);
         true
     }
 
@@ -849,11 +851,15 @@ mod tests {
     #[test]
     fn files_split_under_10_mb_and_at_25000_rows() {
         // By bytes: the body (overhead + rows) must stay under 10 MB (≤ MAX − 1).
-        assert_eq!(split_files(&[MAX_FILE_BYTES - 61, 1], 60), vec![vec![0], vec![1]]);
-        assert_eq!(split_files(&[MAX_FILE_BYTES - 62, 1], 60), vec![vec![0, 1]]);
+        assert_eq!(split_files([MAX_FILE_BYTES - 61, 1].into_iter(), 60), vec![0..1, 1..2]);
+        assert_eq!(split_files([MAX_FILE_BYTES - 62, 1].into_iter(), 60), vec![0..2]);
+        // A row too large alone is a file of its own, between its neighbours'.
+        assert_eq!(split_files([5, MAX_FILE_BYTES, 5].into_iter(), 60), vec![0..1, 1..2, 2..3]);
+        assert_eq!(split_files(std::iter::empty(), 60), vec![]);
         // By rows.
-        let groups = split_files(&vec![10; MAX_FILE_ROWS * 2 + 1], 100);
-        assert_eq!(groups.iter().map(Vec::len).collect::<Vec<_>>(), vec![MAX_FILE_ROWS, MAX_FILE_ROWS, 1]);
+        let groups = split_files(std::iter::repeat_n(10, MAX_FILE_ROWS * 2 + 1), 100);
+        let n = MAX_FILE_ROWS;
+        assert_eq!(groups, vec![0..n, n..2 * n, 2 * n..2 * n + 1]);
 
         // Through the job: three 4 MB rows make two files, each body under 10 MB.
         let p = simple();

@@ -54,7 +54,8 @@ use serde_json::Value;
 use crate::core::batch::{Thresholds, BULK};
 use crate::core::config::BulkParams;
 use crate::core::error::EventError;
-use crate::core::job::{each_item_of, CallSpec, Context, EventRef, Family, NewJob, Prepared, Start};
+use crate::core::ids::EventKeys;
+use crate::core::job::{CallSpec, Context, EventRef, Family, NewJob, Prepared, Start};
 use crate::core::schema::{js_text, Format};
 use crate::core::snapshot::ResumeData;
 
@@ -83,7 +84,7 @@ impl Family for BulkFamily<'_> {
     ) -> Result<Prepared, EventError> {
         let row = prepare_row(self.params, event, format, warnings)?;
         let size = row.size();
-        Ok(Prepared::new(row, size))
+        Ok(Prepared::text(row.line, size))
     }
 
     fn thresholds(&self) -> Option<Thresholds> {
@@ -105,7 +106,8 @@ impl Family for BulkFamily<'_> {
 
     fn start(&self, items: Vec<(EventRef, Prepared)>, cx: &mut Context<'_>) -> Start {
         let seed = cx.jitter.next_u64();
-        let job = BulkJob::from_rows(self.params, each_item_of::<BulkRow>(items), seed);
+        let rows = items.into_iter().filter_map(|(ev, p)| p.take_text().map(|line| (ev, BulkRow { line })));
+        let job = BulkJob::from_rows(self.params, rows, seed);
         let events = job.events();
         Start { jobs: vec![NewJob::plain(job, events)], failed: Vec::new() }
     }
@@ -125,7 +127,7 @@ impl Family for BulkFamily<'_> {
             }
         }
         let seed = cx.jitter.next_u64();
-        let keys = rows.iter().map(|(ev, _)| ev.key).collect();
+        let keys: EventKeys = rows.iter().map(|(ev, _)| ev.key).collect();
         start.jobs.push(NewJob::plain(BulkJob::resume(self.params, rows, *batch_id, seed), keys));
         start
     }
@@ -135,7 +137,7 @@ impl Family for BulkFamily<'_> {
     }
 
     fn item_text<'a>(&self, item: &'a Prepared) -> Option<&'a str> {
-        item.get::<BulkRow>().map(|row| &*row.line)
+        item.get_text()
     }
 
     /// Each cell back at its field's attribute path (see [`cell_value`]).

@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use crate::core::config::BulkParams;
-use crate::core::job::chunk_by;
 use crate::core::retry::Jitter;
+use std::ops::Range;
 
 use super::rows::header_record;
 
@@ -60,8 +60,23 @@ pub(crate) fn file_overhead(header: &str) -> usize {
     head.len() + header.len() + tail.len()
 }
 
-/// Groups row indexes (with their record sizes) into files: ≤ 25,000 rows, body < 10 MB.
-pub(crate) fn split_files(sizes: &[usize], overhead: usize) -> Vec<Vec<usize>> {
-    let idx: Vec<usize> = (0..sizes.len()).collect();
-    chunk_by(idx, MAX_FILE_ROWS, overhead, MAX_FILE_BYTES - 1, |i| sizes.get(*i).copied().unwrap_or(0))
+/// Groups rows, given their record sizes in order, into files of consecutive rows: ≤ 25,000
+/// rows and a body under 10 MB each (a row alone past that is a file of its own). The files'
+/// row index ranges, in order.
+pub(crate) fn split_files(sizes: impl Iterator<Item = usize>, overhead: usize) -> Vec<Range<usize>> {
+    let mut files = Vec::new();
+    let (mut start, mut bytes) = (0, overhead);
+    let mut end = 0;
+    for size in sizes {
+        if end > start && (end - start >= MAX_FILE_ROWS || bytes + size > MAX_FILE_BYTES - 1) {
+            files.push(start..end);
+            (start, bytes) = (end, overhead);
+        }
+        bytes += size;
+        end += 1;
+    }
+    if end > start {
+        files.push(start..end);
+    }
+    files
 }
