@@ -272,31 +272,49 @@ impl Snapshot<'_> {
         if nesting_depth(text) > MAX_NESTING {
             return Err(SnapshotError::Malformed(format!("nested more than {MAX_NESTING} levels deep")));
         }
-        // The version first (a snapshot of another version may not read as this one), then the
-        // whole, straight from the text: events stay JSON text (`RawValue`).
         if !text.trim_start().starts_with('{') {
             return Err(SnapshotError::Malformed(
                 "expected the JSON object Connector.snapshot() returns, got other text".into(),
             ));
         }
+        // The whole, straight from the text: events stay JSON text (`RawValue`). The version is
+        // read on its own only when the whole does not read as this version's (a snapshot of
+        // another version may not), so a snapshot is read once, not twice.
+        let whole = read_unbounded::<Snapshot<'static>>(text);
+        if let Ok(snapshot) = &whole {
+            if snapshot.version != VERSION {
+                return Err(SnapshotError::Version(snapshot.version.to_string()));
+            }
+        }
+        let snapshot = match whole {
+            Ok(snapshot) => snapshot,
+            Err(e) => return Err(Self::version_error(text).unwrap_or(e)),
+        };
+        snapshot.check_events()?;
+        Ok(snapshot)
+    }
+
+    /// Why a text that does not read as a snapshot of this version is refused, when its version
+    /// says: none (not a snapshot), another one, or JSON that does not read at all; `None` when
+    /// it claims this version (its own error then says what is wrong).
+    fn version_error(text: &str) -> Option<SnapshotError> {
         #[derive(Deserialize)]
         struct Head<'t> {
             #[serde(borrow)]
             version: Option<&'t RawValue>,
         }
-        let Head { version } = read_unbounded(text)?;
+        let version = match read_unbounded::<Head<'_>>(text) {
+            Ok(Head { version }) => version,
+            Err(e) => return Some(e),
+        };
         let Some(version) = version else {
-            return Err(SnapshotError::Malformed(
+            return Some(SnapshotError::Malformed(
                 "the object has no `version`: it is not the text Connector.snapshot() returns".into(),
             ));
         };
         // Named as written (`1e0`, `-0`, a number past any integer type), never read as another.
-        if version.get().trim() != VERSION.to_string() {
-            return Err(SnapshotError::Version(version.get().trim().to_string()));
-        }
-        let snapshot: Snapshot<'static> = read_unbounded(text)?;
-        snapshot.check_events()?;
-        Ok(snapshot)
+        (version.get().trim() != VERSION.to_string())
+            .then(|| SnapshotError::Version(version.get().trim().to_string()))
     }
 
     /// What serde_json does not check in a snapshot it reads: no event is listed twice (two
