@@ -468,3 +468,35 @@ fn a_restore_while_the_job_is_polled_polls_the_same_import_instead_of_uploading_
     assert_eq!(h.outcome("ev-2").status, Status::Delivered);
     assert_eq!(h.fake.members(LIST).len(), 2);
 }
+
+#[test]
+fn a_row_no_import_file_can_hold_fails_without_an_upload_and_its_neighbours_go_in_one_file() {
+    let data = json!([field("email", "e"), field("firstName", "n"), field("bio", "b")]);
+    let mut h = harness(bulk_action(data));
+    // A text field with no length: nothing cuts the value.
+    h.fake.fields.push(("bio".into(), "text".into(), None, true, false));
+    // 10 MB of value: with the file's framing and header record, no file under 10 MB holds it.
+    let big = "x".repeat(10 * 1024 * 1024);
+    // Before the schema is read a value may still be cut to its field's length: the row waits
+    // and fails once the schema says nothing will cut it.
+    h.event("bulk", &json!({"e": "a@example.com", "n": "A", "b": big}));
+    h.answer_all(); // the schema read
+    assert!(h.finals("ev-1").is_empty(), "queued until its batch goes");
+    h.event("bulk", &json!({"e": "b@example.com", "n": "B"}));
+    // The schema known: refused on arrival.
+    h.event("bulk", &json!({"e": "c@example.com", "n": "C", "b": big}));
+    let refused = h.outcome("ev-3");
+    assert_eq!((refused.status, refused.code.as_deref()), (Status::Failed, Some("RECORD_TOO_LARGE")));
+    let message = refused.message.as_deref().unwrap_or("");
+    assert!(message.contains("not under Marketo's file limit of 10485760 bytes"), "{message}");
+    h.flush();
+    h.run_until_idle();
+    let first = h.outcome("ev-1");
+    assert_eq!((first.status, first.code.as_deref()), (Status::Failed, Some("RECORD_TOO_LARGE")));
+    assert_eq!(h.outcome("ev-2").status, Status::Delivered);
+    let uploads = h.rest_sent().iter().filter(|r| is_upload(r)).count();
+    assert_eq!(uploads, 1, "one file, for the row that fits");
+    let files: Vec<&str> = h.fake.bulk_jobs.iter().map(|j| j.csv.as_str()).collect();
+    assert_eq!(files, vec!["email,firstName,bio\r\nb@example.com,B,\r\n"]);
+    h.assert_all_final();
+}

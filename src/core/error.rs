@@ -133,6 +133,23 @@ pub enum EventError {
         /// Marketo's limit in bytes.
         limit: usize,
     },
+    /// The event's bulk import row could never be uploaded: alone in an import file, with the
+    /// file's own bytes (multipart framing and the CSV header record), it is not under
+    /// Marketo's file limit of 10 MB (10,485,760 bytes; Marketo answers `413` otherwise, error-codes
+    /// page and <https://developer.adobe.com/marketo-apis/api/mapi/#tag/Bulk-Import-Leads>).
+    #[error(
+        "its CSV row is {bytes} bytes: alone in an import file, with the file's own {envelope} bytes (multipart \
+         framing and the header record), it is not under Marketo's file limit of {limit} bytes (10 MB; Marketo \
+         refuses larger files with HTTP 413), so it is never sent; shorten its values"
+    )]
+    RowTooLarge {
+        /// The row's size in bytes (UTF-8 CSV, CRLF-terminated).
+        bytes: usize,
+        /// The file's bytes besides its rows.
+        envelope: usize,
+        /// Marketo's limit in bytes.
+        limit: usize,
+    },
     /// The event is not a JSON object.
     #[error("the event must be a JSON object: it is {0}")]
     NotAnObject(&'static str),
@@ -198,7 +215,7 @@ impl EventError {
             EventError::MissingAttribute { .. } | EventError::NullAttribute { .. } => "MISSING_ATTRIBUTE",
             EventError::InvalidValue { .. } => "INVALID_VALUE",
             EventError::NotAnObject(_) | EventError::NotJson(_) => "INVALID_EVENT",
-            EventError::TooLarge { .. } => "RECORD_TOO_LARGE",
+            EventError::TooLarge { .. } | EventError::RowTooLarge { .. } => "RECORD_TOO_LARGE",
         }
     }
 }

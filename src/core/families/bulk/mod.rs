@@ -60,7 +60,7 @@ use crate::core::schema::{js_text, Format};
 use crate::core::snapshot::ResumeData;
 
 use job::BulkJob;
-use multipart::overhead;
+use multipart::{overhead, MAX_FILE_BYTES};
 use rows::{prepare_row, row_cells, BulkRow};
 
 /// The bulk family (`bulkImportLeads`): events become CSV rows of an import file uploaded to
@@ -84,6 +84,16 @@ impl Family for BulkFamily<'_> {
     ) -> Result<Prepared, EventError> {
         let row = prepare_row(self.params, event, format, warnings)?;
         let size = row.size();
+        // A row no file can hold fails here, not with a 413 once its batch goes (an upload of
+        // more than 10 MB, and a file of its own). Once the schema is known: before, its values
+        // may still be cut to their fields' lengths (it is prepared again then).
+        // (The envelope, a few KB, is written out only for a row of 5 MB or more.)
+        if format.schema.is_some() && size >= MAX_FILE_BYTES / 2 {
+            let envelope = overhead(self.params);
+            if size + envelope >= MAX_FILE_BYTES {
+                return Err(EventError::RowTooLarge { bytes: size, envelope, limit: MAX_FILE_BYTES });
+            }
+        }
         Ok(Prepared::text(row.line, size))
     }
 
