@@ -742,3 +742,46 @@ fn an_action_id_is_matched_exactly_as_configured() {
         Err(marketo_connector::core::UsageError::UnknownAction("upsert".into()))
     );
 }
+
+/// A missing lookup value fails the event with `MISSING_ATTRIBUTE` whatever else is wrong with
+/// it, with or without the lead schema read: a value its field's type refuses (found only once
+/// the schema is read) does not take its place. (A fresh user saw `INVALID_VALUE` on a
+/// connector that had read the schema and `MISSING_ATTRIBUTE` on a new one.)
+#[test]
+fn a_missing_lookup_value_is_the_failure_whether_or_not_the_schema_is_read() {
+    for action_type in ["createOrUpdateLead", "createOrUpdateLeadBatched"] {
+        for schema_read in [false, true] {
+            // The faulty field before the lookup field, in the mapping and in the record.
+            let data = json!([field("leadScore", "pts"), field("email", "e")]);
+            let mut action = upsert("createOrUpdate", data, json!({}));
+            action["type"] = json!(action_type);
+            let mut h = Driver::new(settings(json!([action])));
+            if schema_read {
+                h.event("upsert", &json!({"e": "first@example.com", "pts": 1}));
+                h.flush();
+                h.run_until_idle();
+                assert_eq!(h.outcome("ev-1").status, Status::Delivered, "{action_type}");
+            }
+            let id = h.event("upsert", &json!({"e": null, "pts": "abc"}));
+            let o = h.outcome_json(&id);
+            let case = format!("{action_type}, schema read: {schema_read}");
+            assert_eq!(
+                (o["status"].as_str(), o["code"].as_str()),
+                (Some("failed"), Some("MISSING_ATTRIBUTE")),
+                "{case}"
+            );
+            let message = o["message"].as_str().unwrap_or("");
+            assert!(message.contains("email (the lookup field)"), "{case}: {message}");
+            if schema_read {
+                // The type check itself still applies once the lookup value is there.
+                let id = h.event("upsert", &json!({"e": "b@example.com", "pts": "abc"}));
+                let o = h.outcome_json(&id);
+                assert_eq!(o["code"].as_str(), Some("INVALID_VALUE"), "{case}: {o}");
+                assert!(o["message"].as_str().unwrap_or("").contains("leadScore"), "{case}: {o}");
+            }
+            h.flush();
+            h.run_until_idle();
+            h.assert_all_final();
+        }
+    }
+}
