@@ -374,11 +374,7 @@ impl Engine {
         ev: EventRef,
         prepared: Prepared,
     ) -> Option<(EventRef, Prepared)> {
-        let unformatted = self.pending.get_mut(&ev.key).is_some_and(|p| {
-            let was = p.is(UNFORMATTED);
-            p.set(UNFORMATTED, false);
-            was
-        });
+        let unformatted = self.pending.get_mut(&ev.key).is_some_and(|p| p.take(UNFORMATTED));
         if !unformatted {
             return Some((ev, prepared));
         }

@@ -156,6 +156,13 @@ impl PendingEvent {
         self.job_and_flags & flag & !JOB_BITS != 0
     }
 
+    /// Whether `flag` was set; it is not now.
+    pub(super) fn take(&mut self, flag: u64) -> bool {
+        let was = self.is(flag);
+        self.set(flag, false);
+        was
+    }
+
     /// Sets `flag` to `on`.
     pub(super) fn set(&mut self, flag: u64, on: bool) {
         let flag = flag & !JOB_BITS;

@@ -15,7 +15,7 @@ use crate::core::config::{UpdateStrategy, UpsertParams};
 use crate::core::error::EventError;
 use crate::core::ids::{EventKey, EventKeys, Step};
 use crate::core::job::{
-    chunk_by, CallSpec, Delivery, EventRef, Failure, Progress, Steps, MAX_BODY_BYTES, MAX_RECORDS,
+    chunk_ranges, CallSpec, Delivery, EventRef, Failure, Progress, Steps, MAX_BODY_BYTES, MAX_RECORDS,
 };
 use crate::core::job::{items_of, Context, Family, NewJob, Prepared, Start};
 use crate::core::json_text;
@@ -430,12 +430,9 @@ impl Delivery for SyncJob {
     /// The calls: ≤ 300 records and ≤ 1 MB per body.
     fn start(&mut self, progress: &mut Progress) {
         let overhead = self.head.len() + 2;
-        let sizes: Vec<usize> = self.records.iter().map(|r| r.text.size()).collect();
-        let idx: Vec<usize> = (0..self.records.len()).collect();
-        for group in
-            chunk_by(idx, MAX_RECORDS, overhead, MAX_BODY_BYTES, |i| sizes.get(*i).copied().unwrap_or(0))
-        {
-            let call = self.call(group);
+        let sizes = self.records.iter().map(|r| r.text.size());
+        for group in chunk_ranges(sizes, MAX_RECORDS, overhead, MAX_BODY_BYTES) {
+            let call = self.call(group.collect());
             progress.calls.push(call);
         }
     }
@@ -711,8 +708,6 @@ mod tests {
         EventRef { key: EventKey(n) }
     }
 
-    // The record as a `Map`, then written: how records were made before `write_record_for`,
-    // kept as the reference it must match byte for byte.
     /// What fails an event whose other fields' values fail too: its lookup value's own error,
     /// or a missing, `null` or blank one where records are merged by it.
     fn lookup_error(params: &UpsertParams, event: &Value, fmt: &Format<'_>) -> Option<EventError> {
@@ -737,6 +732,8 @@ mod tests {
         }
     }
 
+    // The record as a `Map`, then written: how records were made before `write_record_for`,
+    // kept as the reference it must match byte for byte.
     fn record_for(
         params: &UpsertParams,
         event: &Value,

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use crate::core::config::BulkParams;
+use crate::core::job::chunk_ranges;
 use crate::core::retry::Jitter;
 use std::ops::Range;
 
@@ -64,19 +65,5 @@ pub(crate) fn file_overhead(header: &str) -> usize {
 /// rows and a body under 10 MB each (a row alone past that is a file of its own). The files'
 /// row index ranges, in order.
 pub(crate) fn split_files(sizes: impl Iterator<Item = usize>, overhead: usize) -> Vec<Range<usize>> {
-    let mut files = Vec::new();
-    let (mut start, mut bytes) = (0, overhead);
-    let mut end = 0;
-    for size in sizes {
-        if end > start && (end - start >= MAX_FILE_ROWS || bytes + size > MAX_FILE_BYTES - 1) {
-            files.push(start..end);
-            (start, bytes) = (end, overhead);
-        }
-        bytes += size;
-        end += 1;
-    }
-    if end > start {
-        files.push(start..end);
-    }
-    files
+    chunk_ranges(sizes, MAX_FILE_ROWS, overhead, MAX_FILE_BYTES - 1)
 }
